@@ -1,0 +1,50 @@
+// Browser sessions in the database (shared by every instance). The cookie holds a random token;
+// the row is keyed by its SHA-256, so a database leak does not hand out sessions.
+import { createHash, randomBytes } from "node:crypto";
+import type { Db } from "../db/client.js";
+import type { PublicUser } from "./users.js";
+
+const digest = (token: string) => createHash("sha256").update(token).digest("hex");
+export const randomToken = () => randomBytes(32).toString("base64url");
+
+export interface ActiveSession {
+  user: PublicUser;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+export function createSessions(db: Db, ttlMs: number) {
+  return {
+    async create(userId: string, meta: { ip?: string; userAgent?: string } = {}): Promise<{ token: string; csrfToken: string; expiresAt: Date }> {
+      const token = randomToken();
+      const csrfToken = randomToken();
+      const expiresAt = new Date(Date.now() + ttlMs);
+      await db.session.create({
+        data: { id: digest(token), userId, csrfToken, expiresAt, ip: meta.ip?.slice(0, 100), userAgent: meta.userAgent?.slice(0, 500) },
+      });
+      return { token, csrfToken, expiresAt };
+    },
+
+    async find(token: string): Promise<ActiveSession | null> {
+      if (!token || token.length > 100) return null;
+      const row = await db.session.findUnique({ where: { id: digest(token) }, include: { user: true } });
+      if (!row) return null;
+      if (row.expiresAt <= new Date()) {
+        await db.session.deleteMany({ where: { id: row.id } });
+        return null;
+      }
+      return { user: { id: row.user.id, email: row.user.email }, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+    },
+
+    async destroy(token: string): Promise<void> {
+      await db.session.deleteMany({ where: { id: digest(token) } });
+    },
+
+    async purgeExpired(): Promise<number> {
+      const { count } = await db.session.deleteMany({ where: { expiresAt: { lte: new Date() } } });
+      return count;
+    },
+  };
+}
+
+export type Sessions = ReturnType<typeof createSessions>;

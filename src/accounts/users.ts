@@ -1,0 +1,68 @@
+// Users and their argon2id passwords.
+import { randomUUID } from "node:crypto";
+import argon2 from "argon2";
+import { z } from "zod";
+import type { Db } from "../db/client.js";
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email("Enter a valid email address").max(254, "Email address is too long"));
+export const passwordSchema = z
+  .string()
+  .min(8, "Password must be at least 8 characters")
+  .max(1024, "Password must be at most 1024 characters");
+
+export interface PublicUser {
+  id: string;
+  email: string;
+}
+
+export class UserExistsError extends Error {
+  constructor() {
+    super("An account with that email already exists");
+  }
+}
+
+// Verified against when the email is unknown, so both failures take the same time.
+const DUMMY_HASH = argon2.hash("keyward-dummy-password", { type: argon2.argon2id });
+
+export function createUsers(db: Db) {
+  return {
+    async create(email: string, password: string): Promise<PublicUser> {
+      const e = emailSchema.parse(email);
+      const passwordHash = await argon2.hash(passwordSchema.parse(password), { type: argon2.argon2id });
+      try {
+        const user = await db.user.create({ data: { id: `usr_${randomUUID().replace(/-/g, "")}`, email: e, passwordHash } });
+        return { id: user.id, email: user.email };
+      } catch (err) {
+        if ((err as { code?: string }).code === "P2002") throw new UserExistsError();
+        throw err;
+      }
+    },
+
+    async findByEmail(email: string): Promise<PublicUser | null> {
+      const parsed = emailSchema.safeParse(email);
+      if (!parsed.success) return null;
+      const user = await db.user.findUnique({ where: { email: parsed.data } });
+      return user ? { id: user.id, email: user.email } : null;
+    },
+
+    async findById(id: string): Promise<PublicUser | null> {
+      const user = await db.user.findUnique({ where: { id } });
+      return user ? { id: user.id, email: user.email } : null;
+    },
+
+    /** The user when email and password match; null otherwise, in the same time either way. */
+    async authenticate(email: string, password: string): Promise<PublicUser | null> {
+      const parsed = emailSchema.safeParse(email);
+      const user = parsed.success ? await db.user.findUnique({ where: { email: parsed.data } }) : null;
+      const hash = user?.passwordHash ?? (await DUMMY_HASH);
+      const ok = await argon2.verify(hash, password.slice(0, 1024)).catch(() => false);
+      return user && ok ? { id: user.id, email: user.email } : null;
+    },
+  };
+}
+
+export type Users = ReturnType<typeof createUsers>;

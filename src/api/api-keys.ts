@@ -1,0 +1,66 @@
+// JSON API for scripts: /api/api-keys. The raw key appears only in the POST response.
+import { Router } from "@koa/router";
+import { z } from "zod";
+import { KeyInputError } from "../keys/index.js";
+import { labelSchema, scopesSchema } from "../keys/input.js";
+import type { Services } from "../services.js";
+import type { Ctx, KeywardState } from "../http/state.js";
+import { HttpError } from "../http/errors.js";
+import { parseBody } from "../http/body.js";
+import { apiAuth } from "./auth.js";
+
+const createBody = z
+  .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional() })
+  .strict();
+
+/** Same status, headers and body for a missing id and another user's id. */
+const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
+
+const userOf = (ctx: Ctx) => ctx.state.auth!.user;
+
+export function apiKeysApi(services: Services): Router<KeywardState> {
+  const { keys } = services;
+  const router = new Router<KeywardState>({ prefix: "/api/api-keys" });
+  router.use(async (ctx, next) => {
+    ctx.set("Cache-Control", "no-store");
+    await next();
+  });
+  router.use(apiAuth(services));
+
+  router.get("/", async (ctx) => {
+    ctx.body = { data: await keys.list(userOf(ctx).id) };
+  });
+
+  router.post("/", parseBody(), async (ctx) => {
+    if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
+    const input = createBody.parse(ctx.request.body ?? {});
+    try {
+      const minted = await keys.mint({
+        userId: userOf(ctx).id,
+        label: input.label ?? input.name ?? "",
+        scopes: input.scopes ?? [],
+        source: "portal",
+      });
+      ctx.status = 201;
+      ctx.set("Location", `/api/api-keys/${minted.key.id}`);
+      ctx.body = { ...minted.key, key: minted.raw };
+    } catch (err) {
+      if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
+      throw err;
+    }
+  });
+
+  router.get("/:id", async (ctx) => {
+    const key = await keys.get(userOf(ctx).id, ctx.params.id!);
+    if (!key) throw notFound();
+    ctx.body = key;
+  });
+
+  router.delete("/:id", async (ctx) => {
+    const key = await keys.revoke(userOf(ctx).id, ctx.params.id!);
+    if (!key) throw notFound();
+    ctx.body = key;
+  });
+
+  return router;
+}

@@ -1,0 +1,48 @@
+// Builds the Koa app. The whole request pipeline is composed here, in order.
+import Koa from "koa";
+import type { Services } from "./services.js";
+import type { KeywardState } from "./http/state.js";
+import { errorHandler } from "./http/errors.js";
+import { requestLog } from "./http/request-log.js";
+import { securityHeaders } from "./http/security-headers.js";
+import { serveStatic } from "./web/static.js";
+import { loadSession } from "./web/session.js";
+import { provideCsrfToken } from "./web/csrf.js";
+import { landingRoutes } from "./web/landing.js";
+import { authRoutes } from "./web/auth-routes.js";
+import { apiKeysPageRoutes } from "./web/api-keys-routes.js";
+import { apiKeysApi } from "./api/api-keys.js";
+import { metadataRoutes } from "./mcp/metadata.js";
+import { mcpRoutes } from "./mcp/server.js";
+import { HttpError } from "./http/errors.js";
+import { parseBody } from "./http/body.js";
+
+export function createApp(services: Services): Koa<KeywardState> {
+  const { config, logger } = services;
+  const app = new Koa<KeywardState>();
+  app.proxy = config.trustProxy;
+  app.silent = true; // errors are logged by errorHandler, once
+
+  const pages = [landingRoutes(services), authRoutes(services), apiKeysPageRoutes(services)];
+
+  app.use(requestLog(logger));
+  app.use(securityHeaders({ hsts: config.secureCookies }));
+  app.use(errorHandler(logger));
+  app.use(serveStatic);
+
+  // Machine surfaces: metadata, the MCP endpoint, the JSON API.
+  app.use(metadataRoutes(config).routes());
+  app.use(loadSession(services.sessions));
+  app.use(mcpRoutes(services).routes());
+  app.use(apiKeysApi(services).routes());
+
+  // Browser pages: form bodies, a CSRF token for their forms, then the routes.
+  app.use(parseBody());
+  app.use(provideCsrfToken(config.secureCookies));
+  for (const router of pages) app.use(router.routes()).use(router.allowedMethods());
+
+  app.use(() => {
+    throw new HttpError(404, "not_found", "There is nothing at this address.");
+  });
+  return app;
+}

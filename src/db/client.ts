@@ -1,0 +1,37 @@
+// The Prisma client for SQLite or PostgreSQL, chosen by DATABASE_URL (shared/PRISMA.md).
+// Both generated clients come from identical schemas, so the SQLite one's type stands for both.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient as SqliteClient } from "../generated/sqlite/client.js";
+import { PrismaClient as PostgresClient } from "../generated/postgresql/client.js";
+
+export type Db = SqliteClient;
+export type Provider = "sqlite" | "postgresql";
+
+export function providerOf(databaseUrl: string): Provider {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? "postgresql" : "sqlite";
+}
+
+/** `file:./data/x.db` → an absolute `file:` URL, so the CLI, the server and migrations agree. */
+export function normalizeDatabaseUrl(databaseUrl: string, cwd = process.cwd()): string {
+  if (providerOf(databaseUrl) === "postgresql") return databaseUrl;
+  const file = databaseUrl.replace(/^file:/, "");
+  if (file === ":memory:") throw new Error("DATABASE_URL=file::memory: is not supported: use a file");
+  return `file:${path.resolve(cwd, file)}`;
+}
+
+export function sqliteFile(databaseUrl: string): string {
+  return databaseUrl.replace(/^file:/, "");
+}
+
+export function createDb(databaseUrl: string): Db {
+  const url = normalizeDatabaseUrl(databaseUrl);
+  if (providerOf(url) === "postgresql") {
+    // Same schema, same model API: the PostgreSQL client is used through the shared type.
+    return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
+  }
+  mkdirSync(path.dirname(sqliteFile(url)), { recursive: true });
+  return new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqliteFile(url), timeout: 10_000 }) });
+}

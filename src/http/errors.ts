@@ -1,0 +1,72 @@
+// One place turns every error into a clean response: JSON for the API and /mcp, a page for
+// browsers. Unexpected errors are logged and answered with a generic 500 (never a stack trace).
+import type { Middleware } from "koa";
+import { ZodError } from "zod";
+import type { Logger } from "../log.js";
+import type { KeywardState } from "./state.js";
+import { renderError } from "../web/render.js";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const CODES: Record<number, string> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "request_too_large",
+  415: "unsupported_media_type",
+  422: "invalid_request",
+  429: "too_many_requests",
+};
+
+export function wantsJson(path: string, accept: string | undefined): boolean {
+  if (path.startsWith("/api/") || path === "/api" || path.startsWith("/mcp") || path.startsWith("/.well-known/")) return true;
+  return !!accept && accept.includes("application/json") && !accept.includes("text/html");
+}
+
+export function errorHandler(logger: Logger): Middleware<KeywardState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      let status = 500;
+      let code = "server_error";
+      let message = "Something went wrong on our side. Please try again.";
+      let headers: Record<string, string> = {};
+      if (err instanceof HttpError) {
+        ({ status, code, message, headers } = err);
+      } else if (err instanceof ZodError) {
+        status = 400;
+        code = "invalid_request";
+        message = err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+      } else {
+        const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string };
+        const s = e.status ?? e.statusCode;
+        if (typeof s === "number" && s >= 400 && s < 500) {
+          status = s;
+          code = CODES[s] ?? "invalid_request";
+          message = e.expose && e.message ? e.message : (CODES[s] ?? "Bad request").replace(/_/g, " ");
+        }
+      }
+      if (status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, "request failed");
+      ctx.status = status;
+      for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+      if (wantsJson(ctx.path, ctx.get("accept"))) {
+        ctx.body = { error: code, error_description: message };
+      } else {
+        ctx.type = "html";
+        ctx.body = await renderError(ctx, status, message);
+      }
+    }
+  };
+}

@@ -1,0 +1,44 @@
+// Bearer middleware: presented key → keys.verify() → ctx.state.auth, or an RFC 6750 401 that
+// points MCP clients at the protected-resource metadata (RFC 9728) so they can start OAuth.
+import type { Middleware } from "koa";
+import type { Keys, VerifyFailure } from "../keys/index.js";
+import { readCredential } from "./credential.js";
+import type { KeywardState } from "./state.js";
+
+const DESCRIPTIONS: Record<VerifyFailure, string> = {
+  invalid_format: "The key is malformed or mistyped",
+  unknown_key: "The key is not recognised",
+  revoked: "The key has been revoked",
+  wrong_resource: "The key was issued for another resource",
+};
+
+export interface KeyAuthOptions {
+  /** URL of the protected-resource metadata, named in WWW-Authenticate. */
+  resourceMetadata: string;
+  /** The resource identifier the request is for (RFC 8707 audience check). */
+  resource?: string;
+}
+
+export function challenge(options: KeyAuthOptions, error?: { code: string; description: string }): string {
+  const parts = [`resource_metadata="${options.resourceMetadata}"`];
+  if (error) parts.push(`error="${error.code}"`, `error_description="${error.description}"`);
+  return `Bearer ${parts.join(", ")}`;
+}
+
+export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
+  return async (ctx, next) => {
+    const credential = readCredential(ctx);
+    const fail = (status: number, code: string | undefined, description: string) => {
+      ctx.status = status;
+      ctx.set("WWW-Authenticate", challenge(options, code ? { code, description } : undefined));
+      ctx.set("Cache-Control", "no-store");
+      ctx.body = { error: code ?? "unauthorized", error_description: description };
+    };
+    if (credential.kind === "none") return fail(401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
+    if (credential.kind === "malformed") return fail(400, "invalid_request", credential.reason);
+    const result = await keys.verify(credential.raw, { resource: options.resource });
+    if (!result.ok) return fail(401, "invalid_token", DESCRIPTIONS[result.reason]);
+    ctx.state.auth = { user: result.user, key: result.key, via: "key" };
+    await next();
+  };
+}

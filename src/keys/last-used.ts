@@ -1,0 +1,69 @@
+// Last-used tracking without a database write per request: verified requests only note the time
+// in memory; a timer writes at most one UPDATE per key per interval, and stop() flushes what is
+// left on a clean shutdown. The account page merges pending times so this instance never shows stale data.
+import type { Db } from "../db/client.js";
+
+export class LastUsedTracker {
+  private pending = new Map<string, Date>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<number> | undefined;
+  /** Writes made since start; the benchmark reads it. */
+  writes = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly intervalMs: number,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush().catch(this.onError), this.intervalMs);
+    this.timer.unref();
+  }
+
+  touch(keyId: string, at = new Date()): void {
+    this.pending.set(keyId, at);
+  }
+
+  pendingFor(keyId: string): Date | undefined {
+    return this.pending.get(keyId);
+  }
+
+  /** Writes every pending time (one UPDATE per key, never moving a time backwards). */
+  async flush(): Promise<number> {
+    if (this.flushing) await this.flushing;
+    if (this.pending.size === 0) return 0;
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushing = (async () => {
+      let n = 0;
+      for (const [id, at] of batch) {
+        try {
+          await this.db.apiKey.updateMany({
+            where: { id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: at } }] },
+            data: { lastUsedAt: at },
+          });
+          n++;
+        } catch (err) {
+          // Keep it for the next flush rather than lose it.
+          if (!this.pending.has(id)) this.pending.set(id, at);
+          this.onError(err);
+        }
+      }
+      this.writes += n;
+      return n;
+    })();
+    try {
+      return await this.flushing;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

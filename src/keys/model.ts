@@ -1,0 +1,61 @@
+// The public shape of a key row, as the pages, the JSON API and the CLI show it.
+import type { ApiKey } from "../generated/sqlite/client.js";
+
+export type KeySource = "portal" | "oauth" | "cli" | "unknown";
+export const KEY_SOURCES: readonly KeySource[] = ["portal", "oauth", "cli", "unknown"];
+
+export interface KeyView {
+  id: string;
+  label: string;
+  last4: string;
+  status: "active" | "revoked";
+  source: KeySource;
+  /** `Portal`, `OAuth: dcr_…`, `CLI` or `Unknown`: the badge the account page shows. */
+  sourceLabel: string;
+  clientId: string | null;
+  scopes: string[];
+  resource: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export function asSource(value: string): KeySource {
+  return (KEY_SOURCES as readonly string[]).includes(value) ? (value as KeySource) : "unknown";
+}
+
+export function sourceLabel(source: KeySource, clientId: string | null): string {
+  switch (source) {
+    case "portal":
+      return "Portal";
+    case "cli":
+      return "CLI";
+    case "oauth":
+      return `OAuth: ${clientId ?? "unknown client"}`;
+    default:
+      return "Unknown";
+  }
+}
+
+export function splitScopes(scopes: string): string[] {
+  return scopes.split(" ").filter(Boolean);
+}
+
+export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
+  const source = asSource(row.source);
+  const lastUsed = lastUsedOverride && (!row.lastUsedAt || lastUsedOverride > row.lastUsedAt) ? lastUsedOverride : row.lastUsedAt;
+  return {
+    id: row.id,
+    label: row.label,
+    last4: row.last4,
+    status: row.revokedAt ? "revoked" : "active",
+    source,
+    sourceLabel: sourceLabel(source, row.clientId),
+    clientId: row.clientId,
+    scopes: splitScopes(row.scopes),
+    resource: row.resource,
+    createdAt: row.createdAt.toISOString(),
+    lastUsedAt: lastUsed ? lastUsed.toISOString() : null,
+    revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+  };
+}

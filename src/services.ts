@@ -1,0 +1,46 @@
+// Everything a request handler or the CLI needs, built once from the config.
+import type { Config } from "./config.js";
+import { createDb, type Db } from "./db/client.js";
+import { migrate } from "./db/migrate.js";
+import { createKeys, type Keys } from "./keys/index.js";
+import { createUsers, type Users } from "./accounts/users.js";
+import { createSessions, type Sessions } from "./accounts/sessions.js";
+import { createRateLimiter, type RateLimiter } from "./accounts/rate-limit.js";
+import type { Logger } from "./log.js";
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  keys: Keys;
+  users: Users;
+  sessions: Sessions;
+  rateLimiter: RateLimiter;
+  /** Flushes last-used times and closes the database. */
+  close(): Promise<void>;
+}
+
+export async function openServices(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<Services> {
+  if (options.migrate ?? true) await migrate(config.databaseUrl);
+  const db = createDb(config.databaseUrl);
+  const keys = createKeys(db, {
+    prefix: config.keyPrefix,
+    scopes: config.scopes,
+    lastUsedFlushMs: config.lastUsedFlushMs,
+    onError: (err) => logger.error({ err }, "last-used flush failed"),
+  });
+  keys.tracker.start();
+  return {
+    config,
+    logger,
+    db,
+    keys,
+    users: createUsers(db),
+    sessions: createSessions(db, config.sessionTtlMs),
+    rateLimiter: createRateLimiter(db),
+    async close() {
+      await keys.tracker.stop();
+      await db.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// The account page for API keys: mint (with a one-shot reveal), list, revoke with confirmation.
+import { Router } from "@koa/router";
+import { z } from "zod";
+import { KeyInputError, type KeyView } from "../keys/index.js";
+import { labelSchema, scopesSchema } from "../keys/input.js";
+import type { Services } from "../services.js";
+import type { Ctx, KeywardState } from "../http/state.js";
+import { HttpError } from "../http/errors.js";
+import { requireCsrf } from "./csrf.js";
+import { sendPage } from "./render.js";
+
+export const KEYS_PAGE = "/app/account/api-keys";
+
+const mintForm = z.object({ label: z.string().max(1000).default(""), scopes: z.union([z.string(), z.array(z.string())]).optional() });
+
+function requireLogin(ctx: Ctx): { id: string; email: string } {
+  const user = ctx.state.session?.user;
+  if (!user) {
+    ctx.redirect(`/login?return_to=${encodeURIComponent(ctx.originalUrl)}`);
+    throw new RedirectSignal();
+  }
+  return user;
+}
+
+class RedirectSignal extends Error {}
+
+const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
+
+export function mcpJson(baseUrl: string): string {
+  return JSON.stringify(
+    { mcpServers: { keyward: { type: "http", url: `${baseUrl}/mcp`, headers: { Authorization: "Bearer ${KEYWARD_API_KEY}" } } } },
+    null,
+    2,
+  );
+}
+
+export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
+  const { keys, config } = services;
+  const router = new Router<KeywardState>();
+
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof RedirectSignal)) throw err;
+    }
+  });
+
+  const page = async (ctx: Ctx, userId: string, extra: { revealed?: { raw: string; key: KeyView }; error?: string; notice?: string; form?: { label: string; scopes: string[] } }, status = 200) => {
+    const list = await keys.list(userId);
+    await sendPage(
+      ctx,
+      "api-keys",
+      {
+        title: "API keys",
+        keys: list,
+        revealed: extra.revealed ?? null,
+        error: extra.error ?? "",
+        notice: extra.notice ?? "",
+        form: extra.form ?? { label: "", scopes: [] },
+        scopeCatalogue: config.scopes,
+        keyPrefix: config.keyPrefix,
+        baseUrl: config.baseUrl,
+        mcpJson: mcpJson(config.baseUrl),
+      },
+      status,
+    );
+  };
+
+  router.get(KEYS_PAGE, async (ctx) => {
+    const user = requireLogin(ctx);
+    let notice = "";
+    if (typeof ctx.query.revoked === "string") {
+      const k = await keys.get(user.id, ctx.query.revoked);
+      if (k) notice = `The key “${k.label}” ending in ${k.last4} was revoked. It no longer works.`;
+    }
+    await page(ctx, user.id, { notice });
+  });
+
+  router.post(KEYS_PAGE, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const form = mintForm.parse(ctx.request.body ?? {});
+    const label = labelSchema.safeParse(form.label);
+    const scopes = scopesSchema.safeParse(form.scopes ?? []);
+    const kept = { label: form.label.slice(0, 100), scopes: scopes.success ? scopes.data : [] };
+    if (!label.success) return page(ctx, user.id, { error: label.error.issues[0]!.message, form: kept }, 400);
+    if (!scopes.success) return page(ctx, user.id, { error: scopes.error.issues[0]!.message, form: kept }, 400);
+    try {
+      const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal" });
+      // The only response that ever contains the raw key: rendered, not redirected, never cached.
+      await page(ctx, user.id, { revealed: minted }, 201);
+    } catch (err) {
+      if (err instanceof KeyInputError) return page(ctx, user.id, { error: err.message, form: kept }, 400);
+      throw err;
+    }
+  });
+
+  // The confirmation page for browsers without JavaScript (with it, a dialog asks instead).
+  router.get(`${KEYS_PAGE}/:id/revoke`, async (ctx) => {
+    const user = requireLogin(ctx);
+    const key = await keys.get(user.id, ctx.params.id!);
+    if (!key) throw notFound();
+    await sendPage(ctx, "revoke-confirm", { title: "Revoke API key", key });
+  });
+
+  router.post(`${KEYS_PAGE}/:id/revoke`, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const key = await keys.revoke(user.id, ctx.params.id!);
+    if (!key) throw notFound();
+    ctx.status = 303;
+    ctx.redirect(`${KEYS_PAGE}?revoked=${encodeURIComponent(key.id)}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,104 @@
+// Sign-up, log-in and log-out pages.
+import { Router } from "@koa/router";
+import { z } from "zod";
+import { emailSchema, passwordSchema, UserExistsError } from "../accounts/users.js";
+import type { Services } from "../services.js";
+import type { Ctx, KeywardState } from "../http/state.js";
+import { HttpError } from "../http/errors.js";
+import { requireCsrf } from "./csrf.js";
+import { sendPage } from "./render.js";
+import { safeReturnTo } from "./return-to.js";
+import { clearSessionCookie, setSessionCookie } from "./session.js";
+
+const credentials = z.object({
+  email: z.string().max(1000).default(""),
+  password: z.string().max(5000).default(""),
+  return_to: z.string().max(2000).optional(),
+});
+
+const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
+
+export function authRoutes(services: Services): Router<KeywardState> {
+  const { config, users, sessions, rateLimiter } = services;
+  const router = new Router<KeywardState>();
+  const loginLimit = { max: config.loginMaxFailures, windowMs: config.loginWindowMs };
+  const ipLimit = { max: config.loginMaxFailures * 4, windowMs: config.loginWindowMs };
+  const signupLimit = { max: 20, windowMs: 3600_000 };
+
+  const startSession = async (ctx: Ctx, userId: string, returnTo: string) => {
+    if (ctx.state.session) await sessions.destroy(ctx.state.session.token);
+    const s = await sessions.create(userId, { ip: ctx.ip, userAgent: ctx.get("user-agent") });
+    setSessionCookie(ctx, s.token, s.expiresAt, config.secureCookies);
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  };
+
+  const loginPage = (ctx: Ctx, locals: { error?: string; notice?: string; email?: string; returnTo: string }, status = 200) =>
+    sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", allowSignup: config.allowSignup, ...locals }, status);
+
+  router.get("/login", async (ctx) => {
+    const returnTo = safeReturnTo(ctx.query.return_to);
+    if (ctx.state.session) return ctx.redirect(returnTo);
+    await loginPage(ctx, { returnTo, notice: ctx.query.signed_out === "1" ? "You have been logged out." : "" });
+  });
+
+  router.post("/login", requireCsrf, async (ctx) => {
+    const input = credentials.parse(ctx.request.body ?? {});
+    const returnTo = safeReturnTo(input.return_to);
+    const email = input.email.trim().toLowerCase();
+    const emailKey = `login:email:${email}`;
+    const ipKey = `login:ip:${ctx.ip}`;
+    const wait = Math.max(await rateLimiter.blockedFor(emailKey, loginLimit), await rateLimiter.blockedFor(ipKey, ipLimit));
+    if (wait > 0) {
+      ctx.set("Retry-After", String(Math.ceil(wait / 1000)));
+      return loginPage(ctx, { email, returnTo, error: `Too many failed log-in attempts. Try again in ${minutes(wait)} minute${minutes(wait) > 1 ? "s" : ""}.` }, 429);
+    }
+    const user = await users.authenticate(email, input.password);
+    if (!user) {
+      await rateLimiter.hit(emailKey, loginLimit);
+      await rateLimiter.hit(ipKey, ipLimit);
+      return loginPage(ctx, { email, returnTo, error: "Invalid email or password." }, 401);
+    }
+    await rateLimiter.reset(emailKey);
+    await startSession(ctx, user.id, returnTo);
+  });
+
+  const signupClosed = () => new HttpError(403, "signup_closed", "Sign-up is closed on this server. Ask an administrator for an account.");
+  const signupPage = (ctx: Ctx, locals: { error?: string; email?: string; returnTo: string }, status = 200) =>
+    sendPage(ctx, "signup", { title: "Sign up", error: "", email: "", ...locals }, status);
+
+  router.get("/signup", async (ctx) => {
+    if (!config.allowSignup) throw signupClosed();
+    await signupPage(ctx, { returnTo: safeReturnTo(ctx.query.return_to) });
+  });
+
+  router.post("/signup", requireCsrf, async (ctx) => {
+    if (!config.allowSignup) throw signupClosed();
+    const input = credentials.parse(ctx.request.body ?? {});
+    const returnTo = safeReturnTo(input.return_to);
+    const email = emailSchema.safeParse(input.email);
+    const password = passwordSchema.safeParse(input.password);
+    const problem = !email.success ? email.error.issues[0]!.message : !password.success ? password.error.issues[0]!.message : null;
+    if (problem) return signupPage(ctx, { email: input.email, returnTo, error: problem }, 400);
+    const ipKey = `signup:ip:${ctx.ip}`;
+    if ((await rateLimiter.hit(ipKey, signupLimit)) > signupLimit.max) {
+      return signupPage(ctx, { email: input.email, returnTo, error: "Too many sign-ups from your address. Try again in an hour." }, 429);
+    }
+    try {
+      const user = await users.create(email.data!, password.data!);
+      await startSession(ctx, user.id, returnTo);
+    } catch (err) {
+      if (err instanceof UserExistsError) return signupPage(ctx, { email: input.email, returnTo, error: err.message }, 409);
+      throw err;
+    }
+  });
+
+  router.post("/logout", requireCsrf, async (ctx) => {
+    if (ctx.state.session) await sessions.destroy(ctx.state.session.token);
+    clearSessionCookie(ctx, config.secureCookies);
+    ctx.status = 303;
+    ctx.redirect("/login?signed_out=1");
+  });
+
+  return router;
+}

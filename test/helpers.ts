@@ -1,0 +1,93 @@
+// Test harness: a real Keyward server on 127.0.0.1 with its own SQLite database (a copy of the
+// migrated template), its logs captured in memory so tests can prove no secret was logged.
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { inject } from "vitest";
+import request from "supertest";
+import { loadConfig, type Config } from "../src/config.js";
+import { createLogger } from "../src/log.js";
+import { startServer, type RunningServer } from "../src/server.js";
+
+export interface TestServer extends RunningServer {
+  config: Config;
+  dir: string;
+  dbFile: string;
+  /** Every log line the server wrote. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), "keyward-test-"));
+  const dbFile = path.join(dir, "keyward.db");
+  copyFileSync(inject("templateDb"), dbFile);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  // Port 0 → a free port; ISSUER is fixed up once we know it.
+  const base = { DATABASE_URL: `file:${dbFile}`, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env };
+  let config = loadConfig(base);
+  let running = await startServer(config, createLogger("info", sink), { migrate: false });
+  if (!env.ISSUER) {
+    // Restart on the same port with the real base URL so metadata and challenges name it.
+    const port = new URL(running.url).port;
+    await running.stop();
+    config = loadConfig({ ...base, PORT: port, ISSUER: `http://127.0.0.1:${port}` });
+    running = await startServer(config, createLogger("info", sink), { migrate: false });
+  }
+  return {
+    ...running,
+    config,
+    dir,
+    dbFile,
+    logs,
+    async close() {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A supertest agent that keeps cookies, like a browser. */
+export function browser(server: TestServer) {
+  return request.agent(server.url);
+}
+
+/** Pulls the CSRF token out of a rendered form. */
+export function csrfFrom(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error("no CSRF token in page");
+  return m[1]!;
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = "user"): string {
+  return `${prefix}${Date.now()}${counter++}@example.com`;
+}
+
+/** Signs up a new user in a fresh browser; returns the agent (logged in) and its CSRF token. */
+export async function signUp(server: TestServer, email = uniqueEmail(), password = "correct horse battery") {
+  const agent = browser(server);
+  const page = await agent.get("/signup").expect(200);
+  await agent
+    .post("/signup")
+    .type("form")
+    .send({ _csrf: csrfFrom(page.text), email, password })
+    .expect(303);
+  const keysPage = await agent.get("/app/account/api-keys").expect(200);
+  return { agent, email, password, csrf: csrfFrom(keysPage.text) };
+}
+
+/** Mints a portal key through the account page; returns the raw key shown in the reveal banner. */
+export async function mintOnPage(agent: ReturnType<typeof browser>, csrf: string, label = "test key", scopes: string[] = []) {
+  const res = await agent.post("/app/account/api-keys").type("form").send({ _csrf: csrf, label, scopes }).expect(201);
+  const m = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text);
+  if (!m) throw new Error("no reveal banner");
+  return { raw: m[1]!, html: res.text };
+}
