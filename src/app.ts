@@ -16,22 +16,38 @@ import { metadataRoutes } from "./mcp/metadata.js";
 import { mcpRoutes } from "./mcp/server.js";
 import { HttpError } from "./http/errors.js";
 import { parseBody } from "./http/body.js";
+import { createProvider } from "./oauth/provider.js";
+import { providerEndpoints } from "./oauth/mount.js";
+import { registrationPolicy } from "./oauth/registration-policy.js";
+import { interactionRoutes } from "./oauth/interactions.js";
+import { connectedAppsRoutes } from "./web/connected-apps-routes.js";
 
 export function createApp(services: Services): Koa<KeywardState> {
   const { config, logger } = services;
   const app = new Koa<KeywardState>();
   app.proxy = config.trustProxy;
   app.silent = true; // errors are logged by errorHandler, once
+  app.keys = services.secrets.cookieKeys; // shared with oidc-provider, which runs on this app's context
 
-  const pages = [landingRoutes(services), authRoutes(services), apiKeysPageRoutes(services)];
+  const provider = createProvider(services);
+
+  const pages = [
+    landingRoutes(services),
+    authRoutes(services),
+    apiKeysPageRoutes(services),
+    connectedAppsRoutes(services),
+    interactionRoutes(services, provider),
+  ];
 
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
   app.use(serveStatic);
 
-  // Machine surfaces: metadata, the MCP endpoint, the JSON API.
+  // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config).routes());
+  app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
+  app.use(providerEndpoints(provider));
   app.use(loadSession(services.sessions));
   app.use(mcpRoutes(services).routes());
   app.use(apiKeysApi(services).routes());

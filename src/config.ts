@@ -23,6 +23,11 @@ const schema = z
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
     SCOPES: z.string().default("mcp:read mcp:write"),
+    REGISTRATION: z.enum(["open", "closed"]).default("open"),
+    REGISTRATION_RATE_LIMIT: z.coerce.number().int().positive().default(20),
+    CLIENT_PURGE_HOURS: z.coerce.number().positive().default(24),
+    CLIENT_ID_METADATA_DOCUMENTS: bool.default(true),
+    CIMD_ALLOW_LOOPBACK: bool.default(false),
     COOKIE_SECRET: z.string().min(32, "COOKIE_SECRET must be at least 32 characters").optional(),
   })
   .transform((env) => {
@@ -43,6 +48,12 @@ const schema = z
       loginWindowMs: env.LOGIN_WINDOW_MINUTES * 60_000,
       cookieSecret: env.COOKIE_SECRET,
       scopes: env.SCOPES.split(/[\s,]+/).filter(Boolean),
+      registration: env.REGISTRATION,
+      registrationPerHour: env.REGISTRATION_RATE_LIMIT,
+      clientPurgeMs: env.CLIENT_PURGE_HOURS * 3600_000,
+      clientIdMetadataDocuments: env.CLIENT_ID_METADATA_DOCUMENTS,
+      /** Test mode only: lets metadata documents live on loopback, fetched over plain http. */
+      cimdAllowLoopback: env.CIMD_ALLOW_LOOPBACK,
     };
   });
 

@@ -5,6 +5,7 @@ import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { openServices, type Services } from "./services.js";
+import { purgeOAuthRecords } from "./oauth/purge.js";
 
 export interface RunningServer {
   services: Services;
@@ -24,6 +25,14 @@ export async function startServer(config: Config, logger: Logger, options: { mig
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const purge = () =>
+    purgeOAuthRecords(services.db, config.clientPurgeMs).then(
+      (r) => r.clients + r.expired > 0 && logger.info(r, "purged unused OAuth clients and expired records"),
+      (err: unknown) => logger.error({ err }, "OAuth purge failed"),
+    );
+  void purge();
+  const purgeTimer = setInterval(() => void purge(), Math.min(config.clientPurgeMs, 3600_000));
+  purgeTimer.unref();
   let stopping: Promise<void> | undefined;
   return {
     services,
@@ -31,6 +40,7 @@ export async function startServer(config: Config, logger: Logger, options: { mig
     url: `http://127.0.0.1:${port}`,
     stop() {
       stopping ??= (async () => {
+        clearInterval(purgeTimer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

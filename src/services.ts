@@ -7,6 +7,7 @@ import { createUsers, type Users } from "./accounts/users.js";
 import { createSessions, type Sessions } from "./accounts/sessions.js";
 import { createRateLimiter, type RateLimiter } from "./accounts/rate-limit.js";
 import type { Logger } from "./log.js";
+import { cookieKeys, signingKeys, type PrivateJwks } from "./secrets.js";
 
 export interface Services {
   config: Config;
@@ -16,6 +17,8 @@ export interface Services {
   users: Users;
   sessions: Sessions;
   rateLimiter: RateLimiter;
+  /** Made on first start, shared through the database. */
+  secrets: { cookieKeys: string[]; jwks: PrivateJwks };
   /** Flushes last-used times and closes the database. */
   close(): Promise<void>;
 }
@@ -30,7 +33,9 @@ export async function openServices(config: Config, logger: Logger, options: { mi
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
+  const secrets = { cookieKeys: await cookieKeys(db, config.cookieSecret), jwks: await signingKeys(db) };
   return {
+    secrets,
     config,
     logger,
     db,

@@ -1,6 +1,6 @@
 // Mint, list, get and revoke: the only code that writes key rows.
 import type { Db } from "../db/client.js";
-import { generateKey, last4, randomBase62 } from "./format.js";
+import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
 import { toView, type KeySource, type KeyView } from "./model.js";
@@ -15,6 +15,8 @@ export interface MintRequest {
   clientId?: string | null;
   scopes?: string[];
   resource?: string | null;
+  /** The OAuth grant the key is issued under (oidc-provider revokes keys by grant). */
+  grantId?: string | null;
 }
 
 export interface Minted {
@@ -31,13 +33,19 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
   const view = (row: Parameters<typeof toView>[0]) => toView(row, options.tracker.pendingFor(row.id));
 
   return {
-    async mint(req: MintRequest): Promise<Minted> {
+    /** A fresh raw key in this server's format (the OAuth token endpoint names its token with it). */
+    newRawKey(): string {
+      return generateKey(options.prefix);
+    },
+
+    /** Stores a key. `raw` is given only by the OAuth token endpoint, which generated it with newRawKey(). */
+    async mint(req: MintRequest, raw: string = generateKey(options.prefix)): Promise<Minted> {
+      if (checkFormat(raw)) throw new KeyInputError("not a key in this server's format");
       const label = labelSchema.safeParse(req.label);
       if (!label.success) throw new KeyInputError(label.error.issues[0]!.message);
       const scopes = req.scopes ?? [];
       const scopeError = scopeCatalogueError(scopes, options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
-      const raw = generateKey(options.prefix);
       const row = await db.apiKey.create({
         data: {
           id: newKeyId(),
@@ -49,6 +57,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
           clientId: req.clientId ?? null,
           scopes: scopes.join(" "),
           resource: req.resource ?? null,
+          grantId: req.grantId ?? null,
         },
       });
       return { raw, key: view(row) };
@@ -70,6 +79,25 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
     async revoke(userId: string, id: string): Promise<KeyView | null> {
       await db.apiKey.updateMany({ where: { id, userId, revokedAt: null }, data: { revokedAt: new Date() } });
       return this.get(userId, id);
+    },
+
+    /** Revokes the key with this raw value (RFC 7009 revocation). True when a key was revoked. */
+    async revokeRaw(raw: string): Promise<boolean> {
+      if (checkFormat(raw)) return false;
+      const { count } = await db.apiKey.updateMany({ where: { hash: hashKey(raw), revokedAt: null }, data: { revokedAt: new Date() } });
+      return count > 0;
+    },
+
+    /** Revokes every key issued under an OAuth grant. */
+    async revokeGrant(grantId: string): Promise<number> {
+      const { count } = await db.apiKey.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: new Date() } });
+      return count;
+    },
+
+    /** Disconnects an OAuth client from one user: revokes every key it received. */
+    async revokeClient(userId: string, clientId: string): Promise<number> {
+      const { count } = await db.apiKey.updateMany({ where: { userId, clientId, revokedAt: null }, data: { revokedAt: new Date() } });
+      return count;
     },
   };
 }

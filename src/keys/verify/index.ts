@@ -14,7 +14,7 @@ import type { VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 export type { VerifyFailure };
 
 export type VerifyResult =
-  | { ok: true; key: KeyView; user: Pick<User, "id" | "email"> }
+  | { ok: true; key: KeyView; user: Pick<User, "id" | "email">; grantId: string | null }
   | { ok: false; reason: VerifyFailure };
 
 export function createVerifier(db: Db, tracker: LastUsedTracker) {
@@ -33,7 +33,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker) {
       if (failure) return { ok: false, reason: failure };
     }
     const row = ctx.row!;
-    return { ok: true, key: toView(row, tracker.pendingFor(row.id)), user: { id: row.user.id, email: row.user.email } };
+    return { ok: true, key: toView(row, tracker.pendingFor(row.id)), user: { id: row.user.id, email: row.user.email }, grantId: row.grantId };
   };
 }
 

@@ -1,0 +1,84 @@
+// The access token IS a Keyward key. oidc-provider names the token with a key from src/keys
+// (see provider.ts) and hands it to this adapter, which stores it as an ordinary row of the key
+// table — hashed, labelled `OAuth: <client name>`, with scopes, resource and grant. find() reads
+// any key back (portal ones too), so introspection and revocation cover the whole table.
+import type { Adapter, AdapterPayload } from "oidc-provider";
+import type { Keys } from "../keys/index.js";
+
+/** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
+export const FIRST_PARTY_CLIENT_ID = "keyward";
+/** Keys do not expire; introspection reports this far-future expiry (some consumers require one). */
+export const KEY_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
+
+export interface AccessTokenAdapterOptions {
+  keys: Keys;
+  scopes: readonly string[];
+  defaultResource: string;
+  clientName(clientId: string): Promise<string | undefined>;
+}
+
+function oauthLabel(name: string): string {
+  const clean = name.replace(/[\p{Cc}\p{Cf}]/gu, "").trim() || "unnamed client";
+  return `OAuth: ${clean}`.slice(0, 100);
+}
+
+export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Adapter {
+  const { keys } = options;
+  return {
+    async upsert(raw, payload) {
+      const clientId = payload.clientId!;
+      const scopes = (payload.scope ?? "").split(" ").filter((s) => options.scopes.includes(s));
+      const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
+      await keys.mint(
+        {
+          userId: payload.accountId!,
+          label: oauthLabel((await options.clientName(clientId)) ?? clientId),
+          source: "oauth",
+          clientId,
+          scopes,
+          resource: aud ?? null,
+          grantId: payload.grantId ?? null,
+        },
+        raw,
+      );
+    },
+
+    async find(raw) {
+      const result = await keys.verify(raw);
+      if (!result.ok) return undefined;
+      const iat = Math.floor(Date.parse(result.key.createdAt) / 1000);
+      const payload: AdapterPayload = {
+        kind: "AccessToken",
+        jti: raw,
+        accountId: result.user.id,
+        clientId: result.key.clientId ?? FIRST_PARTY_CLIENT_ID,
+        scope: result.key.scopes.join(" "),
+        aud: result.key.resource ?? options.defaultResource,
+        iat,
+        exp: iat + KEY_LIFETIME_SECONDS,
+        expiresWithSession: false,
+      };
+      if (result.grantId) {
+        payload.grantId = result.grantId;
+        payload.gty = "authorization_code";
+      }
+      return payload;
+    },
+
+    async destroy(raw) {
+      await keys.revokeRaw(raw);
+    },
+
+    async revokeByGrantId(grantId) {
+      await keys.revokeGrant(grantId);
+    },
+
+    async consume() {},
+    async findByUid() {
+      return undefined;
+    },
+    async findByUserCode() {
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// oidc-provider persistence on Prisma. One table (OidcPayload) holds every model except access
+// tokens, which are rows of the key table (access-token-adapter.ts). Ids that are bearer secrets
+// (codes, sessions, interactions, registration access tokens …) are stored as their SHA-256 and the
+// raw `jti` is stripped from the stored payload, so a database leak does not hand them out.
+import { createHash } from "node:crypto";
+import type { Adapter, AdapterPayload } from "oidc-provider";
+import type { Db } from "../db/client.js";
+
+/**
+ * Models whose ids are stored as they are: public identifiers (Client, Grant), already digests
+ * (ReplayDetection), or looked up by uid and saved again under the same id (Session, whose cookie is
+ * signed with the cookie keys, so a stored id alone cannot be replayed).
+ */
+const PLAIN_IDS = new Set(["Client", "Grant", "ReplayDetection", "Session"]);
+
+const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
+
+export function createPayloadAdapter(db: Db, model: string): Adapter {
+  const hashed = !PLAIN_IDS.has(model);
+  const key = (id: string) => ({ model_id: { model, id: hashed ? sha256(id) : id } });
+
+  const read = (row: { payload: string; consumedAt: Date | null; expiresAt: Date | null } | null, id: string): AdapterPayload | undefined => {
+    if (!row) return undefined;
+    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return undefined;
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    if (hashed && id) payload.jti = id;
+    if (row.consumedAt) payload.consumed = Math.floor(row.consumedAt.getTime() / 1000);
+    return payload;
+  };
+
+  return {
+    async upsert(id, payload, expiresIn) {
+      const stored: AdapterPayload = { ...payload };
+      if (hashed) delete stored.jti;
+      const data = {
+        payload: JSON.stringify(stored),
+        grantId: payload.grantId ?? null,
+        userCode: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      };
+      const where = key(id);
+      await db.oidcPayload.upsert({ where, create: { ...where.model_id, ...data }, update: data });
+    },
+
+    async find(id) {
+      return read(await db.oidcPayload.findUnique({ where: key(id) }), id);
+    },
+
+    async findByUid(uid) {
+      const row = await db.oidcPayload.findFirst({ where: { model, uid } });
+      return row ? read(row, "") : undefined;
+    },
+
+    async findByUserCode(userCode) {
+      const row = await db.oidcPayload.findFirst({ where: { model, userCode } });
+      return row ? read(row, "") : undefined;
+    },
+
+    async consume(id) {
+      await db.oidcPayload.updateMany({ where: key(id).model_id, data: { consumedAt: new Date() } });
+    },
+
+    async destroy(id) {
+      await db.oidcPayload.deleteMany({ where: key(id).model_id });
+    },
+
+    async revokeByGrantId(grantId) {
+      await db.oidcPayload.deleteMany({ where: { model, grantId } });
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// The OAuth 2.1 authorization server: oidc-provider, configured as data. Spec names are used
+// literally; everything it persists goes through the database (adapter.ts), and the access token it
+// issues is a Keyward key (access-token-adapter.ts).
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
+import ejs from "ejs";
+import type { Services } from "../services.js";
+import { mcpResource } from "../mcp/metadata.js";
+import { createPayloadAdapter } from "./adapter.js";
+import { createAccessTokenAdapter, FIRST_PARTY_CLIENT_ID, KEY_LIFETIME_SECONDS } from "./access-token-adapter.js";
+import { loopbackPortMatch } from "./redirect-uris.js";
+import { randomBase62 } from "../keys/format.js";
+
+export const INTERACTION_PATH = "/interaction";
+
+export function createProvider(services: Services): Provider {
+  const { config, db, keys, users, secrets } = services;
+  const resource = mcpResource(config);
+  let provider: Provider | undefined;
+
+  const accessTokens = createAccessTokenAdapter({
+    keys,
+    scopes: config.scopes,
+    defaultResource: resource,
+    clientName: async (clientId) => (await provider?.Client.find(clientId))?.clientName,
+  });
+
+  const configuration: Configuration = {
+    adapter: (name: string) => (name === "AccessToken" ? accessTokens : createPayloadAdapter(db, name)),
+    jwks: secrets.jwks as Configuration["jwks"],
+    cookies: { keys: secrets.cookieKeys, long: { signed: true }, short: { signed: true } },
+
+    // The first-party client every portal/CLI key belongs to (never used to authorize).
+    clients: [{ client_id: FIRST_PARTY_CLIENT_ID, client_name: "Keyward portal", grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: "none" }],
+
+    async findAccount(_ctx, sub) {
+      const user = await users.findById(sub);
+      return user ? { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email }) } : undefined;
+    },
+    claims: { openid: ["sub"], email: ["email"] },
+    scopes: ["openid", "offline_access", "email", ...config.scopes],
+
+    responseTypes: ["code"],
+    pkce: { required: () => true },
+    clientDefaults: { grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "none" },
+    clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
+
+    features: {
+      devInteractions: { enabled: false },
+      registration: {
+        enabled: config.registration === "open",
+        initialAccessToken: false,
+        idFactory: () => `dcr_${randomBase62(22)}`,
+      },
+      registrationManagement: { enabled: config.registration === "open", rotateRegistrationAccessToken: false },
+      clientIdMetadataDocument: {
+        enabled: config.clientIdMetadataDocuments,
+        ack: "draft-02",
+        cacheDuration: { min: 60, max: 86400 },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, requested) {
+          if (requested.replace(/\/+$/, "") !== resource) throw new errors.InvalidTarget(`unknown resource; this server issues keys for ${resource}`);
+          return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
+        },
+      },
+      introspection: {
+        enabled: true,
+        // Public clients may introspect only their own keys; authenticated resource servers any key.
+        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
+          client.clientAuthMethod !== "none" || ("clientId" in token && token.clientId === ctx.oidc.client?.clientId),
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: false },
+    },
+
+    ttl: {
+      AccessToken: KEY_LIFETIME_SECONDS,
+      AuthorizationCode: 120,
+      Grant: 2 * KEY_LIFETIME_SECONDS,
+      Interaction: 3600,
+      Session: 14 * 24 * 3600,
+      IdToken: 3600,
+    },
+    expiresWithSession: () => false,
+    issueRefreshToken: async () => false,
+
+    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
+    async renderError(ctx, out) {
+      ctx.type = "html";
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error · Keyward</title><link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card narrow"><h1>Authorization error</h1><p><code>${ejs.escapeXML(String(out.error))}</code></p><p>${ejs.escapeXML(String(out.error_description ?? ""))}</p><p><a href="/">Back to Keyward</a></p></section></main></body></html>`;
+    },
+  };
+
+  if (config.cimdAllowLoopback) {
+    // Test mode: metadata documents may be served on loopback, over plain http.
+    configuration.fetch = (input, init) => {
+      const target = new URL(input instanceof Request ? input.url : String(input));
+      if (["127.0.0.1", "localhost", "[::1]"].includes(target.hostname)) target.protocol = "http:";
+      const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      return fetch(target, rest);
+    };
+  }
+
+  provider = new Provider(config.baseUrl, configuration);
+  provider.proxy = config.trustProxy;
+
+  // The token value is a Keyward key (see access-token-adapter.ts). The original must run first:
+  // it sets the token's format.
+  // (generateTokenId is not in the type definitions.)
+  const tokenPrototype = provider.AccessToken.prototype as unknown as { generateTokenId(this: { format?: string }): string };
+  const generateTokenId = tokenPrototype.generateTokenId;
+  tokenPrototype.generateTokenId = function () {
+    const id = generateTokenId.call(this);
+    return this.format === "opaque" ? keys.newRawKey() : id;
+  };
+
+  // RFC 8252 §7.3: loopback redirects match on any port, for web-type clients too (MCP clients
+  // register http://127.0.0.1:<port>/callback and come back on whatever port is free).
+  const redirectUriAllowed = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function (this: InstanceType<Provider["Client"]>, value: string) {
+    return redirectUriAllowed.call(this, value) || loopbackPortMatch(value, this.redirectUris ?? []);
+  };
+
+  return provider;
+}

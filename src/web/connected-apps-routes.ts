@@ -1,0 +1,66 @@
+// "Connected apps": OAuth keys grouped by the client that received them, with a one-click
+// disconnect that revokes every key of that client and forgets the consent.
+import { Router } from "@koa/router";
+import type { Services } from "../services.js";
+import type { Ctx, KeywardState } from "../http/state.js";
+import type { KeyView } from "../keys/index.js";
+import { HttpError } from "../http/errors.js";
+import { requireCsrf } from "./csrf.js";
+import { sendPage } from "./render.js";
+
+export const APPS_PAGE = "/app/account/connected-apps";
+
+export interface ConnectedApp {
+  clientId: string;
+  name: string;
+  activeKeys: number;
+  totalKeys: number;
+  lastUsedAt: string | null;
+  firstAuthorizedAt: string;
+}
+
+export function groupByClient(keys: KeyView[]): ConnectedApp[] {
+  const apps = new Map<string, ConnectedApp>();
+  for (const k of keys) {
+    if (k.source !== "oauth" || !k.clientId) continue;
+    const app = apps.get(k.clientId) ?? { clientId: k.clientId, name: k.label.replace(/^OAuth: /, ""), activeKeys: 0, totalKeys: 0, lastUsedAt: null, firstAuthorizedAt: k.createdAt };
+    app.totalKeys++;
+    if (k.status === "active") app.activeKeys++;
+    if (k.lastUsedAt && (!app.lastUsedAt || k.lastUsedAt > app.lastUsedAt)) app.lastUsedAt = k.lastUsedAt;
+    if (k.createdAt < app.firstAuthorizedAt) app.firstAuthorizedAt = k.createdAt;
+    apps.set(k.clientId, app);
+  }
+  return [...apps.values()].sort((a, b) => b.activeKeys - a.activeKeys || a.name.localeCompare(b.name));
+}
+
+export function connectedAppsRoutes(services: Services): Router<KeywardState> {
+  const { keys, db } = services;
+  const router = new Router<KeywardState>();
+
+  const user = (ctx: Ctx) => {
+    const u = ctx.state.session?.user;
+    if (!u) throw new HttpError(401, "unauthorized", "Log in to see your connected apps.");
+    return u;
+  };
+
+  router.get(APPS_PAGE, async (ctx) => {
+    if (!ctx.state.session) return ctx.redirect(`/login?return_to=${encodeURIComponent(APPS_PAGE)}`);
+    const apps = groupByClient(await keys.list(user(ctx).id));
+    const notice = typeof ctx.query.disconnected === "string" ? `Disconnected. Its keys no longer work.` : "";
+    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice });
+  });
+
+  router.post(`${APPS_PAGE}/:clientId/disconnect`, requireCsrf, async (ctx) => {
+    const u = user(ctx);
+    const clientId = ctx.params.clientId!;
+    const grants = await db.apiKey.findMany({ where: { userId: u.id, clientId, grantId: { not: null } }, select: { grantId: true }, distinct: ["grantId"] });
+    const revoked = await keys.revokeClient(u.id, clientId);
+    if (revoked === 0 && grants.length === 0) throw new HttpError(404, "not_found", "No connected app with that id.");
+    // Forget the consent too, so the app must ask again.
+    await db.oidcPayload.deleteMany({ where: { model: "Grant", id: { in: grants.map((g) => g.grantId!) } } });
+    ctx.status = 303;
+    ctx.redirect(`${APPS_PAGE}?disconnected=1`);
+  });
+
+  return router;
+}

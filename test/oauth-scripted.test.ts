@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import request from "supertest";
+import { startTestServer, signUp, type TestServer } from "./helpers.js";
+import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => server?.close());
+
+describe("OAuth scripted flow", () => {
+  it("registers, authorizes, exchanges and calls /mcp with the key", async () => {
+    const reg = await register(server);
+    expect(reg.status, reg.text).toBe(201);
+    const clientId = reg.body.client_id as string;
+    expect(clientId).toMatch(/^dcr_/);
+    const { agent } = await signUp(server);
+    const { verifier, challenge } = pkcePair();
+    const back = await authorize(agent, server, { clientId, challenge, method: "S256", scope: "mcp:read mcp:write", resource: `${server.url}/mcp` });
+    expect(back.searchParams.get("iss")).toBe(server.url);
+    const code = back.searchParams.get("code");
+    expect(code, back.toString()).toBeTruthy();
+    const token = await exchange(server, { clientId, code: code!, verifier, resource: `${server.url}/mcp` });
+    expect(token.status, token.text).toBe(200);
+    expect(token.body.token_type).toBe("Bearer");
+    expect(token.body.refresh_token).toBeUndefined();
+    expect(token.body.access_token).toMatch(/^kw_user_/);
+    const mcp = await request(server.url)
+      .post("/mcp")
+      .set("Authorization", `Bearer ${token.body.access_token}`)
+      .set("Accept", "application/json, text/event-stream")
+      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    expect(mcp.status, mcp.text).toBe(200);
+    expect(mcp.text).toContain(`OAuth: ${clientId}`);
+  });
+});

@@ -1,0 +1,81 @@
+// Scripted OAuth client for tests: DCR → authorize (PKCE S256) → log-in → consent → token,
+// driven over HTTP with supertest agents (no browser).
+import { createHash, randomBytes } from "node:crypto";
+import request from "supertest";
+import { csrfFrom, type TestServer } from "../helpers.js";
+import type TestAgent from "supertest/lib/agent.js";
+
+export const pkcePair = () => {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+};
+
+export async function register(server: TestServer, metadata: Record<string, unknown> = {}) {
+  const res = await request(server.url)
+    .post("/reg")
+    .send({ client_name: "Test MCP client", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], ...metadata });
+  return res;
+}
+
+/** Follows redirects inside the server; stops at the first redirect that leaves it (the client's redirect_uri). */
+export async function follow(agent: TestAgent, server: TestServer, location: string): Promise<{ status: number; location?: string; text: string }> {
+  let url = location;
+  for (let i = 0; i < 10; i++) {
+    if (!url.startsWith(server.url) && !url.startsWith("/")) return { status: 302, location: url, text: "" };
+    const path = url.startsWith(server.url) ? url.slice(server.url.length) : url;
+    const res = await agent.get(path).redirects(0);
+    if (res.status >= 300 && res.status < 400 && res.headers.location) {
+      url = res.headers.location;
+      continue;
+    }
+    return { status: res.status, text: res.text, location: undefined };
+  }
+  throw new Error("too many redirects");
+}
+
+export interface AuthorizeParams {
+  clientId: string;
+  redirectUri?: string;
+  challenge?: string;
+  method?: string;
+  scope?: string;
+  resource?: string;
+  state?: string;
+}
+
+export function authorizeUrl(p: AuthorizeParams): string {
+  const q = new URLSearchParams({ response_type: "code", client_id: p.clientId, redirect_uri: p.redirectUri ?? "http://127.0.0.1:33418/callback", state: p.state ?? "st4te" });
+  if (p.challenge !== undefined) q.set("code_challenge", p.challenge);
+  if (p.method !== undefined) q.set("code_challenge_method", p.method);
+  if (p.scope !== undefined) q.set("scope", p.scope);
+  if (p.resource !== undefined) q.set("resource", p.resource);
+  return `/auth?${q}`;
+}
+
+/** Runs authorize with a logged-in agent; clicks Allow (or Deny). Returns the final redirect to the client. */
+export async function authorize(agent: TestAgent, server: TestServer, p: AuthorizeParams, decision: "Allow" | "Deny" = "Allow") {
+  const first = await follow(agent, server, authorizeUrl(p));
+  if (first.location) return new URL(first.location);
+  if (first.status !== 200 || !first.text.includes("Authorize")) throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
+  const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
+  const res = await agent
+    .post(`/interaction/${uid}/${decision === "Allow" ? "confirm" : "abort"}`)
+    .type("form")
+    .send({ _csrf: csrfFrom(first.text) })
+    .redirects(0);
+  if (res.status !== 303) throw new Error(`consent answered ${res.status}: ${res.text.slice(0, 300)}`);
+  const done = await follow(agent, server, res.headers.location);
+  return new URL(done.location!);
+}
+
+export async function exchange(server: TestServer, p: { clientId: string; code: string; verifier: string; redirectUri?: string; resource?: string }) {
+  const form: Record<string, string> = {
+    grant_type: "authorization_code",
+    code: p.code,
+    code_verifier: p.verifier,
+    redirect_uri: p.redirectUri ?? "http://127.0.0.1:33418/callback",
+    client_id: p.clientId,
+  };
+  if (p.resource) form.resource = p.resource;
+  return request(server.url).post("/token").type("form").send(form);
+}
