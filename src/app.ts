@@ -19,6 +19,7 @@ import { parseBody } from "./http/body.js";
 import { createProvider } from "./oauth/provider.js";
 import { providerEndpoints } from "./oauth/mount.js";
 import { registrationPolicy } from "./oauth/registration-policy.js";
+import { defaultScope } from "./oauth/default-scope.js";
 import { interactionRoutes } from "./oauth/interactions.js";
 import { connectedAppsRoutes } from "./web/connected-apps-routes.js";
 
@@ -47,6 +48,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config).routes());
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
+  app.use(defaultScope(config.scopes));
   app.use(providerEndpoints(provider));
   app.use(loadSession(services.sessions));
   app.use(mcpRoutes(services).routes());

@@ -54,6 +54,19 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   };
 }
 
+/** Stops the server and starts a new process-equivalent on the same database and port. */
+export async function restartTestServer(server: TestServer): Promise<TestServer> {
+  await server.stop();
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      server.logs.push(String(chunk));
+      cb();
+    },
+  });
+  const running = await startServer(server.config, createLogger("info", sink), { migrate: false });
+  return { ...server, ...running, close: async () => { await running.stop(); rmSync(server.dir, { recursive: true, force: true }); } };
+}
+
 /** A supertest agent that keeps cookies, like a browser. */
 export function browser(server: TestServer) {
   return request.agent(server.url);

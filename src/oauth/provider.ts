@@ -7,7 +7,7 @@ import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
 import { createPayloadAdapter } from "./adapter.js";
 import { createAccessTokenAdapter, FIRST_PARTY_CLIENT_ID, KEY_LIFETIME_SECONDS } from "./access-token-adapter.js";
-import { loopbackPortMatch } from "./redirect-uris.js";
+import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -56,6 +56,9 @@ export function createProvider(services: Services): Provider {
         enabled: config.clientIdMetadataDocuments,
         ack: "draft-02",
         cacheDuration: { min: 60, max: 86400 },
+        // Names that point inside the network are refused before any fetch; names that merely
+        // resolve there are stopped by oidc-provider's SSRF guard on the socket.
+        allowFetch: async (_ctx, clientId) => config.cimdAllowLoopback || !isInternalHost(new URL(clientId).hostname),
       },
       resourceIndicators: {
         enabled: true,

@@ -64,7 +64,7 @@ export async function authorize(agent: TestAgent, server: TestServer, p: Authori
     .send({ _csrf: csrfFrom(first.text) })
     .redirects(0);
   if (res.status !== 303) throw new Error(`consent answered ${res.status}: ${res.text.slice(0, 300)}`);
-  const done = await follow(agent, server, res.headers.location);
+  const done = await follow(agent, server, res.headers.location!);
   return new URL(done.location!);
 }
 

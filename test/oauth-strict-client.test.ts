@@ -1,0 +1,302 @@
+// Keyward as seen by a strict, spec-checking OAuth client (oauth4webapi): discovery (RFC 8414 and
+// OpenID), dynamic registration and its management (RFC 7591/7592), authorization code + PKCE with
+// the RFC 9207 iss check, introspection (RFC 7662) and revocation (RFC 7009) of OAuth and portal keys.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as oauth from "oauth4webapi";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { rowFor, unescapeHtml } from "./support.js";
+import { approve, discover, insecure, whoami } from "./oauth/strict.js";
+
+const KEY_SHAPE = /^kw_user_[0-9A-Za-z]{49}$/;
+const YEAR = 365 * 24 * 3600;
+const CLIENT_NAME = "Strict Client 4WA";
+const REDIRECT_URI = "http://127.0.0.1:47123/callback";
+
+let server: TestServer;
+let as: oauth.AuthorizationServer;
+let resource: string;
+let user: Awaited<ReturnType<typeof signUp>>;
+
+// Filled in as the flow goes; each step builds on the previous one.
+let publicClient: oauth.Client;
+let resourceServer: oauth.Client;
+let resourceServerAuth: oauth.ClientAuth;
+let oauthKey: string;
+let userId: string;
+
+const introspect = async (client: oauth.Client, auth: oauth.ClientAuth, token: string) =>
+  oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, auth, token, insecure));
+
+/**
+ * Builds the authorization request with oauth4webapi's helpers, approves it in the user's browser
+ * session, and validates the response (RFC 9207 iss — the metadata promises it — and state).
+ */
+async function authorizeWithPkce() {
+  const verifier = oauth.generateRandomCodeVerifier();
+  const challenge = await oauth.calculatePKCECodeChallenge(verifier);
+  const state = oauth.generateRandomState();
+  const authorizationUrl = new URL(as.authorization_endpoint!);
+  authorizationUrl.search = new URLSearchParams({
+    client_id: publicClient.client_id,
+    redirect_uri: REDIRECT_URI,
+    response_type: "code",
+    scope: "mcp:read mcp:write",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state,
+    resource,
+  }).toString();
+  const callback = await approve(user.agent, server, authorizationUrl);
+  const params = oauth.validateAuthResponse(as, publicClient, callback, state);
+  return { callback, state, params, verifier };
+}
+
+const redeem = (params: URLSearchParams, verifier: string) =>
+  oauth.authorizationCodeGrantRequest(as, publicClient, oauth.None(), params, REDIRECT_URI, verifier, { ...insecure, additionalParameters: { resource } });
+
+beforeAll(async () => {
+  server = await startTestServer();
+  resource = `${server.url}/mcp`;
+  user = await signUp(server);
+});
+afterAll(async () => server?.close());
+
+describe("a strict OAuth client (oauth4webapi)", () => {
+  it("discovers the server through RFC 8414 and OpenID metadata", async () => {
+    const oauth2 = await discover(server, "oauth2");
+    const oidc = await discover(server, "oidc");
+    expect(oauth2.requested).toBe(`${server.url}/.well-known/oauth-authorization-server`);
+    expect(oidc.requested).toBe(`${server.url}/.well-known/openid-configuration`);
+
+    for (const metadata of [oauth2.as, oidc.as]) {
+      expect(metadata.issuer).toBe(server.url);
+      expect(metadata.code_challenge_methods_supported).toEqual(["S256"]);
+      expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
+      expect(metadata.response_types_supported).toEqual(["code"]);
+      expect(metadata.client_id_metadata_document_supported).toBe(true);
+      expect(metadata.grant_types_supported).toContain("authorization_code");
+      expect(metadata.authorization_endpoint).toBe(`${server.url}/auth`);
+      expect(metadata.token_endpoint).toBe(`${server.url}/token`);
+      expect(metadata.registration_endpoint).toBe(`${server.url}/reg`);
+      expect(metadata.introspection_endpoint).toBe(`${server.url}/token/introspection`);
+      expect(metadata.revocation_endpoint).toBe(`${server.url}/token/revocation`);
+    }
+    // Both documents describe the same server.
+    expect(oidc.as).toEqual(oauth2.as);
+    as = oauth2.as;
+
+    const prm = await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`);
+    expect(prm.status).toBe(200);
+    const body = (await prm.json()) as { resource: string; authorization_servers: string[] };
+    expect(body.resource).toBe(resource);
+    expect(body.authorization_servers).toContain(as.issuer);
+  });
+
+  it("registers a public client and a confidential resource server (RFC 7591), and reads them back (RFC 7592)", async () => {
+    const pub = await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        { client_name: CLIENT_NAME, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] },
+        insecure,
+      ),
+    );
+    expect(pub.client_id).toMatch(/^dcr_[0-9A-Za-z]{22}$/);
+    expect(pub.client_secret).toBeUndefined();
+    expect(pub.token_endpoint_auth_method).toBe("none");
+    expect(pub.redirect_uris).toEqual([REDIRECT_URI]);
+    publicClient = { client_id: pub.client_id, token_endpoint_auth_method: "none" };
+
+    // client_credentials is not a grant this server offers: refused as invalid metadata.
+    const cc = await oauth.dynamicClientRegistrationRequest(
+      as,
+      { client_name: "Resource server (cc)", token_endpoint_auth_method: "client_secret_basic", grant_types: ["client_credentials"], response_types: [] },
+      insecure,
+    );
+    expect(cc.status).toBe(400);
+    expect(((await cc.json()) as { error: string }).error).toBe("invalid_client_metadata");
+
+    // No grants at all: a client that only authenticates to introspect and revoke.
+    const rs = await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        { client_name: "Resource server", token_endpoint_auth_method: "client_secret_basic", grant_types: [], response_types: [] },
+        insecure,
+      ),
+    );
+    expect(rs.client_id).toMatch(/^dcr_/);
+    expect(rs.token_endpoint_auth_method).toBe("client_secret_basic");
+    expect(rs.grant_types).toEqual([]);
+    expect(rs.response_types).toEqual([]);
+    expect(typeof rs.client_secret).toBe("string");
+    expect((rs.client_secret as string).length).toBeGreaterThanOrEqual(32);
+    resourceServer = { client_id: rs.client_id };
+    resourceServerAuth = oauth.ClientSecretBasic(rs.client_secret as string);
+
+    // RFC 7592 read: the registration access token opens the client's configuration endpoint.
+    const uri = pub.registration_client_uri as string;
+    const rat = pub.registration_access_token as string;
+    expect(uri).toBe(`${server.url}/reg/${pub.client_id}`);
+    expect(typeof rat).toBe("string");
+    const read = await fetch(uri, { headers: { authorization: `Bearer ${rat}`, accept: "application/json" } });
+    expect(read.status).toBe(200);
+    const config = (await read.json()) as Record<string, unknown>;
+    expect(config).toMatchObject({ client_id: pub.client_id, client_name: CLIENT_NAME, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] });
+
+    const anonymous = await fetch(uri, { headers: { accept: "application/json" } });
+    expect(anonymous.status).toBe(401);
+    const anonymousBody = (await anonymous.json()) as Record<string, unknown>;
+    expect(anonymousBody.error).toBe("invalid_token");
+    expect(anonymousBody.client_id).toBeUndefined();
+    // Another client's registration access token does not open this one.
+    const foreign = await fetch(uri, { headers: { authorization: `Bearer ${rs.registration_access_token as string}` } });
+    expect(foreign.status).toBe(401);
+  });
+
+  it("runs authorization code + PKCE S256 and gets a Keyward key that works at /mcp", async () => {
+    const { callback, state, params, verifier } = await authorizeWithPkce();
+    expect(callback.origin + callback.pathname).toBe(REDIRECT_URI);
+    expect(callback.searchParams.get("state")).toBe(state);
+    expect(params.get("iss")).toBe(server.url);
+    expect(params.get("code")).toMatch(/^[\w-]{20,}$/);
+
+    const tokens = await oauth.processAuthorizationCodeResponse(as, publicClient, await redeem(params, verifier));
+    expect(tokens.token_type).toBe("bearer");
+    expect(tokens.refresh_token).toBeUndefined();
+    expect(tokens.id_token).toBeUndefined();
+    expect(tokens.expires_in).toBeGreaterThanOrEqual(YEAR);
+    expect(tokens.scope).toBe("mcp:read mcp:write");
+    expect(tokens.access_token).toMatch(KEY_SHAPE);
+    oauthKey = tokens.access_token;
+
+    const { res, info } = await whoami(server, oauthKey);
+    expect(res.status, res.text).toBe(200);
+    expect(info).toMatchObject({ email: user.email, keySource: `OAuth: ${publicClient.client_id}`, scopes: ["mcp:read", "mcp:write"] });
+    userId = info!.userId;
+    expect(userId).toMatch(/^usr_/);
+  });
+
+  it("introspects OAuth and portal keys for the resource server (RFC 7662)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const active = await introspect(resourceServer, resourceServerAuth, oauthKey);
+    expect(active.active).toBe(true);
+    expect(active.client_id).toBe(publicClient.client_id);
+    expect(active.sub).toBe(userId);
+    expect(active.iss).toBe(server.url);
+    expect(active.token_type).toBe("Bearer");
+    expect([active.aud].flat()).toContain(resource);
+    expect(active.scope).toBe("mcp:read mcp:write");
+    expect(active.exp).toBeGreaterThan(now + 5 * YEAR);
+    expect(active.iat).toBeGreaterThanOrEqual(now - 60);
+    expect(active.iat).toBeLessThanOrEqual(now + 5);
+    // The token is not echoed back (oidc-provider would put a differing jti here).
+    expect(active.jti).toBeUndefined();
+    expect(JSON.stringify(active)).not.toContain(oauthKey);
+
+    const portal = await mintOnPage(user.agent, user.csrf, "portal for introspection", ["mcp:read"]);
+    const portalInfo = await introspect(resourceServer, resourceServerAuth, portal.raw);
+    expect(portalInfo.active).toBe(true);
+    expect(portalInfo.client_id).toBe("keyward");
+    expect(portalInfo.sub).toBe(userId);
+    expect(portalInfo.scope).toBe("mcp:read");
+    expect([portalInfo.aud].flat()).toContain(resource);
+    expect(portalInfo.exp).toBeGreaterThan(now + 5 * YEAR);
+
+    expect(await introspect(resourceServer, resourceServerAuth, "not-a-key")).toEqual({ active: false });
+    // Right prefix, right shape, wrong checksum.
+    expect(await introspect(resourceServer, resourceServerAuth, `kw_user_${"a".repeat(49)}`)).toEqual({ active: false });
+    // A real, well-formed key that was never stored.
+    const { generateKey } = await import("../src/keys/format.js");
+    const unknown = generateKey("kw_user_");
+    expect(unknown).toMatch(KEY_SHAPE);
+    expect(await introspect(resourceServer, resourceServerAuth, unknown)).toEqual({ active: false });
+  });
+
+  it("lets a public client introspect its own key only", async () => {
+    const own = await introspect(publicClient, oauth.None(), oauthKey);
+    expect(own).toMatchObject({ active: true, client_id: publicClient.client_id, sub: userId });
+
+    // Someone else's keys (a portal key, another client's OAuth key) look inactive: nothing leaks.
+    const portal = await mintOnPage(user.agent, user.csrf, "portal for public introspection");
+    expect(await introspect(publicClient, oauth.None(), portal.raw)).toEqual({ active: false });
+
+    const other = await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(as, { client_name: "Other public client", redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" }, insecure),
+    );
+    const otherClient: oauth.Client = { client_id: other.client_id, token_endpoint_auth_method: "none" };
+    expect(await introspect(otherClient, oauth.None(), oauthKey)).toEqual({ active: false });
+
+    // Revocation by a foreign public client is silently ignored (RFC 7009 §2.2: 200) and the key survives.
+    await oauth.processRevocationResponse(await oauth.revocationRequest(as, otherClient, oauth.None(), oauthKey, insecure));
+    expect((await whoami(server, oauthKey)).res.status).toBe(200);
+    await oauth.processRevocationResponse(await oauth.revocationRequest(as, otherClient, oauth.None(), portal.raw, insecure));
+    expect((await whoami(server, portal.raw)).res.status).toBe(200);
+  });
+
+  it("shows the OAuth key on the account page with the client's badge and label", async () => {
+    const { info } = await whoami(server, oauthKey);
+    const page = await user.agent.get("/app/account/api-keys").expect(200);
+    const row = unescapeHtml(rowFor(page.text, info!.keyId));
+    expect(row).toContain(`<span class="badge source-oauth">OAuth: ${publicClient.client_id}</span>`);
+    expect(row).toContain(`<td class="label">OAuth: ${CLIENT_NAME}</td>`);
+    expect(row).toContain(`<span class="status active">Active</span>`);
+    expect(row).toContain(`<code>…${oauthKey.slice(-4)}</code>`);
+    expect(row).toContain("mcp:read mcp:write");
+    expect(row).not.toContain(oauthKey);
+  });
+
+  it("revokes the OAuth key for its own public client (RFC 7009): dead on the next request", async () => {
+    const { info } = await whoami(server, oauthKey);
+    const response = await oauth.revocationRequest(as, publicClient, oauth.None(), oauthKey, insecure);
+    expect(response.status).toBe(200);
+    await oauth.processRevocationResponse(response);
+
+    const after = await whoami(server, oauthKey);
+    expect(after.res.status).toBe(401);
+    expect(after.res.headers["www-authenticate"]).toContain('error="invalid_token"');
+    expect(after.res.body.error_description).toBe("The key has been revoked");
+    expect(await introspect(resourceServer, resourceServerAuth, oauthKey)).toEqual({ active: false });
+    expect(await introspect(publicClient, oauth.None(), oauthKey)).toEqual({ active: false });
+
+    const page = await user.agent.get("/app/account/api-keys").expect(200);
+    expect(rowFor(page.text, info!.keyId)).toContain(`<span class="status revoked">Revoked</span>`);
+    // Revoking again is a no-op, still 200.
+    await oauth.processRevocationResponse(await oauth.revocationRequest(as, publicClient, oauth.None(), oauthKey, insecure));
+  });
+
+  it("revokes a portal key for the confidential resource server (RFC 7009): dead on the next request", async () => {
+    const portal = await mintOnPage(user.agent, user.csrf, "portal to revoke");
+    const before = await whoami(server, portal.raw);
+    expect(before.res.status).toBe(200);
+    const keyId = before.info!.keyId;
+
+    const response = await oauth.revocationRequest(as, resourceServer, resourceServerAuth, portal.raw, insecure);
+    expect(response.status, await response.clone().text()).toBe(200);
+    await oauth.processRevocationResponse(response);
+
+    const after = await whoami(server, portal.raw);
+    expect(after.res.status).toBe(401);
+    expect(after.res.body.error_description).toBe("The key has been revoked");
+    expect(await introspect(resourceServer, resourceServerAuth, portal.raw)).toEqual({ active: false });
+
+    const page = await user.agent.get("/app/account/api-keys").expect(200);
+    const row = rowFor(page.text, keyId);
+    expect(row).toContain(`<span class="status revoked">Revoked</span>`);
+    expect(row).toContain(`<td class="label">portal to revoke</td>`);
+  });
+
+  it("treats a replayed authorization code as an attack: invalid_grant, and the key it bought is revoked", async () => {
+    const { params, verifier } = await authorizeWithPkce();
+    const tokens = await oauth.processAuthorizationCodeResponse(as, publicClient, await redeem(params, verifier));
+    expect(tokens.access_token).toMatch(KEY_SHAPE);
+    expect((await whoami(server, tokens.access_token)).res.status).toBe(200);
+
+    const replay = await redeem(params, verifier);
+    expect(replay.status).toBe(400);
+    expect(((await replay.json()) as { error: string }).error).toBe("invalid_grant");
+    // RFC 6749 §4.1.2 / OAuth 2.1: tokens issued from a replayed code are revoked (via the grant).
+    const after = await whoami(server, tokens.access_token);
+    expect(after.res.status).toBe(401);
+    expect(after.res.body.error_description).toBe("The key has been revoked");
+    expect(await introspect(resourceServer, resourceServerAuth, tokens.access_token)).toEqual({ active: false });
+  });
+});
