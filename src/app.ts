@@ -47,7 +47,13 @@ export function createApp(services: Services): Koa<KeywardState> {
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config).routes());
-  app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
+  app.use(
+    registrationPolicy({
+      rateLimiter: services.rateLimiter,
+      perHour: config.registrationPerHour,
+      onClientDeleted: (clientId) => services.keys.revokeAllOfClient(clientId),
+    }),
+  );
   app.use(defaultScope(config.scopes));
   app.use(providerEndpoints(provider));
   app.use(loadSession(services.sessions));

@@ -135,3 +135,19 @@ describe("registration limits", () => {
     expect(await db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: used } } })).not.toBeNull();
   });
 });
+
+describe("RFC 7592 deletion", () => {
+  it("revokes every key of a client that deletes its registration", async () => {
+    const reg = await register(server, { client_name: "Short-lived" });
+    const clientId = reg.body.client_id as string;
+    const { agent } = await signUp(server);
+    const pkce = pkcePair();
+    const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
+    const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token as string;
+    const mcp = () => request(server.url).post("/mcp").set("Authorization", `Bearer ${key}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    expect((await mcp()).status).toBe(200);
+    const del = await request(server.url).delete(`/reg/${clientId}`).set("Authorization", `Bearer ${reg.body.registration_access_token}`);
+    expect(del.status).toBe(204);
+    expect((await mcp()).status).toBe(401);
+  });
+});

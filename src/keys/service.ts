@@ -94,6 +94,12 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       return count;
     },
 
+    /** A client deleted its registration (RFC 7592): none of its keys may outlive it. */
+    async revokeAllOfClient(clientId: string): Promise<number> {
+      const { count } = await db.apiKey.updateMany({ where: { clientId, revokedAt: null }, data: { revokedAt: new Date() } });
+      return count;
+    },
+
     /** Disconnects an OAuth client from one user: revokes every key it received. */
     async revokeClient(userId: string, clientId: string): Promise<number> {
       const { count } = await db.apiKey.updateMany({ where: { userId, clientId, revokedAt: null }, data: { revokedAt: new Date() } });

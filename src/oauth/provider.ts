@@ -12,6 +12,10 @@ import { randomBase62 } from "../keys/format.js";
 
 export const INTERACTION_PATH = "/interaction";
 
+async function ownKeysUnlessAuthenticated(_ctx: KoaContextWithOIDC, client: { clientAuthMethod?: string; clientId: string }, token: object): Promise<boolean> {
+  return client.clientAuthMethod !== "none" || ("clientId" in token && token.clientId === client.clientId);
+}
+
 export function createProvider(services: Services): Provider {
   const { config, db, keys, users, secrets } = services;
   const resource = mcpResource(config);
@@ -69,13 +73,10 @@ export function createProvider(services: Services): Provider {
           return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },
       },
-      introspection: {
-        enabled: true,
-        // Public clients may introspect only their own keys; authenticated resource servers any key.
-        allowedPolicy: async (ctx: KoaContextWithOIDC, client, token) =>
-          client.clientAuthMethod !== "none" || ("clientId" in token && token.clientId === ctx.oidc.client?.clientId),
-      },
-      revocation: { enabled: true },
+      // Public clients may introspect and revoke only their own keys; authenticated resource
+      // servers any key in the table, portal keys included.
+      introspection: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
+      revocation: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: false },
     },

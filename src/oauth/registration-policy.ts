@@ -1,6 +1,7 @@
 // In front of oidc-provider's registration endpoint (RFC 7591): a per-IP rate limit, and the
 // redirect URI policy (https, http on loopback, or private-use schemes such as vscode: / cursor:).
 // Clients that omit application_type but register a private-use scheme are registered as native.
+// A client that deletes itself (RFC 7592) takes its keys with it.
 import type { Middleware } from "koa";
 import { z } from "zod";
 import type { RateLimiter } from "../accounts/rate-limit.js";
@@ -15,11 +16,17 @@ function oauthError(ctx: Parameters<Middleware>[0], status: number, error: strin
   ctx.body = { error, error_description: description };
 }
 
-export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour: number }): Middleware {
+export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour: number; onClientDeleted: (clientId: string) => Promise<unknown> }): Middleware {
   const limit = { max: options.perHour, windowMs: 3600_000 };
   return async (ctx, next) => {
     const isRegistration = ctx.method === "POST" && ctx.path === "/reg";
     const isUpdate = ctx.method === "PUT" && ctx.path.startsWith("/reg/");
+    if (ctx.method === "DELETE" && ctx.path.startsWith("/reg/")) {
+      await next();
+      // RFC 7592 deletion: revoke the client's keys before the response leaves.
+      if (ctx.status === 204) await options.onClientDeleted(decodeURIComponent(ctx.path.slice("/reg/".length)));
+      return;
+    }
     if (!isRegistration && !isUpdate) return next();
 
     if (isRegistration) {
