@@ -6,6 +6,7 @@ import { errorHandler } from "./http/errors.js";
 import { requestLog } from "./http/request-log.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { serveStatic } from "./web/static.js";
+import { health } from "./http/health.js";
 import { loadSession } from "./web/session.js";
 import { provideCsrfToken } from "./web/csrf.js";
 import { landingRoutes } from "./web/landing.js";
@@ -43,6 +44,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
+  app.use(health(services.db, { isStopping: () => services.stopping }));
   app.use(serveStatic);
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.

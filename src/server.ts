@@ -40,6 +40,7 @@ export async function startServer(config: Config, logger: Logger, options: { mig
     url: `http://127.0.0.1:${port}`,
     stop() {
       stopping ??= (async () => {
+        services.stopping = true;
         clearInterval(purgeTimer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

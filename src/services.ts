@@ -19,6 +19,8 @@ export interface Services {
   rateLimiter: RateLimiter;
   /** Made on first start, shared through the database. */
   secrets: { cookieKeys: string[]; jwks: PrivateJwks };
+  /** True once shutdown has begun (readiness turns 503). */
+  stopping: boolean;
   /** Flushes last-used times and closes the database. */
   close(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export async function openServices(config: Config, logger: Logger, options: { mi
   const secrets = { cookieKeys: await cookieKeys(db, config.cookieSecret), jwks: await signingKeys(db) };
   return {
     secrets,
+    stopping: false,
     config,
     logger,
     db,

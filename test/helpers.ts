@@ -1,10 +1,7 @@
 // Test harness: a real Keyward server on 127.0.0.1 with its own SQLite database (a copy of the
 // migrated template), its logs captured in memory so tests can prove no secret was logged.
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { Writable } from "node:stream";
-import { inject } from "vitest";
+import { createTestDatabase, type TestDatabase } from "./db.js";
 import request from "supertest";
 import { loadConfig, type Config } from "../src/config.js";
 import { createLogger } from "../src/log.js";
@@ -13,6 +10,9 @@ import { startServer, type RunningServer } from "../src/server.js";
 export interface TestServer extends RunningServer {
   config: Config;
   dir: string;
+  /** The database this server uses (SQLite file or PostgreSQL database of this test run). */
+  database: TestDatabase;
+  /** SQLite runs only: the database file. */
   dbFile: string;
   /** Every log line the server wrote. */
   logs: string[];
@@ -20,9 +20,9 @@ export interface TestServer extends RunningServer {
 }
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dir = mkdtempSync(path.join(tmpdir(), "keyward-test-"));
-  const dbFile = path.join(dir, "keyward.db");
-  copyFileSync(inject("templateDb"), dbFile);
+  const database = await createTestDatabase();
+  const { dir } = database;
+  const dbFile = database.file ?? "";
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -31,7 +31,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
   });
   // Port 0 → a free port; ISSUER is fixed up once we know it.
-  const base = { DATABASE_URL: `file:${dbFile}`, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env };
+  const base = { DATABASE_URL: database.url, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env };
   let config = loadConfig(base);
   let running = await startServer(config, createLogger("info", sink), { migrate: false });
   if (!env.ISSUER) {
@@ -45,11 +45,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...running,
     config,
     dir,
+    database,
     dbFile,
     logs,
     async close() {
       await running.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
 }
@@ -64,7 +65,7 @@ export async function restartTestServer(server: TestServer): Promise<TestServer>
     },
   });
   const running = await startServer(server.config, createLogger("info", sink), { migrate: false });
-  return { ...server, ...running, close: async () => { await running.stop(); rmSync(server.dir, { recursive: true, force: true }); } };
+  return { ...server, ...running, close: async () => { await running.stop(); await server.database.drop(); } };
 }
 
 /** A supertest agent that keeps cookies, like a browser. */

@@ -9,7 +9,12 @@ import { requireCsrf } from "../web/csrf.js";
 import { mcpResourceMetadataUrl } from "../mcp/metadata.js";
 
 export function apiAuth(services: Services): Middleware<KeywardState> {
-  const byKey = requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config) });
+  // The API is its own resource: a key bound to another one (an OAuth token for /mcp) is refused
+  // here, so a client's token cannot mint itself an unscoped key; unbound keys work as before.
+  const byKey = requireKey(services.keys, {
+    resourceMetadata: mcpResourceMetadataUrl(services.config),
+    resource: `${services.config.baseUrl}/api/api-keys`,
+  });
   return async (ctx, next) => {
     if (hasCredential(ctx)) return byKey(ctx, next);
     const session = ctx.state.session;

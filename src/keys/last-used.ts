@@ -23,7 +23,8 @@ export class LastUsedTracker {
   }
 
   touch(keyId: string, at = new Date()): void {
-    this.pending.set(keyId, at);
+    const prev = this.pending.get(keyId);
+    if (!prev || at > prev) this.pending.set(keyId, at);
   }
 
   pendingFor(keyId: string): Date | undefined {
@@ -32,7 +33,8 @@ export class LastUsedTracker {
 
   /** Writes every pending time (one UPDATE per key, never moving a time backwards). */
   async flush(): Promise<number> {
-    if (this.flushing) await this.flushing;
+    // Loop: another caller queued behind the same flush may have started the next one first.
+    while (this.flushing) await this.flushing;
     if (this.pending.size === 0) return 0;
     const batch = this.pending;
     this.pending = new Map();

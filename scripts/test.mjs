@@ -1,0 +1,69 @@
+// `npm test`: typecheck, then the whole suite on SQLite and again on PostgreSQL.
+// PostgreSQL comes from TEST_DATABASE_URL (default: the local server, database `test`; each run
+// makes and drops its own databases). Outside CI a missing PostgreSQL skips that pass with a warning;
+// in CI (CI=true) it is an error. Extra arguments go to vitest (e.g. `npm test -- test/api.test.ts`).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+
+const args = process.argv.slice(2);
+const pgUrl = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+const inCi = process.env.CI === "true";
+const out = mkdtempSync(path.join(tmpdir(), "keyward-results-"));
+
+function run(cmd, cmdArgs, env = {}) {
+  const r = spawnSync(cmd, cmdArgs, { stdio: "inherit", env: { ...process.env, ...env } });
+  return r.status ?? 1;
+}
+
+async function postgresReachable() {
+  const c = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function vitest(label, env) {
+  const file = path.join(out, `${label}.json`);
+  console.log(`\n=== Test suite on ${label} ===\n`);
+  const status = run(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${file}`, ...args], env);
+  let counts = { passed: 0, failed: 0, skipped: 0 };
+  try {
+    const r = JSON.parse(readFileSync(file, "utf8"));
+    counts = { passed: r.numPassedTests, failed: r.numFailedTests + (r.numFailedTestSuites ?? 0), skipped: r.numPendingTests + (r.numTodoTests ?? 0) };
+  } catch {
+    counts.failed = Math.max(1, counts.failed);
+  }
+  if (status !== 0 && counts.failed === 0) counts.failed = 1;
+  return { label, status, ...counts };
+}
+
+console.log("=== Typecheck (tsc --noEmit) ===");
+if (run(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit"]) !== 0) {
+  console.log("typecheck: 0 passed, 1 failed");
+  process.exit(1);
+}
+
+const results = [vitest("sqlite", { TEST_DATABASE_URL: "" })];
+const reachable = await postgresReachable();
+if (reachable === true) {
+  results.push(vitest("postgresql", { TEST_DATABASE_URL: pgUrl }));
+} else if (inCi) {
+  console.error(`PostgreSQL at ${pgUrl} is not reachable (${reachable}); CI runs the suite on both backends.`);
+  results.push({ label: "postgresql", status: 1, passed: 0, failed: 1, skipped: 0 });
+} else {
+  console.warn(`\nWARNING: PostgreSQL at ${pgUrl} is not reachable (${reachable}): the PostgreSQL pass was skipped. Set TEST_DATABASE_URL to run it.`);
+}
+rmSync(out, { recursive: true, force: true });
+
+console.log("");
+for (const r of results) console.log(`${r.label}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
+const total = results.reduce((t, r) => ({ passed: t.passed + r.passed, failed: t.failed + r.failed, skipped: t.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
+console.log(`total: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(results.every((r) => r.status === 0) ? 0 : 1);

@@ -1,0 +1,142 @@
+// verify(): the step list in src/keys/verify/, against a real (copied) SQLite database, plus a
+// database stub that proves malformed keys never reach the database.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../src/db/client.js";
+import { createKeys, type Keys } from "../src/keys/index.js";
+import { generateKey } from "../src/keys/format.js";
+import { hashKey } from "../src/keys/hash.js";
+import { makeUser, openTestDb, type TestDb } from "./support.js";
+
+const PREFIX = "kw_user_";
+const SCOPES = ["mcp:read", "mcp:write"];
+
+let t: TestDb;
+let keys: Keys;
+let user: { id: string; email: string };
+
+beforeAll(async () => {
+  t = await openTestDb();
+  keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
+  user = await makeUser(t.db, "verify@example.com");
+});
+afterAll(async () => {
+  await keys?.tracker.stop();
+  await t?.close();
+});
+
+/** A database that counts every access and fails it. */
+function explodingDb() {
+  const calls: string[] = [];
+  const model = new Proxy(
+    {},
+    {
+      get(_t, method) {
+        return () => {
+          calls.push(String(method));
+          throw new Error(`database touched: ${String(method)}`);
+        };
+      },
+    },
+  );
+  const db = new Proxy({}, { get: (_t, prop) => (prop === "then" ? undefined : model) }) as unknown as Db;
+  return { db, calls };
+}
+
+describe("verify", () => {
+  it("a valid key → ok, with its user and key view", async () => {
+    const minted = await keys.mint({ userId: user.id, label: "laptop", source: "portal", scopes: ["mcp:read"] });
+    const result = await keys.verify(minted.raw);
+    expect(result).toMatchObject({
+      ok: true,
+      user: { id: user.id, email: "verify@example.com" },
+      key: { id: minted.key.id, label: "laptop", last4: minted.raw.slice(-4), status: "active", source: "portal", sourceLabel: "Portal", scopes: ["mcp:read"] },
+    });
+    if (!result.ok) throw new Error("unreachable");
+    expect(result.key.lastUsedAt).not.toBeNull();
+    expect(JSON.stringify(result)).not.toContain(minted.raw);
+    // the user object carries id and email only (no password hash)
+    expect(Object.keys(result.user).sort()).toEqual(["email", "id"]);
+  });
+
+  it("garbage → invalid_format without a single database call", async () => {
+    const { db, calls } = explodingDb();
+    const stubbed = createKeys(db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
+    const good = generateKey(PREFIX);
+    const typo = good.slice(0, 20) + (good[20] === "a" ? "b" : "a") + good.slice(21);
+    const inputs = ["", "garbage", "Bearer x", PREFIX, typo, "bb_" + good.slice(PREFIX.length), good + "x", PREFIX + "a".repeat(500)];
+    for (const raw of inputs) expect(await stubbed.verify(raw), JSON.stringify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+    expect(calls).toEqual([]);
+    // the stub is live: a well-formed key does reach it (so the check above can fail)
+    await expect(stubbed.verify(good)).rejects.toThrow(/database touched: findUnique/);
+    expect(calls).toEqual(["findUnique"]);
+    expect(stubbed.tracker.pendingFor("anything")).toBeUndefined();
+  });
+
+  it("a well-formed key that was never issued → unknown_key", async () => {
+    expect(await keys.verify(generateKey(PREFIX))).toEqual({ ok: false, reason: "unknown_key" });
+    // also with another prefix: right shape and checksum, but no such row
+    expect(await keys.verify(generateKey("bb_"))).toEqual({ ok: false, reason: "unknown_key" });
+  });
+
+  it("a revoked key → revoked, and revoking is idempotent", async () => {
+    const minted = await keys.mint({ userId: user.id, label: "to revoke", source: "portal" });
+    expect((await keys.verify(minted.raw)).ok).toBe(true);
+    const revoked = await keys.revoke(user.id, minted.key.id);
+    expect(revoked?.status).toBe("revoked");
+    expect(revoked?.revokedAt).not.toBeNull();
+    expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
+    const again = await keys.revoke(user.id, minted.key.id);
+    expect(again?.revokedAt).toBe(revoked?.revokedAt);
+  });
+
+  it("a key bound to another resource → wrong_resource; the right resource or none passes", async () => {
+    const minted = await keys.mint({ userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resource: "https://a.example/mcp" });
+    expect(await keys.verify(minted.raw, { resource: "https://b.example/mcp" })).toEqual({ ok: false, reason: "wrong_resource" });
+    const ok = await keys.verify(minted.raw, { resource: "https://a.example/mcp" });
+    expect(ok.ok && ok.key.sourceLabel).toBe("OAuth: dcr_abc");
+    expect((await keys.verify(minted.raw)).ok).toBe(true);
+    // an unbound key works for any resource
+    const free = await keys.mint({ userId: user.id, label: "free", source: "portal" });
+    expect((await keys.verify(free.raw, { resource: "https://b.example/mcp" })).ok).toBe(true);
+  });
+
+  it("another user's key is theirs: verify returns the owner", async () => {
+    const other = await makeUser(t.db, "other@example.com");
+    const minted = await keys.mint({ userId: other.id, label: "theirs", source: "cli" });
+    const result = await keys.verify(minted.raw);
+    expect(result.ok && result.user).toEqual({ id: other.id, email: "other@example.com" });
+    expect(result.ok && result.key.sourceLabel).toBe("CLI");
+  });
+});
+
+describe("mint", () => {
+  it("stores the SHA-256 hash and last 4, never the raw key", async () => {
+    const minted = await keys.mint({ userId: user.id, label: "  padded  ", source: "portal" });
+    const row = await t.db.apiKey.findUniqueOrThrow({ where: { id: minted.key.id } });
+    expect(row.hash).toBe(hashKey(minted.raw));
+    expect(row.last4).toBe(minted.raw.slice(-4));
+    expect(row.label).toBe("padded");
+    expect(Object.values(row).map(String)).not.toContain(minted.raw);
+    expect(minted.key.id).toMatch(/^key_[0-9A-Za-z]{20}$/);
+  });
+
+  it("defaults an empty label and refuses unknown scopes and bad labels", async () => {
+    expect((await keys.mint({ userId: user.id, label: "   ", source: "portal" })).key.label).toBe("Untitled key");
+    await expect(keys.mint({ userId: user.id, label: "x", source: "portal", scopes: ["admin"] })).rejects.toThrow(/Unknown scope: admin/);
+    await expect(keys.mint({ userId: user.id, label: "x".repeat(101), source: "portal" })).rejects.toThrow(/at most 100/);
+    await expect(keys.mint({ userId: user.id, label: "a\u0000b", source: "portal" })).rejects.toThrow(/control characters/);
+  });
+
+  it("lists newest first, and get() hides other users' keys", async () => {
+    const owner = await makeUser(t.db);
+    const a = await keys.mint({ userId: owner.id, label: "first", source: "portal" });
+    const b = await keys.mint({ userId: owner.id, label: "second", source: "portal" });
+    const list = await keys.list(owner.id);
+    expect(list.map((k) => k.id)).toHaveLength(2);
+    expect(new Set(list.map((k) => k.id))).toEqual(new Set([a.key.id, b.key.id]));
+    expect(list[0]!.createdAt >= list[1]!.createdAt).toBe(true);
+    expect(await keys.get(user.id, a.key.id)).toBeNull();
+    expect(await keys.revoke(user.id, a.key.id)).toBeNull();
+    expect((await keys.get(owner.id, a.key.id))?.status).toBe("active");
+  });
+});
