@@ -7,6 +7,7 @@ import { createUsers, type Users } from "./accounts/users.js";
 import { createSessions, type Sessions } from "./accounts/sessions.js";
 import { createRateLimiter, type RateLimiter } from "./accounts/rate-limit.js";
 import type { Logger } from "./log.js";
+import { createAudit, type Audit } from "./audit/index.js";
 import { cookieKeys, signingKeys, type PrivateJwks } from "./secrets.js";
 
 export interface Services {
@@ -17,6 +18,7 @@ export interface Services {
   users: Users;
   sessions: Sessions;
   rateLimiter: RateLimiter;
+  audit: Audit;
   /** Made on first start, shared through the database. */
   secrets: { cookieKeys: string[]; jwks: PrivateJwks };
   /** True once shutdown has begun (readiness turns 503). */
@@ -46,6 +48,7 @@ export async function openServices(config: Config, logger: Logger, options: { mi
     users: createUsers(db),
     sessions: createSessions(db, config.sessionTtlMs),
     rateLimiter: createRateLimiter(db),
+    audit: createAudit(db),
     async close() {
       await keys.tracker.stop();
       await db.$disconnect();

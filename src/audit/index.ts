@@ -1,0 +1,68 @@
+// The audit trail. Append-only: this module can add and read events, nothing else.
+import { randomUUID } from "node:crypto";
+import type { Db } from "../db/client.js";
+
+export type ActorType = "user" | "api_key" | "cli" | "oauth_client" | "org_admin" | "secret_scanning" | "system";
+
+export interface AuditInput {
+  /** The account the event concerns (shown on that user's audit page). */
+  userId: string | null;
+  actor: { type: ActorType; id?: string | null };
+  action: string;
+  targetId?: string | null;
+  /** Request metadata: where the event came from. */
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Extra facts (labels, client names …). Never a secret. */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface AuditEventView {
+  id: string;
+  action: string;
+  actorType: string;
+  actorId: string | null;
+  targetId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+  createdAt: string;
+}
+
+export function createAudit(db: Db) {
+  return {
+    async record(e: AuditInput): Promise<void> {
+      await db.auditEvent.create({
+        data: {
+          id: `evt_${randomUUID().replace(/-/g, "")}`,
+          userId: e.userId,
+          actorType: e.actor.type,
+          actorId: e.actor.id ?? null,
+          action: e.action,
+          targetId: e.targetId ?? null,
+          ip: e.ip?.slice(0, 100) ?? null,
+          userAgent: e.userAgent?.slice(0, 500) ?? null,
+          details: JSON.stringify(e.details ?? {}),
+        },
+      });
+    },
+
+    /** Newest first. */
+    async listForUser(userId: string, options: { limit?: number } = {}): Promise<AuditEventView[]> {
+      const rows = await db.auditEvent.findMany({ where: { userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: Math.min(options.limit ?? 100, 500) });
+      return rows.map((r) => ({
+        id: r.id,
+        action: r.action,
+        actorType: r.actorType,
+        actorId: r.actorId,
+        targetId: r.targetId,
+        ip: r.ip,
+        userAgent: r.userAgent,
+        details: JSON.parse(r.details) as Record<string, unknown>,
+        createdAt: r.createdAt.toISOString(),
+      }));
+    },
+  };
+}
+
+export type Audit = ReturnType<typeof createAudit>;

@@ -1,0 +1,107 @@
+// keyward api-keys create | list | revoke: the same key service as the account page, source "cli".
+import { Option, type Command } from "commander";
+import { scopesSchema, type KeyView } from "../../keys/index.js";
+import { CliError } from "../errors.js";
+import { requireUser, withServices } from "../context.js";
+import { formatTable, note, out, printJson } from "../io.js";
+
+interface UserOptions {
+  user: string;
+  json?: boolean;
+}
+
+interface CreateOptions extends UserOptions {
+  scopes: string[];
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function parseScopes(values: string[]): string[] {
+  const parsed = scopesSchema.safeParse(values.join(" "));
+  if (!parsed.success) throw CliError.usage(parsed.error.issues[0]?.message ?? "invalid scopes");
+  return parsed.data;
+}
+
+/** 2025-01-02T13:45:12.345Z → 2025-01-02 13:45 */
+const when = (iso: string | null, none: string) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : none);
+const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
+export function keyTable(keys: readonly KeyView[]): string {
+  return formatTable(
+    ["ID", "LABEL", "LAST4", "STATUS", "SOURCE", "SCOPES", "CREATED (UTC)", "LAST USED (UTC)"],
+    keys.map((k) => [
+      k.id,
+      clip(k.label, 40),
+      `…${k.last4}`,
+      k.status,
+      k.sourceLabel,
+      k.scopes.length ? k.scopes.join(" ") : "full access",
+      when(k.createdAt, "-"),
+      when(k.lastUsedAt, "never"),
+    ]),
+  );
+}
+
+export function registerApiKeys(program: Command): void {
+  const apiKeys = program.command("api-keys").description("mint, list and revoke a user's API keys");
+
+  apiKeys
+    .command("create")
+    .description("mint an API key for a user and print it once")
+    .argument("<label>", 'a name for the key, e.g. "laptop" ("" for "Untitled key")')
+    .requiredOption("--user <email>", "the owner's email address")
+    .addOption(
+      new Option("--scopes <scopes>", 'space- or comma-separated scopes, e.g. "mcp:read mcp:write" (repeatable)')
+        .argParser(collect)
+        .default([], "full access"),
+    )
+    .option("--json", "print the key's details and the raw key (field \"key\") as JSON")
+    .action(async (label: string, options: CreateOptions, cmd: Command) => {
+      const scopes = parseScopes(options.scopes);
+      const { user, minted } = await withServices(cmd, async (services) => {
+        const owner = await requireUser(services, options.user);
+        return { user: owner, minted: await services.keys.mint({ userId: owner.id, label, scopes, source: "cli" }) };
+      });
+      if (options.json) {
+        printJson({ ...minted.key, key: minted.raw });
+        return;
+      }
+      out(minted.raw);
+      const scopeText = minted.key.scopes.length ? minted.key.scopes.join(" ") : "full access";
+      note(`Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}).`);
+      note("Copy it now: it will not be shown again.");
+    });
+
+  apiKeys
+    .command("list")
+    .description("list a user's API keys, newest first (revoked keys included)")
+    .requiredOption("--user <email>", "the owner's email address")
+    .option("--json", "print a JSON array")
+    .action(async (options: UserOptions, cmd: Command) => {
+      const { user, list } = await withServices(cmd, async (services) => {
+        const owner = await requireUser(services, options.user);
+        return { user: owner, list: await services.keys.list(owner.id) };
+      });
+      if (options.json) printJson(list);
+      else if (list.length === 0) note(`${user.email} has no API keys.`);
+      else out(keyTable(list));
+    });
+
+  apiKeys
+    .command("revoke")
+    .description("revoke one of a user's API keys (idempotent)")
+    .argument("<id>", "the key id (key_…), as shown by `api-keys list`")
+    .requiredOption("--user <email>", "the owner's email address")
+    .option("--json", "print the revoked key as JSON")
+    .action(async (id: string, options: UserOptions, cmd: Command) => {
+      const { before, after } = await withServices(cmd, async (services) => {
+        const owner = await requireUser(services, options.user);
+        const before = await services.keys.get(owner.id, id);
+        const after = before && (await services.keys.revoke(owner.id, id));
+        return { before, after };
+      });
+      if (!before || !after) throw CliError.notFound(`no API key ${id} for ${options.user}`);
+      if (options.json) printJson(after);
+      else out(before.status === "revoked" ? `API key ${id} was already revoked.` : `Revoked API key ${id} "${after.label}".`);
+    });
+}

@@ -1,0 +1,58 @@
+// The `keyward` program: commands, help, version, and how failures become one line + an exit code.
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { describeFailure, ExitCode } from "./errors.js";
+import { registerServe } from "./commands/serve.js";
+import { registerMigrate } from "./commands/migrate.js";
+import { registerUsers } from "./commands/users.js";
+import { registerApiKeys } from "./commands/api-keys.js";
+
+function packageVersion(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string" ? pkg.version : "0.0.0";
+}
+
+const EXAMPLES = `
+Configuration comes from the environment (DATABASE_URL, KEY_PREFIX, SCOPES, …), as for the server.
+
+Examples:
+  $ keyward migrate
+  $ printf '%s' "$PASSWORD" | keyward users create --email ada@example.com --password-stdin
+  $ keyward api-keys create laptop --user ada@example.com --scopes mcp:read
+  $ keyward api-keys list --user ada@example.com --json | jq -r '.[].id'
+
+Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 unknown user or key.`;
+
+export function buildProgram(): Command {
+  const program = new Command("keyward");
+  // Settings first: subcommands created with .command() inherit them.
+  program
+    .description("Keyward: self-hostable authorization server that issues user API keys")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .helpCommand("help [command]", "show help for a command")
+    .option("--database-url <url>", "database to use (overrides DATABASE_URL)")
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({ outputError: (str, write) => write(`keyward: ${str.replace(/^error: /, "")}`) })
+    .exitOverride()
+    .addHelpText("after", EXAMPLES);
+
+  registerServe(program);
+  registerMigrate(program);
+  registerUsers(program);
+  registerApiKeys(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Errors are reported as a single `keyward: …` line. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return ExitCode.ok;
+  } catch (err) {
+    const failure = describeFailure(err);
+    if (failure.message !== null) process.stderr.write(`keyward: ${failure.message}\n`);
+    if (process.env.KEYWARD_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return failure.exitCode;
+  }
+}
