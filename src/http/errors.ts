@@ -5,6 +5,7 @@ import { ZodError } from "zod";
 import type { Logger } from "../log.js";
 import type { KeywardState } from "./state.js";
 import { renderError } from "../web/render.js";
+import { isDatabaseUnavailable } from "./unavailable.js";
 
 export class HttpError extends Error {
   constructor(
@@ -31,6 +32,8 @@ const CODES: Record<number, string> = {
 
 export function wantsJson(path: string, accept: string | undefined): boolean {
   if (path.startsWith("/api/") || path === "/api" || path.startsWith("/mcp") || path.startsWith("/.well-known/")) return true;
+  // OAuth machine endpoints (the browser-facing /auth and interactions get pages).
+  if (/^\/(reg|token|jwks|me)(\/|$)/.test(path)) return true;
   return !!accept && accept.includes("application/json") && !accept.includes("text/html");
 }
 
@@ -43,7 +46,13 @@ export function errorHandler(logger: Logger): Middleware<KeywardState> {
       let code = "server_error";
       let message = "Something went wrong on our side. Please try again.";
       let headers: Record<string, string> = {};
-      if (err instanceof HttpError) {
+      if (isDatabaseUnavailable(err)) {
+        status = 503;
+        code = "temporarily_unavailable";
+        message = "The service is temporarily unavailable. Please try again in a few seconds.";
+        headers = { "Retry-After": "5" };
+        logger.warn({ method: ctx.method, path: ctx.path, err: (err as Error).message }, "database unavailable");
+      } else if (err instanceof HttpError) {
         ({ status, code, message, headers } = err);
       } else if (err instanceof ZodError) {
         status = 400;
