@@ -79,3 +79,16 @@ describe("mix-up, code injection, PKCE downgrade", () => {
     expect(to.searchParams.get("error") ?? new URLSearchParams(to.hash.slice(1)).get("error")).toBe("unsupported_response_type");
   });
 });
+
+describe("clickjacking", () => {
+  it("log-in and consent pages cannot be framed", async () => {
+    const login = await request(server.url).get("/login");
+    const fresh = (await register(server, { client_name: "Framed?" })).body.client_id as string; // no consent yet
+    const consent = await follow(agent, server, authorizeUrl({ clientId: fresh, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }));
+    expect(consent.text).toContain("Allow");
+    for (const headers of [login.headers, consent.headers!]) {
+      expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+      expect(headers["x-frame-options"]).toBe("DENY");
+    }
+  });
+});

@@ -18,7 +18,7 @@ export async function register(server: TestServer, metadata: Record<string, unkn
 }
 
 /** Follows redirects inside the server; stops at the first redirect that leaves it (the client's redirect_uri). */
-export async function follow(agent: TestAgent, server: TestServer, location: string): Promise<{ status: number; location?: string; text: string }> {
+export async function follow(agent: TestAgent, server: TestServer, location: string): Promise<{ status: number; location?: string; text: string; headers?: Record<string, string> }> {
   let url = location;
   for (let i = 0; i < 10; i++) {
     if (!url.startsWith(server.url) && !url.startsWith("/")) return { status: 302, location: url, text: "" };
@@ -28,7 +28,7 @@ export async function follow(agent: TestAgent, server: TestServer, location: str
       url = res.headers.location;
       continue;
     }
-    return { status: res.status, text: res.text, location: undefined };
+    return { status: res.status, text: res.text, location: undefined, headers: res.headers as Record<string, string> };
   }
   throw new Error("too many redirects");
 }
