@@ -197,3 +197,26 @@ describe("OAuth endpoints under arbitrary input", () => {
     clean(res);
   });
 });
+
+describe("browser forms and headers under arbitrary input", () => {
+  it("log-in, sign-up and mint forms: arbitrary fields never 5xx", async () => {
+    const { agent, csrf } = await signUp(server);
+    const form = fc.dictionary(fc.constantFrom("email", "password", "return_to", "label", "scopes", "_csrf", "x"), nasty, { maxKeys: 6 });
+    await fc.assert(
+      fc.asyncProperty(form, fc.constantFrom("/login", "/signup", "/app/account/api-keys"), fc.boolean(), async (fields, path, withCsrf) => {
+        const before = await counts();
+        const res = await agent.post(path).type("form").send({ ...fields, ...(withCsrf ? { _csrf: csrf } : {}) }).redirects(0);
+        clean(res);
+        if (res.status >= 400) expect(await counts()).toEqual(before);
+        if (res.status === 303) expect(new URL(res.headers.location!, server.url).origin).toBe(server.url); // no open redirect via return_to
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("oversized headers are refused by the HTTP layer (431), the server keeps serving", async () => {
+    const res = await fetch(`${server.url}/healthz`, { headers: { "x-big": "a".repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
