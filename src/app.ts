@@ -16,6 +16,7 @@ import { apiKeysApi } from "./api/api-keys.js";
 import { metadataRoutes } from "./mcp/metadata.js";
 import { mcpRoutes } from "./mcp/server.js";
 import { HttpError } from "./http/errors.js";
+import { rejectNulInUrl } from "./http/reject-nul.js";
 import { parseBody } from "./http/body.js";
 import { createProvider } from "./oauth/provider.js";
 import { providerEndpoints } from "./oauth/mount.js";
@@ -23,6 +24,13 @@ import { registrationPolicy } from "./oauth/registration-policy.js";
 import { defaultScope } from "./oauth/default-scope.js";
 import { interactionRoutes } from "./oauth/interactions.js";
 import { connectedAppsRoutes } from "./web/connected-apps-routes.js";
+import { orgsRoutes } from "./web/orgs-routes.js";
+import { orgsApi } from "./api/orgs.js";
+import { secondFactorRoutes } from "./web/second-factor-routes.js";
+import { securityRoutes } from "./web/security-routes.js";
+import { auditRoutes } from "./web/audit-routes.js";
+import { secretScanningReport } from "./secret-scanning/report.js";
+import { benchRoutes } from "./http/bench-routes.js";
 
 export function createApp(services: Services): Koa<KeywardState> {
   const { config, logger } = services;
@@ -36,15 +44,21 @@ export function createApp(services: Services): Koa<KeywardState> {
   const pages = [
     landingRoutes(services),
     authRoutes(services),
+    secondFactorRoutes(services),
+    securityRoutes(services),
+    auditRoutes(services),
     apiKeysPageRoutes(services),
     connectedAppsRoutes(services),
+    orgsRoutes(services),
     interactionRoutes(services, provider),
   ];
 
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
+  app.use(rejectNulInUrl);
   app.use(health(services.db, { isStopping: () => services.stopping }));
+  if (config.benchRoutes) app.use(benchRoutes(services)); // BENCH_ROUTES=true only (bench/)
   app.use(serveStatic);
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
@@ -60,7 +74,9 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(providerEndpoints(provider));
   app.use(loadSession(services.sessions));
   app.use(mcpRoutes(services).routes());
+  app.use(secretScanningReport(services));
   app.use(apiKeysApi(services).routes());
+  app.use(orgsApi(services).routes());
 
   // Browser pages: form bodies, a CSRF token for their forms, then the routes.
   app.use(parseBody());

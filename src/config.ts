@@ -1,5 +1,9 @@
 // Every setting, parsed and validated once from the environment.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { compileLegacyPattern } from "./keys/legacy.js";
+import { parsePublicKeys } from "./secret-scanning/signature.js";
+import { buildCatalogue, catalogueFromNames, CatalogueError, scopeNames, type ScopeCatalogue } from "./scopes/catalogue.js";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -23,14 +27,34 @@ const schema = z
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
     SCOPES: z.string().default("mcp:read mcp:write"),
+    /** JSON file: [{ name, description, implies?: [...], readOnly? }]; wins over SCOPES (docs/permissions.md). */
+    SCOPES_FILE: z.string().optional(),
     REGISTRATION: z.enum(["open", "closed"]).default("open"),
     REGISTRATION_RATE_LIMIT: z.coerce.number().int().positive().default(20),
     CLIENT_PURGE_HOURS: z.coerce.number().positive().default(24),
     CLIENT_ID_METADATA_DOCUMENTS: bool.default(true),
     CIMD_ALLOW_LOOPBACK: bool.default(false),
+    /** Benchmark-only routes under /__bench/ (src/http/bench-routes.ts); never in production. */
+    BENCH_ROUTES: bool.default(false),
     COOKIE_SECRET: z.string().min(32, "COOKIE_SECRET must be at least 32 characters").optional(),
+    /** Shape of imported legacy keys that may skip the Keyward format check (docs/cli.md, api-keys import). */
+    LEGACY_KEY_PATTERN: z.string().max(500).superRefine(problemOf(compileLegacyPattern, "LEGACY_KEY_PATTERN")).optional(),
+    /** Enables POST /api/secret-scanning/report with HMAC-SHA256 signatures (docs/secret-scanning.md). */
+    SECRET_SCANNING_SECRET: z.string().min(32, "SECRET_SCANNING_SECRET must be at least 32 characters").optional(),
+    /** Enables the same endpoint for GitHub's ECDSA signatures: PEM public keys, one or more. */
+    SECRET_SCANNING_PUBLIC_KEYS: z.string().max(100_000).superRefine(problemOf(parsePublicKeys, "SECRET_SCANNING_PUBLIC_KEYS")).optional(),
+    TOTP_ENCRYPTION_KEY: z
+      .string()
+      .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, "base64").length === 32, "TOTP_ENCRYPTION_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)")
+      .optional(),
   })
-  .transform((env) => {
+  .transform((raw, ctx) => {
+    const scopeCatalogue = loadScopeCatalogue(raw.SCOPES_FILE, raw.SCOPES);
+    if (typeof scopeCatalogue === "string") {
+      ctx.addIssue({ code: "custom", path: [raw.SCOPES_FILE ? "SCOPES_FILE" : "SCOPES"], message: scopeCatalogue });
+      return z.NEVER;
+    }
+    const env = { ...raw, scopeCatalogue };
     const baseUrl = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, "");
     return {
       port: env.PORT,
@@ -47,17 +71,60 @@ const schema = z
       loginMaxFailures: env.LOGIN_MAX_FAILURES,
       loginWindowMs: env.LOGIN_WINDOW_MINUTES * 60_000,
       cookieSecret: env.COOKIE_SECRET,
-      scopes: env.SCOPES.split(/[\s,]+/).filter(Boolean),
+      legacyKeyPattern: env.LEGACY_KEY_PATTERN ? compileLegacyPattern(env.LEGACY_KEY_PATTERN) : undefined,
+      secretScanning: { secret: env.SECRET_SCANNING_SECRET, publicKeys: env.SECRET_SCANNING_PUBLIC_KEYS },
+      /** Encrypts TOTP secrets at rest; generated once and kept in the database when unset. */
+      totpEncryptionKey: env.TOTP_ENCRYPTION_KEY,
+      /** Scope names of the catalogue, in order. */
+      scopes: scopeNames(env.scopeCatalogue),
+      /** The operator's scope catalogue: names, descriptions, implications. */
+      scopeCatalogue: env.scopeCatalogue,
       registration: env.REGISTRATION,
       registrationPerHour: env.REGISTRATION_RATE_LIMIT,
       clientPurgeMs: env.CLIENT_PURGE_HOURS * 3600_000,
       clientIdMetadataDocuments: env.CLIENT_ID_METADATA_DOCUMENTS,
       /** Test mode only: lets metadata documents live on loopback, fetched over plain http. */
       cimdAllowLoopback: env.CIMD_ALLOW_LOOPBACK,
+      /** Benchmark mode only: mounts /__bench/open, /__bench/key and /__bench/stats. */
+      benchRoutes: env.BENCH_ROUTES,
     };
   });
 
 export type Config = z.output<typeof schema>;
+
+/** The catalogue from SCOPES_FILE, or from the SCOPES list; a string describes what is wrong. */
+function loadScopeCatalogue(file: string | undefined, names: string): ScopeCatalogue | string {
+  try {
+    if (!file) return catalogueFromNames(names.split(/[\s,]+/).filter(Boolean));
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return `${file} is not valid JSON`;
+    }
+    return buildCatalogue(json);
+  } catch (err) {
+    if (err instanceof CatalogueError) return `invalid scope catalogue: ${err.problems.join("; ")}`;
+    throw err;
+  }
+}
+
+/** A zod check from a parser that throws: its message becomes the issue. */
+function problemOf(parse: (value: string) => unknown, name: string) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    try {
+      parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `${name} ${err instanceof Error ? err.message : String(err)}` });
+    }
+  };
+}
 
 export class ConfigError extends Error {}
 

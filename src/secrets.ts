@@ -35,3 +35,11 @@ export async function signingKeys(db: Db): Promise<PrivateJwks> {
   });
   return JSON.parse(value) as PrivateJwks;
 }
+
+/** The AES-256-GCM key for TOTP secrets (and the HMAC key of backup codes): from config, or made once. */
+export async function totpKey(db: Db, fromConfig?: string): Promise<Buffer> {
+  const value = fromConfig ?? (await getOrCreateSecret(db, "totp-encryption-key", () => randomBytes(32).toString("base64")));
+  const key = Buffer.from(value, "base64");
+  if (key.length !== 32) throw new Error("the TOTP encryption key must be 32 bytes");
+  return key;
+}

@@ -8,7 +8,10 @@ import { createSessions, type Sessions } from "./accounts/sessions.js";
 import { createRateLimiter, type RateLimiter } from "./accounts/rate-limit.js";
 import type { Logger } from "./log.js";
 import { createAudit, type Audit } from "./audit/index.js";
-import { cookieKeys, signingKeys, type PrivateJwks } from "./secrets.js";
+import { createOrganizations, type Organizations } from "./orgs/organizations.js";
+import { cookieKeys, signingKeys, totpKey, type PrivateJwks } from "./secrets.js";
+import { createTwoFactor, type TwoFactor } from "./accounts/two-factor.js";
+import { createPendingLogins, type PendingLogins } from "./accounts/pending-logins.js";
 
 export interface Services {
   config: Config;
@@ -19,6 +22,12 @@ export interface Services {
   sessions: Sessions;
   rateLimiter: RateLimiter;
   audit: Audit;
+  /** Organisations, memberships and apps (src/orgs). */
+  orgs: Organizations;
+  /** TOTP + backup codes (src/accounts/two-factor.ts). */
+  twoFactor: TwoFactor;
+  /** Log-ins waiting for their second factor. */
+  pendingLogins: PendingLogins;
   /** Made on first start, shared through the database. */
   secrets: { cookieKeys: string[]; jwks: PrivateJwks };
   /** True once shutdown has begun (readiness turns 503). */
@@ -34,6 +43,8 @@ export async function openServices(config: Config, logger: Logger, options: { mi
     prefix: config.keyPrefix,
     scopes: config.scopes,
     lastUsedFlushMs: config.lastUsedFlushMs,
+    legacyKeyPattern: config.legacyKeyPattern,
+    catalogue: config.scopeCatalogue,
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
@@ -49,6 +60,9 @@ export async function openServices(config: Config, logger: Logger, options: { mi
     sessions: createSessions(db, config.sessionTtlMs),
     rateLimiter: createRateLimiter(db),
     audit: createAudit(db),
+    orgs: createOrganizations(db),
+    twoFactor: createTwoFactor(db, { key: await totpKey(db, config.totpEncryptionKey), issuer: "Keyward" }),
+    pendingLogins: createPendingLogins(db),
     async close() {
       await keys.tracker.stop();
       await db.$disconnect();

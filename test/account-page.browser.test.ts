@@ -56,7 +56,7 @@ describe.skipIf(skip)("account page in a browser", () => {
 
     // mint: the reveal banner shows the key
     await page.getByLabel("Label").fill("Browser key");
-    await page.getByRole("checkbox", { name: "mcp:read" }).check();
+    await page.getByRole("checkbox", { name: /^mcp:read —/ }).check();
     await page.getByRole("button", { name: "Mint new key" }).click();
     const banner = page.locator("#reveal");
     await banner.waitFor();

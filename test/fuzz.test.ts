@@ -220,3 +220,20 @@ describe("browser forms and headers under arbitrary input", () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
+
+describe("NUL characters (PostgreSQL cannot store them)", () => {
+  it("are refused with 4xx wherever they arrive", async () => {
+    const { agent, csrf } = await signUp(server);
+    const responses = [
+      await request(server.url).post("/token").type("form").send({ grant_type: "authorization_code", client_id: "\u0000", code: "x" }),
+      await request(server.url).get(`/auth?client_id=%00&response_type=code`).redirects(0),
+      await request(server.url).get("/api/api-keys/%00").set("Authorization", `Bearer ${key}`),
+      await request(server.url).post("/api/api-keys").set("Authorization", `Bearer ${key}`).send({ label: "a\u0000b" }),
+      await agent.post("/login").type("form").send({ _csrf: csrf, email: "\u0000", password: "x" }),
+      await agent.get("/app/account/api-keys?revoked=%00"),
+      await request(server.url).post("/reg").send({ client_name: "\u0000", redirect_uris: ["http://127.0.0.1:1/\u0000"] }),
+    ];
+    for (const res of responses) clean(res);
+    expect(responses.map((r) => r.status)).toEqual(responses.map((r) => (r.status >= 400 && r.status < 500 ? r.status : "not 4xx")));
+  });
+});

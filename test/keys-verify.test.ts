@@ -38,7 +38,12 @@ function explodingDb() {
       },
     },
   );
-  const db = new Proxy({}, { get: (_t, prop) => (prop === "then" ? undefined : model) }) as unknown as Db;
+  const touch = (method: string) => () => {
+    calls.push(method);
+    throw new Error(`database touched: ${method}`);
+  };
+  // Model delegates (db.apiKey.findUnique …) and client methods (db.$queryRaw …) both count.
+  const db = new Proxy({}, { get: (_t, prop) => (prop === "then" ? undefined : String(prop).startsWith("$") ? touch(String(prop)) : model) }) as unknown as Db;
   return { db, calls };
 }
 
@@ -67,8 +72,8 @@ describe("verify", () => {
     for (const raw of inputs) expect(await stubbed.verify(raw), JSON.stringify(raw)).toEqual({ ok: false, reason: "invalid_format" });
     expect(calls).toEqual([]);
     // the stub is live: a well-formed key does reach it (so the check above can fail)
-    await expect(stubbed.verify(good)).rejects.toThrow(/database touched: findUnique/);
-    expect(calls).toEqual(["findUnique"]);
+    await expect(stubbed.verify(good)).rejects.toThrow(/database touched: \$queryRaw/);
+    expect(calls).toEqual(["$queryRaw"]);
     expect(stubbed.tracker.pendingFor("anything")).toBeUndefined();
   });
 

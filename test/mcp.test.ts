@@ -108,12 +108,23 @@ describe("a real MCP client", () => {
       const client = await connect(style === "X-API-Key" ? { "X-API-Key": raw } : { Authorization: `Bearer ${raw}` });
       try {
         const { tools } = await client.listTools();
-        expect(tools.map((t) => t.name)).toEqual(["whoami"]);
+        // Every tool is listed whatever the key's scopes; each description names the scope it needs.
+        expect(tools.map((t) => t.name)).toEqual(["whoami", "notes_list", "notes_add"]);
+        expect(tools.find((t) => t.name === "notes_add")!.description).toMatch(/Requires scope mcp:write\.$/);
         expect(tools[0]!.annotations?.readOnlyHint).toBe(true);
         const result = await client.callTool({ name: "whoami", arguments: {} });
         expect(result.isError).toBeFalsy();
         const info = result.structuredContent as unknown as WhoAmI;
-        expect(info).toEqual({ email: user.email, userId: expect.stringMatching(/^usr_/), keyId, keySource: "Portal", scopes: ["mcp:read"] });
+        expect(info).toEqual({
+          email: user.email,
+          userId: expect.stringMatching(/^usr_/),
+          role: "owner",
+          organizationId: expect.stringMatching(/^org_/),
+          keyId,
+          keySource: "Portal",
+          scopes: ["mcp:read"],
+          effectiveScopes: ["mcp:read"],
+        });
         const text = (result.content as { type: string; text: string }[])[0]!;
         expect(text.type).toBe("text");
         expect(JSON.parse(text.text)).toEqual(info);

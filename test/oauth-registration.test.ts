@@ -45,7 +45,8 @@ describe("registration", () => {
     ["javascript:alert(1)", /javascript scheme is not allowed/],
     ["https://app.example/cb#frag", /fragment/],
     ["https://user:pw@app.example/cb", /user information/],
-    ["not a uri", /not a valid URI/],
+    ["not a uri", /must not contain spaces/],
+    ["no-scheme-at-all", /not a valid URI/],
   ])("refuses redirect URI %s with invalid_redirect_uri", async (uri, message) => {
     const res = await register(server, { redirect_uris: [uri] });
     expect(res.status).toBe(400);

@@ -1,4 +1,5 @@
 // Fixed-window counters in the database, so every instance sees the same count.
+import { createHash } from "node:crypto";
 import type { Db } from "../db/client.js";
 
 export interface Limit {
@@ -7,8 +8,18 @@ export interface Limit {
   windowMs: number;
 }
 
+/**
+ * Keys carry user input (an email, an IP): keep them storable anywhere (PostgreSQL text cannot
+ * hold NUL) and bounded, without letting two different inputs share a counter by truncation.
+ */
+export function counterKey(key: string): string {
+  const clean = key.replace(/\u0000/g, "\ufffd");
+  return clean.length <= 200 ? clean : `${clean.slice(0, 120)}…#${createHash("sha256").update(clean).digest("hex")}`;
+}
+
 export function createRateLimiter(db: Db) {
-  const current = async (key: string, windowMs: number) => {
+  const current = async (rawKey: string, windowMs: number) => {
+    const key = counterKey(rawKey);
     const row = await db.rateLimit.findUnique({ where: { key } });
     if (!row || row.windowStart.getTime() + windowMs <= Date.now()) return null;
     return row;
@@ -23,7 +34,8 @@ export function createRateLimiter(db: Db) {
     },
 
     /** Counts one attempt; returns the count in the current window. */
-    async hit(key: string, limit: Limit): Promise<number> {
+    async hit(rawKey: string, limit: Limit): Promise<number> {
+      const key = counterKey(rawKey);
       const now = new Date();
       const windowOpen = new Date(now.getTime() - limit.windowMs);
       const { count } = await db.rateLimit.updateMany({ where: { key, windowStart: { gt: windowOpen } }, data: { count: { increment: 1 } } });
@@ -35,7 +47,7 @@ export function createRateLimiter(db: Db) {
     },
 
     async reset(key: string): Promise<void> {
-      await db.rateLimit.deleteMany({ where: { key } });
+      await db.rateLimit.deleteMany({ where: { key: counterKey(key) } });
     },
   };
 }

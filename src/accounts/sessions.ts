@@ -13,6 +13,15 @@ export interface ActiveSession {
   expiresAt: Date;
 }
 
+export interface SessionView {
+  createdAt: string;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  /** The session of the request asking. */
+  current: boolean;
+}
+
 export function createSessions(db: Db, ttlMs: number) {
   return {
     async create(userId: string, meta: { ip?: string; userAgent?: string } = {}): Promise<{ token: string; csrfToken: string; expiresAt: Date }> {
@@ -38,6 +47,20 @@ export function createSessions(db: Db, ttlMs: number) {
 
     async destroy(token: string): Promise<void> {
       await db.session.deleteMany({ where: { id: digest(token) } });
+    },
+
+    /** The user's live sessions, newest first (for the security page). */
+    async listForUser(userId: string, currentToken?: string): Promise<SessionView[]> {
+      const current = currentToken ? digest(currentToken) : null;
+      const rows = await db.session.findMany({ where: { userId, expiresAt: { gt: new Date() } }, orderBy: [{ createdAt: "desc" }, { id: "asc" }], take: 100 });
+      return rows.map((r) => ({ createdAt: r.createdAt.toISOString(), expiresAt: r.expiresAt.toISOString(), ip: r.ip, userAgent: r.userAgent, current: r.id === current }));
+    },
+
+    /** Ends every session of the user (but the one with `exceptToken`, when given). Returns how many. */
+    async destroyAllForUser(userId: string, exceptToken?: string): Promise<number> {
+      const except = exceptToken ? { id: { not: digest(exceptToken) } } : {};
+      const { count } = await db.session.deleteMany({ where: { userId, ...except } });
+      return count;
     },
 
     async purgeExpired(): Promise<number> {

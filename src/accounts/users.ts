@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import argon2 from "argon2";
 import { z } from "zod";
 import type { Db } from "../db/client.js";
+import { newOrganizationId, PERSONAL_ORG_NAME } from "../orgs/ids.js";
 
 export const emailSchema = z
   .string()
@@ -34,7 +35,10 @@ export function createUsers(db: Db) {
       const e = emailSchema.parse(email);
       const passwordHash = await argon2.hash(passwordSchema.parse(password), { type: argon2.argon2id });
       try {
-        const user = await db.user.create({ data: { id: `usr_${randomUUID().replace(/-/g, "")}`, email: e, passwordHash } });
+        const id = `usr_${randomUUID().replace(/-/g, "")}`;
+        // Every user owns a personal organisation from the start (src/orgs), made in the same write.
+        const personal = { create: { role: "owner", organization: { create: { id: newOrganizationId(), name: PERSONAL_ORG_NAME, personalOwnerId: id } } } };
+        const user = await db.user.create({ data: { id, email: e, passwordHash, memberships: personal } });
         return { id: user.id, email: user.email };
       } catch (err) {
         if ((err as { code?: string }).code === "P2002") throw new UserExistsError();
@@ -56,11 +60,29 @@ export function createUsers(db: Db) {
 
     /** The user when email and password match; null otherwise, in the same time either way. */
     async authenticate(email: string, password: string): Promise<PublicUser | null> {
+      const result = await this.attempt(email, password);
+      return result.ok ? result.user : null;
+    },
+
+    /** Like authenticate, but a failure says which account it concerned (for its audit trail; never shown). */
+    async attempt(email: string, password: string): Promise<{ ok: true; user: PublicUser } | { ok: false; userId: string | null }> {
       const parsed = emailSchema.safeParse(email);
       const user = parsed.success ? await db.user.findUnique({ where: { email: parsed.data } }) : null;
       const hash = user?.passwordHash ?? (await DUMMY_HASH);
       const ok = await argon2.verify(hash, password.slice(0, 1024)).catch(() => false);
-      return user && ok ? { id: user.id, email: user.email } : null;
+      return user && ok ? { ok: true, user: { id: user.id, email: user.email } } : { ok: false, userId: user?.id ?? null };
+    },
+
+    /** Re-checks a logged-in user's password (before sensitive changes). */
+    async verifyPassword(userId: string, password: string): Promise<boolean> {
+      const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
+      if (!user) return false;
+      return argon2.verify(user.passwordHash, password.slice(0, 1024)).catch(() => false);
+    },
+
+    async setPassword(userId: string, password: string): Promise<void> {
+      const passwordHash = await argon2.hash(passwordSchema.parse(password), { type: argon2.argon2id });
+      await db.user.update({ where: { id: userId }, data: { passwordHash } });
     },
   };
 }

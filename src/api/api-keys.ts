@@ -8,15 +8,28 @@ import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { parseBody } from "../http/body.js";
 import { apiAuth } from "./auth.js";
+import { requestMeta } from "../http/request-meta.js";
+import { keyMinted, keyRevoked } from "../audit/key-events.js";
 
 const createBody = z
-  .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional() })
+  .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional(), organizationId: z.string().min(1).max(100).optional() })
   .strict();
 
 /** Same status, headers and body for a missing id and another user's id. */
 const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
 
-const userOf = (ctx: Ctx) => ctx.state.auth!.user;
+const userOf = (ctx: Ctx) => {
+  const user = ctx.state.auth?.user;
+  if (!user) throw new HttpError(401, "unauthorized", "This API acts for a user: use a user's key or a session");
+  return user;
+};
+
+/** Who called the API: the key it authenticated with, or the logged-in user (session). */
+const apiActor = (ctx: Ctx) => {
+  const auth = ctx.state.auth;
+  if (auth && auth.via !== "session") return { type: "api_key" as const, id: auth.key.id };
+  return { type: "user" as const, id: auth?.user.id ?? null };
+};
 
 export function apiKeysApi(services: Services): Router<KeywardState> {
   const { keys } = services;
@@ -39,8 +52,10 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
         userId: userOf(ctx).id,
         label: input.label ?? input.name ?? "",
         scopes: input.scopes ?? [],
+        organizationId: input.organizationId,
         source: "portal",
       });
+      await services.audit.record(keyMinted(userOf(ctx).id, minted.key, apiActor(ctx), "api", requestMeta(ctx)));
       ctx.status = 201;
       ctx.set("Location", `/api/api-keys/${minted.key.id}`);
       ctx.body = { ...minted.key, key: minted.raw };
@@ -57,8 +72,10 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
   });
 
   router.delete("/:id", async (ctx) => {
+    const wasActive = (await keys.get(userOf(ctx).id, ctx.params.id!))?.status === "active";
     const key = await keys.revoke(userOf(ctx).id, ctx.params.id!);
     if (!key) throw notFound();
+    if (wasActive) await services.audit.record(keyRevoked(userOf(ctx).id, key, apiActor(ctx), "api", requestMeta(ctx)));
     ctx.body = key;
   });
 

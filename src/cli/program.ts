@@ -6,6 +6,10 @@ import { registerServe } from "./commands/serve.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerUsers } from "./commands/users.js";
 import { registerApiKeys } from "./commands/api-keys.js";
+import { registerApiKeysImport } from "./commands/api-keys-import.js";
+import { registerAuth } from "./commands/auth.js";
+import { registerKeysCheck } from "./commands/keys-check.js";
+import { registerMcpConfig } from "./commands/mcp-config.js";
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -41,6 +45,10 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerUsers(program);
   registerApiKeys(program);
+  registerApiKeysImport(program);
+  registerAuth(program);
+  registerKeysCheck(program);
+  registerMcpConfig(program);
   return program;
 }
 

@@ -10,6 +10,7 @@ const DESCRIPTIONS: Record<VerifyFailure, string> = {
   unknown_key: "The key is not recognised",
   revoked: "The key has been revoked",
   wrong_resource: "The key was issued for another resource",
+  not_member: "The key's owner is no longer a member of the key's organisation",
 };
 
 export interface KeyAuthOptions {
@@ -17,6 +18,13 @@ export interface KeyAuthOptions {
   resourceMetadata: string;
   /** The resource identifier the request is for (RFC 8707 audience check). */
   resource?: string;
+  /** Accept app keys (keys owned by an organisation's app, not a person). Default: refuse them. */
+  allowApps?: boolean;
+}
+
+/** RFC 6750 §3.1 insufficient_scope, naming the scope to ask for (MCP clients step up with it). */
+export function insufficientScopeChallenge(options: KeyAuthOptions, scope: string): string {
+  return `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${options.resourceMetadata}", error_description="This key lacks the ${scope} scope"`;
 }
 
 export function challenge(options: KeyAuthOptions, error?: { code: string; description: string }): string {
@@ -38,7 +46,13 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     if (credential.kind === "malformed") return fail(400, "invalid_request", credential.reason);
     const result = await keys.verify(credential.raw, { resource: options.resource });
     if (!result.ok) return fail(401, "invalid_token", DESCRIPTIONS[result.reason]);
-    ctx.state.auth = { user: result.user, key: result.key, via: "key" };
+    const { organizationId, scopes, key } = result;
+    if (result.app) {
+      if (!options.allowApps) return fail(401, "invalid_token", "App keys cannot be used here");
+      ctx.state.auth = { via: "app", user: null, app: result.app, organizationId, role: null, key, scopes };
+    } else {
+      ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
+    }
     await next();
   };
 }

@@ -3,19 +3,28 @@ import type { Db } from "../db/client.js";
 import { LastUsedTracker } from "./last-used.js";
 import { createKeyService } from "./service.js";
 import { createVerifier } from "./verify/index.js";
+import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
+import { createLeakHandling } from "./leaked.js";
+import { createKeyImport } from "./import.js";
 
-export { KeyInputError, type KeyService, type Minted, type MintRequest } from "./service.js";
+export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView, type RevokedKey } from "./service.js";
 export { type KeyView, type KeySource, sourceLabel } from "./model.js";
 export { type VerifyResult, type Verify, type VerifyFailure } from "./verify/index.js";
 export { checkFormat, keyPattern, type FormatProblem } from "./format.js";
 export { labelSchema, scopesSchema, MAX_LABEL_LENGTH } from "./input.js";
 export { LastUsedTracker };
+export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
+export { compileLegacyPattern } from "./legacy.js";
+export type { LeakedKey } from "./leaked.js";
 
-export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void }) {
+export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue }) {
+  const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
   return {
     ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker }),
-    verify: createVerifier(db, tracker),
+    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue }),
+    ...createLeakHandling(db, { legacyKeyPattern: options.legacyKeyPattern }),
+    ...createKeyImport(db),
     tracker,
   };
 }

@@ -15,6 +15,10 @@ export interface KeyView {
   clientId: string | null;
   scopes: string[];
   resource: string | null;
+  /** The organisation the key acts in (null only on rows the 0005 migration and mint never saw). */
+  organizationId: string | null;
+  /** App keys: the organisation's app that owns the key. */
+  appId: string | null;
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
@@ -54,6 +58,8 @@ export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
     clientId: row.clientId,
     scopes: splitScopes(row.scopes),
     resource: row.resource,
+    organizationId: row.organizationId,
+    appId: row.appId,
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: lastUsed ? lastUsed.toISOString() : null,
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,

@@ -5,6 +5,7 @@ import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
 import { toView, type KeySource, type KeyView } from "./model.js";
 import { labelSchema, scopeCatalogueError } from "./input.js";
+import { createOrganizations } from "../orgs/organizations.js";
 
 export class KeyInputError extends Error {}
 
@@ -17,6 +18,22 @@ export interface MintRequest {
   resource?: string | null;
   /** The OAuth grant the key is issued under (oidc-provider revokes keys by grant). */
   grantId?: string | null;
+  /** The organisation the key acts in; default the user's personal one. The user must be a member. */
+  organizationId?: string | null;
+  /** App keys: the app (of `organizationId`) that owns the key; `userId` is the admin minting it. */
+  appId?: string | null;
+}
+
+/** A key as an organisation admin sees it: whose it is, too. */
+export interface MemberKeyView extends KeyView {
+  ownerId: string;
+  ownerEmail: string;
+}
+
+/** A key some call just revoked, with its owner. */
+export interface RevokedKey {
+  userId: string;
+  key: KeyView;
 }
 
 export interface Minted {
@@ -31,6 +48,18 @@ export function newKeyId(): string {
 
 export function createKeyService(db: Db, options: { prefix: string; scopes: readonly string[]; tracker: LastUsedTracker }) {
   const view = (row: Parameters<typeof toView>[0]) => toView(row, options.tracker.pendingFor(row.id));
+  const orgs = createOrganizations(db);
+  /** Revokes the active keys matching `where`; returns those this call revoked (for the caller's audit trail). */
+  const revokeWhere = async (where: { hash: string } | { grantId: string }): Promise<RevokedKey[]> => {
+    const rows = await db.apiKey.findMany({ where: { ...where, revokedAt: null } });
+    const revokedAt = new Date();
+    const done: RevokedKey[] = [];
+    for (const row of rows) {
+      const { count } = await db.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt } });
+      if (count === 1) done.push({ userId: row.userId, key: view({ ...row, revokedAt }) });
+    }
+    return done;
+  };
 
   return {
     /** A fresh raw key in this server's format (the OAuth token endpoint names its token with it). */
@@ -46,6 +75,12 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const scopes = req.scopes ?? [];
       const scopeError = scopeCatalogueError(scopes, options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
+      const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
+      if (req.appId) {
+        if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } }))) throw new KeyInputError("No such app in that organisation");
+      } else if (!(await db.membership.findUnique({ where: { organizationId_userId: { organizationId, userId: req.userId } } }))) {
+        throw new KeyInputError("You are not a member of that organisation");
+      }
       const row = await db.apiKey.create({
         data: {
           id: newKeyId(),
@@ -58,40 +93,73 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
           scopes: scopes.join(" "),
           resource: req.resource ?? null,
           grantId: req.grantId ?? null,
+          organizationId,
+          appId: req.appId ?? null,
         },
       });
       return { raw, key: view(row) };
     },
 
-    /** Newest first; revoked keys stay in the list for the audit trail. */
+    /** The user's own keys (not app keys they minted), newest first; revoked keys stay for the audit trail. */
     async list(userId: string): Promise<KeyView[]> {
-      const rows = await db.apiKey.findMany({ where: { userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      const rows = await db.apiKey.findMany({ where: { userId, appId: null }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
       return rows.map(view);
     },
 
     /** Another user's id and a missing id are the same: null. */
     async get(userId: string, id: string): Promise<KeyView | null> {
-      const row = await db.apiKey.findFirst({ where: { id, userId } });
+      const row = await db.apiKey.findFirst({ where: { id, userId, appId: null } });
       return row ? view(row) : null;
     },
 
     /** Idempotent: revoking a revoked key returns it unchanged. Null when the user has no such key. */
     async revoke(userId: string, id: string): Promise<KeyView | null> {
-      await db.apiKey.updateMany({ where: { id, userId, revokedAt: null }, data: { revokedAt: new Date() } });
+      await db.apiKey.updateMany({ where: { id, userId, appId: null, revokedAt: null }, data: { revokedAt: new Date() } });
       return this.get(userId, id);
     },
 
-    /** Revokes the key with this raw value (RFC 7009 revocation). True when a key was revoked. */
-    async revokeRaw(raw: string): Promise<boolean> {
-      if (checkFormat(raw)) return false;
-      const { count } = await db.apiKey.updateMany({ where: { hash: hashKey(raw), revokedAt: null }, data: { revokedAt: new Date() } });
-      return count > 0;
+    /** Members' keys bound to an organisation (app keys are listed per app), newest first. */
+    async listForOrganization(organizationId: string): Promise<MemberKeyView[]> {
+      const rows = await db.apiKey.findMany({ where: { organizationId, appId: null }, include: { user: true }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      return rows.map((r) => ({ ...view(r), ownerId: r.userId, ownerEmail: r.user.email }));
     },
 
-    /** Revokes every key issued under an OAuth grant. */
-    async revokeGrant(grantId: string): Promise<number> {
-      const { count } = await db.apiKey.updateMany({ where: { grantId, revokedAt: null }, data: { revokedAt: new Date() } });
-      return count;
+    /** A member's key in this organisation; a key of another organisation and a missing id are both null. */
+    async getInOrganization(organizationId: string, id: string): Promise<MemberKeyView | null> {
+      const row = await db.apiKey.findFirst({ where: { id, organizationId, appId: null }, include: { user: true } });
+      return row ? { ...view(row), ownerId: row.userId, ownerEmail: row.user.email } : null;
+    },
+
+    async revokeInOrganization(organizationId: string, id: string): Promise<MemberKeyView | null> {
+      await db.apiKey.updateMany({ where: { id, organizationId, appId: null, revokedAt: null }, data: { revokedAt: new Date() } });
+      return this.getInOrganization(organizationId, id);
+    },
+
+    /** An app's keys, newest first. */
+    async listForApp(appId: string): Promise<KeyView[]> {
+      const rows = await db.apiKey.findMany({ where: { appId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      return rows.map(view);
+    },
+
+    async getForApp(appId: string, id: string): Promise<KeyView | null> {
+      const row = await db.apiKey.findFirst({ where: { id, appId } });
+      return row ? view(row) : null;
+    },
+
+    async revokeForApp(appId: string, id: string): Promise<KeyView | null> {
+      await db.apiKey.updateMany({ where: { id, appId, revokedAt: null }, data: { revokedAt: new Date() } });
+      return this.getForApp(appId, id);
+    },
+
+    /** Revokes the key with this raw value (RFC 7009 revocation). True when a key was revoked. */
+    async revokeRaw(raw: string): Promise<RevokedKey | null> {
+      if (checkFormat(raw)) return null;
+      return (await revokeWhere({ hash: hashKey(raw) }))[0] ?? null;
+    },
+
+    /** Revokes every key issued under an OAuth grant; returns the keys this call revoked. */
+    async revokeGrant(grantId: string): Promise<RevokedKey[]> {
+      return revokeWhere({ grantId });
     },
 
     /** A client deleted its registration (RFC 7592): none of its keys may outlive it. */

@@ -6,42 +6,36 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { Services } from "../services.js";
 import type { KeywardState } from "../http/state.js";
 import { parseBody } from "../http/body.js";
-import { requireKey } from "../http/key-auth.js";
+import { insufficientScopeChallenge, requireKey } from "../http/key-auth.js";
+import { registerTools, type Identity } from "./tools.js";
+import { createNotes, type Notes } from "./notes.js";
+import { missingScope } from "./scope-guard.js";
 import { MCP_PATH, mcpResource, mcpResourceMetadataUrl } from "./metadata.js";
 
-type Identity = Extract<NonNullable<KeywardState["auth"]>, { via: "key" }>;
-
-export function buildMcpServer(identity: Identity): McpServer {
+export function buildMcpServer(identity: Identity, notes: Notes): McpServer {
   const server = new McpServer({ name: "keyward", version: "0.1.0" });
-  server.registerTool(
-    "whoami",
-    {
-      title: "Who am I",
-      description: "Returns the user and the API key this request was authenticated with.",
-      annotations: { readOnlyHint: true },
-    },
-    async () => {
-      const info = {
-        email: identity.user.email,
-        userId: identity.user.id,
-        keyId: identity.key.id,
-        keySource: identity.key.sourceLabel,
-        scopes: identity.key.scopes,
-      };
-      return { content: [{ type: "text", text: JSON.stringify(info, null, 2) }], structuredContent: info };
-    },
-  );
+  registerTools(server, identity, notes);
   return server;
 }
 
 export function mcpRoutes(services: Services): Router<KeywardState> {
   const router = new Router<KeywardState>();
-  const auth = requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config), resource: mcpResource(services.config) });
+  const options = { resourceMetadata: mcpResourceMetadataUrl(services.config), resource: mcpResource(services.config), allowApps: true };
+  const auth = requireKey(services.keys, options);
+  const notes = createNotes(services.db);
 
   router.post(MCP_PATH, auth, parseBody(), async (ctx) => {
     const auth = ctx.state.auth;
-    if (auth?.via !== "key") throw new Error("requireKey did not run");
-    const server = buildMcpServer(auth);
+    if (auth?.via !== "key" && auth?.via !== "app") throw new Error("requireKey did not run");
+    const lacking = missingScope(ctx.request.body, auth.scopes);
+    if (lacking) {
+      ctx.status = 403;
+      ctx.set("WWW-Authenticate", insufficientScopeChallenge(options, lacking));
+      ctx.set("Cache-Control", "no-store");
+      ctx.body = { error: "insufficient_scope", error_description: `This key lacks the ${lacking} scope`, scope: lacking };
+      return;
+    }
+    const server = buildMcpServer(auth, notes);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     ctx.respond = false;
     ctx.res.on("close", () => {

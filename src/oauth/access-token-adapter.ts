@@ -3,7 +3,7 @@
 // table — hashed, labelled `OAuth: <client name>`, with scopes, resource and grant. find() reads
 // any key back (portal ones too), so introspection and revocation cover the whole table.
 import type { Adapter, AdapterPayload } from "oidc-provider";
-import type { Keys } from "../keys/index.js";
+import type { Keys, KeyView, RevokedKey } from "../keys/index.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
 export const FIRST_PARTY_CLIENT_ID = "keyward";
@@ -15,6 +15,10 @@ export interface AccessTokenAdapterOptions {
   scopes: readonly string[];
   defaultResource: string;
   clientName(clientId: string): Promise<string | undefined>;
+  /** Told after the token endpoint minted a key (for the audit trail, see key-audit.ts). */
+  onMinted?(userId: string, key: KeyView): Promise<void>;
+  /** Told after revocation (RFC 7009 `token`, or every key of a revoked grant) revoked keys. */
+  onRevoked?(revoked: RevokedKey[], how: "token_revocation" | "grant_revoked"): Promise<void>;
 }
 
 function oauthLabel(name: string): string {
@@ -29,7 +33,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
       const clientId = payload.clientId!;
       const scopes = (payload.scope ?? "").split(" ").filter((s) => options.scopes.includes(s));
       const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
-      await keys.mint(
+      const minted = await keys.mint(
         {
           userId: payload.accountId!,
           label: oauthLabel((await options.clientName(clientId)) ?? clientId),
@@ -41,6 +45,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         },
         raw,
       );
+      await options.onMinted?.(payload.accountId!, minted.key);
     },
 
     async find(raw) {
@@ -50,7 +55,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
       const payload: AdapterPayload = {
         kind: "AccessToken",
         jti: raw,
-        accountId: result.user.id,
+        // An app key acts for an app, not a person: no subject.
+        ...(result.app ? {} : { accountId: result.user.id }),
         clientId: result.key.clientId ?? FIRST_PARTY_CLIENT_ID,
         scope: result.key.scopes.join(" "),
         aud: result.key.resource ?? options.defaultResource,
@@ -66,11 +72,13 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
     },
 
     async destroy(raw) {
-      await keys.revokeRaw(raw);
+      const revoked = await keys.revokeRaw(raw);
+      if (revoked) await options.onRevoked?.([revoked], "token_revocation");
     },
 
     async revokeByGrantId(grantId) {
-      await keys.revokeGrant(grantId);
+      const revoked = await keys.revokeGrant(grantId);
+      if (revoked.length > 0) await options.onRevoked?.(revoked, "grant_revoked");
     },
 
     async consume() {},

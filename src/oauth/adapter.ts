@@ -15,6 +15,9 @@ const PLAIN_IDS = new Set(["Client", "Grant", "ReplayDetection", "Session"]);
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
+/** Ids and codes come from requests; PostgreSQL text cannot hold NUL, and no stored id contains one. */
+const unstorable = (value: string) => value.includes("\u0000");
+
 export function createPayloadAdapter(db: Db, model: string): Adapter {
   const hashed = !PLAIN_IDS.has(model);
   const key = (id: string) => ({ model_id: { model, id: hashed ? sha256(id) : id } });
@@ -44,28 +47,34 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
     },
 
     async find(id) {
+      if (unstorable(id)) return undefined;
       return read(await db.oidcPayload.findUnique({ where: key(id) }), id);
     },
 
     async findByUid(uid) {
+      if (unstorable(uid)) return undefined;
       const row = await db.oidcPayload.findFirst({ where: { model, uid } });
       return row ? read(row, "") : undefined;
     },
 
     async findByUserCode(userCode) {
+      if (unstorable(userCode)) return undefined;
       const row = await db.oidcPayload.findFirst({ where: { model, userCode } });
       return row ? read(row, "") : undefined;
     },
 
     async consume(id) {
+      if (unstorable(id)) return;
       await db.oidcPayload.updateMany({ where: key(id).model_id, data: { consumedAt: new Date() } });
     },
 
     async destroy(id) {
+      if (unstorable(id)) return;
       await db.oidcPayload.deleteMany({ where: key(id).model_id });
     },
 
     async revokeByGrantId(grantId) {
+      if (unstorable(grantId)) return;
       await db.oidcPayload.deleteMany({ where: { model, grantId } });
     },
   };

@@ -6,20 +6,15 @@ import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "../web/csrf.js";
+import { requestMeta } from "../http/request-meta.js";
 import { sendPage } from "../web/render.js";
 import { INTERACTION_PATH } from "./provider.js";
+import { chooseScopes, grantsNothing, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
 
 type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
+type Missing = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
 
-function describeScopes(scope: unknown, catalogue: readonly string[]): { name: string; description: string }[] {
-  const requested = typeof scope === "string" ? scope.split(" ").filter(Boolean) : [];
-  const resourceScopes = requested.filter((s) => catalogue.includes(s));
-  if (resourceScopes.length === 0) return [{ name: "(all)", description: "Your full access: everything your account can do at this server" }];
-  return resourceScopes.map((name) => ({
-    name,
-    description: name.endsWith(":read") ? "Read access" : name.endsWith(":write") ? "Read and write access" : "Access granted by this scope",
-  }));
-}
+const missingOf = (d: Details) => d.prompt.details as Missing;
 
 function hostOf(uri: unknown): string {
   const url = typeof uri === "string" ? URL.parse(uri) : null;
@@ -66,7 +61,8 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       client: { id: clientId, name: client.clientName ?? "", uri: client.clientUri ?? "", isMetadataDocument: clientId.startsWith("https://") },
       redirectHost: hostOf(d.params.redirect_uri),
       redirectUri: String(d.params.redirect_uri ?? ""),
-      scopes: describeScopes(d.params.scope, config.scopes),
+      scopes: offeredScopes(missingOf(d).missingResourceScopes, config.scopeCatalogue),
+      scopeChoiceField: SCOPE_CHOICE_FIELD,
       resource: String(d.params.resource ?? `${config.baseUrl}/mcp`),
     });
   });
@@ -78,13 +74,30 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       throw new HttpError(400, "invalid_request", "Log in again to finish authorizing this application.");
     }
     const clientId = String(d.params.client_id);
+    const client = await provider.Client.find(clientId);
+    if (!client) throw new HttpError(400, "invalid_client", "The application asking for access is no longer registered.");
     const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId: session.user.id, clientId });
     if (!grant) throw new HttpError(400, "invalid_request", "This authorization request has expired.");
-    const missing = d.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const missing = missingOf(d);
+    // Only the ticked scopes are granted; the rest are recorded as rejected so the provider does
+    // not ask again (src/oauth/consent-scopes.ts). Ticking none is a denial.
+    const choice = chooseScopes(missing.missingResourceScopes, ctx.request.body);
+    if (grantsNothing(choice, missing.missingResourceScopes)) {
+      return finish(ctx, { error: "access_denied", error_description: "The user granted none of the requested permissions" });
+    }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(" "));
+    for (const [indicator, scopes] of Object.entries(choice.granted)) if (scopes.length) grant.addResourceScope(indicator, scopes.join(" "));
+    for (const [indicator, scopes] of Object.entries(choice.rejected)) if (scopes.length) grant.rejectResourceScope(indicator, scopes.join(" "));
     const grantId = await grant.save();
+    await services.audit.record({
+      userId: session.user.id,
+      actor: { type: "user", id: session.user.id },
+      action: "oauth.authorized",
+      targetId: clientId,
+      ...requestMeta(ctx),
+      details: { clientName: client.clientName ?? null, scopes: Object.values(choice.granted).flat().join(" "), resource: typeof d.params.resource === "string" ? d.params.resource : null },
+    });
     await finish(ctx, { consent: { grantId } });
   });
 

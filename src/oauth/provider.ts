@@ -7,8 +7,10 @@ import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
 import { createPayloadAdapter } from "./adapter.js";
 import { createAccessTokenAdapter, FIRST_PARTY_CLIENT_ID, KEY_LIFETIME_SECONDS } from "./access-token-adapter.js";
+import { keyAuditHooks } from "./key-audit.js";
 import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
+import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 
 export const INTERACTION_PATH = "/interaction";
 
@@ -26,6 +28,7 @@ export function createProvider(services: Services): Provider {
     scopes: config.scopes,
     defaultResource: resource,
     clientName: async (clientId) => (await provider?.Client.find(clientId))?.clientName,
+    ...keyAuditHooks(services.audit),
   });
 
   const configuration: Configuration = {
@@ -41,7 +44,7 @@ export function createProvider(services: Services): Provider {
       return user ? { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email }) } : undefined;
     },
     claims: { openid: ["sub"], email: ["email"] },
-    scopes: ["openid", "offline_access", "email", ...config.scopes],
+    scopes: [...OIDC_SCOPES, ...config.scopes],
 
     responseTypes: ["code"],
     pkce: { required: () => true },
@@ -68,7 +71,8 @@ export function createProvider(services: Services): Provider {
         enabled: true,
         defaultResource: () => resource,
         useGrantedResource: () => true,
-        getResourceServerInfo(_ctx, requested) {
+        getResourceServerInfo(ctx, requested) {
+          refuseUnknownScopes(ctx, config.scopes);
           if (requested.replace(/\/+$/, "") !== resource) throw new errors.InvalidTarget(`unknown resource; this server issues keys for ${resource}`);
           return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },

@@ -8,6 +8,7 @@ export type RedirectKind = "https" | "loopback" | "private-use";
 /** Classifies a redirect URI, or returns why it is refused. */
 export function classifyRedirectUri(value: unknown): { kind: RedirectKind } | { error: string } {
   if (typeof value !== "string" || value.length === 0 || value.length > 2000) return { error: "redirect_uris must be non-empty strings of at most 2000 characters" };
+  if (/[\u0000-\u0020\u007f]/.test(value)) return { error: "redirect_uris must not contain spaces or control characters" };
   const url = URL.parse(value);
   if (!url) return { error: `${value} is not a valid URI` };
   if (value.includes("#")) return { error: `${value} must not contain a fragment` };

@@ -42,6 +42,9 @@ export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour:
     const parsed = metadata.safeParse(body.value);
     if (!parsed.success) return oauthError(ctx, 400, "invalid_client_metadata", parsed.error.issues[0]?.message ?? "client metadata must be a JSON object");
 
+    const controlled = Object.entries(parsed.data).find(([, v]) => typeof v === "string" && /[\u0000-\u001f\u007f]/.test(v));
+    if (controlled) return oauthError(ctx, 400, "invalid_client_metadata", `${controlled[0]} must not contain control characters`);
+
     const kinds = [];
     for (const uri of parsed.data.redirect_uris ?? []) {
       const result = classifyRedirectUri(uri);

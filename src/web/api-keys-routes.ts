@@ -8,10 +8,17 @@ import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
+import { allHostSnippets } from "../mcp/host-configs.js";
+import { requestMeta } from "../http/request-meta.js";
+import { keyMinted, keyRevoked } from "../audit/key-events.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 
-const mintForm = z.object({ label: z.string().max(1000).default(""), scopes: z.union([z.string(), z.array(z.string())]).optional() });
+const mintForm = z.object({
+  label: z.string().max(1000).default(""),
+  scopes: z.union([z.string(), z.array(z.string())]).optional(),
+  organizationId: z.string().max(100).optional(),
+});
 
 function requireLogin(ctx: Ctx): { id: string; email: string } {
   const user = ctx.state.session?.user;
@@ -46,7 +53,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     }
   });
 
-  const page = async (ctx: Ctx, userId: string, extra: { revealed?: { raw: string; key: KeyView }; error?: string; notice?: string; form?: { label: string; scopes: string[] } }, status = 200) => {
+  const page = async (ctx: Ctx, userId: string, extra: { revealed?: { raw: string; key: KeyView }; error?: string; notice?: string; form?: { label: string; scopes: string[] }; organizationId?: string }, status = 200) => {
     const list = await keys.list(userId);
     await sendPage(
       ctx,
@@ -59,9 +66,13 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         notice: extra.notice ?? "",
         form: extra.form ?? { label: "", scopes: [] },
         scopeCatalogue: config.scopes,
+        scopeDefinitions: config.scopeCatalogue,
+        organizations: await services.orgs.listForUser(userId),
+        organizationId: extra.organizationId ?? "",
         keyPrefix: config.keyPrefix,
         baseUrl: config.baseUrl,
         mcpJson: mcpJson(config.baseUrl),
+        hostConfigs: allHostSnippets(config.baseUrl),
       },
       status,
     );
@@ -86,7 +97,10 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     if (!label.success) return page(ctx, user.id, { error: label.error.issues[0]!.message, form: kept }, 400);
     if (!scopes.success) return page(ctx, user.id, { error: scopes.error.issues[0]!.message, form: kept }, 400);
     try {
-      const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal" });
+      // Any organisation the user is not a member of (or that does not exist) is refused the same way.
+      const organizationId = form.organizationId || undefined;
+      const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId });
+      await services.audit.record(keyMinted(user.id, minted.key, { type: "user", id: user.id }, "page", requestMeta(ctx)));
       // The only response that ever contains the raw key: rendered, not redirected, never cached.
       await page(ctx, user.id, { revealed: minted }, 201);
     } catch (err) {
@@ -105,8 +119,10 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
 
   router.post(`${KEYS_PAGE}/:id/revoke`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
+    const wasActive = (await keys.get(user.id, ctx.params.id!))?.status === "active";
     const key = await keys.revoke(user.id, ctx.params.id!);
     if (!key) throw notFound();
+    if (wasActive) await services.audit.record(keyRevoked(user.id, key, { type: "user", id: user.id }, "page", requestMeta(ctx)));
     ctx.status = 303;
     ctx.redirect(`${KEYS_PAGE}?revoked=${encodeURIComponent(key.id)}`);
   });

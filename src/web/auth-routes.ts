@@ -9,6 +9,8 @@ import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { safeReturnTo } from "./return-to.js";
 import { clearSessionCookie, setSessionCookie } from "./session.js";
+import { requestMeta } from "../http/request-meta.js";
+import { beginSecondFactor } from "./second-factor-routes.js";
 
 const credentials = z.object({
   email: z.string().max(1000).default(""),
@@ -39,7 +41,15 @@ export function authRoutes(services: Services): Router<KeywardState> {
   router.get("/login", async (ctx) => {
     const returnTo = safeReturnTo(ctx.query.return_to);
     if (ctx.state.session) return ctx.redirect(returnTo);
-    await loginPage(ctx, { returnTo, notice: ctx.query.signed_out === "1" ? "You have been logged out." : "" });
+    const notice =
+      ctx.query.signed_out === "1"
+        ? "You have been logged out."
+        : ctx.query.signed_out === "everywhere"
+          ? "You have been signed out on every device. Your API keys were not touched: they still work."
+          : ctx.query.expired === "1"
+            ? "Your log-in timed out before the code was entered. Log in again."
+            : "";
+    await loginPage(ctx, { returnTo, notice });
   });
 
   router.post("/login", requireCsrf, async (ctx) => {
@@ -53,13 +63,19 @@ export function authRoutes(services: Services): Router<KeywardState> {
       ctx.set("Retry-After", String(Math.ceil(wait / 1000)));
       return loginPage(ctx, { email, returnTo, error: `Too many failed log-in attempts. Try again in ${minutes(wait)} minute${minutes(wait) > 1 ? "s" : ""}.` }, 429);
     }
-    const user = await users.authenticate(email, input.password);
-    if (!user) {
+    const attempt = await users.attempt(email, input.password);
+    if (!attempt.ok) {
       await rateLimiter.hit(emailKey, loginLimit);
       await rateLimiter.hit(ipKey, ipLimit);
+      // On the account's own trail only; the response is the same whether the email exists or not.
+      if (attempt.userId) await services.audit.record({ userId: attempt.userId, actor: { type: "user", id: null }, action: "login.failed", ...requestMeta(ctx), details: { reason: "password" } });
       return loginPage(ctx, { email, returnTo, error: "Invalid email or password." }, 401);
     }
+    const user = attempt.user;
     await rateLimiter.reset(emailKey);
+    // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
+    if (await services.twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
+    await services.audit.record({ userId: user.id, actor: { type: "user", id: user.id }, action: "login.succeeded", ...requestMeta(ctx), details: { method: "password" } });
     await startSession(ctx, user.id, returnTo);
   });
 

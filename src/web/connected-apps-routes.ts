@@ -7,6 +7,8 @@ import type { KeyView } from "../keys/index.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
+import { requestMeta } from "../http/request-meta.js";
+import { keyRevoked } from "../audit/key-events.js";
 
 export const APPS_PAGE = "/app/account/connected-apps";
 
@@ -54,10 +56,15 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
     const u = user(ctx);
     const clientId = ctx.params.clientId!;
     const grants = await db.apiKey.findMany({ where: { userId: u.id, clientId, grantId: { not: null } }, select: { grantId: true }, distinct: ["grantId"] });
+    const active = (await keys.list(u.id)).filter((k) => k.clientId === clientId && k.status === "active");
     const revoked = await keys.revokeClient(u.id, clientId);
     if (revoked === 0 && grants.length === 0) throw new HttpError(404, "not_found", "No connected app with that id.");
     // Forget the consent too, so the app must ask again.
     await db.oidcPayload.deleteMany({ where: { model: "Grant", id: { in: grants.map((g) => g.grantId!) } } });
+    const meta = requestMeta(ctx);
+    const actor = { type: "user" as const, id: u.id };
+    for (const k of active) await services.audit.record(keyRevoked(u.id, { ...k, status: "revoked" }, actor, "connected_apps", meta));
+    await services.audit.record({ userId: u.id, actor, action: "oauth.disconnected", targetId: clientId, ...meta, details: { keysRevoked: revoked } });
     ctx.status = 303;
     ctx.redirect(`${APPS_PAGE}?disconnected=1`);
   });

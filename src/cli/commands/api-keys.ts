@@ -4,9 +4,16 @@ import { scopesSchema, type KeyView } from "../../keys/index.js";
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";
+import { keyMinted, keyRevoked } from "../../audit/key-events.js";
+import { localUser, remoteCreate, remoteList, remoteRevoke } from "../remote/api-keys.js";
+
+/** The CLI runs on the server with database access: the operator, not a user, acts. */
+const CLI_ACTOR = { type: "cli" as const, id: null };
 
 interface UserOptions {
-  user: string;
+  /** Without it, the command goes to a server over the JSON API (src/cli/remote/api-keys.ts). */
+  user?: string;
+  server?: string;
   json?: boolean;
 }
 
@@ -49,7 +56,8 @@ export function registerApiKeys(program: Command): void {
     .command("create")
     .description("mint an API key for a user and print it once")
     .argument("<label>", 'a name for the key, e.g. "laptop" ("" for "Untitled key")')
-    .requiredOption("--user <email>", "the owner's email address")
+    .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
+    .option("--server <url>", "a remote Keyward server, with the key from `keyward auth set-token` or KEYWARD_TOKEN")
     .addOption(
       new Option("--scopes <scopes>", 'space- or comma-separated scopes, e.g. "mcp:read mcp:write" (repeatable)')
         .argParser(collect)
@@ -58,9 +66,13 @@ export function registerApiKeys(program: Command): void {
     .option("--json", "print the key's details and the raw key (field \"key\") as JSON")
     .action(async (label: string, options: CreateOptions, cmd: Command) => {
       const scopes = parseScopes(options.scopes);
+      const email = localUser(options);
+      if (email === null) return remoteCreate(label, scopes, options);
       const { user, minted } = await withServices(cmd, async (services) => {
-        const owner = await requireUser(services, options.user);
-        return { user: owner, minted: await services.keys.mint({ userId: owner.id, label, scopes, source: "cli" }) };
+        const owner = await requireUser(services, email);
+        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli" });
+        await services.audit.record(keyMinted(owner.id, minted.key, CLI_ACTOR, "cli"));
+        return { user: owner, minted };
       });
       if (options.json) {
         printJson({ ...minted.key, key: minted.raw });
@@ -75,11 +87,14 @@ export function registerApiKeys(program: Command): void {
   apiKeys
     .command("list")
     .description("list a user's API keys, newest first (revoked keys included)")
-    .requiredOption("--user <email>", "the owner's email address")
+    .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
+    .option("--server <url>", "a remote Keyward server, with the key from `keyward auth set-token` or KEYWARD_TOKEN")
     .option("--json", "print a JSON array")
     .action(async (options: UserOptions, cmd: Command) => {
+      const email = localUser(options);
+      if (email === null) return remoteList(options, keyTable);
       const { user, list } = await withServices(cmd, async (services) => {
-        const owner = await requireUser(services, options.user);
+        const owner = await requireUser(services, email);
         return { user: owner, list: await services.keys.list(owner.id) };
       });
       if (options.json) printJson(list);
@@ -91,16 +106,20 @@ export function registerApiKeys(program: Command): void {
     .command("revoke")
     .description("revoke one of a user's API keys (idempotent)")
     .argument("<id>", "the key id (key_…), as shown by `api-keys list`")
-    .requiredOption("--user <email>", "the owner's email address")
+    .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
+    .option("--server <url>", "a remote Keyward server, with the key from `keyward auth set-token` or KEYWARD_TOKEN")
     .option("--json", "print the revoked key as JSON")
     .action(async (id: string, options: UserOptions, cmd: Command) => {
+      const email = localUser(options);
+      if (email === null) return remoteRevoke(id, options);
       const { before, after } = await withServices(cmd, async (services) => {
-        const owner = await requireUser(services, options.user);
+        const owner = await requireUser(services, email);
         const before = await services.keys.get(owner.id, id);
         const after = before && (await services.keys.revoke(owner.id, id));
+        if (before?.status === "active" && after) await services.audit.record(keyRevoked(owner.id, after, CLI_ACTOR, "cli"));
         return { before, after };
       });
-      if (!before || !after) throw CliError.notFound(`no API key ${id} for ${options.user}`);
+      if (!before || !after) throw CliError.notFound(`no API key ${id} for ${email}`);
       if (options.json) printJson(after);
       else out(before.status === "revoked" ? `API key ${id} was already revoked.` : `Revoked API key ${id} "${after.label}".`);
     });

@@ -1,6 +1,7 @@
 import type { ApiKey, User } from "../../generated/sqlite/client.js";
+import type { Role } from "../../orgs/roles.js";
 
-export type VerifyFailure = "invalid_format" | "unknown_key" | "revoked" | "wrong_resource";
+export type VerifyFailure = "invalid_format" | "unknown_key" | "revoked" | "wrong_resource" | "not_member";
 
 /** What the steps read and fill in, in order. */
 export interface VerifyContext {
@@ -8,7 +9,17 @@ export interface VerifyContext {
   /** The resource (RFC 8707 audience) the request is for; a key bound to another one is refused. */
   readonly resource?: string;
   hash?: string;
-  row?: ApiKey & { user: User };
+  row?: ApiKey & { user: Pick<User, "id" | "email"> };
+  /** Read by find_by_hash in the same query as the row, for check_membership. */
+  joined?: { memberRole: string | null; app: { id: string; name: string; organizationId: string } | null };
+  /** The organisation the key acts in (check_membership). */
+  organizationId?: string;
+  /** The key user's role there, read on every request; null for app keys. */
+  role?: Role | null;
+  /** App keys: the app that owns the key. */
+  app?: { id: string; name: string } | null;
+  /** What the key may do now: its scopes (or the whole catalogue) with implications, capped by the role. */
+  scopes?: string[];
 }
 
 /** One check: returns a failure to stop the chain, nothing to continue. */

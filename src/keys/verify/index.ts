@@ -4,25 +4,44 @@ import type { Db } from "../../db/client.js";
 import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
 import { toView, type KeyView } from "../model.js";
-import { check_format } from "./check_format.js";
+import { check_format_or_legacy } from "./check_format.js";
 import { find_by_hash } from "./find_by_hash.js";
 import { check_revoked } from "./check_revoked.js";
 import { check_resource } from "./check_resource.js";
 import { touch_last_used } from "./touch_last_used.js";
+import { check_membership } from "./check_membership.js";
+import { resolve_scopes } from "./resolve_scopes.js";
+import { createOrganizations } from "../../orgs/organizations.js";
+import type { Role } from "../../orgs/roles.js";
+import type { ScopeCatalogue } from "../../scopes/catalogue.js";
 import type { VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
 export type { VerifyFailure };
 
 export type VerifyResult =
-  | { ok: true; key: KeyView; user: Pick<User, "id" | "email">; grantId: string | null }
+  | {
+      ok: true;
+      key: KeyView;
+      /** User keys: the owner. App keys: the admin who minted it (the key acts for `app`, not for them). */
+      user: Pick<User, "id" | "email">;
+      grantId: string | null;
+      organizationId: string;
+      /** The user's current role in the organisation; null for app keys. */
+      role: Role | null;
+      app: { id: string; name: string } | null;
+      /** Effective scopes: implications expanded, capped by the role. */
+      scopes: string[];
+    }
   | { ok: false; reason: VerifyFailure };
 
-export function createVerifier(db: Db, tracker: LastUsedTracker) {
+export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue }) {
   const steps: VerifyStep[] = [
-    check_format,
+    check_format_or_legacy(options.legacyKeyPattern),
     find_by_hash(db),
     check_revoked,
     check_resource,
+    check_membership(db, createOrganizations(db)),
+    resolve_scopes(options.catalogue),
     touch_last_used(tracker),
   ];
 
@@ -33,7 +52,16 @@ export function createVerifier(db: Db, tracker: LastUsedTracker) {
       if (failure) return { ok: false, reason: failure };
     }
     const row = ctx.row!;
-    return { ok: true, key: toView(row, tracker.pendingFor(row.id)), user: { id: row.user.id, email: row.user.email }, grantId: row.grantId };
+    return {
+      ok: true,
+      key: toView(row, tracker.pendingFor(row.id)),
+      user: { id: row.user.id, email: row.user.email },
+      grantId: row.grantId,
+      organizationId: ctx.organizationId!,
+      role: ctx.role ?? null,
+      app: ctx.app ?? null,
+      scopes: ctx.scopes ?? [],
+    };
   };
 }
 

@@ -1,0 +1,89 @@
+// `keyward api-keys create|list|revoke` without --user: the same operations on a remote server
+// through its JSON API, with the stored key or KEYWARD_TOKEN. The JSON API refuses keys bound to
+// <server>/mcp (what `auth login` receives), so remote management needs an unbound key: a portal
+// or CLI key stored with `keyward auth set-token` or given in KEYWARD_TOKEN (docs/cli.md).
+import { z } from "zod";
+import type { KeyView } from "../../keys/index.js";
+import { CliError } from "../errors.js";
+import { note, out, printJson } from "../io.js";
+import { bearer, call, errorText, failure, resolveTarget, TOKEN_ENV, type Target, authFailure } from "./client.js";
+
+export interface RemoteOptions {
+  user?: string;
+  server?: string;
+  json?: boolean;
+}
+
+/** The --user email for the local-database form, or null for the remote form. Both is a usage error. */
+export function localUser(options: RemoteOptions): string | null {
+  if (options.user !== undefined && options.server !== undefined) throw CliError.usage("give --user (this machine's database) or --server (a remote server), not both");
+  return options.user ?? null;
+}
+
+const keyView = z.looseObject({
+  id: z.string(),
+  label: z.string(),
+  last4: z.string(),
+  status: z.enum(["active", "revoked"]),
+  source: z.enum(["portal", "oauth", "cli", "unknown"]),
+  sourceLabel: z.string(),
+  clientId: z.string().nullable(),
+  scopes: z.array(z.string()),
+  resource: z.string().nullable(),
+  organizationId: z.string().nullable().default(null),
+  appId: z.string().nullable().default(null),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+const minted = keyView.extend({ key: z.string() });
+
+async function api(target: Target, what: string, path: string, init: RequestInit = {}): Promise<unknown> {
+  const res = await call(target.server, `/api/api-keys${path}`, { ...init, headers: { ...bearer(target.key), Accept: "application/json", ...init.headers } });
+  if (res.status === 401) {
+    const text = await errorText(res);
+    if (/another resource/i.test(text) || (target.from === "file" && target.stored?.via === "login")) {
+      throw authFailure(
+        `${what}: the key ${target.from === "env" ? `in ${TOKEN_ENV}` : "from `keyward auth login`"} is bound to ${target.server}/mcp and cannot manage keys; mint a portal key on the account page and store it with \`keyward auth set-token --server ${target.server}\` (or set ${TOKEN_ENV})`,
+      );
+    }
+    throw authFailure(`${what}: authentication failed: ${text}`);
+  }
+  if (!res.ok) throw await failure(res, what);
+  return res.json().catch(() => {
+    throw new CliError(`${what}: ${target.server} answered with something other than JSON`);
+  });
+}
+
+function parsed<T>(schema: z.ZodType<T>, value: unknown, what: string, server: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new CliError(`${what}: ${server} did not answer like a Keyward server`);
+  return result.data;
+}
+
+export async function remoteCreate(label: string, scopes: string[], options: RemoteOptions): Promise<void> {
+  const target = resolveTarget(options.server);
+  const body = await api(target, "create", "", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label, scopes }) });
+  const key = parsed(minted, body, "create", target.server);
+  if (options.json) return printJson(key);
+  out(key.key);
+  note(`Created API key ${key.id} "${key.label}" on ${target.server} (${key.scopes.length ? key.scopes.join(" ") : "full access"}).`);
+  note("Copy it now: it will not be shown again.");
+}
+
+export async function remoteList(options: RemoteOptions, table: (keys: KeyView[]) => string): Promise<void> {
+  const target = resolveTarget(options.server);
+  const body = parsed(z.object({ data: z.array(keyView) }), await api(target, "list", ""), "list", target.server);
+  const keys: KeyView[] = body.data;
+  if (options.json) printJson(keys);
+  else if (keys.length === 0) note(`No API keys on ${target.server}.`);
+  else out(table(keys));
+}
+
+export async function remoteRevoke(id: string, options: RemoteOptions): Promise<void> {
+  const target = resolveTarget(options.server);
+  const before = parsed(keyView, await api(target, "revoke", `/${encodeURIComponent(id)}`), "revoke", target.server);
+  const after = parsed(keyView, await api(target, "revoke", `/${encodeURIComponent(id)}`, { method: "DELETE" }), "revoke", target.server);
+  if (options.json) printJson(after);
+  else out(before.status === "revoked" ? `API key ${id} was already revoked.` : `Revoked API key ${id} "${after.label}".`);
+}

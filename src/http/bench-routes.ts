@@ -1,0 +1,34 @@
+// Benchmark-only routes (BENCH_ROUTES=true; never enable in production). The same tiny handler
+// twice: /__bench/open without authentication, /__bench/key behind the production requireKey
+// middleware, so the difference between the two is the cost of verifying a key. /__bench/stats
+// exposes the last-used write counter. See bench/README.md.
+import type { Middleware } from "koa";
+import type { Services } from "../services.js";
+import type { KeywardState } from "./state.js";
+import { requireKey } from "./key-auth.js";
+import { mcpResourceMetadataUrl } from "../mcp/metadata.js";
+
+export const BENCH_PREFIX = "/__bench/";
+
+export function benchRoutes(services: Services): Middleware<KeywardState> {
+  const byKey = requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config) });
+  const handler: Middleware<KeywardState> = (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = { ok: true };
+  };
+  return async (ctx, next) => {
+    if (ctx.method !== "GET" || !ctx.path.startsWith(BENCH_PREFIX)) return next();
+    switch (ctx.path) {
+      case "/__bench/open":
+        return handler(ctx, next);
+      case "/__bench/key":
+        return byKey(ctx, () => Promise.resolve(handler(ctx, next)));
+      case "/__bench/stats":
+        ctx.set("Cache-Control", "no-store");
+        ctx.body = { lastUsedWrites: services.keys.tracker.writes, pid: process.pid, rss: process.memoryUsage().rss };
+        return;
+      default:
+        return next();
+    }
+  };
+}

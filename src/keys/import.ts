@@ -1,0 +1,102 @@
+// Import of keys from another system, by their SHA-256 hashes: users keep their raw keys and never
+// have to re-issue them. One JSON object per line: {hash, label?, created, last4}. Every line is
+// validated first (errors carry line numbers); then the rows go in one transaction or not at all.
+import { z } from "zod";
+import type { Db } from "../db/client.js";
+import { labelSchema } from "./input.js";
+import { toView, type KeyView } from "./model.js";
+import { newKeyId } from "./service.js";
+
+export const MAX_IMPORT_LINES = 10_000;
+
+const lineSchema = z
+  .object({
+    hash: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, "must be the SHA-256 of the raw key: 64 hexadecimal characters")
+      .transform((h) => h.toLowerCase()),
+    label: labelSchema.optional(),
+    created: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z" }),
+    last4: z.string().regex(/^[\x21-\x7e]{4}$/, "must be the last 4 characters of the raw key (printable ASCII)"),
+  })
+  .strict();
+
+export interface ImportRow {
+  line: number;
+  hash: string;
+  label: string;
+  created: Date;
+  last4: string;
+}
+
+export interface ImportProblem {
+  line: number;
+  message: string;
+}
+
+/** Parses JSON Lines; blank lines are skipped. All problems are reported, not just the first. */
+export function parseImport(text: string): { rows: ImportRow[]; problems: ImportProblem[] } {
+  const rows: ImportRow[] = [];
+  const problems: ImportProblem[] = [];
+  const seen = new Map<string, number>();
+  const lines = text.split(/\r?\n/);
+  for (const [index, content] of lines.entries()) {
+    const line = index + 1;
+    if (content.trim() === "") continue;
+    if (rows.length + problems.length >= MAX_IMPORT_LINES) {
+      problems.push({ line, message: `too many lines: import at most ${MAX_IMPORT_LINES} keys at a time` });
+      break;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(content);
+    } catch {
+      problems.push({ line, message: "not valid JSON" });
+      continue;
+    }
+    const parsed = lineSchema.safeParse(json);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+        problems.push({ line, message: `${where}${issue.message}` });
+      }
+      continue;
+    }
+    const first = seen.get(parsed.data.hash);
+    if (first !== undefined) {
+      problems.push({ line, message: `hash: the same hash as line ${first}` });
+      continue;
+    }
+    seen.set(parsed.data.hash, line);
+    rows.push({ line, hash: parsed.data.hash, label: parsed.data.label || "Imported key", created: new Date(parsed.data.created), last4: parsed.data.last4 });
+  }
+  return { rows, problems };
+}
+
+export function createKeyImport(db: Db) {
+  return {
+    /** Lines whose hash is already in the key table (of any user: a hash is a key). */
+    async conflicts(rows: readonly ImportRow[]): Promise<ImportProblem[]> {
+      const problems: ImportProblem[] = [];
+      for (let i = 0; i < rows.length; i += 500) {
+        const batch = rows.slice(i, i + 500);
+        const found = await db.apiKey.findMany({ where: { hash: { in: batch.map((r) => r.hash) } }, select: { hash: true } });
+        const taken = new Set(found.map((f) => f.hash));
+        for (const r of batch) if (taken.has(r.hash)) problems.push({ line: r.line, message: "hash: a key with this hash already exists" });
+      }
+      return problems;
+    },
+
+    /** Writes every row in one transaction (source `unknown`): all of them or none. */
+    async importHashes(userId: string, rows: readonly ImportRow[]): Promise<KeyView[]> {
+      const created = await db.$transaction(
+        rows.map((r) =>
+          db.apiKey.create({
+            data: { id: newKeyId(), userId, hash: r.hash, last4: r.last4, label: r.label, source: "unknown", scopes: "", createdAt: r.created },
+          }),
+        ),
+      );
+      return created.map((row) => toView(row));
+    },
+  };
+}

@@ -1,0 +1,20 @@
+// oidc-provider drops scopes it does not know without a word; a client asking for a permission this
+// server does not have should hear so (RFC 6749 §4.1.2.1 invalid_scope). Called from
+// getResourceServerInfo, which runs after the redirect URI is checked, so the error goes back to
+// the client's redirect_uri like any other authorization error.
+import { errors, type KoaContextWithOIDC } from "oidc-provider";
+
+/** Scopes oidc-provider itself understands (OpenID Connect). */
+export const OIDC_SCOPES = ["openid", "offline_access", "email"] as const;
+
+export function unknownScopes(requested: unknown, catalogue: readonly string[]): string[] {
+  const known = new Set<string>([...OIDC_SCOPES, ...catalogue]);
+  return typeof requested === "string" ? [...new Set(requested.split(" ").filter((s) => s && !known.has(s)))] : [];
+}
+
+export function refuseUnknownScopes(ctx: KoaContextWithOIDC, catalogue: readonly string[]): void {
+  const unknown = unknownScopes(ctx.oidc?.params?.scope, catalogue);
+  if (unknown.length) {
+    throw new errors.InvalidScope(`unknown scope${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; this server knows ${catalogue.join(", ")}`, unknown.join(" "));
+  }
+}

@@ -1,0 +1,168 @@
+// The account security page: two-factor authentication (enrol with a QR code, backup codes shown
+// once, disable / regenerate with the password), password change, and sessions (sign out everywhere).
+import { Router } from "@koa/router";
+import QRCode from "qrcode";
+import { z } from "zod";
+import { passwordSchema } from "../accounts/users.js";
+import type { Services } from "../services.js";
+import type { Ctx, KeywardState } from "../http/state.js";
+import { requestMeta } from "../http/request-meta.js";
+import { HttpError } from "../http/errors.js";
+import { requireCsrf } from "./csrf.js";
+import { sendPage } from "./render.js";
+import { clearSessionCookie } from "./session.js";
+import { limitKeys, loginLimits, tooManyAttempts } from "./login-limits.js";
+
+export const SECURITY_PAGE = "/app/account/security";
+
+const codeForm = z.object({ code: z.string().max(100).default("") });
+const passwordForm = z.object({ password: z.string().max(5000).default("") });
+const changePasswordForm = z.object({
+  current_password: z.string().max(5000).default(""),
+  new_password: z.string().max(5000).default(""),
+  confirm_password: z.string().max(5000).default(""),
+});
+
+const NOTICES: Record<string, string> = {
+  "2fa-off": "Two-factor authentication is off. Your backup codes no longer work.",
+  password: "Your password was changed. Every other browser session was signed out; your API keys were not touched.",
+};
+
+type User = { id: string; email: string };
+
+interface PageExtras {
+  error?: string;
+  notice?: string;
+  /** Shown once, right after they are made. */
+  backupCodes?: string[];
+}
+
+export function securityRoutes(services: Services): Router<KeywardState> {
+  const { users, sessions, pendingLogins, twoFactor, rateLimiter, audit } = services;
+  const router = new Router<KeywardState>({ prefix: SECURITY_PAGE });
+  const reauthLimit = loginLimits(services.config).account;
+
+  const loggedIn = (ctx: Ctx): User => {
+    const user = ctx.state.session?.user;
+    if (!user) throw new HttpError(401, "unauthorized", "Log in to change your account's security settings.");
+    return user;
+  };
+  const actorOf = (user: User) => ({ type: "user" as const, id: user.id });
+
+  const page = async (ctx: Ctx, user: User, extras: PageExtras = {}, status = 200) => {
+    const status2fa = await twoFactor.status(user.id);
+    const qr = status2fa.state === "pending" ? await QRCode.toDataURL(status2fa.uri, { errorCorrectionLevel: "M", margin: 1, width: 220 }) : "";
+    await sendPage(
+      ctx,
+      "security",
+      {
+        title: "Account security",
+        twoFactor: status2fa,
+        qr,
+        sessionList: await sessions.listForUser(user.id, ctx.state.session?.token),
+        error: extras.error ?? "",
+        notice: extras.notice ?? "",
+        backupCodes: extras.backupCodes ?? null,
+      },
+      status,
+    );
+  };
+
+  /** The password again, before a sensitive change; limited per account like log-in. Null when it passed. */
+  const reauthProblem = async (ctx: Ctx, user: User, password: string): Promise<{ message: string; status: number } | null> => {
+    const key = limitKeys.reauth(user.id);
+    const wait = await rateLimiter.blockedFor(key, reauthLimit);
+    if (wait > 0) {
+      ctx.set("Retry-After", String(Math.ceil(wait / 1000)));
+      return { message: tooManyAttempts(wait, "password attempts"), status: 429 };
+    }
+    if (!(await users.verifyPassword(user.id, password))) {
+      await rateLimiter.hit(key, reauthLimit);
+      return { message: "Your current password is not correct.", status: 403 };
+    }
+    await rateLimiter.reset(key);
+    return null;
+  };
+
+  router.get("/", async (ctx) => {
+    if (!ctx.state.session) return ctx.redirect(`/login?return_to=${encodeURIComponent(SECURITY_PAGE)}`);
+    const notice = typeof ctx.query.notice === "string" ? (NOTICES[ctx.query.notice] ?? "") : "";
+    await page(ctx, loggedIn(ctx), { notice });
+  });
+
+  router.post("/2fa/setup", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    if (!(await twoFactor.begin(user.id))) return page(ctx, user, { error: "Two-factor authentication is already on." }, 409);
+    ctx.status = 303;
+    ctx.redirect(`${SECURITY_PAGE}#two-factor`);
+  });
+
+  router.post("/2fa/confirm", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    const { code } = codeForm.parse(ctx.request.body ?? {});
+    const key = limitKeys.secondFactor(user.id);
+    const wait = await rateLimiter.blockedFor(key, reauthLimit);
+    if (wait > 0) return page(ctx, user, { error: tooManyAttempts(wait, "code attempts") }, 429);
+    const backupCodes = await twoFactor.confirm(user.id, code);
+    if (!backupCodes) {
+      await rateLimiter.hit(key, reauthLimit);
+      return page(ctx, user, { error: "That code did not match. Check that your phone's clock is right and enter the current code." }, 400);
+    }
+    await rateLimiter.reset(key);
+    await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.enabled", ...requestMeta(ctx) });
+    await page(ctx, user, { backupCodes, notice: "Two-factor authentication is on. From now on, log-in asks for a code after your password." }, 201);
+  });
+
+  router.post("/2fa/backup-codes", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    const { password } = passwordForm.parse(ctx.request.body ?? {});
+    const problem = await reauthProblem(ctx, user, password);
+    if (problem) return page(ctx, user, { error: problem.message }, problem.status);
+    const backupCodes = await twoFactor.regenerateBackupCodes(user.id);
+    if (!backupCodes) return page(ctx, user, { error: "Two-factor authentication is off: there are no backup codes to replace." }, 409);
+    await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.backup_codes_regenerated", ...requestMeta(ctx) });
+    await page(ctx, user, { backupCodes, notice: "New backup codes. The old ones no longer work." }, 201);
+  });
+
+  router.post("/2fa/disable", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    const { password } = passwordForm.parse(ctx.request.body ?? {});
+    const problem = await reauthProblem(ctx, user, password);
+    if (problem) return page(ctx, user, { error: problem.message }, problem.status);
+    if (await twoFactor.disable(user.id)) {
+      await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.disabled", ...requestMeta(ctx) });
+    }
+    ctx.status = 303;
+    ctx.redirect(`${SECURITY_PAGE}?notice=2fa-off`);
+  });
+
+  router.post("/password", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    const input = changePasswordForm.parse(ctx.request.body ?? {});
+    const fresh = passwordSchema.safeParse(input.new_password);
+    if (!fresh.success) return page(ctx, user, { error: fresh.error.issues[0]!.message }, 400);
+    if (input.new_password !== input.confirm_password) return page(ctx, user, { error: "The new password and its confirmation differ." }, 400);
+    const problem = await reauthProblem(ctx, user, input.current_password);
+    if (problem) return page(ctx, user, { error: problem.message }, problem.status);
+    await users.setPassword(user.id, fresh.data);
+    // Whoever else knew the old password is signed out; this browser stays logged in.
+    const ended = await sessions.destroyAllForUser(user.id, ctx.state.session!.token);
+    await pendingLogins.destroyAllForUser(user.id);
+    await audit.record({ userId: user.id, actor: actorOf(user), action: "password.changed", ...requestMeta(ctx), details: { otherSessionsEnded: ended } });
+    ctx.status = 303;
+    ctx.redirect(`${SECURITY_PAGE}?notice=password`);
+  });
+
+  // Ends every browser session of the account, this one included. API keys are not touched.
+  router.post("/sessions/sign-out-everywhere", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    const ended = await sessions.destroyAllForUser(user.id);
+    await pendingLogins.destroyAllForUser(user.id);
+    await audit.record({ userId: user.id, actor: actorOf(user), action: "sessions.signed_out_everywhere", ...requestMeta(ctx), details: { sessionsEnded: ended } });
+    clearSessionCookie(ctx, services.config.secureCookies);
+    ctx.status = 303;
+    ctx.redirect("/login?signed_out=everywhere");
+  });
+
+  return router;
+}

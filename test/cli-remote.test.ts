@@ -1,0 +1,101 @@
+// `keyward api-keys create|list|revoke` against a remote server (no --user): the JSON API with a
+// stored portal key or KEYWARD_TOKEN; and `keyward mcp-config`, which shares its snippets with the
+// account page (src/mcp/host-configs.ts).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostSnippet, MCP_HOSTS } from "../src/mcp/host-configs.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { expectError, keyward } from "./cli-run.js";
+
+const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
+
+describe("remote api-keys and mcp-config", () => {
+  let server: TestServer;
+  let user: Awaited<ReturnType<typeof signUp>>;
+  let portal: string;
+  let xdg: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    user = await signUp(server);
+    portal = (await mintOnPage(user.agent, user.csrf, "manager")).raw;
+    xdg = mkdtempSync(path.join(tmpdir(), "keyward-xdg-"));
+    env = { XDG_CONFIG_HOME: xdg };
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (xdg) rmSync(xdg, { recursive: true, force: true });
+  });
+
+  async function mcpStatus(raw: string) {
+    const res = await fetch(`${server.url}/mcp`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${raw}`, Accept: "application/json, text/event-stream", "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
+    });
+    return res.status;
+  }
+
+  it("create, list and revoke with the key stored by auth set-token", async () => {
+    expect((await keyward(["auth", "set-token", portal, "--server", server.url], { env })).code).toBe(0);
+    const created = await keyward(["api-keys", "create", "remote ci", "--scopes", "mcp:read"], { env });
+    expect(created.code, created.stderr).toBe(0);
+    const raw = created.stdout.trim();
+    expect(raw).toMatch(KEY);
+    expect(created.stderr).toContain(`on ${server.url}`);
+    expect(await mcpStatus(raw)).toBe(200);
+
+    const list = await keyward(["api-keys", "list", "--json"], { env });
+    expect(list.code, list.stderr).toBe(0);
+    const keys = JSON.parse(list.stdout) as { id: string; label: string; scopes: string[]; status: string }[];
+    const mine = keys.find((k) => k.label === "remote ci")!;
+    expect(mine).toMatchObject({ scopes: ["mcp:read"], status: "active" });
+    expect(list.stdout).not.toContain(raw);
+    const table = await keyward(["api-keys", "list", "--server", server.url], { env });
+    expect(table.stdout).toMatch(new RegExp(`^${mine.id}\\s+remote ci\\s+…${raw.slice(-4)}\\s+active`, "m"));
+
+    const revoked = await keyward(["api-keys", "revoke", mine.id], { env });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain(`Revoked API key ${mine.id}`);
+    expect(await mcpStatus(raw)).toBe(401);
+    expectError(await keyward(["api-keys", "revoke", "key_doesNotExist0000000"], { env }), 3, /not found/);
+  });
+
+  it("works from KEYWARD_TOKEN + KEYWARD_SERVER alone, with no credentials file", async () => {
+    const run = await keyward(["api-keys", "list", "--json"], { env: { XDG_CONFIG_HOME: path.join(xdg, "empty"), KEYWARD_TOKEN: portal, KEYWARD_SERVER: server.url } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ label: "manager" })]));
+  });
+
+  it("usage errors: no server anywhere, --user with --server; a bad key is exit 3", async () => {
+    expectError(await keyward(["api-keys", "list"], { env: { XDG_CONFIG_HOME: path.join(xdg, "none") } }), 2, /no server: pass --server/);
+    expectError(await keyward(["api-keys", "list", "--user", user.email, "--server", server.url], { env }), 2, /not both/);
+    expectError(await keyward(["api-keys", "list"], { env: { ...env, KEYWARD_TOKEN: `${portal.slice(0, -6)}AAAAAA` } }), 3, /authentication failed/);
+    expectError(await keyward(["api-keys", "list", "--server", "http://example.com"], { env }), 2, /use https/);
+  });
+
+  it("mcp-config prints each host's snippet for the server; the account page shows the same text", async () => {
+    const page = await user.agent.get("/app/account/api-keys").expect(200);
+    for (const host of MCP_HOSTS) {
+      for (const auth of ["oauth", "key"] as const) {
+        const run = await keyward(["mcp-config", "--host", host, "--auth", auth, "--server", server.url], { env });
+        expect(run.code, run.stderr).toBe(0);
+        const expected = hostSnippet(host, auth, server.url);
+        expect(run.stdout.trimEnd()).toBe(expected.text);
+        expect(run.stdout).toContain(`${server.url}/mcp`);
+        if (expected.language === "json") JSON.parse(run.stdout);
+        if (auth === "key") expect(run.stdout).toMatch(/KEYWARD_API_KEY|input:keyward-api-key/);
+        expect(run.stdout).not.toContain(portal);
+        // HTML-escaped on the page.
+        const escaped = expected.text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&#34;");
+        expect(page.text).toContain(escaped);
+      }
+    }
+    const vscode = JSON.parse((await keyward(["mcp-config", "--host", "vscode"], { env })).stdout) as unknown;
+    expect(vscode).toEqual({ servers: { keyward: { type: "http", url: `${server.url}/mcp` } } });
+    expectError(await keyward(["mcp-config", "--host", "emacs", "--server", server.url], { env }), 2, /Allowed choices/);
+  });
+});
