@@ -1,0 +1,110 @@
+// One load run: autocannon against 127.0.0.1, bounded in time, in a child process of its own
+// (bench/load-worker.ts) so that two can run in parallel and the orchestrator stays out of the
+// way. Latencies are kept at full (sub-millisecond) resolution: autocannon's own histogram
+// truncates to whole milliseconds and only counts 2xx.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Printed on stderr by the worker at the first 2xx response. */
+export const FIRST_OK = "bench:first-ok";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface LoadSpec {
+  url: string;
+  path: string;
+  /** Sent as `Authorization: Bearer <key>`, round-robin over the list; none → no header. */
+  keys?: string[];
+  connections: number;
+  /** Seconds. */
+  duration: number;
+  /** Also return the send time of every 2xx response (the revocation check needs them). */
+  recordOkTimes?: boolean;
+}
+
+export interface LoadHooks {
+  /** Called when the first 2xx response arrives (the load is really running). */
+  onFirstOk?: () => void;
+}
+
+export interface LoadResult {
+  requests: number;
+  /** Responses per second over the run. */
+  rps: number;
+  /** Latency percentiles in milliseconds, every response counted. */
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** Responses by status code. */
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+  /** Wall-clock time (epoch ms) the last 2xx response's request was sent; null when none. */
+  lastOkSentAt: number | null;
+  /** Wall-clock time (epoch ms) the first non-2xx response's request was sent; null when none. */
+  firstFailSentAt: number | null;
+  /** With recordOkTimes: wall-clock send time (epoch ms) of every 2xx response. */
+  okSentAt?: number[];
+}
+
+export function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join("bench", "load-worker.ts")], {
+      cwd: root,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += String(d)));
+    child.stderr.on("data", (d) => {
+      const before = err;
+      err += String(d);
+      if (!before.includes(FIRST_OK) && err.includes(FIRST_OK)) hooks.onFirstOk?.();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), (spec.duration + 60) * 1000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`load worker exited ${code}: ${err.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(out) as LoadResult);
+      } catch {
+        reject(new Error(`load worker printed no result: ${out.slice(-500)} ${err.slice(-500)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(spec));
+  });
+}
+
+/** Sums the throughput of runs made in parallel (e.g. one per instance); latencies are the worst of them. */
+export function combine(results: LoadResult[]): LoadResult {
+  const statuses: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  const max = (f: (r: LoadResult) => number) => Math.max(...results.map(f));
+  const requests = results.reduce((s, r) => s + r.requests, 0);
+  return {
+    requests,
+    rps: results.reduce((s, r) => s + r.rps, 0),
+    p50: max((r) => r.p50),
+    p90: max((r) => r.p90),
+    p99: max((r) => r.p99),
+    max: max((r) => r.max),
+    mean: results.reduce((s, r) => s + r.mean * r.requests, 0) / Math.max(1, requests),
+    statuses,
+    errors: results.reduce((s, r) => s + r.errors, 0),
+    timeouts: results.reduce((s, r) => s + r.timeouts, 0),
+    seconds: max((r) => r.seconds),
+    lastOkSentAt: results.some((r) => r.lastOkSentAt !== null) ? max((r) => r.lastOkSentAt ?? 0) : null,
+    firstFailSentAt: null,
+  };
+}
+
+/** Median of repeated runs by throughput (the run itself, so its numbers stay consistent). */
+export function medianRun(results: LoadResult[]): LoadResult {
+  const sorted = [...results].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}

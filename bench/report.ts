@@ -1,0 +1,264 @@
+// Turns the collected numbers into bench/RESULTS.md, with each target judged met or not.
+import os from "node:os";
+import { readFileSync } from "node:fs";
+import type { Backend } from "./database.js";
+import type { LoadResult } from "./load.js";
+import type { Timed } from "./oauth-client.js";
+
+export interface ScalePoint {
+  keys: number;
+  seedSeconds: number;
+  open: LoadResult;
+  key: LoadResult;
+  invalid: LoadResult;
+  unknown: LoadResult;
+  revoked: LoadResult;
+  /** PostgreSQL only: two instances on one database, load split across both. */
+  twoOpen?: LoadResult;
+  twoKey?: LoadResult;
+}
+
+export interface LastUsedRun {
+  label: string;
+  keysUsed: number;
+  intervalSeconds: number;
+  seconds: number;
+  requests: number;
+  writes: number;
+  /** Upper bound: keysUsed × (flush ticks in the window + 1). */
+  bound: number;
+}
+
+export interface ShutdownCheck {
+  keys: number;
+  writesBeforeStop: number;
+  exitCode: number | null;
+  written: number;
+  /** lastUsedAt at or after the time of the key's last request. */
+  upToDate: number;
+}
+
+export interface RevocationCheck {
+  where: string;
+  nextStatus: number[];
+  okSentAfterRevoke: number;
+  revokeAt: number;
+  lastOkSentAt: number | null;
+  load: LoadResult;
+}
+
+export interface BackendResults {
+  backend: Backend;
+  version: string;
+  scale: ScalePoint[];
+  lastUsed: LastUsedRun[];
+  shutdown?: ShutdownCheck;
+  revocation: RevocationCheck[];
+  flows?: Timed;
+  tokens?: Timed;
+  notes: string[];
+}
+
+export interface RunConfig {
+  command: string;
+  quick: boolean;
+  duration: number;
+  warmup: number;
+  rounds: number;
+  connections: number;
+  backends: Backend[];
+  keyCounts: number[];
+  lastUsedSeconds: number;
+  oauthSeconds: number;
+  oauthConcurrency: number;
+  tokenCodes: number;
+  pgAdminUrl: string;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  os: string;
+  date: string;
+  loadBefore: number[];
+  loadAfter?: number[];
+}
+
+export function machine(): Machine {
+  let pretty = `${os.type()} ${os.release()}`;
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(readFileSync("/etc/os-release", "utf8"));
+    if (m) pretty = `${m[1]} (${os.type()} ${os.release()}, ${os.arch()})`;
+  } catch {
+    /* not Linux */
+  }
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    os: pretty,
+    date: new Date().toISOString(),
+    loadBefore: os.loadavg(),
+  };
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
+const f2 = (n: number) => n.toFixed(2);
+const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
+const keysLabel = (n: number) => (n >= 1_000_000 && n % 1_000_000 === 0 ? `${n / 1_000_000}M` : n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
+const verdict = (ok: boolean) => (ok ? "**met**" : "**NOT met**");
+const statusList = (r: LoadResult) =>
+  Object.entries(r.statuses)
+    .map(([k, v]) => `${k}×${f0(v)}`)
+    .join(" ") + (r.errors ? ` err×${r.errors}` : "");
+
+export interface Targets {
+  throughput: { ok: boolean; worst: number; where: string } | null;
+  p99: { ok: boolean; worst: number; where: string } | null;
+  flat: { ok: boolean; worst: number; where: string } | null;
+  lastUsed: { ok: boolean; detail: string } | null;
+  shutdown: { ok: boolean; detail: string } | null;
+  revocation: { ok: boolean; detail: string } | null;
+}
+
+export function judge(results: BackendResults[]): Targets {
+  const points = results.flatMap((b) => b.scale.map((p) => ({ b: b.backend, p })));
+  const ratio = points.map(({ b, p }) => ({ v: p.key.rps / p.open.rps, where: `${b} ${keysLabel(p.keys)}` }));
+  const added = points.map(({ b, p }) => ({ v: p.key.p99 - p.open.p99, where: `${b} ${keysLabel(p.keys)}` }));
+  const flat = results
+    .filter((b) => b.scale.length >= 2)
+    .map((b) => {
+      const first = b.scale[0]!;
+      const last = b.scale[b.scale.length - 1]!;
+      return { v: Math.abs(1 - last.key.rps / first.key.rps), where: `${b.backend} ${keysLabel(last.keys)} vs ${keysLabel(first.keys)}` };
+    });
+  const min = (xs: { v: number; where: string }[]) => xs.reduce((a, x) => (x.v < a.v ? x : a));
+  const max = (xs: { v: number; where: string }[]) => xs.reduce((a, x) => (x.v > a.v ? x : a));
+  const lu = results.flatMap((b) => b.lastUsed.map((r) => ({ b: b.backend, r })));
+  const sd = results.filter((b) => b.shutdown).map((b) => ({ b: b.backend, s: b.shutdown! }));
+  const rv = results.flatMap((b) => b.revocation.map((r) => ({ b: b.backend, r })));
+  return {
+    throughput: ratio.length ? { ok: min(ratio).v >= 0.9, worst: min(ratio).v, where: min(ratio).where } : null,
+    p99: added.length ? { ok: max(added).v <= 1, worst: max(added).v, where: max(added).where } : null,
+    flat: flat.length ? { ok: max(flat).v <= 0.1, worst: max(flat).v, where: max(flat).where } : null,
+    lastUsed: lu.length
+      ? { ok: lu.every(({ r }) => r.writes <= r.bound), detail: lu.map(({ b, r }) => `${b} ${r.label}: ${f0(r.writes)} writes ≤ bound ${f0(r.bound)}`).join("; ") }
+      : null,
+    shutdown: sd.length
+      ? { ok: sd.every(({ s }) => s.exitCode === 0 && s.upToDate === s.keys), detail: sd.map(({ b, s }) => `${b}: ${s.upToDate}/${s.keys} up to date after SIGTERM (exit ${s.exitCode})`).join("; ") }
+      : null,
+    revocation: rv.length
+      ? {
+          ok: rv.every(({ r }) => r.nextStatus.every((s) => s === 401) && r.okSentAfterRevoke === 0),
+          detail: rv.map(({ b, r }) => `${b} ${r.where}: next request → ${r.nextStatus.join("/")}, 2xx sent after revocation: ${r.okSentAfterRevoke}`).join("; "),
+        }
+      : null,
+  };
+}
+
+function loadRow(name: string, r: LoadResult, base?: LoadResult): string {
+  const rel = base ? pct(r.rps / base.rps) : "—";
+  const added = base ? `${f2(r.p99 - base.p99)}` : "—";
+  return `| ${name} | ${f0(r.rps)} | ${rel} | ${f2(r.p50)} | ${f2(r.p99)} | ${added} | ${statusList(r)} |`;
+}
+
+export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResults[], plotFile: string | null): string {
+  const t = judge(results);
+  const L: string[] = [];
+  L.push("# Keyward benchmark results", "");
+  L.push(`Issue #9: the cost of a verified request, at scale, on both backends. Generated by \`${cfg.command}\` (bench/run.ts); see bench/README.md for what each number means.`, "");
+  if (cfg.quick) L.push("> **Quick (smoke) run**: very short runs and small key counts. Not a measurement; do not commit these numbers.", "");
+  L.push("## Machine", "");
+  L.push(`- CPU: ${m.cpu}, ${m.cores} logical cores`);
+  L.push(`- Memory: ${m.memoryGiB} GiB`);
+  L.push(`- Node: ${m.node}`);
+  L.push(`- OS: ${m.os}`);
+  L.push(`- Date: ${m.date}`);
+  L.push(`- Load average (1/5/15 min) before: ${m.loadBefore.map(f2).join(" / ")}${m.loadAfter ? `; after: ${m.loadAfter.map(f2).join(" / ")}` : ""}`);
+  for (const b of results) L.push(`- ${b.backend}: ${b.version}`);
+  L.push("- Load generator, servers and database share this machine: autocannon (one child process per instance under load), Keyward (one Node process per instance), PostgreSQL.", "");
+  L.push("## Configuration", "");
+  L.push("```");
+  L.push(cfg.command);
+  L.push(`duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up), rounds: ${cfg.rounds} (median by req/s reported), connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`);
+  L.push(`backends: ${cfg.backends.join(", ")}; key counts: ${cfg.keyCounts.join(", ")}`);
+  L.push(`last-used: ${cfg.lastUsedSeconds} s per run with LAST_USED_FLUSH_SECONDS=1; OAuth: ${cfg.oauthSeconds} s of full flows and ${cfg.tokenCodes} token calls, concurrency ${cfg.oauthConcurrency}`);
+  L.push(`server: node --import tsx src/main.ts, HOST=127.0.0.1 LOG_LEVEL=warn BENCH_ROUTES=true REGISTRATION_RATE_LIMIT=1000000 (LAST_USED_FLUSH_SECONDS default 60 unless stated)`);
+  L.push(`PostgreSQL admin URL: ${cfg.pgAdminUrl.replace(/\/\/[^@]*@/, "//***@")} (a fresh database per run, dropped after)`);
+  L.push("```", "");
+
+  L.push("## Targets", "");
+  L.push("| Target | Result | Numbers |", "|---|---|---|");
+  if (t.throughput) L.push(`| Verified throughput ≥ 90 % of the unauthenticated baseline | ${verdict(t.throughput.ok)} | worst ${pct(t.throughput.worst)} (${t.throughput.where}) |`);
+  if (t.p99) L.push(`| p99 added latency ≤ 1 ms on loopback | ${verdict(t.p99.ok)} | worst +${f2(t.p99.worst)} ms (${t.p99.where}) |`);
+  if (t.flat) L.push(`| Flat in the number of keys: largest key count within 10 % of the smallest (verified req/s) | ${verdict(t.flat.ok)} | worst ${pct(t.flat.worst)} apart (${t.flat.where}) |`);
+  if (t.lastUsed) L.push(`| Last-used: at most one write per key per interval | ${verdict(t.lastUsed.ok)} | ${t.lastUsed.detail} |`);
+  if (t.shutdown) L.push(`| Last-used: none lost on clean shutdown | ${verdict(t.shutdown.ok)} | ${t.shutdown.detail} |`);
+  if (t.revocation) L.push(`| Revocation effective on the next request | ${verdict(t.revocation.ok)} | ${t.revocation.detail} |`);
+  L.push("");
+  L.push("There is **no verification cache** today: every verified request reads the database (the key row by SHA-256 hash with its user, and whatever the later verify steps look up, e.g. organisation membership), so revocation needs no invalidation. The revocation check above revokes a key in the middle of a load run on it and checks that the very next request is 401 and that no request sent after the revocation committed got a 2xx.", "");
+
+  L.push("## 1–2. Verify overhead and scale", "");
+  L.push("Same handler (`{\"ok\":true}`), `/__bench/open` without authentication and `/__bench/key` behind the production `requireKey` middleware. *vs open* = req/s relative to the open route of the same backend and key count; *p99 added* = p99 minus the open route's p99. Latencies in ms, every response counted.", "");
+  for (const b of results) {
+    for (const p of b.scale) {
+      L.push(`### ${b.backend}, ${f0(p.keys)} keys in the table (seeded in ${f2(p.seedSeconds)} s)`, "");
+      L.push("| Route | req/s | vs open | p50 | p99 | p99 added | Responses |", "|---|---:|---:|---:|---:|---:|---|");
+      L.push(loadRow("open (no auth)", p.open));
+      L.push(loadRow("valid key", p.key, p.open));
+      L.push(loadRow("invalid format (no DB work)", p.invalid, p.open));
+      L.push(loadRow("unknown key (valid format, not stored)", p.unknown, p.open));
+      L.push(loadRow("revoked key", p.revoked, p.open));
+      if (p.twoOpen && p.twoKey) {
+        L.push(loadRow("2 instances: open (combined)", p.twoOpen));
+        L.push(loadRow("2 instances: valid key (combined)", p.twoKey, p.twoOpen));
+      }
+      L.push("");
+    }
+    if (b.scale.length >= 2) {
+      const first = b.scale[0]!;
+      const last = b.scale[b.scale.length - 1]!;
+      L.push(`Scale (${b.backend}): valid-key req/s at ${keysLabel(last.keys)} keys = ${pct(last.key.rps / first.key.rps)} of ${keysLabel(first.keys)}; p99 ${f2(first.key.p99)} → ${f2(last.key.p99)} ms.`, "");
+    }
+  }
+  if (plotFile) L.push(`![requests/s and p99 against key count](${plotFile})`, "");
+
+  L.push("## 3. Last-used writes", "");
+  L.push("Writes = `LastUsedTracker.writes` (one `UPDATE` per key per flush) read from `/__bench/stats` before and after the run; the server runs with `LAST_USED_FLUSH_SECONDS=1`. *Bound* = keys used × (flush ticks in the window + 1).", "");
+  L.push("| Backend | Load | Keys used | Requests | Seconds | Writes | Writes/s | Bound | Writes per request |", "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const b of results)
+    for (const r of b.lastUsed)
+      L.push(`| ${b.backend} | ${r.label} | ${f0(r.keysUsed)} | ${f0(r.requests)} | ${f2(r.seconds)} | ${f0(r.writes)} | ${f2(r.writes / r.seconds)} | ${f0(r.bound)} | ${(r.writes / Math.max(1, r.requests)).toFixed(5)} |`);
+  L.push("");
+  L.push("What the default (`LAST_USED_FLUSH_SECONDS=60`) implies: at most one write per key per 60 s whatever the request rate, i.e. ≤ 1/60 ≈ 0.017 writes/s for one busy key and ≤ N/60 writes/s for N keys in use (1,000 active keys → ≤ 16.7 writes/s), per instance. A crash (not a clean shutdown) loses at most the last interval's times.", "");
+  const sds = results.filter((b) => b.shutdown);
+  if (sds.length) {
+    L.push("Clean shutdown (server with `LAST_USED_FLUSH_SECONDS=3600`, so nothing is written before the signal): load on fresh keys, one last request per key, SIGTERM, then `lastUsedAt` read from the database.", "");
+    L.push("| Backend | Keys | Writes before SIGTERM | Exit code | lastUsedAt written | At or after the key's last request |", "|---|---:|---:|---:|---:|---:|");
+    for (const b of sds) {
+      const s = b.shutdown!;
+      L.push(`| ${b.backend} | ${s.keys} | ${s.writesBeforeStop} | ${s.exitCode} | ${s.written} | ${s.upToDate} |`);
+    }
+    L.push("");
+  }
+
+  L.push("## Revocation under load", "");
+  L.push("| Backend | Where | Load before/after (responses) | Next request after DELETE | 2xx sent after revocation |", "|---|---|---|---|---:|");
+  for (const b of results) for (const r of b.revocation) L.push(`| ${b.backend} | ${r.where} | ${statusList(r.load)} | ${r.nextStatus.join(", ")} | ${r.okSentAfterRevoke} |`);
+  L.push("");
+
+  L.push("## 4. OAuth", "");
+  L.push("Full flow = dynamic client registration → /auth → consent page → Allow → code → /token (PKCE S256), by logged-in scripted browsers. Token alone = the codes are made first, only the /token calls are timed (each mints a key row). Latencies in ms.", "");
+  L.push("| Backend | Measure | Count | per second | p50 | p99 | Errors |", "|---|---|---:|---:|---:|---:|---:|");
+  for (const b of results) {
+    if (b.flows) L.push(`| ${b.backend} | full flows | ${b.flows.count} | ${f2(b.flows.perSecond)} | ${f2(b.flows.p50)} | ${f2(b.flows.p99)} | ${b.flows.errors} |`);
+    if (b.tokens) L.push(`| ${b.backend} | token endpoint alone | ${b.tokens.count} | ${f2(b.tokens.perSecond)} | ${f2(b.tokens.p50)} | ${f2(b.tokens.p99)} | ${b.tokens.errors} |`);
+  }
+  L.push("");
+  const notes = results.flatMap((b) => b.notes.map((n) => `- ${b.backend}: ${n}`));
+  if (notes.length) L.push("## Notes", "", ...notes, "");
+  return L.join("\n");
+}

@@ -1,0 +1,320 @@
+// `npm run bench`: the cost of a verified request, at scale, on both backends (issue #9).
+// Orchestrates: fresh database → Keyward instances → seeding → autocannon runs → checks →
+// bench/RESULTS.md + bench/plot.png. Options: bench/README.md (or --help).
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
+import { lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
+import { combine, medianRun, runLoad, type LoadResult } from "./load.js";
+import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
+import { machine, renderMarkdown, judge, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
+import { writePlot } from "./plot.js";
+import { generateKey } from "../src/keys/format.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const t0 = performance.now();
+const log = (msg: string) => process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.timeOrigin + performance.now();
+
+const HELP = `npm run bench -- [options]        (every option also reads an env variable)
+  --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
+  --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
+  --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
+  --rounds <n>            open/key runs repeated, median    BENCH_ROUNDS        (2; quick 1)
+  --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
+  --backends <list>       sqlite,postgresql                 BENCH_BACKENDS      (both)
+  --keys <list>           key counts in the table           BENCH_KEYS          (1000,1000000; quick 1000,20000)
+  --last-used <s>         seconds per last-used run         BENCH_LAST_USED     (5; quick 2.5)
+  --oauth <s>             seconds of full OAuth flows       BENCH_OAUTH         (5; quick 1)
+  --oauth-concurrency <n> parallel scripted browsers        BENCH_OAUTH_CONCURRENCY (4)
+  --tokens <n>            codes for the token-alone run     BENCH_TOKENS        (200; quick 10)
+  --pg-url <url>          PostgreSQL admin URL              BENCH_PG_URL        (${DEFAULT_PG_ADMIN_URL})
+  --out <file>            Markdown report                   BENCH_OUT           (bench/RESULTS.md; quick bench/RESULTS.quick.md)
+  --plot <file>           PNG plot                          BENCH_PLOT          (bench/plot.png; quick bench/plot.quick.png)`;
+
+function options(): RunConfig & { out: string; plot: string } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean" },
+      help: { type: "boolean" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      connections: { type: "string" },
+      backends: { type: "string" },
+      keys: { type: "string" },
+      "last-used": { type: "string" },
+      oauth: { type: "string" },
+      "oauth-concurrency": { type: "string" },
+      tokens: { type: "string" },
+      "pg-url": { type: "string" },
+      out: { type: "string" },
+      plot: { type: "string" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick === true || process.env.BENCH_QUICK === "1";
+  const pick = (flag: string | undefined, env: string, full: string, smoke: string) => flag ?? process.env[env] ?? (quick ? smoke : full);
+  const num = (v: string, name: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
+    return n;
+  };
+  const backends = pick(values.backends, "BENCH_BACKENDS", "sqlite,postgresql", "sqlite,postgresql")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const b of backends) if (b !== "sqlite" && b !== "postgresql") throw new Error(`unknown backend ${b}`);
+  const keyCounts = pick(values.keys, "BENCH_KEYS", "1000,1000000", "1000,20000")
+    .split(",")
+    .map((s) => num(s.replace(/_/g, "").trim(), "keys"))
+    .sort((a, b) => a - b);
+  const argv = process.argv.slice(2).join(" ");
+  return {
+    command: `npm run bench${argv ? ` -- ${argv}` : ""}`,
+    quick,
+    duration: num(pick(values.duration, "BENCH_DURATION", "5", "1"), "duration"),
+    warmup: Number(pick(values.warmup, "BENCH_WARMUP", "2", "0.5")),
+    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "2", "1"), "rounds")),
+    connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
+    backends: backends as Backend[],
+    keyCounts,
+    lastUsedSeconds: num(pick(values["last-used"], "BENCH_LAST_USED", "5", "2.5"), "last-used"),
+    oauthSeconds: num(pick(values.oauth, "BENCH_OAUTH", "5", "1"), "oauth"),
+    oauthConcurrency: Math.round(num(pick(values["oauth-concurrency"], "BENCH_OAUTH_CONCURRENCY", "4", "4"), "oauth-concurrency")),
+    tokenCodes: Math.round(num(pick(values.tokens, "BENCH_TOKENS", "200", "10"), "tokens")),
+    pgAdminUrl: pick(values["pg-url"], "BENCH_PG_URL", DEFAULT_PG_ADMIN_URL, DEFAULT_PG_ADMIN_URL),
+    out: pick(values.out, "BENCH_OUT", path.join(here, "RESULTS.md"), path.join(here, "RESULTS.quick.md")),
+    plot: pick(values.plot, "BENCH_PLOT", path.join(here, "plot.png"), path.join(here, "plot.quick.png")),
+  };
+}
+
+/** The same key with one character of its secret changed: the CRC32 checksum no longer matches. */
+function corrupt(key: string): string {
+  const i = key.lastIndexOf("_") + 5;
+  return key.slice(0, i) + (key[i] === "A" ? "B" : "A") + key.slice(i + 1);
+}
+
+async function status(url: string, key?: string): Promise<number> {
+  const res = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+function countOkAfter(results: LoadResult[], at: number): number {
+  return results.reduce((n, r) => n + (r.okSentAt ?? []).filter((t) => t > at).length, 0);
+}
+
+async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendResults> {
+  const backend = db.backend;
+  const res: BackendResults = { backend, version: await db.version(), scale: [], lastUsed: [], revocation: [], notes: [] };
+  const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration) =>
+    Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration })));
+
+  log(`${backend}: starting instance A (migrates ${db.url.replace(/\/\/[^@]*@/, "//***@")})`);
+  const a = await startInstance({ DATABASE_URL: db.url });
+  let b: Instance | undefined;
+  try {
+    const email = `bench${Date.now()}@example.com`;
+    const session = await signIn(a.url, email, "signup");
+    const valid = await mintKey(a.url, session, "bench valid");
+    const revoked = await mintKey(a.url, session, "bench revoked");
+    await revokeKey(a.url, session, revoked.id);
+    const prefix = valid.key.slice(0, valid.key.lastIndexOf("_") + 1);
+    const unknown = generateKey(prefix);
+    const invalid = corrupt(valid.key);
+    const probe = [await status(`${a.url}/__bench/key`, valid.key), await status(`${a.url}/__bench/key`, revoked.key), await status(`${a.url}/__bench/key`, unknown), await status(`${a.url}/__bench/key`, invalid), await status(`${a.url}/__bench/key`)];
+    if (probe.join() !== "200,401,401,401,401") throw new Error(`unexpected statuses valid/revoked/unknown/invalid/none: ${probe.join()}`);
+    const userId = await userIdOf(db, email);
+
+    for (const n of cfg.keyCounts) {
+      const have = await countKeys(db);
+      log(`${backend}: seeding ${Math.max(0, n - have)} filler keys (table has ${have})`);
+      const seedSeconds = await seedFiller(db, userId, n - have);
+      log(`${backend}: ${await countKeys(db)} keys (seeded in ${seedSeconds.toFixed(1)} s); measuring`);
+      if (cfg.warmup > 0) {
+        await load([a], "/__bench/open", undefined, cfg.warmup);
+        await load([a], "/__bench/key", [valid.key], cfg.warmup);
+      }
+      const opens: LoadResult[] = [];
+      const keyed: LoadResult[] = [];
+      for (let r = 0; r < cfg.rounds; r++) {
+        opens.push((await load([a], "/__bench/open", undefined))[0]!);
+        keyed.push((await load([a], "/__bench/key", [valid.key]))[0]!);
+      }
+      const point: ScalePoint = {
+        keys: n,
+        seedSeconds,
+        open: medianRun(opens),
+        key: medianRun(keyed),
+        invalid: (await load([a], "/__bench/key", [invalid]))[0]!,
+        unknown: (await load([a], "/__bench/key", [unknown]))[0]!,
+        revoked: (await load([a], "/__bench/key", [revoked.key]))[0]!,
+      };
+      log(`${backend} ${n}: open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms`);
+      if (backend === "postgresql") {
+        b ??= await startInstance({ DATABASE_URL: db.url });
+        if (cfg.warmup > 0) await load([a, b], "/__bench/key", [valid.key], cfg.warmup);
+        point.twoOpen = combine(await load([a, b], "/__bench/open", undefined));
+        point.twoKey = combine(await load([a, b], "/__bench/key", [valid.key]));
+        log(`${backend} ${n} ×2: open ${point.twoOpen.rps.toFixed(0)} req/s; key ${point.twoKey.rps.toFixed(0)} req/s`);
+      }
+      res.scale.push(point);
+    }
+
+    // Revocation in the middle of a load run on the key: the very next request must be 401.
+    const targets = b ? [a, b] : [a];
+    const victim = await mintKey(a.url, session, "bench revoked mid-run");
+    const started: Promise<void>[] = [];
+    const running = Promise.all(
+      targets.map((i) => {
+        let onFirstOk = () => {};
+        started.push(new Promise<void>((r) => (onFirstOk = r)));
+        return runLoad({ url: i.url, path: "/__bench/key", keys: [victim.key], connections: cfg.connections, duration: cfg.duration + 1, recordOkTimes: true }, { onFirstOk: () => onFirstOk() });
+      }),
+    );
+    await Promise.race([Promise.all(started), running]); // every load is really running
+    await sleep((cfg.duration * 1000) / 2);
+    await revokeKey(a.url, session, victim.id);
+    const revokeAt = now();
+    const nextStatus = [];
+    for (const i of targets) nextStatus.push(await status(`${i.url}/__bench/key`, victim.key));
+    const loads = await running;
+    const check: RevocationCheck = {
+      where: b ? "revoked through A, load on A and B" : "revoked through the API, load on the same instance",
+      nextStatus,
+      okSentAfterRevoke: countOkAfter(loads, revokeAt),
+      revokeAt,
+      lastOkSentAt: combine(loads).lastOkSentAt,
+      load: { ...combine(loads), okSentAt: undefined },
+    };
+    if (!loads.some((l) => (l.statuses["200"] ?? 0) > 0) || !loads.some((l) => (l.statuses["401"] ?? 0) > 0)) res.notes.push("the revocation run did not see both 200s before and 401s after the revocation: lengthen --duration");
+    res.revocation.push(check);
+    log(`${backend}: revocation → next ${nextStatus.join("/")}, 2xx after: ${check.okSentAfterRevoke}`);
+
+    // OAuth: full flows, then the token endpoint alone.
+    log(`${backend}: OAuth flows (${cfg.oauthSeconds} s, ${cfg.oauthConcurrency} browsers)`);
+    res.flows = await flowsPerSecond(a.url, email, cfg.oauthConcurrency, cfg.oauthSeconds);
+    log(`${backend}: ${res.flows.perSecond.toFixed(1)} flows/s; token endpoint alone (${cfg.tokenCodes} codes)`);
+    res.tokens = await tokensPerSecond(a.url, email, cfg.oauthConcurrency, cfg.tokenCodes);
+    log(`${backend}: ${res.tokens.perSecond.toFixed(1)} tokens/s`);
+
+    for (const i of targets) {
+      const code = await i.stop();
+      if (code !== 0) res.notes.push(`instance exited with ${code} on SIGTERM`);
+    }
+
+    // Last-used with a 1 s flush interval: one key, then 1,000 keys.
+    const many = await insertKnownKeys(db, userId, prefix, 1000, "bench last-used");
+    const c = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "1" });
+    try {
+      for (const [label, keys] of [
+        ["one key", [valid.key]],
+        ["1,000 keys, round-robin", many.map((k) => k.raw)],
+      ] as const) {
+        const before = await lastUsedWrites(c);
+        const started = now();
+        const [r] = await load([c], "/__bench/key", [...keys], cfg.lastUsedSeconds);
+        // The flush after the last request: wait until the counter stops moving for two intervals.
+        let after = await lastUsedWrites(c);
+        for (let stable = 0, deadline = Date.now() + 30_000; stable < 2 && Date.now() < deadline; ) {
+          await sleep(1100);
+          const w = await lastUsedWrites(c);
+          stable = w === after ? stable + 1 : 0;
+          after = w;
+        }
+        const writes = after - before;
+        const seconds = (now() - started) / 1000;
+        const keysUsed = Math.min(keys.length, r!.statuses["200"] ?? 0);
+        res.lastUsed.push({ label, keysUsed, intervalSeconds: 1, seconds, requests: r!.requests, writes, bound: keysUsed * (Math.ceil(seconds) + 1) });
+        log(`${backend}: last-used ${label}: ${writes} writes in ${seconds.toFixed(1)} s for ${r!.requests} requests`);
+      }
+    } finally {
+      await c.stop();
+    }
+
+    // Clean shutdown: nothing written before SIGTERM (1 h interval), everything after.
+    const fresh = await insertKnownKeys(db, userId, prefix, 100, "bench shutdown");
+    const d = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "3600" });
+    await load([d], "/__bench/key", fresh.map((k) => k.raw), Math.min(2, cfg.duration));
+    const lastRequest = new Map<string, number>();
+    for (const k of fresh) {
+      lastRequest.set(k.id, Date.now());
+      if ((await status(`${d.url}/__bench/key`, k.raw)) !== 200) throw new Error("a shutdown-check key was refused");
+    }
+    const writesBeforeStop = await lastUsedWrites(d);
+    const exitCode = await d.stop();
+    const stored = await lastUsedOf(db, fresh.map((k) => k.id));
+    let written = 0;
+    let upToDate = 0;
+    for (const k of fresh) {
+      const at = stored.get(k.id);
+      if (at !== null && at !== undefined) {
+        written++;
+        if (at >= lastRequest.get(k.id)!) upToDate++;
+      }
+    }
+    res.shutdown = { keys: fresh.length, writesBeforeStop, exitCode, written, upToDate };
+    log(`${backend}: shutdown: ${upToDate}/${fresh.length} lastUsedAt up to date (exit ${exitCode}, ${writesBeforeStop} writes before)`);
+  } finally {
+    await stopAll();
+  }
+  return res;
+}
+
+async function main(): Promise<void> {
+  const cfg = options();
+  const m = machine();
+  log(`${cfg.quick ? "QUICK " : ""}run: ${cfg.backends.join(", ")}; keys ${cfg.keyCounts.join(", ")}; ${cfg.duration} s × ${cfg.connections} connections; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  const results: BackendResults[] = [];
+  const databases = new Set<BenchDatabase>();
+  const cleanup = async () => {
+    await stopAll();
+    for (const db of databases) await db.drop().catch(() => {});
+  };
+  process.once("SIGINT", () => void cleanup().then(() => process.exit(130)));
+  try {
+    for (const backend of cfg.backends) {
+      if (backend === "postgresql") {
+        const problem = await postgresReachable(cfg.pgAdminUrl);
+        if (problem) {
+          log(`postgresql skipped: ${problem}`);
+          continue;
+        }
+      }
+      const db = await createBenchDatabase(backend, cfg.pgAdminUrl);
+      databases.add(db);
+      try {
+        results.push(await benchBackend(cfg, db));
+      } finally {
+        await db.drop();
+        databases.delete(db);
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+  m.loadAfter = os.loadavg();
+  for (const file of [cfg.out, cfg.plot]) mkdirSync(path.dirname(file), { recursive: true });
+  const plotError = await writePlot(results, cfg.plot);
+  if (plotError) log(`plot: PNG not written (${plotError}); the SVG is next to it`);
+  const plotRef = plotError ? path.basename(cfg.plot.replace(/\.png$/, ".svg")) : path.basename(cfg.plot);
+  writeFileSync(cfg.out, renderMarkdown(cfg, m, results, plotRef));
+  const t = judge(results);
+  log(`wrote ${path.relative(process.cwd(), cfg.out)} and ${path.relative(process.cwd(), cfg.plot)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  for (const [name, v] of Object.entries(t)) if (v) process.stdout.write(`${name}: ${v.ok ? "met" : "NOT met"}${"worst" in v ? ` (worst ${v.worst.toFixed(3)} at ${v.where})` : ` (${v.detail})`}\n`);
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});
