@@ -11,6 +11,8 @@ import { apiAuth } from "./auth.js";
 import { requestMeta } from "../http/request-meta.js";
 import { keyMinted, keyRevoked } from "../audit/key-events.js";
 
+const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(500).optional() });
+
 const createBody = z
   .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional(), organizationId: z.string().min(1).max(100).optional() })
   .strict();
@@ -40,8 +42,17 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
   });
   router.use(apiAuth(services));
 
+  // Newest first, `limit` (1–500, default 100) per page; follow `next_cursor` for older keys.
   router.get("/", async (ctx) => {
-    ctx.body = { data: await keys.list(userOf(ctx).id) };
+    const query = listQuery.safeParse(ctx.query);
+    if (!query.success) throw new HttpError(400, "invalid_request", query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    try {
+      const page = await keys.page(userOf(ctx).id, { limit: query.data.limit ?? 100, cursor: query.data.cursor });
+      ctx.body = { data: page.items, next_cursor: page.nextCursor };
+    } catch (err) {
+      if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
+      throw err;
+    }
   });
 
   router.post("/", parseBody(), async (ctx) => {

@@ -1,4 +1,5 @@
 // Mint, list, get and revoke: the only code that writes key rows.
+import { z } from "zod";
 import type { Db } from "../db/client.js";
 import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
@@ -40,6 +41,22 @@ export interface Minted {
   /** The raw key: exists only in this return value, to be shown once. */
   raw: string;
   key: KeyView;
+}
+
+const cursorSchema = z.object({ c: z.iso.datetime(), i: z.string().max(100) });
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ c: createdAt.toISOString(), i: id })).toString("base64url");
+}
+
+/** A cursor this server did not make is an input error, not a crash. */
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const parsed = cursorSchema.parse(JSON.parse(Buffer.from(cursor.slice(0, 500), "base64url").toString("utf8")));
+    return { createdAt: new Date(parsed.c), id: parsed.i };
+  } catch {
+    throw new KeyInputError("invalid cursor: pass the next_cursor of a previous page");
+  }
 }
 
 export function newKeyId(): string {
@@ -103,6 +120,33 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
     /** The user's own keys (not app keys they minted), newest first; revoked keys stay for the audit trail. */
     async list(userId: string): Promise<KeyView[]> {
       const rows = await db.apiKey.findMany({ where: { userId, appId: null }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      return rows.map(view);
+    },
+
+    /**
+     * One page of a user's keys, newest first, for the account page and the JSON API (a user with
+     * very many keys must not load them all). `cursor` comes from the previous page's nextCursor.
+     */
+    async page(userId: string, options: { limit?: number; cursor?: string } = {}): Promise<{ items: KeyView[]; nextCursor: string | null }> {
+      const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
+      const after = options.cursor ? decodeCursor(options.cursor) : null;
+      const rows = await db.apiKey.findMany({
+        where: {
+          userId,
+          appId: null,
+          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+        },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: limit + 1,
+      });
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return { items: items.map(view), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    },
+
+    /** The user's OAuth keys (for the connected-apps view). */
+    async listOAuth(userId: string): Promise<KeyView[]> {
+      const rows = await db.apiKey.findMany({ where: { userId, appId: null, source: "oauth" }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 5000 });
       return rows.map(view);
     },
 

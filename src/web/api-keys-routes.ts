@@ -13,6 +13,7 @@ import { requestMeta } from "../http/request-meta.js";
 import { keyMinted, keyRevoked } from "../audit/key-events.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
+export const KEYS_PER_PAGE = 50;
 
 const mintForm = z.object({
   label: z.string().max(1000).default(""),
@@ -54,13 +55,21 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
   });
 
   const page = async (ctx: Ctx, userId: string, extra: { revealed?: { raw: string; key: KeyView }; error?: string; notice?: string; form?: { label: string; scopes: string[] }; organizationId?: string }, status = 200) => {
-    const list = await keys.list(userId);
+    // Newest keys first, a page at a time; ?cursor= walks to older ones. A cursor we did not make
+    // starts again from the newest.
+    const cursor = typeof ctx.query.cursor === "string" ? ctx.query.cursor : undefined;
+    const list = await keys.page(userId, { limit: KEYS_PER_PAGE, cursor }).catch((err: unknown) => {
+      if (err instanceof KeyInputError) return keys.page(userId, { limit: KEYS_PER_PAGE });
+      throw err;
+    });
     await sendPage(
       ctx,
       "api-keys",
       {
         title: "API keys",
-        keys: list,
+        keys: list.items,
+        nextCursor: list.nextCursor,
+        firstPage: !cursor,
         revealed: extra.revealed ?? null,
         error: extra.error ?? "",
         notice: extra.notice ?? "",

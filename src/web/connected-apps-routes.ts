@@ -47,7 +47,7 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
 
   router.get(APPS_PAGE, async (ctx) => {
     if (!ctx.state.session) return ctx.redirect(`/login?return_to=${encodeURIComponent(APPS_PAGE)}`);
-    const apps = groupByClient(await keys.list(user(ctx).id));
+    const apps = groupByClient(await keys.listOAuth(user(ctx).id));
     const notice = typeof ctx.query.disconnected === "string" ? `Disconnected. Its keys no longer work.` : "";
     await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice });
   });
@@ -56,7 +56,7 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
     const u = user(ctx);
     const clientId = ctx.params.clientId!;
     const grants = await db.apiKey.findMany({ where: { userId: u.id, clientId, grantId: { not: null } }, select: { grantId: true }, distinct: ["grantId"] });
-    const active = (await keys.list(u.id)).filter((k) => k.clientId === clientId && k.status === "active");
+    const active = (await keys.listOAuth(u.id)).filter((k) => k.clientId === clientId && k.status === "active");
     const revoked = await keys.revokeClient(u.id, clientId);
     if (revoked === 0 && grants.length === 0) throw new HttpError(404, "not_found", "No connected app with that id.");
     // Forget the consent too, so the app must ask again.
