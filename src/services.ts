@@ -1,6 +1,7 @@
 // Everything a request handler or the CLI needs, built once from the config.
 import type { Config } from "./config.js";
 import { createDb, type Db } from "./db/client.js";
+import { driverKeyLookup } from "./db/key-lookup.js";
 import { migrate } from "./db/migrate.js";
 import { createKeys, type Keys } from "./keys/index.js";
 import { createUsers, type Users } from "./accounts/users.js";
@@ -39,12 +40,14 @@ export interface Services {
 export async function openServices(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<Services> {
   if (options.migrate ?? true) await migrate(config.databaseUrl);
   const db = createDb(config.databaseUrl);
+  const lookup = driverKeyLookup(config.databaseUrl);
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,
     lastUsedFlushMs: config.lastUsedFlushMs,
     legacyKeyPattern: config.legacyKeyPattern,
     catalogue: config.scopeCatalogue,
+    lookup,
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
@@ -65,6 +68,7 @@ export async function openServices(config: Config, logger: Logger, options: { mi
     pendingLogins: createPendingLogins(db),
     async close() {
       await keys.tracker.stop();
+      await lookup.close();
       await db.$disconnect();
     },
   };

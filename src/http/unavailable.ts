@@ -27,7 +27,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (x.kind === "postgres" && typeof x.code === "string" && PG_CODES.test(x.code)) return true;
     if (x.kind === "postgres" && typeof x.message === "string" && /not currently accepting connections|terminating connection/.test(x.message)) return true;
     if (x.kind === "sqlite" && (SQLITE_CODES.has(x.extendedCode as number) || SQLITE_CODES.has(x.originalCode as number))) return true;
-    if (typeof x.message === "string" && /Can't reach database server|Timed out fetching a new connection|Connection terminated/.test(x.message)) return true;
+    if (typeof x.message === "string" && /Can't reach database server|Timed out fetching a new connection|Connection terminated|not currently accepting connections|terminating connection/.test(x.message)) return true;
     e = x.cause;
   }
   return false;

@@ -1,5 +1,6 @@
 // THE key domain: the only code that knows how a key looks, is hashed or is checked.
 import type { Db } from "../db/client.js";
+import { prismaKeyLookup, type KeyLookup } from "../db/key-lookup.js";
 import { LastUsedTracker } from "./last-used.js";
 import { createKeyService } from "./service.js";
 import { createVerifier } from "./verify/index.js";
@@ -17,12 +18,16 @@ export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
 export { compileLegacyPattern } from "./legacy.js";
 export type { LeakedKey } from "./leaked.js";
 
-export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue }) {
+/**
+ * `lookup` is how verification reads a key row: the server passes a driver-level lookup
+ * (src/db/key-lookup.ts); without one, Prisma runs the same query.
+ */
+export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue; lookup?: KeyLookup }) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
   return {
     ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker }),
-    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue }),
+    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, lookup: options.lookup ?? prismaKeyLookup(db) }),
     ...createLeakHandling(db, { legacyKeyPattern: options.legacyKeyPattern }),
     ...createKeyImport(db),
     tracker,

@@ -6,6 +6,7 @@ import type { LastUsedTracker } from "../last-used.js";
 import { toView, type KeyView } from "../model.js";
 import { check_format_or_legacy } from "./check_format.js";
 import { find_by_hash } from "./find_by_hash.js";
+import type { KeyLookup } from "../../db/key-lookup.js";
 import { check_revoked } from "./check_revoked.js";
 import { check_resource } from "./check_resource.js";
 import { touch_last_used } from "./touch_last_used.js";
@@ -34,10 +35,10 @@ export type VerifyResult =
     }
   | { ok: false; reason: VerifyFailure };
 
-export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue }) {
+export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; lookup: KeyLookup }) {
   const steps: VerifyStep[] = [
     check_format_or_legacy(options.legacyKeyPattern),
-    find_by_hash(db),
+    find_by_hash(options.lookup),
     check_revoked,
     check_resource,
     check_membership(db, createOrganizations(db)),
