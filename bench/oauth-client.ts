@@ -1,33 +1,15 @@
 // A scripted browser + OAuth client over fetch (no vitest, no supertest): sign-up / log-in, the JSON
 // API with the session, and the OAuth flow of test/oauth/flow.ts: DCR → authorize (PKCE S256) →
 // consent → code → token.
+import { CookieClient } from "../test/processes.js";
 import { createHash, randomBytes } from "node:crypto";
 
 export const REDIRECT_URI = "http://127.0.0.1:33418/callback";
 export const PASSWORD = "correct horse battery staple";
 
-/** One cookie jar for 127.0.0.1, whichever port it talks to (as test/processes.ts CookieClient). */
-export class CookieClient {
-  private jar = new Map<string, string>();
-
-  async request(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.jar.size) headers.set("cookie", [...this.jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    const res = await fetch(url, { ...init, headers, redirect: "manual" });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair = ""] = c.split(";");
-      const i = pair.indexOf("=");
-      const [k, v] = [pair.slice(0, i), pair.slice(i + 1)];
-      if (!v || /expires=Thu, 01 Jan 1970/i.test(c)) this.jar.delete(k);
-      else this.jar.set(k, v);
-    }
-    return res;
-  }
-
-  form(url: string, body: Record<string, string>): Promise<Response> {
-    return this.request(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(body).toString() });
-  }
-}
+// One cookie jar for 127.0.0.1, whichever port it talks to: the same client the multi-process
+// tests use.
+export { CookieClient };
 
 export function csrfOf(html: string): string {
   const m = /name="_csrf" value="([^"]+)"/.exec(html);

@@ -1,19 +1,14 @@
 // Real Keyward processes (node --import tsx src/main.ts) on 127.0.0.1, as in test/processes.ts,
 // with the gated benchmark routes switched on.
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
+import { freePort } from "../test/processes.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+// One free-port helper for the tests and the benchmark.
+export { freePort };
 
 export interface Instance {
   url: string;
