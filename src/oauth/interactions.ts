@@ -8,6 +8,7 @@ import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "../web/csrf.js";
 import { requestMeta } from "../http/request-meta.js";
 import { sendPage } from "../web/render.js";
+import { loginUrl } from "../web/require-login.js";
 import { INTERACTION_PATH } from "./provider.js";
 import { chooseScopes, grantsNothing, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
 
@@ -46,11 +47,11 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     const d = await details(ctx);
     const session = ctx.state.session;
     if (d.prompt.name === "login") {
-      if (!session) return ctx.redirect(`/login?return_to=${encodeURIComponent(`${INTERACTION_PATH}/${d.uid}`)}`);
+      if (!session) return ctx.redirect(loginUrl(`${INTERACTION_PATH}/${d.uid}`));
       return finish(ctx, { login: { accountId: session.user.id } });
     }
     if (!session || session.user.id !== d.session?.accountId) {
-      return ctx.redirect(`/login?return_to=${encodeURIComponent(`${INTERACTION_PATH}/${d.uid}`)}`);
+      return ctx.redirect(loginUrl(`${INTERACTION_PATH}/${d.uid}`));
     }
     const clientId = String(d.params.client_id);
     const client = await provider.Client.find(clientId);

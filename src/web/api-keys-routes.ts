@@ -8,6 +8,7 @@ import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
+import { endOnRedirect, requireLogin } from "./require-login.js";
 import { allHostSnippets } from "../mcp/host-configs.js";
 import { requestMeta } from "../http/request-meta.js";
 import { keyMinted, keyRevoked } from "../audit/key-events.js";
@@ -20,17 +21,6 @@ const mintForm = z.object({
   scopes: z.union([z.string(), z.array(z.string())]).optional(),
   organizationId: z.string().max(100).optional(),
 });
-
-function requireLogin(ctx: Ctx): { id: string; email: string } {
-  const user = ctx.state.session?.user;
-  if (!user) {
-    ctx.redirect(`/login?return_to=${encodeURIComponent(ctx.originalUrl)}`);
-    throw new RedirectSignal();
-  }
-  return user;
-}
-
-class RedirectSignal extends Error {}
 
 const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
 
@@ -46,13 +36,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
   const { keys, config } = services;
   const router = new Router<KeywardState>();
 
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!(err instanceof RedirectSignal)) throw err;
-    }
-  });
+  router.use(endOnRedirect);
 
   const page = async (ctx: Ctx, userId: string, extra: { revealed?: { raw: string; key: KeyView }; error?: string; notice?: string; form?: { label: string; scopes: string[] }; organizationId?: string }, status = 200) => {
     // Newest keys first, a page at a time; ?cursor= walks to older ones. A cursor we did not make

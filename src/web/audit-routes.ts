@@ -4,6 +4,7 @@ import type { Services } from "../services.js";
 import type { KeywardState } from "../http/state.js";
 import type { AuditEventView } from "../audit/index.js";
 import { sendPage } from "./render.js";
+import { loginUrl } from "./require-login.js";
 
 export const AUDIT_PAGE = "/app/account/audit";
 
@@ -59,7 +60,7 @@ export function auditRoutes(services: Services): Router<KeywardState> {
   const router = new Router<KeywardState>();
   router.get(AUDIT_PAGE, async (ctx) => {
     const user = ctx.state.session?.user;
-    if (!user) return ctx.redirect(`/login?return_to=${encodeURIComponent(AUDIT_PAGE)}`);
+    if (!user) return ctx.redirect(loginUrl(AUDIT_PAGE));
     const events = auditRows(await services.audit.listForUser(user.id, { limit: 200 }));
     await sendPage(ctx, "audit", { title: "Account activity", events });
   });

@@ -8,7 +8,8 @@ import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { safeReturnTo } from "./return-to.js";
-import { clearSessionCookie, setSessionCookie } from "./session.js";
+import { clearSessionCookie } from "./session.js";
+import { startSession } from "./start-session.js";
 import { requestMeta } from "../http/request-meta.js";
 import { beginSecondFactor } from "./second-factor-routes.js";
 
@@ -26,14 +27,6 @@ export function authRoutes(services: Services): Router<KeywardState> {
   const loginLimit = { max: config.loginMaxFailures, windowMs: config.loginWindowMs };
   const ipLimit = { max: config.loginMaxFailures * 4, windowMs: config.loginWindowMs };
   const signupLimit = { max: 20, windowMs: 3600_000 };
-
-  const startSession = async (ctx: Ctx, userId: string, returnTo: string) => {
-    if (ctx.state.session) await sessions.destroy(ctx.state.session.token);
-    const s = await sessions.create(userId, { ip: ctx.ip, userAgent: ctx.get("user-agent") });
-    setSessionCookie(ctx, s.token, s.expiresAt, config.secureCookies);
-    ctx.status = 303;
-    ctx.redirect(returnTo);
-  };
 
   const loginPage = (ctx: Ctx, locals: { error?: string; notice?: string; email?: string; returnTo: string }, status = 200) =>
     sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", allowSignup: config.allowSignup, ...locals }, status);
@@ -76,7 +69,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
     // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
     if (await services.twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
     await services.audit.record({ userId: user.id, actor: { type: "user", id: user.id }, action: "login.succeeded", ...requestMeta(ctx), details: { method: "password" } });
-    await startSession(ctx, user.id, returnTo);
+    await startSession(services, ctx, user.id, returnTo);
   });
 
   const signupClosed = () => new HttpError(403, "signup_closed", "Sign-up is closed on this server. Ask an administrator for an account.");
@@ -102,7 +95,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
     }
     try {
       const user = await users.create(email.data!, password.data!);
-      await startSession(ctx, user.id, returnTo);
+      await startSession(services, ctx, user.id, returnTo);
     } catch (err) {
       if (err instanceof UserExistsError) return signupPage(ctx, { email: input.email, returnTo, error: err.message }, 409);
       throw err;

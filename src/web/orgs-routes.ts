@@ -11,19 +11,9 @@ import { canAdminister, ROLES } from "../orgs/roles.js";
 import type { Minted } from "../keys/index.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
+import { endOnRedirect, requireLogin } from "./require-login.js";
 
 export const ORGS_PAGE = "/app/orgs";
-
-class RedirectSignal extends Error {}
-
-function requireLogin(ctx: Ctx): PublicUser {
-  const user = ctx.state.session?.user;
-  if (!user) {
-    ctx.redirect(`/login?return_to=${encodeURIComponent(ctx.originalUrl)}`);
-    throw new RedirectSignal();
-  }
-  return user;
-}
 
 const seeOther = (ctx: Ctx, to: string) => {
   ctx.status = 303;
@@ -39,13 +29,7 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
   const actions = orgActions(services);
   const router = new Router<KeywardState>();
 
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!(err instanceof RedirectSignal)) throw err;
-    }
-  });
+  router.use(endOnRedirect);
 
   router.get(ORGS_PAGE, async (ctx) => {
     const user = requireLogin(ctx);

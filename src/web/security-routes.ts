@@ -10,6 +10,7 @@ import { requestMeta } from "../http/request-meta.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
+import { loginUrl } from "./require-login.js";
 import { clearSessionCookie } from "./session.js";
 import { limitKeys, loginLimits, tooManyAttempts } from "./login-limits.js";
 
@@ -85,7 +86,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
   };
 
   router.get("/", async (ctx) => {
-    if (!ctx.state.session) return ctx.redirect(`/login?return_to=${encodeURIComponent(SECURITY_PAGE)}`);
+    if (!ctx.state.session) return ctx.redirect(loginUrl(SECURITY_PAGE));
     const notice = typeof ctx.query.notice === "string" ? (NOTICES[ctx.query.notice] ?? "") : "";
     await page(ctx, loggedIn(ctx), { notice });
   });
