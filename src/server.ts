@@ -5,6 +5,7 @@ import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { openServices, type Services } from "./services.js";
+import { redactDatabaseUrl } from "./db/client.js";
 import { purgeOAuthRecords } from "./oauth/purge.js";
 
 export interface RunningServer {
@@ -51,4 +52,29 @@ export async function startServer(config: Config, logger: Logger, options: { mig
       return stopping;
     },
   };
+}
+
+/**
+ * Runs the server until SIGINT or SIGTERM, then stops it cleanly (a second signal exits at once).
+ * Used by `npm start` (src/main.ts) and `keyward serve`. Rejects if start-up or shutdown fails.
+ */
+export async function serveUntilSignal(config: Config, logger: Logger): Promise<void> {
+  const running = await startServer(config, logger);
+  logger.info({ url: config.baseUrl, listen: `${config.host}:${config.port}`, database: redactDatabaseUrl(config.databaseUrl) }, "Keyward is listening");
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    let signals = 0;
+    const onSignal = (s: NodeJS.Signals) => {
+      if (signals++ > 0) process.exit(1);
+      resolve(s);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  logger.info({ signal }, "shutting down");
+  try {
+    await running.stop();
+  } catch (err) {
+    logger.error({ err }, "shutdown failed");
+    throw err;
+  }
 }

@@ -43,6 +43,4 @@ export async function requireUser(services: Services, email: string): Promise<Pu
 }
 
 /** postgres://user:secret@host/db → postgres://***@host/db */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
-}
+export { redactDatabaseUrl as redactUrl } from "../db/client.js";

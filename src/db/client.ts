@@ -22,6 +22,11 @@ export function normalizeDatabaseUrl(databaseUrl: string, cwd = process.cwd()): 
   return `file:${path.resolve(cwd, file)}`;
 }
 
+/** A database URL fit for logs and output: the password (or user:password) becomes ***. */
+export function redactDatabaseUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
+
 export function sqliteFile(databaseUrl: string): string {
   return databaseUrl.replace(/^file:/, "");
 }
