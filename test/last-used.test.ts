@@ -1,5 +1,5 @@
-// Last-used tracking: uses are noted in memory and written in batches (one UPDATE per key per
-// flush), stop() writes what is left, and a time never moves backwards.
+// Last-used tracking: uses are noted in memory and written in batches (each key at most once per
+// flush, one UPDATE statement per 500 keys), stop() writes what is left, and a time never moves backwards.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import request from "supertest";
 import type { Db } from "../src/db/client.js";
@@ -20,33 +20,40 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-/** The real database with every apiKey write counted (and optionally slowed down or failed). */
+/** The real database with every apiKey write and raw statement counted (optionally slowed down or failed). */
 function countingDb(db: Db, options: { delayMs?: number; failTimes?: number } = {}) {
-  const writes: { method: string; args: unknown }[] = [];
+  const writes: { method: string; args: unknown[] }[] = [];
   let completed = 0;
   let failures = options.failTimes ?? 0;
+  const counted = (method: string, run: (...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
+    writes.push({ method, args });
+    if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+    if (failures > 0) {
+      failures--;
+      throw new Error("simulated write failure");
+    }
+    const out = await run(...args);
+    completed++;
+    return out;
+  };
   const apiKey = new Proxy(db.apiKey, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== "function") return value;
       const method = String(prop);
       if (!["create", "createMany", "update", "updateMany", "upsert", "delete", "deleteMany"].includes(method)) return value.bind(target);
-      return async (args: unknown) => {
-        writes.push({ method, args });
-        if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
-        if (failures > 0) {
-          failures--;
-          throw new Error("simulated write failure");
-        }
-        const out = await (value as (a: unknown) => Promise<unknown>).call(target, args);
-        completed++;
-        return out;
-      };
+      return counted(method, (...args) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
     },
   });
-  const wrapped = new Proxy(db, { get: (target, prop, receiver) => (prop === "apiKey" ? apiKey : Reflect.get(target, prop, receiver)) }) as Db;
+  const raw = counted("$executeRawUnsafe", (...args) => db.$executeRawUnsafe(args[0] as string, ...args.slice(1)));
+  const wrapped = new Proxy(db, {
+    get: (target, prop, receiver) => (prop === "apiKey" ? apiKey : prop === "$executeRawUnsafe" ? raw : Reflect.get(target, prop, receiver)),
+  }) as Db;
   return { db: wrapped, writes, completed: () => completed };
 }
+
+/** Key ids a raw last-used UPDATE wrote: its parameters are id, time, id, time… */
+const idsOf = (write: { args: unknown[] }) => write.args.slice(1).filter((_, i) => i % 2 === 0) as string[];
 
 async function mint(label = "k") {
   const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
@@ -71,7 +78,8 @@ describe("LastUsedTracker", () => {
     expect((await keys.list(userId)).find((k) => k.id === minted.key.id)?.lastUsedAt).toBe(pending!.toISOString());
 
     expect(await keys.tracker.flush()).toBe(1);
-    expect(counted.writes.map((w) => w.method)).toEqual(["updateMany"]);
+    expect(counted.writes.map((w) => w.method)).toEqual(["$executeRawUnsafe"]);
+    expect(idsOf(counted.writes[0]!)).toEqual([minted.key.id]);
     expect((await lastUsedInDb(minted.key.id))?.toISOString()).toBe(pending!.toISOString());
     expect(keys.tracker.pendingFor(minted.key.id)).toBeUndefined();
     expect(keys.tracker.writes).toBe(1);
@@ -80,17 +88,31 @@ describe("LastUsedTracker", () => {
     expect(counted.writes).toHaveLength(1);
   });
 
-  it("one flush writes one UPDATE per key used", async () => {
+  it("one flush writes each key used once, in one UPDATE statement", async () => {
     const counted = countingDb(t.db);
     const keys = createKeys(counted.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
     const minted = [await mint("a"), await mint("b"), await mint("c")];
     for (let round = 0; round < 4; round++) for (const m of minted) expect((await keys.verify(m.raw)).ok).toBe(true);
     expect(counted.writes).toEqual([]);
     expect(await keys.tracker.flush()).toBe(3);
-    expect(counted.writes.map((w) => w.method)).toEqual(["updateMany", "updateMany", "updateMany"]);
-    const ids = counted.writes.map((w) => (w.args as { where: { id: string } }).where.id).sort();
-    expect(ids).toEqual(minted.map((m) => m.key.id).sort());
+    expect(counted.writes.map((w) => w.method)).toEqual(["$executeRawUnsafe"]);
+    expect(idsOf(counted.writes[0]!).sort()).toEqual(minted.map((m) => m.key.id).sort());
     for (const m of minted) expect(await lastUsedInDb(m.key.id)).toBeInstanceOf(Date);
+  });
+
+  it("more keys than one statement holds: one UPDATE per 500 keys, every time written exactly", async () => {
+    const counted = countingDb(t.db);
+    const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
+    const minted = [];
+    for (let i = 0; i < 501; i++) minted.push(await keys.mint({ userId, label: `bulk ${i}`, source: "portal" }));
+    const tracker = new LastUsedTracker(counted.db, 3600_000);
+    const base = Date.parse("2034-05-06T07:08:09.000Z");
+    minted.forEach((m, i) => tracker.touch(m.key.id, new Date(base + i)));
+    expect(await tracker.flush()).toBe(501);
+    expect(counted.writes.map((w) => idsOf(w).length)).toEqual([500, 1]);
+    const stored = await t.db.apiKey.findMany({ where: { id: { in: minted.map((m) => m.key.id) } }, select: { id: true, lastUsedAt: true } });
+    const byId = new Map(stored.map((r) => [r.id, r.lastUsedAt?.toISOString()]));
+    minted.forEach((m, i) => expect(byId.get(m.key.id)).toBe(new Date(base + i).toISOString()));
   });
 
   it("stop() flushes what is pending and stops the timer", async () => {

@@ -31,12 +31,21 @@ export function sqliteFile(databaseUrl: string): string {
   return databaseUrl.replace(/^file:/, "");
 }
 
+const PROVIDER = Symbol("keyward.provider");
+
+/** Which database a client talks to, for the few statements written in SQL (src/db/last-used-writes.ts). */
+export function providerOfDb(db: Db): Provider {
+  return (db as Db & { [PROVIDER]?: Provider })[PROVIDER] ?? "sqlite";
+}
+
 export function createDb(databaseUrl: string): Db {
   const url = normalizeDatabaseUrl(databaseUrl);
   if (providerOf(url) === "postgresql") {
     // Same schema, same model API: the PostgreSQL client is used through the shared type.
-    return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
+    const client = new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
+    return Object.assign(client, { [PROVIDER]: "postgresql" as const });
   }
   mkdirSync(path.dirname(sqliteFile(url)), { recursive: true });
-  return new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqliteFile(url), timeout: 10_000 }) });
+  const client = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqliteFile(url), timeout: 10_000 }) });
+  return Object.assign(client, { [PROVIDER]: "sqlite" as const });
 }

@@ -1,13 +1,14 @@
 // Last-used tracking without a database write per request: verified requests only note the time
-// in memory; a timer writes at most one UPDATE per key per interval, and stop() flushes what is
-// left on a clean shutdown. The account page merges pending times so this instance never shows stale data.
+// in memory; a timer writes each key at most once per interval (batched: one UPDATE statement per
+// 500 keys, src/db/last-used-writes.ts), and stop() flushes what is left on a clean shutdown. The account page merges pending times so this instance never shows stale data.
 import type { Db } from "../db/client.js";
+import { LAST_USED_BATCH, writeLastUsed } from "../db/last-used-writes.js";
 
 export class LastUsedTracker {
   private pending = new Map<string, Date>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<number> | undefined;
-  /** Writes made since start; the benchmark reads it. */
+  /** Key times written since start (one per key per flush); the benchmark reads it. */
   writes = 0;
 
   constructor(
@@ -31,7 +32,7 @@ export class LastUsedTracker {
     return this.pending.get(keyId);
   }
 
-  /** Writes every pending time (one UPDATE per key, never moving a time backwards). */
+  /** Writes every pending time (never moving a time backwards); returns the number of keys written. */
   async flush(): Promise<number> {
     // Loop: another caller queued behind the same flush may have started the next one first.
     while (this.flushing) await this.flushing;
@@ -40,16 +41,15 @@ export class LastUsedTracker {
     this.pending = new Map();
     this.flushing = (async () => {
       let n = 0;
-      for (const [id, at] of batch) {
+      const entries = [...batch];
+      for (let i = 0; i < entries.length; i += LAST_USED_BATCH) {
+        const part = entries.slice(i, i + LAST_USED_BATCH);
         try {
-          await this.db.apiKey.updateMany({
-            where: { id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: at } }] },
-            data: { lastUsedAt: at },
-          });
-          n++;
+          await writeLastUsed(this.db, part);
+          n += part.length;
         } catch (err) {
-          // Keep it for the next flush rather than lose it.
-          if (!this.pending.has(id)) this.pending.set(id, at);
+          // Keep them for the next flush rather than lose them (a newer touch wins).
+          for (const [id, at] of part) if (!this.pending.has(id)) this.pending.set(id, at);
           this.onError(err);
         }
       }
