@@ -24,6 +24,8 @@ const schema = z
     TRUST_PROXY: bool.default(false),
     SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 14),
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
+    /** Key rows kept in memory for verification (0 turns the cache off); see docs/performance.md. */
+    VERIFY_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
     SCOPES: z.string().default("mcp:read mcp:write"),
@@ -68,6 +70,7 @@ const schema = z
       trustProxy: env.TRUST_PROXY,
       sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
+      verifyCacheSize: env.VERIFY_CACHE_SIZE,
       loginMaxFailures: env.LOGIN_MAX_FAILURES,
       loginWindowMs: env.LOGIN_WINDOW_MINUTES * 60_000,
       cookieSecret: env.COOKIE_SECRET,

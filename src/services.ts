@@ -40,7 +40,7 @@ export interface Services {
 export async function openServices(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<Services> {
   if (options.migrate ?? true) await migrate(config.databaseUrl);
   const db = createDb(config.databaseUrl);
-  const lookup = driverKeyLookup(config.databaseUrl);
+  const lookup = driverKeyLookup(config.databaseUrl, { cacheSize: config.verifyCacheSize });
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,

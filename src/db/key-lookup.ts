@@ -3,11 +3,13 @@
 // request runs it, so the server reads through the database driver with a prepared statement
 // (Prisma costs ~0.4 ms of CPU per call, measured in bench/); Prisma's $queryRaw runs the same SQL
 // where no driver connection is wanted (unit tests). Only src/keys/verify/find_by_hash uses this.
+// The server's lookup is cached in memory behind a per-request change check (src/db/key-cache.ts).
 import Database from "better-sqlite3";
 import pg from "pg";
 import { Prisma, type ApiKey } from "../generated/sqlite/client.js";
 import type { Db } from "./client.js";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
+import { cachedKeyLookup, coalesced, type ChangeToken } from "./key-cache.js";
 
 export interface KeyLookupRow extends ApiKey {
   userEmail: string;
@@ -20,6 +22,8 @@ export interface KeyLookupRow extends ApiKey {
 export interface KeyLookup {
   find(hash: string): Promise<KeyLookupRow | undefined>;
   close(): Promise<void>;
+  /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
+  stats?(): { hits: number; misses: number; resets: number; size: number };
 }
 
 const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.name AS "appName", a."organizationId" AS "appOrganizationId"
@@ -51,12 +55,23 @@ export function prismaKeyLookup(db: Db): KeyLookup {
   };
 }
 
-export function driverKeyLookup(databaseUrl: string): KeyLookup {
-  const url = normalizeDatabaseUrl(databaseUrl);
-  if (providerOf(url) === "sqlite") {
-    const sqlite = new Database(sqliteFile(url), { readonly: true, fileMustExist: true, timeout: 10_000 });
-    const statement = sqlite.prepare(`${SELECT}?`);
-    return {
+export interface DriverKeyLookupOptions {
+  /** Rows kept in memory (src/db/key-cache.ts); 0 reads the database on every request. */
+  cacheSize?: number;
+}
+
+export function driverKeyLookup(databaseUrl: string, options: DriverKeyLookupOptions = {}): KeyLookup {
+  const { lookup, changes } = providerOf(normalizeDatabaseUrl(databaseUrl)) === "sqlite" ? sqliteLookup(databaseUrl) : postgresLookup(databaseUrl);
+  return options.cacheSize ? cachedKeyLookup(lookup, changes, options.cacheSize) : lookup;
+}
+
+function sqliteLookup(databaseUrl: string): { lookup: KeyLookup; changes: ChangeToken } {
+  const sqlite = new Database(sqliteFile(normalizeDatabaseUrl(databaseUrl)), { readonly: true, fileMustExist: true, timeout: 10_000 });
+  const statement = sqlite.prepare(`${SELECT}?`);
+  // Changes whenever another connection (Prisma, another process, the CLI) commits to the file.
+  const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
+  return {
+    lookup: {
       async find(hash) {
         const row = statement.get(hash) as Record<string, unknown> | undefined;
         return row ? withDates(row) : undefined;
@@ -64,20 +79,32 @@ export function driverKeyLookup(databaseUrl: string): KeyLookup {
       async close() {
         sqlite.close();
       },
-    };
-  }
-  const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000 });
+    },
+    changes: () => dataVersion.get() as number,
+  };
+}
+
+function postgresLookup(databaseUrl: string): { lookup: KeyLookup; changes: ChangeToken } {
+  const pool = new pg.Pool({ connectionString: normalizeDatabaseUrl(databaseUrl), max: 8, idleTimeoutMillis: 30_000 });
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
   const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
+  // The MVCC snapshot (xmin:xmax:in-progress ids): equal text means the same committed data.
+  const snapshot = coalesced(async () => {
+    const result = await pool.query<{ s: string }>({ name: "keyward_snapshot", text: "SELECT pg_current_snapshot()::text AS s" });
+    return result.rows[0]!.s;
+  });
   return {
-    async find(hash) {
-      const result = await pool.query({ name: "keyward_find_key", text: `${SELECT}$1`, values: [hash], types } as pg.QueryConfig<[string]>);
-      const row = result.rows[0] as Record<string, unknown> | undefined;
-      return row ? withDates(row) : undefined;
+    lookup: {
+      async find(hash) {
+        const result = await pool.query({ name: "keyward_find_key", text: `${SELECT}$1`, values: [hash], types } as pg.QueryConfig<[string]>);
+        const row = result.rows[0] as Record<string, unknown> | undefined;
+        return row ? withDates(row) : undefined;
+      },
+      async close() {
+        await pool.end();
+      },
     },
-    async close() {
-      await pool.end();
-    },
+    changes: snapshot,
   };
 }

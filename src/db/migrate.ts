@@ -1,7 +1,8 @@
 // Applies pending migrations with `prisma migrate deploy` (it takes an advisory lock on
 // PostgreSQL, so several instances starting at once are safe).
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import Database from "better-sqlite3";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
@@ -16,8 +17,57 @@ export class MigrationError extends Error {}
 
 export async function migrate(databaseUrl: string): Promise<void> {
   const url = normalizeDatabaseUrl(databaseUrl);
-  if (providerOf(url) === "sqlite") mkdirSync(path.dirname(sqliteFile(url)), { recursive: true });
-  await new Promise<void>((resolve, reject) => {
+  if (providerOf(url) === "postgresql") return deploy(url);
+  const file = sqliteFile(url);
+  // Prisma's migrate cannot open a WAL-mode file that another connection holds (a running server,
+  // while the CLI starts), so an up-to-date file is left alone.
+  if (sqliteUpToDate(file)) return;
+  mkdirSync(path.dirname(file), { recursive: true });
+  await deploy(url);
+  useWriteAheadLog(file);
+}
+
+/** True when every migration in prisma/sqlite/migrations is recorded as applied in the file. */
+function sqliteUpToDate(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const local = readdirSync(path.join(root, "prisma", "sqlite", "migrations"), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  let sqlite: Database.Database | undefined;
+  try {
+    sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    if (sqlite.pragma("journal_mode", { simple: true }) !== "wal") return false;
+    const applied = new Set(
+      sqlite
+        .prepare(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`)
+        .pluck()
+        .all() as string[],
+    );
+    return local.every((name) => applied.has(name));
+  } catch {
+    return false; // no migrations table yet, or not a database: let Prisma say what is wrong
+  } finally {
+    sqlite?.close();
+  }
+}
+
+/**
+ * SQLite in WAL mode (a setting stored in the file): readers never wait for a writer, and the
+ * verification path's per-request change check (PRAGMA data_version) costs about a third as much.
+ */
+function useWriteAheadLog(file: string): void {
+  const sqlite = new Database(file, { timeout: 10_000 });
+  try {
+    sqlite.pragma("journal_mode = WAL");
+  } catch {
+    // Another connection holds the file: stay in rollback mode (correct, only slower); a later start retries.
+  } finally {
+    sqlite.close();
+  }
+}
+
+function deploy(url: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [prismaCli, "migrate", "deploy"], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },

@@ -1,7 +1,7 @@
 // Benchmark-only routes (BENCH_ROUTES=true; never enable in production). The same tiny handler
 // twice: /__bench/open without authentication, /__bench/key behind the production requireKey
 // middleware, so the difference between the two is the cost of verifying a key. /__bench/stats
-// exposes the last-used write counter. See bench/README.md.
+// exposes the last-used write counter and the key cache's counters. See bench/README.md.
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
 import type { KeywardState } from "./state.js";
@@ -25,7 +25,7 @@ export function benchRoutes(services: Services): Middleware<KeywardState> {
         return byKey(ctx, () => Promise.resolve(handler(ctx, next)));
       case "/__bench/stats":
         ctx.set("Cache-Control", "no-store");
-        ctx.body = { lastUsedWrites: services.keys.tracker.writes, pid: process.pid, rss: process.memoryUsage().rss };
+        ctx.body = { lastUsedWrites: services.keys.tracker.writes, keyCache: services.keys.cacheStats(), pid: process.pid, rss: process.memoryUsage().rss };
         return;
       default:
         return next();

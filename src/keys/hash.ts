@@ -1,9 +1,9 @@
 // Keys are stored as SHA-256: they carry 256 bits of entropy, so a fast hash is the right one
 // (a slow password hash would only slow every request) and an indexed lookup finds the row.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 
 export function hashKey(raw: string): string {
-  return createHash("sha256").update(raw, "utf8").digest("hex");
+  return hash("sha256", raw, "hex"); // one-shot: about twice as fast as createHash() on every request
 }
 
 /** Constant-time comparison of two hex digests. */

@@ -20,17 +20,20 @@ export type { LeakedKey } from "./leaked.js";
 
 /**
  * `lookup` is how verification reads a key row: the server passes a driver-level lookup
- * (src/db/key-lookup.ts); without one, Prisma runs the same query.
+ * (src/db/key-lookup.ts), cached behind a change check; without one, Prisma runs the same query.
  */
 export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue; lookup?: KeyLookup }) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
+  const lookup = options.lookup ?? prismaKeyLookup(db);
   return {
     ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker }),
-    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, lookup: options.lookup ?? prismaKeyLookup(db) }),
+    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, lookup }),
     ...createLeakHandling(db, { legacyKeyPattern: options.legacyKeyPattern }),
     ...createKeyImport(db),
     tracker,
+    /** Hits, misses and resets of the verification cache (null when the lookup is not cached). */
+    cacheStats: () => lookup.stats?.() ?? null,
   };
 }
 

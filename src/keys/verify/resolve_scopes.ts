@@ -1,17 +1,35 @@
 // What the key may do on this request: its scopes (none = the whole catalogue) plus everything they
 // imply, capped by the user's current role (a viewer keeps only read-only scopes). The role is the
 // one check_membership just read, so a demotion applies to existing keys on the next request.
+// The answer depends only on (scopes, role) and the fixed catalogue, so it is computed once per pair.
 import { expandScopes, type ScopeCatalogue } from "../../scopes/catalogue.js";
 import { roleCap } from "../../orgs/roles.js";
+import type { Role } from "../../orgs/roles.js";
 import { splitScopes } from "../model.js";
 import type { VerifyStep } from "./context.js";
 
-export const resolve_scopes =
-  (catalogue: ScopeCatalogue): VerifyStep =>
-  (ctx) => {
-    const own = splitScopes(ctx.row?.scopes ?? "");
-    const granted = expandScopes(catalogue, own.length ? own : catalogue.map((s) => s.name));
-    const cap = ctx.role ? roleCap(ctx.role, catalogue) : null;
-    ctx.scopes = catalogue.map((s) => s.name).filter((name) => granted.has(name) && (!cap || cap.has(name)));
+const MEMO_LIMIT = 1000;
+
+export const resolve_scopes = (catalogue: ScopeCatalogue): VerifyStep => {
+  const all = catalogue.map((s) => s.name);
+  const memo = new Map<string, readonly string[]>();
+  const effective = (scopes: string, role: Role | null): readonly string[] => {
+    const own = splitScopes(scopes);
+    const granted = expandScopes(catalogue, own.length ? own : all);
+    const cap = role ? roleCap(role, catalogue) : null;
+    return Object.freeze(all.filter((name) => granted.has(name) && (!cap || cap.has(name))));
+  };
+  return (ctx) => {
+    const scopes = ctx.row?.scopes ?? "";
+    const role = ctx.role ?? null;
+    const memoKey = `${role ?? ""}\n${scopes}`;
+    let out = memo.get(memoKey);
+    if (!out) {
+      out = effective(scopes, role);
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(memoKey, out);
+    }
+    ctx.scopes = [...out];
     return undefined;
   };
+};

@@ -1,0 +1,92 @@
+// Key rows kept in memory, never stale. Every lookup first asks the database one cheap question,
+// "has anything been committed since?" (a change token), and empties the whole cache when the answer
+// changed. So a revocation, a removed member or a deleted app, made by this instance, by another
+// instance or by the CLI, is seen on the very next request, exactly as without the cache; what the
+// cache saves is the key-row query itself (and, on PostgreSQL, most round trips: see coalesced()).
+//
+// Change tokens (src/db/key-lookup.ts):
+// - SQLite: PRAGMA data_version on the lookup's own read-only connection, which changes whenever any
+//   other connection (Prisma in this process, another process, the CLI) commits to the file.
+// - PostgreSQL: pg_current_snapshot(), the MVCC snapshot itself. Two equal snapshots see exactly
+//   the same committed transactions, so an unchanged snapshot proves no row can have changed.
+// Any commit empties the cache (the last-used flush too), which keeps the rule simple to trust.
+import type { KeyLookup, KeyLookupRow } from "./key-lookup.js";
+
+export type ChangeToken = () => string | number | Promise<string | number>;
+
+export interface KeyCacheStats {
+  hits: number;
+  misses: number;
+  /** Times a commit emptied the cache. */
+  resets: number;
+  size: number;
+}
+
+export interface CachedKeyLookup extends KeyLookup {
+  stats(): KeyCacheStats;
+}
+
+export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows: number): CachedKeyLookup {
+  const rows = new Map<string, KeyLookupRow>();
+  let version: string | number | undefined;
+  const stats = { hits: 0, misses: 0, resets: 0 };
+  return {
+    async find(hash) {
+      // The token is read after this request arrived, so it covers every commit made before it.
+      const seen = await changes();
+      if (seen !== version) {
+        if (rows.size > 0) stats.resets++;
+        rows.clear();
+        version = seen;
+      }
+      const hit = rows.get(hash);
+      if (hit) {
+        stats.hits++;
+        return hit;
+      }
+      stats.misses++;
+      // Read after the token: the row is at least as new as `seen`. Kept only if no newer token
+      // has replaced `seen` meanwhile; unknown hashes are never kept (no cache flooding).
+      const row = await inner.find(hash);
+      if (row && version === seen) {
+        if (rows.size >= maxRows) rows.delete(rows.keys().next().value!);
+        rows.set(hash, Object.freeze(row));
+      }
+      return row;
+    },
+    close: () => inner.close(),
+    stats: () => ({ ...stats, size: rows.size }),
+  };
+}
+
+/**
+ * Concurrent callers share database reads without ever getting an answer older than their call:
+ * a caller that arrives while a read is in flight waits for the next read, which starts after the
+ * current one ends (so after the caller arrived). Under load one round trip answers many requests.
+ */
+export function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let next: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const p = read();
+    running = p;
+    const done = () => {
+      if (running === p) running = undefined;
+    };
+    p.then(done, done);
+    return p;
+  };
+  return () => {
+    if (!running) return start();
+    next ??= running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        next = undefined;
+        return running ?? start();
+      });
+    return next;
+  };
+}

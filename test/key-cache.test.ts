@@ -1,0 +1,203 @@
+// The verification cache (src/db/key-cache.ts) must never make a change late: revocation, a removed
+// member, a new role are seen on the very next verify, whichever connection (another instance, the
+// CLI) made them. Unit tests pin the rules; the rest run on the real database of this run.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type Db } from "../src/db/client.js";
+import { cachedKeyLookup, coalesced } from "../src/db/key-cache.js";
+import { driverKeyLookup, type KeyLookup, type KeyLookupRow } from "../src/db/key-lookup.js";
+import { createKeys } from "../src/keys/index.js";
+import { hashKey } from "../src/keys/hash.js";
+import { createOrganizations } from "../src/orgs/organizations.js";
+import { makeUser, openTestDb, type TestDb } from "./support.js";
+
+const PREFIX = "kw_user_";
+const SCOPES = ["mcp:read", "mcp:write"];
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const row = (hash: string, extra: Partial<KeyLookupRow> = {}) => ({ id: `key_${hash}`, hash, revokedAt: null, ...extra }) as unknown as KeyLookupRow;
+
+describe("coalesced()", () => {
+  it("a caller arriving during a read gets the next read, started after it arrived; callers share reads", async () => {
+    const reads: ReturnType<typeof deferred<number>>[] = [];
+    const read = coalesced(() => {
+      const d = deferred<number>();
+      reads.push(d);
+      return d.promise;
+    });
+    const a = read(); // starts read #0
+    const b = read(); // #0 is in flight: waits for #1
+    const c = read(); // shares #1 with b
+    expect(reads).toHaveLength(1);
+    reads[0]!.resolve(0);
+    expect(await a).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(reads).toHaveLength(2); // #1 started only after #0 ended
+    reads[1]!.resolve(1);
+    expect(await b).toBe(1);
+    expect(await c).toBe(1);
+    const d = read(); // nothing in flight: a fresh read
+    expect(reads).toHaveLength(3);
+    reads[2]!.resolve(2);
+    expect(await d).toBe(2);
+  });
+
+  it("a failed read fails its callers, and the next call reads again", async () => {
+    let n = 0;
+    const read = coalesced(async () => {
+      n++;
+      if (n === 1) throw new Error("database down");
+      return n;
+    });
+    await expect(read()).rejects.toThrow("database down");
+    expect(await read()).toBe(2);
+  });
+});
+
+describe("cachedKeyLookup()", () => {
+  function fixture(maxRows = 10) {
+    let token = 1;
+    const stored = new Map<string, KeyLookupRow>();
+    let queries = 0;
+    const inner: KeyLookup = {
+      async find(hash) {
+        queries++;
+        return stored.get(hash);
+      },
+      async close() {},
+    };
+    const lookup = cachedKeyLookup(inner, () => token, maxRows);
+    return { lookup, stored, queries: () => queries, commit: () => token++ };
+  }
+
+  it("serves a row from memory until the change token moves, then reads again", async () => {
+    const f = fixture();
+    f.stored.set("a", row("a"));
+    expect((await f.lookup.find("a"))?.revokedAt).toBeNull();
+    expect((await f.lookup.find("a"))?.revokedAt).toBeNull();
+    expect(f.queries()).toBe(1);
+    // a commit elsewhere (here: the key revoked)
+    f.stored.set("a", row("a", { revokedAt: new Date() }));
+    f.commit();
+    expect((await f.lookup.find("a"))?.revokedAt).toBeInstanceOf(Date);
+    expect(f.queries()).toBe(2);
+    expect(f.lookup.stats()).toMatchObject({ hits: 1, misses: 2, resets: 1, size: 1 });
+  });
+
+  it("never keeps unknown hashes, so a flood of made-up keys cannot evict real ones", async () => {
+    const f = fixture(2);
+    f.stored.set("a", row("a"));
+    await f.lookup.find("a");
+    for (let i = 0; i < 50; i++) expect(await f.lookup.find(`nope${i}`)).toBeUndefined();
+    expect(f.lookup.stats().size).toBe(1);
+    await f.lookup.find("a");
+    expect(f.lookup.stats().hits).toBe(1);
+  });
+
+  it("holds at most maxRows rows", async () => {
+    const f = fixture(3);
+    for (const h of ["a", "b", "c", "d", "e"]) f.stored.set(h, row(h));
+    for (const h of ["a", "b", "c", "d", "e"]) await f.lookup.find(h);
+    expect(f.lookup.stats().size).toBe(3);
+  });
+
+  it("does not keep a row read under a token that a newer one has replaced meanwhile", async () => {
+    let token = 1;
+    const slow = deferred<KeyLookupRow | undefined>();
+    let calls = 0;
+    const inner: KeyLookup = {
+      find: () => (++calls === 1 ? slow.promise : Promise.resolve(row("a", { revokedAt: new Date() }))),
+      async close() {},
+    };
+    const lookup = cachedKeyLookup(inner, () => token, 10);
+    const first = lookup.find("a"); // reads under token 1, slowly
+    await new Promise((r) => setImmediate(r));
+    token = 2; // a revocation commits...
+    expect((await lookup.find("a"))?.revokedAt).toBeInstanceOf(Date); // ...and the next request sees it
+    slow.resolve(row("a")); // the stale read finishes late
+    expect((await first)?.revokedAt).toBeNull();
+    expect((await lookup.find("a"))?.revokedAt).toBeInstanceOf(Date); // and was not cached
+  });
+});
+
+describe("verification with the cache on the real database", () => {
+  let t: TestDb;
+  let other: Db; // another connection: another instance, or the CLI
+  let lookup: KeyLookup;
+  beforeAll(async () => {
+    t = await openTestDb();
+    other = createDb(t.url);
+    lookup = driverKeyLookup(t.url, { cacheSize: 100 });
+  });
+  afterAll(async () => {
+    await lookup?.close();
+    await other?.$disconnect();
+    await t?.close();
+  });
+
+  const keysFor = (db: Db) => createKeys(db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });
+
+  it("repeated verifies are answered from memory", async () => {
+    const keys = keysFor(t.db);
+    const user = await makeUser(t.db);
+    const { raw } = await keys.mint({ userId: user.id, label: "hot", source: "portal" });
+    expect((await keys.verify(raw)).ok).toBe(true); // may reset after the mint's commits
+    const before = keys.cacheStats()!;
+    for (let i = 0; i < 20; i++) expect((await keys.verify(raw)).ok).toBe(true);
+    const after = keys.cacheStats()!;
+    expect(after.hits - before.hits).toBe(20);
+    expect(after.misses).toBe(before.misses);
+  });
+
+  it("a key revoked through another connection fails the very next verify", async () => {
+    const keys = keysFor(t.db);
+    const user = await makeUser(t.db);
+    const minted = await keys.mint({ userId: user.id, label: "victim", source: "portal" });
+    for (let i = 0; i < 2; i++) expect((await keys.verify(minted.raw)).ok).toBe(true);
+    const hits = keys.cacheStats()!.hits;
+    expect((await keys.verify(minted.raw)).ok).toBe(true);
+    expect(keys.cacheStats()!.hits).toBe(hits + 1); // the row is in memory...
+    await keysFor(other).revoke(user.id, minted.key.id); // ...when another instance revokes the key
+    expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
+  });
+
+  it("a member removed through another connection fails the very next verify; a new role applies at once", async () => {
+    const keys = keysFor(t.db);
+    const owner = await makeUser(t.db);
+    const member = await makeUser(t.db);
+    const orgs = createOrganizations(t.db);
+    const org = await orgs.create(owner.id, `Team ${member.id.slice(-6)}`);
+    await t.db.membership.create({ data: { organizationId: org.id, userId: member.id, role: "member" } });
+    const minted = await keys.mint({ userId: member.id, label: "team key", source: "portal", organizationId: org.id });
+    const first = await keys.verify(minted.raw);
+    expect(first.ok && first.role).toBe("member");
+    const hits = keys.cacheStats()!.hits;
+    expect((await keys.verify(minted.raw)).ok).toBe(true);
+    expect(keys.cacheStats()!.hits).toBe(hits + 1);
+
+    await other.membership.update({ where: { organizationId_userId: { organizationId: org.id, userId: member.id } }, data: { role: "viewer" } });
+    const demoted = await keys.verify(minted.raw);
+    expect(demoted.ok && demoted.role).toBe("viewer");
+
+    await other.membership.delete({ where: { organizationId_userId: { organizationId: org.id, userId: member.id } } });
+    expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "not_member" });
+  });
+
+  it("the lookup's rows are the database's: same answer with the cache off", async () => {
+    const uncached = driverKeyLookup(t.url);
+    try {
+      const keys = keysFor(t.db);
+      const user = await makeUser(t.db);
+      const { raw } = await keys.mint({ userId: user.id, label: "same", source: "portal" });
+      await keys.verify(raw);
+      const cachedRow = await lookup.find(hashKey(raw));
+      expect(cachedRow).toEqual(await uncached.find(hashKey(raw)));
+    } finally {
+      await uncached.close();
+    }
+  });
+});
