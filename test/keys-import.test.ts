@@ -113,7 +113,10 @@ describe("LEGACY_KEY_PATTERN", () => {
       const legacy = legacyKey();
       const modern = generateKey("kw_user_");
       const { rows } = parseImport(`${line(legacy)}\n${line(modern)}`);
-      await server.services.keys.importHashes(user.id, rows);
+      const imported = await server.services.keys.importHashes(user.id, rows);
+      // In the owner's personal organisation, as a portal key is: verification needs no extra queries.
+      const personal = await server.services.orgs.ensurePersonal(user.id);
+      expect(imported.map((k) => k.organizationId)).toEqual([personal, personal]);
       expect((await mcp(server, legacy)).status).toBe(401);
       expect(await server.services.keys.verify(legacy)).toEqual({ ok: false, reason: "invalid_format" });
       expect((await mcp(server, modern)).status).toBe(200);

@@ -6,6 +6,7 @@ import type { Db } from "../db/client.js";
 import { labelSchema } from "./input.js";
 import { toView, type KeyView } from "./model.js";
 import { newKeyId } from "./service.js";
+import { createOrganizations } from "../orgs/organizations.js";
 
 export const MAX_IMPORT_LINES = 10_000;
 
@@ -87,12 +88,13 @@ export function createKeyImport(db: Db) {
       return problems;
     },
 
-    /** Writes every row in one transaction (source `unknown`): all of them or none. */
+    /** Writes every row in one transaction (source `unknown`, in the user's personal organisation): all of them or none. */
     async importHashes(userId: string, rows: readonly ImportRow[]): Promise<KeyView[]> {
+      const organizationId = await createOrganizations(db).ensurePersonal(userId);
       const created = await db.$transaction(
         rows.map((r) =>
           db.apiKey.create({
-            data: { id: newKeyId(), userId, hash: r.hash, last4: r.last4, label: r.label, source: "unknown", scopes: "", createdAt: r.created },
+            data: { id: newKeyId(), userId, organizationId, hash: r.hash, last4: r.last4, label: r.label, source: "unknown", scopes: "", createdAt: r.created },
           }),
         ),
       );
