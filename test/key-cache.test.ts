@@ -187,6 +187,29 @@ describe("verification with the cache on the real database", () => {
     expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "not_member" });
   });
 
+  it("PostgreSQL: the change check's own connection, killed, is opened again", async (test) => {
+    if (!t.url.startsWith("postgres")) return test.skip();
+    const keys = keysFor(t.db);
+    const user = await makeUser(t.db);
+    const { raw } = await keys.mint({ userId: user.id, label: "reconnect", source: "portal" });
+    expect((await keys.verify(raw)).ok).toBe(true);
+    const killed = await other.$queryRawUnsafe<{ n: bigint | number }[]>(
+      `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_current_snapshot()%'`,
+    );
+    expect(Number(killed[0]!.n)).toBe(1);
+    let failures = 0;
+    let ok = false;
+    for (let i = 0; i < 3 && !ok; i++) {
+      try {
+        ok = (await keys.verify(raw)).ok; // the first call may still meet the dead connection
+      } catch {
+        failures++;
+      }
+    }
+    expect(ok).toBe(true);
+    expect(failures).toBeLessThanOrEqual(1);
+  });
+
   it("the lookup's rows are the database's: same answer with the cache off", async () => {
     const uncached = driverKeyLookup(t.url);
     try {

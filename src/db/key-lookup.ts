@@ -90,8 +90,11 @@ function postgresLookup(databaseUrl: string): { lookup: KeyLookup; changes: Chan
   // touching pg's global type parsers, which Prisma's adapter shares.
   const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
   // The MVCC snapshot (xmin:xmax:in-progress ids): equal text means the same committed data.
+  // Read on a connection of its own (coalesced: never two reads at once), which skips the pool's
+  // check-out on every request (~50 µs here).
+  const own = dedicatedConnection(normalizeDatabaseUrl(databaseUrl));
   const snapshot = coalesced(async () => {
-    const result = await pool.query<{ s: string }>({ name: "keyward_snapshot", text: "SELECT pg_current_snapshot()::text AS s" });
+    const result = await own.query<{ s: string }>({ name: "keyward_snapshot", text: "SELECT pg_current_snapshot()::text AS s" });
     return result.rows[0]!.s;
   });
   return {
@@ -102,9 +105,48 @@ function postgresLookup(databaseUrl: string): { lookup: KeyLookup; changes: Chan
         return row ? withDates(row) : undefined;
       },
       async close() {
-        await pool.end();
+        await Promise.all([pool.end(), own.close()]);
       },
     },
     changes: snapshot,
+  };
+}
+
+/** One connection, opened on first use and opened again on the next call after any error. */
+function dedicatedConnection(url: string) {
+  let current: Promise<pg.Client> | undefined;
+  const open = (): Promise<pg.Client> => {
+    const client = new pg.Client({ connectionString: url });
+    const opening = client.connect().then(() => client);
+    client.on("error", () => drop(opening, client)); // a dropped connection: the next call reconnects
+    return opening;
+  };
+  const drop = (which: Promise<pg.Client>, client?: pg.Client) => {
+    if (current === which) current = undefined;
+    client?.end().catch(() => {});
+  };
+  return {
+    async query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+      const opening = (current ??= open());
+      let client: pg.Client;
+      try {
+        client = await opening;
+      } catch (err) {
+        drop(opening);
+        throw err;
+      }
+      try {
+        return await client.query<R>(config);
+      } catch (err) {
+        drop(opening, client);
+        throw err;
+      }
+    },
+    async close(): Promise<void> {
+      const opening = current;
+      current = undefined;
+      const client = await opening?.catch(() => undefined);
+      await client?.end().catch(() => {});
+    },
   };
 }

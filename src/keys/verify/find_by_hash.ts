@@ -1,19 +1,37 @@
 // SHA-256 of the raw key → ONE indexed lookup that also brings what the later steps need (owner,
 // the owner's role in the key's organisation, the owning app) → constant-time confirmation of the
 // stored hash. One round trip per verified request: this is the hot path of every protected call.
-import type { KeyLookup } from "../../db/key-lookup.js";
+// A row served from the verification cache is the same object on every hit, so what is derived
+// from it (the context's row and join, later the key's view) is derived once per row, read-only.
+import type { KeyLookup, KeyLookupRow } from "../../db/key-lookup.js";
 import { hashKey, sameHash } from "../hash.js";
-import type { VerifyStep } from "./context.js";
+import type { VerifyContext, VerifyStep } from "./context.js";
 
-export const find_by_hash =
-  (lookup: KeyLookup): VerifyStep =>
-  async (ctx) => {
+type Derived = Pick<Required<VerifyContext>, "row" | "joined">;
+
+function derive(found: KeyLookupRow): Derived {
+  const { userEmail, memberRole, appName, appOrganizationId, ...key } = found;
+  return {
+    row: { ...key, user: { id: key.userId, email: userEmail } },
+    joined: { memberRole, app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null },
+  };
+}
+
+export const find_by_hash = (lookup: KeyLookup): VerifyStep => {
+  const derived = new WeakMap<KeyLookupRow, Derived>();
+  return async (ctx) => {
     const hash = hashKey(ctx.raw);
     const found = await lookup.find(hash);
     if (!found || !sameHash(found.hash, hash)) return "unknown_key";
-    const { userEmail, memberRole, appName, appOrganizationId, ...key } = found;
+    // Only cached rows (frozen by the cache) come back: derive a fresh row's context without keeping it.
+    let d = derived.get(found);
+    if (!d) {
+      d = derive(found);
+      if (Object.isFrozen(found)) derived.set(found, d);
+    }
     ctx.hash = hash;
-    ctx.row = { ...key, user: { id: key.userId, email: userEmail } };
-    ctx.joined = { memberRole, app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null };
+    ctx.row = d.row;
+    ctx.joined = d.joined;
     return undefined;
   };
+};

@@ -46,6 +46,18 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     touch_last_used(tracker),
   ];
 
+  // The key's view without the last-used time, once per row (rows are shared while cached).
+  const views = new WeakMap<object, KeyView>();
+  const viewOf = (row: NonNullable<VerifyContext["row"]>): KeyView => {
+    let view = views.get(row);
+    if (!view) {
+      view = toView(row);
+      views.set(row, view);
+    }
+    const pending = tracker.pendingFor(row.id);
+    return pending && (!row.lastUsedAt || pending > row.lastUsedAt) ? { ...view, lastUsedAt: pending.toISOString() } : view;
+  };
+
   return async function verify(raw: string, options: { resource?: string } = {}): Promise<VerifyResult> {
     const ctx: VerifyContext = { raw, resource: options.resource };
     for (const step of steps) {
@@ -55,7 +67,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     const row = ctx.row!;
     return {
       ok: true,
-      key: toView(row, tracker.pendingFor(row.id)),
+      key: viewOf(row),
       user: { id: row.user.id, email: row.user.email },
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
