@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     duration: spec.duration,
     pipelining: 1,
     timeout: 10,
+    ...(spec.rate ? { overallRate: spec.rate } : {}),
     headers: keys.length === 1 ? { authorization: `Bearer ${keys[0]}` } : {},
   };
   if (keys.length > 1) {

@@ -19,6 +19,8 @@ export interface LoadSpec {
   connections: number;
   /** Seconds. */
   duration: number;
+  /** Requests per second over all connections (autocannon overallRate); unset = as fast as possible. */
+  rate?: number;
   /** Also return the send time of every 2xx response (the revocation check needs them). */
   recordOkTimes?: boolean;
 }

@@ -12,8 +12,8 @@ interface Series {
 }
 
 const W = 1000;
-const H = 440;
-const COLORS: Record<string, string> = { sqlite: "#1f77b4", postgresql: "#d62728", "postgresql ×2": "#9467bd" };
+const H = 470;
+const COLORS: Record<string, string> = { sqlite: "#1f77b4", postgresql: "#d62728", "postgresql ×2": "#9467bd", "sqlite cache off": "#17becf", "postgresql cache off": "#ff7f0e" };
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
@@ -28,7 +28,7 @@ function niceMax(v: number): number {
 
 function panel(x0: number, title: string, yLabel: string, series: Series[], xs: number[]): string {
   const w = W / 2 - 110;
-  const h = H - 150;
+  const h = H - 170;
   const top = 50;
   const yMax = niceMax(Math.max(...series.flatMap((s) => s.points.map((p) => p.y))) * 1.1);
   const lx = xs.map((x) => Math.log10(x));
@@ -64,6 +64,12 @@ export function plotSvg(results: BackendResults[]): string {
     rps.push({ name: `${b.backend} open (baseline)`, color, dashed: true, points: b.scale.map((p) => ({ x: p.keys, y: p.open.rps })) });
     p99.push({ name: `${b.backend} valid key`, color, dashed: false, points: b.scale.map((p) => ({ x: p.keys, y: p.key.p99 })) });
     p99.push({ name: `${b.backend} open (baseline)`, color, dashed: true, points: b.scale.map((p) => ({ x: p.keys, y: p.open.p99 })) });
+    const off = b.scale.filter((p) => p.uncached);
+    if (off.length) {
+      const c0 = COLORS[`${b.backend} cache off`] ?? "#999";
+      rps.push({ name: `${b.backend} valid key, cache off`, color: c0, dashed: false, points: off.map((p) => ({ x: p.keys, y: p.uncached!.rps })) });
+      p99.push({ name: `${b.backend} valid key, cache off`, color: c0, dashed: false, points: off.map((p) => ({ x: p.keys, y: p.uncached!.p99 })) });
+    }
     const two = b.scale.filter((p) => p.twoKey);
     if (two.length) {
       const c2 = COLORS[`${b.backend} ×2`] ?? "#666";
@@ -74,7 +80,7 @@ export function plotSvg(results: BackendResults[]): string {
   const legend = rps
     .map((s, i) => {
       const x = 40 + (i % 3) * 320;
-      const y = H - 38 + Math.floor(i / 3) * 18;
+      const y = H - 56 + Math.floor(i / 3) * 18;
       return `<line x1="${x}" x2="${x + 30}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/><text x="${x + 36}" y="${y}" font-size="12">${esc(s.name)}</text>`;
     })
     .join("\n");

@@ -8,12 +8,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
-import { lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
+import { cacheCounters, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
 import { combine, medianRun, runLoad, type LoadResult } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
 import { machine, renderMarkdown, judge, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
+import { verifyMicro } from "./verify-micro.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const t0 = performance.now();
@@ -21,11 +22,14 @@ const log = (msg: string) => process.stderr.write(`[bench +${((performance.now()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
+/** Requests per second offered in the last-used runs. */
+const LAST_USED_RATE = 10_000;
+
 const HELP = `npm run bench -- [options]        (every option also reads an env variable)
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
-  --rounds <n>            open/key runs repeated, median    BENCH_ROUNDS        (2; quick 1)
+  --rounds <n>            open/key runs repeated, median    BENCH_ROUNDS        (3; quick 1)
   --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
   --backends <list>       sqlite,postgresql                 BENCH_BACKENDS      (both)
   --keys <list>           key counts in the table           BENCH_KEYS          (1000,1000000; quick 1000,20000)
@@ -33,6 +37,7 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --oauth <s>             seconds of full OAuth flows       BENCH_OAUTH         (5; quick 1)
   --oauth-concurrency <n> parallel scripted browsers        BENCH_OAUTH_CONCURRENCY (4)
   --tokens <n>            codes for the token-alone run     BENCH_TOKENS        (200; quick 10)
+  --rate <n>              req/s of the fixed-rate latency runs BENCH_RATE       (1000)
   --pg-url <url>          PostgreSQL admin URL              BENCH_PG_URL        (${DEFAULT_PG_ADMIN_URL})
   --out <file>            Markdown report                   BENCH_OUT           (bench/RESULTS.md; quick bench/RESULTS.quick.md)
   --plot <file>           PNG plot                          BENCH_PLOT          (bench/plot.png; quick bench/plot.quick.png)`;
@@ -53,6 +58,7 @@ function options(): RunConfig & { out: string; plot: string } {
       "oauth-concurrency": { type: "string" },
       tokens: { type: "string" },
       "pg-url": { type: "string" },
+      rate: { type: "string" },
       out: { type: "string" },
       plot: { type: "string" },
     },
@@ -83,7 +89,7 @@ function options(): RunConfig & { out: string; plot: string } {
     quick,
     duration: num(pick(values.duration, "BENCH_DURATION", "5", "1"), "duration"),
     warmup: Number(pick(values.warmup, "BENCH_WARMUP", "2", "0.5")),
-    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "2", "1"), "rounds")),
+    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "3", "1"), "rounds")),
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
@@ -92,6 +98,7 @@ function options(): RunConfig & { out: string; plot: string } {
     oauthConcurrency: Math.round(num(pick(values["oauth-concurrency"], "BENCH_OAUTH_CONCURRENCY", "4", "4"), "oauth-concurrency")),
     tokenCodes: Math.round(num(pick(values.tokens, "BENCH_TOKENS", "200", "10"), "tokens")),
     pgAdminUrl: pick(values["pg-url"], "BENCH_PG_URL", DEFAULT_PG_ADMIN_URL, DEFAULT_PG_ADMIN_URL),
+    rate: Math.round(num(pick(values.rate, "BENCH_RATE", "1000", "1000"), "rate")),
     out: pick(values.out, "BENCH_OUT", path.join(here, "RESULTS.md"), path.join(here, "RESULTS.quick.md")),
     plot: pick(values.plot, "BENCH_PLOT", path.join(here, "plot.png"), path.join(here, "plot.quick.png")),
   };
@@ -121,6 +128,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
   log(`${backend}: starting instance A (migrates ${db.url.replace(/\/\/[^@]*@/, "//***@")})`);
   const a = await startInstance({ DATABASE_URL: db.url });
+  log(`${backend}: starting instance A0 (VERIFY_CACHE_SIZE=0, for the cache-off comparison)`);
+  const a0 = await startInstance({ DATABASE_URL: db.url, VERIFY_CACHE_SIZE: "0" });
   let b: Instance | undefined;
   try {
     const email = `bench${Date.now()}@example.com`;
@@ -146,10 +155,18 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       }
       const opens: LoadResult[] = [];
       const keyed: LoadResult[] = [];
+      const countersBefore = await cacheCounters(a);
       for (let r = 0; r < cfg.rounds; r++) {
         opens.push((await load([a], "/__bench/open", undefined))[0]!);
         keyed.push((await load([a], "/__bench/key", [valid.key]))[0]!);
       }
+      const countersAfter = await cacheCounters(a);
+      // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
+      const fixedOpen = await runLoad({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate });
+      const fixedKey = await runLoad({ url: a.url, path: "/__bench/key", keys: [valid.key], connections: 2, duration: cfg.duration, rate: cfg.rate });
+      const micro = await verifyMicro(db.url, valid.key, prefix, cfg.quick ? 5_000 : 20_000);
+      if (cfg.warmup > 0) await load([a0], "/__bench/key", [valid.key], cfg.warmup);
+      const uncached = (await load([a0], "/__bench/key", [valid.key]))[0]!;
       const point: ScalePoint = {
         keys: n,
         seedSeconds,
@@ -158,8 +175,15 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         invalid: (await load([a], "/__bench/key", [invalid]))[0]!,
         unknown: (await load([a], "/__bench/key", [unknown]))[0]!,
         revoked: (await load([a], "/__bench/key", [revoked.key]))[0]!,
+        uncached,
+        fixedOpen,
+        fixedKey,
+        micro,
+        ...(countersBefore && countersAfter
+          ? { cache: { hits: countersAfter.hits - countersBefore.hits, misses: countersAfter.misses - countersBefore.misses, resets: countersAfter.resets - countersBefore.resets } }
+          : {}),
       };
-      log(`${backend} ${n}: open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms`);
+      log(`${backend} ${n}: open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; at ${cfg.rate} req/s p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);
       if (backend === "postgresql") {
         b ??= await startInstance({ DATABASE_URL: db.url });
         if (cfg.warmup > 0) await load([a, b], "/__bench/key", [valid.key], cfg.warmup);
@@ -169,6 +193,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       }
       res.scale.push(point);
     }
+
+    await a0.stop();
 
     // Revocation in the middle of a load run on the key: the very next request must be 401.
     const targets = b ? [a, b] : [a];
@@ -222,7 +248,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       ] as const) {
         const before = await lastUsedWrites(c);
         const started = now();
-        const [r] = await load([c], "/__bench/key", [...keys], cfg.lastUsedSeconds);
+        // Offered at 10,000 req/s (the issue's rate); the table shows what the instance served.
+        const r = await runLoad({ url: c.url, path: "/__bench/key", keys: [...keys], connections: cfg.connections, duration: cfg.lastUsedSeconds, rate: LAST_USED_RATE });
         // The flush after the last request: wait until the counter stops moving for two intervals.
         let after = await lastUsedWrites(c);
         for (let stable = 0, deadline = Date.now() + 30_000; stable < 2 && Date.now() < deadline; ) {
@@ -233,9 +260,9 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         }
         const writes = after - before;
         const seconds = (now() - started) / 1000;
-        const keysUsed = Math.min(keys.length, r!.statuses["200"] ?? 0);
-        res.lastUsed.push({ label, keysUsed, intervalSeconds: 1, seconds, requests: r!.requests, writes, bound: keysUsed * (Math.ceil(seconds) + 1) });
-        log(`${backend}: last-used ${label}: ${writes} writes in ${seconds.toFixed(1)} s for ${r!.requests} requests`);
+        const keysUsed = Math.min(keys.length, r.statuses["200"] ?? 0);
+        res.lastUsed.push({ label, keysUsed, intervalSeconds: 1, seconds, requests: r.requests, offeredRate: LAST_USED_RATE, servedRate: r.rps, writes, bound: keysUsed * (Math.ceil(seconds) + 1) });
+        log(`${backend}: last-used ${label}: ${writes} writes in ${seconds.toFixed(1)} s for ${r.requests} requests (${r.rps.toFixed(0)} req/s)`);
       }
     } finally {
       await c.stop();

@@ -69,17 +69,33 @@ export interface KnownKey {
   raw: string;
 }
 
-/** Inserts `count` real-format keys (generateKey + SHA-256 from src/keys) and returns their raw values. */
+/** The user's personal organisation, where the app puts a portal key by default. */
+async function personalOrgOf(db: BenchDatabase, userId: string): Promise<string> {
+  const [row] = await db.query<{ id: string }>(
+    db.backend === "sqlite" ? `SELECT id FROM "Organization" WHERE "personalOwnerId" = ?` : `SELECT id FROM "Organization" WHERE "personalOwnerId" = $1`,
+    [userId],
+  );
+  if (!row) throw new Error(`no personal organisation for ${userId}`);
+  return row.id;
+}
+
+const KNOWN_COLUMNS = `(id, "userId", hash, last4, label, source, scopes, "createdAt", "organizationId")`;
+
+/**
+ * Inserts `count` real-format keys (generateKey + SHA-256 from src/keys) in the user's personal
+ * organisation, as a portal key would be, and returns their raw values.
+ */
 export async function insertKnownKeys(db: BenchDatabase, userId: string, prefix: string, count: number, label: string): Promise<KnownKey[]> {
   const tag = randomBytes(4).toString("hex");
   const keys: KnownKey[] = Array.from({ length: count }, (_, i) => ({ id: `key_k${tag}${i}`, raw: generateKey(prefix) }));
+  const orgId = await personalOrgOf(db, userId);
   const now = new Date().toISOString();
   if (db.backend === "sqlite") {
     const sqlite = openSqlite(db.url.replace(/^file:/, ""));
     try {
-      const insert = sqlite.prepare(`INSERT INTO "ApiKey" ${COLUMNS} VALUES (?, ?, ?, ?, ?, 'portal', '', ?)`);
+      const insert = sqlite.prepare(`INSERT INTO "ApiKey" ${KNOWN_COLUMNS} VALUES (?, ?, ?, ?, ?, 'portal', '', ?, ?)`);
       sqlite.transaction(() => {
-        for (const k of keys) insert.run(k.id, userId, hashKey(k.raw), last4(k.raw), label, now);
+        for (const k of keys) insert.run(k.id, userId, hashKey(k.raw), last4(k.raw), label, now, orgId);
       })();
     } finally {
       sqlite.close();
@@ -87,9 +103,10 @@ export async function insertKnownKeys(db: BenchDatabase, userId: string, prefix:
   } else {
     for (let i = 0; i < keys.length; i += 1000) {
       const part = keys.slice(i, i + 1000);
-      const values = part.map((_, j) => `($${j * 4 + 1}, $${j * 4 + 2}, $${j * 4 + 3}, $${j * 4 + 4}, $${part.length * 4 + 1}, 'portal', '', now())`);
+      const n = part.length * 4;
+      const values = part.map((_, j) => `($${j * 4 + 1}, $${j * 4 + 2}, $${j * 4 + 3}, $${j * 4 + 4}, $${n + 1}, 'portal', '', now(), $${n + 2})`);
       const params = part.flatMap((k) => [k.id, userId, hashKey(k.raw), last4(k.raw)]);
-      await db.query(`INSERT INTO "ApiKey" ${COLUMNS} VALUES ${values.join(", ")}`, [...params, label]);
+      await db.query(`INSERT INTO "ApiKey" ${KNOWN_COLUMNS} VALUES ${values.join(", ")}`, [...params, label, orgId]);
     }
   }
   return keys;

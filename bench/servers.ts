@@ -86,8 +86,23 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((i) => i.stop()));
 }
 
-export async function lastUsedWrites(instance: Instance): Promise<number> {
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+  resets: number;
+}
+
+async function stats(instance: Instance): Promise<{ lastUsedWrites: number; keyCache: (CacheCounters & { size: number }) | null }> {
   const res = await fetch(`${instance.url}/__bench/stats`);
-  const body = (await res.json()) as { lastUsedWrites: number };
-  return body.lastUsedWrites;
+  return (await res.json()) as { lastUsedWrites: number; keyCache: (CacheCounters & { size: number }) | null };
+}
+
+export async function lastUsedWrites(instance: Instance): Promise<number> {
+  return (await stats(instance)).lastUsedWrites;
+}
+
+/** The verification cache's counters (null with VERIFY_CACHE_SIZE=0). */
+export async function cacheCounters(instance: Instance): Promise<CacheCounters | null> {
+  const c = (await stats(instance)).keyCache;
+  return c ? { hits: c.hits, misses: c.misses, resets: c.resets } : null;
 }
