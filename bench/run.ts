@@ -1,7 +1,7 @@
 // `npm run bench`: the cost of a verified request, at scale, on both backends (issue #9).
 // Orchestrates: fresh database → Keyward instances → seeding → autocannon runs → checks →
 // bench/RESULTS.md + bench/plot.png. Options: bench/README.md (or --help).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,11 +38,13 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --oauth-concurrency <n> parallel scripted browsers        BENCH_OAUTH_CONCURRENCY (4)
   --tokens <n>            codes for the token-alone run     BENCH_TOKENS        (200; quick 10)
   --rate <n>              req/s of the fixed-rate latency runs BENCH_RATE       (1000)
+  --render <json>         no measuring: write the report and plot again from a saved results file
+                          (every run saves its numbers next to the report: bench/RESULTS.json)
   --pg-url <url>          PostgreSQL admin URL              BENCH_PG_URL        (${DEFAULT_PG_ADMIN_URL})
   --out <file>            Markdown report                   BENCH_OUT           (bench/RESULTS.md; quick bench/RESULTS.quick.md)
   --plot <file>           PNG plot                          BENCH_PLOT          (bench/plot.png; quick bench/plot.quick.png)`;
 
-function options(): RunConfig & { out: string; plot: string } {
+function options(): RunConfig & { out: string; plot: string; render?: string } {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean" },
@@ -59,6 +61,7 @@ function options(): RunConfig & { out: string; plot: string } {
       tokens: { type: "string" },
       "pg-url": { type: "string" },
       rate: { type: "string" },
+      render: { type: "string" },
       out: { type: "string" },
       plot: { type: "string" },
     },
@@ -99,6 +102,7 @@ function options(): RunConfig & { out: string; plot: string } {
     tokenCodes: Math.round(num(pick(values.tokens, "BENCH_TOKENS", "200", "10"), "tokens")),
     pgAdminUrl: pick(values["pg-url"], "BENCH_PG_URL", DEFAULT_PG_ADMIN_URL, DEFAULT_PG_ADMIN_URL),
     rate: Math.round(num(pick(values.rate, "BENCH_RATE", "1000", "1000"), "rate")),
+    render: values.render,
     out: pick(values.out, "BENCH_OUT", path.join(here, "RESULTS.md"), path.join(here, "RESULTS.quick.md")),
     plot: pick(values.plot, "BENCH_PLOT", path.join(here, "plot.png"), path.join(here, "plot.quick.png")),
   };
@@ -176,6 +180,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         unknown: (await load([a], "/__bench/key", [unknown]))[0]!,
         revoked: (await load([a], "/__bench/key", [revoked.key]))[0]!,
         uncached,
+        roundRatios: keyed.map((k, i) => k.rps / opens[i]!.rps),
         fixedOpen,
         fixedKey,
         micro,
@@ -297,8 +302,22 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   return res;
 }
 
+async function writeReport(cfg: RunConfig & { out: string; plot: string }, m: ReturnType<typeof machine>, results: BackendResults[]): Promise<void> {
+  for (const file of [cfg.out, cfg.plot]) mkdirSync(path.dirname(file), { recursive: true });
+  const plotError = await writePlot(results, cfg.plot);
+  if (plotError) log(`plot: PNG not written (${plotError}); the SVG is next to it`);
+  const plotRef = plotError ? path.basename(cfg.plot.replace(/\.png$/, ".svg")) : path.basename(cfg.plot);
+  writeFileSync(cfg.out, renderMarkdown(cfg, m, results, plotRef));
+}
+
 async function main(): Promise<void> {
   const cfg = options();
+  if (cfg.render) {
+    // Same numbers, report written again (e.g. after a change to bench/report.ts).
+    const saved = JSON.parse(readFileSync(cfg.render, "utf8")) as { cfg: RunConfig; machine: ReturnType<typeof machine>; results: BackendResults[] };
+    await writeReport({ ...saved.cfg, out: cfg.out, plot: cfg.plot }, saved.machine, saved.results);
+    return;
+  }
   const m = machine();
   log(`${cfg.quick ? "QUICK " : ""}run: ${cfg.backends.join(", ")}; keys ${cfg.keyCounts.join(", ")}; ${cfg.duration} s × ${cfg.connections} connections; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   const results: BackendResults[] = [];
@@ -330,11 +349,9 @@ async function main(): Promise<void> {
     await cleanup();
   }
   m.loadAfter = os.loadavg();
-  for (const file of [cfg.out, cfg.plot]) mkdirSync(path.dirname(file), { recursive: true });
-  const plotError = await writePlot(results, cfg.plot);
-  if (plotError) log(`plot: PNG not written (${plotError}); the SVG is next to it`);
-  const plotRef = plotError ? path.basename(cfg.plot.replace(/\.png$/, ".svg")) : path.basename(cfg.plot);
-  writeFileSync(cfg.out, renderMarkdown(cfg, m, results, plotRef));
+  const { out, plot, render: _render, ...config } = cfg;
+  writeFileSync(out.replace(/\.md$/, ".json"), `${JSON.stringify({ cfg: config, machine: m, results }, null, 1)}\n`);
+  await writeReport(cfg, m, results);
   const t = judge(results);
   log(`wrote ${path.relative(process.cwd(), cfg.out)} and ${path.relative(process.cwd(), cfg.plot)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   for (const [name, v] of Object.entries(t)) if (v) process.stdout.write(`${name}: ${v.ok ? "met" : "NOT met"}${"worst" in v ? ` (worst ${v.worst.toFixed(3)} at ${v.where})` : ` (${v.detail})`}\n`);
