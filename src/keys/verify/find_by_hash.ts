@@ -1,8 +1,9 @@
 // SHA-256 of the raw key → ONE indexed lookup that also brings what the later steps need (owner,
 // the owner's role in the key's organisation, the owning app) → constant-time confirmation of the
-// stored hash. One round trip per verified request: this is the hot path of every protected call.
-// A row served from the verification cache is the same object on every hit, so what is derived
-// from it (the context's row and join, later the key's view) is derived once per row, read-only.
+// stored hash. At most one query per verified request, none when the verification cache holds the
+// row (src/db/key-cache.ts): this is the hot path of every protected call. A cached row is the same
+// object on every hit, so what is derived from it (the context's row and join, later the key's
+// view) is derived once per row and shared, read-only.
 import type { KeyLookup, KeyLookupRow } from "../../db/key-lookup.js";
 import { hashKey, sameHash } from "../hash.js";
 import type { VerifyContext, VerifyStep } from "./context.js";
@@ -23,7 +24,7 @@ export const find_by_hash = (lookup: KeyLookup): VerifyStep => {
     const hash = hashKey(ctx.raw);
     const found = await lookup.find(hash);
     if (!found || !sameHash(found.hash, hash)) return "unknown_key";
-    // Only cached rows (frozen by the cache) come back: derive a fresh row's context without keeping it.
+    // Keep what is derived only for cached rows (the cache freezes them); a fresh row's is dropped with it.
     let d = derived.get(found);
     if (!d) {
       d = derive(found);
