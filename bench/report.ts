@@ -5,6 +5,7 @@ import type { Backend } from "./database.js";
 import type { LoadResult } from "./load.js";
 import type { Timed } from "./oauth-client.js";
 import type { VerifyMicro } from "./verify-micro.js";
+import { redactDatabaseUrl } from "../src/db/client.js";
 
 export interface ScalePoint {
   keys: number;
@@ -233,7 +234,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push(`last-used: ${cfg.lastUsedSeconds} s per run with LAST_USED_FLUSH_SECONDS=1; OAuth: ${cfg.oauthSeconds} s of full flows and ${cfg.tokenCodes} token calls, concurrency ${cfg.oauthConcurrency}`);
   L.push(`server: node --import tsx src/main.ts, HOST=127.0.0.1 LOG_LEVEL=warn BENCH_ROUTES=true REGISTRATION_RATE_LIMIT=1000000 (LAST_USED_FLUSH_SECONDS default 60 unless stated)`);
   L.push(`fixed-rate latency runs: ${cfg.rate} req/s over 2 connections, ${cfg.duration} s each; verify() in process: 3 rounds of sequential calls (cache off: a quarter as many), median`);
-  L.push(`PostgreSQL admin URL: ${cfg.pgAdminUrl.replace(/\/\/[^@]*@/, "//***@")} (a fresh database per run, dropped after)`);
+  L.push(`PostgreSQL admin URL: ${redactDatabaseUrl(cfg.pgAdminUrl)} (a fresh database per run, dropped after)`);
   L.push("```", "");
 
   L.push("## Targets", "");

@@ -14,6 +14,7 @@ import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./o
 import { machine, renderMarkdown, judge, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
+import { redactDatabaseUrl } from "../src/db/client.js";
 import { verifyMicro } from "./verify-micro.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -130,7 +131,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration) =>
     Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration })));
 
-  log(`${backend}: starting instance A (migrates ${db.url.replace(/\/\/[^@]*@/, "//***@")})`);
+  log(`${backend}: starting instance A (migrates ${redactDatabaseUrl(db.url)})`);
   const a = await startInstance({ DATABASE_URL: db.url });
   log(`${backend}: starting instance A0 (VERIFY_CACHE_SIZE=0, for the cache-off comparison)`);
   const a0 = await startInstance({ DATABASE_URL: db.url, VERIFY_CACHE_SIZE: "0" });

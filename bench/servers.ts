@@ -2,6 +2,7 @@
 // with the gated benchmark routes switched on.
 import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "../test/processes.js";
+import type { KeyCacheStats } from "../src/db/key-cache.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -86,15 +87,11 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((i) => i.stop()));
 }
 
-export interface CacheCounters {
-  hits: number;
-  misses: number;
-  resets: number;
-}
+export type CacheCounters = Omit<KeyCacheStats, "size">;
 
-async function stats(instance: Instance): Promise<{ lastUsedWrites: number; keyCache: (CacheCounters & { size: number }) | null }> {
+async function stats(instance: Instance): Promise<{ lastUsedWrites: number; keyCache: KeyCacheStats | null }> {
   const res = await fetch(`${instance.url}/__bench/stats`);
-  return (await res.json()) as { lastUsedWrites: number; keyCache: (CacheCounters & { size: number }) | null };
+  return (await res.json()) as { lastUsedWrites: number; keyCache: KeyCacheStats | null };
 }
 
 export async function lastUsedWrites(instance: Instance): Promise<number> {

@@ -41,6 +41,3 @@ export async function requireUser(services: Services, email: string): Promise<Pu
   if (!user) throw CliError.notFound(`no user with email ${email}`);
   return user;
 }
-
-/** postgres://user:secret@host/db → postgres://***@host/db */
-export { redactDatabaseUrl as redactUrl } from "../db/client.js";

@@ -9,7 +9,7 @@ import pg from "pg";
 import { Prisma, type ApiKey } from "../generated/sqlite/client.js";
 import type { Db } from "./client.js";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
-import { cachedKeyLookup, coalesced, type ChangeToken } from "./key-cache.js";
+import { cachedKeyLookup, coalesced, type ChangeToken, type KeyCacheStats } from "./key-cache.js";
 
 export interface KeyLookupRow extends ApiKey {
   userEmail: string;
@@ -23,7 +23,7 @@ export interface KeyLookup {
   find(hash: string): Promise<KeyLookupRow | undefined>;
   close(): Promise<void>;
   /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
-  stats?(): { hits: number; misses: number; resets: number; size: number };
+  stats?(): KeyCacheStats;
 }
 
 const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.name AS "appName", a."organizationId" AS "appOrganizationId"
@@ -61,12 +61,13 @@ export interface DriverKeyLookupOptions {
 }
 
 export function driverKeyLookup(databaseUrl: string, options: DriverKeyLookupOptions = {}): KeyLookup {
-  const { lookup, changes } = providerOf(normalizeDatabaseUrl(databaseUrl)) === "sqlite" ? sqliteLookup(databaseUrl) : postgresLookup(databaseUrl);
+  const url = normalizeDatabaseUrl(databaseUrl);
+  const { lookup, changes } = providerOf(url) === "sqlite" ? sqliteLookup(sqliteFile(url)) : postgresLookup(url);
   return options.cacheSize ? cachedKeyLookup(lookup, changes, options.cacheSize) : lookup;
 }
 
-function sqliteLookup(databaseUrl: string): { lookup: KeyLookup; changes: ChangeToken } {
-  const sqlite = new Database(sqliteFile(normalizeDatabaseUrl(databaseUrl)), { readonly: true, fileMustExist: true, timeout: 10_000 });
+function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken } {
+  const sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
   const statement = sqlite.prepare(`${SELECT}?`);
   // Changes whenever another connection (Prisma, another process, the CLI) commits to the file.
   const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
@@ -84,15 +85,15 @@ function sqliteLookup(databaseUrl: string): { lookup: KeyLookup; changes: Change
   };
 }
 
-function postgresLookup(databaseUrl: string): { lookup: KeyLookup; changes: ChangeToken } {
-  const pool = new pg.Pool({ connectionString: normalizeDatabaseUrl(databaseUrl), max: 8, idleTimeoutMillis: 30_000 });
+function postgresLookup(url: string): { lookup: KeyLookup; changes: ChangeToken } {
+  const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000 });
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
   const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
   // The MVCC snapshot (xmin:xmax:in-progress ids): equal text means the same committed data.
   // Read on a connection of its own (coalesced: never two reads at once), which skips the pool's
   // check-out on every request (~50 µs here).
-  const own = dedicatedConnection(normalizeDatabaseUrl(databaseUrl));
+  const own = dedicatedConnection(url);
   const snapshot = coalesced(async () => {
     const result = await own.query<{ s: string }>({ name: "keyward_snapshot", text: "SELECT pg_current_snapshot()::text AS s" });
     return result.rows[0]!.s;

@@ -1,8 +1,8 @@
 // keyward migrate: applies pending migrations and says so.
 import type { Command } from "commander";
 import { migrate } from "../../db/migrate.js";
-import { normalizeDatabaseUrl } from "../../db/client.js";
-import { configFor, redactUrl } from "../context.js";
+import { normalizeDatabaseUrl, redactDatabaseUrl } from "../../db/client.js";
+import { configFor } from "../context.js";
 import { out } from "../io.js";
 
 export function registerMigrate(program: Command): void {
@@ -12,6 +12,6 @@ export function registerMigrate(program: Command): void {
     .action(async (_options: object, cmd: Command) => {
       const config = configFor(cmd);
       await migrate(config.databaseUrl);
-      out(`Database is up to date: ${redactUrl(normalizeDatabaseUrl(config.databaseUrl))}`);
+      out(`Database is up to date: ${redactDatabaseUrl(normalizeDatabaseUrl(config.databaseUrl))}`);
     });
 }

@@ -10,10 +10,12 @@ import type { VerifyContext, VerifyStep } from "./context.js";
 
 type Derived = Pick<Required<VerifyContext>, "row" | "joined">;
 
+/** A cached row is frozen by the cache; its derived row is frozen too, which tells later steps it is shared. */
 function derive(found: KeyLookupRow): Derived {
   const { userEmail, memberRole, appName, appOrganizationId, ...key } = found;
+  const row = { ...key, user: { id: key.userId, email: userEmail } };
   return {
-    row: { ...key, user: { id: key.userId, email: userEmail } },
+    row: Object.isFrozen(found) ? Object.freeze(row) : row,
     joined: { memberRole, app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null },
   };
 }

@@ -46,13 +46,13 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     touch_last_used(tracker),
   ];
 
-  // The key's view without the last-used time, once per row (rows are shared while cached).
+  // The key's view without the last-used time, once per shared (cached, frozen) row, as find_by_hash does.
   const views = new WeakMap<object, KeyView>();
   const viewOf = (row: NonNullable<VerifyContext["row"]>): KeyView => {
     let view = views.get(row);
     if (!view) {
       view = toView(row);
-      views.set(row, view);
+      if (Object.isFrozen(row)) views.set(row, view);
     }
     const pending = tracker.pendingFor(row.id);
     return pending && (!row.lastUsedAt || pending > row.lastUsedAt) ? { ...view, lastUsedAt: pending.toISOString() } : view;
