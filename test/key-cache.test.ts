@@ -9,6 +9,9 @@ import { createKeys } from "../src/keys/index.js";
 import { hashKey } from "../src/keys/hash.js";
 import { createOrganizations } from "../src/orgs/organizations.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
+import { execFile } from "node:child_process";
+import Database from "better-sqlite3";
+import { sqliteChangeToken } from "../src/db/sqlite-change-token.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -223,4 +226,85 @@ describe("verification with the cache on the real database", () => {
       await uncached.close();
     }
   });
+});
+
+// SQLite's change check reads the WAL-index header (src/db/sqlite-change-token.ts). These pin that it
+// sees commits from another process, as the CLI makes them, and that a file outside WAL mode falls
+// back to PRAGMA data_version with the same guarantee.
+describe("SQLite change check", () => {
+  /** A database of its own (its journal mode gets changed); SQLite runs only. */
+  async function onOwnSqliteDb(test: { skip: () => void }, fn: (t: TestDb, file: string) => Promise<void>) {
+    const t = await openTestDb();
+    try {
+      if (!t.url.startsWith("file:")) return test.skip();
+      await fn(t, t.url.slice("file:".length));
+    } finally {
+      await t.close();
+    }
+  }
+
+  /** Runs SQL in a separate Node process (its own SQLite library instance and locks), like the CLI. */
+  const inAnotherProcess = (file: string, sql: string) =>
+    new Promise<void>((resolve, reject) => {
+      const script = `const D = require("better-sqlite3"); const d = new D(process.argv[1], { timeout: 10000 }); d.exec(process.argv[2]); d.close();`;
+      execFile(process.execPath, ["-e", script, file, sql], { cwd: process.cwd() }, (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+    });
+
+  async function revokedFromAnotherProcess(t: TestDb, expectedCheck: string) {
+    const file = t.url.slice("file:".length);
+    const lookup = driverKeyLookup(t.url, { cacheSize: 100 });
+    try {
+      expect(lookup.changeCheck).toBe(expectedCheck);
+      const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });
+      const user = await makeUser(t.db);
+      const minted = await keys.mint({ userId: user.id, label: "cli victim", source: "portal" });
+      for (let i = 0; i < 3; i++) expect((await keys.verify(minted.raw)).ok).toBe(true);
+      const hits = keys.cacheStats()!.hits;
+      expect((await keys.verify(minted.raw)).ok).toBe(true);
+      expect(keys.cacheStats()!.hits).toBe(hits + 1); // served from memory...
+      await inAnotherProcess(file, `UPDATE "ApiKey" SET "revokedAt" = '2026-01-01 00:00:00' WHERE id = '${minted.key.id}'`);
+      expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" }); // ...until the other process commits
+      await inAnotherProcess(file, `UPDATE "ApiKey" SET "revokedAt" = NULL WHERE id = '${minted.key.id}'`);
+      expect((await keys.verify(minted.raw)).ok).toBe(true);
+    } finally {
+      await lookup.close();
+    }
+  }
+
+  it("WAL mode: a key revoked by another process fails the very next verify", (test) => onOwnSqliteDb(test, (t) => revokedFromAnotherProcess(t, "wal-index")));
+
+  it("outside WAL mode (data_version): a key revoked by another process fails the very next verify", (test) =>
+    onOwnSqliteDb(test, async (t, file) => {
+      await t.db.$disconnect();
+      await inAnotherProcess(file, "PRAGMA journal_mode = DELETE");
+      await revokedFromAnotherProcess(t, "data_version");
+    }));
+
+  it("the token moves on every commit, from this process or another, and stays put without one", (test) =>
+    onOwnSqliteDb(test, async (t, file) => {
+      await t.db.user.count();
+      const reader = new Database(file, { readonly: true, fileMustExist: true });
+      const token = sqliteChangeToken(reader, file);
+      try {
+        expect(token.kind).toBe("wal-index");
+        const seen = [token.read()];
+        seen.push(token.read());
+        expect(seen[1]).toBe(seen[0]); // nothing committed
+        await makeUser(t.db); // Prisma, this process
+        seen.push(token.read());
+        expect(seen[2]).not.toBe(seen[1]);
+        await inAnotherProcess(file, `UPDATE "User" SET email = email`); // another process, no real change
+        seen.push(token.read());
+        expect(seen[3]).not.toBe(seen[2]);
+        await t.db.$executeRawUnsafe("PRAGMA wal_checkpoint(TRUNCATE)"); // the WAL restarts from its start
+        seen.push(token.read());
+        await makeUser(t.db);
+        seen.push(token.read());
+        expect(seen[5]).not.toBe(seen[4]);
+        expect(token.read()).toBe(seen[5]);
+      } finally {
+        token.close();
+        reader.close();
+      }
+    }));
 });

@@ -5,8 +5,9 @@
 // cache saves is the key-row query itself (and, on PostgreSQL, most round trips: see coalesced()).
 //
 // Change tokens (src/db/key-lookup.ts):
-// - SQLite: PRAGMA data_version on the lookup's own read-only connection, which changes whenever any
-//   other connection (Prisma in this process, another process, the CLI) commits to the file.
+// - SQLite: the WAL-index header every commit rewrites, read with one pread (src/db/sqlite-change-token.ts;
+//   PRAGMA data_version outside WAL mode): it changes whenever any connection (Prisma in this process,
+//   another process, the CLI) commits to the file.
 // - PostgreSQL: pg_current_snapshot(), the MVCC snapshot itself. Two equal snapshots see exactly
 //   the same committed transactions, so an unchanged snapshot proves no row can have changed.
 // Any commit empties the cache (the last-used flush too), which keeps the rule simple to trust.
@@ -55,6 +56,7 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
       return row;
     },
     close: () => inner.close(),
+    changeCheck: inner.changeCheck,
     stats: () => ({ ...stats, size: rows.size }),
   };
 }

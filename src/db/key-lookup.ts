@@ -10,6 +10,7 @@ import { Prisma, type ApiKey } from "../generated/sqlite/client.js";
 import type { Db } from "./client.js";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
 import { cachedKeyLookup, coalesced, type ChangeToken, type KeyCacheStats } from "./key-cache.js";
+import { sqliteChangeToken } from "./sqlite-change-token.js";
 
 export interface KeyLookupRow extends ApiKey {
   userEmail: string;
@@ -24,6 +25,8 @@ export interface KeyLookup {
   close(): Promise<void>;
   /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
   stats?(): KeyCacheStats;
+  /** How the cache learns of commits: SQLite's WAL-index header or data_version, PostgreSQL's snapshot. */
+  changeCheck?: "wal-index" | "data_version" | "snapshot";
 }
 
 const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.name AS "appName", a."organizationId" AS "appOrganizationId"
@@ -69,8 +72,8 @@ export function driverKeyLookup(databaseUrl: string, options: DriverKeyLookupOpt
 function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken } {
   const sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
   const statement = sqlite.prepare(`${SELECT}?`);
-  // Changes whenever another connection (Prisma, another process, the CLI) commits to the file.
-  const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
+  // Moves whenever any connection (Prisma, another process, the CLI) commits to the file.
+  const token = sqliteChangeToken(sqlite, file);
   return {
     lookup: {
       async find(hash) {
@@ -78,10 +81,12 @@ function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken }
         return row ? withDates(row) : undefined;
       },
       async close() {
+        token.close();
         sqlite.close();
       },
+      changeCheck: token.kind,
     },
-    changes: () => dataVersion.get() as number,
+    changes: token.read,
   };
 }
 
@@ -108,6 +113,7 @@ function postgresLookup(url: string): { lookup: KeyLookup; changes: ChangeToken 
       async close() {
         await Promise.all([pool.end(), own.close()]);
       },
+      changeCheck: "snapshot",
     },
     changes: snapshot,
   };

@@ -61,7 +61,9 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
   return async function verify(raw: string, options: { resource?: string } = {}): Promise<VerifyResult> {
     const ctx: VerifyContext = { raw, resource: options.resource };
     for (const step of steps) {
-      const failure = await step(ctx);
+      const outcome = step(ctx);
+      // Most steps answer at once; only a step that returns a promise (the lookup) is awaited.
+      const failure = outcome instanceof Promise ? await outcome : outcome;
       if (failure) return { ok: false, reason: failure };
     }
     const row = ctx.row!;
