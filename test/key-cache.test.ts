@@ -3,7 +3,7 @@
 // CLI) made them. Unit tests pin the rules; the rest run on the real database of this run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "../src/db/client.js";
-import { cachedKeyLookup, coalesced } from "../src/db/key-cache.js";
+import { cachedKeyLookup, coalesced, oncePerTurn } from "../src/db/key-cache.js";
 import { driverKeyLookup, type KeyLookup, type KeyLookupRow } from "../src/db/key-lookup.js";
 import { createKeys } from "../src/keys/index.js";
 import { hashKey } from "../src/keys/hash.js";
@@ -58,6 +58,39 @@ describe("coalesced()", () => {
     });
     await expect(read()).rejects.toThrow("database down");
     expect(await read()).toBe(2);
+  });
+});
+
+describe("oncePerTurn()", () => {
+  it("callers of one turn share one read, made after the last of them asked", async () => {
+    let token = 1;
+    let reads = 0;
+    const read = oncePerTurn(() => {
+      reads++;
+      return token;
+    });
+    const a = read();
+    token = 2; // a commit between two requests of the same turn...
+    const b = read();
+    expect(reads).toBe(0); // nothing read yet: the read waits for the turn's check phase
+    expect([await a, await b]).toEqual([2, 2]); // ...is seen by both: no answer older than its caller
+    expect(reads).toBe(1);
+    token = 3;
+    expect(await read()).toBe(3); // a caller after the read ran gets a read of its own
+    expect(reads).toBe(2);
+  });
+
+  it("a failed read fails the callers of its turn, and the next turn reads again", async () => {
+    let fail = true;
+    const read = oncePerTurn(() => {
+      if (fail) throw new Error("file gone");
+      return 7;
+    });
+    const both = [read(), read()];
+    await expect(both[0]).rejects.toThrow("file gone");
+    await expect(both[1]).rejects.toThrow("file gone");
+    fail = false;
+    expect(await read()).toBe(7);
   });
 });
 

@@ -7,7 +7,7 @@
 // Change tokens (src/db/key-lookup.ts):
 // - SQLite: the WAL-index header every commit rewrites, read with one pread (src/db/sqlite-change-token.ts;
 //   PRAGMA data_version outside WAL mode): it changes whenever any connection (Prisma in this process,
-//   another process, the CLI) commits to the file.
+//   another process, the CLI) commits to the file. Read once per event-loop turn (oncePerTurn()).
 // - PostgreSQL: pg_current_snapshot(), the MVCC snapshot itself. Two equal snapshots see exactly
 //   the same committed transactions, so an unchanged snapshot proves no row can have changed.
 // Any commit empties the cache (the last-used flush too), which keeps the rule simple to trust.
@@ -91,4 +91,25 @@ export function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
       });
     return next;
   };
+}
+
+/**
+ * The same guarantee for a synchronous read (SQLite's change token): the read is made once per turn
+ * of the event loop, in its check phase (setImmediate), after every caller that asked during the turn
+ * (all the requests read from their sockets in it). A caller arriving after the read ran waits for the
+ * next turn's. Under load one system call answers every request of a turn instead of one each.
+ */
+export function oncePerTurn<T>(read: () => T): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= new Promise<T>((resolve, reject) => {
+      setImmediate(() => {
+        pending = undefined; // callers from now on get the next turn's read
+        try {
+          resolve(read());
+        } catch (err) {
+          reject(err);
+        }
+      });
+    }));
 }

@@ -9,7 +9,7 @@ import pg from "pg";
 import { Prisma, type ApiKey } from "../generated/sqlite/client.js";
 import type { Db } from "./client.js";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
-import { cachedKeyLookup, coalesced, type ChangeToken, type KeyCacheStats } from "./key-cache.js";
+import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type KeyCacheStats } from "./key-cache.js";
 import { sqliteChangeToken } from "./sqlite-change-token.js";
 
 export interface KeyLookupRow extends ApiKey {
@@ -72,7 +72,8 @@ export function driverKeyLookup(databaseUrl: string, options: DriverKeyLookupOpt
 function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken } {
   const sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
   const statement = sqlite.prepare(`${SELECT}?`);
-  // Moves whenever any connection (Prisma, another process, the CLI) commits to the file.
+  // Moves whenever any connection (Prisma, another process, the CLI) commits to the file; read once
+  // per event-loop turn, after every request that asked during it (oncePerTurn).
   const token = sqliteChangeToken(sqlite, file);
   return {
     lookup: {
@@ -86,7 +87,7 @@ function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken }
       },
       changeCheck: token.kind,
     },
-    changes: token.read,
+    changes: oncePerTurn(token.read),
   };
 }
 

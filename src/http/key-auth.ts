@@ -3,7 +3,7 @@
 import type { Middleware } from "koa";
 import type { Keys, VerifyFailure } from "../keys/index.js";
 import { readCredential } from "./credential.js";
-import type { KeywardState } from "./state.js";
+import type { Ctx, KeywardState } from "./state.js";
 
 const DESCRIPTIONS: Record<VerifyFailure, string> = {
   invalid_format: "The key is malformed or mistyped",
@@ -33,22 +33,24 @@ export function challenge(options: KeyAuthOptions, error?: { code: string; descr
   return `Bearer ${parts.join(", ")}`;
 }
 
+function fail(ctx: Ctx, options: KeyAuthOptions, status: number, code: string | undefined, description: string): void {
+  ctx.status = status;
+  ctx.set("WWW-Authenticate", challenge(options, code ? { code, description } : undefined));
+  ctx.set("Cache-Control", "no-store");
+  ctx.body = { error: code ?? "unauthorized", error_description: description };
+}
+
 export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
+  const verifyOptions = { resource: options.resource };
   return async (ctx, next) => {
     const credential = readCredential(ctx);
-    const fail = (status: number, code: string | undefined, description: string) => {
-      ctx.status = status;
-      ctx.set("WWW-Authenticate", challenge(options, code ? { code, description } : undefined));
-      ctx.set("Cache-Control", "no-store");
-      ctx.body = { error: code ?? "unauthorized", error_description: description };
-    };
-    if (credential.kind === "none") return fail(401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
-    if (credential.kind === "malformed") return fail(400, "invalid_request", credential.reason);
-    const result = await keys.verify(credential.raw, { resource: options.resource });
-    if (!result.ok) return fail(401, "invalid_token", DESCRIPTIONS[result.reason]);
+    if (credential.kind === "none") return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
+    if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
+    const result = await keys.verify(credential.raw, verifyOptions);
+    if (!result.ok) return fail(ctx, options, 401, "invalid_token", DESCRIPTIONS[result.reason]);
     const { organizationId, scopes, key } = result;
     if (result.app) {
-      if (!options.allowApps) return fail(401, "invalid_token", "App keys cannot be used here");
+      if (!options.allowApps) return fail(ctx, options, 401, "invalid_token", "App keys cannot be used here");
       ctx.state.auth = { via: "app", user: null, app: result.app, organizationId, role: null, key, scopes };
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };

@@ -5,7 +5,8 @@ import type { Db } from "../db/client.js";
 import { LAST_USED_BATCH, writeLastUsed } from "../db/last-used-writes.js";
 
 export class LastUsedTracker {
-  private pending = new Map<string, Date>();
+  /** Key id → last use, in epoch ms (a number: no allocation on the request path). */
+  private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<number> | undefined;
   /** Key times written since start (one per key per flush); the benchmark reads it. */
@@ -23,13 +24,20 @@ export class LastUsedTracker {
     this.timer.unref();
   }
 
-  touch(keyId: string, at = new Date()): void {
+  touch(keyId: string, at: Date | number = Date.now()): void {
+    const ms = typeof at === "number" ? at : at.getTime();
     const prev = this.pending.get(keyId);
-    if (!prev || at > prev) this.pending.set(keyId, at);
+    if (prev === undefined || ms > prev) this.pending.set(keyId, ms);
+  }
+
+  /** The last use noted and not yet written, in epoch ms. */
+  pendingMs(keyId: string): number | undefined {
+    return this.pending.get(keyId);
   }
 
   pendingFor(keyId: string): Date | undefined {
-    return this.pending.get(keyId);
+    const ms = this.pending.get(keyId);
+    return ms === undefined ? undefined : new Date(ms);
   }
 
   /** Writes every pending time (never moving a time backwards); returns the number of keys written. */
@@ -41,7 +49,7 @@ export class LastUsedTracker {
     this.pending = new Map();
     this.flushing = (async () => {
       let n = 0;
-      const entries = [...batch];
+      const entries = [...batch].map(([id, ms]) => [id, new Date(ms)] as const);
       for (let i = 0; i < entries.length; i += LAST_USED_BATCH) {
         const part = entries.slice(i, i + LAST_USED_BATCH);
         try {
@@ -49,7 +57,7 @@ export class LastUsedTracker {
           n += part.length;
         } catch (err) {
           // Keep them for the next flush rather than lose them (a newer touch wins).
-          for (const [id, at] of part) if (!this.pending.has(id)) this.pending.set(id, at);
+          for (const [id, at] of part) if (!this.pending.has(id)) this.pending.set(id, at.getTime());
           this.onError(err);
         }
       }

@@ -46,16 +46,23 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     touch_last_used(tracker),
   ];
 
-  // The key's view without the last-used time, once per shared (cached, frozen) row, as find_by_hash does.
-  const views = new WeakMap<object, KeyView>();
+  // The key's view, once per shared (cached, frozen) row as find_by_hash does, and again only when
+  // the pending last-used time moved (at most once per millisecond under load).
+  const views = new WeakMap<object, { view: KeyView; pending: number | undefined; withPending: KeyView }>();
   const viewOf = (row: NonNullable<VerifyContext["row"]>): KeyView => {
-    let view = views.get(row);
-    if (!view) {
-      view = toView(row);
-      if (Object.isFrozen(row)) views.set(row, view);
+    const pending = tracker.pendingMs(row.id);
+    let memo = views.get(row);
+    if (!memo) {
+      const view = toView(row);
+      memo = { view, pending: undefined, withPending: view };
+      if (Object.isFrozen(row)) views.set(row, memo);
     }
-    const pending = tracker.pendingFor(row.id);
-    return pending && (!row.lastUsedAt || pending > row.lastUsedAt) ? { ...view, lastUsedAt: pending.toISOString() } : view;
+    if (pending === undefined || (row.lastUsedAt && pending <= row.lastUsedAt.getTime())) return memo.view;
+    if (memo.pending !== pending) {
+      memo.pending = pending;
+      memo.withPending = { ...memo.view, lastUsedAt: new Date(pending).toISOString() };
+    }
+    return memo.withPending;
   };
 
   return async function verify(raw: string, options: { resource?: string } = {}): Promise<VerifyResult> {
