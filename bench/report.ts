@@ -20,12 +20,16 @@ export interface ScalePoint {
   /** Open and valid-key routes at a fixed request rate below saturation: latency without queueing. */
   fixedOpen?: LoadResult;
   fixedKey?: LoadResult;
+  /** Server CPU time (all threads, /proc/<pid>/stat) per response during the fixed-rate runs, µs. */
+  fixedCpuUs?: { open: number; key: number };
   /** keys.verify() in process, µs per call (bench/verify-micro.ts). */
   micro?: VerifyMicro;
   /** The valid key on an instance with VERIFY_CACHE_SIZE=0: every request reads the key row. */
   uncached?: LoadResult;
   /** Verification-cache counters over the valid-key runs on instance A. */
   cache?: { hits: number; misses: number; resets: number };
+  /** Share of the machine's CPU time the hypervisor gave to other guests during this point's runs (Linux /proc/stat). */
+  steal?: number;
   /** PostgreSQL only: two instances on one database, load split across both. */
   twoOpen?: LoadResult;
   twoKey?: LoadResult;
@@ -102,6 +106,40 @@ export interface Machine {
   date: string;
   loadBefore: number[];
   loadAfter?: number[];
+  /** CPU steal over the whole run (see ScalePoint.steal). */
+  steal?: number;
+}
+
+/** Cumulative CPU time counters of the whole machine; null off Linux. */
+export interface CpuTimes {
+  total: number;
+  steal: number;
+}
+
+export function cpuTimes(): CpuTimes | null {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system, all threads) a process has used, in ms; null off Linux or once it exited. */
+export function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100) ticks
+  } catch {
+    return null;
+  }
+}
+
+/** Fraction of CPU time stolen between two readings; undefined when unknown. */
+export function stealBetween(a: CpuTimes | null, b: CpuTimes | null): number | undefined {
+  return a && b && b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : undefined;
 }
 
 export function machine(): Machine {
@@ -224,6 +262,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push(`- OS: ${m.os}`);
   L.push(`- Date: ${m.date}`);
   L.push(`- Load average (1/5/15 min) before: ${m.loadBefore.map(f2).join(" / ")}${m.loadAfter ? `; after: ${m.loadAfter.map(f2).join(" / ")}` : ""}`);
+  if (m.steal !== undefined) L.push(`- CPU steal over the run: ${pct(m.steal)} of the machine's CPU time went to other guests of the host (per scale point below; a few % already moves these numbers)`);
   for (const b of results) L.push(`- ${b.backend}: ${b.version}`);
   L.push("- Load generator, servers and database share this machine: autocannon (one child process per instance under load), Keyward (one Node process per instance), PostgreSQL.", "");
   L.push("## Configuration", "");
@@ -252,7 +291,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push("Same handler (`{\"ok\":true}`), `/__bench/open` without authentication and `/__bench/key` behind the production `requireKey` middleware. *vs open* = req/s relative to the open route of the same backend and key count; *p99 added* = p99 minus the open route's p99. Latencies in ms, every response counted.", "");
   for (const b of results) {
     for (const p of b.scale) {
-      L.push(`### ${b.backend}, ${f0(p.keys)} keys in the table (seeded in ${f2(p.seedSeconds)} s)`, "");
+      L.push(`### ${b.backend}, ${f0(p.keys)} keys in the table (seeded in ${f2(p.seedSeconds)} s${p.steal !== undefined ? `; CPU steal during the runs ${pct(p.steal)}` : ""})`, "");
       L.push("| Route | req/s | vs open | p50 | p99 | p99 added | Responses |", "|---|---:|---:|---:|---:|---:|---|");
       L.push(loadRow("open (no auth)", p.open));
       L.push(loadRow("valid key", p.key, p.open));
@@ -269,10 +308,13 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
         L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**.`, "");
       if (p.fixedOpen && p.fixedKey)
         L.push(
-          `At a fixed ${f0(cfg.rate)} req/s (no queueing): open p50 ${f2(p.fixedOpen.p50)} / p99 ${f2(p.fixedOpen.p99)} ms; valid key p50 ${f2(p.fixedKey.p50)} / p99 ${f2(p.fixedKey.p99)} ms; **p99 added ${f2(p.fixedKey.p99 - p.fixedOpen.p99)} ms** (${statusList(p.fixedKey)}).`,
+          `At a fixed ${f0(cfg.rate)} req/s (no queueing): open p50 ${f2(p.fixedOpen.p50)} / p99 ${f2(p.fixedOpen.p99)} ms; valid key p50 ${f2(p.fixedKey.p50)} / p99 ${f2(p.fixedKey.p99)} ms; **p99 added ${f2(p.fixedKey.p99 - p.fixedOpen.p99)} ms** (${statusList(p.fixedKey)}).` +
+            (p.fixedCpuUs
+              ? ` Server CPU per request at this rate: open ${p.fixedCpuUs.open.toFixed(0)} µs, valid key ${p.fixedCpuUs.key.toFixed(0)} µs: **${(p.fixedCpuUs.key - p.fixedCpuUs.open).toFixed(0)} µs added** (±10 µs: the kernel counts CPU time in 10 ms ticks).`
+              : ""),
           "",
         );
-      if (p.micro) L.push(`The key check alone, in process (\`keys.verify()\`, ${f0(p.micro.calls)} calls one at a time, no HTTP): **${p.micro.cachedUs.toFixed(1)} µs** per call with the cache, ${p.micro.uncachedUs.toFixed(1)} µs with the cache off.`, "");
+      if (p.micro) L.push(`The key check alone, in process (\`keys.verify()\`, ${f0(p.micro.calls)} calls one at a time, no HTTP): **${p.micro.cachedUs.toFixed(1)} µs** per call with the cache, ${p.micro.uncachedUs.toFixed(1)} µs with the cache off${b.backend === "sqlite" ? " (one at a time, each cached call also waits for its own event-loop turn: the change check runs once per turn, shared under load)" : " (one at a time, each cached call waits for its own snapshot round trip, shared under load)"}.`, "");
       if (p.cache) L.push(`Verification cache over the valid-key runs: ${f0(p.cache.hits)} hits, ${f0(p.cache.misses)} misses, ${f0(p.cache.resets)} resets (a commit emptied it).`, "");
     }
     if (b.scale.length >= 2) {

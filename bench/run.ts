@@ -9,9 +9,9 @@ import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
 import { cacheCounters, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
-import { combine, medianRun, runLoad, type LoadResult } from "./load.js";
+import { combine, medianRun, runLoad, type LoadResult, type LoadSpec } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
-import { machine, renderMarkdown, judge, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
+import { cpuTimes, machine, processCpuMs, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
 import { redactDatabaseUrl } from "../src/db/client.js";
@@ -30,7 +30,7 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
-  --rounds <n>            open/key runs repeated, median    BENCH_ROUNDS        (3; quick 1)
+  --rounds <n>            open/key runs repeated, median    BENCH_ROUNDS        (5; quick 1)
   --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
   --backends <list>       sqlite,postgresql                 BENCH_BACKENDS      (both)
   --keys <list>           key counts in the table           BENCH_KEYS          (1000,1000000; quick 1000,20000)
@@ -93,7 +93,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     quick,
     duration: num(pick(values.duration, "BENCH_DURATION", "5", "1"), "duration"),
     warmup: Number(pick(values.warmup, "BENCH_WARMUP", "2", "0.5")),
-    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "3", "1"), "rounds")),
+    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "5", "1"), "rounds")),
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
@@ -158,6 +158,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         await load([a], "/__bench/open", undefined, cfg.warmup);
         await load([a], "/__bench/key", [valid.key], cfg.warmup);
       }
+      const cpuBefore = cpuTimes();
       const opens: LoadResult[] = [];
       const keyed: LoadResult[] = [];
       const countersBefore = await cacheCounters(a);
@@ -167,8 +168,15 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       }
       const countersAfter = await cacheCounters(a);
       // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
-      const fixedOpen = await runLoad({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate });
-      const fixedKey = await runLoad({ url: a.url, path: "/__bench/key", keys: [valid.key], connections: 2, duration: cfg.duration, rate: cfg.rate });
+      const cpuPerRequest = async (spec: LoadSpec) => {
+        const before = processCpuMs(a.child.pid);
+        const result = await runLoad(spec);
+        const after = processCpuMs(a.child.pid);
+        return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
+      };
+      const fixedOpenRun = await cpuPerRequest({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate });
+      const fixedKeyRun = await cpuPerRequest({ url: a.url, path: "/__bench/key", keys: [valid.key], connections: 2, duration: cfg.duration, rate: cfg.rate });
+      const [fixedOpen, fixedKey] = [fixedOpenRun.result, fixedKeyRun.result];
       const micro = await verifyMicro(db.url, valid.key, prefix, cfg.quick ? 5_000 : 20_000);
       if (cfg.warmup > 0) await load([a0], "/__bench/key", [valid.key], cfg.warmup);
       const uncached = (await load([a0], "/__bench/key", [valid.key]))[0]!;
@@ -184,12 +192,14 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         roundRatios: keyed.map((k, i) => k.rps / opens[i]!.rps),
         fixedOpen,
         fixedKey,
+        ...(fixedOpenRun.us !== null && fixedKeyRun.us !== null ? { fixedCpuUs: { open: fixedOpenRun.us, key: fixedKeyRun.us } } : {}),
         micro,
+        steal: stealBetween(cpuBefore, cpuTimes()),
         ...(countersBefore && countersAfter
           ? { cache: { hits: countersAfter.hits - countersBefore.hits, misses: countersAfter.misses - countersBefore.misses, resets: countersAfter.resets - countersBefore.resets } }
           : {}),
       };
-      log(`${backend} ${n}: open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; at ${cfg.rate} req/s p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);
+      log(`${backend} ${n}: steal ${((point.steal ?? 0) * 100).toFixed(1)} %; open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; at ${cfg.rate} req/s p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);
       if (backend === "postgresql") {
         b ??= await startInstance({ DATABASE_URL: db.url });
         if (cfg.warmup > 0) await load([a, b], "/__bench/key", [valid.key], cfg.warmup);
@@ -320,6 +330,7 @@ async function main(): Promise<void> {
     return;
   }
   const m = machine();
+  const cpuAtStart = cpuTimes();
   log(`${cfg.quick ? "QUICK " : ""}run: ${cfg.backends.join(", ")}; keys ${cfg.keyCounts.join(", ")}; ${cfg.duration} s × ${cfg.connections} connections; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   const results: BackendResults[] = [];
   const databases = new Set<BenchDatabase>();
@@ -350,6 +361,7 @@ async function main(): Promise<void> {
     await cleanup();
   }
   m.loadAfter = os.loadavg();
+  m.steal = stealBetween(cpuAtStart, cpuTimes());
   const { out, plot, render: _render, ...config } = cfg;
   writeFileSync(out.replace(/\.md$/, ".json"), `${JSON.stringify({ cfg: config, machine: m, results }, null, 1)}\n`);
   await writeReport(cfg, m, results);
