@@ -7,7 +7,8 @@ import { providerOfDb, type Db } from "./client.js";
 /** Keys per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const LAST_USED_BATCH = 500;
 
-export async function writeLastUsed(db: Db, batch: ReadonlyArray<readonly [id: string, at: Date]>): Promise<void> {
+/** `batch`: key id and last-used time in epoch ms (as LastUsedTracker keeps them). */
+export async function writeLastUsed(db: Db, batch: ReadonlyArray<readonly [id: string, atMs: number]>): Promise<void> {
   if (batch.length === 0) return;
   if (batch.length > LAST_USED_BATCH) throw new Error(`at most ${LAST_USED_BATCH} keys per statement`);
   if (providerOfDb(db) === "postgresql") {
@@ -15,7 +16,7 @@ export async function writeLastUsed(db: Db, batch: ReadonlyArray<readonly [id: s
     await db.$executeRawUnsafe(
       `UPDATE "ApiKey" AS k SET "lastUsedAt" = v.at FROM (VALUES ${rows}) AS v(id, at)
        WHERE k.id = v.id AND (k."lastUsedAt" IS NULL OR k."lastUsedAt" < v.at)`,
-      ...batch.flatMap(([id, at]) => [id, at.toISOString().slice(0, 23)]),
+      ...batch.flatMap(([id, at]) => [id, new Date(at).toISOString().slice(0, 23)]),
     );
     return;
   }
@@ -23,6 +24,6 @@ export async function writeLastUsed(db: Db, batch: ReadonlyArray<readonly [id: s
   await db.$executeRawUnsafe(
     `UPDATE "ApiKey" SET "lastUsedAt" = v.column2 FROM (VALUES ${rows}) AS v
      WHERE "ApiKey".id = v.column1 AND ("ApiKey"."lastUsedAt" IS NULL OR julianday("ApiKey"."lastUsedAt") < julianday(v.column2))`,
-    ...batch.flatMap(([id, at]) => [id, at.toISOString().replace("Z", "+00:00")]),
+    ...batch.flatMap(([id, at]) => [id, new Date(at).toISOString().replace("Z", "+00:00")]),
   );
 }

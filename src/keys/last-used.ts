@@ -49,7 +49,7 @@ export class LastUsedTracker {
     this.pending = new Map();
     this.flushing = (async () => {
       let n = 0;
-      const entries = [...batch].map(([id, ms]) => [id, new Date(ms)] as const);
+      const entries = [...batch];
       for (let i = 0; i < entries.length; i += LAST_USED_BATCH) {
         const part = entries.slice(i, i + LAST_USED_BATCH);
         try {
@@ -57,7 +57,7 @@ export class LastUsedTracker {
           n += part.length;
         } catch (err) {
           // Keep them for the next flush rather than lose them (a newer touch wins).
-          for (const [id, at] of part) if (!this.pending.has(id)) this.pending.set(id, at.getTime());
+          for (const [id, at] of part) if (!this.pending.has(id)) this.pending.set(id, at);
           this.onError(err);
         }
       }
