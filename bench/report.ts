@@ -126,17 +126,6 @@ export function cpuTimes(): CpuTimes | null {
   }
 }
 
-/** CPU time (user + system, all threads) a process has used, in ms; null off Linux or once it exited. */
-export function processCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100) ticks
-  } catch {
-    return null;
-  }
-}
-
 /** Fraction of CPU time stolen between two readings; undefined when unknown. */
 export function stealBetween(a: CpuTimes | null, b: CpuTimes | null): number | undefined {
   return a && b && b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : undefined;

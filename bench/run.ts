@@ -8,10 +8,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
-import { cacheCounters, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
+import { cacheCounters, cpuMs, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
 import { combine, medianRun, runLoad, type LoadResult, type LoadSpec } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
-import { cpuTimes, machine, processCpuMs, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
+import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
 import { redactDatabaseUrl } from "../src/db/client.js";
@@ -169,9 +169,9 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const countersAfter = await cacheCounters(a);
       // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
       const cpuPerRequest = async (spec: LoadSpec) => {
-        const before = processCpuMs(a.child.pid);
+        const before = cpuMs(a);
         const result = await runLoad(spec);
-        const after = processCpuMs(a.child.pid);
+        const after = cpuMs(a);
         return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
       };
       const fixedOpenRun = await cpuPerRequest({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate });

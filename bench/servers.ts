@@ -1,6 +1,7 @@
 // Real Keyward processes (node --import tsx src/main.ts) on 127.0.0.1, as in test/processes.ts,
 // with the gated benchmark routes switched on.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { freePort } from "../test/processes.js";
 import type { KeyCacheStats } from "../src/db/key-cache.js";
 import path from "node:path";
@@ -102,4 +103,16 @@ export async function lastUsedWrites(instance: Instance): Promise<number> {
 export async function cacheCounters(instance: Instance): Promise<CacheCounters | null> {
   const c = (await stats(instance)).keyCache;
   return c ? { hits: c.hits, misses: c.misses, resets: c.resets } : null;
+}
+
+/** CPU time (user + system, all threads) an instance has used, in ms; null off Linux or once it exited. */
+export function cpuMs(instance: Instance): number | null {
+  const pid = instance.child.pid;
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100) ticks
+  } catch {
+    return null;
+  }
 }
