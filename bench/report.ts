@@ -27,7 +27,7 @@ export interface ScalePoint {
   /** The valid key on an instance with VERIFY_CACHE_SIZE=0: every request reads the key row. */
   uncached?: LoadResult;
   /** Verification-cache counters over the valid-key runs on instance A. */
-  cache?: { hits: number; misses: number; resets: number };
+  cache?: { hits: number; misses: number; resets: number; changeReads?: number };
   /** Share of the machine's CPU time the hypervisor gave to other guests during this point's runs (Linux /proc/stat). */
   steal?: number;
   /** PostgreSQL only: two instances on one database, load split across both. */
@@ -274,7 +274,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   if (t.shutdown) L.push(`| Last-used: none lost on clean shutdown | ${verdict(t.shutdown.ok)} | ${t.shutdown.detail} |`);
   if (t.revocation) L.push(`| Revocation effective on the next request | ${verdict(t.revocation.ok)} | ${t.revocation.detail} |`);
   L.push("");
-  L.push("Every instance runs with the **verification cache on** (`VERIFY_CACHE_SIZE` default): key rows are kept in memory, and every request first asks the database whether anything was committed since (SQLite: the WAL-index header, one `pread` per event-loop turn shared by the requests of that turn; PostgreSQL: `pg_current_snapshot()`, one round trip shared by the requests that arrive while it is in flight), emptying the cache if so (docs/performance.md). The revocation check above revokes a key in the middle of a load run on it, with the key's row in the cache of every instance under load, and checks that the very next request is 401 and that no request sent after the revocation committed got a 2xx. *Valid key, cache off* is the same load on a second instance started with `VERIFY_CACHE_SIZE=0`.", "");
+  L.push("Every instance runs with the **verification cache on** (`VERIFY_CACHE_SIZE` default): key rows are kept in memory, and every request first asks the database whether anything was committed since (SQLite: the WAL-index header, one `pread` per event-loop turn shared by the requests of that turn; PostgreSQL: the key-change feed, pushed to each instance over LISTEN/NOTIFY with writers waiting for every instance to acknowledge, so no round trip; `pg_current_snapshot()`, one round trip shared by the requests that arrive while it is in flight, only while the feed cannot vouch), emptying the cache if so (docs/performance.md). The revocation check above revokes a key in the middle of a load run on it, with the key's row in the cache of every instance under load, and checks that the very next request is 401 and that no request sent after the revocation committed got a 2xx. *Valid key, cache off* is the same load on a second instance started with `VERIFY_CACHE_SIZE=0`.", "");
 
   L.push("## 1–2. Verify overhead and scale", "");
   L.push("Same handler (`{\"ok\":true}`), `/__bench/open` without authentication and `/__bench/key` behind the production `requireKey` middleware. *vs open* = req/s relative to the open route of the same backend and key count; *p99 added* = p99 minus the open route's p99. Latencies in ms, every response counted.", "");
@@ -303,8 +303,12 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
               : ""),
           "",
         );
-      if (p.micro) L.push(`The key check alone, in process (\`keys.verify()\`, ${f0(p.micro.calls)} calls one at a time, no HTTP): **${p.micro.cachedUs.toFixed(1)} µs** per call with the cache, ${p.micro.uncachedUs.toFixed(1)} µs with the cache off${b.backend === "sqlite" ? " (one at a time, each cached call also waits for its own event-loop turn: the change check runs once per turn, shared under load)" : " (one at a time, each cached call waits for its own snapshot round trip, shared under load)"}.`, "");
-      if (p.cache) L.push(`Verification cache over the valid-key runs: ${f0(p.cache.hits)} hits, ${f0(p.cache.misses)} misses, ${f0(p.cache.resets)} resets (a commit emptied it).`, "");
+      if (p.micro) L.push(`The key check alone, in process (\`keys.verify()\`, ${f0(p.micro.calls)} calls one at a time, no HTTP): **${p.micro.cachedUs.toFixed(1)} µs** per call with the cache, ${p.micro.uncachedUs.toFixed(1)} µs with the cache off${b.backend === "sqlite" ? " (one at a time, each cached call also waits for its own event-loop turn: the change check runs once per turn, shared under load)" : " (no round trip while the change feed vouches for the cache)"}.`, "");
+      if (p.cache)
+        L.push(
+          `Verification cache over the valid-key runs: ${f0(p.cache.hits)} hits, ${f0(p.cache.misses)} misses, ${f0(p.cache.resets)} resets (a change emptied it)${p.cache.changeReads !== undefined ? `, ${f0(p.cache.changeReads)} change-check round trips (the snapshot, read only while the change feed cannot vouch)` : ""}.`,
+          "",
+        );
     }
     if (b.scale.length >= 2) {
       const first = b.scale[0]!;

@@ -196,7 +196,14 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         micro,
         steal: stealBetween(cpuBefore, cpuTimes()),
         ...(countersBefore && countersAfter
-          ? { cache: { hits: countersAfter.hits - countersBefore.hits, misses: countersAfter.misses - countersBefore.misses, resets: countersAfter.resets - countersBefore.resets } }
+          ? {
+              cache: {
+                hits: countersAfter.hits - countersBefore.hits,
+                misses: countersAfter.misses - countersBefore.misses,
+                resets: countersAfter.resets - countersBefore.resets,
+                ...(countersAfter.changeReads !== undefined && { changeReads: countersAfter.changeReads - (countersBefore.changeReads ?? 0) }),
+              },
+            }
           : {}),
       };
       log(`${backend} ${n}: steal ${((point.steal ?? 0) * 100).toFixed(1)} %; open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; at ${cfg.rate} req/s p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);

@@ -31,6 +31,7 @@ export async function verifyMicro(databaseUrl: string, raw: string, prefix: stri
   const cachedLookup = driverKeyLookup(databaseUrl, { cacheSize: 1000 });
   const plainLookup = driverKeyLookup(databaseUrl);
   try {
+    await cachedLookup.feed?.ready(); // PostgreSQL: measure the cache as a running instance has it
     const options = { prefix, scopes: ["mcp:read", "mcp:write"], lastUsedFlushMs: 3600_000 };
     const cached = createKeys(db, { ...options, lookup: cachedLookup });
     const plain = createKeys(db, { ...options, lookup: plainLookup });

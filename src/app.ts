@@ -31,6 +31,7 @@ import { securityRoutes } from "./web/security-routes.js";
 import { auditRoutes } from "./web/audit-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { benchRoutes } from "./http/bench-routes.js";
+import { announceKeyWrites } from "./http/key-writes.js";
 
 export function createApp(services: Services): Koa<KeywardState> {
   const { config, logger } = services;
@@ -57,6 +58,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
   app.use(rejectNulInUrl);
+  app.use(announceKeyWrites(services.announceKeyWrites)); // revocations hold on every instance before we answer
   app.use(health(services.db, { isStopping: () => services.stopping }));
   if (config.benchRoutes) app.use(benchRoutes(services)); // BENCH_ROUTES=true only (bench/)
   app.use(serveStatic);

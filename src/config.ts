@@ -26,6 +26,8 @@ const schema = z
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
     /** Key rows kept in memory for verification (0 turns the cache off); see docs/performance.md. */
     VERIFY_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
+    /** PostgreSQL: how long an instance answers from memory without renewing its lease; a revocation waits at most this long for a stuck instance. */
+    VERIFY_CACHE_LEASE_SECONDS: z.coerce.number().min(0.5).max(300).default(5),
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
     SCOPES: z.string().default("mcp:read mcp:write"),
@@ -71,6 +73,7 @@ const schema = z
       sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
       verifyCacheSize: env.VERIFY_CACHE_SIZE,
+      verifyCacheLeaseMs: env.VERIFY_CACHE_LEASE_SECONDS * 1000,
       loginMaxFailures: env.LOGIN_MAX_FAILURES,
       loginWindowMs: env.LOGIN_WINDOW_MINUTES * 60_000,
       cookieSecret: env.COOKIE_SECRET,

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
-import { openServices, type Services } from "./services.js";
+import { openServices, type OpenOptions, type Services } from "./services.js";
 import { redactDatabaseUrl } from "./db/client.js";
 import { purgeOAuthRecords } from "./oauth/purge.js";
 
@@ -16,7 +16,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: OpenOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, logger, options);
   const app = createApp(services);
   const server = http.createServer(app.callback());

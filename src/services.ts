@@ -2,6 +2,7 @@
 import type { Config } from "./config.js";
 import { createDb, type Db } from "./db/client.js";
 import { driverKeyLookup } from "./db/key-lookup.js";
+import { announcingKeyWrites } from "./db/key-writes.js";
 import { migrate } from "./db/migrate.js";
 import { createKeys, type Keys } from "./keys/index.js";
 import { createUsers, type Users } from "./accounts/users.js";
@@ -33,14 +34,29 @@ export interface Services {
   secrets: { cookieKeys: string[]; jwks: PrivateJwks };
   /** True once shutdown has begun (readiness turns 503). */
   stopping: boolean;
+  /**
+   * PostgreSQL: waits until every instance's verification cache has dropped what was changed
+   * (src/db/key-writes.ts); used by app.ts after requests that changed keys, roles or members.
+   */
+  announceKeyWrites?: () => Promise<void>;
   /** Flushes last-used times and closes the database. */
   close(): Promise<void>;
 }
 
-export async function openServices(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<Services> {
+export interface OpenOptions {
+  migrate?: boolean;
+  /** Keep verified keys in memory (VERIFY_CACHE_SIZE); off for one-shot CLI commands. Default true. */
+  verifyCache?: boolean;
+}
+
+export async function openServices(config: Config, logger: Logger, options: OpenOptions = {}): Promise<Services> {
   if (options.migrate ?? true) await migrate(config.databaseUrl);
-  const db = createDb(config.databaseUrl);
-  const lookup = driverKeyLookup(config.databaseUrl, { cacheSize: config.verifyCacheSize });
+  const lookup = driverKeyLookup(config.databaseUrl, {
+    cacheSize: (options.verifyCache ?? true) ? config.verifyCacheSize : 0,
+    leaseMs: config.verifyCacheLeaseMs,
+    onError: (err) => logger.warn({ err }, "key-change feed: verification falls back to a database check per request"),
+  });
+  const db = announcingKeyWrites(createDb(config.databaseUrl), lookup.announce);
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,
@@ -66,6 +82,7 @@ export async function openServices(config: Config, logger: Logger, options: { mi
     orgs: createOrganizations(db),
     twoFactor: createTwoFactor(db, { key: await totpKey(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),
+    announceKeyWrites: lookup.announce,
     async close() {
       await keys.tracker.stop();
       await lookup.close();

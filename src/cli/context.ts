@@ -24,7 +24,9 @@ export async function withServices<T>(cmd: Command, fn: (services: Services) => 
   const config = configFor(cmd);
   // Logs (only flush failures, in practice) go to stderr: stdout is for results.
   const logger = createLogger(config.logLevel, process.stderr);
-  const services = await openServices(config, logger);
+  // No verification cache: a command lives for one request. Its revocations are announced to the
+  // running instances as they happen (src/db/key-writes.ts).
+  const services = await openServices(config, logger, { verifyCache: false });
   let result: T;
   try {
     result = await fn(services);

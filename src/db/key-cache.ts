@@ -1,16 +1,20 @@
-// Key rows kept in memory, never stale. Every lookup first asks the database one cheap question,
-// "has anything been committed since?" (a change token), and empties the whole cache when the answer
-// changed. So a revocation, a removed member or a deleted app, made by this instance, by another
-// instance or by the CLI, is seen on the very next request, exactly as without the cache; what the
-// cache saves is the key-row query itself (and, on PostgreSQL, most round trips: see coalesced()).
+// Key rows kept in memory, never stale. Every lookup first reads a change token ("has anything been
+// committed since?") and empties the whole cache when it moved. So a revocation, a removed member or
+// a deleted app, made by this instance, by another instance or by the CLI, is seen on the very next
+// request, exactly as without the cache; what the cache saves is the key-row query itself and, with
+// the PostgreSQL change feed, every round trip.
 //
 // Change tokens (src/db/key-lookup.ts):
 // - SQLite: the WAL-index header every commit rewrites, read with one pread (src/db/sqlite-change-token.ts;
 //   PRAGMA data_version outside WAL mode): it changes whenever any connection (Prisma in this process,
 //   another process, the CLI) commits to the file. Read once per event-loop turn (oncePerTurn()).
-// - PostgreSQL: pg_current_snapshot(), the MVCC snapshot itself. Two equal snapshots see exactly
-//   the same committed transactions, so an unchanged snapshot proves no row can have changed.
-// Any commit empties the cache (the last-used flush too), which keeps the rule simple to trust.
+// - PostgreSQL: the key-change feed's generation (src/db/pg-change-feed.ts): pushed, no round trip;
+//   writers wait until every instance has acknowledged their change. While the feed cannot vouch
+//   (starting, connection lost, lease lapsed): pg_current_snapshot(), the MVCC snapshot itself. Two
+//   equal snapshots see exactly the same committed transactions, so an unchanged one proves no row
+//   can have changed (read once for all concurrent requests: coalesced()).
+// On SQLite any commit empties the cache (the last-used flush too); on PostgreSQL any change to what
+// verification reads does. Both keep the rule simple to trust.
 import type { KeyLookup, KeyLookupRow } from "./key-lookup.js";
 
 export type ChangeToken = () => string | number | Promise<string | number>;
@@ -21,6 +25,8 @@ export interface KeyCacheStats {
   /** Times a commit emptied the cache. */
   resets: number;
   size: number;
+  /** Round trips made to check for changes (PostgreSQL), when the lookup counts them. */
+  changeReads?: number;
 }
 
 export interface CachedKeyLookup extends KeyLookup {
@@ -34,7 +40,8 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
   return {
     async find(hash) {
       // The token is read after this request arrived, so it covers every commit made before it.
-      const seen = await changes();
+      let seen = changes();
+      if (seen instanceof Promise) seen = await seen;
       if (seen !== version) {
         if (rows.size > 0) stats.resets++;
         rows.clear();
@@ -57,7 +64,10 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
     },
     close: () => inner.close(),
     changeCheck: inner.changeCheck,
-    stats: () => ({ ...stats, size: rows.size }),
+    changeReads: inner.changeReads,
+    announce: inner.announce,
+    feed: inner.feed,
+    stats: () => ({ ...stats, size: rows.size, ...(inner.changeReads && { changeReads: inner.changeReads() }) }),
   };
 }
 

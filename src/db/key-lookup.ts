@@ -11,6 +11,7 @@ import type { Db } from "./client.js";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
 import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type KeyCacheStats } from "./key-cache.js";
 import { sqliteChangeToken } from "./sqlite-change-token.js";
+import { announcer, listen, type ChangeFeed } from "./pg-change-feed.js";
 
 export interface KeyLookupRow extends ApiKey {
   userEmail: string;
@@ -25,8 +26,21 @@ export interface KeyLookup {
   close(): Promise<void>;
   /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
   stats?(): KeyCacheStats;
-  /** How the cache learns of commits: SQLite's WAL-index header or data_version, PostgreSQL's snapshot. */
-  changeCheck?: "wal-index" | "data_version" | "snapshot";
+  /**
+   * How the cache learns of commits: SQLite's WAL-index header or data_version; PostgreSQL's
+   * key-change feed ("feed", falling back to the snapshot while it cannot vouch) or snapshot alone.
+   */
+  changeCheck?: "wal-index" | "data_version" | "feed" | "snapshot";
+  /** Round trips made to check for changes (PostgreSQL snapshot reads), for the benchmark. */
+  changeReads?(): number;
+  /**
+   * PostgreSQL: after committing a change verification must see (src/db/key-writes.ts), resolves once
+   * every instance's cache has let go of the old rows (src/db/pg-change-feed.ts). Absent on SQLite,
+   * where every instance sees every commit through the file itself.
+   */
+  announce?(): Promise<void>;
+  /** PostgreSQL with the cache on: the feed this instance listens to. */
+  feed?: ChangeFeed;
 }
 
 const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.name AS "appName", a."organizationId" AS "appOrganizationId"
@@ -61,11 +75,17 @@ export function prismaKeyLookup(db: Db): KeyLookup {
 export interface DriverKeyLookupOptions {
   /** Rows kept in memory (src/db/key-cache.ts); 0 reads the database on every request. */
   cacheSize?: number;
+  /** PostgreSQL with the cache on: follow the key-change feed (default), or check the snapshot on every request. */
+  changeFeed?: boolean;
+  /** PostgreSQL: the key-change feed's lease (src/db/pg-change-feed.ts). Default 5 s. */
+  leaseMs?: number;
+  /** Feed and announcement problems (logged by the server; serving carries on without the feed). */
+  onError?: (err: unknown) => void;
 }
 
 export function driverKeyLookup(databaseUrl: string, options: DriverKeyLookupOptions = {}): KeyLookup {
   const url = normalizeDatabaseUrl(databaseUrl);
-  const { lookup, changes } = providerOf(url) === "sqlite" ? sqliteLookup(sqliteFile(url)) : postgresLookup(url);
+  const { lookup, changes } = providerOf(url) === "sqlite" ? sqliteLookup(sqliteFile(url)) : postgresLookup(url, options);
   return options.cacheSize ? cachedKeyLookup(lookup, changes, options.cacheSize) : lookup;
 }
 
@@ -91,7 +111,7 @@ function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken }
   };
 }
 
-function postgresLookup(url: string): { lookup: KeyLookup; changes: ChangeToken } {
+function postgresLookup(url: string, options: DriverKeyLookupOptions): { lookup: KeyLookup; changes: ChangeToken } {
   const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000 });
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
@@ -100,10 +120,18 @@ function postgresLookup(url: string): { lookup: KeyLookup; changes: ChangeToken 
   // Read on a connection of its own (coalesced: never two reads at once), which skips the pool's
   // check-out on every request (~50 µs here).
   const own = dedicatedConnection(url);
+  let snapshotReads = 0;
   const snapshot = coalesced(async () => {
+    snapshotReads++;
     const result = await own.query<{ s: string }>({ name: "keyward_snapshot", text: "SELECT pg_current_snapshot()::text AS s" });
     return result.rows[0]!.s;
   });
+  // With the cache on, the feed vouches for it without a round trip; while it cannot (starting,
+  // connection lost, lease lapsed), the snapshot does, as before. A number and a string never
+  // compare equal, so moving between the two empties the cache.
+  const leaseMs = options.leaseMs ?? 5000;
+  const feed = options.cacheSize && (options.changeFeed ?? true) ? listen(url, { leaseMs, onError: options.onError }) : undefined;
+  const { announce } = announcer((text, values) => pool.query(text, values), { maxWaitMs: 2 * leaseMs, onError: options.onError });
   return {
     lookup: {
       async find(hash) {
@@ -112,11 +140,15 @@ function postgresLookup(url: string): { lookup: KeyLookup; changes: ChangeToken 
         return row ? withDates(row) : undefined;
       },
       async close() {
+        await feed?.close();
         await Promise.all([pool.end(), own.close()]);
       },
-      changeCheck: "snapshot",
+      changeCheck: feed ? "feed" : "snapshot",
+      changeReads: () => snapshotReads,
+      announce,
+      feed,
     },
-    changes: snapshot,
+    changes: feed ? () => feed.current() ?? snapshot() : snapshot,
   };
 }
 

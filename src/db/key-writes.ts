@@ -1,0 +1,67 @@
+// Writes that change what key verification reads (a revoked key, a new role, a removed member, a
+// deleted user or app) must reach every instance's verification cache before anyone is told they
+// are done. On PostgreSQL that is an announcement every instance acknowledges (src/db/pg-change-feed.ts);
+// on SQLite every instance already sees every commit through the file, so nothing is needed.
+//
+// One place finds those writes: a Prisma extension on the models verification reads. Inside a
+// request (or anything run through collectKeyWrites) it only marks the scope, and the announcement is
+// made once the handler is done, so after every transaction of the request has committed
+// (src/http/key-writes.ts). Outside any scope (a timer, a CLI command) the write is announced as soon
+// as it returns, which is after its commit as long as it is not inside an interactive transaction.
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Db } from "./client.js";
+
+/** Model → the operations that can change a verification's answer. New keys are not among them: an unknown hash is never cached. */
+const CHANGES_VERIFICATION: Record<string, ReadonlySet<string>> = {
+  apiKey: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
+  membership: new Set(["create", "createMany", "update", "updateMany", "upsert", "delete", "deleteMany"]),
+  app: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
+  user: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
+  organization: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
+};
+
+interface Scope {
+  changed: boolean;
+}
+
+const scopes = new AsyncLocalStorage<Scope>();
+
+export function changesVerification(model: string | undefined, operation: string): boolean {
+  return model !== undefined && (CHANGES_VERIFICATION[model[0]!.toLowerCase() + model.slice(1)]?.has(operation) ?? false);
+}
+
+/** The Prisma client, announcing its writes that change verification. Without `announce` (SQLite) the client is returned as is. */
+export function announcingKeyWrites(db: Db, announce: (() => Promise<void>) | undefined): Db {
+  if (!announce) return db;
+  const extended = db.$extends({
+    query: {
+      $allModels: {
+        async $allOperations({ model, operation, args, query }) {
+          const result = await query(args);
+          if (changesVerification(model, operation)) {
+            const scope = scopes.getStore();
+            if (scope) scope.changed = true;
+            else await announce();
+          }
+          return result;
+        },
+      },
+    },
+  });
+  // Keep what createDb attached to the client (its provider, read by providerOfDb).
+  for (const symbol of Object.getOwnPropertySymbols(db)) Object.defineProperty(extended, symbol, { value: (db as unknown as Record<symbol, unknown>)[symbol] });
+  return extended as unknown as Db;
+}
+
+/**
+ * Runs `fn` with its writes that change verification collected, then announces them once, after
+ * `fn` has finished (so after its transactions committed), whether it succeeded or not.
+ */
+export async function announceAfter<T>(announce: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  const scope: Scope = { changed: false };
+  try {
+    return await scopes.run(scope, fn);
+  } finally {
+    if (scope.changed) await announce();
+  }
+}
