@@ -105,8 +105,8 @@ export function combine(results: LoadResult[]): LoadResult {
   };
 }
 
-/** Median of repeated runs by throughput (the run itself, so its numbers stay consistent). */
-export function medianRun(results: LoadResult[]): LoadResult {
-  const sorted = [...results].sort((a, b) => a.rps - b.rps);
+/** Median of repeated runs by throughput, or by another measure (the run itself, so its numbers stay consistent). */
+export function medianRun(results: LoadResult[], by: (r: LoadResult) => number = (r) => r.rps): LoadResult {
+  const sorted = [...results].sort((a, b) => by(a) - by(b));
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }

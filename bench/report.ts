@@ -85,6 +85,10 @@ export interface RunConfig {
   duration: number;
   warmup: number;
   rounds: number;
+  /** Seconds per open / valid-key run of the rounds (older results: `duration`). */
+  roundDuration?: number;
+  /** Fixed-rate open / valid-key pairs per scale point (older results: 1). */
+  fixedRounds?: number;
   connections: number;
   backends: Backend[];
   keyCounts: number[];
@@ -188,9 +192,36 @@ export function keyRatio(p: ScalePoint): number {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
+/**
+ * A distribution-free interval for the median of the per-round ratios (order statistics: the k-th
+ * smallest and k-th largest, k as large as keeps the coverage ≥ 95 %). Null below 6 rounds.
+ */
+export function medianInterval(values: number[]): { lo: number; hi: number; coverage: number } | null {
+  const n = values.length;
+  if (n < 6) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  // P(Binomial(n, 1/2) ≤ j) for j = 0 … n
+  const cdf: number[] = [];
+  let term = 0.5 ** n;
+  let sum = 0;
+  for (let j = 0; j <= n; j++) {
+    sum += term;
+    cdf.push(sum);
+    term = (term * (n - j)) / (j + 1);
+  }
+  let k = 1;
+  while (k + 1 <= n / 2 && 1 - 2 * cdf[k]! >= 0.95) k++;
+  return { lo: sorted[k - 1]!, hi: sorted[n - k]!, coverage: 1 - 2 * cdf[k - 1]! };
+}
+
+const intervalText = (p: ScalePoint) => {
+  const ci = p.roundRatios ? medianInterval(p.roundRatios) : null;
+  return ci ? `${Math.round(ci.coverage * 100)} % interval for the median ${pct(ci.lo)}–${pct(ci.hi)}` : "";
+};
+
 export function judge(results: BackendResults[]): Targets {
   const points = results.flatMap((b) => b.scale.map((p) => ({ b: b.backend, p })));
-  const ratio = points.map(({ b, p }) => ({ v: keyRatio(p), where: `${b} ${keysLabel(p.keys)}` }));
+  const ratio = points.map(({ b, p }) => ({ v: keyRatio(p), where: `${b} ${keysLabel(p.keys)}${intervalText(p) ? `; ${intervalText(p)}` : ""}` }));
   // Added latency is judged at a fixed rate below saturation: at full load the p99 is queueing,
   // i.e. the throughput difference again. The saturated p99s are reported in the tables too.
   const added = points.map(({ b, p }) =>
@@ -257,11 +288,13 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push("## Configuration", "");
   L.push("```");
   L.push(cfg.command);
-  L.push(`duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up), rounds: ${cfg.rounds} (median by req/s reported), connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`);
+  L.push(
+    `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key alternate in ${cfg.rounds} rounds of ${cfg.roundDuration ?? cfg.duration} s runs each (the run with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed flips between states from one second to the next, so short runs side by side compare like with like); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`,
+  );
   L.push(`backends: ${cfg.backends.join(", ")}; key counts: ${cfg.keyCounts.join(", ")}`);
   L.push(`last-used: ${cfg.lastUsedSeconds} s per run with LAST_USED_FLUSH_SECONDS=1; OAuth: ${cfg.oauthSeconds} s of full flows and ${cfg.tokenCodes} token calls, concurrency ${cfg.oauthConcurrency}`);
   L.push(`server: node --import tsx src/main.ts, HOST=127.0.0.1 LOG_LEVEL=warn BENCH_ROUTES=true REGISTRATION_RATE_LIMIT=1000000 (LAST_USED_FLUSH_SECONDS default 60 unless stated)`);
-  L.push(`fixed-rate latency runs: ${cfg.rate} req/s over 2 connections, ${cfg.duration} s each; verify() in process: 3 rounds of sequential calls (cache off: a quarter as many), median`);
+  L.push(`fixed-rate latency runs: ${cfg.rate} req/s over 2 connections, ${cfg.duration} s each, ${cfg.fixedRounds ?? 1} open / valid-key pair(s) alternating (the run with the median p99 of each route is reported); verify() in process: 3 rounds of sequential calls (cache off: a quarter as many), median`);
   L.push(`PostgreSQL admin URL: ${redactDatabaseUrl(cfg.pgAdminUrl)} (a fresh database per run, dropped after)`);
   L.push("```", "");
 
@@ -294,7 +327,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
       }
       L.push("");
       if (p.roundRatios?.length)
-        L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**.`, "");
+        L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${intervalText(p) ? ` (${intervalText(p)})` : ""}.`, "");
       if (p.fixedOpen && p.fixedKey)
         L.push(
           `At a fixed ${f0(cfg.rate)} req/s (no queueing): open p50 ${f2(p.fixedOpen.p50)} / p99 ${f2(p.fixedOpen.p99)} ms; valid key p50 ${f2(p.fixedKey.p50)} / p99 ${f2(p.fixedKey.p99)} ms; **p99 added ${f2(p.fixedKey.p99 - p.fixedOpen.p99)} ms** (${statusList(p.fixedKey)}).` +

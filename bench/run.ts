@@ -30,7 +30,9 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
-  --rounds <n>            open/key runs repeated, median    BENCH_ROUNDS        (5; quick 1)
+  --rounds <n>            open/key runs alternated, median  BENCH_ROUNDS        (12; quick 2)
+  --round-duration <s>    seconds per run of those rounds   BENCH_ROUND_DURATION (2; quick 1)
+  --fixed-rounds <n>      open/key pairs at the fixed rate  BENCH_FIXED_ROUNDS  (3; quick 1)
   --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
   --backends <list>       sqlite,postgresql                 BENCH_BACKENDS      (both)
   --keys <list>           key counts in the table           BENCH_KEYS          (1000,1000000; quick 1000,20000)
@@ -53,6 +55,8 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
       duration: { type: "string" },
       warmup: { type: "string" },
       rounds: { type: "string" },
+      "round-duration": { type: "string" },
+      "fixed-rounds": { type: "string" },
       connections: { type: "string" },
       backends: { type: "string" },
       keys: { type: "string" },
@@ -93,7 +97,9 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     quick,
     duration: num(pick(values.duration, "BENCH_DURATION", "5", "1"), "duration"),
     warmup: Number(pick(values.warmup, "BENCH_WARMUP", "2", "0.5")),
-    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "5", "1"), "rounds")),
+    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "12", "2"), "rounds")),
+    roundDuration: num(pick(values["round-duration"], "BENCH_ROUND_DURATION", "2", "1"), "round-duration"),
+    fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
@@ -119,6 +125,13 @@ async function status(url: string, key?: string): Promise<number> {
   const res = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
   await res.arrayBuffer();
   return res.status;
+}
+
+/** Server CPU per request over several runs (µs), or null when it could not be read. */
+function cpuUsPerRequest(runs: { result: LoadResult; us: number | null }[]): number | null {
+  if (runs.some((r) => r.us === null)) return null;
+  const requests = runs.reduce((n, r) => n + r.result.requests, 0);
+  return runs.reduce((t, r) => t + r.us! * r.result.requests, 0) / Math.max(1, requests);
 }
 
 function countOkAfter(results: LoadResult[], at: number): number {
@@ -163,8 +176,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const keyed: LoadResult[] = [];
       const countersBefore = await cacheCounters(a);
       for (let r = 0; r < cfg.rounds; r++) {
-        opens.push((await load([a], "/__bench/open", undefined))[0]!);
-        keyed.push((await load([a], "/__bench/key", [valid.key]))[0]!);
+        opens.push((await load([a], "/__bench/open", undefined, cfg.roundDuration))[0]!);
+        keyed.push((await load([a], "/__bench/key", [valid.key], cfg.roundDuration))[0]!);
       }
       const countersAfter = await cacheCounters(a);
       // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
@@ -174,9 +187,16 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         const after = cpuMs(a);
         return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
       };
-      const fixedOpenRun = await cpuPerRequest({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate });
-      const fixedKeyRun = await cpuPerRequest({ url: a.url, path: "/__bench/key", keys: [valid.key], connections: 2, duration: cfg.duration, rate: cfg.rate });
-      const [fixedOpen, fixedKey] = [fixedOpenRun.result, fixedKeyRun.result];
+      const fixedOpenRuns: Awaited<ReturnType<typeof cpuPerRequest>>[] = [];
+      const fixedKeyRuns: typeof fixedOpenRuns = [];
+      for (let r = 0; r < (cfg.fixedRounds ?? 1); r++) {
+        fixedOpenRuns.push(await cpuPerRequest({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate }));
+        fixedKeyRuns.push(await cpuPerRequest({ url: a.url, path: "/__bench/key", keys: [valid.key], connections: 2, duration: cfg.duration, rate: cfg.rate }));
+      }
+      const fixedOpen = medianRun(fixedOpenRuns.map((x) => x.result), (r) => r.p99);
+      const fixedKey = medianRun(fixedKeyRuns.map((x) => x.result), (r) => r.p99);
+      const fixedOpenRun = { us: cpuUsPerRequest(fixedOpenRuns) };
+      const fixedKeyRun = { us: cpuUsPerRequest(fixedKeyRuns) };
       const micro = await verifyMicro(db.url, valid.key, prefix, cfg.quick ? 5_000 : 20_000);
       if (cfg.warmup > 0) await load([a0], "/__bench/key", [valid.key], cfg.warmup);
       const uncached = (await load([a0], "/__bench/key", [valid.key]))[0]!;

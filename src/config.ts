@@ -28,6 +28,8 @@ const schema = z
     VERIFY_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
     /** PostgreSQL: how long an instance answers from memory without renewing its lease; a revocation waits at most this long for a stuck instance. */
     VERIFY_CACHE_LEASE_SECONDS: z.coerce.number().min(0.5).max(300).default(5),
+    /** PostgreSQL: follow the key-change feed (LISTEN/NOTIFY, needs a session-level connection); false checks the database on every request. */
+    VERIFY_CACHE_FEED: bool.default(true),
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
     SCOPES: z.string().default("mcp:read mcp:write"),
@@ -74,6 +76,7 @@ const schema = z
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
       verifyCacheSize: env.VERIFY_CACHE_SIZE,
       verifyCacheLeaseMs: env.VERIFY_CACHE_LEASE_SECONDS * 1000,
+      verifyCacheFeed: env.VERIFY_CACHE_FEED,
       loginMaxFailures: env.LOGIN_MAX_FAILURES,
       loginWindowMs: env.LOGIN_WINDOW_MINUTES * 60_000,
       cookieSecret: env.COOKIE_SECRET,

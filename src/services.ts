@@ -54,6 +54,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
   const lookup = driverKeyLookup(config.databaseUrl, {
     cacheSize: (options.verifyCache ?? true) ? config.verifyCacheSize : 0,
     leaseMs: config.verifyCacheLeaseMs,
+    changeFeed: config.verifyCacheFeed,
     onError: (err) => logger.warn({ err }, "key-change feed: verification falls back to a database check per request"),
   });
   const db = announcingKeyWrites(createDb(config.databaseUrl), lookup.announce);

@@ -3,7 +3,8 @@
 // request runs it, so the server reads through the database driver with a prepared statement
 // (Prisma costs ~0.4 ms of CPU per call, measured in bench/); Prisma's $queryRaw runs the same SQL
 // where no driver connection is wanted (unit tests). Only src/keys/verify/find_by_hash uses this.
-// The server's lookup is cached in memory behind a per-request change check (src/db/key-cache.ts).
+// The server's lookup is cached in memory behind a change token (src/db/key-cache.ts): SQLite's
+// WAL-index header, PostgreSQL's key-change feed (src/db/pg-change-feed.ts) or, failing that, its snapshot.
 import Database from "better-sqlite3";
 import pg from "pg";
 import { Prisma, type ApiKey } from "../generated/sqlite/client.js";

@@ -13,7 +13,8 @@
 //    allocated after its commit, and waits until every instance holding a live lease has acknowledged
 //    an xid at least that high. Instances acknowledge in their lease row, after emptying their cache.
 // 3. An instance answers from memory only while it holds its lease by its own clock (counted from
-//    when the renewal was sent, minus a margin) and its connection is up. Otherwise current() says so
+//    when the renewal was sent, minus a margin), its connection is up, and the renewal's own echo
+//    on the channel came back (so notifications do reach it). Otherwise current() says so
 //    and every request falls back to the snapshot check. So a writer waits at most one lease for a
 //    stuck or dead instance, and that instance stops trusting its cache before the writer gives up.
 //
@@ -27,10 +28,16 @@ import pg from "pg";
 
 export const KEY_CHANGES_CHANNEL = "keyward_key_changes";
 
-const LEASE = `INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked)
-  VALUES ($1, now() + $2::int * interval '1 millisecond', COALESCE($3::bigint, pg_current_xact_id()::text::bigint))
-  ON CONFLICT (id) DO UPDATE SET "leaseUntil" = EXCLUDED."leaseUntil", acked = GREATEST("KeyCacheInstance".acked, EXCLUDED.acked)
-  RETURNING acked::text AS acked`;
+// Takes or renews the lease (acknowledging $3, or everything so far on a new lease) and echoes $4 on
+// channel $5: the instance trusts its cache only once its own echo has come back, which proves that
+// notifications reach this connection (they would not through a transaction-mode pooler).
+const LEASE = `WITH lease AS (
+    INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked)
+    VALUES ($1, now() + $2::int * interval '1 millisecond', COALESCE($3::bigint, pg_current_xact_id()::text::bigint))
+    ON CONFLICT (id) DO UPDATE SET "leaseUntil" = EXCLUDED."leaseUntil", acked = GREATEST("KeyCacheInstance".acked, EXCLUDED.acked)
+    RETURNING acked
+  )
+  SELECT acked::text AS acked, pg_notify($5, $4)::text AS echoed FROM lease`;
 
 const ANNOUNCE = `WITH ping AS (
     SELECT pg_current_xact_id()::text::bigint AS xid, pg_notify('${KEY_CHANGES_CHANNEL}', 'p:' || pg_current_xact_id()::text) AS sent
@@ -44,6 +51,8 @@ export interface ChangeFeedOptions {
   /** How long an instance may answer from memory without renewing; also a writer's longest wait. */
   leaseMs: number;
   onError?: (err: unknown) => void;
+  /** Tests only: where lease renewals echo, to play a connection that notifications do not reach. */
+  echoChannel?: string;
 }
 
 export interface ChangeFeed {
@@ -69,38 +78,76 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
   let reconnectTimer: NodeJS.Timeout | undefined;
   let failures = 0; // consecutive: reconnect after 1, 2, 4 … 16 s
   let readyWaiters: (() => void)[] = [];
+  let seq = 0;
+  const echoes = new Map<number, { sent: number; accepted: boolean }>(); // lease statements waiting for their echo
 
   const lost = (c: pg.Client, err?: unknown) => {
     if (client !== c) return;
     client = undefined;
     trustedUntil = 0;
     generation++;
+    echoes.clear();
     c.end().catch(() => {});
     if (err && failures === 0) options.onError?.(err); // once per outage
     if (!closed) reconnectTimer ??= setTimeout(connect, 1000 * 2 ** Math.min(4, failures++)).unref();
   };
 
+  /** Notifications do not come back on this connection: give the feed up for good (and the lease with it). */
+  const giveUp = (c: pg.Client) => {
+    closed = true;
+    options.onError?.(
+      new Error(
+        "key-change feed: PostgreSQL accepts the lease but its notifications do not reach this connection (a transaction-mode pooler such as PgBouncer?); verification checks the database on every request instead. Connect directly or through a session-mode pooler, or set VERIFY_CACHE_FEED=false.",
+      ),
+    );
+    void c
+      .query(`DELETE FROM "KeyCacheInstance" WHERE id = $1`, [instanceId])
+      .catch(() => {})
+      .finally(() => lost(c));
+  };
+
+  const lease = (c: pg.Client, acked: bigint | null) => {
+    const n = ++seq;
+    const echo = { sent: performance.now(), accepted: false };
+    echoes.set(n, echo);
+    return c.query<{ acked: string }>(LEASE, [instanceId, leaseMs, acked?.toString() ?? null, `r:${n} ${instanceId}`, options.echoChannel ?? KEY_CHANGES_CHANNEL]).then((result) => {
+      echo.accepted = true;
+      return result;
+    });
+  };
+
   const renew = () => {
     const c = client;
     if (!c) return;
+    const now = performance.now();
+    for (const echo of echoes.values()) if (echo.accepted && now - echo.sent > leaseMs) return giveUp(c);
     if (renewing) {
       renewAgain = true;
       return;
     }
     renewing = true;
-    const sent = performance.now();
-    c.query<{ acked: string }>(LEASE, [instanceId, leaseMs, processed.toString()]).then(
-      () => {
-        if (client === c) trustedUntil = sent + leaseMs - margin;
-      },
-      (err: unknown) => lost(c, err),
-    ).finally(() => {
-      renewing = false;
-      if (renewAgain) {
-        renewAgain = false;
-        renew();
-      }
-    });
+    lease(c, processed)
+      .catch((err: unknown) => lost(c, err))
+      .finally(() => {
+        renewing = false;
+        if (renewAgain) {
+          renewAgain = false;
+          renew();
+        }
+      });
+  };
+
+  const echoed = (payload: string) => {
+    const [n, id] = payload.slice(2).split(" ");
+    if (id !== instanceId) return; // another instance's renewal
+    const echo = echoes.get(Number(n));
+    if (!echo) return;
+    // Trusted for one lease from when the statement was sent: never past the lease PostgreSQL holds.
+    trustedUntil = Math.max(trustedUntil, echo.sent + leaseMs - margin);
+    for (const k of echoes.keys()) if (k <= Number(n)) echoes.delete(k);
+    failures = 0;
+    for (const wake of readyWaiters) wake();
+    readyWaiters = [];
   };
 
   async function connect(): Promise<void> {
@@ -111,8 +158,9 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
     c.on("end", () => lost(c, new Error("key-change feed connection ended")));
     c.on("notification", (message) => {
       if (client !== c) return;
-      generation++; // whatever changed, the cache starts over
       const payload = message.payload ?? "";
+      if (payload.startsWith("r:")) return echoed(payload); // a lease renewal: nothing changed
+      generation++; // whatever changed, the cache starts over
       if (payload.startsWith("p:")) {
         const xid = BigInt(payload.slice(2));
         if (xid > processed) {
@@ -126,17 +174,12 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
       await c.connect();
       await c.query(`LISTEN ${KEY_CHANGES_CHANNEL}`);
       await c.query(`DELETE FROM "KeyCacheInstance" WHERE "leaseUntil" < now() - interval '1 hour'`);
-      const sent = performance.now();
-      // A new lease acknowledges everything announced before it: the cache is emptied just below.
-      const result = await c.query<{ acked: string }>(LEASE, [instanceId, leaseMs, null]);
+      // A new lease acknowledges everything announced before it: lost() emptied the cache (the
+      // generation moved), and the cache is trusted again only once this lease's echo is back.
+      const result = await lease(c, null);
       if (client !== c) return;
       const acked = BigInt(result.rows[0]!.acked);
       if (acked > processed) processed = acked;
-      generation++;
-      trustedUntil = sent + leaseMs - margin;
-      failures = 0;
-      for (const wake of readyWaiters) wake();
-      readyWaiters = [];
     } catch (err) {
       lost(c, err);
     }
@@ -149,7 +192,7 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
   return {
     instanceId,
     current: () => (client && performance.now() < trustedUntil ? generation : undefined),
-    ready: () => (client && trustedUntil > 0 ? Promise.resolve() : new Promise((resolve) => readyWaiters.push(resolve))),
+    ready: () => (client && performance.now() < trustedUntil ? Promise.resolve() : new Promise((resolve) => readyWaiters.push(resolve))),
     async close() {
       closed = true;
       clearInterval(timer);
