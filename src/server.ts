@@ -6,7 +6,7 @@ import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { openServices, type OpenOptions, type Services } from "./services.js";
 import { redactDatabaseUrl } from "./db/client.js";
-import { purgeOAuthRecords } from "./oauth/purge.js";
+import { startHousekeeping } from "./housekeeping.js";
 
 export interface RunningServer {
   services: Services;
@@ -26,14 +26,7 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const purge = () =>
-    purgeOAuthRecords(services.db, config.clientPurgeMs).then(
-      (r) => r.clients + r.expired > 0 && logger.info(r, "purged unused OAuth clients and expired records"),
-      (err: unknown) => logger.error({ err }, "OAuth purge failed"),
-    );
-  void purge();
-  const purgeTimer = setInterval(() => void purge(), Math.min(config.clientPurgeMs, 3600_000));
-  purgeTimer.unref();
+  const housekeeping = startHousekeeping(services);
   let stopping: Promise<void> | undefined;
   return {
     services,
@@ -42,7 +35,7 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
     stop() {
       stopping ??= (async () => {
         services.stopping = true;
-        clearInterval(purgeTimer);
+        housekeeping.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -396,6 +396,18 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     expect(rows[0]!.n).toBe(0); // writers do not wait for it
   });
 
+  it("an idle pooled connection that dies does not take the process down; the next announcement opens another", async (test) => {
+    const lookup = driverKeyLookup(t.url);
+    test.onTestFinished(() => lookup.close());
+    await lookup.announce!(); // leaves an idle connection in the lookup's pool
+    const killed = await t.db.$queryRawUnsafe<{ n: number }[]>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keyward key lookup'`,
+    );
+    expect(killed[0]!.n).toBeGreaterThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the pool hears of it (an unhandled "error" would fail the run)
+    await lookup.announce!();
+  });
+
   it("a writer does not wait for instances that left: closed ones take their lease away, expired ones are ignored", async () => {
     const a = await instance();
     await a.lookup.close();

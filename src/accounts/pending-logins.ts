@@ -41,6 +41,12 @@ export function createPendingLogins(db: Db, ttlMs = PENDING_LOGIN_TTL_MS) {
       return count === 1;
     },
 
+    /** Log-ins abandoned at the second factor (housekeeping; a read also removes an expired one). */
+    async purgeExpired(now = new Date()): Promise<number> {
+      const { count } = await db.pendingLogin.deleteMany({ where: { expiresAt: { lte: now } } });
+      return count;
+    },
+
     async destroyAllForUser(userId: string): Promise<number> {
       const { count } = await db.pendingLogin.deleteMany({ where: { userId } });
       return count;

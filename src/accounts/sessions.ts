@@ -63,8 +63,8 @@ export function createSessions(db: Db, ttlMs: number) {
       return count;
     },
 
-    async purgeExpired(): Promise<number> {
-      const { count } = await db.session.deleteMany({ where: { expiresAt: { lte: new Date() } } });
+    async purgeExpired(now = new Date()): Promise<number> {
+      const { count } = await db.session.deleteMany({ where: { expiresAt: { lte: now } } });
       return count;
     },
   };

@@ -113,7 +113,10 @@ function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken }
 }
 
 function postgresLookup(url: string, options: DriverKeyLookupOptions): { lookup: KeyLookup; changes: ChangeToken } {
-  const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000, application_name: "keyward key lookup" });
+  // An idle connection that dies (a database restart, a terminated backend) is dropped by the pool
+  // and the next query opens another; without a listener the pool's "error" event would crash the process.
+  pool.on("error", () => {});
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
   const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };

@@ -1,0 +1,34 @@
+// What the database would otherwise keep forever, cleared on start and then every hour (or every
+// CLIENT_PURGE_HOURS when shorter): DCR clients that never got a key, expired OAuth records,
+// expired sessions and abandoned second-factor log-ins. Expired rows already grant nothing (every
+// read checks the expiry); this only keeps the tables small.
+import type { Services } from "./services.js";
+import { purgeOAuthRecords } from "./oauth/purge.js";
+
+export interface Swept {
+  clients: number;
+  expired: number;
+  sessions: number;
+  pendingLogins: number;
+}
+
+export async function sweep(services: Services, now = new Date()): Promise<Swept> {
+  const oauth = await purgeOAuthRecords(services.db, services.config.clientPurgeMs, now);
+  const sessions = await services.sessions.purgeExpired(now);
+  const pendingLogins = await services.pendingLogins.purgeExpired(now);
+  return { ...oauth, sessions, pendingLogins };
+}
+
+/** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */
+export function startHousekeeping(services: Services): { stop(): void } {
+  const { logger, config } = services;
+  const run = () =>
+    sweep(services).then(
+      (r) => Object.values(r).some((n) => n > 0) && logger.info(r, "housekeeping: removed unused OAuth clients and expired records"),
+      (err: unknown) => logger.error({ err }, "housekeeping failed"),
+    );
+  void run();
+  const timer = setInterval(() => void run(), Math.min(config.clientPurgeMs, 3600_000));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
