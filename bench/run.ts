@@ -30,7 +30,7 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
-  --rounds <n>            open/key runs alternated, median  BENCH_ROUNDS        (12; quick 2)
+  --rounds <n>            open/key runs alternated, median  BENCH_ROUNDS        (24; quick 2)
   --round-duration <s>    seconds per run of those rounds   BENCH_ROUND_DURATION (2; quick 1)
   --fixed-rounds <n>      open/key pairs at the fixed rate  BENCH_FIXED_ROUNDS  (3; quick 1)
   --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
@@ -97,7 +97,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     quick,
     duration: num(pick(values.duration, "BENCH_DURATION", "5", "1"), "duration"),
     warmup: Number(pick(values.warmup, "BENCH_WARMUP", "2", "0.5")),
-    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "12", "2"), "rounds")),
+    rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "24", "2"), "rounds")),
     roundDuration: num(pick(values["round-duration"], "BENCH_ROUND_DURATION", "2", "1"), "round-duration"),
     fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
