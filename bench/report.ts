@@ -221,7 +221,10 @@ const intervalText = (p: ScalePoint) => {
 
 export function judge(results: BackendResults[]): Targets {
   const points = results.flatMap((b) => b.scale.map((p) => ({ b: b.backend, p })));
-  const ratio = points.map(({ b, p }) => ({ v: keyRatio(p), where: `${b} ${keysLabel(p.keys)}${intervalText(p) ? `; ${intervalText(p)}` : ""}` }));
+  const ratio = points.map(({ b, p }) => {
+    const interval = intervalText(p);
+    return { v: keyRatio(p), where: `${b} ${keysLabel(p.keys)}${interval ? `; ${interval}` : ""}` };
+  });
   // Added latency is judged at a fixed rate below saturation: at full load the p99 is queueing,
   // i.e. the throughput difference again. The saturated p99s are reported in the tables too.
   const added = points.map(({ b, p }) =>
@@ -326,8 +329,10 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
         L.push(loadRow("2 instances: valid key (combined)", p.twoKey, p.twoOpen));
       }
       L.push("");
-      if (p.roundRatios?.length)
-        L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${intervalText(p) ? ` (${intervalText(p)})` : ""}.`, "");
+      if (p.roundRatios?.length) {
+        const interval = intervalText(p);
+        L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${interval ? ` (${interval})` : ""}.`, "");
+      }
       if (p.fixedOpen && p.fixedKey)
         L.push(
           `At a fixed ${f0(cfg.rate)} req/s (no queueing): open p50 ${f2(p.fixedOpen.p50)} / p99 ${f2(p.fixedOpen.p99)} ms; valid key p50 ${f2(p.fixedKey.p50)} / p99 ${f2(p.fixedKey.p99)} ms; **p99 added ${f2(p.fixedKey.p99 - p.fixedOpen.p99)} ms** (${statusList(p.fixedKey)}).` +

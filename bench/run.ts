@@ -195,8 +195,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       }
       const fixedOpen = medianRun(fixedOpenRuns.map((x) => x.result), (r) => r.p99);
       const fixedKey = medianRun(fixedKeyRuns.map((x) => x.result), (r) => r.p99);
-      const fixedOpenRun = { us: cpuUsPerRequest(fixedOpenRuns) };
-      const fixedKeyRun = { us: cpuUsPerRequest(fixedKeyRuns) };
+      const [fixedOpenUs, fixedKeyUs] = [cpuUsPerRequest(fixedOpenRuns), cpuUsPerRequest(fixedKeyRuns)];
       const micro = await verifyMicro(db.url, valid.key, prefix, cfg.quick ? 5_000 : 20_000);
       if (cfg.warmup > 0) await load([a0], "/__bench/key", [valid.key], cfg.warmup);
       const uncached = (await load([a0], "/__bench/key", [valid.key]))[0]!;
@@ -212,7 +211,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         roundRatios: keyed.map((k, i) => k.rps / opens[i]!.rps),
         fixedOpen,
         fixedKey,
-        ...(fixedOpenRun.us !== null && fixedKeyRun.us !== null ? { fixedCpuUs: { open: fixedOpenRun.us, key: fixedKeyRun.us } } : {}),
+        ...(fixedOpenUs !== null && fixedKeyUs !== null ? { fixedCpuUs: { open: fixedOpenUs, key: fixedKeyUs } } : {}),
         micro,
         steal: stealBetween(cpuBefore, cpuTimes()),
         ...(countersBefore && countersAfter

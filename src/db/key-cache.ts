@@ -38,6 +38,7 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
   let version: string | number | undefined;
   const stats = { hits: 0, misses: 0, resets: 0 };
   return {
+    ...inner, // close(), changeCheck, changeReads, announce, feed: the inner lookup's own
     async find(hash) {
       // The token is read after this request arrived, so it covers every commit made before it.
       let seen = changes();
@@ -62,11 +63,6 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
       }
       return row;
     },
-    close: () => inner.close(),
-    changeCheck: inner.changeCheck,
-    changeReads: inner.changeReads,
-    announce: inner.announce,
-    feed: inner.feed,
     stats: () => ({ ...stats, size: rows.size, ...(inner.changeReads && { changeReads: inner.changeReads() }) }),
   };
 }

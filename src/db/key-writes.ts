@@ -4,7 +4,7 @@
 // on SQLite every instance already sees every commit through the file, so nothing is needed.
 //
 // One place finds those writes: a Prisma extension on the models verification reads. Inside a
-// request (or anything run through collectKeyWrites) it only marks the scope, and the announcement is
+// request (or anything run through announceAfter) it only marks the scope, and the announcement is
 // made once the handler is done, so after every transaction of the request has committed
 // (src/http/key-writes.ts). Outside any scope (a timer, a CLI command) the write is announced as soon
 // as it returns, which is after its commit as long as it is not inside an interactive transaction.

@@ -185,14 +185,16 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
     }
   }
 
+  const current = () => (client && performance.now() < trustedUntil ? generation : undefined);
+
   const timer = setInterval(renew, Math.max(50, leaseMs / 5));
   timer.unref();
   void connect();
 
   return {
     instanceId,
-    current: () => (client && performance.now() < trustedUntil ? generation : undefined),
-    ready: () => (client && performance.now() < trustedUntil ? Promise.resolve() : new Promise((resolve) => readyWaiters.push(resolve))),
+    current,
+    ready: () => (current() !== undefined ? Promise.resolve() : new Promise((resolve) => readyWaiters.push(resolve))),
     async close() {
       closed = true;
       clearInterval(timer);
