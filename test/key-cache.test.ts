@@ -144,6 +144,28 @@ describe("cachedKeyLookup()", () => {
     expect(f.lookup.stats().size).toBe(3);
   });
 
+  it("cached(): answers from memory only while the token can be read at once, never reading the table", async () => {
+    let now: number | undefined = 1;
+    const stored = new Map([["a", row("a")]]);
+    let queries = 0;
+    const inner: KeyLookup = { find: async (hash) => (queries++, stored.get(hash)), async close() {} };
+    const lookup = cachedKeyLookup(inner, () => now ?? 0, 10, () => now);
+    expect(lookup.cached!("a")).toBeUndefined(); // not read yet
+    await lookup.find("a");
+    expect(lookup.cached!("a")?.id).toBe("key_a");
+    expect(lookup.cached!("b")).toBeUndefined();
+    now = undefined; // cannot vouch at once (PostgreSQL: the feed is down)
+    expect(lookup.cached!("a")).toBeUndefined();
+    now = 2; // a commit: the cache lets go
+    expect(lookup.cached!("a")).toBeUndefined();
+    expect(queries).toBe(1);
+    expect(lookup.stats()).toMatchObject({ hits: 1, misses: 1, resets: 1, size: 0 });
+    // without a way to read the token at once, there is no cached() answer at all
+    const plain = cachedKeyLookup(inner, () => 1, 10);
+    await plain.find("a");
+    expect(plain.cached!("a")).toBeUndefined();
+  });
+
   it("does not keep a row read under a token that a newer one has replaced meanwhile", async () => {
     let token = 1;
     const slow = deferred<KeyLookupRow | undefined>();

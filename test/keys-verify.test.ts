@@ -6,6 +6,8 @@ import { createKeys, type Keys } from "../src/keys/index.js";
 import { generateKey } from "../src/keys/format.js";
 import { hashKey } from "../src/keys/hash.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
+import { prismaKeyLookup, type KeyLookup } from "../src/db/key-lookup.js";
+import { cachedKeyLookup } from "../src/db/key-cache.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -111,6 +113,55 @@ describe("verify", () => {
     const result = await keys.verify(minted.raw);
     expect(result.ok && result.user).toEqual({ id: other.id, email: "other@example.com" });
     expect(result.ok && result.key.sourceLabel).toBe("CLI");
+  });
+});
+
+describe("verify with a cache that can vouch at once (find_in_cache)", () => {
+  /** The real key table behind a cache whose change token the test moves; reads of the table counted. */
+  function fixture() {
+    const inner = prismaKeyLookup(t.db);
+    let reads = 0;
+    let token: number | undefined = 1; // undefined: the cache cannot vouch at once (PostgreSQL: feed down)
+    const counted: KeyLookup = { ...inner, find: (hash) => (reads++, inner.find(hash)) };
+    const lookup = cachedKeyLookup(counted, () => token ?? 0, 100, () => token);
+    let finds = 0; // calls of the cache's async path (its own change check, then memory or the table)
+    const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup: { ...lookup, find: (hash) => (finds++, lookup.find(hash)) } });
+    return { keys: cached, lookup, reads: () => reads, finds: () => finds, commit: () => (token = (token ?? 0) + 1), cannotVouch: () => (token = undefined) };
+  }
+
+  it("answers a key it has read before from memory, and sees a revocation once the token moves", async () => {
+    const f = fixture();
+    const minted = await keys.mint({ userId: user.id, label: "hot", source: "portal" });
+    expect((await f.keys.verify(minted.raw)).ok).toBe(true); // first use: format check, one read
+    expect(f.reads()).toBe(1);
+    for (let i = 0; i < 5; i++) expect(await f.keys.verify(minted.raw)).toMatchObject({ ok: true, key: { id: minted.key.id } });
+    expect(f.reads()).toBe(1); // no I/O on the hot path
+    expect(f.finds()).toBe(1); // not even the async path: cached() answered
+    expect(f.lookup.stats()).toMatchObject({ hits: 5, misses: 1 });
+
+    await keys.revoke(user.id, minted.key.id);
+    expect((await f.keys.verify(minted.raw)).ok).toBe(true); // the token has not moved: this is what the token is for
+    f.commit();
+    expect(await f.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
+    expect(f.reads()).toBe(2);
+  });
+
+  it("takes the full path (format check, then the lookup's own change check) when the cache cannot vouch", async () => {
+    const f = fixture();
+    const minted = await keys.mint({ userId: user.id, label: "warm", source: "portal" });
+    await f.keys.verify(minted.raw);
+    f.cannotVouch();
+    expect((await f.keys.verify(minted.raw)).ok).toBe(true);
+    expect(f.reads()).toBe(2); // find() ran: its token (0) differs, so the row was read again
+    expect(f.finds()).toBe(2);
+    const good = generateKey(PREFIX);
+    const typo = good.slice(0, 20) + (good[20] === "a" ? "b" : "a") + good.slice(21);
+    for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)]) expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+    f.commit();
+    for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)]) expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+    expect(f.reads()).toBe(2); // garbage never reaches the table, cached path or not
+    expect(await f.keys.verify(good)).toEqual({ ok: false, reason: "unknown_key" });
+    expect(f.reads()).toBe(3);
   });
 });
 

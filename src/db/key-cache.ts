@@ -18,6 +18,8 @@
 import type { KeyLookup, KeyLookupRow } from "./key-lookup.js";
 
 export type ChangeToken = () => string | number | Promise<string | number>;
+/** The change token when it can be known at once (no I/O, no waiting); undefined otherwise. */
+export type ChangeTokenNow = () => string | number | undefined;
 
 export interface KeyCacheStats {
   hits: number;
@@ -33,21 +35,31 @@ export interface CachedKeyLookup extends KeyLookup {
   stats(): KeyCacheStats;
 }
 
-export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows: number): CachedKeyLookup {
+export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows: number, changesNow?: ChangeTokenNow): CachedKeyLookup {
   const rows = new Map<string, KeyLookupRow>();
   let version: string | number | undefined;
   const stats = { hits: 0, misses: 0, resets: 0 };
+  const observe = (seen: string | number) => {
+    if (seen === version) return;
+    if (rows.size > 0) stats.resets++;
+    rows.clear();
+    version = seen;
+  };
   return {
     ...inner, // close(), changeCheck, changeReads, announce, feed: the inner lookup's own
+    cached(hash) {
+      const seen = changesNow?.(); // read after this request arrived, like find()'s
+      if (seen === undefined) return undefined;
+      observe(seen);
+      const hit = rows.get(hash);
+      if (hit) stats.hits++;
+      return hit;
+    },
     async find(hash) {
       // The token is read after this request arrived, so it covers every commit made before it.
       let seen = changes();
       if (seen instanceof Promise) seen = await seen;
-      if (seen !== version) {
-        if (rows.size > 0) stats.resets++;
-        rows.clear();
-        version = seen;
-      }
+      observe(seen);
       const hit = rows.get(hash);
       if (hit) {
         stats.hits++;

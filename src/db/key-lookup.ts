@@ -10,7 +10,7 @@ import pg from "pg";
 import { Prisma, type ApiKey } from "../generated/sqlite/client.js";
 import type { Db } from "./client.js";
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
-import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type KeyCacheStats } from "./key-cache.js";
+import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type ChangeTokenNow, type KeyCacheStats } from "./key-cache.js";
 import { sqliteChangeToken } from "./sqlite-change-token.js";
 import { announcer, listen, type ChangeFeed } from "./pg-change-feed.js";
 
@@ -24,6 +24,11 @@ export interface KeyLookupRow extends ApiKey {
 
 export interface KeyLookup {
   find(hash: string): Promise<KeyLookupRow | undefined>;
+  /**
+   * A cached lookup: the row for this hash if the cache holds it and can vouch for it at once, with
+   * no I/O and no waiting (PostgreSQL while the key-change feed vouches); undefined means ask find().
+   */
+  cached?(hash: string): KeyLookupRow | undefined;
   close(): Promise<void>;
   /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
   stats?(): KeyCacheStats;
@@ -86,11 +91,17 @@ export interface DriverKeyLookupOptions {
 
 export function driverKeyLookup(databaseUrl: string, options: DriverKeyLookupOptions = {}): KeyLookup {
   const url = normalizeDatabaseUrl(databaseUrl);
-  const { lookup, changes } = providerOf(url) === "sqlite" ? sqliteLookup(sqliteFile(url)) : postgresLookup(url, options);
-  return options.cacheSize ? cachedKeyLookup(lookup, changes, options.cacheSize) : lookup;
+  const { lookup, changes, changesNow } = providerOf(url) === "sqlite" ? sqliteLookup(sqliteFile(url)) : postgresLookup(url, options);
+  return options.cacheSize ? cachedKeyLookup(lookup, changes, options.cacheSize, changesNow) : lookup;
 }
 
-function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken } {
+interface ChangeSource {
+  lookup: KeyLookup;
+  changes: ChangeToken;
+  changesNow?: ChangeTokenNow;
+}
+
+function sqliteLookup(file: string): ChangeSource {
   const sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
   const statement = sqlite.prepare(`${SELECT}?`);
   // Moves whenever any connection (Prisma, another process, the CLI) commits to the file; read once
@@ -112,7 +123,7 @@ function sqliteLookup(file: string): { lookup: KeyLookup; changes: ChangeToken }
   };
 }
 
-function postgresLookup(url: string, options: DriverKeyLookupOptions): { lookup: KeyLookup; changes: ChangeToken } {
+function postgresLookup(url: string, options: DriverKeyLookupOptions): ChangeSource {
   const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000, application_name: "keyward key lookup" });
   // An idle connection that dies (a database restart, a terminated backend) is dropped by the pool
   // and the next query opens another; without a listener the pool's "error" event would crash the process.
@@ -153,6 +164,7 @@ function postgresLookup(url: string, options: DriverKeyLookupOptions): { lookup:
       feed,
     },
     changes: feed ? () => feed.current() ?? snapshot() : snapshot,
+    changesNow: feed ? () => feed.current() : undefined,
   };
 }
 

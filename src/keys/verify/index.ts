@@ -5,6 +5,7 @@ import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
 import { toView, type KeyView } from "../model.js";
 import { check_format_or_legacy } from "./check_format.js";
+import { find_in_cache } from "./find_in_cache.js";
 import { find_by_hash } from "./find_by_hash.js";
 import type { KeyLookup } from "../../db/key-lookup.js";
 import { check_revoked } from "./check_revoked.js";
@@ -37,8 +38,9 @@ export type VerifyResult =
 
 export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; lookup: KeyLookup }) {
   const steps: VerifyStep[] = [
-    check_format_or_legacy(options.legacyKeyPattern),
-    find_by_hash(options.lookup),
+    find_in_cache(options.lookup), // a key verified before, while the cache vouches: no format check, no I/O
+    check_format_or_legacy(options.legacyKeyPattern), // garbage stops here, before any database work
+    find_by_hash(options.lookup), // one indexed query (or the cache, after its change check)
     check_revoked,
     check_resource,
     check_membership(db, createOrganizations(db)),
@@ -77,7 +79,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     return {
       ok: true,
       key: viewOf(row),
-      user: { id: row.user.id, email: row.user.email },
+      user: row.user, // { id, email }: derived once per cached row (key_row.ts)
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
       role: ctx.role ?? null,
