@@ -17,6 +17,11 @@ export interface ScalePoint {
   revoked: LoadResult;
   /** valid-key req/s ÷ open req/s of each round (the two runs back to back), in round order. */
   roundRatios?: number[];
+  /**
+   * Calibration (first key count of each backend): /__bench/deferred req/s ÷ open req/s of the same
+   * rounds. The open handler answered one event-loop phase later: no work added, only timing.
+   */
+  deferredRatios?: number[];
   /** Open and valid-key routes at a fixed request rate below saturation: latency without queueing. */
   fixedOpen?: LoadResult;
   fixedKey?: LoadResult;
@@ -185,11 +190,15 @@ function inProcessScale(results: BackendResults[]): string {
     .join("; ");
 }
 
+/** The (lower) median. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 /** Verified ÷ open throughput: the median of the per-round ratios when there are rounds. */
 export function keyRatio(p: ScalePoint): number {
-  if (!p.roundRatios?.length) return p.key.rps / p.open.rps;
-  const sorted = [...p.roundRatios].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return p.roundRatios?.length ? median(p.roundRatios) : p.key.rps / p.open.rps;
 }
 
 /**
@@ -332,6 +341,13 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
       if (p.roundRatios?.length) {
         const interval = intervalText(p);
         L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${interval ? ` (${interval})` : ""}.`, "");
+      }
+      if (p.deferredRatios?.length) {
+        const d = median(p.deferredRatios);
+        L.push(
+          `Calibration, the same rounds: the open handler answered one event-loop phase later (\`/__bench/deferred\`, after \`setImmediate\`: no work added, only timing) ran at **${pct(d)}** of the open route (median; per round ${p.deferredRatios.map(pct).join(", ")}). That is how far event-loop timing alone moves req/s on this machine, where autocannon shares the two cores: responses that leave together let it read several per wake-up. ${b.backend === "sqlite" ? "SQLite's verified route answers in that phase (its change check runs once per turn), so it gets the same lift." : "PostgreSQL's verified route answers at once (the feed needs no read), so it gets no such lift."}`,
+          "",
+        );
       }
       if (p.fixedOpen && p.fixedKey)
         L.push(

@@ -174,10 +174,13 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const cpuBefore = cpuTimes();
       const opens: LoadResult[] = [];
       const keyed: LoadResult[] = [];
+      const deferred: LoadResult[] = []; // calibration, at the first key count only (it does not depend on keys)
+      const calibrate = n === cfg.keyCounts[0];
       const countersBefore = await cacheCounters(a);
       for (let r = 0; r < cfg.rounds; r++) {
         opens.push((await load([a], "/__bench/open", undefined, cfg.roundDuration))[0]!);
         keyed.push((await load([a], "/__bench/key", [valid.key], cfg.roundDuration))[0]!);
+        if (calibrate) deferred.push((await load([a], "/__bench/deferred", undefined, cfg.roundDuration))[0]!);
       }
       const countersAfter = await cacheCounters(a);
       // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
@@ -209,6 +212,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         revoked: (await load([a], "/__bench/key", [revoked.key]))[0]!,
         uncached,
         roundRatios: keyed.map((k, i) => k.rps / opens[i]!.rps),
+        ...(deferred.length ? { deferredRatios: deferred.map((d, i) => d.rps / opens[i]!.rps) } : {}),
         fixedOpen,
         fixedKey,
         ...(fixedOpenUs !== null && fixedKeyUs !== null ? { fixedCpuUs: { open: fixedOpenUs, key: fixedKeyUs } } : {}),
@@ -339,12 +343,14 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   return res;
 }
 
-async function writeReport(cfg: RunConfig & { out: string; plot: string }, m: ReturnType<typeof machine>, results: BackendResults[]): Promise<void> {
+/** Writes the report and the plot; returns the plot file actually written (the SVG when the PNG could not be). */
+async function writeReport(cfg: RunConfig & { out: string; plot: string }, m: ReturnType<typeof machine>, results: BackendResults[]): Promise<string> {
   for (const file of [cfg.out, cfg.plot]) mkdirSync(path.dirname(file), { recursive: true });
   const plotError = await writePlot(results, cfg.plot);
   if (plotError) log(`plot: PNG not written (${plotError}); the SVG is next to it`);
-  const plotRef = plotError ? path.basename(cfg.plot.replace(/\.png$/, ".svg")) : path.basename(cfg.plot);
-  writeFileSync(cfg.out, renderMarkdown(cfg, m, results, plotRef));
+  const plotFile = plotError ? cfg.plot.replace(/\.png$/, ".svg") : cfg.plot;
+  writeFileSync(cfg.out, renderMarkdown(cfg, m, results, path.basename(plotFile)));
+  return plotFile;
 }
 
 async function main(): Promise<void> {
@@ -390,9 +396,9 @@ async function main(): Promise<void> {
   m.steal = stealBetween(cpuAtStart, cpuTimes());
   const { out, plot, render: _render, ...config } = cfg;
   writeFileSync(out.replace(/\.md$/, ".json"), `${JSON.stringify({ cfg: config, machine: m, results }, null, 1)}\n`);
-  await writeReport(cfg, m, results);
+  const plotFile = await writeReport(cfg, m, results);
   const t = judge(results);
-  log(`wrote ${path.relative(process.cwd(), cfg.out)} and ${path.relative(process.cwd(), cfg.plot)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  log(`wrote ${path.relative(process.cwd(), cfg.out)} and ${path.relative(process.cwd(), plotFile)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   for (const [name, v] of Object.entries(t)) if (v) process.stdout.write(`${name}: ${v.ok ? "met" : "NOT met"}${"worst" in v ? ` (worst ${v.worst.toFixed(3)} at ${v.where})` : ` (${v.detail})`}\n`);
 }
 

@@ -1,7 +1,9 @@
 // Benchmark-only routes (BENCH_ROUTES=true; never enable in production). The same tiny handler
 // twice: /__bench/open without authentication, /__bench/key behind the production requireKey
 // middleware, so the difference between the two is the cost of verifying a key. /__bench/stats
-// exposes the last-used write counter and the key cache's counters. See bench/README.md.
+// exposes the last-used write counter and the key cache's counters. /__bench/deferred is a
+// calibration probe: the open handler answered one event-loop phase later (setImmediate), to show
+// how far event-loop timing alone moves req/s on the benchmark machine. See bench/README.md.
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
 import type { KeywardState } from "./state.js";
@@ -20,6 +22,9 @@ export function benchRoutes(services: Services): Middleware<KeywardState> {
     if (ctx.method !== "GET" || !ctx.path.startsWith(BENCH_PREFIX)) return next();
     switch (ctx.path) {
       case "/__bench/open":
+        return handler(ctx, next);
+      case "/__bench/deferred":
+        await new Promise<void>((resolve) => setImmediate(resolve));
         return handler(ctx, next);
       case "/__bench/key":
         return byKey(ctx, () => Promise.resolve(handler(ctx, next)));
