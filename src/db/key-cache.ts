@@ -13,6 +13,8 @@
 //   (starting, connection lost, lease lapsed): pg_current_snapshot(), the MVCC snapshot itself. Two
 //   equal snapshots see exactly the same committed transactions, so an unchanged one proves no row
 //   can have changed (read once for all concurrent requests: coalesced()).
+// Where the token can be read at once (the feed's generation), cached() answers synchronously, with
+// the same rule; verification tries it first (src/keys/verify/find_in_cache.ts), find() otherwise.
 // On SQLite any commit empties the cache (the last-used flush too); on PostgreSQL any change to what
 // verification reads does. Both keep the rule simple to trust.
 import type { KeyLookup, KeyLookupRow } from "./key-lookup.js";
