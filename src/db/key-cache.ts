@@ -49,14 +49,18 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
   };
   return {
     ...inner, // close(), changeCheck, changeReads, announce, feed: the inner lookup's own
-    cached(hash) {
-      const seen = changesNow?.(); // read after this request arrived, like find()'s
-      if (seen === undefined) return undefined;
-      observe(seen);
-      const hit = rows.get(hash);
-      if (hit) stats.hits++;
-      return hit;
-    },
+    // Only where the token can be read at once: elsewhere (SQLite) verification has nothing to try
+    // before its format check, so it hashes nothing ahead of it.
+    ...(changesNow && {
+      cached(hash: string) {
+        const seen = changesNow(); // read after this request arrived, like find()'s
+        if (seen === undefined) return undefined;
+        observe(seen);
+        const hit = rows.get(hash);
+        if (hit) stats.hits++;
+        return hit;
+      },
+    }),
     async find(hash) {
       // The token is read after this request arrived, so it covers every commit made before it.
       let seen = changes();

@@ -5,8 +5,6 @@ import { checkFormat } from "../format.js";
 import { isLegacyKey } from "../legacy.js";
 import type { VerifyStep } from "./context.js";
 
-export const check_format: VerifyStep = (ctx) => (!ctx.row && checkFormat(ctx.raw) ? "invalid_format" : undefined);
-
 export const check_format_or_legacy =
   (legacy: RegExp | undefined): VerifyStep =>
   (ctx) =>
