@@ -105,8 +105,13 @@ export function combine(results: LoadResult[]): LoadResult {
   };
 }
 
+/** The (lower) median item by a measure. */
+export function medianBy<T>(items: T[], by: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => by(a) - by(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 /** Median of repeated runs by throughput, or by another measure (the run itself, so its numbers stay consistent). */
 export function medianRun(results: LoadResult[], by: (r: LoadResult) => number = (r) => r.rps): LoadResult {
-  const sorted = [...results].sort((a, b) => by(a) - by(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return medianBy(results, by);
 }

@@ -2,7 +2,7 @@
 import os from "node:os";
 import { readFileSync } from "node:fs";
 import type { Backend } from "./database.js";
-import type { LoadResult } from "./load.js";
+import { medianBy, type LoadResult } from "./load.js";
 import type { Timed } from "./oauth-client.js";
 import type { VerifyMicro } from "./verify-micro.js";
 import { redactDatabaseUrl } from "../src/db/client.js";
@@ -190,11 +190,7 @@ function inProcessScale(results: BackendResults[]): string {
     .join("; ");
 }
 
-/** The (lower) median. */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
-}
+const median = (values: number[]): number => medianBy(values, (v) => v);
 
 /** Verified ÷ open throughput: the median of the per-round ratios when there are rounds. */
 export function keyRatio(p: ScalePoint): number {
