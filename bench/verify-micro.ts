@@ -13,7 +13,7 @@ export interface VerifyMicro {
   calls: number;
 }
 
-async function timePerCall(run: () => Promise<unknown>, calls: number, rounds: number): Promise<number> {
+async function timePerCall(run: () => unknown, calls: number, rounds: number): Promise<number> {
   for (let i = 0; i < Math.min(2000, calls); i++) await run(); // warm-up (JIT, caches)
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {

@@ -8,6 +8,8 @@ import { hashKey } from "../src/keys/hash.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
 import { prismaKeyLookup, type KeyLookup } from "../src/db/key-lookup.js";
 import { cachedKeyLookup } from "../src/db/key-cache.js";
+import { requireKey } from "../src/http/key-auth.js";
+import type { Ctx, KeywardState } from "../src/http/state.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -144,6 +146,33 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
     f.commit();
     expect(await f.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
     expect(f.reads()).toBe(2);
+  });
+
+  it("answers a cached key at once, without a promise, and requireKey goes straight on to next()", async () => {
+    const f = fixture();
+    const minted = await keys.mint({ userId: user.id, label: "sync", source: "portal", scopes: ["mcp:read"] });
+    const first = f.keys.verify(minted.raw);
+    expect(first).toBeInstanceOf(Promise); // a miss: the row is read
+    expect((await first).ok).toBe(true);
+    const hot = f.keys.verify(minted.raw);
+    expect(hot).not.toBeInstanceOf(Promise);
+    expect(hot).toMatchObject({ ok: true, key: { id: minted.key.id }, scopes: ["mcp:read"] });
+
+    // The middleware: next() runs in the same tick, with ctx.state.auth set.
+    const ctx = { req: { rawHeaders: ["Authorization", `Bearer ${minted.raw}`] }, state: {} as KeywardState, set: () => {} } as unknown as Ctx;
+    let reached: unknown;
+    void requireKey(f.keys, { resourceMetadata: "http://x/.well-known/oauth-protected-resource/mcp" })(ctx, () => {
+      reached = ctx.state.auth;
+      return Promise.resolve();
+    });
+    expect(reached).toMatchObject({ via: "key", key: { id: minted.key.id }, scopes: ["mcp:read"] });
+
+    // After a commit the cache lets go: the next answer is read again (a promise), and sees the revocation.
+    await keys.revoke(user.id, minted.key.id);
+    f.commit();
+    const after = f.keys.verify(minted.raw);
+    expect(after).toBeInstanceOf(Promise);
+    expect(await after).toEqual({ ok: false, reason: "revoked" });
   });
 
   it("takes the full path (format check, then the lookup's own change check) when the cache cannot vouch", async () => {

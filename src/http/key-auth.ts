@@ -1,7 +1,7 @@
 // Bearer middleware: presented key → keys.verify() → ctx.state.auth, or an RFC 6750 401 that
 // points MCP clients at the protected-resource metadata (RFC 9728) so they can start OAuth.
 import type { Middleware } from "koa";
-import type { Keys, VerifyFailure } from "../keys/index.js";
+import type { Keys, VerifyFailure, VerifyResult } from "../keys/index.js";
 import { readCredential } from "./credential.js";
 import type { Ctx, KeywardState } from "./state.js";
 
@@ -42,11 +42,8 @@ function fail(ctx: Ctx, options: KeyAuthOptions, status: number, code: string | 
 
 export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
   const verifyOptions = { resource: options.resource };
-  return async (ctx, next) => {
-    const credential = readCredential(ctx);
-    if (credential.kind === "none") return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
-    if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
-    const result = await keys.verify(credential.raw, verifyOptions);
+  /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
+  const admit = (ctx: Ctx, result: VerifyResult, next: () => Promise<unknown>) => {
     if (!result.ok) return fail(ctx, options, 401, "invalid_token", DESCRIPTIONS[result.reason]);
     const { organizationId, scopes, key } = result;
     if (result.app) {
@@ -55,6 +52,15 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
     }
-    await next();
+    return next();
+  };
+  // Not an async function: a key the verification cache holds is checked without a promise, and
+  // the request goes straight on to next() (keys.verify answers at once then).
+  return (ctx, next) => {
+    const credential = readCredential(ctx);
+    if (credential.kind === "none") return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
+    if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
+    const result = keys.verify(credential.raw, verifyOptions);
+    return result instanceof Promise ? result.then((r) => admit(ctx, r, next)) : admit(ctx, result, next);
   };
 }

@@ -25,7 +25,7 @@ export interface KeyAuth {
   role: Role | null;
   key: KeyView;
   /** Effective scopes (implications expanded, capped by the role); see src/keys/verify/resolve_scopes.ts. */
-  scopes: string[];
+  scopes: readonly string[];
 }
 
 /** An app key: acts for the organisation's app, not for a person. */
@@ -36,7 +36,7 @@ export interface AppAuth {
   organizationId: string;
   role: null;
   key: KeyView;
-  scopes: string[];
+  scopes: readonly string[];
 }
 
 /** The JSON API with a browser session (no key: the user's full access, personal organisation). */

@@ -1,5 +1,6 @@
 import type { ApiKey, User } from "../../generated/sqlite/client.js";
 import type { Role } from "../../orgs/roles.js";
+import type { KeyView } from "../model.js";
 
 export type VerifyFailure = "invalid_format" | "unknown_key" | "revoked" | "wrong_resource" | "not_member";
 
@@ -19,7 +20,21 @@ export interface VerifyContext {
   /** App keys: the app that owns the key. */
   app?: { id: string; name: string } | null;
   /** What the key may do now: its scopes (or the whole catalogue) with implications, capped by the role. */
-  scopes?: string[];
+  scopes?: readonly string[];
+  /**
+   * Only for a shared row (the verification cache's, frozen): what the steps derived from it, kept
+   * with the row so that its next request reuses it. Dropped with the row when the cache lets go.
+   */
+  shared?: SharedRow;
+}
+
+/** What is derived once per shared row (key_row.ts creates it; resolve_scopes and the result fill it in). */
+export interface SharedRow {
+  scopes?: readonly string[];
+  /** The key's view as read, and with the last use noted since (for `pending`, epoch ms). */
+  view?: KeyView;
+  pending?: number;
+  withPending?: KeyView;
 }
 
 /** One check: returns a failure to stop the chain, nothing to continue. */

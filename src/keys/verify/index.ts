@@ -16,7 +16,7 @@ import { resolve_scopes } from "./resolve_scopes.js";
 import { createOrganizations } from "../../orgs/organizations.js";
 import type { Role } from "../../orgs/roles.js";
 import type { ScopeCatalogue } from "../../scopes/catalogue.js";
-import type { VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
+import type { SharedRow, VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
 export type { VerifyFailure };
 
@@ -31,8 +31,8 @@ export type VerifyResult =
       /** The user's current role in the organisation; null for app keys. */
       role: Role | null;
       app: { id: string; name: string } | null;
-      /** Effective scopes: implications expanded, capped by the role. */
-      scopes: string[];
+      /** Effective scopes: implications expanded, capped by the role (shared: do not modify). */
+      scopes: readonly string[];
     }
   | { ok: false; reason: VerifyFailure };
 
@@ -48,37 +48,25 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     touch_last_used(tracker),
   ];
 
-  // The key's view, once per shared (cached, frozen) row as find_by_hash does, and again only when
-  // the pending last-used time moved (at most once per millisecond under load).
-  const views = new WeakMap<object, { view: KeyView; pending: number | undefined; withPending: KeyView }>();
-  const viewOf = (row: NonNullable<VerifyContext["row"]>): KeyView => {
+  // The key's view: once per shared (cached, frozen) row, and again only when the pending last-used
+  // time moved (at most once per millisecond under load).
+  const viewOf = (row: NonNullable<VerifyContext["row"]>, shared: SharedRow | undefined): KeyView => {
     const pending = tracker.pendingMs(row.id);
-    let memo = views.get(row);
-    if (!memo) {
-      const view = toView(row);
-      memo = { view, pending: undefined, withPending: view };
-      if (Object.isFrozen(row)) views.set(row, memo);
-    }
-    if (pending === undefined || (row.lastUsedAt && pending <= row.lastUsedAt.getTime())) return memo.view;
-    if (memo.pending !== pending) {
+    const memo = shared ?? {};
+    const view = (memo.view ??= toView(row));
+    if (pending === undefined || (row.lastUsedAt && pending <= row.lastUsedAt.getTime())) return view;
+    if (memo.pending !== pending || !memo.withPending) {
       memo.pending = pending;
-      memo.withPending = { ...memo.view, lastUsedAt: new Date(pending).toISOString() };
+      memo.withPending = { ...view, lastUsedAt: new Date(pending).toISOString() };
     }
     return memo.withPending;
   };
 
-  return async function verify(raw: string, options: { resource?: string } = {}): Promise<VerifyResult> {
-    const ctx: VerifyContext = { raw, resource: options.resource };
-    for (const step of steps) {
-      const outcome = step(ctx);
-      // Most steps answer at once; only a step that returns a promise (the lookup) is awaited.
-      const failure = outcome instanceof Promise ? await outcome : outcome;
-      if (failure) return { ok: false, reason: failure };
-    }
+  const succeed = (ctx: VerifyContext): VerifyResult => {
     const row = ctx.row!;
     return {
       ok: true,
-      key: viewOf(row),
+      key: viewOf(row, ctx.shared),
       user: row.user, // { id, email }: derived once per cached row (key_row.ts)
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
@@ -86,6 +74,25 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
       app: ctx.app ?? null,
       scopes: ctx.scopes ?? [],
     };
+  };
+
+  // The steps in order. Most answer at once; only one that returns a promise (the lookup, the
+  // personal organisation of an imported key) is waited for, so a key the cache holds is verified
+  // without a single promise (the hot path of every protected request).
+  const run = (ctx: VerifyContext, from: number): VerifyResult | Promise<VerifyResult> => {
+    for (let i = from; i < steps.length; i++) {
+      const outcome = steps[i]!(ctx);
+      if (outcome instanceof Promise) return outcome.then((failure) => (failure ? { ok: false, reason: failure } : run(ctx, i + 1)));
+      if (outcome) return { ok: false, reason: outcome };
+    }
+    return succeed(ctx);
+  };
+
+  /** The answer at once when every step could give it (a cached key), a promise otherwise: `await` it either way. */
+  return function verify(raw: string, options: { resource?: string } = {}): VerifyResult | Promise<VerifyResult> {
+    // Every field from the start: one shape for every request, so each step's reads stay monomorphic.
+    const ctx: VerifyContext = { raw, resource: options.resource, hash: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, scopes: undefined };
+    return run(ctx, 0);
   };
 }
 

@@ -1,11 +1,12 @@
 // What the row-finding steps (find_in_cache, find_by_hash) share: taking a found row into the
 // context. A cached row is the same (frozen) object on every hit, so what is derived from it (the
-// context's row and join, later the key's view) is derived once per row and shared, read-only.
+// context's row and join, later its effective scopes and the key's view: ctx.shared) is derived
+// once per row and shared, read-only.
 import type { KeyLookupRow } from "../../db/key-lookup.js";
 import { sameHash } from "../hash.js";
 import type { VerifyContext, VerifyFailure } from "./context.js";
 
-type Derived = Pick<Required<VerifyContext>, "row" | "joined">;
+type Derived = Pick<Required<VerifyContext>, "row" | "joined"> & Pick<VerifyContext, "shared">;
 
 /** Only frozen (cached) rows are kept; a fresh row's derived data is dropped with it. */
 const derivedOf = new WeakMap<KeyLookupRow, Derived>();
@@ -14,9 +15,11 @@ const derivedOf = new WeakMap<KeyLookupRow, Derived>();
 function derive(found: KeyLookupRow): Derived {
   const { userEmail, memberRole, appName, appOrganizationId, ...key } = found;
   const row = { ...key, user: Object.freeze({ id: key.userId, email: userEmail }) };
+  const shared = Object.isFrozen(found);
   return {
-    row: Object.isFrozen(found) ? Object.freeze(row) : row,
+    row: shared ? Object.freeze(row) : row,
     joined: { memberRole, app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null },
+    shared: shared ? {} : undefined,
   };
 }
 
@@ -36,5 +39,6 @@ export function takeRow(ctx: VerifyContext, hash: string, found: KeyLookupRow | 
   ctx.hash = hash;
   ctx.row = d.row;
   ctx.joined = d.joined;
+  ctx.shared = d.shared;
   return undefined;
 }

@@ -2,7 +2,7 @@
 // imply, capped by the user's current role (a viewer keeps only read-only scopes). The role is the
 // one check_membership just read, so a demotion applies to existing keys on the next request.
 // The answer depends only on (scopes, role) and the fixed catalogue, so it is computed once per pair,
-// and remembered with each shared (cached, frozen) row, whose role came with it.
+// and remembered with each shared (cached, frozen) row, whose role came with it (ctx.shared).
 import { expandScopes, type ScopeCatalogue } from "../../scopes/catalogue.js";
 import { roleCap } from "../../orgs/roles.js";
 import type { Role } from "../../orgs/roles.js";
@@ -20,7 +20,6 @@ export const resolve_scopes = (catalogue: ScopeCatalogue): VerifyStep => {
     const cap = role ? roleCap(role, catalogue) : null;
     return Object.freeze(all.filter((name) => granted.has(name) && (!cap || cap.has(name))));
   };
-  const perRow = new WeakMap<object, readonly string[]>();
   const resolve = (scopes: string, role: Role | null): readonly string[] => {
     const memoKey = `${role ?? ""}\n${scopes}`;
     let out = memo.get(memoKey);
@@ -32,14 +31,14 @@ export const resolve_scopes = (catalogue: ScopeCatalogue): VerifyStep => {
     return out;
   };
   return (ctx) => {
-    const row = ctx.row;
-    let out = row && perRow.get(row);
+    const { row, shared } = ctx;
+    let out = shared?.scopes;
     if (!out) {
       out = resolve(row?.scopes ?? "", ctx.role ?? null);
       // A shared row's role came in its own join (rows without an organisation read theirs apart).
-      if (row && row.organizationId && Object.isFrozen(row)) perRow.set(row, out);
+      if (shared && row?.organizationId) shared.scopes = out;
     }
-    ctx.scopes = [...out];
+    ctx.scopes = out;
     return undefined;
   };
 };
