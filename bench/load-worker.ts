@@ -46,7 +46,20 @@ async function main(): Promise<void> {
   const done = new Promise<autocannon.Result>((resolve, reject) => {
     finish = (err, result) => (err ? reject(err) : resolve(result));
   });
-  const instance = autocannon(options, (err, result) => finish(err, result));
+  // An awake client never blocks in epoll_wait: its event loop always has an immediate pending, so
+  // it polls its sockets without sleeping. A response then never has to wake it, which on loopback
+  // the *server* pays for inside its own send (bench/README.md, "Why the client stays awake").
+  let running = true;
+  if (spec.awake) {
+    const spin = () => {
+      if (running) setImmediate(spin);
+    };
+    spin();
+  }
+  const instance = autocannon(options, (err, result) => {
+    running = false;
+    finish(err, result);
+  });
   instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     latencies.push(responseTime);
     statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;

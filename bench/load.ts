@@ -23,6 +23,11 @@ export interface LoadSpec {
   rate?: number;
   /** Also return the send time of every 2xx response (the revocation check needs them). */
   recordOkTimes?: boolean;
+  /**
+   * Keep autocannon's event loop from ever sleeping (it polls instead of blocking in epoll_wait), so
+   * the server never pays, inside its own send, for waking a client that shares its machine.
+   */
+  awake?: boolean;
 }
 
 export interface LoadHooks {

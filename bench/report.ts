@@ -17,6 +17,15 @@ export interface ScalePoint {
   revoked: LoadResult;
   /** valid-key req/s ÷ open req/s of each round (the two runs back to back), in round order. */
   roundRatios?: number[];
+  /** Server CPU time (all threads) per response in each round's open and valid-key runs, µs. */
+  roundCpuUs?: { open: number[]; key: number[] };
+  /**
+   * With an awake client (the default), the first key count also runs each round's pair with a
+   * client that sleeps between responses: valid-key ÷ open of those, and their median runs.
+   */
+  sleepingRatios?: number[];
+  sleepingOpen?: LoadResult;
+  sleepingKey?: LoadResult;
   /**
    * Calibration (first key count of each backend): /__bench/deferred req/s ÷ open req/s of the same
    * rounds. The open handler answered one event-loop phase later: no work added, only timing.
@@ -104,6 +113,8 @@ export interface RunConfig {
   pgAdminUrl: string;
   /** Requests per second of the fixed-rate latency runs. */
   rate: number;
+  /** autocannon polls without sleeping ("awake") or blocks between responses ("sleeping"; every run before 2026-12-02). */
+  client?: "awake" | "sleeping";
 }
 
 export interface Machine {
@@ -292,12 +303,17 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push(`- Load average (1/5/15 min) before: ${m.loadBefore.map(f2).join(" / ")}${m.loadAfter ? `; after: ${m.loadAfter.map(f2).join(" / ")}` : ""}`);
   if (m.steal !== undefined) L.push(`- CPU steal over the run: ${pct(m.steal)} of the machine's CPU time went to other guests of the host (per scale point below; a few % already moves these numbers)`);
   for (const b of results) L.push(`- ${b.backend}: ${b.version}`);
-  L.push("- Load generator, servers and database share this machine: autocannon (one child process per instance under load), Keyward (one Node process per instance), PostgreSQL.", "");
+  L.push(`- Load generator, servers and database share this machine: autocannon (one child process per instance under load${cfg.client === "awake" ? ", awake: see Configuration" : ""}), Keyward (one Node process per instance), PostgreSQL.`, "");
   L.push("## Configuration", "");
   L.push("```");
   L.push(cfg.command);
   L.push(
     `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key alternate in ${cfg.rounds} rounds of ${cfg.roundDuration ?? cfg.duration} s runs each (the run with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed flips between states from one second to the next, so short runs side by side compare like with like); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`,
+  );
+  L.push(
+    cfg.client === "awake"
+      ? "client: awake for the saturated runs on one instance (autocannon's event loop polls its sockets instead of blocking in epoll_wait, so a response never has to wake it); sleeping (as it comes) for the fixed-rate, two-instance, revocation and last-used runs; the first key count also runs every round's open / valid-key pair with a sleeping client"
+      : "client: sleeping (autocannon as it comes: it blocks in epoll_wait between responses, and each response that finds it asleep wakes it)",
   );
   L.push(`backends: ${cfg.backends.join(", ")}; key counts: ${cfg.keyCounts.join(", ")}`);
   L.push(`last-used: ${cfg.lastUsedSeconds} s per run with LAST_USED_FLUSH_SECONDS=1; OAuth: ${cfg.oauthSeconds} s of full flows and ${cfg.tokenCodes} token calls, concurrency ${cfg.oauthConcurrency}`);
@@ -308,7 +324,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
 
   L.push("## Targets", "");
   L.push("| Target | Result | Numbers |", "|---|---|---|");
-  if (t.throughput) L.push(`| Verified throughput ≥ 90 % of the unauthenticated baseline (median of per-round ratios) | ${verdict(t.throughput.ok)} | worst ${pct(t.throughput.worst)} (${t.throughput.where}) |`);
+  if (t.throughput) L.push(`| Verified throughput ≥ 90 % of the unauthenticated baseline (median of per-round ratios${cfg.client === "awake" ? ", client awake" : ""}) | ${verdict(t.throughput.ok)} | worst ${pct(t.throughput.worst)} (${t.throughput.where}) |`);
   if (t.p99) L.push(`| p99 added latency ≤ 1 ms on loopback (at ${f0(cfg.rate)} req/s, below saturation) | ${verdict(t.p99.ok)} | worst +${f2(t.p99.worst)} ms (${t.p99.where}) |`);
   if (t.flat) L.push(`| Flat in the number of keys: largest key count within 10 % of the smallest (verified req/s relative to the open baseline of the same rounds) | ${verdict(t.flat.ok)} | worst ${pct(t.flat.worst)} apart (${t.flat.where})${t.flat.inProcess ? `; the key check alone, in process, ${t.flat.inProcess}` : ""} |`);
   if (t.lastUsed) L.push(`| Last-used: at most one write per key per interval | ${verdict(t.lastUsed.ok)} | ${t.lastUsed.detail} |`);
@@ -338,10 +354,25 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
         const interval = intervalText(p);
         L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${interval ? ` (${interval})` : ""}.`, "");
       }
+      if (p.roundCpuUs) {
+        const [o, k] = [median(p.roundCpuUs.open), median(p.roundCpuUs.key)];
+        L.push(`Server CPU time per response over the same rounds (median of the runs; user + system, all threads): open ${o.toFixed(1)} µs, valid key ${k.toFixed(1)} µs: **+${(k - o).toFixed(1)} µs per verified request** (${pct(o / k)} of the open route's requests per CPU-second).`, "");
+      }
+      if (p.sleepingRatios?.length && p.sleepingOpen && p.sleepingKey) {
+        const interval = medianInterval(p.sleepingRatios);
+        L.push(
+          `With a **sleeping client** (autocannon as it comes, blocking between responses), the same rounds: open ${f0(p.sleepingOpen.rps)} req/s, valid key ${f0(p.sleepingKey.rps)} req/s; per round ${p.sleepingRatios.map(pct).join(", ")}; median **${pct(median(p.sleepingRatios))}**${interval ? ` (${Math.round(interval.coverage * 100)} % interval ${pct(interval.lo)}–${pct(interval.hi)})` : ""}. Each response that finds the client asleep wakes it from inside the server's own send (loopback delivers in the sender's context), and the slower route finds it asleep more often, so this ratio also bills the server for a co-located client's wake-ups (bench/README.md).`,
+          "",
+        );
+      }
       if (p.deferredRatios?.length) {
         const d = median(p.deferredRatios);
+        const why =
+          cfg.client === "awake"
+            ? "how far answering one phase later moves req/s by itself, with the client awake"
+            : `how far event-loop timing alone moves req/s with a sleeping client: responses that leave together let it read several per wake-up. ${b.backend === "sqlite" ? "SQLite's verified route answers in that phase (its change check runs once per turn), so it gets the same lift." : "PostgreSQL's verified route answers at once (the feed needs no read), so it gets no such lift."}`;
         L.push(
-          `Calibration, the same rounds: the open handler answered one event-loop phase later (\`/__bench/deferred\`, after \`setImmediate\`: no work added, only timing) ran at **${pct(d)}** of the open route (median; per round ${p.deferredRatios.map(pct).join(", ")}). That is how far event-loop timing alone moves req/s on this machine, where autocannon shares the two cores: responses that leave together let it read several per wake-up. ${b.backend === "sqlite" ? "SQLite's verified route answers in that phase (its change check runs once per turn), so it gets the same lift." : "PostgreSQL's verified route answers at once (the feed needs no read), so it gets no such lift."}`,
+          `Calibration, the same rounds: the open handler answered one event-loop phase later (\`/__bench/deferred\`, after \`setImmediate\`: no work added) ran at **${pct(d)}** of the open route (median; per round ${p.deferredRatios.map(pct).join(", ")}): ${why}.`,
           "",
         );
       }

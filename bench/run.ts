@@ -41,6 +41,7 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --oauth-concurrency <n> parallel scripted browsers        BENCH_OAUTH_CONCURRENCY (4)
   --tokens <n>            codes for the token-alone run     BENCH_TOKENS        (200; quick 10)
   --rate <n>              req/s of the fixed-rate latency runs BENCH_RATE       (1000)
+  --client awake|sleeping autocannon polls without sleeping, or as it comes   BENCH_CLIENT (awake)
   --render <json>         no measuring: write the report and plot again from a saved results file
                           (every run saves its numbers next to the report: bench/RESULTS.json)
   --pg-url <url>          PostgreSQL admin URL              BENCH_PG_URL        (${DEFAULT_PG_ADMIN_URL})
@@ -66,6 +67,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
       tokens: { type: "string" },
       "pg-url": { type: "string" },
       rate: { type: "string" },
+      client: { type: "string" },
       render: { type: "string" },
       out: { type: "string" },
       plot: { type: "string" },
@@ -91,6 +93,8 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     .split(",")
     .map((s) => num(s.replace(/_/g, "").trim(), "keys"))
     .sort((a, b) => a - b);
+  const client = pick(values.client, "BENCH_CLIENT", "awake", "awake");
+  if (client !== "awake" && client !== "sleeping") throw new Error(`--client must be awake or sleeping, got ${client}`);
   const argv = process.argv.slice(2).join(" ");
   return {
     command: `npm run bench${argv ? ` -- ${argv}` : ""}`,
@@ -109,6 +113,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     tokenCodes: Math.round(num(pick(values.tokens, "BENCH_TOKENS", "200", "10"), "tokens")),
     pgAdminUrl: pick(values["pg-url"], "BENCH_PG_URL", DEFAULT_PG_ADMIN_URL, DEFAULT_PG_ADMIN_URL),
     rate: Math.round(num(pick(values.rate, "BENCH_RATE", "1000", "1000"), "rate")),
+    client,
     render: values.render,
     out: pick(values.out, "BENCH_OUT", path.join(here, "RESULTS.md"), path.join(here, "RESULTS.quick.md")),
     plot: pick(values.plot, "BENCH_PLOT", path.join(here, "plot.png"), path.join(here, "plot.quick.png")),
@@ -141,14 +146,24 @@ function countOkAfter(results: LoadResult[], at: number): number {
 async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendResults> {
   const backend = db.backend;
   const res: BackendResults = { backend, version: await db.version(), scale: [], lastUsed: [], revocation: [], notes: [] };
-  const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration) =>
-    Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration })));
-
+  // One instance under load: the client as configured (awake by default). Two at once: sleeping
+  // clients, since two polling autocannons would take both cores from the two servers.
+  const awake = cfg.client === "awake";
+  const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration, asleep = !awake) =>
+    Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration, awake: instances.length === 1 && !asleep })));
   log(`${backend}: starting instance A (migrates ${redactDatabaseUrl(db.url)})`);
   const a = await startInstance({ DATABASE_URL: db.url });
   log(`${backend}: starting instance A0 (VERIFY_CACHE_SIZE=0, for the cache-off comparison)`);
   const a0 = await startInstance({ DATABASE_URL: db.url, VERIFY_CACHE_SIZE: "0" });
   let b: Instance | undefined;
+  /** One load run on instance A, with the server's CPU time per response (µs) over it. */
+  const measured = async (route: string, keys: string[] | undefined, asleep = !awake) => {
+    const before = cpuMs(a);
+    const result = (await load([a], route, keys, cfg.roundDuration, asleep))[0]!;
+    const after = cpuMs(a);
+    return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
+  };
+
   try {
     const email = `bench${Date.now()}@example.com`;
     const session = await signIn(a.url, email, "signup");
@@ -172,15 +187,23 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         await load([a], "/__bench/key", [valid.key], cfg.warmup);
       }
       const cpuBefore = cpuTimes();
-      const opens: LoadResult[] = [];
-      const keyed: LoadResult[] = [];
+      const opens: Awaited<ReturnType<typeof measured>>[] = [];
+      const keyed: typeof opens = [];
       const deferred: LoadResult[] = []; // calibration, at the first key count only (it does not depend on keys)
+      const sleepingOpen: LoadResult[] = []; // the same pair with a client that sleeps (first key count only)
+      const sleepingKey: LoadResult[] = [];
       const calibrate = n === cfg.keyCounts[0];
       const countersBefore = await cacheCounters(a);
       for (let r = 0; r < cfg.rounds; r++) {
-        opens.push((await load([a], "/__bench/open", undefined, cfg.roundDuration))[0]!);
-        keyed.push((await load([a], "/__bench/key", [valid.key], cfg.roundDuration))[0]!);
-        if (calibrate) deferred.push((await load([a], "/__bench/deferred", undefined, cfg.roundDuration))[0]!);
+        opens.push(await measured("/__bench/open", undefined));
+        keyed.push(await measured("/__bench/key", [valid.key]));
+        if (calibrate) {
+          deferred.push((await measured("/__bench/deferred", undefined)).result);
+          if (awake) {
+            sleepingOpen.push((await measured("/__bench/open", undefined, true)).result);
+            sleepingKey.push((await measured("/__bench/key", [valid.key], true)).result);
+          }
+        }
       }
       const countersAfter = await cacheCounters(a);
       // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
@@ -205,14 +228,16 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const point: ScalePoint = {
         keys: n,
         seedSeconds,
-        open: medianRun(opens),
-        key: medianRun(keyed),
+        open: medianRun(opens.map((x) => x.result)),
+        key: medianRun(keyed.map((x) => x.result)),
         invalid: (await load([a], "/__bench/key", [invalid]))[0]!,
         unknown: (await load([a], "/__bench/key", [unknown]))[0]!,
         revoked: (await load([a], "/__bench/key", [revoked.key]))[0]!,
         uncached,
-        roundRatios: keyed.map((k, i) => k.rps / opens[i]!.rps),
-        ...(deferred.length ? { deferredRatios: deferred.map((d, i) => d.rps / opens[i]!.rps) } : {}),
+        roundRatios: keyed.map((k, i) => k.result.rps / opens[i]!.result.rps),
+        ...(opens.every((x) => x.us !== null) && keyed.every((x) => x.us !== null) ? { roundCpuUs: { open: opens.map((x) => x.us!), key: keyed.map((x) => x.us!) } } : {}),
+        ...(deferred.length ? { deferredRatios: deferred.map((d, i) => d.rps / opens[i]!.result.rps) } : {}),
+        ...(sleepingKey.length ? { sleepingRatios: sleepingKey.map((k, i) => k.rps / sleepingOpen[i]!.rps), sleepingOpen: medianRun(sleepingOpen), sleepingKey: medianRun(sleepingKey) } : {}),
         fixedOpen,
         fixedKey,
         ...(fixedOpenUs !== null && fixedKeyUs !== null ? { fixedCpuUs: { open: fixedOpenUs, key: fixedKeyUs } } : {}),

@@ -5,6 +5,7 @@
 // calibration probe: the open handler answered one event-loop phase later (setImmediate), to show
 // how far event-loop timing alone moves req/s on the benchmark machine. See bench/README.md.
 import type { Middleware } from "koa";
+import compose from "koa-compose";
 import type { Services } from "../services.js";
 import type { KeywardState } from "./state.js";
 import { requireKey } from "./key-auth.js";
@@ -13,21 +14,25 @@ import { mcpResourceMetadataUrl } from "../mcp/metadata.js";
 export const BENCH_PREFIX = "/__bench/";
 
 export function benchRoutes(services: Services): Middleware<KeywardState> {
-  const byKey = requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config) });
   const handler: Middleware<KeywardState> = (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = { ok: true };
   };
-  return async (ctx, next) => {
+  // Both routes are composed as an app composes them (koa-compose), so they differ by exactly one
+  // middleware: the production key check.
+  const open = compose([handler]);
+  const byKey = compose([requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config) }), handler]);
+  const deferred = compose([(_ctx, next) => new Promise<void>((resolve) => setImmediate(resolve)).then(next), handler]);
+  // Not an async function: it hands each route's own promise back to Koa unchanged.
+  return (ctx, next) => {
     if (ctx.method !== "GET" || !ctx.path.startsWith(BENCH_PREFIX)) return next();
     switch (ctx.path) {
       case "/__bench/open":
-        return handler(ctx, next);
+        return open(ctx, next);
       case "/__bench/deferred":
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        return handler(ctx, next);
+        return deferred(ctx, next);
       case "/__bench/key":
-        return byKey(ctx, () => Promise.resolve(handler(ctx, next)));
+        return byKey(ctx, next);
       case "/__bench/stats":
         ctx.set("Cache-Control", "no-store");
         ctx.body = { lastUsedWrites: services.keys.tracker.writes, keyCache: services.keys.cacheStats(), pid: process.pid, rss: process.memoryUsage().rss };
