@@ -47,6 +47,25 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
     rows.clear();
     version = seen;
   };
+  /** The row for `hash` under the token `seen`: from memory if held, else read (and kept). */
+  const afterToken = (seen: string | number, hash: string): KeyLookupRow | undefined | Promise<KeyLookupRow | undefined> => {
+    observe(seen);
+    const hit = rows.get(hash);
+    if (hit) {
+      stats.hits++;
+      return hit;
+    }
+    stats.misses++;
+    // Read after the token: the row is at least as new as `seen`. Kept only if no newer token
+    // has replaced `seen` meanwhile; unknown hashes are never kept (no cache flooding).
+    return inner.find(hash).then((row) => {
+      if (row && version === seen) {
+        if (rows.size >= maxRows) rows.delete(rows.keys().next().value!);
+        rows.set(hash, Object.freeze(row));
+      }
+      return row;
+    });
+  };
   return {
     ...inner, // close(), changeCheck, changeReads, announce, feed: the inner lookup's own
     // Only where the token can be read at once: elsewhere (SQLite) verification has nothing to try
@@ -61,25 +80,11 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
         return hit;
       },
     }),
-    async find(hash) {
+    find(hash) {
       // The token is read after this request arrived, so it covers every commit made before it.
-      let seen = changes();
-      if (seen instanceof Promise) seen = await seen;
-      observe(seen);
-      const hit = rows.get(hash);
-      if (hit) {
-        stats.hits++;
-        return hit;
-      }
-      stats.misses++;
-      // Read after the token: the row is at least as new as `seen`. Kept only if no newer token
-      // has replaced `seen` meanwhile; unknown hashes are never kept (no cache flooding).
-      const row = await inner.find(hash);
-      if (row && version === seen) {
-        if (rows.size >= maxRows) rows.delete(rows.keys().next().value!);
-        rows.set(hash, Object.freeze(row));
-      }
-      return row;
+      // Not an async function: with the token in hand a hit costs no promise beyond the one returned.
+      const seen = changes();
+      return seen instanceof Promise ? seen.then((token) => afterToken(token, hash)) : Promise.resolve(afterToken(seen, hash));
     },
     stats: () => ({ ...stats, size: rows.size, ...(inner.changeReads && { changeReads: inner.changeReads() }) }),
   };
