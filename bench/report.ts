@@ -230,15 +230,16 @@ export function medianInterval(values: number[]): { lo: number; hi: number; cove
   return { lo: sorted[k - 1]!, hi: sorted[n - k]!, coverage: 1 - 2 * cdf[k - 1]! };
 }
 
-const intervalText = (p: ScalePoint) => {
-  const ci = p.roundRatios ? medianInterval(p.roundRatios) : null;
+/** "98 % interval for the median a–b" of per-round ratios; "" when there are too few. */
+const intervalText = (ratios: number[] | undefined) => {
+  const ci = ratios ? medianInterval(ratios) : null;
   return ci ? `${Math.round(ci.coverage * 100)} % interval for the median ${pct(ci.lo)}–${pct(ci.hi)}` : "";
 };
 
 export function judge(results: BackendResults[]): Targets {
   const points = results.flatMap((b) => b.scale.map((p) => ({ b: b.backend, p })));
   const ratio = points.map(({ b, p }) => {
-    const interval = intervalText(p);
+    const interval = intervalText(p.roundRatios);
     return { v: keyRatio(p), where: `${b} ${keysLabel(p.keys)}${interval ? `; ${interval}` : ""}` };
   });
   // Added latency is judged at a fixed rate below saturation: at full load the p99 is queueing,
@@ -351,7 +352,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
       }
       L.push("");
       if (p.roundRatios?.length) {
-        const interval = intervalText(p);
+        const interval = intervalText(p.roundRatios);
         L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${interval ? ` (${interval})` : ""}.`, "");
       }
       if (p.roundCpuUs) {
@@ -359,9 +360,9 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
         L.push(`Server CPU time per response over the same rounds (median of the runs; user + system, all threads): open ${o.toFixed(1)} µs, valid key ${k.toFixed(1)} µs: **+${(k - o).toFixed(1)} µs per verified request** (${pct(o / k)} of the open route's requests per CPU-second).`, "");
       }
       if (p.sleepingRatios?.length && p.sleepingOpen && p.sleepingKey) {
-        const interval = medianInterval(p.sleepingRatios);
+        const interval = intervalText(p.sleepingRatios);
         L.push(
-          `With a **sleeping client** (autocannon as it comes, blocking between responses), the same rounds: open ${f0(p.sleepingOpen.rps)} req/s, valid key ${f0(p.sleepingKey.rps)} req/s; per round ${p.sleepingRatios.map(pct).join(", ")}; median **${pct(median(p.sleepingRatios))}**${interval ? ` (${Math.round(interval.coverage * 100)} % interval ${pct(interval.lo)}–${pct(interval.hi)})` : ""}. Each response that finds the client asleep wakes it from inside the server's own send (loopback delivers in the sender's context), and the slower route finds it asleep more often, so this ratio also bills the server for a co-located client's wake-ups (bench/README.md).`,
+          `With a **sleeping client** (autocannon as it comes, blocking between responses), the same rounds: open ${f0(p.sleepingOpen.rps)} req/s, valid key ${f0(p.sleepingKey.rps)} req/s; per round ${p.sleepingRatios.map(pct).join(", ")}; median **${pct(median(p.sleepingRatios))}**${interval ? ` (${interval})` : ""}. Each response that finds the client asleep wakes it from inside the server's own send (loopback delivers in the sender's context), and the slower route finds it asleep more often, so this ratio also bills the server for a co-located client's wake-ups (bench/README.md).`,
           "",
         );
       }

@@ -149,20 +149,23 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   // One instance under load: the client as configured (awake by default). Two at once: sleeping
   // clients, since two polling autocannons would take both cores from the two servers.
   const awake = cfg.client === "awake";
-  const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration, asleep = !awake) =>
-    Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration, awake: instances.length === 1 && !asleep })));
+  const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration) =>
+    Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration, awake: awake && instances.length === 1 })));
   log(`${backend}: starting instance A (migrates ${redactDatabaseUrl(db.url)})`);
   const a = await startInstance({ DATABASE_URL: db.url });
   log(`${backend}: starting instance A0 (VERIFY_CACHE_SIZE=0, for the cache-off comparison)`);
   const a0 = await startInstance({ DATABASE_URL: db.url, VERIFY_CACHE_SIZE: "0" });
   let b: Instance | undefined;
   /** One load run on instance A, with the server's CPU time per response (µs) over it. */
-  const measured = async (route: string, keys: string[] | undefined, asleep = !awake) => {
+  const cpuPerRequest = async (spec: LoadSpec) => {
     const before = cpuMs(a);
-    const result = (await load([a], route, keys, cfg.roundDuration, asleep))[0]!;
+    const result = await runLoad(spec);
     const after = cpuMs(a);
     return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
   };
+  /** A run of the rounds: saturated, the client awake unless asked to sleep. */
+  const measured = (route: string, keys: string[] | undefined, asleep = !awake) =>
+    cpuPerRequest({ url: a.url, path: route, keys, connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, awake: !asleep });
 
   try {
     const email = `bench${Date.now()}@example.com`;
@@ -207,12 +210,6 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       }
       const countersAfter = await cacheCounters(a);
       // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
-      const cpuPerRequest = async (spec: LoadSpec) => {
-        const before = cpuMs(a);
-        const result = await runLoad(spec);
-        const after = cpuMs(a);
-        return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
-      };
       const fixedOpenRuns: Awaited<ReturnType<typeof cpuPerRequest>>[] = [];
       const fixedKeyRuns: typeof fixedOpenRuns = [];
       for (let r = 0; r < (cfg.fixedRounds ?? 1); r++) {

@@ -40,7 +40,7 @@ function bearerToken(value: string): string | undefined {
   while (end > start && isSpace(value.charCodeAt(end - 1))) end--;
   if (start === end) return undefined;
   for (let i = start; i < end; i++) if (isBlank(value.charCodeAt(i))) return undefined;
-  return start === 7 && end === value.length ? value.slice(7) : value.slice(start, end);
+  return value.slice(start, end);
 }
 
 export function readCredential(ctx: Ctx): Credential {
