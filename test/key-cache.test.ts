@@ -7,7 +7,7 @@ import { createDb, type Db } from "../src/db/client.js";
 import { cachedKeyLookup, coalesced, oncePerTurn } from "../src/db/key-cache.js";
 import { driverKeyLookup, type KeyLookup, type KeyLookupRow } from "../src/db/key-lookup.js";
 import { createKeys } from "../src/keys/index.js";
-import { hashKey } from "../src/keys/hash.js";
+import { digestKey } from "../src/keys/hash.js";
 import { createOrganizations } from "../src/orgs/organizations.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
 import { execFile } from "node:child_process";
@@ -299,8 +299,8 @@ describe("verification with the cache on the real database", () => {
       const user = await makeUser(t.db);
       const { raw } = await keys.mint({ userId: user.id, label: "same", source: "portal" });
       await keys.verify(raw);
-      const cachedRow = await lookup.find(hashKey(raw));
-      expect(cachedRow).toEqual(await uncached.find(hashKey(raw)));
+      const cachedRow = await lookup.find(digestKey(raw));
+      expect(cachedRow).toEqual(await uncached.find(digestKey(raw)));
     } finally {
       await uncached.close();
     }

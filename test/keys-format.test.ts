@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { CHECKSUM_LENGTH, MAX_KEY_LENGTH, SECRET_LENGTH, checkFormat, generateKey, keyPattern, last4 } from "../src/keys/format.js";
-import { hashKey, sameHash } from "../src/keys/hash.js";
+import { digestKey, hashKey, hexOfDigest, sameHash } from "../src/keys/hash.js";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const PREFIX = "kw_user_";
@@ -134,11 +134,22 @@ describe("hashKey", () => {
     expect(hashKey(a)).not.toContain(a.slice(PREFIX.length, PREFIX.length + 10));
   });
 
-  it("sameHash compares digests", () => {
+  it("digestKey is the same SHA-256 as 32 one-byte characters; hexOfDigest gives the stored form back", () => {
+    const raw = generateKey(PREFIX);
+    const digest = digestKey(raw);
+    expect(digest).toHaveLength(32);
+    expect(Buffer.from(digest, "latin1")).toEqual(createHash("sha256").update(raw).digest());
+    expect(hexOfDigest(digest)).toBe(hashKey(raw));
+    expect(hexOfDigest(digestKey("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("sameHash compares a stored hex hash with a digest", () => {
     const h = hashKey("x");
-    expect(sameHash(h, hashKey("x"))).toBe(true);
-    expect(sameHash(h, hashKey("y"))).toBe(false);
-    expect(sameHash(h, h.slice(0, 62))).toBe(false);
+    expect(sameHash(h, digestKey("x"))).toBe(true);
+    expect(sameHash(h, digestKey("y"))).toBe(false);
+    expect(sameHash(h.slice(0, 62), digestKey("x"))).toBe(false);
+    expect(sameHash(h, digestKey("x").slice(0, 31))).toBe(false);
+    expect(sameHash(h, h)).toBe(false); // a hex string is not a digest
     expect(sameHash("", "")).toBe(false);
   });
 });

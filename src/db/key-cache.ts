@@ -17,6 +17,7 @@
 // the same rule; verification tries it first (src/keys/verify/find_in_cache.ts), find() otherwise.
 // On SQLite any commit empties the cache (the last-used flush too); on PostgreSQL any change to what
 // verification reads does. Both keep the rule simple to trust.
+// Rows are keyed by the key's digest (src/keys/hash.ts digestKey), so no raw key is held in memory.
 import type { KeyLookup, KeyLookupRow } from "./key-lookup.js";
 
 export type ChangeToken = () => string | number | Promise<string | number>;
@@ -47,10 +48,10 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
     rows.clear();
     version = seen;
   };
-  /** The row for `hash` under the token `seen`: from memory if held, else read (and kept). */
-  const afterToken = (seen: string | number, hash: string): KeyLookupRow | undefined | Promise<KeyLookupRow | undefined> => {
+  /** The row for `digest` under the token `seen`: from memory if held, else read (and kept). */
+  const afterToken = (seen: string | number, digest: string): KeyLookupRow | undefined | Promise<KeyLookupRow | undefined> => {
     observe(seen);
-    const hit = rows.get(hash);
+    const hit = rows.get(digest);
     if (hit) {
       stats.hits++;
       return hit;
@@ -58,10 +59,10 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
     stats.misses++;
     // Read after the token: the row is at least as new as `seen`. Kept only if no newer token
     // has replaced `seen` meanwhile; unknown hashes are never kept (no cache flooding).
-    return inner.find(hash).then((row) => {
+    return inner.find(digest).then((row) => {
       if (row && version === seen) {
         if (rows.size >= maxRows) rows.delete(rows.keys().next().value!);
-        rows.set(hash, Object.freeze(row));
+        rows.set(digest, Object.freeze(row));
       }
       return row;
     });
@@ -71,20 +72,20 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
     // Only where the token can be read at once: elsewhere (SQLite) verification has nothing to try
     // before its format check, so it hashes nothing ahead of it.
     ...(changesNow && {
-      cached(hash: string) {
+      cached(digest: string) {
         const seen = changesNow(); // read after this request arrived, like find()'s
         if (seen === undefined) return undefined;
         observe(seen);
-        const hit = rows.get(hash);
+        const hit = rows.get(digest);
         if (hit) stats.hits++;
         return hit;
       },
     }),
-    find(hash) {
+    find(digest) {
       // The token is read after this request arrived, so it covers every commit made before it.
       // Not an async function: with the token in hand a hit costs no promise beyond the one returned.
       const seen = changes();
-      return seen instanceof Promise ? seen.then((token) => afterToken(token, hash)) : Promise.resolve(afterToken(seen, hash));
+      return seen instanceof Promise ? seen.then((token) => afterToken(token, digest)) : Promise.resolve(afterToken(seen, digest));
     },
     stats: () => ({ ...stats, size: rows.size, ...(inner.changeReads && { changeReads: inner.changeReads() }) }),
   };

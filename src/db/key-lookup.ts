@@ -13,6 +13,7 @@ import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
 import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type ChangeTokenNow, type KeyCacheStats } from "./key-cache.js";
 import { sqliteChangeToken } from "./sqlite-change-token.js";
 import { announcer, listen, type ChangeFeed } from "./pg-change-feed.js";
+import { hexOfDigest } from "../keys/hash.js";
 
 export interface KeyLookupRow extends ApiKey {
   userEmail: string;
@@ -23,12 +24,13 @@ export interface KeyLookupRow extends ApiKey {
 }
 
 export interface KeyLookup {
-  find(hash: string): Promise<KeyLookupRow | undefined>;
+  /** The row whose stored hash is this digest (src/keys/hash.ts digestKey: 32 one-byte characters). */
+  find(digest: string): Promise<KeyLookupRow | undefined>;
   /**
-   * A cached lookup: the row for this hash if the cache holds it and can vouch for it at once, with
+   * A cached lookup: the row for this digest if the cache holds it and can vouch for it at once, with
    * no I/O and no waiting (PostgreSQL while the key-change feed vouches); undefined means ask find().
    */
-  cached?(hash: string): KeyLookupRow | undefined;
+  cached?(digest: string): KeyLookupRow | undefined;
   close(): Promise<void>;
   /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
   stats?(): KeyCacheStats;
@@ -69,9 +71,9 @@ function withDates(row: Record<string, unknown>): KeyLookupRow {
 
 export function prismaKeyLookup(db: Db): KeyLookup {
   return {
-    async find(hash) {
+    async find(digest) {
       // Prisma.sql lets each client write its own placeholder ($1 or ?).
-      const rows = await db.$queryRaw<KeyLookupRow[]>(Prisma.sql`${Prisma.raw(SELECT)}${hash}`);
+      const rows = await db.$queryRaw<KeyLookupRow[]>(Prisma.sql`${Prisma.raw(SELECT)}${hexOfDigest(digest)}`);
       return rows[0];
     },
     async close() {},
@@ -109,8 +111,8 @@ function sqliteLookup(file: string): ChangeSource {
   const token = sqliteChangeToken(sqlite, file);
   return {
     lookup: {
-      async find(hash) {
-        const row = statement.get(hash) as Record<string, unknown> | undefined;
+      async find(digest) {
+        const row = statement.get(hexOfDigest(digest)) as Record<string, unknown> | undefined;
         return row ? withDates(row) : undefined;
       },
       async close() {
@@ -149,8 +151,8 @@ function postgresLookup(url: string, options: DriverKeyLookupOptions): ChangeSou
   const { announce } = announcer((text, values) => pool.query(text, values), { maxWaitMs: 2 * leaseMs, onError: options.onError });
   return {
     lookup: {
-      async find(hash) {
-        const result = await pool.query({ name: "keyward_find_key", text: `${SELECT}$1`, values: [hash], types } as pg.QueryConfig<[string]>);
+      async find(digest) {
+        const result = await pool.query({ name: "keyward_find_key", text: `${SELECT}$1`, values: [hexOfDigest(digest)], types } as pg.QueryConfig<[string]>);
         const row = result.rows[0] as Record<string, unknown> | undefined;
         return row ? withDates(row) : undefined;
       },

@@ -24,10 +24,13 @@ export class LastUsedTracker {
     this.timer.unref();
   }
 
-  touch(keyId: string, at: Date | number = Date.now()): void {
+  /** Notes a use; returns the key's pending last use (epoch ms) after it: `at`, or a later one already noted. */
+  touch(keyId: string, at: Date | number = Date.now()): number {
     const ms = typeof at === "number" ? at : at.getTime();
     const prev = this.pending.get(keyId);
-    if (prev === undefined || ms > prev) this.pending.set(keyId, ms);
+    if (prev !== undefined && prev >= ms) return prev;
+    this.pending.set(keyId, ms);
+    return ms;
   }
 
   /** The last use noted and not yet written, in epoch ms. */

@@ -1,7 +1,7 @@
 // A key reported as leaked (secret scanning): found by its hash and revoked at once. The caller
 // learns whose key it was (for the audit trail) and whether it was still active; never the raw key.
 import type { Db } from "../db/client.js";
-import { hashKey, sameHash } from "./hash.js";
+import { digestKey, hexOfDigest, sameHash } from "./hash.js";
 import { acceptsShape } from "./legacy.js";
 import { toView, type KeyView } from "./model.js";
 
@@ -17,9 +17,9 @@ export function createLeakHandling(db: Db, options: { legacyKeyPattern?: RegExp 
     /** Revokes the key with this raw value; null when no such key exists (a false positive). */
     async revokeLeaked(raw: string): Promise<LeakedKey | null> {
       if (!acceptsShape(raw, options.legacyKeyPattern)) return null;
-      const hash = hashKey(raw);
-      const row = await db.apiKey.findUnique({ where: { hash } });
-      if (!row || !sameHash(row.hash, hash)) return null;
+      const digest = digestKey(raw);
+      const row = await db.apiKey.findUnique({ where: { hash: hexOfDigest(digest) } });
+      if (!row || !sameHash(row.hash, digest)) return null;
       const { count } = await db.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt: new Date() } });
       const after = (await db.apiKey.findUnique({ where: { id: row.id } })) ?? row;
       return { userId: row.userId, key: toView(after), wasActive: count > 0 };

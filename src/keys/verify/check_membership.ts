@@ -15,7 +15,7 @@ export const check_membership = (db: Db, orgs: Pick<Organizations, "ensurePerson
     const organizationId = await orgs.ensurePersonal(row.userId);
     const membership = await db.membership.findUnique({ where: { organizationId_userId: { organizationId, userId: row.userId } } });
     const app = row.appId ? await db.app.findUnique({ where: { id: row.appId } }) : null;
-    return decide(ctx, row, organizationId, { memberRole: membership?.role ?? null, app: app ? { id: app.id, name: app.name, organizationId: app.organizationId } : null });
+    return decide(ctx, row, organizationId, { memberRole: membership ? asRole(membership.role) : null, app: app ? { id: app.id, name: app.name, organizationId: app.organizationId } : null });
   };
   // Every key with an organisation is decided at once, from the join that came with its row.
   return (ctx) => {
@@ -34,7 +34,7 @@ function decide(ctx: VerifyContext, row: Row, organizationId: string, joined: Ve
     ctx.role = null;
     return undefined;
   }
-  const role = joined?.memberRole ? asRole(joined.memberRole) : null;
+  const role = joined?.memberRole ?? null;
   if (!role) return "not_member";
   ctx.app = null;
   ctx.role = role;

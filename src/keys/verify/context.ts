@@ -9,16 +9,19 @@ export interface VerifyContext {
   readonly raw: string;
   /** The resource (RFC 8707 audience) the request is for; a key bound to another one is refused. */
   readonly resource?: string;
-  hash?: string;
+  /** The SHA-256 of `raw` (digestKey: 32 one-byte characters), once a step has computed it. */
+  digest?: string;
   row?: ApiKey & { user: Pick<User, "id" | "email"> };
-  /** Read by find_by_hash in the same query as the row, for check_membership. */
-  joined?: { memberRole: string | null; app: { id: string; name: string; organizationId: string } | null };
+  /** Read by find_by_hash in the same query as the row, for check_membership (the role parsed once per row). */
+  joined?: { memberRole: Role | null; app: { id: string; name: string; organizationId: string } | null };
   /** The organisation the key acts in (check_membership). */
   organizationId?: string;
   /** The key user's role there, read on every request; null for app keys. */
   role?: Role | null;
   /** App keys: the app that owns the key. */
   app?: { id: string; name: string } | null;
+  /** The key's last use as noted by touch_last_used (epoch ms), not yet written. */
+  usedAt?: number;
   /** What the key may do now: its scopes (or the whole catalogue) with implications, capped by the role. */
   scopes?: readonly string[];
   /**

@@ -3,7 +3,7 @@
 // stored hash (key_row.ts). At most one query per verified request, none when the verification
 // cache holds the row (src/db/key-cache.ts). Skipped when find_in_cache already found it.
 import type { KeyLookup } from "../../db/key-lookup.js";
-import { hashKey } from "../hash.js";
+import { digestKey } from "../hash.js";
 import type { VerifyStep } from "./context.js";
 import { takeRow } from "./key_row.js";
 
@@ -11,6 +11,6 @@ export const find_by_hash =
   (lookup: KeyLookup): VerifyStep =>
   (ctx) => {
     if (ctx.row) return undefined;
-    const hash = ctx.hash ?? hashKey(ctx.raw);
-    return lookup.find(hash).then((found) => takeRow(ctx, hash, found));
+    const digest = ctx.digest ?? digestKey(ctx.raw);
+    return lookup.find(digest).then((found) => takeRow(ctx, digest, found));
   };

@@ -1,10 +1,10 @@
 // The hot path of every protected call: a key this instance has verified before, found in the
-// verification cache by the SHA-256 of what was presented, while the cache can vouch for it at once
+// verification cache by the SHA-256 digest of what was presented, while the cache can vouch for it at once
 // (PostgreSQL's key-change feed; src/db/key-cache.ts). No I/O, no promise, and no format check: only
 // the exact key hashes to a stored key's hash, and it passed check_format when it was first read.
 // A miss (or a cache that must first check for changes) goes on to check_format and find_by_hash.
 import type { KeyLookup } from "../../db/key-lookup.js";
-import { hashKey } from "../hash.js";
+import { digestKey } from "../hash.js";
 import type { VerifyStep } from "./context.js";
 import { takeRow } from "./key_row.js";
 import { MAX_KEY_LENGTH } from "../format.js";
@@ -17,8 +17,8 @@ export const find_in_cache =
   (ctx) => {
     // Nothing longer than any key is hashed before check_format has had its say (bounds the work on junk).
     if (!lookup.cached || ctx.raw.length > MAX_LENGTH) return undefined;
-    const hash = hashKey(ctx.raw);
-    ctx.hash = hash;
-    const found = lookup.cached(hash);
-    return found ? takeRow(ctx, hash, found) : undefined;
+    const digest = digestKey(ctx.raw);
+    ctx.digest = digest;
+    const found = lookup.cached(digest);
+    return found ? takeRow(ctx, digest, found) : undefined;
   };

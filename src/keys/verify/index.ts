@@ -49,9 +49,8 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
   ];
 
   // The key's view: once per shared (cached, frozen) row, and again only when the pending last-used
-  // time moved (at most once per millisecond under load).
-  const viewOf = (row: NonNullable<VerifyContext["row"]>, shared: SharedRow | undefined): KeyView => {
-    const pending = tracker.pendingMs(row.id);
+  // time (touch_last_used) moved: at most once per millisecond under load.
+  const viewOf = (row: NonNullable<VerifyContext["row"]>, shared: SharedRow | undefined, pending: number | undefined): KeyView => {
     const memo = shared ?? {};
     const view = (memo.view ??= toView(row));
     if (pending === undefined || (row.lastUsedAt && pending <= row.lastUsedAt.getTime())) return view;
@@ -66,7 +65,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     const row = ctx.row!;
     return {
       ok: true,
-      key: viewOf(row, ctx.shared),
+      key: viewOf(row, ctx.shared, ctx.usedAt),
       user: row.user, // { id, email }: derived once per cached row (key_row.ts)
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
@@ -91,7 +90,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
   /** The answer at once when every step could give it (a cached key), a promise otherwise: `await` it either way. */
   return function verify(raw: string, options: { resource?: string } = {}): VerifyResult | Promise<VerifyResult> {
     // Every field from the start: one shape for every request, so each step's reads stay monomorphic.
-    const ctx: VerifyContext = { raw, resource: options.resource, hash: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, scopes: undefined };
+    const ctx: VerifyContext = { raw, resource: options.resource, digest: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, usedAt: undefined, scopes: undefined };
     return run(ctx, 0);
   };
 }

@@ -4,6 +4,7 @@
 // once per row and shared, read-only.
 import type { KeyLookupRow } from "../../db/key-lookup.js";
 import { sameHash } from "../hash.js";
+import { asRole } from "../../orgs/roles.js";
 import type { VerifyContext, VerifyFailure } from "./context.js";
 
 type Derived = Pick<Required<VerifyContext>, "row" | "joined"> & Pick<VerifyContext, "shared">;
@@ -18,25 +19,25 @@ function derive(found: KeyLookupRow): Derived {
   const shared = Object.isFrozen(found);
   return {
     row: shared ? Object.freeze(row) : row,
-    joined: { memberRole, app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null },
+    joined: { memberRole: memberRole ? asRole(memberRole) : null, app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null },
     shared: shared ? {} : undefined,
   };
 }
 
 /**
- * The row found for `hash`, confirmed with a constant-time comparison of the stored hash. A row with
- * derived data has passed that comparison, and the cache hands it out only for that exact hash (a
- * Map key), so the comparison runs once per row read from the database.
+ * The row found for `digest`, confirmed with a constant-time comparison of the stored hash. A row
+ * with derived data has passed that comparison, and the cache hands it out only for that exact
+ * digest (a Map key), so the comparison runs once per row read from the database.
  */
-export function takeRow(ctx: VerifyContext, hash: string, found: KeyLookupRow | undefined): VerifyFailure | undefined {
+export function takeRow(ctx: VerifyContext, digest: string, found: KeyLookupRow | undefined): VerifyFailure | undefined {
   if (!found) return "unknown_key";
   let d = derivedOf.get(found);
   if (!d) {
-    if (!sameHash(found.hash, hash)) return "unknown_key";
+    if (!sameHash(found.hash, digest)) return "unknown_key";
     d = derive(found);
     if (Object.isFrozen(found)) derivedOf.set(found, d);
   }
-  ctx.hash = hash;
+  ctx.digest = digest;
   ctx.row = d.row;
   ctx.joined = d.joined;
   ctx.shared = d.shared;
