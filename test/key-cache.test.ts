@@ -166,6 +166,24 @@ describe("cachedKeyLookup()", () => {
     expect(plain.cached).toBeUndefined();
   });
 
+  it("holds(): whether a row was read for the digest, current or not; never a change check, never the table", async () => {
+    let token = 1;
+    let tokenReads = 0;
+    const stored = new Map([["a", row("a")]]);
+    let queries = 0;
+    const inner: KeyLookup = { find: async (hash) => (queries++, stored.get(hash)), async close() {} };
+    const lookup = cachedKeyLookup(inner, () => (tokenReads++, token), 10);
+    expect(lookup.holds!("a")).toBe(false); // not read yet
+    await lookup.find("a");
+    await lookup.find("nope"); // unknown digests are never kept, so never held
+    expect([lookup.holds!("a"), lookup.holds!("nope")]).toEqual([true, false]);
+    token = 2; // a commit: still held until a lookup sees the new token (the row proves the format, not the key's state)
+    expect(lookup.holds!("a")).toBe(true);
+    expect([tokenReads, queries]).toEqual([2, 2]);
+    expect((await lookup.find("b"))).toBeUndefined(); // sees token 2: the cache lets go
+    expect(lookup.holds!("a")).toBe(false);
+  });
+
   it("does not keep a row read under a token that a newer one has replaced meanwhile", async () => {
     let token = 1;
     const slow = deferred<KeyLookupRow | undefined>();

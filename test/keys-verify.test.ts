@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../src/db/client.js";
 import { createKeys, type Keys } from "../src/keys/index.js";
 import { generateKey } from "../src/keys/format.js";
-import { hashKey } from "../src/keys/hash.js";
+import { digestKey, hashKey } from "../src/keys/hash.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
 import { prismaKeyLookup, type KeyLookup } from "../src/db/key-lookup.js";
 import { cachedKeyLookup } from "../src/db/key-cache.js";
@@ -191,6 +191,27 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
     expect(f.reads()).toBe(2); // garbage never reaches the table, cached path or not
     expect(await f.keys.verify(good)).toEqual({ ok: false, reason: "unknown_key" });
     expect(f.reads()).toBe(3);
+  });
+});
+
+describe("verify with a cache that must check for changes first (SQLite)", () => {
+  it("skips the format check for a digest the cache holds a row for; still reads the row's state after the change check", async () => {
+    // A string that fails check_format, stored as if imported under it: the only way to see whether
+    // check_format ran for it. Its row enters the cache only through the lookup itself.
+    const odd = "legacy-" + "x".repeat(40);
+    const id = (await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: null } })).id;
+    let token = 1;
+    const lookup = cachedKeyLookup(prismaKeyLookup(t.db), () => token, 100); // no cached(): SQLite's shape
+    const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });
+    expect(await cached.verify(odd)).toEqual({ ok: false, reason: "invalid_format" }); // not held: checked, refused, never read
+    expect(lookup.stats()).toMatchObject({ hits: 0, misses: 0 });
+    await lookup.find(digestKey(odd)); // the row is read (as a key that passed its format check would have been)
+    expect(await cached.verify(odd)).toMatchObject({ ok: true, key: { id } }); // held: no format check
+    await t.db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    token++; // the commit, as the WAL-index header shows it
+    expect(await cached.verify(odd)).toEqual({ ok: false, reason: "revoked" }); // still held before the change check; the row is read again
+    expect(await cached.verify(odd)).toEqual({ ok: false, reason: "revoked" });
+    expect(lookup.stats()).toMatchObject({ hits: 2, misses: 2, resets: 1 });
   });
 });
 

@@ -81,6 +81,7 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
         return hit;
       },
     }),
+    holds: (digest: string) => rows.has(digest),
     find(digest) {
       // The token is read after this request arrived, so it covers every commit made before it.
       // Not an async function: with the token in hand a hit costs no promise beyond the one returned.

@@ -31,6 +31,12 @@ export interface KeyLookup {
    * no I/O and no waiting (PostgreSQL while the key-change feed vouches); undefined means ask find().
    */
   cached?(digest: string): KeyLookupRow | undefined;
+  /**
+   * A cached lookup: whether it holds a row for this digest, current or not (no change check). Only
+   * verification fills the cache, after the presented key passed its format check, and only that key
+   * has this digest, so its format need not be checked again; whether the row stands is find()'s.
+   */
+  holds?(digest: string): boolean;
   close(): Promise<void>;
   /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
   stats?(): KeyCacheStats;

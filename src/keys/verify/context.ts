@@ -11,6 +11,8 @@ export interface VerifyContext {
   readonly resource?: string;
   /** The SHA-256 of `raw` (digestKey: 32 one-byte characters), once a step has computed it. */
   digest?: string;
+  /** find_in_cache: the cache holds a row for this digest, so `raw` passed check_format before. */
+  wellFormed?: boolean;
   row?: ApiKey & { user: Pick<User, "id" | "email"> };
   /** Read by find_by_hash in the same query as the row, for check_membership (the role parsed once per row). */
   joined?: { memberRole: Role | null; app: { id: string; name: string; organizationId: string } | null };

@@ -1,8 +1,10 @@
 // The hot path of every protected call: a key this instance has verified before, found in the
-// verification cache by the SHA-256 digest of what was presented, while the cache can vouch for it at once
-// (PostgreSQL's key-change feed; src/db/key-cache.ts). No I/O, no promise, and no format check: only
-// the exact key hashes to a stored key's hash, and it passed check_format when it was first read.
-// A miss (or a cache that must first check for changes) goes on to check_format and find_by_hash.
+// verification cache by the SHA-256 digest of what was presented, while the cache can vouch for it
+// at once (PostgreSQL's key-change feed; src/db/key-cache.ts). No I/O, no promise, and no format
+// check: only the exact key hashes to a stored key's hash, and it passed check_format when it was
+// first read. A miss (or a cache that must first check for changes: SQLite) goes on to check_format
+// and find_by_hash; check_format is skipped there too when the cache holds a row for the digest,
+// current or not (the same proof: only that key has that digest, and it passed before).
 import type { KeyLookup } from "../../db/key-lookup.js";
 import { digestKey } from "../hash.js";
 import type { VerifyStep } from "./context.js";
@@ -15,10 +17,13 @@ const MAX_LENGTH = Math.max(MAX_KEY_LENGTH, MAX_LEGACY_KEY_LENGTH);
 export const find_in_cache =
   (lookup: KeyLookup): VerifyStep =>
   (ctx) => {
-    // Nothing longer than any key is hashed before check_format has had its say (bounds the work on junk).
-    if (!lookup.cached || ctx.raw.length > MAX_LENGTH) return undefined;
+    // Without a cache there is nothing to find: hash after check_format. Nothing longer than any key
+    // is hashed before check_format has had its say (bounds the work on junk).
+    if (!lookup.holds || ctx.raw.length > MAX_LENGTH) return undefined;
     const digest = digestKey(ctx.raw);
     ctx.digest = digest;
-    const found = lookup.cached(digest);
-    return found ? takeRow(ctx, digest, found) : undefined;
+    const found = lookup.cached?.(digest);
+    if (found) return takeRow(ctx, digest, found);
+    ctx.wellFormed = lookup.holds(digest);
+    return undefined;
   };

@@ -90,7 +90,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
   /** The answer at once when every step could give it (a cached key), a promise otherwise: `await` it either way. */
   return function verify(raw: string, options: { resource?: string } = {}): VerifyResult | Promise<VerifyResult> {
     // Every field from the start: one shape for every request, so each step's reads stay monomorphic.
-    const ctx: VerifyContext = { raw, resource: options.resource, digest: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, usedAt: undefined, scopes: undefined };
+    const ctx: VerifyContext = { raw, resource: options.resource, digest: undefined, wellFormed: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, usedAt: undefined, scopes: undefined };
     return run(ctx, 0);
   };
 }
