@@ -1,6 +1,8 @@
-// Child process of bench/load.ts: reads a LoadSpec on stdin, runs autocannon, prints a LoadResult.
+// Child process of bench/load.ts: reads a WorkerInput on stdin, runs autocannon, prints a LoadResult
+// (one route) or two (a pair of routes taking turns on the same connections).
+import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
-import { FIRST_OK, type LoadResult, type LoadSpec } from "./load.js";
+import { FIRST_OK, type LoadResult, type LoadSpec, type PairSpec, type WorkerInput } from "./load.js";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -15,8 +17,66 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function main(): Promise<void> {
-  const spec = JSON.parse(await readStdin()) as LoadSpec;
+/** Responses of one route: every latency at full resolution, and the count per status. */
+class Tally {
+  latencies: number[] = [];
+  statuses: Record<string, number> = {};
+  add(statusCode: number, responseTime: number): void {
+    this.latencies.push(responseTime);
+    this.statuses[statusCode] = (this.statuses[statusCode] ?? 0) + 1;
+  }
+  result(seconds: number, run: autocannon.Result): LoadResult {
+    const sorted = Float64Array.from(this.latencies).sort();
+    return {
+      requests: sorted.length,
+      rps: sorted.length / seconds,
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted.length ? sorted[sorted.length - 1]! : 0,
+      mean: this.latencies.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length),
+      statuses: this.statuses,
+      errors: run.errors,
+      timeouts: run.timeouts,
+      seconds,
+      lastOkSentAt: null,
+      firstFailSentAt: null,
+    };
+  }
+}
+
+/**
+ * An awake client never blocks in epoll_wait: its event loop always has an immediate pending, so it
+ * polls its sockets without sleeping. A response then never has to wake it, which on loopback the
+ * *server* pays for inside its own send (bench/README.md, "Why the client stays awake").
+ */
+function keepAwake(awake: boolean | undefined): () => void {
+  let running = true;
+  if (awake) {
+    const spin = () => {
+      if (running) setImmediate(spin);
+    };
+    spin();
+  }
+  return () => (running = false);
+}
+
+function start(options: autocannon.Options, awake: boolean | undefined) {
+  const sleep = keepAwake(awake);
+  let instance!: autocannon.Instance;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(options, (err, result) => {
+      sleep();
+      if (err) reject(err);
+      else resolve(result);
+    });
+  });
+  return { instance, done };
+}
+
+const authorization = (key: string) => ({ authorization: `Bearer ${key}` });
+
+async function single(spec: LoadSpec): Promise<LoadResult> {
   const keys = spec.keys ?? [];
   let next = 0;
   const options: autocannon.Options = {
@@ -26,43 +86,19 @@ async function main(): Promise<void> {
     pipelining: 1,
     timeout: 10,
     ...(spec.rate ? { overallRate: spec.rate } : {}),
-    headers: keys.length === 1 ? { authorization: `Bearer ${keys[0]}` } : {},
+    headers: keys.length === 1 ? authorization(keys[0]!) : {},
   };
   if (keys.length > 1) {
-    options.requests = [
-      {
-        method: "GET",
-        setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${keys[next++ % keys.length]}` } }),
-      },
-    ];
+    options.requests = [{ method: "GET", setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...authorization(keys[next++ % keys.length]!) } }) }];
   }
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
+  const tally = new Tally();
   let lastOkSentAt: number | null = null;
   let firstFailSentAt: number | null = null;
   const okSentAt: number[] = [];
   const started = now();
-  let finish: (err: Error | null, result: autocannon.Result) => void = () => {};
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    finish = (err, result) => (err ? reject(err) : resolve(result));
-  });
-  // An awake client never blocks in epoll_wait: its event loop always has an immediate pending, so
-  // it polls its sockets without sleeping. A response then never has to wake it, which on loopback
-  // the *server* pays for inside its own send (bench/README.md, "Why the client stays awake").
-  let running = true;
-  if (spec.awake) {
-    const spin = () => {
-      if (running) setImmediate(spin);
-    };
-    spin();
-  }
-  const instance = autocannon(options, (err, result) => {
-    running = false;
-    finish(err, result);
-  });
+  const { instance, done } = start(options, spec.awake);
   instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-    latencies.push(responseTime);
-    statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+    tally.add(statusCode, responseTime);
     const sentAt = now() - responseTime;
     if (statusCode >= 200 && statusCode < 300) {
       if (lastOkSentAt === null) process.stderr.write(`${FIRST_OK}\n`);
@@ -70,25 +106,79 @@ async function main(): Promise<void> {
       if (spec.recordOkTimes) okSentAt.push(sentAt);
     } else if (firstFailSentAt === null || sentAt < firstFailSentAt) firstFailSentAt = sentAt;
   });
-  const result = await done;
-  const seconds = (now() - started) / 1000;
-  const sorted = Float64Array.from(latencies).sort();
-  const out: LoadResult = {
-    requests: latencies.length,
-    rps: latencies.length / seconds,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted.length ? sorted[sorted.length - 1]! : 0,
-    mean: latencies.reduce((s, v) => s + v, 0) / Math.max(1, latencies.length),
-    statuses,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    seconds,
-    lastOkSentAt,
-    firstFailSentAt,
-    ...(spec.recordOkTimes ? { okSentAt } : {}),
+  const run = await done;
+  return { ...tally.result((now() - started) / 1000, run), lastOkSentAt, firstFailSentAt, ...(spec.recordOkTimes ? { okSentAt } : {}) };
+}
+
+/** The server's CPU time so far (user + system, ms), or null when it cannot be read. */
+function serverCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ ticks
+  } catch {
+    return null;
+  }
+}
+
+/** Settling time before the first turn is counted (connections open, both routes warm). */
+const SETTLE_MS = 300;
+
+async function pair(spec: PairSpec): Promise<[LoadResult, LoadResult]> {
+  const pairs = Math.max(1, Math.round((spec.duration * 1000) / spec.segmentMs));
+  const order: (0 | 1)[] = []; // ABBA: each route goes first in half of the pairs
+  for (let i = 0; i < pairs; i++) order.push(...(i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)));
+  const routes = spec.routes.map((r) => ({ path: r.path, headers: r.keys?.length ? authorization(r.keys[0]!) : {} }));
+  let current: 0 | 1 = 0;
+  let counting = false;
+  let answered: 0 | 1 = 0; // the route of the response being reported (set just before autocannon's "response")
+  const options: autocannon.Options = {
+    url: spec.url,
+    connections: spec.connections,
+    duration: (SETTLE_MS + order.length * spec.segmentMs) / 1000 + 10, // stopped by hand after the last turn
+    pipelining: 1,
+    timeout: 10,
+    requests: [
+      {
+        method: "GET",
+        setupRequest: (req, context) => {
+          (context as { route?: 0 | 1 }).route = current;
+          const route = routes[current]!;
+          return { ...req, path: route.path, headers: { ...req.headers, ...route.headers } };
+        },
+        onResponse: (_status, _body, context) => {
+          answered = (context as { route?: 0 | 1 }).route ?? 0;
+        },
+      },
+    ],
   };
+  const tallies = [new Tally(), new Tally()] as const;
+  const seconds = [0, 0];
+  const cpu: [number | null, number | null] = [0, 0];
+  const { instance, done } = start(options, spec.awake);
+  instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+    if (counting) tallies[answered].add(statusCode, responseTime);
+  });
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  counting = true;
+  for (const route of order) {
+    current = route;
+    const t0 = performance.now();
+    const c0 = serverCpuMs(spec.serverPid);
+    await new Promise((r) => setTimeout(r, spec.segmentMs));
+    const c1 = serverCpuMs(spec.serverPid);
+    seconds[route]! += (performance.now() - t0) / 1000;
+    cpu[route] = cpu[route] === null || c0 === null || c1 === null ? null : cpu[route]! + (c1 - c0);
+  }
+  counting = false;
+  instance.stop();
+  const run = await done;
+  return [0, 1].map((i) => ({ ...tallies[i as 0 | 1].result(seconds[i]!, run), ...(cpu[i] !== null && spec.serverPid !== undefined ? { serverCpuMs: cpu[i]! } : {}) })) as [LoadResult, LoadResult];
+}
+
+async function main(): Promise<void> {
+  const input = JSON.parse(await readStdin()) as WorkerInput;
+  const out = input.mode === "pair" ? await pair(input.spec) : await single(input.spec);
   process.stdout.write(JSON.stringify(out));
 }
 

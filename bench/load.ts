@@ -1,4 +1,4 @@
-// One load run: autocannon against 127.0.0.1, bounded in time, in a child process of its own
+// One load run (or a pair of routes taking turns): autocannon against 127.0.0.1, bounded in time, in a child process of its own
 // (bench/load-worker.ts) so that two can run in parallel and the orchestrator stays out of the
 // way. Latencies are kept at full (sub-millisecond) resolution: autocannon's own histogram
 // truncates to whole milliseconds and only counts 2xx.
@@ -30,6 +30,23 @@ export interface LoadSpec {
   awake?: boolean;
 }
 
+/**
+ * Two routes on the same connections, taking turns every `segmentMs` in ABBA order (A B B A A B …)
+ * for `duration` seconds each, so that both see the same moments of a machine whose speed changes
+ * from one moment to the next (bench/README.md, "Rounds that take turns"). `duration`, `connections`
+ * and `awake` as in LoadSpec; `rate` and `recordOkTimes` do not apply.
+ */
+export interface PairSpec {
+  url: string;
+  routes: [{ path: string; keys?: string[] }, { path: string; keys?: string[] }];
+  connections: number;
+  duration: number;
+  segmentMs: number;
+  awake?: boolean;
+  /** The server's pid: its CPU time (/proc/<pid>/stat) is added up over each route's turns. */
+  serverPid?: number;
+}
+
 export interface LoadHooks {
   /** Called when the first 2xx response arrives (the load is really running). */
   onFirstOk?: () => void;
@@ -56,9 +73,22 @@ export interface LoadResult {
   firstFailSentAt: number | null;
   /** With recordOkTimes: wall-clock send time (epoch ms) of every 2xx response. */
   okSentAt?: number[];
+  /** Pairs with serverPid: the server's CPU time (user + system, ms) over this route's turns. */
+  serverCpuMs?: number;
 }
 
 export function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<LoadResult> {
+  return runWorker<LoadResult>({ mode: "single", spec }, spec.duration, hooks);
+}
+
+/** The two routes of a PairSpec, taking turns: one result each, in the order given. */
+export function runPair(spec: PairSpec): Promise<[LoadResult, LoadResult]> {
+  return runWorker<[LoadResult, LoadResult]>({ mode: "pair", spec }, 2 * spec.duration);
+}
+
+export type WorkerInput = { mode: "single"; spec: LoadSpec } | { mode: "pair"; spec: PairSpec };
+
+function runWorker<T>(input: WorkerInput, seconds: number, hooks: LoadHooks = {}): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join("bench", "load-worker.ts")], {
       cwd: root,
@@ -72,18 +102,18 @@ export function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<LoadResu
       err += String(d);
       if (!before.includes(FIRST_OK) && err.includes(FIRST_OK)) hooks.onFirstOk?.();
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), (spec.duration + 60) * 1000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 60) * 1000);
     child.on("error", reject);
     child.on("exit", (code) => {
       clearTimeout(timer);
       if (code !== 0) return reject(new Error(`load worker exited ${code}: ${err.slice(-2000)}`));
       try {
-        resolve(JSON.parse(out) as LoadResult);
+        resolve(JSON.parse(out) as T);
       } catch {
         reject(new Error(`load worker printed no result: ${out.slice(-500)} ${err.slice(-500)}`));
       }
     });
-    child.stdin.end(JSON.stringify(spec));
+    child.stdin.end(JSON.stringify(input));
   });
 }
 

@@ -31,6 +31,12 @@ export interface ScalePoint {
    * rounds. The open handler answered one event-loop phase later: no work added, only timing.
    */
   deferredRatios?: number[];
+  /**
+   * The method against itself (first key count, rounds taking turns): open ÷ open, the same route
+   * on both sides of each round. ≈ 100 % with a narrow spread shows the rounds neither favour one
+   * side nor drown a few % in noise.
+   */
+  selfRatios?: number[];
   /** Open and valid-key routes at a fixed request rate below saturation: latency without queueing. */
   fixedOpen?: LoadResult;
   fixedKey?: LoadResult;
@@ -101,6 +107,11 @@ export interface RunConfig {
   rounds: number;
   /** Seconds per open / valid-key run of the rounds (older results: `duration`). */
   roundDuration?: number;
+  /**
+   * Milliseconds per turn: in each round the two routes take turns on the same connections (ABBA)
+   * for roundDuration seconds each. Older results (no turns): one run per route, one after the other.
+   */
+  turnMs?: number;
   /** Fixed-rate open / valid-key pairs per scale point (older results: 1). */
   fixedRounds?: number;
   connections: number;
@@ -309,7 +320,9 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push("```");
   L.push(cfg.command);
   L.push(
-    `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key alternate in ${cfg.rounds} rounds of ${cfg.roundDuration ?? cfg.duration} s runs each (the run with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed flips between states from one second to the next, so short runs side by side compare like with like); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`,
+    cfg.turnMs
+      ? `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key in ${cfg.rounds} rounds, each round one autocannon run in which the two routes take turns on the same connections every ${cfg.turnMs} ms (ABBA order: each goes first in half of the pairs), ${cfg.roundDuration ?? cfg.duration} s per route (the round with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed changes within a second, so both routes are measured over the same moments); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`
+      : `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key alternate in ${cfg.rounds} rounds of ${cfg.roundDuration ?? cfg.duration} s runs each (the run with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed flips between states from one second to the next, so short runs side by side compare like with like); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`,
   );
   L.push(
     cfg.client === "awake"
@@ -353,7 +366,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
       L.push("");
       if (p.roundRatios?.length) {
         const interval = intervalText(p.roundRatios);
-        L.push(`Per round, valid key ÷ open (back-to-back runs): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${interval ? ` (${interval})` : ""}.`, "");
+        L.push(`Per round, valid key ÷ open (${cfg.turnMs ? `taking turns every ${cfg.turnMs} ms on the same connections` : "back-to-back runs"}): ${p.roundRatios.map(pct).join(", ")}; median **${pct(keyRatio(p))}**${interval ? ` (${interval})` : ""}.`, "");
       }
       if (p.roundCpuUs) {
         const [o, k] = [median(p.roundCpuUs.open), median(p.roundCpuUs.key)];
@@ -374,6 +387,13 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
             : `how far event-loop timing alone moves req/s with a sleeping client: responses that leave together let it read several per wake-up. ${b.backend === "sqlite" ? "SQLite's verified route answers in that phase (its change check runs once per turn), so it gets the same lift." : "PostgreSQL's verified route answers at once (the feed needs no read), so it gets no such lift."}`;
         L.push(
           `Calibration, the same rounds: the open handler answered one event-loop phase later (\`/__bench/deferred\`, after \`setImmediate\`: no work added) ran at **${pct(d)}** of the open route (median; per round ${p.deferredRatios.map(pct).join(", ")}): ${why}.`,
+          "",
+        );
+      }
+      if (p.selfRatios?.length) {
+        const interval = intervalText(p.selfRatios);
+        L.push(
+          `The method against itself, the same rounds: the open route taking turns with itself read **${pct(median(p.selfRatios))}** (median${interval ? `, ${interval}` : ""}; per round ${p.selfRatios.map(pct).join(", ")}): what the rounds would report for a key check that cost nothing.`,
           "",
         );
       }

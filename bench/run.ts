@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
 import { cacheCounters, cpuMs, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
-import { combine, medianRun, runLoad, type LoadResult, type LoadSpec } from "./load.js";
+import { combine, medianRun, runLoad, runPair, type LoadResult, type LoadSpec } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
 import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
@@ -31,7 +31,8 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
   --rounds <n>            open/key runs alternated, median  BENCH_ROUNDS        (24; quick 2)
-  --round-duration <s>    seconds per run of those rounds   BENCH_ROUND_DURATION (2; quick 1)
+  --round-duration <s>    seconds per route in each round   BENCH_ROUND_DURATION (2; quick 1)
+  --turn-ms <ms>          the routes of a round take turns every <ms> on the same connections  BENCH_TURN_MS (100)
   --fixed-rounds <n>      open/key pairs at the fixed rate  BENCH_FIXED_ROUNDS  (3; quick 1)
   --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
   --backends <list>       sqlite,postgresql                 BENCH_BACKENDS      (both)
@@ -57,6 +58,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
       warmup: { type: "string" },
       rounds: { type: "string" },
       "round-duration": { type: "string" },
+      "turn-ms": { type: "string" },
       "fixed-rounds": { type: "string" },
       connections: { type: "string" },
       backends: { type: "string" },
@@ -103,6 +105,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     warmup: Number(pick(values.warmup, "BENCH_WARMUP", "2", "0.5")),
     rounds: Math.round(num(pick(values.rounds, "BENCH_ROUNDS", "24", "2"), "rounds")),
     roundDuration: num(pick(values["round-duration"], "BENCH_ROUND_DURATION", "2", "1"), "round-duration"),
+    turnMs: Math.round(num(pick(values["turn-ms"], "BENCH_TURN_MS", "100", "100"), "turn-ms")),
     fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
@@ -163,9 +166,14 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     const after = cpuMs(a);
     return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
   };
-  /** A run of the rounds: saturated, the client awake unless asked to sleep. */
-  const measured = (route: string, keys: string[] | undefined, asleep = !awake) =>
-    cpuPerRequest({ url: a.url, path: route, keys, connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, awake: !asleep });
+  /**
+   * One round: the open route and `other` take turns on the same connections (runPair), saturated,
+   * the client awake unless asked to sleep; each with the server's CPU time per response (µs).
+   */
+  const round = async (other: { path: string; keys?: string[] }, asleep = !awake) => {
+    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, segmentMs: cfg.turnMs!, awake: !asleep, serverPid: a.child.pid });
+    return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? (result.serverCpuMs * 1000) / Math.max(1, result.requests) : null }));
+  };
 
   try {
     const email = `bench${Date.now()}@example.com`;
@@ -179,6 +187,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     const probe = [await status(`${a.url}/__bench/key`, valid.key), await status(`${a.url}/__bench/key`, revoked.key), await status(`${a.url}/__bench/key`, unknown), await status(`${a.url}/__bench/key`, invalid), await status(`${a.url}/__bench/key`)];
     if (probe.join() !== "200,401,401,401,401") throw new Error(`unexpected statuses valid/revoked/unknown/invalid/none: ${probe.join()}`);
     const userId = await userIdOf(db, email);
+    const withKey = { path: "/__bench/key", keys: [valid.key] };
 
     for (const n of cfg.keyCounts) {
       const have = await countKeys(db);
@@ -190,21 +199,29 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         await load([a], "/__bench/key", [valid.key], cfg.warmup);
       }
       const cpuBefore = cpuTimes();
-      const opens: Awaited<ReturnType<typeof measured>>[] = [];
+      const opens: Awaited<ReturnType<typeof round>> = [];
       const keyed: typeof opens = [];
       const deferred: LoadResult[] = []; // calibration, at the first key count only (it does not depend on keys)
       const sleepingOpen: LoadResult[] = []; // the same pair with a client that sleeps (first key count only)
       const sleepingKey: LoadResult[] = [];
       const calibrate = n === cfg.keyCounts[0];
       const countersBefore = await cacheCounters(a);
+      const deferredOpen: LoadResult[] = [];
+      const self: number[] = []; // open ÷ open: the method against itself (first key count only)
       for (let r = 0; r < cfg.rounds; r++) {
-        opens.push(await measured("/__bench/open", undefined));
-        keyed.push(await measured("/__bench/key", [valid.key]));
+        const [open, key] = await round(withKey);
+        opens.push(open!);
+        keyed.push(key!);
         if (calibrate) {
-          deferred.push((await measured("/__bench/deferred", undefined)).result);
+          const [o, d] = await round({ path: "/__bench/deferred" });
+          deferredOpen.push(o!.result);
+          deferred.push(d!.result);
+          const [first, second] = await round({ path: "/__bench/open" });
+          self.push(second!.result.rps / first!.result.rps);
           if (awake) {
-            sleepingOpen.push((await measured("/__bench/open", undefined, true)).result);
-            sleepingKey.push((await measured("/__bench/key", [valid.key], true)).result);
+            const [so, sk] = await round(withKey, true);
+            sleepingOpen.push(so!.result);
+            sleepingKey.push(sk!.result);
           }
         }
       }
@@ -233,7 +250,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         uncached,
         roundRatios: keyed.map((k, i) => k.result.rps / opens[i]!.result.rps),
         ...(opens.every((x) => x.us !== null) && keyed.every((x) => x.us !== null) ? { roundCpuUs: { open: opens.map((x) => x.us!), key: keyed.map((x) => x.us!) } } : {}),
-        ...(deferred.length ? { deferredRatios: deferred.map((d, i) => d.rps / opens[i]!.result.rps) } : {}),
+        ...(deferred.length ? { deferredRatios: deferred.map((d, i) => d.rps / deferredOpen[i]!.rps) } : {}),
+        ...(self.length ? { selfRatios: self } : {}),
         ...(sleepingKey.length ? { sleepingRatios: sleepingKey.map((k, i) => k.rps / sleepingOpen[i]!.rps), sleepingOpen: medianRun(sleepingOpen), sleepingKey: medianRun(sleepingKey) } : {}),
         fixedOpen,
         fixedKey,
