@@ -160,7 +160,7 @@ describe("cachedKeyLookup()", () => {
     expect(lookup.cached!("a")).toBeUndefined();
     expect(queries).toBe(1);
     expect(lookup.stats()).toMatchObject({ hits: 1, misses: 1, resets: 1, size: 0 });
-    // without a way to read the token at once, there is no cached() at all (verification goes straight to its format check)
+    // without a way to read the token at once, there is no cached() at all (verification goes on to its format check and find())
     const plain = cachedKeyLookup(inner, () => 1, 10);
     await plain.find("a");
     expect(plain.cached).toBeUndefined();

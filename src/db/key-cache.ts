@@ -69,8 +69,8 @@ export function cachedKeyLookup(inner: KeyLookup, changes: ChangeToken, maxRows:
   };
   return {
     ...inner, // close(), changeCheck, changeReads, announce, feed: the inner lookup's own
-    // Only where the token can be read at once: elsewhere (SQLite) verification has nothing to try
-    // before its format check, so it hashes nothing ahead of it.
+    // Only where the token can be read at once. Elsewhere (SQLite) verification can only ask holds()
+    // (below) before its format check, and the row itself waits for find()'s change check.
     ...(changesNow && {
       cached(digest: string) {
         const seen = changesNow(); // read after this request arrived, like find()'s
