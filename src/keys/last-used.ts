@@ -33,11 +33,7 @@ export class LastUsedTracker {
     return ms;
   }
 
-  /** The last use noted and not yet written, in epoch ms. */
-  pendingMs(keyId: string): number | undefined {
-    return this.pending.get(keyId);
-  }
-
+  /** The last use noted and not yet written. */
   pendingFor(keyId: string): Date | undefined {
     const ms = this.pending.get(keyId);
     return ms === undefined ? undefined : new Date(ms);
