@@ -1,8 +1,7 @@
 // Child process of bench/load.ts: reads a WorkerInput on stdin, runs autocannon, prints a LoadResult
 // (one route) or two (a pair of routes taking turns on the same connections).
-import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
-import { FIRST_OK, type LoadResult, type LoadSpec, type PairSpec, type WorkerInput } from "./load.js";
+import { FIRST_OK, processCpuMs, type LoadResult, type LoadSpec, type PairSpec, type WorkerInput } from "./load.js";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -110,17 +109,6 @@ async function single(spec: LoadSpec): Promise<LoadResult> {
   return { ...tally.result((now() - started) / 1000, run), lastOkSentAt, firstFailSentAt, ...(spec.recordOkTimes ? { okSentAt } : {}) };
 }
 
-/** The server's CPU time so far (user + system, ms), or null when it cannot be read. */
-function serverCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ ticks
-  } catch {
-    return null;
-  }
-}
-
 /** Settling time before the first turn is counted (connections open, both routes warm). */
 const SETTLE_MS = 300;
 
@@ -164,9 +152,9 @@ async function pair(spec: PairSpec): Promise<[LoadResult, LoadResult]> {
   for (const route of order) {
     current = route;
     const t0 = performance.now();
-    const c0 = serverCpuMs(spec.serverPid);
+    const c0 = processCpuMs(spec.serverPid);
     await new Promise((r) => setTimeout(r, spec.segmentMs));
-    const c1 = serverCpuMs(spec.serverPid);
+    const c1 = processCpuMs(spec.serverPid);
     seconds[route]! += (performance.now() - t0) / 1000;
     cpu[route] = cpu[route] === null || c0 === null || c1 === null ? null : cpu[route]! + (c1 - c0);
   }

@@ -3,6 +3,7 @@
 // way. Latencies are kept at full (sub-millisecond) resolution: autocannon's own histogram
 // truncates to whole milliseconds and only counts 2xx.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -76,6 +77,20 @@ export interface LoadResult {
   /** Pairs with serverPid: the server's CPU time (user + system, ms) over this route's turns. */
   serverCpuMs?: number;
 }
+
+/** CPU time (user + system, all threads) a process has used, in ms; null off Linux or once it exited. */
+export function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100) ticks
+  } catch {
+    return null;
+  }
+}
+
+/** Microseconds of CPU per response, from ms of CPU over a run. */
+export const usPerResponse = (cpuMs: number, requests: number) => (cpuMs * 1000) / Math.max(1, requests);
 
 export function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<LoadResult> {
   return runWorker<LoadResult>({ mode: "single", spec }, spec.duration, hooks);

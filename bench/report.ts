@@ -15,7 +15,7 @@ export interface ScalePoint {
   invalid: LoadResult;
   unknown: LoadResult;
   revoked: LoadResult;
-  /** valid-key req/s ÷ open req/s of each round (the two runs back to back), in round order. */
+  /** valid-key req/s ÷ open req/s of each round (taking turns; older results: two runs back to back), in round order. */
   roundRatios?: number[];
   /** Server CPU time (all threads) per response in each round's open and valid-key runs, µs. */
   roundCpuUs?: { open: number[]; key: number[] };
@@ -27,8 +27,8 @@ export interface ScalePoint {
   sleepingOpen?: LoadResult;
   sleepingKey?: LoadResult;
   /**
-   * Calibration (first key count of each backend): /__bench/deferred req/s ÷ open req/s of the same
-   * rounds. The open handler answered one event-loop phase later: no work added, only timing.
+   * Calibration (first key count of each backend): /__bench/deferred req/s ÷ open req/s, in rounds
+   * of their own. The open handler answered one event-loop phase later: no work added, only timing.
    */
   deferredRatios?: number[];
   /**

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
 import { cacheCounters, cpuMs, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
-import { combine, medianRun, runLoad, runPair, type LoadResult, type LoadSpec } from "./load.js";
+import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult, type LoadSpec } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
 import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
@@ -164,7 +164,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     const before = cpuMs(a);
     const result = await runLoad(spec);
     const after = cpuMs(a);
-    return { result, us: before !== null && after !== null ? ((after - before) * 1000) / Math.max(1, result.requests) : null };
+    return { result, us: before !== null && after !== null ? usPerResponse(after - before, result.requests) : null };
   };
   /**
    * One round: the open route and `other` take turns on the same connections (runPair), saturated,
@@ -172,7 +172,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
    */
   const round = async (other: { path: string; keys?: string[] }, asleep = !awake) => {
     const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, segmentMs: cfg.turnMs!, awake: !asleep, serverPid: a.child.pid });
-    return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? (result.serverCpuMs * 1000) / Math.max(1, result.requests) : null }));
+    return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? usPerResponse(result.serverCpuMs, result.requests) : null }));
   };
 
   try {
@@ -201,23 +201,22 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const cpuBefore = cpuTimes();
       const opens: Awaited<ReturnType<typeof round>> = [];
       const keyed: typeof opens = [];
-      const deferred: LoadResult[] = []; // calibration, at the first key count only (it does not depend on keys)
-      const sleepingOpen: LoadResult[] = []; // the same pair with a client that sleeps (first key count only)
-      const sleepingKey: LoadResult[] = [];
+      // At the first key count only (they do not depend on keys): the calibration probe, the open
+      // route against itself, and the open / key pair with a client that sleeps; each ÷ its round's open.
       const calibrate = n === cfg.keyCounts[0];
+      const deferredRatios: number[] = [];
+      const selfRatios: number[] = [];
+      const sleepingOpen: LoadResult[] = [];
+      const sleepingKey: LoadResult[] = [];
+      const ratioOf = ([open, other]: Awaited<ReturnType<typeof round>>) => other!.result.rps / open!.result.rps;
       const countersBefore = await cacheCounters(a);
-      const deferredOpen: LoadResult[] = [];
-      const self: number[] = []; // open ÷ open: the method against itself (first key count only)
       for (let r = 0; r < cfg.rounds; r++) {
         const [open, key] = await round(withKey);
         opens.push(open!);
         keyed.push(key!);
         if (calibrate) {
-          const [o, d] = await round({ path: "/__bench/deferred" });
-          deferredOpen.push(o!.result);
-          deferred.push(d!.result);
-          const [first, second] = await round({ path: "/__bench/open" });
-          self.push(second!.result.rps / first!.result.rps);
+          deferredRatios.push(ratioOf(await round({ path: "/__bench/deferred" })));
+          selfRatios.push(ratioOf(await round({ path: "/__bench/open" })));
           if (awake) {
             const [so, sk] = await round(withKey, true);
             sleepingOpen.push(so!.result);
@@ -250,8 +249,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         uncached,
         roundRatios: keyed.map((k, i) => k.result.rps / opens[i]!.result.rps),
         ...(opens.every((x) => x.us !== null) && keyed.every((x) => x.us !== null) ? { roundCpuUs: { open: opens.map((x) => x.us!), key: keyed.map((x) => x.us!) } } : {}),
-        ...(deferred.length ? { deferredRatios: deferred.map((d, i) => d.rps / deferredOpen[i]!.rps) } : {}),
-        ...(self.length ? { selfRatios: self } : {}),
+        ...(deferredRatios.length ? { deferredRatios } : {}),
+        ...(selfRatios.length ? { selfRatios } : {}),
         ...(sleepingKey.length ? { sleepingRatios: sleepingKey.map((k, i) => k.rps / sleepingOpen[i]!.rps), sleepingOpen: medianRun(sleepingOpen), sleepingKey: medianRun(sleepingKey) } : {}),
         fixedOpen,
         fixedKey,

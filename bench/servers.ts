@@ -1,9 +1,9 @@
 // Real Keyward processes (node --import tsx src/main.ts) on 127.0.0.1, as in test/processes.ts,
 // with the gated benchmark routes switched on.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { freePort } from "../test/processes.js";
 import type { KeyCacheStats } from "../src/db/key-cache.js";
+import { processCpuMs } from "./load.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -106,13 +106,4 @@ export async function cacheCounters(instance: Instance): Promise<CacheCounters |
 }
 
 /** CPU time (user + system, all threads) an instance has used, in ms; null off Linux or once it exited. */
-export function cpuMs(instance: Instance): number | null {
-  const pid = instance.child.pid;
-  if (pid === undefined) return null;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100) ticks
-  } catch {
-    return null;
-  }
-}
+export const cpuMs = (instance: Instance): number | null => processCpuMs(instance.child.pid);
