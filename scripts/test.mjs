@@ -36,7 +36,10 @@ function vitest(label, env) {
   let counts = { passed: 0, failed: 0, skipped: 0 };
   try {
     const r = JSON.parse(readFileSync(file, "utf8"));
-    counts = { passed: r.numPassedTests, failed: r.numFailedTests + (r.numFailedTestSuites ?? 0), skipped: r.numPendingTests + (r.numTodoTests ?? 0) };
+    // Failed tests, plus files that failed without a failed test (an import or a hook that threw).
+    // Not numFailedTestSuites: it counts every describe block around a failed test as well.
+    const brokenFiles = (r.testResults ?? []).filter((f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed")).length;
+    counts = { passed: r.numPassedTests, failed: r.numFailedTests + brokenFiles, skipped: r.numPendingTests + (r.numTodoTests ?? 0) };
   } catch {
     counts.failed = Math.max(1, counts.failed);
   }
