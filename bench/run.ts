@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
-import { cacheCounters, cpuMs, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
-import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult, type LoadSpec } from "./load.js";
+import { cacheCounters, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
+import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
 import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
@@ -33,7 +33,7 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --rounds <n>            open/key runs alternated, median  BENCH_ROUNDS        (24; quick 2)
   --round-duration <s>    seconds per route in each round   BENCH_ROUND_DURATION (2; quick 1)
   --turn-ms <ms>          the routes of a round take turns every <ms> on the same connections  BENCH_TURN_MS (100)
-  --fixed-rounds <n>      open/key pairs at the fixed rate  BENCH_FIXED_ROUNDS  (3; quick 1)
+  --fixed-rounds <n>      latency rounds (one connection)   BENCH_FIXED_ROUNDS  (3; quick 1)
   --connections <n>       autocannon connections            BENCH_CONNECTIONS   (10)
   --backends <list>       sqlite,postgresql                 BENCH_BACKENDS      (both)
   --keys <list>           key counts in the table           BENCH_KEYS          (1000,1000000; quick 1000,20000)
@@ -41,7 +41,6 @@ const HELP = `npm run bench -- [options]        (every option also reads an env 
   --oauth <s>             seconds of full OAuth flows       BENCH_OAUTH         (5; quick 1)
   --oauth-concurrency <n> parallel scripted browsers        BENCH_OAUTH_CONCURRENCY (4)
   --tokens <n>            codes for the token-alone run     BENCH_TOKENS        (200; quick 10)
-  --rate <n>              req/s of the fixed-rate latency runs BENCH_RATE       (1000)
   --client awake|sleeping autocannon polls without sleeping, or as it comes   BENCH_CLIENT (awake)
   --render <json>         no measuring: write the report and plot again from a saved results file
                           (every run saves its numbers next to the report: bench/RESULTS.json)
@@ -68,7 +67,6 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
       "oauth-concurrency": { type: "string" },
       tokens: { type: "string" },
       "pg-url": { type: "string" },
-      rate: { type: "string" },
       client: { type: "string" },
       render: { type: "string" },
       out: { type: "string" },
@@ -107,6 +105,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     roundDuration: num(pick(values["round-duration"], "BENCH_ROUND_DURATION", "2", "1"), "round-duration"),
     turnMs: Math.round(num(pick(values["turn-ms"], "BENCH_TURN_MS", "100", "100"), "turn-ms")),
     fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
+    latencyOneAtATime: true,
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
@@ -115,7 +114,6 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     oauthConcurrency: Math.round(num(pick(values["oauth-concurrency"], "BENCH_OAUTH_CONCURRENCY", "4", "4"), "oauth-concurrency")),
     tokenCodes: Math.round(num(pick(values.tokens, "BENCH_TOKENS", "200", "10"), "tokens")),
     pgAdminUrl: pick(values["pg-url"], "BENCH_PG_URL", DEFAULT_PG_ADMIN_URL, DEFAULT_PG_ADMIN_URL),
-    rate: Math.round(num(pick(values.rate, "BENCH_RATE", "1000", "1000"), "rate")),
     client,
     render: values.render,
     out: pick(values.out, "BENCH_OUT", path.join(here, "RESULTS.md"), path.join(here, "RESULTS.quick.md")),
@@ -159,19 +157,14 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   log(`${backend}: starting instance A0 (VERIFY_CACHE_SIZE=0, for the cache-off comparison)`);
   const a0 = await startInstance({ DATABASE_URL: db.url, VERIFY_CACHE_SIZE: "0" });
   let b: Instance | undefined;
-  /** One load run on instance A, with the server's CPU time per response (µs) over it. */
-  const cpuPerRequest = async (spec: LoadSpec) => {
-    const before = cpuMs(a);
-    const result = await runLoad(spec);
-    const after = cpuMs(a);
-    return { result, us: before !== null && after !== null ? usPerResponse(after - before, result.requests) : null };
-  };
   /**
    * One round: the open route and `other` take turns on the same connections (runPair), saturated,
    * the client awake unless asked to sleep; each with the server's CPU time per response (µs).
+   * `latency`: one connection (one request at a time), `cfg.duration` s per route, the client asleep.
    */
-  const round = async (other: { path: string; keys?: string[] }, asleep = !awake) => {
-    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, segmentMs: cfg.turnMs!, awake: !asleep, serverPid: a.child.pid });
+  const round = async (other: { path: string; keys?: string[] }, asleep = !awake, latency = false) => {
+    const load = latency ? { connections: 1, duration: cfg.duration, awake: false } : { connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, awake: !asleep };
+    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], segmentMs: cfg.turnMs!, serverPid: a.child.pid, ...load });
     return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? usPerResponse(result.serverCpuMs, result.requests) : null }));
   };
 
@@ -225,12 +218,16 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         }
       }
       const countersAfter = await cacheCounters(a);
-      // Two connections: autocannon paces each connection with its own timer, so ten would arrive in bursts and queue.
-      const fixedOpenRuns: Awaited<ReturnType<typeof cpuPerRequest>>[] = [];
+      // Latency: one request at a time, so the p99 is each request's own latency and never queueing
+      // (autocannon's "rate" is no help: it sends a second's requests back to back, then pauses). The
+      // routes take turns here too, so a hiccup of the machine (a few ms of steal or of another
+      // process) lands in both routes' p99 alike instead of in whichever run it happened to hit.
+      const fixedOpenRuns: Awaited<ReturnType<typeof round>>[number][] = [];
       const fixedKeyRuns: typeof fixedOpenRuns = [];
       for (let r = 0; r < (cfg.fixedRounds ?? 1); r++) {
-        fixedOpenRuns.push(await cpuPerRequest({ url: a.url, path: "/__bench/open", connections: 2, duration: cfg.duration, rate: cfg.rate }));
-        fixedKeyRuns.push(await cpuPerRequest({ url: a.url, path: "/__bench/key", keys: [valid.key], connections: 2, duration: cfg.duration, rate: cfg.rate }));
+        const [open, key] = await round(withKey, true, true);
+        fixedOpenRuns.push(open!);
+        fixedKeyRuns.push(key!);
       }
       const fixedOpen = medianRun(fixedOpenRuns.map((x) => x.result), (r) => r.p99);
       const fixedKey = medianRun(fixedKeyRuns.map((x) => x.result), (r) => r.p99);
@@ -268,7 +265,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
             }
           : {}),
       };
-      log(`${backend} ${n}: steal ${((point.steal ?? 0) * 100).toFixed(1)} %; open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; at ${cfg.rate} req/s p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);
+      log(`${backend} ${n}: steal ${((point.steal ?? 0) * 100).toFixed(1)} %; open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; one at a time p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);
       if (backend === "postgresql") {
         b ??= await startInstance({ DATABASE_URL: db.url });
         if (cfg.warmup > 0) await load([a, b], "/__bench/key", [valid.key], cfg.warmup);

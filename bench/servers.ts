@@ -3,7 +3,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "../test/processes.js";
 import type { KeyCacheStats } from "../src/db/key-cache.js";
-import { processCpuMs } from "./load.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -104,6 +103,3 @@ export async function cacheCounters(instance: Instance): Promise<CacheCounters |
   const c = (await stats(instance)).keyCache;
   return c ? { hits: c.hits, misses: c.misses, resets: c.resets, changeReads: c.changeReads } : null;
 }
-
-/** CPU time (user + system, all threads) an instance has used, in ms; null off Linux or once it exited. */
-export const cpuMs = (instance: Instance): number | null => processCpuMs(instance.child.pid);
