@@ -37,7 +37,7 @@ export interface ScalePoint {
    * side nor drown a few % in noise.
    */
   selfRatios?: number[];
-  /** Open and valid-key routes at a fixed request rate below saturation: latency without queueing. */
+  /** Open and valid-key routes below saturation (one request at a time; older results: a fixed rate): latency without queueing. */
   fixedOpen?: LoadResult;
   fixedKey?: LoadResult;
   /** Server CPU time (all threads, /proc/<pid>/stat) per response during the fixed-rate runs, µs. */
@@ -112,7 +112,7 @@ export interface RunConfig {
    * for roundDuration seconds each. Older results (no turns): one run per route, one after the other.
    */
   turnMs?: number;
-  /** Fixed-rate open / valid-key pairs per scale point (older results: 1). */
+  /** Latency rounds (fixedOpen / fixedKey) per scale point (older results: 1). */
   fixedRounds?: number;
   /**
    * The latency runs: one connection (one request at a time), the two routes taking turns like the
@@ -190,7 +190,7 @@ const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
 const f2 = (n: number) => n.toFixed(2);
 const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const signed = (n: number, digits = 2) => `${n < 0 ? "−" : "+"}${Math.abs(n).toFixed(digits)}`;
+const signed = (n: number) => `${n < 0 ? "−" : "+"}${f2(Math.abs(n))}`;
 /** How the latency runs (fixedOpen / fixedKey) were loaded. */
 const latencyLoad = (cfg: RunConfig) => (cfg.latencyOneAtATime ? "one request at a time" : `at a fixed ${f0(cfg.rate ?? 1000)} req/s`);
 const keysLabel = (n: number) => (n >= 1_000_000 && n % 1_000_000 === 0 ? `${n / 1_000_000}M` : n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
@@ -267,7 +267,7 @@ export function judge(results: BackendResults[]): Targets {
   // reported in the tables too.
   const added = points.map(({ b, p }) =>
     p.fixedKey && p.fixedOpen
-      ? { v: p.fixedKey.p99 - p.fixedOpen.p99, where: `${b} ${keysLabel(p.keys)}, below saturation` }
+      ? { v: p.fixedKey.p99 - p.fixedOpen.p99, where: `${b} ${keysLabel(p.keys)}` }
       : { v: p.key.p99 - p.open.p99, where: `${b} ${keysLabel(p.keys)}, saturated` },
   );
   const flat = results

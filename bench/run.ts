@@ -134,10 +134,9 @@ async function status(url: string, key?: string): Promise<number> {
 }
 
 /** Server CPU per request over several runs (µs), or null when it could not be read. */
-function cpuUsPerRequest(runs: { result: LoadResult; us: number | null }[]): number | null {
-  if (runs.some((r) => r.us === null)) return null;
-  const requests = runs.reduce((n, r) => n + r.result.requests, 0);
-  return runs.reduce((t, r) => t + r.us! * r.result.requests, 0) / Math.max(1, requests);
+function cpuUsPerRequest(results: LoadResult[]): number | null {
+  if (results.some((r) => r.serverCpuMs === undefined)) return null;
+  return usPerResponse(results.reduce((t, r) => t + r.serverCpuMs!, 0), results.reduce((n, r) => n + r.requests, 0));
 }
 
 function countOkAfter(results: LoadResult[], at: number): number {
@@ -158,13 +157,20 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   const a0 = await startInstance({ DATABASE_URL: db.url, VERIFY_CACHE_SIZE: "0" });
   let b: Instance | undefined;
   /**
-   * One round: the open route and `other` take turns on the same connections (runPair), saturated,
-   * the client awake unless asked to sleep; each with the server's CPU time per response (µs).
-   * `latency`: one connection (one request at a time), `cfg.duration` s per route, the client asleep.
+   * How a round loads instance A: saturated with the run's client (awake unless --client sleeping),
+   * saturated with a sleeping client, or one request at a time on one connection (latency).
    */
-  const round = async (other: { path: string; keys?: string[] }, asleep = !awake, latency = false) => {
-    const load = latency ? { connections: 1, duration: cfg.duration, awake: false } : { connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, awake: !asleep };
-    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], segmentMs: cfg.turnMs!, serverPid: a.child.pid, ...load });
+  const loads = {
+    saturated: { connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, awake },
+    asleep: { connections: cfg.connections, duration: cfg.roundDuration ?? cfg.duration, awake: false },
+    latency: { connections: 1, duration: cfg.duration, awake: false },
+  };
+  /**
+   * One round: the open route and `other` take turns on the same connections (runPair); each with
+   * the server's CPU time per response (µs).
+   */
+  const round = async (other: { path: string; keys?: string[] }, load: keyof typeof loads = "saturated") => {
+    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], segmentMs: cfg.turnMs!, serverPid: a.child.pid, ...loads[load] });
     return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? usPerResponse(result.serverCpuMs, result.requests) : null }));
   };
 
@@ -211,7 +217,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
           deferredRatios.push(ratioOf(await round({ path: "/__bench/deferred" })));
           selfRatios.push(ratioOf(await round({ path: "/__bench/open" })));
           if (awake) {
-            const [so, sk] = await round(withKey, true);
+            const [so, sk] = await round(withKey, "asleep");
             sleepingOpen.push(so!.result);
             sleepingKey.push(sk!.result);
           }
@@ -222,15 +228,15 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       // (autocannon's "rate" is no help: it sends a second's requests back to back, then pauses). The
       // routes take turns here too, so a hiccup of the machine (a few ms of steal or of another
       // process) lands in both routes' p99 alike instead of in whichever run it happened to hit.
-      const fixedOpenRuns: Awaited<ReturnType<typeof round>>[number][] = [];
-      const fixedKeyRuns: typeof fixedOpenRuns = [];
+      const fixedOpenRuns: LoadResult[] = [];
+      const fixedKeyRuns: LoadResult[] = [];
       for (let r = 0; r < (cfg.fixedRounds ?? 1); r++) {
-        const [open, key] = await round(withKey, true, true);
-        fixedOpenRuns.push(open!);
-        fixedKeyRuns.push(key!);
+        const [open, key] = await round(withKey, "latency");
+        fixedOpenRuns.push(open!.result);
+        fixedKeyRuns.push(key!.result);
       }
-      const fixedOpen = medianRun(fixedOpenRuns.map((x) => x.result), (r) => r.p99);
-      const fixedKey = medianRun(fixedKeyRuns.map((x) => x.result), (r) => r.p99);
+      const fixedOpen = medianRun(fixedOpenRuns, (r) => r.p99);
+      const fixedKey = medianRun(fixedKeyRuns, (r) => r.p99);
       const [fixedOpenUs, fixedKeyUs] = [cpuUsPerRequest(fixedOpenRuns), cpuUsPerRequest(fixedKeyRuns)];
       const micro = await verifyMicro(db.url, valid.key, prefix, cfg.quick ? 5_000 : 20_000);
       if (cfg.warmup > 0) await load([a0], "/__bench/key", [valid.key], cfg.warmup);
