@@ -3,7 +3,7 @@
 import type { Db } from "../../db/client.js";
 import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
-import { toView, type KeyView } from "../model.js";
+import { isoTime, toView, type KeyView } from "../model.js";
 import { check_format_or_legacy } from "./check_format.js";
 import { find_in_cache } from "./find_in_cache.js";
 import { find_by_hash } from "./find_by_hash.js";
@@ -56,7 +56,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     if (pending === undefined || (row.lastUsedAt && pending <= row.lastUsedAt.getTime())) return view;
     if (memo.pending !== pending || !memo.withPending) {
       memo.pending = pending;
-      memo.withPending = { ...view, lastUsedAt: new Date(pending).toISOString() };
+      memo.withPending = { ...view, lastUsedAt: isoTime(pending) };
     }
     return memo.withPending;
   };
