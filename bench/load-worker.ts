@@ -114,10 +114,12 @@ const SETTLE_MS = 300;
 
 async function pair(spec: PairSpec): Promise<[LoadResult, LoadResult]> {
   const pairs = Math.max(1, Math.round((spec.duration * 1000) / spec.segmentMs));
-  const order: (0 | 1)[] = []; // ABBA: each route goes first in half of the pairs
-  for (let i = 0; i < pairs; i++) order.push(...(i % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)));
+  const lead = spec.lead ?? 0;
+  const other: 0 | 1 = lead === 0 ? 1 : 0;
+  const order: (0 | 1)[] = []; // ABBA from the lead: each route goes first in half of the pairs
+  for (let i = 0; i < pairs; i++) order.push(...(i % 2 === 0 ? [lead, other] : [other, lead]));
   const routes = spec.routes.map((r) => ({ path: r.path, headers: r.keys?.length ? authorization(r.keys[0]!) : {} }));
-  let current: 0 | 1 = 0;
+  let current: 0 | 1 = lead; // the lead also serves the settling time
   let counting = false;
   let answered: 0 | 1 = 0; // the route of the response being reported (set just before autocannon's "response")
   const options: autocannon.Options = {

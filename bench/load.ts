@@ -46,6 +46,12 @@ export interface PairSpec {
   awake?: boolean;
   /** The server's pid: its CPU time (/proc/<pid>/stat) is added up over each route's turns. */
   serverPid?: number;
+  /**
+   * Which route settles the connections and takes the first turn (and the last: the pairs are
+   * ABBA); default 0. The lead reads about a point lower (an A/A test, bench/README.md), so the
+   * benchmark's rounds alternate it.
+   */
+  lead?: 0 | 1;
 }
 
 export interface LoadHooks {

@@ -119,6 +119,8 @@ export interface RunConfig {
    * rounds (turnMs). Older results: `rate` req/s over 2 connections, one run per route in turn.
    */
   latencyOneAtATime?: boolean;
+  /** Rounds alternate the route that takes the first and last turn (older results: always open). */
+  leadAlternates?: boolean;
   connections: number;
   backends: Backend[];
   keyCounts: number[];
@@ -331,7 +333,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   L.push(cfg.command);
   L.push(
     cfg.turnMs
-      ? `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key in ${cfg.rounds} rounds, each round one autocannon run in which the two routes take turns on the same connections every ${cfg.turnMs} ms (ABBA order: each goes first in half of the pairs), ${cfg.roundDuration ?? cfg.duration} s per route (the round with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed changes within a second, so both routes are measured over the same moments); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`
+      ? `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key in ${cfg.rounds} rounds, each round one autocannon run in which the two routes take turns on the same connections every ${cfg.turnMs} ms (ABBA order: each goes first in half of the pairs${cfg.leadAlternates ? "; the route that takes the first and last turn alternates from round to round" : ""}), ${cfg.roundDuration ?? cfg.duration} s per route (the round with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed changes within a second, so both routes are measured over the same moments); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`
       : `duration per run: ${cfg.duration} s (after ${cfg.warmup} s warm-up); open and valid key alternate in ${cfg.rounds} rounds of ${cfg.roundDuration ?? cfg.duration} s runs each (the run with the median req/s is reported, and the median of the per-round ratios is judged: this machine's speed flips between states from one second to the next, so short runs side by side compare like with like); connections: ${cfg.connections}, pipelining 1, 127.0.0.1 only`,
   );
   L.push(

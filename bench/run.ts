@@ -106,6 +106,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     turnMs: Math.round(num(pick(values["turn-ms"], "BENCH_TURN_MS", "100", "100"), "turn-ms")),
     fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
     latencyOneAtATime: true,
+    leadAlternates: true,
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
@@ -167,10 +168,12 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   };
   /**
    * One round: the open route and `other` take turns on the same connections (runPair); each with
-   * the server's CPU time per response (µs).
+   * the server's CPU time per response (µs). `r` is the round's number: the route that leads (first
+   * and last turn) alternates with it, so the lead's own slowness favours neither route.
    */
-  const round = async (other: { path: string; keys?: string[] }, load: keyof typeof loads = "saturated") => {
-    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], segmentMs: cfg.turnMs!, serverPid: a.child.pid, ...loads[load] });
+  const round = async (r: number, other: { path: string; keys?: string[] }, load: keyof typeof loads = "saturated") => {
+    const lead = (r % 2) as 0 | 1;
+    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], segmentMs: cfg.turnMs!, serverPid: a.child.pid, lead, ...loads[load] });
     return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? usPerResponse(result.serverCpuMs, result.requests) : null }));
   };
 
@@ -210,14 +213,14 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const ratioOf = ([open, other]: Awaited<ReturnType<typeof round>>) => other!.result.rps / open!.result.rps;
       const countersBefore = await cacheCounters(a);
       for (let r = 0; r < cfg.rounds; r++) {
-        const [open, key] = await round(withKey);
+        const [open, key] = await round(r, withKey);
         opens.push(open!);
         keyed.push(key!);
         if (calibrate) {
-          deferredRatios.push(ratioOf(await round({ path: "/__bench/deferred" })));
-          selfRatios.push(ratioOf(await round({ path: "/__bench/open" })));
+          deferredRatios.push(ratioOf(await round(r, { path: "/__bench/deferred" })));
+          selfRatios.push(ratioOf(await round(r, { path: "/__bench/open" })));
           if (awake) {
-            const [so, sk] = await round(withKey, "asleep");
+            const [so, sk] = await round(r, withKey, "asleep");
             sleepingOpen.push(so!.result);
             sleepingKey.push(sk!.result);
           }
@@ -231,7 +234,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       const fixedOpenRuns: LoadResult[] = [];
       const fixedKeyRuns: LoadResult[] = [];
       for (let r = 0; r < (cfg.fixedRounds ?? 1); r++) {
-        const [open, key] = await round(withKey, "latency");
+        const [open, key] = await round(r, withKey, "latency");
         fixedOpenRuns.push(open!.result);
         fixedKeyRuns.push(key!.result);
       }
