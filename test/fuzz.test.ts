@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import request from "supertest";
 import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
-import { register } from "./oauth/flow.js";
+import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
 
 let server: TestServer;
 let key: string;
@@ -192,9 +192,29 @@ describe("OAuth endpoints under arbitrary input", () => {
   });
 
   it("huge scope lists are refused or trimmed, never 5xx", async () => {
+    // Longer than a request line may be: refused by the HTTP layer (431); the server keeps serving.
     const scope = Array.from({ length: 5000 }, (_, i) => `s${i}`).join(" ");
     const res = await request(server.url).get(`/auth?${new URLSearchParams({ client_id: clientId, response_type: "code", redirect_uri: "http://127.0.0.1:33418/callback", scope })}`).redirects(0);
     clean(res);
+    expect(res.status).toBe(431);
+    expect((await request(server.url).get("/healthz")).status).toBe(200);
+
+    const { agent } = await signUp(server);
+    // Hundreds of unknown scopes: refused with invalid_scope at the client's redirect_uri, no code.
+    const unknown = Array.from({ length: 600 }, (_, i) => `s${i}`).join(" ");
+    const refused = await authorize(agent, server, { clientId, challenge: pkcePair().challenge, method: "S256", scope: `mcp:read ${unknown}` });
+    expect(refused.searchParams.get("error")).toBe("invalid_scope");
+    expect(refused.searchParams.get("code")).toBeNull();
+
+    // A known scope repeated a thousand times: trimmed to one; the key carries exactly that scope.
+    const pkce = pkcePair();
+    const keysBefore = await server.services.db.apiKey.count();
+    const granted = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: Array(1000).fill("mcp:read").join(" ") });
+    const token = await exchange(server, { clientId, code: granted.searchParams.get("code")!, verifier: pkce.verifier });
+    expect(token.status).toBe(200);
+    expect(token.body.scope).toBe("mcp:read");
+    expect(await server.services.db.apiKey.count()).toBe(keysBefore + 1);
+    expect((await server.services.db.apiKey.findFirstOrThrow({ orderBy: { createdAt: "desc" } })).scopes).toBe("mcp:read");
   });
 });
 
