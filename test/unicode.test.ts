@@ -6,13 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
 import { authorize, exchange, pkcePair } from "./oauth/flow.js";
+import { hmacSignature } from "../src/secret-scanning/signature.js";
+
+const SECRET_SCANNING_SECRET = "unicode-test-secret-scanning-0123456789";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;
 let key: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ SECRET_SCANNING_SECRET });
   user = await signUp(server);
   key = (await mintOnPage(user.agent, user.csrf, "unicode", ["mcp:read", "mcp:write"])).raw;
 });
@@ -157,6 +160,21 @@ describe("MCP tools", () => {
     expect(lines).not.toContain(key);
     const ok = await callTool("notes_add", { text: "after" });
     expect(ok.body.result.isError).toBeFalsy();
+  });
+});
+
+describe("secret-scanning reports (a body the route reads itself)", () => {
+  it("a signed report with a lone surrogate in any field: 400, nothing revoked, nothing recorded", async () => {
+    const { raw } = await mintOnPage(user.agent, user.csrf, "leaked?", ["mcp:read"]);
+    const before = await counts();
+    for (const item of [{ token: raw, source: "\ud800" }, { token: raw, url: "https://example.com/\udc00" }, { token: raw, type: "\udc00\ud800" }, { token: `${raw}\ud800` }]) {
+      const body = jsonText([item]);
+      const res = await request(server.url).post("/api/secret-scanning/report").set("Content-Type", "application/json").set("X-Keyward-Signature", hmacSignature(SECRET_SCANNING_SECRET, Buffer.from(body))).send(body);
+      refused(res, "body");
+    }
+    expect(await counts()).toEqual(before);
+    const mcp = await request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    expect(mcp.status).toBe(200); // not revoked by a report we refused
   });
 });
 

@@ -4,19 +4,25 @@ import { bodyParser } from "@koa/bodyparser";
 import compose from "koa-compose";
 import type { Middleware } from "koa";
 import { HttpError } from "./errors.js";
-import { DEFECT_TEXT, percentEncodedDefect, valueDefect } from "./well-formed.js";
+import { DEFECT_TEXT, percentEncodedDefect, valueDefect, type TextDefect } from "./well-formed.js";
 
 // Refused at the edge, before any route, schema or database sees the body: every string (keys
 // included, at any depth) and, for forms, the raw percent-escapes (the form decoder would turn
 // %ED%A0%80 into U+FFFD or leave it undecoded).
 const rejectIllFormedText: Middleware = async (ctx, next) => {
   const raw: unknown = ctx.request.rawBody;
-  const defect =
-    valueDefect(ctx.request.body) ??
-    (typeof raw === "string" && ctx.request.is("application/x-www-form-urlencoded") ? percentEncodedDefect(raw) : undefined);
-  if (defect) throw new HttpError(400, "invalid_request", `The request body contains ${DEFECT_TEXT[defect]}`);
+  refuse(valueDefect(ctx.request.body) ?? (typeof raw === "string" && ctx.request.is("application/x-www-form-urlencoded") ? percentEncodedDefect(raw) : undefined));
   await next();
 };
+
+function refuse(defect: TextDefect | undefined): void {
+  if (defect) throw new HttpError(400, "invalid_request", `The request body contains ${DEFECT_TEXT[defect]}`);
+}
+
+/** The same refusal for a route that parses its own body (e.g. to check a signature over its bytes). */
+export function refuseIllFormedBody(parsed: unknown): void {
+  refuse(valueDefect(parsed));
+}
 
 export const parseBody = () => compose([parser(), rejectIllFormedText]);
 
