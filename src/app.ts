@@ -16,7 +16,7 @@ import { apiKeysApi } from "./api/api-keys.js";
 import { metadataRoutes } from "./mcp/metadata.js";
 import { mcpRoutes } from "./mcp/server.js";
 import { HttpError } from "./http/errors.js";
-import { rejectNulInUrl } from "./http/reject-nul.js";
+import { rejectIllFormedUrl } from "./http/reject-ill-formed-url.js";
 import { parseBody } from "./http/body.js";
 import { createProvider } from "./oauth/provider.js";
 import { providerEndpoints } from "./oauth/mount.js";
@@ -57,7 +57,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
-  app.use(rejectNulInUrl);
+  app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
   app.use(announceKeyWrites(services.announceKeyWrites)); // revocations hold on every instance before we answer
   app.use(health(services.db, { isStopping: () => services.stopping }));
   if (config.benchRoutes) app.use(benchRoutes(services)); // BENCH_ROUTES=true only (bench/)

@@ -1,5 +1,6 @@
 // OAuth attacks from RFC 9700 (Security BCP): open redirects through redirect_uri tricks,
 // mix-up, code injection and PKCE downgrade.
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./helpers.js";
@@ -67,10 +68,30 @@ describe("mix-up, code injection, PKCE downgrade", () => {
   it("PKCE cannot be downgraded: no challenge, plain, or a verifier at the token endpoint alone", async () => {
     for (const p of [{}, { challenge: "abc".repeat(15), method: "plain" }, { challenge: pkcePair().challenge, method: "S512" }]) {
       const res = await follow(agent, server, authorizeUrl({ clientId, ...p }));
-      expect(new URL(res.location!).searchParams.get("error")).toBe("invalid_request");
+      const back = new URL(res.location!).searchParams;
+      expect(back.get("error")).toBe("invalid_request");
+      expect(back.get("code")).toBeNull();
     }
     const meta = await request(server.url).get("/.well-known/oauth-authorization-server");
     expect(meta.body.code_challenge_methods_supported).toEqual(["S256"]);
+
+    // A verifier at the token endpoint alone (RFC 9700 §4.8.2): a code whose authorization request
+    // carried no challenge must not be redeemed because the token request brings a verifier. No
+    // such code can be had through /auth (above), so take a real one and strip its stored challenge,
+    // as if the attacker had obtained it without PKCE.
+    const pkce = pkcePair();
+    const code = (await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })).searchParams.get("code")!;
+    const { db } = server.services;
+    const where = { model_id: { model: "AuthorizationCode", id: createHash("sha256").update(code).digest("hex") } };
+    const { codeChallenge, codeChallengeMethod, ...withoutChallenge } = JSON.parse((await db.oidcPayload.findUniqueOrThrow({ where })).payload) as Record<string, unknown>;
+    expect([codeChallenge, codeChallengeMethod]).toEqual([pkce.challenge, "S256"]);
+    await db.oidcPayload.update({ where, data: { payload: JSON.stringify(withoutChallenge) } });
+    const keysBefore = await db.apiKey.count();
+    const res = await exchange(server, { clientId, code, verifier: pkce.verifier });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe("invalid_grant");
+    expect(res.body.access_token).toBeUndefined();
+    expect(await db.apiKey.count()).toBe(keysBefore);
   });
 
   it("implicit and hybrid response types are not offered", async () => {

@@ -1,22 +1,30 @@
-// Body parsing for our own routes (oidc-provider parses its own): JSON and forms, 100 kB at most.
+// Body parsing for our own routes (oidc-provider parses its own): JSON and forms, 100 kB at most,
+// holding only text we accept (src/http/well-formed.ts).
 import { bodyParser } from "@koa/bodyparser";
 import compose from "koa-compose";
 import type { Middleware } from "koa";
+import { HttpError } from "./errors.js";
+import { DEFECT_TEXT, percentEncodedDefect, valueDefect, type TextDefect } from "./well-formed.js";
 
-/** True when any string in a parsed body (keys included) holds a NUL character. */
-export function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
-  if (depth > 20 || value === null || typeof value !== "object") return false;
-  return Object.entries(value).some(([k, v]) => k.includes("\u0000") || containsNul(v, depth + 1));
-}
-
-// NUL is never meaningful in our inputs and PostgreSQL cannot store it: refuse it at the edge.
-const rejectNul: Middleware = async (ctx, next) => {
-  if (containsNul(ctx.request.body)) ctx.throw(400, "Request body contains a NUL character");
+// Refused at the edge, before any route, schema or database sees the body: every string (keys
+// included, at any depth) and, for forms, the raw percent-escapes (the form decoder would turn
+// %ED%A0%80 into U+FFFD or leave it undecoded).
+const rejectIllFormedText: Middleware = async (ctx, next) => {
+  const raw: unknown = ctx.request.rawBody;
+  refuse(valueDefect(ctx.request.body) ?? (typeof raw === "string" && ctx.request.is("application/x-www-form-urlencoded") ? percentEncodedDefect(raw) : undefined));
   await next();
 };
 
-export const parseBody = () => compose([parser(), rejectNul]);
+function refuse(defect: TextDefect | undefined): void {
+  if (defect) throw new HttpError(400, "invalid_request", `The request body contains ${DEFECT_TEXT[defect]}`);
+}
+
+/** The same refusal for a route that parses its own body (e.g. to check a signature over its bytes). */
+export function refuseIllFormedBody(parsed: unknown): void {
+  refuse(valueDefect(parsed));
+}
+
+export const parseBody = () => compose([parser(), rejectIllFormedText]);
 
 const parser = () =>
   bodyParser({

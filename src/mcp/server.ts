@@ -11,10 +11,11 @@ import { registerTools, type Identity } from "./tools.js";
 import { createNotes, type Notes } from "./notes.js";
 import { missingScope } from "./scope-guard.js";
 import { MCP_PATH, mcpResource, mcpResourceMetadataUrl } from "./metadata.js";
+import type { Logger } from "../log.js";
 
-export function buildMcpServer(identity: Identity, notes: Notes): McpServer {
+export function buildMcpServer(identity: Identity, notes: Notes, logger: Logger): McpServer {
   const server = new McpServer({ name: "keyward", version: "0.1.0" });
-  registerTools(server, identity, notes);
+  registerTools(server, identity, notes, logger);
   return server;
 }
 
@@ -35,7 +36,7 @@ export function mcpRoutes(services: Services): Router<KeywardState> {
       ctx.body = { error: "insufficient_scope", error_description: `This key lacks the ${lacking} scope`, scope: lacking };
       return;
     }
-    const server = buildMcpServer(auth, notes);
+    const server = buildMcpServer(auth, notes, services.logger);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     ctx.respond = false;
     ctx.res.on("close", () => {

@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { Services } from "../services.js";
 import type { KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
+import { refuseIllFormedBody } from "../http/body.js";
 import { parsePublicKeys, validEcdsa, validHmac } from "./signature.js";
 
 export const SECRET_SCANNING_PATH = "/api/secret-scanning/report";
@@ -68,6 +69,7 @@ export function secretScanningReport(services: Services): Middleware<KeywardStat
     } catch {
       throw new HttpError(400, "invalid_request", "The report is not valid JSON");
     }
+    refuseIllFormedBody(json); // no NUL or lone surrogate reaches the revocation or the audit trail
     const parsed = reportSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
