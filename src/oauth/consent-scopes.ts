@@ -49,3 +49,13 @@ export function grantsNothing(choice: ScopeChoice, missing: Record<string, strin
   const asked = Object.values(missing ?? {}).some((s) => s.length > 0);
   return asked && Object.values(choice.granted).every((s) => s.length === 0);
 }
+
+/** What the OpenID Connect scopes a client asks for reveal (shown on the consent page, not choosable). */
+const IDENTITY_DESCRIPTIONS: Record<string, string> = {
+  openid: "Your account id (signing you in to the application)",
+  email: "Your email address",
+};
+
+export function identityScopesAsked(missing: string[] | undefined): OfferedScope[] {
+  return (missing ?? []).filter((name) => name in IDENTITY_DESCRIPTIONS).map((name) => ({ name, description: IDENTITY_DESCRIPTIONS[name]!, implies: [] }));
+}
