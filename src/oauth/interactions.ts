@@ -27,6 +27,15 @@ function hostOf(uri: unknown): string {
   return url.protocol === "http:" || url.protocol === "https:" ? url.host : `${url.protocol}//${url.host}`;
 }
 
+/** Scopes the user ticks now are no longer refused: a Grant keeps its refusals, and a refusal outweighs a grant. */
+function unreject(grant: InstanceType<Provider["Grant"]>, indicator: string, scopes: string[]): void {
+  const refused = grant.rejected?.resources;
+  if (!refused?.[indicator]) return;
+  const left = refused[indicator].split(" ").filter((s) => s && !scopes.includes(s));
+  if (left.length) refused[indicator] = left.join(" ");
+  else delete refused[indicator];
+}
+
 export function interactionRoutes(services: Services, provider: Provider): Router<KeywardState> {
   const router = new Router<KeywardState>({ prefix: INTERACTION_PATH });
   const { config } = services;
@@ -112,7 +121,11 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(choice.granted)) if (scopes.length) grant.addResourceScope(indicator, scopes.join(" "));
+    for (const [indicator, scopes] of Object.entries(choice.granted)) {
+      if (!scopes.length) continue;
+      grant.addResourceScope(indicator, scopes.join(" "));
+      unreject(grant, indicator, scopes);
+    }
     for (const [indicator, scopes] of Object.entries(choice.rejected)) if (scopes.length) grant.rejectResourceScope(indicator, scopes.join(" "));
     const grantId = await grant.save();
     await services.audit.record({
