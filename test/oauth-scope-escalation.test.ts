@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
 import { authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
+import { rowFor } from "./support.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;
@@ -125,6 +126,15 @@ describe("re-authorization cannot widen a grant", () => {
     const full = await user.agent.post("/api/api-keys").set("X-CSRF-Token", csrfFrom(page.text)).send({ label: "full" });
     expect(full.status).toBe(201);
     expect((await call(full.body.key as string, "notes_add", { text: "portal" })).status).toBe(200);
+  });
+
+  it("an OAuth key row with no scopes (as the defect wrote them) has no access, and the page says None", async () => {
+    const owner = await server.services.db.user.findUniqueOrThrow({ where: { email: user.email } });
+    const { raw, key } = await server.services.keys.mint({ userId: owner.id, label: "OAuth: written before the fix", source: "oauth", clientId: await newClient(), scopes: [] });
+    expect((await call(raw, "notes_add", { text: "x" })).status).toBe(403);
+    expect((await call(raw, "notes_list")).status).toBe(403);
+    const page = await user.agent.get("/app/account/api-keys").expect(200);
+    expect(rowFor(page.text, key.id)).toContain("<td>None</td>");
   });
 });
 
