@@ -1,6 +1,6 @@
 // The scopes a consent page offers and the subset the user ticks. Scopes left unticked are recorded
-// as rejected on the grant (Grant#rejectResourceScope): oidc-provider then counts them as
-// "encountered", asks no more, and issues a token with exactly the ticked ones.
+// as rejected on the grant (Grant#rejectResourceScope), so the token carries exactly the ticked ones;
+// a later request naming a rejected scope asks again (src/oauth/interaction-policy.ts).
 import { z } from "zod";
 import { describeScope, type ScopeCatalogue } from "../scopes/catalogue.js";
 

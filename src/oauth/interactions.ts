@@ -113,8 +113,8 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId: session.user.id, clientId });
     if (!grant) throw new HttpError(400, "invalid_request", "This authorization request has expired.");
     const missing = missingOf(d);
-    // Only the ticked scopes are granted; the rest are recorded as rejected so the provider does
-    // not ask again (src/oauth/consent-scopes.ts). Ticking none is a denial.
+    // Only the ticked scopes are granted; the rest are recorded as rejected, and a later request
+    // naming one of them shows this page again (src/oauth/interaction-policy.ts). Ticking none is a denial.
     const choice = chooseScopes(missing.missingResourceScopes, ctx.request.body);
     if (grantsNothing(choice, missing.missingResourceScopes)) {
       return finish(ctx, { error: "access_denied", error_description: "The user granted none of the requested permissions" });
