@@ -4,7 +4,6 @@
 // must not contain the cookie value; a shared browser must authorize the user now logged in.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { CookieAccessInfo } from "cookiejar";
 import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
 import { authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
 import { passwordStep, SECURITY } from "./security-helpers.js";
@@ -54,7 +53,9 @@ async function keyFrom(agent: Agent, clientId: string) {
 
 const keyCount = (userId: string) => server.services.db.apiKey.count({ where: { userId, source: "oauth" } });
 const userId = async (email: string) => (await server.services.db.user.findUniqueOrThrow({ where: { email } })).id;
-const providerCookie = (agent: Agent) => (agent as unknown as { jar: { getCookie(name: string, info: unknown): { value: string } | undefined } }).jar.getCookie("_session", CookieAccessInfo.All)?.value;
+/** The provider's session cookie as this browser holds it (supertest's cookie jar, read like a browser sending to `/auth`). */
+const providerCookie = (agent: Agent) =>
+  (agent as unknown as { jar: { getCookie(name: string, info: object): { value: string } | undefined } }).jar.getCookie("_session", { domain: "127.0.0.1", path: "/auth", secure: false, script: false })?.value;
 
 /** A user who connected a client in `agent` (provider session + grant in place, one key issued). */
 async function connected() {
