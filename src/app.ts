@@ -20,6 +20,7 @@ import { rejectIllFormedUrl } from "./http/reject-ill-formed-url.js";
 import { parseBody } from "./http/body.js";
 import { createProvider } from "./oauth/provider.js";
 import { providerEndpoints } from "./oauth/mount.js";
+import { endUnboundProviderSessions } from "./oauth/session-binding.js";
 import { registrationPolicy } from "./oauth/registration-policy.js";
 import { defaultScope } from "./oauth/default-scope.js";
 import { interactionRoutes } from "./oauth/interactions.js";
@@ -73,8 +74,11 @@ export function createApp(services: Services): Koa<KeywardState> {
     }),
   );
   app.use(defaultScope(config.scopes));
-  app.use(providerEndpoints(provider));
+  // The browser session is read before the OAuth server runs: the provider's own session counts
+  // only while it is this one (src/oauth/session-binding.ts).
   app.use(loadSession(services.sessions));
+  app.use(endUnboundProviderSessions(provider));
+  app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
   app.use(secretScanningReport(services));
   app.use(apiKeysApi(services).routes());

@@ -10,6 +10,8 @@ export const randomToken = () => randomBytes(32).toString("base64url");
 export interface ActiveSession {
   user: PublicUser;
   csrfToken: string;
+  /** When the user logged in (the OAuth provider's session is bound to it: src/oauth/session-binding.ts). */
+  createdAt: Date;
   expiresAt: Date;
 }
 
@@ -42,7 +44,7 @@ export function createSessions(db: Db, ttlMs: number) {
         await db.session.deleteMany({ where: { id: row.id } });
         return null;
       }
-      return { user: { id: row.user.id, email: row.user.email }, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+      return { user: { id: row.user.id, email: row.user.email }, csrfToken: row.csrfToken, createdAt: row.createdAt, expiresAt: row.expiresAt };
     },
 
     async destroy(token: string): Promise<void> {

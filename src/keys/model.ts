@@ -41,6 +41,18 @@ export function sourceLabel(source: KeySource, clientId: string | null): string 
   }
 }
 
+/**
+ * Scopes an OAuth key may carry besides the scope catalogue: OpenID Connect identity, for userinfo
+ * (/me). They give no access to any resource (src/keys/verify/resolve_scopes.ts).
+ */
+export const IDENTITY_SCOPES = ["openid", "email"] as const;
+
+/**
+ * Keys minted deliberately without scopes (portal, JSON API, CLI, imports) have the user's full
+ * access. An OAuth key carries exactly what the user approved: without a resource scope it has none.
+ */
+export const emptyScopesMeanFullAccess = (source: string): boolean => source !== "oauth";
+
 export function splitScopes(scopes: string): string[] {
   return scopes.split(" ").filter(Boolean);
 }

@@ -4,7 +4,7 @@ import type { Db } from "../db/client.js";
 import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
-import { toView, type KeySource, type KeyView } from "./model.js";
+import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./model.js";
 import { labelSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 
@@ -90,7 +90,9 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const label = labelSchema.safeParse(req.label);
       if (!label.success) throw new KeyInputError(label.error.issues[0]!.message);
       const scopes = req.scopes ?? [];
-      const scopeError = scopeCatalogueError(scopes, options.scopes);
+      // OAuth keys may also carry the OpenID Connect identity scopes the user approved (userinfo).
+      const identity: readonly string[] = req.source === "oauth" ? IDENTITY_SCOPES : [];
+      const scopeError = scopeCatalogueError(scopes.filter((s) => !identity.includes(s)), options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {

@@ -4,6 +4,7 @@
 // any key back (portal ones too), so introspection and revocation cover the whole table.
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { Keys, KeyView, RevokedKey } from "../keys/index.js";
+import { IDENTITY_SCOPES } from "../keys/model.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
 export const FIRST_PARTY_CLIENT_ID = "keyward";
@@ -15,6 +16,10 @@ export interface AccessTokenAdapterOptions {
   scopes: readonly string[];
   defaultResource: string;
   clientName(clientId: string): Promise<string | undefined>;
+  /** The OpenID Connect scopes the token request being answered was granted (`openid`, `email`): kept on the key for userinfo. */
+  identityScopes?(): readonly string[];
+  /** True while the request is userinfo (/me): this server's own endpoint, where a key holding `openid` is read without its resource audience. */
+  atUserinfo?(): boolean;
   /** Told after the token endpoint minted a key (for the audit trail, see key-audit.ts). */
   onMinted?(userId: string, key: KeyView): Promise<void>;
   /** Told after revocation (RFC 7009 `token`, or every key of a revoked grant) revoked keys. */
@@ -31,7 +36,9 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
   return {
     async upsert(raw, payload) {
       const clientId = payload.clientId!;
-      const scopes = (payload.scope ?? "").split(" ").filter((s) => options.scopes.includes(s));
+      // Exactly what the user approved: the identity scopes, then the resource scopes (never "none = all").
+      const identity = (options.identityScopes?.() ?? []).filter((s) => (IDENTITY_SCOPES as readonly string[]).includes(s));
+      const scopes = [...new Set([...identity, ...(payload.scope ?? "").split(" ").filter((s) => options.scopes.includes(s))])];
       const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
       const minted = await keys.mint(
         {
@@ -59,7 +66,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         ...(result.app ? {} : { accountId: result.user.id }),
         clientId: result.key.clientId ?? FIRST_PARTY_CLIENT_ID,
         scope: result.key.scopes.join(" "),
-        aud: result.key.resource ?? options.defaultResource,
+        aud: result.key.scopes.includes("openid") && options.atUserinfo?.() ? undefined : (result.key.resource ?? options.defaultResource),
         iat,
         exp: iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,

@@ -1,17 +1,19 @@
 // oidc-provider persistence on Prisma. One table (OidcPayload) holds every model except access
 // tokens, which are rows of the key table (access-token-adapter.ts). Ids that are bearer secrets
 // (codes, sessions, interactions, registration access tokens …) are stored as their SHA-256 and the
-// raw `jti` is stripped from the stored payload, so a database leak does not hand them out.
+// raw `jti` is stripped from the stored payload, so a database leak does not hand them out; nor does
+// an Interaction's copy of the session cookie (`session.cookie`, which nothing reads back).
 import { createHash } from "node:crypto";
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { Db } from "../db/client.js";
 
 /**
- * Models whose ids are stored as they are: public identifiers (Client, Grant), already digests
- * (ReplayDetection), or looked up by uid and saved again under the same id (Session, whose cookie is
- * signed with the cookie keys, so a stored id alone cannot be replayed).
+ * Models whose ids are stored as they are: public identifiers (Client, Grant) and values that are
+ * already digests (ReplayDetection). A Session's id is its cookie value, so it is hashed like the
+ * other secrets: oidc-provider finds a session by that cookie (find) or by its `uid` (findByUid, a
+ * column of its own, only ever read), and saves it under the id it was found with.
  */
-const PLAIN_IDS = new Set(["Client", "Grant", "ReplayDetection", "Session"]);
+const PLAIN_IDS = new Set(["Client", "Grant", "ReplayDetection"]);
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
@@ -35,6 +37,10 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
     async upsert(id, payload, expiresIn) {
       const stored: AdapterPayload = { ...payload };
       if (hashed) delete stored.jti;
+      if (stored.session?.cookie) {
+        const { cookie: _sessionId, ...session } = stored.session;
+        stored.session = session;
+      }
       const data = {
         payload: JSON.stringify(stored),
         grantId: payload.grantId ?? null,

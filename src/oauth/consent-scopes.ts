@@ -1,6 +1,6 @@
 // The scopes a consent page offers and the subset the user ticks. Scopes left unticked are recorded
-// as rejected on the grant (Grant#rejectResourceScope): oidc-provider then counts them as
-// "encountered", asks no more, and issues a token with exactly the ticked ones.
+// as rejected on the grant (Grant#rejectResourceScope), so the token carries exactly the ticked ones;
+// a later request naming a rejected scope asks again (src/oauth/interaction-policy.ts).
 import { z } from "zod";
 import { describeScope, type ScopeCatalogue } from "../scopes/catalogue.js";
 
@@ -48,4 +48,14 @@ export function chooseScopes(missing: Record<string, string[]> | undefined, body
 export function grantsNothing(choice: ScopeChoice, missing: Record<string, string[]> | undefined): boolean {
   const asked = Object.values(missing ?? {}).some((s) => s.length > 0);
   return asked && Object.values(choice.granted).every((s) => s.length === 0);
+}
+
+/** What the OpenID Connect scopes a client asks for reveal (shown on the consent page, not choosable). */
+const IDENTITY_DESCRIPTIONS: Record<string, string> = {
+  openid: "Your account id (signing you in to the application)",
+  email: "Your email address",
+};
+
+export function identityScopesAsked(missing: string[] | undefined): OfferedScope[] {
+  return (missing ?? []).filter((name) => name in IDENTITY_DESCRIPTIONS).map((name) => ({ name, description: IDENTITY_DESCRIPTIONS[name]!, implies: [] }));
 }

@@ -1,5 +1,8 @@
 // The user-facing steps of an authorization: log-in (the existing browser session is reused; without
-// one the user goes through /login and comes back) and consent (Allow / Deny).
+// one the user goes through /login and comes back) and consent (Allow / Deny). The provider's session
+// is the Keyward session's (src/oauth/session-binding.ts): its log-in is the Keyward user at the
+// moment that session began, and an authorization whose provider session no longer is this browser's
+// Keyward session starts over rather than sending the user round to /login.
 import { Router } from "@koa/router";
 import type Provider from "oidc-provider";
 import type { Services } from "../services.js";
@@ -10,7 +13,8 @@ import { requestMeta } from "../http/request-meta.js";
 import { sendPage } from "../web/render.js";
 import { loginUrl } from "../web/require-login.js";
 import { INTERACTION_PATH } from "./provider.js";
-import { chooseScopes, grantsNothing, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
+import { chooseScopes, grantsNothing, identityScopesAsked, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
+import { boundTo, loginTsOf } from "./session-binding.js";
 
 type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
 type Missing = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -21,6 +25,15 @@ function hostOf(uri: unknown): string {
   const url = typeof uri === "string" ? URL.parse(uri) : null;
   if (!url) return String(uri ?? "");
   return url.protocol === "http:" || url.protocol === "https:" ? url.host : `${url.protocol}//${url.host}`;
+}
+
+/** Scopes the user ticks now are no longer refused: a Grant keeps its refusals, and a refusal outweighs a grant. */
+function unreject(grant: InstanceType<Provider["Grant"]>, indicator: string, scopes: string[]): void {
+  const refused = grant.rejected?.resources;
+  if (!refused?.[indicator]) return;
+  const left = refused[indicator].split(" ").filter((s) => s && !scopes.includes(s));
+  if (left.length) refused[indicator] = left.join(" ");
+  else delete refused[indicator];
 }
 
 export function interactionRoutes(services: Services, provider: Provider): Router<KeywardState> {
@@ -43,19 +56,37 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     ctx.redirect(returnTo);
   };
 
+  /** The provider session this authorization runs in is still this browser's Keyward session. */
+  const stillBound = async (d: Details, session: NonNullable<KeywardState["session"]>): Promise<boolean> => {
+    if (!d.session?.uid) return true; // begun without a log-in: the login step binds it
+    const providerSession = await provider.Session.findByUid(d.session.uid);
+    return !!providerSession && boundTo(providerSession, session);
+  };
+
+  /** The same authorization request again, from the start: the log-in it began under has ended. */
+  const startOver = (ctx: Ctx, d: Details) => {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(d.params)) if (typeof value === "string") params.set(name, value);
+    ctx.status = 303;
+    ctx.redirect(`/auth?${params}`);
+  };
+
   router.get("/:uid", async (ctx) => {
     const d = await details(ctx);
     const session = ctx.state.session;
+    if (!session) return ctx.redirect(loginUrl(`${INTERACTION_PATH}/${d.uid}`));
+    // Someone logged out (or another user logged in) since this authorization began.
+    if (!(await stillBound(d, session))) return startOver(ctx, d);
     if (d.prompt.name === "login") {
-      if (!session) return ctx.redirect(loginUrl(`${INTERACTION_PATH}/${d.uid}`));
-      return finish(ctx, { login: { accountId: session.user.id } });
-    }
-    if (!session || session.user.id !== d.session?.accountId) {
-      return ctx.redirect(loginUrl(`${INTERACTION_PATH}/${d.uid}`));
+      return finish(ctx, { login: { accountId: session.user.id, ts: loginTsOf(session) } });
     }
     const clientId = String(d.params.client_id);
     const client = await provider.Client.find(clientId);
     if (!client) throw new HttpError(400, "invalid_client", "The application asking for access is no longer registered.");
+    // Requested scopes this client already holds: the key gets them too, without a checkbox.
+    const grant = d.grantId ? await provider.Grant.find(d.grantId) : undefined;
+    const requested = new Set(String(d.params.scope ?? "").split(" "));
+    const held = grant ? Object.keys(grant.resources ?? {}).flatMap((r) => grant.getResourceScope(r).split(" ")).filter((s) => s && requested.has(s)) : [];
     await sendPage(ctx, "consent", {
       title: "Authorize application",
       uid: d.uid,
@@ -63,6 +94,8 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       redirectHost: hostOf(d.params.redirect_uri),
       redirectUri: String(d.params.redirect_uri ?? ""),
       scopes: offeredScopes(missingOf(d).missingResourceScopes, config.scopeCatalogue),
+      identityScopes: identityScopesAsked(missingOf(d).missingOIDCScope),
+      alreadyAllowed: [...new Set(held)],
       scopeChoiceField: SCOPE_CHOICE_FIELD,
       resource: String(d.params.resource ?? `${config.baseUrl}/mcp`),
     });
@@ -71,7 +104,7 @@ export function interactionRoutes(services: Services, provider: Provider): Route
   router.post("/:uid/confirm", requireCsrf, async (ctx) => {
     const d = await details(ctx);
     const session = ctx.state.session;
-    if (!session || d.prompt.name !== "consent" || session.user.id !== d.session?.accountId) {
+    if (!session || d.prompt.name !== "consent" || session.user.id !== d.session?.accountId || !(await stillBound(d, session))) {
       throw new HttpError(400, "invalid_request", "Log in again to finish authorizing this application.");
     }
     const clientId = String(d.params.client_id);
@@ -80,15 +113,19 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId: session.user.id, clientId });
     if (!grant) throw new HttpError(400, "invalid_request", "This authorization request has expired.");
     const missing = missingOf(d);
-    // Only the ticked scopes are granted; the rest are recorded as rejected so the provider does
-    // not ask again (src/oauth/consent-scopes.ts). Ticking none is a denial.
+    // Only the ticked scopes are granted; the rest are recorded as rejected, and a later request
+    // naming one of them shows this page again (src/oauth/interaction-policy.ts). Ticking none is a denial.
     const choice = chooseScopes(missing.missingResourceScopes, ctx.request.body);
     if (grantsNothing(choice, missing.missingResourceScopes)) {
       return finish(ctx, { error: "access_denied", error_description: "The user granted none of the requested permissions" });
     }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(choice.granted)) if (scopes.length) grant.addResourceScope(indicator, scopes.join(" "));
+    for (const [indicator, scopes] of Object.entries(choice.granted)) {
+      if (!scopes.length) continue;
+      grant.addResourceScope(indicator, scopes.join(" "));
+      unreject(grant, indicator, scopes);
+    }
     for (const [indicator, scopes] of Object.entries(choice.rejected)) if (scopes.length) grant.rejectResourceScope(indicator, scopes.join(" "));
     const grantId = await grant.save();
     await services.audit.record({

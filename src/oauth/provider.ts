@@ -11,6 +11,7 @@ import { keyAuditHooks } from "./key-audit.js";
 import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
 import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
+import { keywardInteractionPolicy } from "./interaction-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
 
@@ -28,6 +29,12 @@ export function createProvider(services: Services): Provider {
     scopes: config.scopes,
     defaultResource: resource,
     clientName: async (clientId) => (await provider?.Client.find(clientId))?.clientName,
+    // The token request minting the key: its code's OIDC scopes, as far as the grant holds them.
+    identityScopes: () => {
+      const { AuthorizationCode: code, Grant: grant } = Provider.ctx?.oidc.entities ?? {};
+      return code && grant ? grant.getOIDCScopeFiltered(code.scopes).split(" ").filter(Boolean) : [];
+    },
+    atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
     ...keyAuditHooks(services.audit),
   });
 
@@ -90,13 +97,13 @@ export function createProvider(services: Services): Provider {
       AuthorizationCode: 120,
       Grant: 2 * KEY_LIFETIME_SECONDS,
       Interaction: 3600,
-      Session: 14 * 24 * 3600,
+      Session: Math.ceil(config.sessionTtlMs / 1000), // never longer than the Keyward session it is bound to
       IdToken: 3600,
     },
     expiresWithSession: () => false,
     issueRefreshToken: async () => false,
 
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
+    interactions: { policy: keywardInteractionPolicy(), url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
     async renderError(ctx, out) {
       ctx.type = "html";
       ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error · Keyward</title><link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card narrow"><h1>Authorization error</h1><p><code>${ejs.escapeXML(String(out.error))}</code></p><p>${ejs.escapeXML(String(out.error_description ?? ""))}</p><p><a href="/">Back to Keyward</a></p></section></main></body></html>`;

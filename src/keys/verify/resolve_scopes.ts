@@ -1,12 +1,15 @@
-// What the key may do on this request: its scopes (none = the whole catalogue) plus everything they
-// imply, capped by the user's current role (a viewer keeps only read-only scopes). The role is the
-// one check_membership just read, so a demotion applies to existing keys on the next request.
-// The answer depends only on (scopes, role) and the fixed catalogue, so it is computed once per pair,
-// and remembered with each shared (cached, frozen) row, whose role came with it (ctx.shared).
+// What the key may do on this request: its catalogue scopes plus everything they imply, capped by the
+// user's current role (a viewer keeps only read-only scopes). A key minted deliberately without
+// scopes (portal, API, CLI) has the whole catalogue; an OAuth key has exactly what the user approved,
+// so with no resource scope (only `openid`/`email`, or nothing) it has no resource access at all.
+// The role is the one check_membership just read, so a demotion applies to existing keys on the next
+// request. The answer depends only on (scopes, full-access rule, role) and the fixed catalogue, so it
+// is computed once per triple, and remembered with each shared (cached, frozen) row, whose role came
+// with it (ctx.shared).
 import { expandScopes, type ScopeCatalogue } from "../../scopes/catalogue.js";
 import { roleCap } from "../../orgs/roles.js";
 import type { Role } from "../../orgs/roles.js";
-import { splitScopes } from "../model.js";
+import { emptyScopesMeanFullAccess, splitScopes } from "../model.js";
 import type { VerifyStep } from "./context.js";
 
 const MEMO_LIMIT = 1000;
@@ -14,17 +17,17 @@ const MEMO_LIMIT = 1000;
 export const resolve_scopes = (catalogue: ScopeCatalogue): VerifyStep => {
   const all = catalogue.map((s) => s.name);
   const memo = new Map<string, readonly string[]>();
-  const effective = (scopes: string, role: Role | null): readonly string[] => {
+  const effective = (scopes: string, emptyIsAll: boolean, role: Role | null): readonly string[] => {
     const own = splitScopes(scopes);
-    const granted = expandScopes(catalogue, own.length ? own : all);
+    const granted = expandScopes(catalogue, own.length === 0 && emptyIsAll ? all : own);
     const cap = role ? roleCap(role, catalogue) : null;
     return Object.freeze(all.filter((name) => granted.has(name) && (!cap || cap.has(name))));
   };
-  const resolve = (scopes: string, role: Role | null): readonly string[] => {
-    const memoKey = `${role ?? ""}\n${scopes}`;
+  const resolve = (scopes: string, emptyIsAll: boolean, role: Role | null): readonly string[] => {
+    const memoKey = `${role ?? ""}\n${emptyIsAll ? "" : "-"}${scopes}`;
     let out = memo.get(memoKey);
     if (!out) {
-      out = effective(scopes, role);
+      out = effective(scopes, emptyIsAll, role);
       if (memo.size >= MEMO_LIMIT) memo.clear();
       memo.set(memoKey, out);
     }
@@ -34,7 +37,7 @@ export const resolve_scopes = (catalogue: ScopeCatalogue): VerifyStep => {
     const { row, shared } = ctx;
     let out = shared?.scopes;
     if (!out) {
-      out = resolve(row?.scopes ?? "", ctx.role ?? null);
+      out = resolve(row?.scopes ?? "", emptyScopesMeanFullAccess(row?.source ?? "oauth"), ctx.role ?? null);
       // A shared row's role came in its own join (rows without an organisation read theirs apart).
       if (shared && row?.organizationId) shared.scopes = out;
     }
