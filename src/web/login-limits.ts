@@ -31,7 +31,7 @@ const MAX_DOUBLINGS = 6;
 /** A per-account limit with backoff: `take` before checking, `clear` after a success. */
 export function accountLimit(rateLimiter: RateLimiter, base: Limit) {
   const strikesKey = (key: string) => `${key}:strikes`;
-  const strikes = { max: Number.MAX_SAFE_INTEGER, windowMs: DAY_MS };
+  const strikes = { max: 1_000_000, windowMs: DAY_MS }; // counts only; the column is a 32-bit Int
   const limitFor = async (key: string): Promise<Limit> => {
     const filled = await rateLimiter.count(strikesKey(key), DAY_MS);
     const doublings = Math.min(Math.max(filled - 1, 0), MAX_DOUBLINGS);
