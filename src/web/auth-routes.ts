@@ -104,7 +104,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
     const user = await users.findByEmail(email);
     if (!user || !(await twoFactor.isEnabled(user.id))) return busy();
     const codeKey = limitKeys.secondFactor(user.id);
-    const codeTurn = await accountLimit(rateLimiter, limits.account).take(codeKey);
+    const codeTurn = await accountLimiter.take(codeKey);
     if (!codeTurn.ok) return busy();
     const meta = requestMeta(ctx);
     const second = await twoFactor.verifySecondFactor(user.id, input.code);
