@@ -29,6 +29,8 @@ export async function signIn(base: string, email: string, mode: "signup" | "logi
   const res = await browser.form(`${base}/${mode}`, { _csrf: csrfOf(await page.text()), email, password: PASSWORD });
   if (res.status !== 303) throw new Error(`${mode} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   await res.arrayBuffer();
+  // Sign-up does not log in (it must not tell whether the email was taken): log in next.
+  if (mode === "signup") return signIn(base, email, "login");
   const keysPage = await browser.request(`${base}/app/account/api-keys`);
   if (keysPage.status !== 200) throw new Error(`account page answered ${keysPage.status}`);
   return { browser, csrf: csrfOf(await keysPage.text()) };

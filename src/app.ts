@@ -4,6 +4,7 @@ import type { Services } from "./services.js";
 import type { KeywardState } from "./http/state.js";
 import { errorHandler } from "./http/errors.js";
 import { requestLog } from "./http/request-log.js";
+import { setClientAddress } from "./http/client-address.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { serveStatic } from "./web/static.js";
 import { health } from "./http/health.js";
@@ -55,6 +56,7 @@ export function createApp(services: Services): Koa<KeywardState> {
     interactionRoutes(services, provider),
   ];
 
+  app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));

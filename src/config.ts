@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { compileLegacyPattern } from "./keys/legacy.js";
+import { parseTrustedProxies, type TrustedProxies } from "./http/client-address.js";
 import { parsePublicKeys } from "./secret-scanning/signature.js";
 import { buildCatalogue, catalogueFromNames, CatalogueError, scopeNames, type ScopeCatalogue } from "./scopes/catalogue.js";
 
@@ -22,6 +23,8 @@ const schema = z
     ALLOW_SIGNUP: bool.default(true),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     TRUST_PROXY: bool.default(false),
+    /** Reverse proxies in front of Keyward: a hop count, or their addresses / CIDR ranges (src/http/client-address.ts). Wins over TRUST_PROXY. */
+    TRUSTED_PROXIES: z.string().max(5000).superRefine(problemOf(parseTrustedProxies, "TRUSTED_PROXIES")).optional(),
     SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 14),
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
     /** Key rows kept in memory for verification (0 turns the cache off); see docs/performance.md. */
@@ -61,6 +64,8 @@ const schema = z
       return z.NEVER;
     }
     const env = { ...raw, scopeCatalogue };
+    // TRUST_PROXY=true keeps its old meaning for the shipped deployment: one proxy (nginx) in front.
+    const trustedProxies: TrustedProxies = env.TRUSTED_PROXIES !== undefined ? parseTrustedProxies(env.TRUSTED_PROXIES) : env.TRUST_PROXY ? { kind: "hops", hops: 1 } : { kind: "none" };
     const baseUrl = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, "");
     return {
       port: env.PORT,
@@ -71,7 +76,10 @@ const schema = z
       keyPrefix: env.KEY_PREFIX,
       allowSignup: env.ALLOW_SIGNUP,
       logLevel: env.LOG_LEVEL,
-      trustProxy: env.TRUST_PROXY,
+      /** Whether a proxy's X-Forwarded-Proto / -Host are believed (Koa's app.proxy). */
+      trustProxy: trustedProxies.kind !== "none",
+      /** Who may tell us the client's address in X-Forwarded-For; read only by src/http/client-address.ts. */
+      trustedProxies,
       sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
       verifyCacheSize: env.VERIFY_CACHE_SIZE,

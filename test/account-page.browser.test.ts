@@ -50,6 +50,11 @@ describe.skipIf(skip)("account page in a browser", () => {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign up" }).click();
+    // sign-up does not log in (it must not tell whether the email was taken): the log-in form is next
+    await page.waitForURL("**/login?signed_up=1**");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL("**/app/account/api-keys");
     expect(await page.locator(".who").textContent()).toBe(email);
     expect(await page.getByText("No keys yet.").isVisible()).toBe(true);
@@ -119,9 +124,14 @@ describe.skipIf(skip)("account page in a browser", () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`${server.url}/signup`);
-    await page.getByLabel("Email").fill(uniqueEmail("nojs"));
+    const email = uniqueEmail("nojs");
+    await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign up" }).click();
+    await page.waitForURL("**/login?signed_up=1**");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL("**/app/account/api-keys");
     await page.getByRole("button", { name: "Mint new key" }).click();
     const raw = (await page.locator("#new-key").textContent())!.trim();

@@ -18,22 +18,22 @@ afterAll(async () => server?.close());
 
 describe("turning on 2FA", () => {
   it("shows a QR code and the secret, refuses a wrong code, then shows 10 backup codes once", async () => {
-    const { agent, csrf } = await signUp(server);
+    const { agent, csrf, password } = await signUp(server);
     const off = await agent.get(SECURITY).expect(200);
     expect(off.text).toContain('action="/app/account/security/2fa/setup"');
     expect(off.text).toContain("Enable 2FA");
 
-    await agent.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: csrf }).expect(303);
+    await agent.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: csrf, password }).expect(303);
     const pending = await agent.get(SECURITY).expect(200);
     const secret = /<code class="secret" id="totp-secret">([A-Z2-7]+)<\/code>/.exec(pending.text)![1]!;
     expect(secret.length).toBeGreaterThanOrEqual(32); // 20 random bytes, base32
-    const wrong = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: "000000" });
+    const wrong = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: "000000", password });
     expect(wrong.status).toBe(400);
     expect(wrong.text).toContain("That code did not match");
     expect(wrong.text).toContain(secret); // still enrolling, same secret
 
     const step = Math.floor(Date.now() / 30_000);
-    const ok = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: await codeAt(secret, step) }).expect(201);
+    const ok = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: await codeAt(secret, step), password }).expect(201);
     expect(ok.headers["cache-control"]).toBe("no-store");
     const codes = [...ok.text.matchAll(/<code class="backup-code">([0-9a-z]{5}-[0-9a-z]{5})<\/code>/g)].map((m) => m[1]);
     expect(new Set(codes).size).toBe(10);

@@ -39,8 +39,9 @@ describe("the audit trail", () => {
     const user = await signUp(server);
     const events = () => server.services.audit.listForUser(userId, { limit: 500 });
     const userId = (await server.services.users.findByEmail(user.email))!.id;
+    const signUpEvents = new Set((await events()).map((e) => e.id)); // sign-up is followed by a log-in
     const only = async (action: string, where: (e: AuditEventView) => boolean = () => true) => {
-      const found = (await events()).filter((e) => e.action === action && where(e));
+      const found = (await events()).filter((e) => !signUpEvents.has(e.id) && e.action === action && where(e));
       expect(found, `${action}: ${JSON.stringify(found)}`).toHaveLength(1);
       return found[0]!;
     };
@@ -164,7 +165,7 @@ describe("the audit trail", () => {
     const b = await signUp(server);
     const page = await b.agent.get("/app/account/audit").expect(200);
     expect(page.text).not.toContain("private label xyz");
-    expect(page.text).toContain("Nothing yet.");
+    expect(page.text).not.toContain('data-action="key.minted"');
     const anon = await request(server.url).get("/app/account/audit").expect(302);
     expect(anon.headers.location).toBe("/login?return_to=%2Fapp%2Faccount%2Faudit");
   });

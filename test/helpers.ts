@@ -85,15 +85,20 @@ export function uniqueEmail(prefix = "user"): string {
   return `${prefix}${Date.now()}${counter++}@example.com`;
 }
 
-/** Signs up a new user in a fresh browser; returns the agent (logged in) and its CSRF token. */
+/** Signs up a new user in a fresh browser and logs in; returns the agent (logged in) and its CSRF token. */
 export async function signUp(server: TestServer, email = uniqueEmail(), password = "correct horse battery") {
   const agent = browser(server);
   const page = await agent.get("/signup").expect(200);
-  await agent
+  const signedUp = await agent
     .post("/signup")
     .type("form")
     .send({ _csrf: csrfFrom(page.text), email, password })
     .expect(303);
+  // Sign-up does not log in (its answer must not tell whether the email was taken): log in next.
+  if (signedUp.headers.location?.startsWith("/login")) {
+    const login = await agent.get("/login").expect(200);
+    await agent.post("/login").type("form").send({ _csrf: csrfFrom(login.text), email, password }).expect(303);
+  }
   const keysPage = await agent.get("/app/account/api-keys").expect(200);
   return { agent, email, password, csrf: csrfFrom(keysPage.text) };
 }

@@ -40,8 +40,13 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
     const reg = await fetch(`${a.url}/reg`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: "Cross", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" }) });
     const clientId = ((await reg.json()) as { client_id: string }).client_id;
     const signup = await browser.request(`${a.url}/signup`);
-    const signed = await browser.form(`${a.url}/signup`, { _csrf: csrfOf(await signup.text()), email: `cross${Date.now()}@example.com`, password: "correct horse battery" });
+    const email = `cross${Date.now()}@example.com`;
+    const signed = await browser.form(`${a.url}/signup`, { _csrf: csrfOf(await signup.text()), email, password: "correct horse battery" });
     expect(signed.status).toBe(303);
+    // Sign-up does not log in (it must not tell whether the email was taken): log in on A.
+    const login = await browser.request(`${a.url}/login`);
+    const loggedIn = await browser.form(`${a.url}/login`, { _csrf: csrfOf(await login.text()), email, password: "correct horse battery" });
+    expect(loggedIn.status).toBe(303);
 
     const pkce = pkcePair();
     const q = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: "http://127.0.0.1:33418/callback", code_challenge: pkce.challenge, code_challenge_method: "S256", scope: "mcp:read", state: "s" });

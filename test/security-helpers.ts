@@ -16,16 +16,16 @@ export function backupCodesIn(html: string): string[] {
   return [...html.matchAll(/<code class="backup-code">([^<]+)<\/code>/g)].map((m) => m[1]!);
 }
 
-/** Enables 2FA for the logged-in agent; returns the secret, the step the confirming code used, and the backup codes. */
-export async function enableTwoFactor(agent: Agent) {
+/** Enables 2FA for the logged-in agent (enrolment asks for the password, signUp's by default); returns the secret, the step the confirming code used, and the backup codes. */
+export async function enableTwoFactor(agent: Agent, password = "correct horse battery") {
   const before = await agent.get(SECURITY).expect(200);
-  await agent.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: csrfFrom(before.text) }).expect(303);
+  await agent.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: csrfFrom(before.text), password }).expect(303);
   const setup = await agent.get(SECURITY).expect(200);
   expect(setup.text).toMatch(/<img src="data:image\/png;base64,[A-Za-z0-9+/=]+" alt="QR code/);
   const secret = /<code class="secret" id="totp-secret">([A-Z2-7]+)<\/code>/.exec(setup.text)?.[1];
   if (!secret) throw new Error("no secret on the setup page");
   const step = currentStep();
-  const done = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrfFrom(setup.text), code: await codeAt(secret, step) });
+  const done = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrfFrom(setup.text), code: await codeAt(secret, step), password });
   expect(done.status, done.text.slice(0, 500)).toBe(201);
   const backupCodes = backupCodesIn(done.text);
   expect(backupCodes).toHaveLength(10);

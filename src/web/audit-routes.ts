@@ -15,6 +15,7 @@ const ACTIONS: Record<string, string> = {
   "oauth.disconnected": "App disconnected",
   "login.succeeded": "Logged in",
   "login.failed": "Failed log-in",
+  "signup.email_taken": "Sign-up attempted with your email (nothing was changed)",
   "2fa.enabled": "Two-factor authentication turned on",
   "2fa.disabled": "Two-factor authentication turned off",
   "2fa.backup_code_used": "Backup code used",

@@ -12,24 +12,29 @@ import { clearSessionCookie } from "./session.js";
 import { startSession } from "./start-session.js";
 import { requestMeta } from "../http/request-meta.js";
 import { beginSecondFactor } from "./second-factor-routes.js";
+import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 const credentials = z.object({
   email: z.string().max(1000).default(""),
   password: z.string().max(5000).default(""),
+  /** Only on the form shown to a client address over its failure limit: both factors at once. */
+  code: z.string().max(100).default(""),
   return_to: z.string().max(2000).optional(),
 });
 
-const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
+/** Where every sign-up lands, whether the email was free or not (see POST /signup). */
+export const SIGNED_UP = "signed_up";
 
 export function authRoutes(services: Services): Router<KeywardState> {
-  const { config, users, sessions, rateLimiter } = services;
+  const { config, users, sessions, rateLimiter, twoFactor, audit } = services;
   const router = new Router<KeywardState>();
-  const loginLimit = { max: config.loginMaxFailures, windowMs: config.loginWindowMs };
-  const ipLimit = { max: config.loginMaxFailures * 4, windowMs: config.loginWindowMs };
+  const limits = loginLimits(config);
+  const accountLimiter = accountLimit(rateLimiter, limits.account);
   const signupLimit = { max: 20, windowMs: 3600_000 };
 
-  const loginPage = (ctx: Ctx, locals: { error?: string; notice?: string; email?: string; returnTo: string }, status = 200) =>
-    sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", allowSignup: config.allowSignup, ...locals }, status);
+  type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string; askCode?: boolean };
+  const loginPage = (ctx: Ctx, locals: LoginLocals, status = 200) =>
+    sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", askCode: false, allowSignup: config.allowSignup, ...locals }, status);
 
   router.get("/login", async (ctx) => {
     const returnTo = safeReturnTo(ctx.query.return_to);
@@ -41,7 +46,9 @@ export function authRoutes(services: Services): Router<KeywardState> {
           ? "You have been signed out on every device. Your API keys were not touched: they still work."
           : ctx.query.expired === "1"
             ? "Your log-in timed out before the code was entered. Log in again."
-            : "";
+            : ctx.query[SIGNED_UP] === "1"
+              ? "Thank you for signing up. Log in with your email and password to continue."
+              : "";
     await loginPage(ctx, { returnTo, notice });
   });
 
@@ -49,28 +56,70 @@ export function authRoutes(services: Services): Router<KeywardState> {
     const input = credentials.parse(ctx.request.body ?? {});
     const returnTo = safeReturnTo(input.return_to);
     const email = input.email.trim().toLowerCase();
-    const emailKey = `login:email:${email}`;
-    const ipKey = `login:ip:${ctx.ip}`;
-    const wait = Math.max(await rateLimiter.blockedFor(emailKey, loginLimit), await rateLimiter.blockedFor(ipKey, ipLimit));
-    if (wait > 0) {
-      ctx.set("Retry-After", String(Math.ceil(wait / 1000)));
-      return loginPage(ctx, { email, returnTo, error: `Too many failed log-in attempts. Try again in ${minutes(wait)} minute${minutes(wait) > 1 ? "s" : ""}.` }, 429);
-    }
+    const emailKey = limitKeys.email(email);
+    const ipKey = limitKeys.ip(ctx.ip);
+    const refuse = (waitMs: number) => {
+      ctx.set("Retry-After", retryAfterSeconds(waitMs));
+      return loginPage(ctx, { email, returnTo, error: tooManyAttempts(waitMs) }, 429);
+    };
+    // Both limits are taken before argon2 runs, each in one atomic write.
+    const accountTurn = await accountLimiter.take(emailKey);
+    if (!accountTurn.ok) return refuse(accountTurn.retryAfterMs);
+    const ipTurn = await rateLimiter.consume(ipKey, limits.ip);
+    if (!ipTurn.ok) return loginFromBusyAddress(ctx, input, email, returnTo, ipTurn.retryAfterMs);
     const attempt = await users.attempt(email, input.password);
     if (!attempt.ok) {
-      await rateLimiter.hit(emailKey, loginLimit);
-      await rateLimiter.hit(ipKey, ipLimit);
+      // Both attempts stay counted: they were failures.
       // On the account's own trail only; the response is the same whether the email exists or not.
-      if (attempt.userId) await services.audit.record({ userId: attempt.userId, actor: { type: "user", id: null }, action: "login.failed", ...requestMeta(ctx), details: { reason: "password" } });
+      if (attempt.userId) await audit.record({ userId: attempt.userId, actor: { type: "user", id: null }, action: "login.failed", ...requestMeta(ctx), details: { reason: "password" } });
       return loginPage(ctx, { email, returnTo, error: "Invalid email or password." }, 401);
     }
     const user = attempt.user;
-    await rateLimiter.reset(emailKey);
+    await rateLimiter.refund(ipKey); // the address's limit counts failures only
+    await accountLimiter.clear(emailKey);
     // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
-    if (await services.twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
-    await services.audit.record({ userId: user.id, actor: { type: "user", id: user.id }, action: "login.succeeded", ...requestMeta(ctx), details: { method: "password" } });
+    if (await twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
+    await audit.record({ userId: user.id, actor: { type: "user", id: user.id }, action: "login.succeeded", ...requestMeta(ctx), details: { method: "password" } });
     await startSession(services, ctx, user.id, returnTo);
   });
+
+  /**
+   * The client address has failed too often: no more single-factor password checks from it (password
+   * spraying tries one password on many accounts, which per-account limits cannot see). Someone who
+   * proves both factors at once still gets in: the code is checked first, so argon2 runs only after a
+   * right second factor, and every failure looks the same whatever the account (unknown, no 2FA, wrong code).
+   */
+  const loginFromBusyAddress = async (ctx: Ctx, input: z.output<typeof credentials>, email: string, returnTo: string, waitMs: number) => {
+    const busy = async () => {
+      ctx.set("Retry-After", retryAfterSeconds(waitMs));
+      const m = Math.max(1, Math.ceil(waitMs / 60_000));
+      const error = `Too many failed log-ins from your network. Try again in ${m} minute${m > 1 ? "s" : ""}, or, if your account has two-factor authentication, log in now with your password and a code together.`;
+      return loginPage(ctx, { email, returnTo, error, askCode: true }, 429);
+    };
+    const emailKey = limitKeys.email(email);
+    if (!input.code.trim()) {
+      await rateLimiter.refund(emailKey); // nothing was checked
+      return busy();
+    }
+    const user = await users.findByEmail(email);
+    if (!user || !(await twoFactor.isEnabled(user.id))) return busy();
+    const codeKey = limitKeys.secondFactor(user.id);
+    const codeTurn = await accountLimiter.take(codeKey);
+    if (!codeTurn.ok) return busy();
+    const meta = requestMeta(ctx);
+    const second = await twoFactor.verifySecondFactor(user.id, input.code);
+    const first = second.ok ? await users.attempt(email, input.password) : null;
+    if (!second.ok || !first?.ok) {
+      await audit.record({ userId: user.id, actor: { type: "user", id: null }, action: "login.failed", ...meta, details: { reason: second.ok ? "password" : "second_factor" } });
+      return busy();
+    }
+    await accountLimiter.clear(emailKey);
+    await accountLimiter.clear(codeKey);
+    const actor = { type: "user" as const, id: user.id };
+    if (second.method === "backup_code") await audit.record({ userId: user.id, actor, action: "2fa.backup_code_used", ...meta, details: { backupCodesLeft: second.backupCodesLeft } });
+    await audit.record({ userId: user.id, actor, action: "login.succeeded", ...meta, details: { method: second.method === "totp" ? "password+totp" : "password+backup_code" } });
+    await startSession(services, ctx, user.id, returnTo);
+  };
 
   const signupClosed = () => new HttpError(403, "signup_closed", "Sign-up is closed on this server. Ask an administrator for an account.");
   const signupPage = (ctx: Ctx, locals: { error?: string; email?: string; returnTo: string }, status = 200) =>
@@ -81,6 +130,12 @@ export function authRoutes(services: Services): Router<KeywardState> {
     await signupPage(ctx, { returnTo: safeReturnTo(ctx.query.return_to) });
   });
 
+  /**
+   * The answer never says whether the email already had an account: a new account and a taken email
+   * both get the same redirect to log in, no session, after the same argon2 work. Who then logs in
+   * finds out, as the account's owner should; for anyone else that costs a failed log-in on that
+   * account (limited, on its activity page), and the attempt itself is recorded there too.
+   */
   router.post("/signup", requireCsrf, async (ctx) => {
     if (!config.allowSignup) throw signupClosed();
     const input = credentials.parse(ctx.request.body ?? {});
@@ -89,17 +144,20 @@ export function authRoutes(services: Services): Router<KeywardState> {
     const password = passwordSchema.safeParse(input.password);
     const problem = !email.success ? email.error.issues[0]!.message : !password.success ? password.error.issues[0]!.message : null;
     if (problem) return signupPage(ctx, { email: input.email, returnTo, error: problem }, 400);
-    const ipKey = `signup:ip:${ctx.ip}`;
-    if ((await rateLimiter.hit(ipKey, signupLimit)) > signupLimit.max) {
+    const turn = await rateLimiter.consume(`signup:ip:${ctx.ip}`, signupLimit);
+    if (!turn.ok) {
+      ctx.set("Retry-After", retryAfterSeconds(turn.retryAfterMs));
       return signupPage(ctx, { email: input.email, returnTo, error: "Too many sign-ups from your address. Try again in an hour." }, 429);
     }
     try {
-      const user = await users.create(email.data!, password.data!);
-      await startSession(services, ctx, user.id, returnTo);
+      await users.create(email.data!, password.data!);
     } catch (err) {
-      if (err instanceof UserExistsError) return signupPage(ctx, { email: input.email, returnTo, error: err.message }, 409);
-      throw err;
+      if (!(err instanceof UserExistsError)) throw err;
+      const owner = await users.findByEmail(email.data!);
+      if (owner) await audit.record({ userId: owner.id, actor: { type: "user", id: null }, action: "signup.email_taken", ...requestMeta(ctx) });
     }
+    ctx.status = 303;
+    ctx.redirect(`/login?${SIGNED_UP}=1&return_to=${encodeURIComponent(returnTo)}`);
   });
 
   router.post("/logout", requireCsrf, async (ctx) => {

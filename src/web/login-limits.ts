@@ -1,7 +1,13 @@
-// Brute-force limits shared by both log-in steps (database counters, so every instance agrees):
-// per email for passwords, per account for second-factor codes, and per IP for both.
+// Brute-force limits shared by both log-in steps and the security page (database counters, so every
+// instance agrees). Every limit is taken BEFORE the work it guards (argon2, a code check) with one
+// atomic write, so parallel requests cannot run more checks than the limit between them.
+//   - per account (email typed, account for codes and re-entered passwords): attempts, cleared by a
+//     success; each time an account fills its window again within a day, the next wait doubles.
+//   - per client address: failures only (a right answer gives its attempt back). An address over it
+//     gets no more single-factor password checks, but someone who proves both factors at once still
+//     logs in (auth-routes.ts), so one noisy network cannot lock out every 2FA user behind it.
 import type { Config } from "../config.js";
-import type { Limit } from "../accounts/rate-limit.js";
+import type { Consumed, Limit, RateLimiter } from "../accounts/rate-limit.js";
 
 export function loginLimits(config: Pick<Config, "loginMaxFailures" | "loginWindowMs">): { account: Limit; ip: Limit } {
   return {
@@ -14,11 +20,40 @@ export const limitKeys = {
   email: (email: string) => `login:email:${email}`,
   ip: (ip: string) => `login:ip:${ip}`,
   secondFactor: (userId: string) => `login:2fa:${userId}`,
-  /** Password re-entry on the security page (disable 2FA, new backup codes, password change). */
+  /** Password re-entry on the security page (enrol / disable 2FA, new backup codes, password change). */
   reauth: (userId: string) => `reauth:${userId}`,
 };
+
+const DAY_MS = 24 * 3600_000;
+/** The longest backoff: 2^6 windows (16 hours at the default 15 minutes), never more than a day. */
+const MAX_DOUBLINGS = 6;
+
+/** A per-account limit with backoff: `take` before checking, `clear` after a success. */
+export function accountLimit(rateLimiter: RateLimiter, base: Limit) {
+  const strikesKey = (key: string) => `${key}:strikes`;
+  const strikes = { max: 1_000_000, windowMs: DAY_MS }; // counts only; the column is a 32-bit Int
+  const limitFor = async (key: string): Promise<Limit> => {
+    const filled = await rateLimiter.count(strikesKey(key), DAY_MS);
+    const doublings = Math.min(Math.max(filled - 1, 0), MAX_DOUBLINGS);
+    return { max: base.max, windowMs: Math.min(base.windowMs * 2 ** doublings, Math.max(base.windowMs, DAY_MS)) };
+  };
+  return {
+    async take(key: string): Promise<Consumed> {
+      const turn = await rateLimiter.consume(key, await limitFor(key));
+      // This attempt filled the window: the next window the account fills lasts twice as long.
+      if (turn.ok && turn.count >= base.max) await rateLimiter.consume(strikesKey(key), strikes);
+      return turn;
+    },
+    async clear(key: string): Promise<void> {
+      await rateLimiter.reset(key);
+      await rateLimiter.reset(strikesKey(key));
+    },
+  };
+}
 
 export function tooManyAttempts(waitMs: number, what = "log-in attempts"): string {
   const m = Math.max(1, Math.ceil(waitMs / 60_000));
   return `Too many failed ${what}. Try again in ${m} minute${m > 1 ? "s" : ""}.`;
 }
+
+export const retryAfterSeconds = (waitMs: number) => String(Math.max(1, Math.ceil(waitMs / 1000)));

@@ -10,7 +10,7 @@ import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { allowSecureCookies, cookieOptions } from "./session.js";
 import { startSession } from "./start-session.js";
-import { limitKeys, loginLimits, tooManyAttempts } from "./login-limits.js";
+import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 export const PENDING_LOGIN_COOKIE = "kw_login";
 export const SECOND_FACTOR_PATH = "/login/2fa";
@@ -30,6 +30,7 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
   const { config, pendingLogins, twoFactor, rateLimiter, audit } = services;
   const router = new Router<KeywardState>();
   const limits = loginLimits(config);
+  const accountLimiter = accountLimit(rateLimiter, limits.account);
 
   const clearPending = (ctx: Ctx) => {
     allowSecureCookies(ctx, config.secureCookies);
@@ -53,23 +54,24 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
     const pending = await pendingLogins.find(token);
     if (!pending) return expired(ctx);
     const accountKey = limitKeys.secondFactor(pending.userId);
-    const ipKey = limitKeys.ip(ctx.ip);
-    const wait = Math.max(await rateLimiter.blockedFor(accountKey, limits.account), await rateLimiter.blockedFor(ipKey, limits.ip));
-    if (wait > 0) {
-      ctx.set("Retry-After", String(Math.ceil(wait / 1000)));
-      return page(ctx, tooManyAttempts(wait, "code attempts"), 429);
+    // Per account, taken before the code is checked. The address's limit only counts failures here:
+    // whoever reached this step proved the password, and a right code must not be refused because
+    // others on the same network failed.
+    const turn = await accountLimiter.take(accountKey);
+    if (!turn.ok) {
+      ctx.set("Retry-After", retryAfterSeconds(turn.retryAfterMs));
+      return page(ctx, tooManyAttempts(turn.retryAfterMs, "code attempts"), 429);
     }
     const result = await twoFactor.verifySecondFactor(pending.userId, code);
     const meta = requestMeta(ctx);
     if (!result.ok) {
-      await rateLimiter.hit(accountKey, limits.account);
-      await rateLimiter.hit(ipKey, limits.ip);
+      await rateLimiter.hit(limitKeys.ip(ctx.ip), limits.ip);
       await audit.record({ userId: pending.userId, actor: { type: "user", id: null }, action: "login.failed", ...meta, details: { reason: "second_factor" } });
       return page(ctx, "That code is not valid. Enter the current code from your authenticator app, or one of your backup codes.", 401);
     }
     // Only one request may finish a pending log-in.
     if (!(await pendingLogins.consume(token))) return expired(ctx);
-    await rateLimiter.reset(accountKey);
+    await accountLimiter.clear(accountKey);
     clearPending(ctx);
     const actor = { type: "user" as const, id: pending.userId };
     if (result.method === "backup_code") {

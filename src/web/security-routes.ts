@@ -12,11 +12,11 @@ import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { loginUrl } from "./require-login.js";
 import { clearSessionCookie } from "./session.js";
-import { limitKeys, loginLimits, tooManyAttempts } from "./login-limits.js";
+import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 export const SECURITY_PAGE = "/app/account/security";
 
-const codeForm = z.object({ code: z.string().max(100).default("") });
+const confirmForm = z.object({ code: z.string().max(100).default(""), password: z.string().max(5000).default("") });
 const passwordForm = z.object({ password: z.string().max(5000).default("") });
 const changePasswordForm = z.object({
   current_password: z.string().max(5000).default(""),
@@ -41,7 +41,7 @@ interface PageExtras {
 export function securityRoutes(services: Services): Router<KeywardState> {
   const { users, sessions, pendingLogins, twoFactor, rateLimiter, audit } = services;
   const router = new Router<KeywardState>({ prefix: SECURITY_PAGE });
-  const reauthLimit = loginLimits(services.config).account;
+  const reauthLimit = accountLimit(rateLimiter, loginLimits(services.config).account);
 
   const loggedIn = (ctx: Ctx): User => {
     const user = ctx.state.session?.user;
@@ -69,19 +69,16 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     );
   };
 
-  /** The password again, before a sensitive change; limited per account like log-in. Null when it passed. */
+  /** The password again, before a sensitive change; limited per account like log-in (taken before argon2). Null when it passed. */
   const reauthProblem = async (ctx: Ctx, user: User, password: string): Promise<{ message: string; status: number } | null> => {
     const key = limitKeys.reauth(user.id);
-    const wait = await rateLimiter.blockedFor(key, reauthLimit);
-    if (wait > 0) {
-      ctx.set("Retry-After", String(Math.ceil(wait / 1000)));
-      return { message: tooManyAttempts(wait, "password attempts"), status: 429 };
+    const turn = await reauthLimit.take(key);
+    if (!turn.ok) {
+      ctx.set("Retry-After", retryAfterSeconds(turn.retryAfterMs));
+      return { message: tooManyAttempts(turn.retryAfterMs, "password attempts"), status: 429 };
     }
-    if (!(await users.verifyPassword(user.id, password))) {
-      await rateLimiter.hit(key, reauthLimit);
-      return { message: "Your current password is not correct.", status: 403 };
-    }
-    await rateLimiter.reset(key);
+    if (!(await users.verifyPassword(user.id, password))) return { message: "Your current password is not correct.", status: 403 };
+    await reauthLimit.clear(key);
     return null;
   };
 
@@ -91,8 +88,13 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     await page(ctx, loggedIn(ctx), { notice });
   });
 
+  // Enrolment asks for the password at both steps, like turning 2FA off: a stolen session must not
+  // be able to put its own authenticator on the account (and the secret is shown to whoever starts).
   router.post("/2fa/setup", requireCsrf, async (ctx) => {
     const user = loggedIn(ctx);
+    const { password } = passwordForm.parse(ctx.request.body ?? {});
+    const problem = await reauthProblem(ctx, user, password);
+    if (problem) return page(ctx, user, { error: problem.message }, problem.status);
     if (!(await twoFactor.begin(user.id))) return page(ctx, user, { error: "Two-factor authentication is already on." }, 409);
     ctx.status = 303;
     ctx.redirect(`${SECURITY_PAGE}#two-factor`);
@@ -100,16 +102,18 @@ export function securityRoutes(services: Services): Router<KeywardState> {
 
   router.post("/2fa/confirm", requireCsrf, async (ctx) => {
     const user = loggedIn(ctx);
-    const { code } = codeForm.parse(ctx.request.body ?? {});
+    const { code, password } = confirmForm.parse(ctx.request.body ?? {});
+    const problem = await reauthProblem(ctx, user, password);
+    if (problem) return page(ctx, user, { error: problem.message }, problem.status);
     const key = limitKeys.secondFactor(user.id);
-    const wait = await rateLimiter.blockedFor(key, reauthLimit);
-    if (wait > 0) return page(ctx, user, { error: tooManyAttempts(wait, "code attempts") }, 429);
-    const backupCodes = await twoFactor.confirm(user.id, code);
-    if (!backupCodes) {
-      await rateLimiter.hit(key, reauthLimit);
-      return page(ctx, user, { error: "That code did not match. Check that your phone's clock is right and enter the current code." }, 400);
+    const turn = await reauthLimit.take(key);
+    if (!turn.ok) {
+      ctx.set("Retry-After", retryAfterSeconds(turn.retryAfterMs));
+      return page(ctx, user, { error: tooManyAttempts(turn.retryAfterMs, "code attempts") }, 429);
     }
-    await rateLimiter.reset(key);
+    const backupCodes = await twoFactor.confirm(user.id, code);
+    if (!backupCodes) return page(ctx, user, { error: "That code did not match. Check that your phone's clock is right and enter the current code." }, 400);
+    await reauthLimit.clear(key);
     await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.enabled", ...requestMeta(ctx) });
     await page(ctx, user, { backupCodes, notice: "Two-factor authentication is on. From now on, log-in asks for a code after your password." }, 201);
   });
