@@ -23,6 +23,8 @@ export interface MintRequest {
   organizationId?: string | null;
   /** App keys: the app (of `organizationId`) that owns the key; `userId` is the admin minting it. */
   appId?: string | null;
+  /** RFC 9449 DPoP: the JWK thumbprint the key is bound to (the token endpoint's, from the client's proof). */
+  dpopJkt?: string | null;
 }
 
 /** A key as an organisation admin sees it: whose it is, too. */
@@ -112,6 +114,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
           grantId: req.grantId ?? null,
           organizationId,
           appId: req.appId ?? null,
+          dpopJkt: req.dpopJkt ?? null,
         },
       });
       return { raw, key: view(row) };

@@ -42,6 +42,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
           scopes,
           resource: aud ?? null,
           grantId: payload.grantId ?? null,
+          // RFC 9449: the client sent a DPoP proof to the token endpoint; the key is bound to its key pair.
+          dpopJkt: typeof payload.jkt === "string" ? payload.jkt : null,
         },
         raw,
       );
@@ -63,6 +65,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         iat,
         exp: iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,
+        // A DPoP-bound key: introspection reports cnf.jkt and token_type DPoP; userinfo demands the proof.
+        ...(result.key.dpopJkt ? { jkt: result.key.dpopJkt } : {}),
       };
       if (result.grantId) {
         payload.grantId = result.grantId;
