@@ -165,8 +165,9 @@ describe("a DPoP-bound key at /mcp", () => {
   });
 
   it("is refused with two proofs, even valid ones", async () => {
-    const res = await request(server.url).post("/mcp").set("Accept", "application/json, text/event-stream").set("Authorization", `DPoP ${key}`).set("DPoP", [await proof(), await proof()] as unknown as string) // two DPoP header lines.send(WHOAMI);
-    expectRefused(res, "invalid_dpop_proof");
+    const twice = [await proof(), await proof()] as unknown as string; // Node sends an array as two header lines
+    const res = await request(server.url).post("/mcp").set("Accept", "application/json, text/event-stream").set("Authorization", `DPoP ${key}`).set("DPoP", twice).send(WHOAMI);
+    expectRefused(res, "invalid_dpop_proof", /exactly one DPoP header/);
   });
 
   it("is refused with a proof for another method or another URL (htm, htu)", async () => {
