@@ -248,6 +248,43 @@ describe("keys without a binding", () => {
   });
 });
 
+describe("a portal key bound through the JSON API (dpop_jkt)", () => {
+  let bound: string;
+  const api = (raw: string, headers: Record<string, string>, base = server.url) => {
+    const req = request(base).get("/api/api-keys");
+    for (const [name, value] of Object.entries({ Authorization: `DPoP ${raw}`, ...headers })) req.set(name, value);
+    return req;
+  };
+
+  it("mints a key bound to the caller's key pair; a malformed thumbprint is a 400 and mints nothing", async () => {
+    const before = (await user.agent.get("/api/api-keys").expect(200)).body.data.length as number;
+    const bad = await user.agent.post("/api/api-keys").set("X-CSRF-Token", user.csrf).send({ label: "bad", dpop_jkt: "not-a-thumbprint" });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: "invalid_request", error_description: expect.stringMatching(/dpop_jkt/) });
+    expect((await user.agent.get("/api/api-keys").expect(200)).body.data.length).toBe(before);
+
+    const res = await user.agent.post("/api/api-keys").set("X-CSRF-Token", user.csrf).send({ label: "CI, DPoP-bound", dpop_jkt: jkt }).expect(201);
+    expect(res.body).toMatchObject({ source: "portal", dpopJkt: jkt });
+    bound = res.body.key as string;
+  });
+
+  it("the JSON API demands the proof too: Bearer and X-API-Key refused, a proof for GET /api/api-keys accepted", async () => {
+    const forApi = (options: ProofOptions = {}) => proof({ htm: "GET", htu: `${server.config.baseUrl}/api/api-keys`, ath: ath(bound), ...options });
+    expectRefused(await request(server.url).get("/api/api-keys").set("Authorization", `Bearer ${bound}`), "invalid_token", /DPoP-bound/);
+    expectRefused(await request(server.url).get("/api/api-keys").set("X-API-Key", bound), "invalid_token", /DPoP-bound/);
+    expectRefused(await api(bound, { DPoP: await proof({ ath: ath(bound) }) }), "invalid_dpop_proof", /htm/); // a proof for POST /mcp
+    expectRefused(await api(bound, { DPoP: await forApi({ htu: `${server.config.baseUrl}/mcp` }) }), "invalid_dpop_proof", /htu/);
+    const ok = await api(bound, { DPoP: await forApi() });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.data.some((k: { dpopJkt: string | null }) => k.dpopJkt === jkt)).toBe(true);
+  });
+
+  it("and so does /mcp", async () => {
+    expectRefused(await mcp({ Authorization: `Bearer ${bound}` }), "invalid_token", /DPoP-bound/);
+    expect((await mcp({ Authorization: `DPoP ${bound}`, DPoP: await proof({ ath: ath(bound) }) })).status).toBe(200);
+  });
+});
+
 describe("revocation", () => {
   it("a revoked DPoP-bound key fails even with a valid proof, on every instance", async () => {
     expect((await withProof()).status).toBe(200);

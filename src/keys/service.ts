@@ -5,7 +5,7 @@ import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
 import { toView, type KeySource, type KeyView } from "./model.js";
-import { labelSchema, scopeCatalogueError } from "./input.js";
+import { dpopJktSchema, labelSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 
 export class KeyInputError extends Error {}
@@ -94,6 +94,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const scopes = req.scopes ?? [];
       const scopeError = scopeCatalogueError(scopes, options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
+      if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {
         if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } }))) throw new KeyInputError("No such app in that organisation");
