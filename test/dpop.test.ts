@@ -279,6 +279,20 @@ describe("a portal key bound through the JSON API (dpop_jkt)", () => {
     expect(ok.body.data.some((k: { dpopJkt: string | null }) => k.dpopJkt === jkt)).toBe(true);
   });
 
+  it("accepts proofs signed with Ed25519 (alg Ed25519 and EdDSA), the other advertised algorithms", async () => {
+    const ed = await generateKeyPair("Ed25519");
+    const edJkt = await calculateJwkThumbprint(await exportJWK(ed.publicKey));
+    const res = await user.agent.post("/api/api-keys").set("X-CSRF-Token", user.csrf).send({ label: "Ed25519-bound", dpop_jkt: edJkt }).expect(201);
+    const raw = res.body.key as string;
+    for (const alg of ["Ed25519", "EdDSA"]) {
+      const signed = await new SignJWT({ htm: "POST", htu: `${server.config.baseUrl}/mcp`, iat: now(), jti: randomUUID(), ath: ath(raw) })
+        .setProtectedHeader({ alg, typ: "dpop+jwt", jwk: await exportJWK(ed.publicKey) })
+        .sign(ed.privateKey);
+      const ok = await mcp({ Authorization: `DPoP ${raw}`, DPoP: signed });
+      expect(ok.status, `${alg}: ${ok.text}`).toBe(200);
+    }
+  });
+
   it("and so does /mcp", async () => {
     expectRefused(await mcp({ Authorization: `Bearer ${bound}` }), "invalid_token", /DPoP-bound/);
     expect((await mcp({ Authorization: `DPoP ${bound}`, DPoP: await proof({ ath: ath(bound) }) })).status).toBe(200);
