@@ -65,7 +65,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         iat,
         exp: iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,
-        // A DPoP-bound key: introspection reports cnf.jkt and token_type DPoP; userinfo demands the proof.
+        // A DPoP-bound key: introspection reports cnf.jkt and token_type DPoP; oidc-provider's own
+        // resource endpoints (userinfo) check the proof against it.
         ...(result.key.dpopJkt ? { jkt: result.key.dpopJkt } : {}),
       };
       if (result.grantId) {

@@ -1,5 +1,7 @@
 // The one way a key is checked, read top-down. Every protected surface (/mcp, the JSON API,
-// introspection) calls verify(); no other code looks a key up.
+// introspection) calls verify(); no other code looks a key up. A caller that lets the key act
+// (src/http/key-auth.ts) says how it was presented (`presented`), which check_binding needs;
+// introspection, which only describes a key, does not.
 import type { Db } from "../../db/client.js";
 import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
