@@ -6,7 +6,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as oauth from "oauth4webapi";
 import request from "supertest";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
@@ -225,6 +225,39 @@ describe("a DPoP-bound key at /mcp", () => {
     expectRefused(await withProof({ signer: extractable, jwk: await exportJWK(extractable.privateKey) }), "invalid_dpop_proof", /not a valid/);
     expectRefused(await mcp({ Authorization: `DPoP ${key}`, DPoP: "not.a.jwt" }), "invalid_dpop_proof", /not a valid/);
     expect((await withProof()).status).toBe(200); // the key itself is fine
+  });
+});
+
+describe("junk in the DPoP header", () => {
+  it("is a 401 invalid_dpop_proof, never a 5xx", async () => {
+    const publicJwk = await exportJWK(pair.publicKey);
+    const claims = b64({ htm: "POST", htu: `${server.config.baseUrl}/mcp`, iat: now(), jti: randomUUID(), ath: ath(key) });
+    const junk = [
+      "",
+      "a.b.c",
+      "x".repeat(10_000),
+      `${b64({ alg: "ES256", typ: "dpop+jwt" })}.${claims}.sig`, // no jwk
+      `${b64({ alg: "ES256", typ: "dpop+jwt", jwk: { kty: "EC", crv: "P-256", x: "AAAA", y: "AAAA" } })}.${claims}.sig`, // not a point
+      `${b64({ alg: "ES256", typ: "dpop+jwt", jwk: { kty: "OKP", crv: "Ed25519", x: publicJwk.x } })}.${claims}.sig`, // key type and alg disagree
+      `${b64({ alg: "RS256", typ: "dpop+jwt", jwk: { kty: "RSA", n: "AQAB", e: "AQAB" } })}.${claims}.sig`, // alg not accepted
+      `${b64({ alg: "ES256", typ: "dpop+jwt", jwk: "string" })}.${claims}.sig`,
+      `${b64({ alg: "ES256", typ: "dpop+jwt", jwk: publicJwk })}.${b64({ iat: "now" })}.sig`,
+      `${Buffer.from("not json").toString("base64url")}.${claims}.sig`,
+    ];
+    for (const value of junk) {
+      const res = await mcp({ Authorization: `DPoP ${key}`, DPoP: value });
+      expect(res.status, `${value.slice(0, 80)}: ${res.text}`).toBe(401);
+      expect(res.body.error, value.slice(0, 80)).toBe("invalid_dpop_proof");
+    }
+    // iat, jti of the wrong type in an otherwise valid, signed proof.
+    for (const bad of [{ iat: "1" }, { jti: 42 }, { jti: "" }]) {
+      const signed = await new SignJWT({ htm: "POST", htu: `${server.config.baseUrl}/mcp`, iat: now(), jti: randomUUID(), ath: ath(key), ...bad } as unknown as JWTPayload)
+        .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: publicJwk })
+        .sign(pair.privateKey)
+        .catch(() => undefined); // jose may refuse to sign some of these itself
+      if (!signed) continue;
+      expectRefused(await mcp({ Authorization: `DPoP ${key}`, DPoP: signed }), "invalid_dpop_proof", /not a valid/);
+    }
   });
 });
 
