@@ -197,6 +197,11 @@ describe("a DPoP-bound key at /mcp", () => {
     const racing = await proof();
     const results = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => mcp({ Authorization: `DPoP ${key}`, DPoP: racing }, i % 2 ? other.url : server.url)));
     expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+    // What is recorded is a digest: neither the key nor the proof is in the database.
+    const stored = (await server.database.contents()).toString("latin1");
+    expect(stored).not.toContain(key);
+    expect(stored).not.toContain(once);
+    expect(server.logs.join("")).not.toContain(once);
   });
 
   it("is refused with a proof made for another key (ath)", async () => {
