@@ -1,6 +1,6 @@
 // readCredential (src/http/credential.ts): the presented key from Node's raw header list, without a
-// headers object or a regular expression. Pinned here: what counts as `Bearer <key>`, that header
-// names are case-insensitive, and that a header sent twice is refused rather than guessed at.
+// headers object or a regular expression. Pinned here: what counts as `Bearer <key>` and `DPoP <key>`,
+// that header names are case-insensitive, and that a header sent twice is refused rather than guessed at.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,19 +11,21 @@ import type { Ctx } from "../src/http/state.js";
 const ctxWith = (...rawHeaders: string[]) => ({ req: { rawHeaders } }) as unknown as Ctx;
 const read = (...rawHeaders: string[]): Credential => readCredential(ctxWith(...rawHeaders));
 const KEY = "kw_user_3RkZq0aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789aQ1w2E3";
+/** A key presented with the Bearer scheme or X-API-Key, no DPoP proof. */
+const BEARER = { kind: "key", raw: KEY, scheme: "bearer", proofs: [] };
 
 describe("readCredential", () => {
   it("takes the key from Authorization: Bearer or X-API-Key, header names in any case", () => {
-    for (const name of ["authorization", "Authorization", "AUTHORIZATION"]) expect(read("Host", "x", name, `Bearer ${KEY}`)).toEqual({ kind: "key", raw: KEY });
-    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) expect(read("authorization", `${scheme} ${KEY}`)).toEqual({ kind: "key", raw: KEY });
-    for (const name of ["x-api-key", "X-API-Key", "X-Api-Key"]) expect(read(name, KEY)).toEqual({ kind: "key", raw: KEY });
-    expect(read("x-api-key", `  ${KEY}\t`)).toEqual({ kind: "key", raw: KEY });
+    for (const name of ["authorization", "Authorization", "AUTHORIZATION"]) expect(read("Host", "x", name, `Bearer ${KEY}`)).toEqual(BEARER);
+    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) expect(read("authorization", `${scheme} ${KEY}`)).toEqual(BEARER);
+    for (const name of ["x-api-key", "X-API-Key", "X-Api-Key"]) expect(read(name, KEY)).toEqual(BEARER);
+    expect(read("x-api-key", `  ${KEY}\t`)).toEqual(BEARER);
   });
 
   it("allows extra spaces around the token, as before", () => {
-    expect(read("authorization", `Bearer    ${KEY}`)).toEqual({ kind: "key", raw: KEY });
-    expect(read("authorization", `Bearer ${KEY}   `)).toEqual({ kind: "key", raw: KEY });
-    expect(read("authorization", `Bearer ${KEY}\t`)).toEqual({ kind: "key", raw: KEY });
+    expect(read("authorization", `Bearer    ${KEY}`)).toEqual(BEARER);
+    expect(read("authorization", `Bearer ${KEY}   `)).toEqual(BEARER);
+    expect(read("authorization", `Bearer ${KEY}\t`)).toEqual(BEARER);
   });
 
   it("no header, or empty ones → none", () => {
@@ -32,16 +34,25 @@ describe("readCredential", () => {
     expect(read("authorization", "", "x-api-key", "   ")).toEqual({ kind: "none" });
   });
 
-  it("anything but `Bearer <one token>` in Authorization is malformed", () => {
-    for (const value of ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer    ", "Bearer\tabc", "Bearerabc", `Bearer ${KEY} extra`, `Bearer a\u0000b`, `Bearer a\u007fb`, `Token ${KEY}`, `Bearer: ${KEY}`]) {
+  it("reads `DPoP <key>` (RFC 9449) and collects every DPoP header, in order; Bearer keeps its proofs too", () => {
+    for (const scheme of ["DPoP", "dpop", "DPOP"]) expect(read("authorization", `${scheme}  ${KEY} `)).toEqual({ ...BEARER, scheme: "dpop" });
+    expect(read("Authorization", `DPoP ${KEY}`, "DPoP", "p1")).toEqual({ ...BEARER, scheme: "dpop", proofs: ["p1"] });
+    expect(read("Authorization", `DPoP ${KEY}`, "dpop", "p1", "DPOP", "p2")).toEqual({ ...BEARER, scheme: "dpop", proofs: ["p1", "p2"] });
+    expect(read("Authorization", `DPoP ${KEY}`, "x-api-key", KEY)).toEqual({ ...BEARER, scheme: "dpop" });
+    expect(read("Authorization", `Bearer ${KEY}`, "DPoP", "p1")).toEqual({ ...BEARER, proofs: ["p1"] });
+    expect(read("DPoP", "p1")).toEqual({ kind: "none" });
+  });
+
+  it("anything but `Bearer <one token>` or `DPoP <one token>` in Authorization is malformed", () => {
+    for (const value of ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer    ", "Bearer\tabc", "Bearerabc", "DPoP", "DPoP ", "DPoPabc", `DPoP ${KEY} extra`, `DPoP: ${KEY}`, `Bearer ${KEY} extra`, `Bearer a\u0000b`, `Bearer a\u007fb`, `Token ${KEY}`, `Bearer: ${KEY}`]) {
       const got = read("authorization", value);
-      expect(got, JSON.stringify(value)).toEqual({ kind: "malformed", reason: "The Authorization header must be `Bearer <key>`" });
+      expect(got, JSON.stringify(value)).toEqual({ kind: "malformed", reason: "The Authorization header must be `Bearer <key>` or `DPoP <key>`" });
     }
   });
 
   it("two different keys, or one header twice → malformed", () => {
     expect(read("authorization", `Bearer ${KEY}`, "x-api-key", `${KEY}x`)).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/not two different ones/) });
-    expect(read("authorization", `Bearer ${KEY}`, "x-api-key", KEY)).toEqual({ kind: "key", raw: KEY }); // the same key twice is fine
+    expect(read("authorization", `Bearer ${KEY}`, "x-api-key", KEY)).toEqual(BEARER); // the same key twice is fine
     expect(read("Authorization", `Bearer ${KEY}`, "authorization", `Bearer ${KEY}`)).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/once/) });
     expect(read("X-API-Key", KEY, "x-api-key", "other")).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/once/) });
   });
@@ -83,8 +94,10 @@ describe("readCredential on a real Node request", () => {
     });
 
   it("reads the key, and refuses a duplicated Authorization header", async () => {
-    expect(await send(["Authorization", `Bearer   ${KEY}  `])).toEqual({ kind: "key", raw: KEY });
-    expect(await send(["X-API-Key", KEY])).toEqual({ kind: "key", raw: KEY });
+    expect(await send(["Authorization", `Bearer   ${KEY}  `])).toEqual(BEARER);
+    expect(await send(["X-API-Key", KEY])).toEqual(BEARER);
     expect(await send(["Authorization", `Bearer ${KEY}`, "Authorization", "Bearer other"])).toMatchObject({ kind: "malformed" });
+    // Two DPoP header lines stay two proofs (Node keeps duplicates in rawHeaders): none is picked.
+    expect(await send(["Authorization", `DPoP ${KEY}`, "DPoP", "p1", "DPoP", "p2"])).toEqual({ ...BEARER, scheme: "dpop", proofs: ["p1", "p2"] });
   });
 });

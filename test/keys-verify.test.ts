@@ -161,7 +161,7 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
     // The middleware: next() runs in the same tick, with ctx.state.auth set.
     const ctx = { req: { rawHeaders: ["Authorization", `Bearer ${minted.raw}`] }, state: {} as KeywardState, set: () => {} } as unknown as Ctx;
     let reached: unknown;
-    void requireKey(f.keys, { resourceMetadata: "http://x/.well-known/oauth-protected-resource/mcp" })(ctx, () => {
+    void requireKey(f.keys, { resourceMetadata: "http://x/.well-known/oauth-protected-resource/mcp", issuer: "http://x" })(ctx, () => {
       reached = ctx.state.auth;
       return Promise.resolve();
     });

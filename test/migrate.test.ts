@@ -45,8 +45,9 @@ describe.skipIf(inject("testBackend") !== "sqlite")("SQLite migrations", () => {
     await migrate(`file:${file}`);
     const held = new Database(file);
     try {
-      // Make the newest migration look unapplied.
-      held.prepare(`DELETE FROM "_prisma_migrations" WHERE migration_name = (SELECT max(migration_name) FROM "_prisma_migrations")`).run();
+      // Make a migration look unapplied: 0006, a data-only UPDATE that can run twice (the newest one
+      // may add a column or a table, which a second run refuses).
+      held.prepare(`DELETE FROM "_prisma_migrations" WHERE migration_name = '0006_key_organizations'`).run();
       const before = held.prepare(`SELECT count(*) AS n FROM "_prisma_migrations"`).get() as { n: number };
       const error = await migrate(`file:${file}`).then(
         () => null,

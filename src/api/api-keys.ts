@@ -2,7 +2,7 @@
 import { Router } from "@koa/router";
 import { z } from "zod";
 import { KeyInputError } from "../keys/index.js";
-import { labelSchema, scopesSchema } from "../keys/input.js";
+import { dpopJktSchema, labelSchema, scopesSchema } from "../keys/input.js";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
@@ -14,7 +14,7 @@ import { keyMinted, keyRevoked } from "../audit/key-events.js";
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(500).optional() });
 
 const createBody = z
-  .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional(), organizationId: z.string().min(1).max(100).optional() })
+  .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional(), organizationId: z.string().min(1).max(100).optional(), dpop_jkt: dpopJktSchema.optional() })
   .strict();
 
 /** Same status, headers and body for a missing id and another user's id. */
@@ -64,6 +64,7 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
         label: input.label ?? input.name ?? "",
         scopes: input.scopes ?? [],
         organizationId: input.organizationId,
+        dpopJkt: input.dpop_jkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
         source: "portal",
       });
       await services.audit.record(keyMinted(userOf(ctx).id, minted.key, apiActor(ctx), "api", requestMeta(ctx)));

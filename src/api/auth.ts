@@ -13,6 +13,7 @@ export function apiAuth(services: Services): Middleware<KeywardState> {
   // here, so a client's token cannot mint itself an unscoped key; unbound keys work as before.
   const byKey = requireKey(services.keys, {
     resourceMetadata: mcpResourceMetadataUrl(services.config),
+    issuer: services.config.baseUrl,
     resource: `${services.config.baseUrl}/api/api-keys`,
   });
   return async (ctx, next) => {

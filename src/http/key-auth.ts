@@ -1,7 +1,9 @@
-// Bearer middleware: presented key → keys.verify() → ctx.state.auth, or an RFC 6750 401 that
-// points MCP clients at the protected-resource metadata (RFC 9728) so they can start OAuth.
+// Key middleware: presented key → keys.verify() → ctx.state.auth, or a 401 that points MCP clients
+// at the protected-resource metadata (RFC 9728) so they can start OAuth: an RFC 6750 `Bearer`
+// challenge, or an RFC 9449 `DPoP` one (with the accepted proof algorithms) when the request used
+// the DPoP scheme or the key must be sent with it.
 import type { Middleware } from "koa";
-import type { Keys, VerifyFailure, VerifyResult } from "../keys/index.js";
+import { DPOP_SIGNING_ALGS, type Keys, type Presentation, type VerifyFailure, type VerifyResult } from "../keys/index.js";
 import { readCredential } from "./credential.js";
 import type { Ctx, KeywardState } from "./state.js";
 
@@ -11,11 +13,32 @@ const DESCRIPTIONS: Record<VerifyFailure, string> = {
   revoked: "The key has been revoked",
   wrong_resource: "The key was issued for another resource",
   not_member: "The key's owner is no longer a member of the key's organisation",
+  dpop_required: "The key is DPoP-bound: send it as Authorization: DPoP <key> with a DPoP proof",
+  dpop_not_bound: "The key is not DPoP-bound: send it as Authorization: Bearer <key>",
+  dpop_proof_missing: "Send exactly one DPoP header with a DPoP-bound key",
+  dpop_proof_invalid: "The DPoP proof is not a valid dpop+jwt signed with an accepted algorithm by the key in its header",
+  dpop_proof_htm: "The DPoP proof's htm is not this request's method",
+  dpop_proof_htu: "The DPoP proof's htu is not this request's URL",
+  dpop_proof_iat: "The DPoP proof's iat is not recent enough",
+  dpop_proof_ath: "The DPoP proof's ath is not the hash of this key",
+  dpop_proof_replayed: "The DPoP proof has been used before",
+  dpop_key_mismatch: "The DPoP proof was not signed by the key pair the key is bound to",
 };
+
+/** RFC 9449 §7.1: problems with the proof itself are `invalid_dpop_proof`; the rest `invalid_token`. */
+const PROOF_FAILURES = new Set<VerifyFailure>(["dpop_proof_missing", "dpop_proof_invalid", "dpop_proof_htm", "dpop_proof_htu", "dpop_proof_iat", "dpop_proof_ath", "dpop_proof_replayed"]);
+/** Failures that are about DPoP: answered with a DPoP challenge whatever scheme the request used. */
+const DPOP_FAILURES = new Set<VerifyFailure>([...PROOF_FAILURES, "dpop_required", "dpop_key_mismatch"]);
+const DPOP_ALGS = DPOP_SIGNING_ALGS.join(" ");
 
 export interface KeyAuthOptions {
   /** URL of the protected-resource metadata, named in WWW-Authenticate. */
   resourceMetadata: string;
+  /**
+   * The public base URL (ISSUER). A DPoP proof's `htu` must be this plus the request's path: the
+   * URL clients see, never one built from the Host header.
+   */
+  issuer: string;
   /** The resource identifier the request is for (RFC 8707 audience check). */
   resource?: string;
   /** Accept app keys (keys owned by an organisation's app, not a person). Default: refuse them. */
@@ -23,28 +46,35 @@ export interface KeyAuthOptions {
 }
 
 /** RFC 6750 §3.1 insufficient_scope, naming the scope to ask for (MCP clients step up with it). */
-export function insufficientScopeChallenge(options: KeyAuthOptions, scope: string): string {
+export function insufficientScopeChallenge(options: Pick<KeyAuthOptions, "resourceMetadata">, scope: string): string {
   return `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${options.resourceMetadata}", error_description="This key lacks the ${scope} scope"`;
 }
 
-export function challenge(options: KeyAuthOptions, error?: { code: string; description: string }): string {
-  const parts = [`resource_metadata="${options.resourceMetadata}"`];
+export function challenge(options: Pick<KeyAuthOptions, "resourceMetadata">, error?: { code: string; description: string }, scheme: "Bearer" | "DPoP" = "Bearer"): string {
+  const parts = scheme === "DPoP" ? [`algs="${DPOP_ALGS}"`, `resource_metadata="${options.resourceMetadata}"`] : [`resource_metadata="${options.resourceMetadata}"`];
   if (error) parts.push(`error="${error.code}"`, `error_description="${error.description}"`);
-  return `Bearer ${parts.join(", ")}`;
+  return `${scheme} ${parts.join(", ")}`;
 }
 
-function fail(ctx: Ctx, options: KeyAuthOptions, status: number, code: string | undefined, description: string): void {
+function fail(ctx: Ctx, options: KeyAuthOptions, status: number, code: string | undefined, description: string, scheme: "Bearer" | "DPoP" = "Bearer"): void {
   ctx.status = status;
-  ctx.set("WWW-Authenticate", challenge(options, code ? { code, description } : undefined));
+  ctx.set("WWW-Authenticate", challenge(options, code ? { code, description } : undefined, scheme));
   ctx.set("Cache-Control", "no-store");
   ctx.body = { error: code ?? "unauthorized", error_description: description };
 }
 
+const BEARER: Presentation = Object.freeze({ scheme: "bearer" });
+
 export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
-  const verifyOptions = { resource: options.resource };
+  const issuer = options.issuer.replace(/\/+$/, "");
+  const bearerOptions = { resource: options.resource, presented: BEARER }; // the common case: one object for every request
   /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
-  const admit = (ctx: Ctx, result: VerifyResult, next: () => Promise<unknown>) => {
-    if (!result.ok) return fail(ctx, options, 401, "invalid_token", DESCRIPTIONS[result.reason]);
+  const admit = (ctx: Ctx, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
+    if (!result.ok) {
+      const { reason } = result;
+      const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
+      return fail(ctx, options, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", DESCRIPTIONS[reason], scheme);
+    }
     const { organizationId, scopes, key } = result;
     if (result.app) {
       if (!options.allowApps) return fail(ctx, options, 401, "invalid_token", "App keys cannot be used here");
@@ -60,7 +90,10 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     const credential = readCredential(ctx);
     if (credential.kind === "none") return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
     if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
+    // RFC 9449 §4.3: htu is the request's URL without query and fragment, as the client addressed it.
+    const verifyOptions = credential.scheme === "dpop" ? { resource: options.resource, presented: { scheme: "dpop", proofs: credential.proofs, htm: ctx.method, htu: `${issuer}${ctx.path}` } as const } : bearerOptions;
+    const presented = verifyOptions.presented;
     const result = keys.verify(credential.raw, verifyOptions);
-    return result instanceof Promise ? result.then((r) => admit(ctx, r, next)) : admit(ctx, result, next);
+    return result instanceof Promise ? result.then((r) => admit(ctx, r, presented, next)) : admit(ctx, result, presented, next);
   };
 }

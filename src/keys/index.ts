@@ -10,7 +10,8 @@ import { createKeyImport } from "./import.js";
 
 export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView, type RevokedKey } from "./service.js";
 export { type KeyView, type KeySource, sourceLabel } from "./model.js";
-export { type VerifyResult, type Verify, type VerifyFailure } from "./verify/index.js";
+export { type VerifyResult, type Verify, type VerifyFailure, type Presentation } from "./verify/index.js";
+export { DPOP_SIGNING_ALGS } from "./dpop/proof.js";
 export { checkFormat, keyPattern, type FormatProblem } from "./format.js";
 export { labelSchema, scopesSchema, MAX_LABEL_LENGTH } from "./input.js";
 export { LastUsedTracker };

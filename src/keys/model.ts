@@ -19,6 +19,8 @@ export interface KeyView {
   organizationId: string | null;
   /** App keys: the organisation's app that owns the key. */
   appId: string | null;
+  /** RFC 9449 DPoP: the JWK thumbprint of the key pair the key is bound to (sent only with a proof by it); null for bearer keys. */
+  dpopJkt: string | null;
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
@@ -92,6 +94,7 @@ export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
     resource: row.resource,
     organizationId: row.organizationId,
     appId: row.appId,
+    dpopJkt: row.dpopJkt,
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: lastUsed ? lastUsed.toISOString() : null,
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,

@@ -5,7 +5,7 @@ import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
 import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./model.js";
-import { labelSchema, scopeCatalogueError } from "./input.js";
+import { dpopJktSchema, labelSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 
 export class KeyInputError extends Error {}
@@ -23,6 +23,8 @@ export interface MintRequest {
   organizationId?: string | null;
   /** App keys: the app (of `organizationId`) that owns the key; `userId` is the admin minting it. */
   appId?: string | null;
+  /** RFC 9449 DPoP: the JWK thumbprint the key is bound to (the token endpoint's, from the client's proof). */
+  dpopJkt?: string | null;
 }
 
 /** A key as an organisation admin sees it: whose it is, too. */
@@ -94,6 +96,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const identity: readonly string[] = req.source === "oauth" ? IDENTITY_SCOPES : [];
       const scopeError = scopeCatalogueError(scopes.filter((s) => !identity.includes(s)), options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
+      if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {
         if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } }))) throw new KeyInputError("No such app in that organisation");
@@ -114,6 +117,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
           grantId: req.grantId ?? null,
           organizationId,
           appId: req.appId ?? null,
+          dpopJkt: req.dpopJkt ?? null,
         },
       });
       return { raw, key: view(row) };

@@ -3,6 +3,7 @@
 import { Router } from "@koa/router";
 import type { Config } from "../config.js";
 import type { KeywardState } from "../http/state.js";
+import { DPOP_SIGNING_ALGS } from "../keys/dpop/proof.js";
 
 export const MCP_PATH = "/mcp";
 export const PRM_PATH = "/.well-known/oauth-protected-resource/mcp";
@@ -15,6 +16,8 @@ export function protectedResourceMetadata(config: Config) {
     resource: mcpResource(config),
     authorization_servers: [config.baseUrl],
     bearer_methods_supported: ["header"],
+    // RFC 9449 §5.1: DPoP-bound keys are accepted with proofs signed with these.
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
     scopes_supported: config.scopes,
     resource_name: "Keyward MCP server",
     resource_documentation: `${config.baseUrl}/`,

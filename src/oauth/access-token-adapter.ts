@@ -26,9 +26,10 @@ export interface AccessTokenAdapterOptions {
   onRevoked?(revoked: RevokedKey[], how: "token_revocation" | "grant_revoked"): Promise<void>;
 }
 
+/** `OAuth: <client name>`, at most 100 characters, never cut inside a surrogate pair (which no database can store). */
 function oauthLabel(name: string): string {
-  const clean = name.replace(/[\p{Cc}\p{Cf}]/gu, "").trim() || "unnamed client";
-  return `OAuth: ${clean}`.slice(0, 100);
+  const clean = name.replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, "").trim() || "unnamed client";
+  return `OAuth: ${clean}`.slice(0, 100).replace(/[\ud800-\udbff]$/, "");
 }
 
 export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Adapter {
@@ -49,6 +50,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
           scopes,
           resource: aud ?? null,
           grantId: payload.grantId ?? null,
+          // RFC 9449: the client sent a DPoP proof to the token endpoint; the key is bound to its key pair.
+          dpopJkt: typeof payload.jkt === "string" ? payload.jkt : null,
         },
         raw,
       );
@@ -70,6 +73,9 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         iat,
         exp: iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,
+        // A DPoP-bound key: introspection reports cnf.jkt and token_type DPoP; oidc-provider's own
+        // resource endpoints (userinfo) check the proof against it.
+        ...(result.key.dpopJkt ? { jkt: result.key.dpopJkt } : {}),
       };
       if (result.grantId) {
         payload.grantId = result.grantId;

@@ -89,6 +89,10 @@ export function createProvider(services: Services): Provider {
       introspection: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
       revocation: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
       userinfo: { enabled: true },
+      // RFC 9449: a DPoP proof at /token binds the key to the client's key pair (the thumbprint is
+      // stored on the key row, access-token-adapter.ts); every resource then demands a proof by it
+      // (src/keys/verify/check_binding.ts). Proof algorithms: oidc-provider's default, DPOP_SIGNING_ALGS.
+      dPoP: { enabled: true },
       rpInitiatedLogout: { enabled: false },
     },
 

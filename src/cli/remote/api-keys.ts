@@ -32,6 +32,7 @@ const keyView = z.looseObject({
   resource: z.string().nullable(),
   organizationId: z.string().nullable().default(null),
   appId: z.string().nullable().default(null),
+  dpopJkt: z.string().nullable().default(null),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),

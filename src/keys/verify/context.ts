@@ -1,14 +1,37 @@
 import type { ApiKey, User } from "../../generated/sqlite/client.js";
 import type { Role } from "../../orgs/roles.js";
 import type { KeyView } from "../model.js";
+import type { ProofProblem } from "../dpop/proof.js";
 
-export type VerifyFailure = "invalid_format" | "unknown_key" | "revoked" | "wrong_resource" | "not_member";
+export type VerifyFailure =
+  | "invalid_format"
+  | "unknown_key"
+  | "revoked"
+  | "wrong_resource"
+  | "not_member"
+  // check_binding (RFC 9449 DPoP):
+  | "dpop_required" // a DPoP-bound key sent as Bearer or X-API-Key
+  | "dpop_not_bound" // a bearer key sent with the DPoP scheme
+  | "dpop_proof_missing" // no DPoP header, or more than one
+  | ProofProblem
+  | "dpop_proof_replayed"
+  | "dpop_key_mismatch"; // a valid proof, signed by another key pair than the key's
+
+/**
+ * How the request presented the key (src/http/credential.ts). `dpop`: `Authorization: DPoP <key>`,
+ * with every DPoP header sent, the request's method and its ISSUER-based URL (for htm and htu).
+ */
+export type Presentation =
+  | { readonly scheme: "bearer" } // Authorization: Bearer, or X-API-Key
+  | { readonly scheme: "dpop"; readonly proofs: readonly string[]; readonly htm: string; readonly htu: string };
 
 /** What the steps read and fill in, in order. */
 export interface VerifyContext {
   readonly raw: string;
   /** The resource (RFC 8707 audience) the request is for; a key bound to another one is refused. */
   readonly resource?: string;
+  /** How the key was presented to a protected resource; absent when nobody is using it (introspection). */
+  readonly presented?: Presentation;
   /** The SHA-256 of `raw` (digestKey: 32 one-byte characters), once a step has computed it. */
   digest?: string;
   /** find_in_cache: the cache holds a row for this digest, so `raw` passed check_format before. */

@@ -1,5 +1,7 @@
 // The one way a key is checked, read top-down. Every protected surface (/mcp, the JSON API,
-// introspection) calls verify(); no other code looks a key up.
+// introspection) calls verify(); no other code looks a key up. A caller that lets the key act
+// (src/http/key-auth.ts) says how it was presented (`presented`), which check_binding needs;
+// introspection, which only describes a key, does not.
 import type { Db } from "../../db/client.js";
 import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
@@ -13,12 +15,14 @@ import { check_resource } from "./check_resource.js";
 import { touch_last_used } from "./touch_last_used.js";
 import { check_membership } from "./check_membership.js";
 import { resolve_scopes } from "./resolve_scopes.js";
+import { check_binding } from "./check_binding.js";
+import { createReplayGuard } from "../dpop/replay.js";
 import { createOrganizations } from "../../orgs/organizations.js";
 import type { Role } from "../../orgs/roles.js";
 import type { ScopeCatalogue } from "../../scopes/catalogue.js";
-import type { SharedRow, VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
+import type { Presentation, SharedRow, VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
-export type { VerifyFailure };
+export type { Presentation, VerifyFailure };
 
 export type VerifyResult =
   | {
@@ -45,6 +49,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     check_resource,
     check_membership(db, createOrganizations(db)),
     resolve_scopes(options.catalogue),
+    check_binding(createReplayGuard(db)), // DPoP-bound keys: a fresh proof by their key pair (last: it records the proof)
     touch_last_used(tracker),
   ];
 
@@ -88,9 +93,9 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
   };
 
   /** The answer at once when every step could give it (a cached key), a promise otherwise: `await` it either way. */
-  return function verify(raw: string, options: { resource?: string } = {}): VerifyResult | Promise<VerifyResult> {
+  return function verify(raw: string, options: { resource?: string; presented?: Presentation } = {}): VerifyResult | Promise<VerifyResult> {
     // Every field from the start: one shape for every request, so each step's reads stay monomorphic.
-    const ctx: VerifyContext = { raw, resource: options.resource, digest: undefined, wellFormed: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, usedAt: undefined, scopes: undefined };
+    const ctx: VerifyContext = { raw, resource: options.resource, presented: options.presented, digest: undefined, wellFormed: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, usedAt: undefined, scopes: undefined };
     return run(ctx, 0);
   };
 }
