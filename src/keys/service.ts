@@ -7,6 +7,7 @@ import type { LastUsedTracker } from "./last-used.js";
 import { toView, type KeySource, type KeyView } from "./model.js";
 import { labelSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
+import { isManagementScope } from "../scopes/management.js";
 
 export class KeyInputError extends Error {}
 
@@ -90,7 +91,8 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const label = labelSchema.safeParse(req.label);
       if (!label.success) throw new KeyInputError(label.error.issues[0]!.message);
       const scopes = req.scopes ?? [];
-      const scopeError = scopeCatalogueError(scopes, options.scopes);
+      // Catalogue scopes, or Keyward's own API's (keys:*, orgs:*); who may grant which: mint-policy.ts.
+      const scopeError = scopeCatalogueError(scopes.filter((s) => !isManagementScope(s)), options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {
