@@ -12,14 +12,15 @@ import { KeyInputError, labelSchema, scopesSchema, type Minted } from "../keys/i
 import { decideMint, type Caller } from "../keys/mint-policy.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
-import { createInvitations, INVITATIONS_PER_HOUR } from "../orgs/invitations.js";
+import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "../orgs/invitations.js";
 import { refusalError } from "../api/auth.js";
 
 export const orgNameSchema = z.string().trim().min(1, "Name the organisation").max(100, "At most 100 characters").regex(/^[^\p{Cc}\p{Cf}]*$/u, "No control characters");
 export const appNameSchema = orgNameSchema;
 export const memberInput = z.object({ email: emailSchema, role: roleSchema });
 export const invitationNotFound = () => new HttpError(404, "not_found", "No invitation with that id.");
-const INVITE_LIMIT = { max: INVITATIONS_PER_HOUR, windowMs: 3600_000 };
+const ORG_INVITE_LIMIT = { max: INVITATIONS_PER_HOUR, windowMs: 3600_000 };
+const ACTOR_INVITE_LIMIT = { max: INVITATIONS_PER_ACTOR_PER_HOUR, windowMs: 3600_000 };
 export const roleInput = z.object({ role: roleSchema });
 export const appKeyInput = z.object({ label: labelSchema.optional(), scopes: scopesSchema.optional() });
 
@@ -47,13 +48,16 @@ export function orgActions(services: Services) {
     async invite(ctx: Ctx, actor: PublicUser, organizationId: string, input: unknown) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const { email, role } = memberInput.parse(input);
-      const counters = [`invite:org:${org.id}`, `invite:actor:${actor.id}`];
-      for (const counter of counters) {
-        const wait = await rateLimiter.blockedFor(counter, INVITE_LIMIT);
+      const counters = [
+        [`invite:org:${org.id}`, ORG_INVITE_LIMIT],
+        [`invite:actor:${actor.id}`, ACTOR_INVITE_LIMIT],
+      ] as const;
+      for (const [counter, limit] of counters) {
+        const wait = await rateLimiter.blockedFor(counter, limit);
         if (wait > 0) throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", { "Retry-After": String(Math.ceil(wait / 1000)) });
       }
       const invitation = await invitations.invite(org.id, { id: actor.id, role: org.role }, email, role).catch((e: unknown) => Promise.reject(badInput(e)));
-      for (const counter of counters) await rateLimiter.hit(counter, INVITE_LIMIT);
+      for (const [counter, limit] of counters) await rateLimiter.hit(counter, limit);
       await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.member_invited", targetId: org.id, ...meta(ctx), details: { invitationId: invitation.id, email, role } });
       return invitation;
     },

@@ -8,8 +8,9 @@ import { asRole, canAssign, type Role } from "./roles.js";
 import { OrgInputError, type MemberView } from "./organizations.js";
 
 export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
-/** Invitations one organisation, or one person, may send per hour (src/http/org-actions.ts). */
+/** Invitations one organisation may send per hour, and one person across organisations (src/http/org-actions.ts). */
 export const INVITATIONS_PER_HOUR = 20;
+export const INVITATIONS_PER_ACTOR_PER_HOUR = 50;
 
 export interface InvitationView {
   id: string;
