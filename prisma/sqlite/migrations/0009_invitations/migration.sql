@@ -1,5 +1,6 @@
+-- IF NOT EXISTS: re-applying the newest migration to a file that has it is harmless (test/migrate.test.ts does).
 -- CreateTable
-CREATE TABLE "Invitation" (
+CREATE TABLE IF NOT EXISTS "Invitation" (
     "id" TEXT NOT NULL PRIMARY KEY,
     "organizationId" TEXT NOT NULL,
     "email" TEXT NOT NULL,
@@ -11,8 +12,8 @@ CREATE TABLE "Invitation" (
 );
 
 -- CreateIndex
-CREATE INDEX "Invitation_email_idx" ON "Invitation"("email");
+CREATE INDEX IF NOT EXISTS "Invitation_email_idx" ON "Invitation"("email");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "Invitation_organizationId_email_key" ON "Invitation"("organizationId", "email");
+CREATE UNIQUE INDEX IF NOT EXISTS "Invitation_organizationId_email_key" ON "Invitation"("organizationId", "email");
 
