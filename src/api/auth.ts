@@ -1,11 +1,12 @@
 // The JSON API accepts a key (Authorization / X-API-Key) or a browser session; with a session,
 // state-changing requests must carry the X-CSRF-Token header (the key path needs none: no cookie).
+// Each route then names the management scope a key needs (requireScope: keys:*, orgs:*).
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
-import type { Config } from "../config.js";
 import { HttpError } from "../http/errors.js";
-import { managementRefusal, type Caller, type Refusal } from "../keys/mint-policy.js";
+import { managementRefusal, type Caller } from "../keys/mint-policy.js";
+import { refusalError } from "../http/insufficient-scope.js";
 import type { ManagementScope } from "../scopes/management.js";
 import { hasCredential } from "../http/credential.js";
 import { requireKey } from "../http/key-auth.js";
@@ -40,12 +41,6 @@ export function callerOf(ctx: Ctx): Caller {
   if (auth.via === "session") return { via: "session" };
   if (auth.via === "app") throw new HttpError(401, "invalid_token", "App keys cannot be used here");
   return auth;
-}
-
-/** RFC 6750 insufficient_scope, as 403 JSON with the challenge naming the scope to ask for. */
-export function refusalError(config: Config, refusal: Refusal): HttpError {
-  const challenge = [`Bearer error="insufficient_scope"`, ...(refusal.scope ? [`scope="${refusal.scope}"`] : []), `resource_metadata="${mcpResourceMetadataUrl(config)}"`].join(", ");
-  return new HttpError(refusal.status, refusal.error, refusal.description, { "WWW-Authenticate": challenge });
 }
 
 /** Route guard: the caller's key must hold `scope` (keys:read … orgs:write); sessions always do. */

@@ -13,7 +13,7 @@ import { decideMint, type Caller } from "../keys/mint-policy.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
 import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "../orgs/invitations.js";
-import { refusalError } from "../api/auth.js";
+import { refusalError } from "./insufficient-scope.js";
 
 export const orgNameSchema = z.string().trim().min(1, "Name the organisation").max(100, "At most 100 characters").regex(/^[^\p{Cc}\p{Cf}]*$/u, "No control characters");
 export const appNameSchema = orgNameSchema;
