@@ -39,13 +39,14 @@ interface KeyBody {
 
 describe("with a key", () => {
   it("create returns 201, a Location and the raw key once; list and get never show it", async () => {
-    const created = await api(alice.raw).post("/api/api-keys").send({ label: "CI deploy", scopes: ["mcp:read"] }).expect(201);
+    // keys:read: a key with explicit scopes reads the key list only when it names that scope
+    const created = await api(alice.raw).post("/api/api-keys").send({ label: "CI deploy", scopes: ["mcp:read", "keys:read"] }).expect(201);
     expect(created.headers["content-type"]).toMatch(/^application\/json/);
     expect(created.headers["cache-control"]).toBe("no-store");
     const body = created.body as KeyBody;
     expect(body.key).toMatch(/^kw_user_[0-9A-Za-z]{49}$/);
     expect(created.headers.location).toBe(`/api/api-keys/${body.id}`);
-    expect(body).toMatchObject({ label: "CI deploy", last4: body.key!.slice(-4), status: "active", source: "portal", sourceLabel: "Portal", scopes: ["mcp:read"], lastUsedAt: null, revokedAt: null });
+    expect(body).toMatchObject({ label: "CI deploy", last4: body.key!.slice(-4), status: "active", source: "portal", sourceLabel: "Portal", scopes: ["mcp:read", "keys:read"], lastUsedAt: null, revokedAt: null });
     expect(body.id).toMatch(/^key_[0-9A-Za-z]{20}$/);
     const raw = body.key!;
 

@@ -70,6 +70,21 @@ describe("remote api-keys and mcp-config", () => {
     expect(JSON.parse(run.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ label: "manager" })]));
   });
 
+  it("a stored key with limited scopes: no management without keys:*, and it mints only a subset of its own", async () => {
+    const readOnly = await mintOnPage(user.agent, user.csrf, "read only", ["mcp:read"]);
+    const asRead = { env: { XDG_CONFIG_HOME: path.join(xdg, "empty"), KEYWARD_TOKEN: readOnly.raw, KEYWARD_SERVER: server.url } };
+    expectError(await keyward(["api-keys", "list"], asRead), 1, /lacks the keys:read scope/);
+    expectError(await keyward(["api-keys", "create", "escalate"], asRead), 1, /lacks the keys:write scope/);
+
+    const manager = await mintOnPage(user.agent, user.csrf, "ci manager", ["mcp:read", "keys:write"]);
+    const asManager = { env: { XDG_CONFIG_HOME: path.join(xdg, "empty"), KEYWARD_TOKEN: manager.raw, KEYWARD_SERVER: server.url } };
+    expectError(await keyward(["api-keys", "create", "writer", "--scopes", "mcp:write"], asManager), 1, /cannot grant mcp:write/);
+    expectError(await keyward(["api-keys", "create", "everything"], asManager), 1, /name the scopes the new key gets/);
+    const ok = await keyward(["api-keys", "create", "reader", "--scopes", "mcp:read"], asManager);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await mcpStatus(ok.stdout.trim())).toBe(200);
+  });
+
   it("usage errors: no server anywhere, --user with --server; a bad key is exit 3", async () => {
     expectError(await keyward(["api-keys", "list"], { env: { XDG_CONFIG_HOME: path.join(xdg, "none") } }), 2, /no server: pass --server/);
     expectError(await keyward(["api-keys", "list", "--user", user.email, "--server", server.url], { env }), 2, /not both/);

@@ -29,14 +29,15 @@ describe("no raw key at rest or in the logs", () => {
     const sessionToken = /kw_session=([^;]+)/.exec((await agent.get("/app/account/api-keys").expect(200)).request.cookies)![1]!;
 
     // minted on the page
-    const pageKey = await mintOnPage(agent, csrf, "page key", ["mcp:read"]);
+    // (a key with explicit scopes manages keys only with keys:*, and mints only a subset of its own: issue 22)
+    const pageKey = await mintOnPage(agent, csrf, "page key", ["mcp:read", "keys:write"]);
     raws.push(pageKey.raw);
     raws.push((await mintOnPage(other.agent, other.csrf, "other user's key")).raw);
 
     // minted through the API, with a key and with the session
-    const viaKey = await request(server.url).post("/api/api-keys").set("Authorization", `Bearer ${pageKey.raw}`).send({ label: "api key" }).expect(201);
+    const viaKey = await request(server.url).post("/api/api-keys").set("Authorization", `Bearer ${pageKey.raw}`).send({ label: "api key", scopes: ["mcp:read", "keys:read"] }).expect(201);
     raws.push(viaKey.body.key as string);
-    const viaSession = await agent.post("/api/api-keys").set("X-CSRF-Token", csrf).send({ name: "session key", scopes: "mcp:write" }).expect(201);
+    const viaSession = await agent.post("/api/api-keys").set("X-CSRF-Token", csrf).send({ name: "session key", scopes: "mcp:write keys:read" }).expect(201);
     raws.push(viaSession.body.key as string);
 
     // used: /mcp with both headers, the API, wrong/typo'd variants

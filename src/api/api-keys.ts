@@ -7,7 +7,9 @@ import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { parseBody } from "../http/body.js";
-import { apiAuth } from "./auth.js";
+import { apiAuth, callerOf, requireScope } from "./auth.js";
+import { refusalError } from "../http/insufficient-scope.js";
+import { decideMint } from "../keys/mint-policy.js";
 import { requestMeta } from "../http/request-meta.js";
 import { keyMinted, keyRevoked } from "../audit/key-events.js";
 
@@ -43,7 +45,10 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
   router.use(apiAuth(services));
 
   // Newest first, `limit` (1–500, default 100) per page; follow `next_cursor` for older keys.
-  router.get("/", async (ctx) => {
+  const read = requireScope(services, "keys:read");
+  const write = requireScope(services, "keys:write");
+
+  router.get("/", read, async (ctx) => {
     const query = listQuery.safeParse(ctx.query);
     if (!query.success) throw new HttpError(400, "invalid_request", query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     try {
@@ -55,15 +60,19 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     }
   });
 
-  router.post("/", parseBody(), async (ctx) => {
+  router.post("/", write, parseBody(), async (ctx) => {
     if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
     const input = createBody.parse(ctx.request.body ?? {});
+    const scopes = input.scopes ?? [];
+    // What this caller may mint: src/keys/mint-policy.ts (its organisation, a subset of its access).
+    const decision = decideMint(callerOf(ctx), { organizationId: input.organizationId, scopes }, services.config.scopeCatalogue);
+    if (!decision.ok) throw refusalError(services.config, decision.refusal);
     try {
       const minted = await keys.mint({
         userId: userOf(ctx).id,
         label: input.label ?? input.name ?? "",
-        scopes: input.scopes ?? [],
-        organizationId: input.organizationId,
+        scopes,
+        organizationId: decision.organizationId,
         dpopJkt: input.dpop_jkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
         source: "portal",
       });
@@ -77,13 +86,13 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     }
   });
 
-  router.get("/:id", async (ctx) => {
+  router.get("/:id", read, async (ctx) => {
     const key = await keys.get(userOf(ctx).id, ctx.params.id!);
     if (!key) throw notFound();
     ctx.body = key;
   });
 
-  router.delete("/:id", async (ctx) => {
+  router.delete("/:id", write, async (ctx) => {
     const wasActive = (await keys.get(userOf(ctx).id, ctx.params.id!))?.status === "active";
     const key = await keys.revoke(userOf(ctx).id, ctx.params.id!);
     if (!key) throw notFound();

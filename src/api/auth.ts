@@ -1,8 +1,13 @@
 // The JSON API accepts a key (Authorization / X-API-Key) or a browser session; with a session,
 // state-changing requests must carry the X-CSRF-Token header (the key path needs none: no cookie).
+// Each route then names the management scope a key needs (requireScope: keys:*, orgs:*).
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
-import type { KeywardState } from "../http/state.js";
+import type { Ctx, KeywardState } from "../http/state.js";
+import { HttpError } from "../http/errors.js";
+import { managementRefusal, type Caller } from "../keys/mint-policy.js";
+import { refusalError } from "../http/insufficient-scope.js";
+import type { ManagementScope } from "../scopes/management.js";
 import { hasCredential } from "../http/credential.js";
 import { requireKey } from "../http/key-auth.js";
 import { requireCsrf } from "../web/csrf.js";
@@ -27,5 +32,23 @@ export function apiAuth(services: Services): Middleware<KeywardState> {
     }
     ctx.state.auth = { user: session.user, key: null, via: "session" };
     return requireCsrf(ctx, next);
+  };
+}
+
+/** The caller as the mint policy sees it (src/keys/mint-policy.ts). App keys never get this far. */
+export function callerOf(ctx: Ctx): Caller {
+  const auth = ctx.state.auth;
+  if (!auth) throw new HttpError(401, "unauthorized", "This API acts for a user: use a user's key or a session");
+  if (auth.via === "session") return { via: "session" };
+  if (auth.via === "app") throw new HttpError(401, "invalid_token", "App keys cannot be used here");
+  return auth;
+}
+
+/** Route guard: the caller's key must hold `scope` (keys:read … orgs:write); sessions always do. */
+export function requireScope(services: Services, scope: ManagementScope): Middleware<KeywardState> {
+  return async (ctx, next) => {
+    const refusal = managementRefusal(callerOf(ctx), scope);
+    if (refusal) throw refusalError(services.config, refusal);
+    await next();
   };
 }

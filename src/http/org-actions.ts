@@ -9,11 +9,18 @@ import { appNotFound, keyNotFound, memberNotFound, orgForUser } from "./org-acce
 import { OrgInputError } from "../orgs/organizations.js";
 import { roleSchema } from "../orgs/roles.js";
 import { KeyInputError, labelSchema, scopesSchema, type Minted } from "../keys/index.js";
+import { decideMint, type Caller } from "../keys/mint-policy.js";
+import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
+import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "../orgs/invitations.js";
+import { refusalError } from "./insufficient-scope.js";
 
 export const orgNameSchema = z.string().trim().min(1, "Name the organisation").max(100, "At most 100 characters").regex(/^[^\p{Cc}\p{Cf}]*$/u, "No control characters");
 export const appNameSchema = orgNameSchema;
 export const memberInput = z.object({ email: emailSchema, role: roleSchema });
+export const invitationNotFound = () => new HttpError(404, "not_found", "No invitation with that id.");
+const ORG_INVITE_LIMIT = { max: INVITATIONS_PER_HOUR, windowMs: 3600_000 };
+const ACTOR_INVITE_LIMIT = { max: INVITATIONS_PER_ACTOR_PER_HOUR, windowMs: 3600_000 };
 export const roleInput = z.object({ role: roleSchema });
 export const appKeyInput = z.object({ label: labelSchema.optional(), scopes: scopesSchema.optional() });
 
@@ -24,7 +31,8 @@ const badInput = (err: unknown) => {
 };
 
 export function orgActions(services: Services) {
-  const { orgs, keys, audit } = services;
+  const { orgs, keys, audit, rateLimiter } = services;
+  const invitations = createInvitations(services.db);
   return {
     async create(ctx: Ctx, actor: PublicUser, name: unknown) {
       const org = await orgs.create(actor.id, orgNameSchema.parse(name));
@@ -32,12 +40,60 @@ export function orgActions(services: Services) {
       return org;
     },
 
-    async addMember(ctx: Ctx, actor: PublicUser, organizationId: string, input: unknown) {
+    /**
+     * Invites an email to the organisation. One answer (202, the invitation) whatever the email: the
+     * User table is not read, so neither the answer nor its timing tells whether an account exists.
+     * Limited per organisation and per inviting admin.
+     */
+    async invite(ctx: Ctx, actor: PublicUser, organizationId: string, input: unknown) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const { email, role } = memberInput.parse(input);
-      const member = await orgs.addMember(org.id, org.role, email, role).catch((e: unknown) => Promise.reject(badInput(e)));
-      await audit.record({ userId: member.userId, actor: { type: "org_admin", id: actor.id }, action: "org.member_added", targetId: org.id, ...meta(ctx), details: { role } });
-      return member;
+      const counters = [
+        [`invite:org:${org.id}`, ORG_INVITE_LIMIT],
+        [`invite:actor:${actor.id}`, ACTOR_INVITE_LIMIT],
+      ] as const;
+      for (const [counter, limit] of counters) {
+        const wait = await rateLimiter.blockedFor(counter, limit);
+        if (wait > 0) throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", { "Retry-After": String(Math.ceil(wait / 1000)) });
+      }
+      const invitation = await invitations.invite(org.id, { id: actor.id, role: org.role }, email, role).catch((e: unknown) => Promise.reject(badInput(e)));
+      for (const [counter, limit] of counters) await rateLimiter.hit(counter, limit);
+      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.member_invited", targetId: org.id, ...meta(ctx), details: { invitationId: invitation.id, email, role } });
+      return invitation;
+    },
+
+    async invitations(actor: PublicUser, organizationId: string) {
+      const org = await orgForUser(services, actor.id, organizationId, "admin");
+      return invitations.pendingForOrganization(org.id);
+    },
+
+    async revokeInvitation(ctx: Ctx, actor: PublicUser, organizationId: string, invitationId: string) {
+      const org = await orgForUser(services, actor.id, organizationId, "admin");
+      const invitation = await invitations.revoke(org.id, invitationId);
+      if (!invitation) throw invitationNotFound();
+      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.invitation_revoked", targetId: org.id, ...meta(ctx), details: { invitationId: invitation.id, email: invitation.email } });
+      return invitation;
+    },
+
+    /** The signed-in user's pending invitations (addressed to their email). */
+    async myInvitations(actor: PublicUser) {
+      return invitations.pendingForEmail(actor.email);
+    },
+
+    /** Someone else's invitation, an expired one and a missing one: the same 404. */
+    async acceptInvitation(ctx: Ctx, actor: PublicUser, invitationId: string) {
+      const done = await invitations.accept(actor, invitationId);
+      if (!done) throw invitationNotFound();
+      const { invitation, member } = done;
+      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_accepted", targetId: invitation.organizationId, ...meta(ctx), details: { invitationId: invitation.id, role: member.role } });
+      return { invitation, member };
+    },
+
+    async declineInvitation(ctx: Ctx, actor: PublicUser, invitationId: string) {
+      const invitation = await invitations.decline(actor, invitationId);
+      if (!invitation) throw invitationNotFound();
+      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_declined", targetId: invitation.organizationId, ...meta(ctx), details: { invitationId: invitation.id } });
+      return invitation;
     },
 
     async changeRole(ctx: Ctx, actor: PublicUser, organizationId: string, userId: string, input: unknown) {
@@ -88,11 +144,15 @@ export function orgActions(services: Services) {
       return { org, app };
     },
 
-    async mintAppKey(ctx: Ctx, actor: PublicUser, organizationId: string, appId: string, input: unknown): Promise<Minted> {
+    /** `caller`: the session, or the key the request came with (what it may mint: src/keys/mint-policy.ts). */
+    async mintAppKey(ctx: Ctx, actor: PublicUser, caller: Caller, organizationId: string, appId: string, input: unknown): Promise<Minted> {
       const { org, app } = await this.app(actor, organizationId, appId);
-      const { label, scopes } = appKeyInput.parse(input);
+      const { label, scopes = [] } = appKeyInput.parse(input);
+      if (scopes.some(isManagementScope)) throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
+      const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
+      if (!decision.ok) throw refusalError(services.config, decision.refusal);
       const minted = await keys
-        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes: scopes ?? [], source: "portal" })
+        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes, source: "portal" })
         .catch((e: unknown) => Promise.reject(badInput(e)));
       await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app_key.minted", targetId: minted.key.id, ...meta(ctx), details: { organizationId: org.id, appId: app.id, label: minted.key.label } });
       return minted;

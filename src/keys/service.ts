@@ -7,6 +7,7 @@ import type { LastUsedTracker } from "./last-used.js";
 import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./model.js";
 import { dpopJktSchema, labelSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
+import { isManagementScope } from "../scopes/management.js";
 
 export class KeyInputError extends Error {}
 
@@ -92,9 +93,11 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const label = labelSchema.safeParse(req.label);
       if (!label.success) throw new KeyInputError(label.error.issues[0]!.message);
       const scopes = req.scopes ?? [];
-      // OAuth keys may also carry the OpenID Connect identity scopes the user approved (userinfo).
-      const identity: readonly string[] = req.source === "oauth" ? IDENTITY_SCOPES : [];
-      const scopeError = scopeCatalogueError(scopes.filter((s) => !identity.includes(s)), options.scopes);
+      // Catalogue scopes; OAuth keys may also carry the OpenID Connect identity scopes the user
+      // approved (userinfo), other keys Keyward's own API's (keys:*, orgs:*; who may grant which:
+      // mint-policy.ts). OAuth clients never get management scopes.
+      const extra = req.source === "oauth" ? (s: string) => (IDENTITY_SCOPES as readonly string[]).includes(s) : isManagementScope;
+      const scopeError = scopeCatalogueError(scopes.filter((s) => !extra(s)), options.scopes);
       if (scopeError) throw new KeyInputError(scopeError);
       if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));

@@ -81,7 +81,11 @@ export function createOrganizations(db: Db) {
       return rows.map((m) => ({ userId: m.userId, email: m.user.email, role: asRole(m.role) ?? "viewer", createdAt: m.createdAt.toISOString() }));
     },
 
-    /** Adds an existing user by email. The caller has checked the actor may administer the organisation. */
+    /**
+     * Adds an existing user by email, at once: only the operator's CLI (`keyward orgs add-member`).
+     * On the web and the JSON API people are invited and accept (src/orgs/invitations.ts): this
+     * answer tells whether an account exists, which only the operator may learn.
+     */
     async addMember(organizationId: string, actorRole: Role, email: string, role: Role): Promise<MemberView> {
       if (!canAssign(actorRole, role)) throw new OrgInputError("Only an owner can add an owner.");
       const org = await db.organization.findUniqueOrThrow({ where: { id: organizationId } });

@@ -2,6 +2,7 @@
 // implies (x:write ⇒ x:read). Parsed and validated once at start; every surface that shows, grants or
 // checks a scope reads it from here.
 import { z } from "zod";
+import { isManagementScope } from "./management.js";
 
 export interface ScopeDefinition {
   name: string;
@@ -47,6 +48,7 @@ export function buildCatalogue(input: unknown): ScopeCatalogue {
   for (const entry of parsed.data) {
     if (names.has(entry.name)) problems.push(`scope "${entry.name}" is listed twice`);
     if (RESERVED.has(entry.name)) problems.push(`scope "${entry.name}" is reserved by OpenID Connect`);
+    if (isManagementScope(entry.name)) problems.push(`scope "${entry.name}" is reserved for Keyward's own API (docs/permissions.md)`);
     names.add(entry.name);
   }
   for (const entry of parsed.data) {

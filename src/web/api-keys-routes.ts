@@ -12,6 +12,7 @@ import { endOnRedirect, requireLogin } from "./require-login.js";
 import { allHostSnippets } from "../mcp/host-configs.js";
 import { requestMeta } from "../http/request-meta.js";
 import { keyMinted, keyRevoked } from "../audit/key-events.js";
+import { MANAGEMENT_DESCRIPTIONS, MANAGEMENT_SCOPES } from "../scopes/management.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 export const KEYS_PER_PAGE = 50;
@@ -60,6 +61,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         form: extra.form ?? { label: "", scopes: [] },
         scopeCatalogue: config.scopes,
         scopeDefinitions: config.scopeCatalogue,
+        managementScopes: MANAGEMENT_SCOPES.map((name) => ({ name, description: MANAGEMENT_DESCRIPTIONS[name] })),
         organizations: await services.orgs.listForUser(userId),
         organizationId: extra.organizationId ?? "",
         keyPrefix: config.keyPrefix,

@@ -33,7 +33,21 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
 
   router.get(ORGS_PAGE, async (ctx) => {
     const user = requireLogin(ctx);
-    await sendPage(ctx, "orgs", { title: "Organisations", orgs: await orgs.listForUser(user.id) });
+    const notice = typeof ctx.query.done === "string" ? ctx.query.done.slice(0, 200) : "";
+    await sendPage(ctx, "orgs", { title: "Organisations", orgs: await orgs.listForUser(user.id), invitations: await actions.myInvitations(user), notice });
+  });
+
+  // Invitations addressed to the signed-in user: accept (join with the invited role) or decline.
+  router.post(`${ORGS_PAGE}/invitations/:invitationId/accept`, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const { invitation, member } = await actions.acceptInvitation(ctx, user, ctx.params.invitationId!);
+    seeOther(ctx, `${orgPath(invitation.organizationId)}?done=${encodeURIComponent(`You joined ${invitation.organizationName} as ${member.role}.`)}`);
+  });
+
+  router.post(`${ORGS_PAGE}/invitations/:invitationId/decline`, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const invitation = await actions.declineInvitation(ctx, user, ctx.params.invitationId!);
+    seeOther(ctx, `${ORGS_PAGE}?done=${encodeURIComponent(`Declined the invitation to ${invitation.organizationName}.`)}`);
   });
 
   router.post(ORGS_PAGE, requireCsrf, async (ctx) => {
@@ -53,6 +67,7 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
       members: await orgs.members(org.id),
       memberKeys: admin ? await keys.listForOrganization(org.id) : [],
       apps: admin ? await orgs.apps(org.id) : [],
+      invitations: admin ? await actions.invitations(user, org.id) : [],
       notice: extra.notice ?? "",
     });
   };
@@ -65,8 +80,14 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
 
   router.post(`${ORGS_PAGE}/:orgId/members`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
-    const member = await actions.addMember(ctx, user, ctx.params.orgId!, body(ctx));
-    seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Added ${member.email} as ${member.role}.`)}`);
+    const invitation = await actions.invite(ctx, user, ctx.params.orgId!, body(ctx));
+    seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Invited ${invitation.email} as ${invitation.role}. They join when they accept.`)}`);
+  });
+
+  router.post(`${ORGS_PAGE}/:orgId/invitations/:invitationId/revoke`, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const invitation = await actions.revokeInvitation(ctx, user, ctx.params.orgId!, ctx.params.invitationId!);
+    seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Revoked the invitation for ${invitation.email}.`)}`);
   });
 
   router.post(`${ORGS_PAGE}/:orgId/members/:userId/role`, requireCsrf, async (ctx) => {
@@ -110,7 +131,7 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
 
   router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
-    const minted = await actions.mintAppKey(ctx, user, ctx.params.orgId!, ctx.params.appId!, body(ctx));
+    const minted = await actions.mintAppKey(ctx, user, { via: "session" }, ctx.params.orgId!, ctx.params.appId!, body(ctx));
     // The only response with the raw key: rendered, never redirected or cached.
     await appPage(ctx, user, ctx.params.orgId!, ctx.params.appId!, minted, 201);
   });

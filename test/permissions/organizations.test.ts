@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../helpers.js";
+import { joinOrg } from "./org-helpers.js";
 
 let server: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>; // owner of "Acme"
@@ -23,6 +24,12 @@ const api = (raw: string) => ({
 const tool = (name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } });
 const mcp = (raw: string, body: object) => request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
 
+/** A key acting in `organizationId`, minted on the account page (a key mints only in its own organisation). */
+const mintIn = async (person: Awaited<ReturnType<typeof signUp>>, organizationId: string, label: string) => {
+  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).expect(201);
+  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
+};
+
 /** Status, content type, cache header and body bytes: what must not tell a foreign id from a missing one. */
 const shape = (res: request.Response) => ({ status: res.status, type: res.headers["content-type"], cache: res.headers["cache-control"], body: res.text });
 
@@ -33,9 +40,7 @@ beforeAll(async () => {
   eveKey = (await mintOnPage(eve.agent, eve.csrf, "eve admin")).raw;
   acme = (await api(aliceKey).post("/api/orgs", { name: "Acme" }).expect(201)).body.id;
   evil = (await api(eveKey).post("/api/orgs", { name: "Evil" }).expect(201)).body.id;
-  const added = await api(aliceKey).post(`/api/orgs/${acme}/members`, { email: bob.email, role: "member" });
-  expect(added.status, added.text).toBe(201);
-  bobId = added.body.userId;
+  bobId = await joinOrg(server, aliceKey, acme, bob, "member");
 });
 afterAll(async () => server?.close());
 
@@ -51,6 +56,7 @@ describe("personal organisations", () => {
     const personal = (await api(aliceKey).get("/api/orgs").expect(200)).body.data[0].id;
     const res = await api(aliceKey).post(`/api/orgs/${personal}/members`, { email: bob.email, role: "member" });
     expect(res.status).toBe(400);
+    expect(res.body.error_description).toMatch(/personal organisation/);
   });
 });
 
@@ -82,14 +88,20 @@ describe("role changes reach existing keys on the next request", () => {
     expect(gone.status).toBe(401);
     expect(gone.body.error_description).toBe("The key's owner is no longer a member of the key's organisation");
     // put bob back for the tests below
-    await api(aliceKey).post(`/api/orgs/${acme}/members`, { email: bob.email, role: "member" }).expect(201);
+    await joinOrg(server, aliceKey, acme, bob, "member");
   });
 
   it("a key cannot be minted in an organisation the user is not in", async () => {
     const res = await api(eveKey).post("/api/api-keys", { label: "sneaky", organizationId: acme });
     const missing = await api(eveKey).post("/api/api-keys", { label: "sneaky", organizationId: "org_doesnotexist" });
-    expect(res.status).toBe(400);
+    // a key mints only in the organisation it acts in (src/keys/mint-policy.ts): one answer for both
+    expect(res.status).toBe(403);
     expect(shape(res)).toEqual(shape(missing));
+    // a session is refused too, the same way for a foreign and a missing organisation
+    const viaSession = await eve.agent.post("/api/api-keys").set("X-CSRF-Token", eve.csrf).send({ label: "sneaky", organizationId: acme });
+    const viaSessionMissing = await eve.agent.post("/api/api-keys").set("X-CSRF-Token", eve.csrf).send({ label: "sneaky", organizationId: "org_doesnotexist" });
+    expect(viaSession.status).toBe(400);
+    expect(shape(viaSession)).toEqual(shape(viaSessionMissing));
   });
 
   it("an organisation keeps at least one owner", async () => {
@@ -102,8 +114,12 @@ describe("role changes reach existing keys on the next request", () => {
 
 describe("org admins and members' keys", () => {
   it("an admin sees and revokes a member's key; the revocation is audit-logged as org_admin", async () => {
-    const minted = await api((await mintOnPage(bob.agent, bob.csrf, "bob personal")).raw).post("/api/api-keys", { label: "bob acme", organizationId: acme });
+    // A key mints only in its own organisation: bob's Acme key comes from a key acting in Acme.
+    const bobInAcme = await bob.agent.post("/app/account/api-keys").type("form").send({ _csrf: bob.csrf, label: "bob acme seed", organizationId: acme }).expect(201);
+    const seed = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(bobInAcme.text)![1]!;
+    const minted = await api(seed).post("/api/api-keys", { label: "bob acme" });
     expect(minted.status, minted.text).toBe(201);
+    expect(minted.body.organizationId).toBe(acme);
     const listed = (await api(aliceKey).get(`/api/orgs/${acme}/keys`).expect(200)).body.data as { id: string; ownerEmail: string }[];
     expect(listed.find((k) => k.id === minted.body.id)).toMatchObject({ ownerEmail: bob.email });
     // the member's personal keys are not the org's business
@@ -123,7 +139,7 @@ describe("org admins and members' keys", () => {
   });
 
   it("cross-organisation ids get byte-identical answers to missing ids (API and pages)", async () => {
-    const eveInEvil = await api(eveKey).post("/api/api-keys", { label: "eve evil", organizationId: evil });
+    const eveInEvil = await api(await mintIn(eve, evil, "eve evil seed")).post("/api/api-keys", { label: "eve evil", organizationId: evil });
     expect(eveInEvil.status).toBe(201);
     const foreignKey = eveInEvil.body.id as string;
     const evilApp = (await api(eveKey).post(`/api/orgs/${evil}/apps`, { name: "evil app" }).expect(201)).body.id as string;
@@ -182,7 +198,8 @@ describe("app keys", () => {
 
   it("write with full access when minted without scopes; a revoked app key stops at once", async () => {
     const app = (await api(aliceKey).post(`/api/orgs/${acme}/apps`, { name: "Batch" }).expect(201)).body.id as string;
-    const key = await api(aliceKey).post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "batch" });
+    // an app key is minted by a key acting in the app's organisation (src/keys/mint-policy.ts)
+    const key = await api(await mintIn(alice, acme, "alice in acme")).post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "batch" });
     expect(key.status, key.text).toBe(201);
     expect((await mcp(key.body.key, tool("notes_add", { text: "from the app" }))).status).toBe(200);
     await api(aliceKey).delete(`/api/orgs/${acme}/apps/${app}/keys/${key.body.id}`).expect(200);
