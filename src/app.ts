@@ -21,7 +21,7 @@ import { rejectIllFormedUrl } from "./http/reject-ill-formed-url.js";
 import { parseBody } from "./http/body.js";
 import { createProvider } from "./oauth/provider.js";
 import { providerEndpoints } from "./oauth/mount.js";
-import { endUnboundProviderSessions } from "./oauth/session-binding.js";
+import { endProviderSessionWithKeyward, endUnboundProviderSessions } from "./oauth/session-binding.js";
 import { registrationPolicy } from "./oauth/registration-policy.js";
 import { defaultScope } from "./oauth/default-scope.js";
 import { interactionRoutes } from "./oauth/interactions.js";
@@ -80,6 +80,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   // only while it is this one (src/oauth/session-binding.ts).
   app.use(loadSession(services.sessions));
   app.use(endUnboundProviderSessions(provider));
+  app.use(endProviderSessionWithKeyward(provider));
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
   app.use(secretScanningReport(services));

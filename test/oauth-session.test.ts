@@ -146,6 +146,7 @@ describe("a shared browser", () => {
     const bEmail = uniqueEmail("b");
     const signup = await a.agent.get("/signup").expect(200);
     await a.agent.post("/signup").type("form").send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" }).expect(303);
+    await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent); // sign-up does not log in
     const bId = await userId(bEmail);
     const aKeys = await keyCount(a.id);
 
@@ -171,6 +172,7 @@ describe("a shared browser", () => {
     const bEmail = uniqueEmail("b");
     const signup = await a.agent.get("/signup").expect(200);
     await a.agent.post("/signup").type("form").send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" }).expect(303);
+    await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent); // sign-up does not log in
     const again = await follow(a.agent, server, `/interaction/${uid}`);
     expect(again.status).toBe(200);
     expect(again.text).toContain(`wants a key to act as <strong>${bEmail}</strong>`);

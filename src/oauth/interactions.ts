@@ -64,19 +64,34 @@ export function interactionRoutes(services: Services, provider: Provider): Route
   };
 
   /** The same authorization request again, from the start: the log-in it began under has ended. */
-  const startOver = (ctx: Ctx, d: Details) => {
+  const startOver = (ctx: Ctx, request: Record<string, unknown>) => {
     const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(d.params)) if (typeof value === "string") params.set(name, value);
+    for (const [name, value] of Object.entries(request)) if (typeof value === "string") params.set(name, value);
     ctx.status = 303;
     ctx.redirect(`/auth?${params}`);
   };
 
+  /**
+   * The request of this browser's authorization whose provider session has already ended (the log-out
+   * ended it: session-binding.ts), which the provider then no longer describes; undefined otherwise.
+   */
+  const orphanedRequest = async (ctx: Ctx): Promise<Record<string, unknown> | undefined> => {
+    const uid = ctx.params.uid!;
+    if (ctx.cookies.get(provider.cookieName("interaction"), { signed: true }) !== uid) return undefined;
+    return (await provider.Interaction.find(uid))?.params;
+  };
+
   router.get("/:uid", async (ctx) => {
-    const d = await details(ctx);
+    const d = await details(ctx).catch(async (err: unknown) => {
+      const request = ctx.state.session ? await orphanedRequest(ctx) : undefined;
+      if (request) return startOver(ctx, request);
+      throw err;
+    });
+    if (!d) return;
     const session = ctx.state.session;
     if (!session) return ctx.redirect(loginUrl(`${INTERACTION_PATH}/${d.uid}`));
     // Someone logged out (or another user logged in) since this authorization began.
-    if (!(await stillBound(d, session))) return startOver(ctx, d);
+    if (!(await stillBound(d, session))) return startOver(ctx, d.params);
     if (d.prompt.name === "login") {
       return finish(ctx, { login: { accountId: session.user.id, ts: loginTsOf(session) } });
     }

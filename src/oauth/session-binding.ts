@@ -10,6 +10,7 @@ import type Provider from "oidc-provider";
 import type { KoaContextWithOIDC } from "oidc-provider";
 import type { ActiveSession } from "../accounts/sessions.js";
 import type { KeywardState } from "../http/state.js";
+import { SESSION_COOKIE } from "../web/session.js";
 
 /** The provider's log-in time (epoch seconds) that stands for a Keyward session: when it began. */
 export const loginTsOf = (session: Pick<ActiveSession, "createdAt">): number => Math.floor(session.createdAt.getTime() / 1000);
@@ -40,5 +41,24 @@ export function endUnboundProviderSessions(provider: Provider): Middleware<Keywa
       if (session?.accountId && !boundTo(session, ctx.state.session)) await session.destroy();
     }
     await next();
+  };
+}
+
+/**
+ * When a response ends or replaces this browser's Keyward session (log-out, log-in, sign-up, sign
+ * out everywhere), the provider session this browser holds ends with it, at once. The binding above
+ * already refuses it on the next authorization, but it compares log-in times to the second: a user
+ * who logs out and back in within one second would otherwise get the old grant's silent re-use.
+ */
+export function endProviderSessionWithKeyward(provider: Provider): Middleware<KeywardState> {
+  const cookie = provider.cookieName("session");
+  return async (ctx, next) => {
+    await next();
+    const setCookies = ctx.response.get("Set-Cookie");
+    const list = Array.isArray(setCookies) ? setCookies : setCookies ? [String(setCookies)] : [];
+    if (!list.some((c) => c.startsWith(`${SESSION_COOKIE}=`))) return;
+    const id = ctx.cookies.get(cookie, { signed: true });
+    const session = id ? await provider.Session.find(id) : undefined;
+    if (session) await session.destroy();
   };
 }
