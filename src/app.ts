@@ -32,6 +32,7 @@ import { auditRoutes } from "./web/audit-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { benchRoutes } from "./http/bench-routes.js";
 import { announceKeyWrites } from "./http/key-writes.js";
+import { publicOrigin } from "./http/public-origin.js";
 
 export function createApp(services: Services): Koa<KeywardState> {
   const { config, logger } = services;
@@ -55,6 +56,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   ];
 
   app.use(requestLog(logger));
+  app.use(publicOrigin(config.baseUrl)); // every URL we publish derives from ISSUER, not Host / X-Forwarded-*
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
   app.use(rejectNulInUrl);
@@ -65,13 +67,7 @@ export function createApp(services: Services): Koa<KeywardState> {
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config).routes());
-  app.use(
-    registrationPolicy({
-      rateLimiter: services.rateLimiter,
-      perHour: config.registrationPerHour,
-      onClientDeleted: (clientId) => services.keys.revokeAllOfClient(clientId),
-    }),
-  );
+  app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
   app.use(providerEndpoints(provider));
   app.use(loadSession(services.sessions));

@@ -10,6 +10,7 @@ import { registerApiKeysImport } from "./commands/api-keys-import.js";
 import { registerAuth } from "./commands/auth.js";
 import { registerKeysCheck } from "./commands/keys-check.js";
 import { registerMcpConfig } from "./commands/mcp-config.js";
+import { registerResourceServers } from "./commands/resource-servers.js";
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerAuth(program);
   registerKeysCheck(program);
   registerMcpConfig(program);
+  registerResourceServers(program);
   return program;
 }
 

@@ -11,15 +11,19 @@ import { keyAuditHooks } from "./key-audit.js";
 import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
 import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
+import { clientMetadataPolicy } from "./client-policy.js";
+import { revokeKeysOnClientDeletion } from "./client-adapter.js";
+import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./resource-servers.js";
 
 export const INTERACTION_PATH = "/interaction";
 
-async function ownKeysUnlessAuthenticated(_ctx: KoaContextWithOIDC, client: { clientAuthMethod?: string; clientId: string }, token: object): Promise<boolean> {
-  return client.clientAuthMethod !== "none" || ("clientId" in token && token.clientId === client.clientId);
+function payloadAdapter(services: Services, name: string) {
+  const adapter = createPayloadAdapter(services.db, name);
+  return name === "Client" ? revokeKeysOnClientDeletion(adapter, (clientId) => services.keys.revokeAllOfClient(clientId)) : adapter;
 }
 
 export function createProvider(services: Services): Provider {
-  const { config, db, keys, users, secrets } = services;
+  const { config, keys, users, secrets } = services;
   const resource = mcpResource(config);
   let provider: Provider | undefined;
 
@@ -32,7 +36,7 @@ export function createProvider(services: Services): Provider {
   });
 
   const configuration: Configuration = {
-    adapter: (name: string) => (name === "AccessToken" ? accessTokens : createPayloadAdapter(db, name)),
+    adapter: (name: string) => (name === "AccessToken" ? accessTokens : payloadAdapter(services, name)),
     jwks: secrets.jwks as Configuration["jwks"],
     cookies: { keys: secrets.cookieKeys, long: { signed: true }, short: { signed: true } },
 
@@ -50,6 +54,8 @@ export function createProvider(services: Services): Provider {
     pkce: { required: () => true },
     clientDefaults: { grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "none" },
     clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
+    // Redirect URI policy, text hygiene, grants and response modes for every client however it arrived.
+    extraClientMetadata: clientMetadataPolicy,
 
     features: {
       devInteractions: { enabled: false },
@@ -77,10 +83,11 @@ export function createProvider(services: Services): Provider {
           return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },
       },
-      // Public clients may introspect and revoke only their own keys; authenticated resource
-      // servers any key in the table, portal keys included.
-      introspection: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
-      revocation: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
+      // Clients introspect and revoke only the keys issued to them; resource servers the operator
+      // registered (`keyward resource-servers add`) any key in the table, portal keys included.
+      introspection: { enabled: true, allowedPolicy: introspectionAllowedPolicy },
+      revocation: { enabled: true, allowedPolicy: revocationAllowedPolicy },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: false },
     },
@@ -94,7 +101,8 @@ export function createProvider(services: Services): Provider {
       IdToken: 3600,
     },
     expiresWithSession: () => false,
-    issueRefreshToken: async () => false,
+    // No refresh tokens: keys do not expire. oidc-provider's default issues one only to clients
+    // allowed the refresh_token grant, which client-policy.ts never grants.
 
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
     async renderError(ctx, out) {
