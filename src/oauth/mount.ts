@@ -4,6 +4,7 @@ import type Koa from "koa";
 import type { Context, Middleware } from "koa";
 import type Provider from "oidc-provider";
 import { isDatabaseUnavailable } from "../http/unavailable.js";
+import { HttpError } from "../http/errors.js";
 import { providerRoute } from "./provider-routes.js";
 import { RESPONSE_MODES } from "./client-policy.js";
 
@@ -20,6 +21,13 @@ export function providerEndpoints(provider: Provider): Middleware {
   return async (ctx, next) => {
     const route = providerRoute(ctx.method, ctx.path);
     if (!route) return next();
+    // oidc-provider delivers an authorization error in the response mode the request asked for, even
+    // one the client may not use: a form_post page whose inline script the CSP blocks. Refuse other
+    // modes before the provider, on a page (pushed requests are refused by the client's response_modes).
+    const mode = route.name === "authorization" ? ctx.query.response_mode : undefined;
+    if (mode !== undefined && !(RESPONSE_MODES as readonly unknown[]).includes(mode)) {
+      throw new HttpError(400, "invalid_request", `response_mode ${String(mode)} is not supported; this server answers with query parameters (response_mode=query)`);
+    }
     await app(ctx, next);
     // oidc-provider always lists form_post and fragment; only the modes clients may use are published.
     if (route.name === "discovery" && ctx.status === 200 && typeof ctx.body === "object" && ctx.body !== null) {
