@@ -143,6 +143,14 @@ describe("the metadata lists exactly what works", () => {
     expect(res.text).toContain("response_mode form_post is not supported");
     expect(res.text).not.toContain("document.forms[0].submit()");
     expect(res.text).not.toMatch(/name="code"/);
+    // Pushed first (RFC 9126), the request is refused by the client's response modes, as JSON.
+    const pushed = await request(server.url)
+      .post("/request")
+      .type("form")
+      .send({ client_id: clientId, response_type: "code", redirect_uri: "http://127.0.0.1:33418/callback", code_challenge: pkcePair().challenge, code_challenge_method: "S256", scope: "mcp:read", response_mode: "form_post" });
+    expect(pushed.status).toBe(400);
+    expect(pushed.body.error).toBe("invalid_request");
+    expect(pushed.body.request_uri).toBeUndefined();
     const registered = await register(server, { response_modes: ["form_post"] });
     expect(registered.status).toBe(400);
     expect(registered.body.error).toBe("invalid_client_metadata");

@@ -8,6 +8,12 @@ import { classifyRedirectUri } from "./redirect-uris.js";
 
 /** The response modes that work (and are published): form_post's auto-submit page needs inline script, which the CSP forbids. */
 export const RESPONSE_MODES = ["query"] as const;
+/**
+ * What a client may use (and all it gets when it lists none). `fragment` is there only because oidc-provider
+ * resolves an implicit or hybrid response_type (`token`) to it before checking the type: without it,
+ * such a request would be refused as a bad response_mode instead of `unsupported_response_type`.
+ */
+const DEFAULT_CLIENT_RESPONSE_MODES = [...RESPONSE_MODES, "fragment"];
 
 /** Grants a client may hold. No refresh tokens are issued (keys do not expire), so `refresh_token` is dropped from requests. */
 const UNSUPPORTED_GRANTS = new Set(["refresh_token"]);
@@ -74,8 +80,8 @@ export const clientMetadataPolicy: NonNullable<Configuration["extraClientMetadat
         if (Array.isArray(value)) record.grant_types = value.filter((g) => !UNSUPPORTED_GRANTS.has(g as string));
         return;
       case "response_modes":
-        if (value === undefined) record.response_modes = [...RESPONSE_MODES];
-        else if (!Array.isArray(value) || value.some((m) => !(RESPONSE_MODES as readonly unknown[]).includes(m))) {
+        if (value === undefined) record.response_modes = [...DEFAULT_CLIENT_RESPONSE_MODES];
+        else if (!Array.isArray(value) || value.some((m) => !DEFAULT_CLIENT_RESPONSE_MODES.includes(m as string))) {
           throw new errors.InvalidClientMetadata(`response_modes: this server supports ${RESPONSE_MODES.join(", ")} only`);
         }
         return;
