@@ -5,6 +5,7 @@
 // the /reg middleware only adds an edge check and the rate limit.
 import { errors, type Configuration } from "oidc-provider";
 import { classifyRedirectUri } from "./redirect-uris.js";
+import { textProblem } from "./client-text.js";
 
 /** The response modes that work (and are published): form_post's auto-submit page needs inline script, which the CSP forbids. */
 export const RESPONSE_MODES = ["query"] as const;
@@ -33,18 +34,6 @@ const TEXT_PROPERTIES = [
   "default_acr_values",
   "post_logout_redirect_uris",
 ] as const;
-
-// Control characters, format characters (bidirectional overrides and isolates such as U+202E,
-// zero-width characters, the BOM) and line/paragraph separators: invisible or reordering text.
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Why a client-supplied string is refused, or undefined when it is fine. */
-export function textProblem(value: string): string | undefined {
-  if (LONE_SURROGATE.test(value)) return "must be well-formed Unicode (no lone surrogates)";
-  if (INVISIBLE.test(value)) return "must not contain control, invisible formatting or bidirectional characters";
-  return undefined;
-}
 
 const strings = (value: unknown): string[] => (typeof value === "string" ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
 

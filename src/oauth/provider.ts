@@ -13,7 +13,7 @@ import { randomBase62 } from "../keys/format.js";
 import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
-import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./resource-servers.js";
+import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
 

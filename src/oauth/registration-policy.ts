@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { RateLimiter } from "../accounts/rate-limit.js";
 import { readJsonBody } from "./json-body.js";
 import { providerRoute } from "./provider-routes.js";
-import { textProblem } from "./client-policy.js";
+import { textProblem } from "./client-text.js";
 
 const metadata = z.looseObject({ redirect_uris: z.array(z.unknown()).max(20, "at most 20 redirect_uris").optional() });
 

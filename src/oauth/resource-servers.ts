@@ -6,34 +6,20 @@
 // by nothing else (registration always issues `dcr_…`, metadata-document clients are https URLs,
 // and RFC 7592 cannot change a client id).
 import { randomBytes } from "node:crypto";
-import { errors, type KoaContextWithOIDC } from "oidc-provider";
 import type { Db } from "../db/client.js";
 import { randomBase62 } from "../keys/format.js";
 import { createPayloadAdapter } from "./adapter.js";
-import { textProblem } from "./client-policy.js";
+import { textProblem } from "./client-text.js";
 
 export const RESOURCE_SERVER_PREFIX = "rs_";
 
-interface ClientLike {
+export interface ClientLike {
   clientId: string;
   clientAuthMethod?: string;
 }
 
 export function isResourceServer(client: ClientLike): boolean {
   return client.clientId.startsWith(RESOURCE_SERVER_PREFIX) && client.clientAuthMethod !== undefined && client.clientAuthMethod !== "none";
-}
-
-const ownsToken = (client: ClientLike, token: object) => "clientId" in token && token.clientId === client.clientId;
-
-/** features.introspection.allowedPolicy: a foreign key looks inactive ({"active": false}), nothing leaks. */
-export async function introspectionAllowedPolicy(_ctx: KoaContextWithOIDC, client: ClientLike, token: object): Promise<boolean> {
-  return isResourceServer(client) || ownsToken(client, token);
-}
-
-/** features.revocation.allowedPolicy: a foreign key is refused with oidc-provider's RFC 7009 error (400 invalid_request) and keeps working. */
-export async function revocationAllowedPolicy(_ctx: KoaContextWithOIDC, client: ClientLike, token: object): Promise<boolean> {
-  if (isResourceServer(client) || ownsToken(client, token)) return true;
-  throw new errors.InvalidRequest("client is not authorized to revoke the presented token");
 }
 
 export interface ResourceServer {
