@@ -1,12 +1,12 @@
 // Issue 22 #10 and #13: what Keyward publishes. Every URL derives from ISSUER whatever the Host,
 // X-Forwarded-Host / -Proto headers or an absolute-form request target say (with TRUST_PROXY on or
 // off), and the metadata lists exactly what works: no refresh tokens, no offline_access, no
-// form_post; pushed authorization requests (RFC 9126) are routed.
+// form_post (fragment works and is listed); pushed authorization requests (RFC 9126) are routed.
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { signUp, startTestServer, type TestServer } from "./helpers.js";
-import { authorize, authorizeUrl, exchange, pkcePair, register } from "./oauth/flow.js";
+import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
 
 const HOSTILE = { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443" };
 const DOCUMENTS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"];
@@ -91,15 +91,15 @@ describe("the metadata lists exactly what works", () => {
   });
   afterAll(async () => server?.close());
 
-  it("advertises the authorization code grant only, no offline_access, query responses only", async () => {
+  it("advertises the authorization code grant only, no offline_access, query and fragment responses only", async () => {
     expect(meta.grant_types_supported).toEqual(["authorization_code"]);
     expect(meta.scopes_supported).not.toContain("offline_access");
     expect(meta.scopes_supported).toEqual(expect.arrayContaining(["mcp:read", "mcp:write"]));
-    expect(meta.response_modes_supported).toEqual(["query"]);
+    expect(meta.response_modes_supported).toEqual(["query", "fragment"]);
     expect(meta.response_types_supported).toEqual(["code"]);
     const oidc = (await request(server.url).get("/.well-known/openid-configuration")).body as Record<string, unknown>;
     expect(oidc.grant_types_supported).toEqual(["authorization_code"]);
-    expect(oidc.response_modes_supported).toEqual(["query"]);
+    expect(oidc.response_modes_supported).toEqual(["query", "fragment"]);
   });
 
   it("answers at every endpoint it advertises", async () => {
@@ -131,6 +131,21 @@ describe("the metadata lists exactly what works", () => {
     const refresh = await request(server.url).post("/token").type("form").send({ grant_type: "refresh_token", refresh_token: "anything", client_id: clientId });
     expect(refresh.status).toBe(400);
     expect(refresh.body.error).toBe("unsupported_grant_type");
+  });
+
+  it("delivers the code with response_mode=fragment, as advertised", async () => {
+    const clientId = (await register(server)).body.client_id as string;
+    const { agent } = await signUp(server);
+    const pkce = pkcePair();
+    const first = await follow(agent, server, `${authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })}&response_mode=fragment`);
+    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
+    const allowed = await agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(first.text) }).redirects(0);
+    const back = new URL((await follow(agent, server, allowed.headers.location as string)).location!);
+    expect(back.search).toBe("");
+    const fragment = new URLSearchParams(back.hash.slice(1));
+    expect(fragment.get("iss")).toBe(server.url);
+    const token = await exchange(server, { clientId, code: fragment.get("code")!, verifier: pkce.verifier });
+    expect(token.status, token.text).toBe(200);
   });
 
   it("refuses response_mode=form_post (its auto-submit page cannot run under the CSP)", async () => {

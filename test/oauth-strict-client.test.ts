@@ -89,7 +89,7 @@ describe("a strict OAuth client (oauth4webapi)", () => {
       expect(metadata.revocation_endpoint).toBe(`${server.url}/token/revocation`);
       expect(metadata.pushed_authorization_request_endpoint).toBe(`${server.url}/request`);
       expect(metadata.grant_types_supported).toEqual(["authorization_code"]);
-      expect(metadata.response_modes_supported).toEqual(["query"]);
+      expect(metadata.response_modes_supported).toEqual(["query", "fragment"]);
       expect(metadata.scopes_supported).not.toContain("offline_access");
     }
     // Both documents describe the same server.

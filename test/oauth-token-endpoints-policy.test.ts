@@ -7,6 +7,7 @@ import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
 import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
+import { purgeOAuthRecords } from "../src/oauth/purge.js";
 
 let server: TestServer;
 let victimKey: string;
@@ -85,6 +86,14 @@ describe("a resource server the operator registered", () => {
     const res = await request(server.url).post("/token/revocation").set("Authorization", auth).type("form").send({ token: victimKey });
     expect(res.status).toBe(200);
     expect(await mcpStatus(victimKey)).toBe(401);
+  });
+
+  it("is not purged with unused registered clients", async () => {
+    const rs = await createResourceServers(server.services.db).add("Long-lived API");
+    await purgeOAuthRecords(server.services.db, 3600_000, new Date(Date.now() + 48 * 3600_000));
+    const info = await request(server.url).post("/token/introspection").set("Authorization", basic(rs.clientId, rs.clientSecret)).type("form").send({ token: portalKey });
+    expect(info.status).toBe(200);
+    expect(info.body.active).toBe(true);
   });
 
   it("cannot be made by registration: a client that asks for an rs_ id still gets a dcr_ id", async () => {

@@ -7,14 +7,13 @@ import { errors, type Configuration } from "oidc-provider";
 import { classifyRedirectUri } from "./redirect-uris.js";
 import { textProblem } from "./client-text.js";
 
-/** The response modes that work (and are published): form_post's auto-submit page needs inline script, which the CSP forbids. */
-export const RESPONSE_MODES = ["query"] as const;
 /**
- * What a client may use (and all it gets when it lists none). `fragment` is there only because oidc-provider
- * resolves an implicit or hybrid response_type (`token`) to it before checking the type: without it,
- * such a request would be refused as a bad response_mode instead of `unsupported_response_type`.
+ * The response modes that work, are published, and are all a client may use: `query` (OAuth 2.1's
+ * default) and `fragment` (also what oidc-provider resolves an implicit response_type to, so such a
+ * request is refused as `unsupported_response_type`). Not `form_post`: its auto-submit page needs
+ * inline script, which the CSP forbids.
  */
-const DEFAULT_CLIENT_RESPONSE_MODES = [...RESPONSE_MODES, "fragment"];
+export const RESPONSE_MODES: readonly string[] = ["query", "fragment"];
 
 /** Grants a client may hold. No refresh tokens are issued (keys do not expire), so `refresh_token` is dropped from requests. */
 const UNSUPPORTED_GRANTS = new Set(["refresh_token"]);
@@ -69,8 +68,8 @@ export const clientMetadataPolicy: NonNullable<Configuration["extraClientMetadat
         if (Array.isArray(value)) record.grant_types = value.filter((g) => !UNSUPPORTED_GRANTS.has(g as string));
         return;
       case "response_modes":
-        if (value === undefined) record.response_modes = [...DEFAULT_CLIENT_RESPONSE_MODES];
-        else if (!Array.isArray(value) || value.some((m) => !DEFAULT_CLIENT_RESPONSE_MODES.includes(m as string))) {
+        if (value === undefined) record.response_modes = [...RESPONSE_MODES];
+        else if (!Array.isArray(value) || value.some((m) => !RESPONSE_MODES.includes(m as string))) {
           throw new errors.InvalidClientMetadata(`response_modes: this server supports ${RESPONSE_MODES.join(", ")} only`);
         }
         return;

@@ -25,11 +25,11 @@ export function providerEndpoints(provider: Provider): Middleware {
     // one the client may not use: a form_post page whose inline script the CSP blocks. Refuse other
     // modes before the provider, on a page (pushed requests are refused by the client's response_modes).
     const mode = route.name === "authorization" ? ctx.query.response_mode : undefined;
-    if (mode !== undefined && !(RESPONSE_MODES as readonly unknown[]).includes(mode)) {
-      throw new HttpError(400, "invalid_request", `response_mode ${String(mode)} is not supported; this server answers with query parameters (response_mode=query)`);
+    if (mode !== undefined && (typeof mode !== "string" || !RESPONSE_MODES.includes(mode))) {
+      throw new HttpError(400, "invalid_request", `response_mode ${String(mode)} is not supported; use ${RESPONSE_MODES.join(" or ")}`);
     }
     await app(ctx, next);
-    // oidc-provider always lists form_post and fragment; only the modes clients may use are published.
+    // oidc-provider always lists form_post; only the modes clients may use are published.
     if (route.name === "discovery" && ctx.status === 200 && typeof ctx.body === "object" && ctx.body !== null) {
       (ctx.body as Record<string, unknown>).response_modes_supported = [...RESPONSE_MODES];
     }
