@@ -1,7 +1,7 @@
 // The OAuth 2.1 authorization server: oidc-provider, configured as data. Spec names are used
 // literally; everything it persists goes through the database (adapter.ts), and the access token it
 // issues is a Keyward key (access-token-adapter.ts).
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
+import Provider, { errors, type Configuration } from "oidc-provider";
 import ejs from "ejs";
 import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
