@@ -34,6 +34,7 @@ import { auditRoutes } from "./web/audit-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { benchRoutes } from "./http/bench-routes.js";
 import { announceKeyWrites } from "./http/key-writes.js";
+import { publicOrigin } from "./http/public-origin.js";
 
 export function createApp(services: Services): Koa<KeywardState> {
   const { config, logger } = services;
@@ -58,6 +59,7 @@ export function createApp(services: Services): Koa<KeywardState> {
 
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
+  app.use(publicOrigin(config.baseUrl)); // every URL we publish derives from ISSUER, not Host / X-Forwarded-*
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
@@ -68,13 +70,7 @@ export function createApp(services: Services): Koa<KeywardState> {
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config).routes());
-  app.use(
-    registrationPolicy({
-      rateLimiter: services.rateLimiter,
-      perHour: config.registrationPerHour,
-      onClientDeleted: (clientId) => services.keys.revokeAllOfClient(clientId),
-    }),
-  );
+  app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
   // The browser session is read before the OAuth server runs: the provider's own session counts
   // only while it is this one (src/oauth/session-binding.ts).

@@ -91,6 +91,22 @@ describe("the provider session ends with Keyward's", () => {
     await expectNoCodeNoKey(user.agent, user.clientId, user.id);
   });
 
+  it("after sign out everywhere in another browser, this browser's provider cookie yields no code at any spelling of /auth (/AUTH/, /Auth)", async () => {
+    const user = await connected();
+    const { agent: other } = await passwordStep(server, user.email, user.password);
+    const page = await other.get(SECURITY).expect(200);
+    await other.post(`${SECURITY}/sessions/sign-out-everywhere`).type("form").send({ _csrf: csrfFrom(page.text) }).expect(303);
+    for (const spelling of ["/AUTH/", "/Auth"]) {
+      const before = await keyCount(user.id);
+      const pkce = pkcePair();
+      const url = authorizeUrl({ clientId: user.clientId, challenge: pkce.challenge, method: "S256", scope: SCOPE, resource: resource() }).replace(/^\/auth/, spelling);
+      const out = await follow(user.agent, server, url);
+      expect(out.location, spelling).toBeUndefined(); // no redirect back to the client with a code
+      expect(out.text, spelling).toContain('action="/login"');
+      expect(await keyCount(user.id)).toBe(before);
+    }
+  });
+
   it("after a password change in another browser, this browser's provider cookie yields no code and no key", async () => {
     const user = await connected();
     const { agent: other, res } = await passwordStep(server, user.email, user.password);

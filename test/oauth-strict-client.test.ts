@@ -1,12 +1,16 @@
 // Keyward as seen by a strict, spec-checking OAuth client (oauth4webapi): discovery (RFC 8414 and
 // OpenID), dynamic registration and its management (RFC 7591/7592), authorization code + PKCE with
-// the RFC 9207 iss check, introspection (RFC 7662) and revocation (RFC 7009) of OAuth and portal keys.
+// the RFC 9207 iss check, pushed authorization requests (RFC 9126), introspection (RFC 7662) and
+// revocation (RFC 7009) of OAuth and portal keys by a resource server the operator registered
+// (`keyward resource-servers add`), and what a self-registered client may not do there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as oauth from "oauth4webapi";
 import { generateKey } from "../src/keys/format.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
 import { rowFor, unescapeHtml } from "./support.js";
 import { approve, discover, insecure, whoami } from "./oauth/strict.js";
+import { follow } from "./oauth/flow.js";
+import { keyward } from "./cli-run.js";
 
 const KEY_SHAPE = /^kw_user_[0-9A-Za-z]{49}$/;
 const YEAR = 365 * 24 * 3600;
@@ -22,6 +26,8 @@ let user: Awaited<ReturnType<typeof signUp>>;
 let publicClient: oauth.Client;
 let resourceServer: oauth.Client;
 let resourceServerAuth: oauth.ClientAuth;
+let selfRegistered: oauth.Client;
+let selfRegisteredAuth: oauth.ClientAuth;
 let oauthKey: string;
 let userId: string;
 
@@ -81,6 +87,10 @@ describe("a strict OAuth client (oauth4webapi)", () => {
       expect(metadata.registration_endpoint).toBe(`${server.url}/reg`);
       expect(metadata.introspection_endpoint).toBe(`${server.url}/token/introspection`);
       expect(metadata.revocation_endpoint).toBe(`${server.url}/token/revocation`);
+      expect(metadata.pushed_authorization_request_endpoint).toBe(`${server.url}/request`);
+      expect(metadata.grant_types_supported).toEqual(["authorization_code"]);
+      expect(metadata.response_modes_supported).toEqual(["query", "fragment"]);
+      expect(metadata.scopes_supported).not.toContain("offline_access");
     }
     // Both documents describe the same server.
     expect(oidc.as).toEqual(oauth2.as);
@@ -93,7 +103,7 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     expect(body.authorization_servers).toContain(as.issuer);
   });
 
-  it("registers a public client and a confidential resource server (RFC 7591), and reads them back (RFC 7592)", async () => {
+  it("registers a public and a confidential client (RFC 7591), and reads them back (RFC 7592)", async () => {
     const pub = await oauth.processDynamicClientRegistrationResponse(
       await oauth.dynamicClientRegistrationRequest(
         as,
@@ -116,11 +126,12 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     expect(cc.status).toBe(400);
     expect(((await cc.json()) as { error: string }).error).toBe("invalid_client_metadata");
 
-    // No grants at all: a client that only authenticates to introspect and revoke.
+    // No grants at all: a client that would like to introspect and revoke. Registration gives it a
+    // secret, but not the resource-server mark (see the attacks below).
     const rs = await oauth.processDynamicClientRegistrationResponse(
       await oauth.dynamicClientRegistrationRequest(
         as,
-        { client_name: "Resource server", token_endpoint_auth_method: "client_secret_basic", grant_types: [], response_types: [] },
+        { client_name: "Self-made resource server", token_endpoint_auth_method: "client_secret_basic", grant_types: [], response_types: [] },
         insecure,
       ),
     );
@@ -130,8 +141,8 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     expect(rs.response_types).toEqual([]);
     expect(typeof rs.client_secret).toBe("string");
     expect((rs.client_secret as string).length).toBeGreaterThanOrEqual(32);
-    resourceServer = { client_id: rs.client_id };
-    resourceServerAuth = oauth.ClientSecretBasic(rs.client_secret as string);
+    selfRegistered = { client_id: rs.client_id };
+    selfRegisteredAuth = oauth.ClientSecretBasic(rs.client_secret as string);
 
     // RFC 7592 read: the registration access token opens the client's configuration endpoint.
     const uri = pub.registration_client_uri as string;
@@ -151,6 +162,64 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     // Another client's registration access token does not open this one.
     const foreign = await fetch(uri, { headers: { authorization: `Bearer ${rs.registration_access_token as string}` } });
     expect(foreign.status).toBe(401);
+  });
+
+  it("registers the resource server through the operator's CLI (keyward resource-servers add)", async () => {
+    const env = { DATABASE_URL: server.database.url };
+    const added = await keyward(["resource-servers", "add", "Billing API", "--json"], { env });
+    expect(added.code, added.stderr).toBe(0);
+    const created = JSON.parse(added.stdout) as { client_id: string; client_secret: string; client_name: string };
+    expect(created.client_id).toMatch(/^rs_[0-9A-Za-z]{22}$/);
+    expect(created.client_secret.length).toBeGreaterThanOrEqual(43);
+    expect(created.client_name).toBe("Billing API");
+    resourceServer = { client_id: created.client_id };
+    resourceServerAuth = oauth.ClientSecretBasic(created.client_secret);
+
+    const listed = await keyward(["resource-servers", "list", "--json"], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ client_id: created.client_id, client_name: "Billing API" })]);
+    expect(listed.stdout).not.toContain(created.client_secret);
+  });
+
+  it("completes a pushed authorization request (RFC 9126) with the strict client", async () => {
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    const pushed = await oauth.pushedAuthorizationRequest(
+      as,
+      publicClient,
+      oauth.None(),
+      new URLSearchParams({
+        redirect_uri: REDIRECT_URI,
+        response_type: "code",
+        scope: "mcp:read",
+        code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+        state,
+        resource,
+      }),
+      insecure,
+    );
+    expect(pushed.status).toBe(201);
+    const { request_uri } = await oauth.processPushedAuthorizationResponse(as, publicClient, pushed);
+    expect(request_uri).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+
+    const authorizationUrl = new URL(as.authorization_endpoint!);
+    authorizationUrl.search = new URLSearchParams({ client_id: publicClient.client_id, request_uri }).toString();
+    const callback = await approve(user.agent, server, authorizationUrl);
+    const params = oauth.validateAuthResponse(as, publicClient, callback, state);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      publicClient,
+      await oauth.authorizationCodeGrantRequest(as, publicClient, oauth.None(), params, REDIRECT_URI, verifier, { ...insecure, additionalParameters: { resource } }),
+    );
+    expect(tokens.access_token).toMatch(KEY_SHAPE);
+    expect(tokens.scope).toBe("mcp:read");
+    expect((await whoami(server, tokens.access_token)).res.status).toBe(200);
+    // The request_uri is single-use.
+    const again = await follow(user.agent, server, authorizationUrl.href);
+    const replay = new URL(again.location!).searchParams;
+    expect(replay.get("code")).toBeNull();
+    expect(replay.get("error")).toBe("invalid_request_uri");
   });
 
   it("runs authorization code + PKCE S256 and gets a Keyward key that works at /mcp", async () => {
@@ -225,11 +294,26 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     const otherClient: oauth.Client = { client_id: other.client_id, token_endpoint_auth_method: "none" };
     expect(await introspect(otherClient, oauth.None(), oauthKey)).toEqual({ active: false });
 
-    // Revocation by a foreign public client is silently ignored (RFC 7009 §2.2: 200) and the key survives.
-    await oauth.processRevocationResponse(await oauth.revocationRequest(as, otherClient, oauth.None(), oauthKey, insecure));
-    expect((await whoami(server, oauthKey)).res.status).toBe(200);
-    await oauth.processRevocationResponse(await oauth.revocationRequest(as, otherClient, oauth.None(), portal.raw, insecure));
-    expect((await whoami(server, portal.raw)).res.status).toBe(200);
+    // Revocation by a foreign public client is refused with the RFC 7009 error, and the key survives.
+    for (const key of [oauthKey, portal.raw]) {
+      const refused = await oauth.revocationRequest(as, otherClient, oauth.None(), key, insecure);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ error: "invalid_request", error_description: "client is not authorized to revoke the presented token" });
+      expect((await whoami(server, key)).res.status).toBe(200);
+    }
+  });
+
+  it("gives a self-registered confidential client nothing beyond its own keys (issue 22 #14)", async () => {
+    const portal = await mintOnPage(user.agent, user.csrf, "portal vs self-registered");
+    for (const key of [oauthKey, portal.raw]) {
+      expect(await introspect(selfRegistered, selfRegisteredAuth, key)).toEqual({ active: false });
+      const refused = await oauth.revocationRequest(as, selfRegistered, selfRegisteredAuth, key, insecure);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: string }).error).toBe("invalid_request");
+      expect((await whoami(server, key)).res.status).toBe(200);
+    }
+    // The resource server the operator registered sees the same keys.
+    expect((await introspect(resourceServer, resourceServerAuth, portal.raw)).active).toBe(true);
   });
 
   it("shows the OAuth key on the account page with the client's badge and label", async () => {
@@ -300,5 +384,17 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     expect(after.res.status).toBe(401);
     expect(after.res.body.error_description).toBe("The key has been revoked");
     expect(await introspect(resourceServer, resourceServerAuth, tokens.access_token)).toEqual({ active: false });
+  });
+
+  it("stops accepting a resource server's credentials once the operator removes it", async () => {
+    const env = { DATABASE_URL: server.database.url };
+    const removed = await keyward(["resource-servers", "remove", resourceServer.client_id], { env });
+    expect(removed.code, removed.stderr).toBe(0);
+    const portal = await mintOnPage(user.agent, user.csrf, "after removal");
+    const res = await oauth.introspectionRequest(as, resourceServer, resourceServerAuth, portal.raw, insecure);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe("invalid_client");
+    const again = await keyward(["resource-servers", "remove", resourceServer.client_id], { env });
+    expect(again.code).toBe(3);
   });
 });

@@ -11,6 +11,7 @@ import { registerAuth } from "./commands/auth.js";
 import { registerKeysCheck } from "./commands/keys-check.js";
 import { registerMcpConfig } from "./commands/mcp-config.js";
 import { registerOrgs } from "./commands/orgs.js";
+import { registerResourceServers } from "./commands/resource-servers.js";
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerKeysCheck(program);
   registerMcpConfig(program);
   registerOrgs(program);
+  registerResourceServers(program);
   return program;
 }
 

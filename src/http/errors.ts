@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import type { KeywardState } from "./state.js";
 import { renderError } from "../web/render.js";
 import { isDatabaseUnavailable } from "./unavailable.js";
+import { isMachineEndpoint } from "../oauth/provider-routes.js";
 
 export class HttpError extends Error {
   constructor(
@@ -31,9 +32,11 @@ const CODES: Record<number, string> = {
 };
 
 export function wantsJson(path: string, accept: string | undefined): boolean {
-  if (path.startsWith("/api/") || path === "/api" || path.startsWith("/mcp") || path.startsWith("/.well-known/")) return true;
-  // OAuth machine endpoints (the browser-facing /auth and interactions get pages).
-  if (/^\/(reg|token|jwks|me)(\/|$)/.test(path)) return true;
+  // Our routers match paths case-insensitively, like oidc-provider's.
+  const lower = path.toLowerCase();
+  if (lower.startsWith("/api/") || lower === "/api" || lower.startsWith("/mcp") || lower.startsWith("/.well-known/")) return true;
+  // OAuth machine endpoints, as oidc-provider routes them (the browser-facing /auth and interactions get pages).
+  if (isMachineEndpoint(path)) return true;
   return !!accept && accept.includes("application/json") && !accept.includes("text/html");
 }
 

@@ -3,11 +3,15 @@
 // access, so it is given the whole scope catalogue (OAuth 2.1 §3.2.2.1 lets the server default it).
 import querystring from "node:querystring";
 import type { Middleware } from "koa";
+import { providerRoute } from "./provider-routes.js";
+
+/** Where an authorization request arrives: /auth, or pushed first (RFC 9126 PAR). */
+const AUTHORIZATION_REQUESTS = new Set(["authorization", "pushed_authorization_request"]);
 
 export function defaultScope(scopes: readonly string[]): Middleware {
   const all = scopes.join(" ");
   return async (ctx, next) => {
-    if (ctx.path !== "/auth" || !all) return next();
+    if (!all || !AUTHORIZATION_REQUESTS.has(providerRoute(ctx.method, ctx.path)?.name ?? "")) return next();
     if (ctx.method === "GET") {
       const params = new URLSearchParams(ctx.querystring);
       if (!params.get("scope")) {

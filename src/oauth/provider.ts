@@ -1,7 +1,7 @@
 // The OAuth 2.1 authorization server: oidc-provider, configured as data. Spec names are used
 // literally; everything it persists goes through the database (adapter.ts), and the access token it
 // issues is a Keyward key (access-token-adapter.ts).
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
+import Provider, { errors, type Configuration } from "oidc-provider";
 import ejs from "ejs";
 import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
@@ -12,15 +12,19 @@ import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
 import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 import { keywardInteractionPolicy } from "./interaction-policy.js";
+import { clientMetadataPolicy } from "./client-policy.js";
+import { revokeKeysOnClientDeletion } from "./client-adapter.js";
+import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
 
-async function ownKeysUnlessAuthenticated(_ctx: KoaContextWithOIDC, client: { clientAuthMethod?: string; clientId: string }, token: object): Promise<boolean> {
-  return client.clientAuthMethod !== "none" || ("clientId" in token && token.clientId === client.clientId);
+function payloadAdapter(services: Services, name: string) {
+  const adapter = createPayloadAdapter(services.db, name);
+  return name === "Client" ? revokeKeysOnClientDeletion(adapter, (clientId) => services.keys.revokeAllOfClient(clientId)) : adapter;
 }
 
 export function createProvider(services: Services): Provider {
-  const { config, db, keys, users, secrets } = services;
+  const { config, keys, users, secrets } = services;
   const resource = mcpResource(config);
   let provider: Provider | undefined;
 
@@ -39,7 +43,7 @@ export function createProvider(services: Services): Provider {
   });
 
   const configuration: Configuration = {
-    adapter: (name: string) => (name === "AccessToken" ? accessTokens : createPayloadAdapter(db, name)),
+    adapter: (name: string) => (name === "AccessToken" ? accessTokens : payloadAdapter(services, name)),
     jwks: secrets.jwks as Configuration["jwks"],
     cookies: { keys: secrets.cookieKeys, long: { signed: true }, short: { signed: true } },
 
@@ -57,6 +61,8 @@ export function createProvider(services: Services): Provider {
     pkce: { required: () => true },
     clientDefaults: { grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "none" },
     clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
+    // Redirect URI policy, text hygiene, grants and response modes for every client however it arrived.
+    extraClientMetadata: clientMetadataPolicy,
 
     features: {
       devInteractions: { enabled: false },
@@ -84,10 +90,11 @@ export function createProvider(services: Services): Provider {
           return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },
       },
-      // Public clients may introspect and revoke only their own keys; authenticated resource
-      // servers any key in the table, portal keys included.
-      introspection: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
-      revocation: { enabled: true, allowedPolicy: ownKeysUnlessAuthenticated },
+      // Clients introspect and revoke only the keys issued to them; resource servers the operator
+      // registered (`keyward resource-servers add`) any key in the table, portal keys included.
+      introspection: { enabled: true, allowedPolicy: introspectionAllowedPolicy },
+      revocation: { enabled: true, allowedPolicy: revocationAllowedPolicy },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
       userinfo: { enabled: true },
       // RFC 9449: a DPoP proof at /token binds the key to the client's key pair (the thumbprint is
       // stored on the key row, access-token-adapter.ts); every resource then demands a proof by it
@@ -105,7 +112,8 @@ export function createProvider(services: Services): Provider {
       IdToken: 3600,
     },
     expiresWithSession: () => false,
-    issueRefreshToken: async () => false,
+    // No refresh tokens: keys do not expire. oidc-provider's default issues one only to clients
+    // allowed the refresh_token grant, which client-policy.ts never grants.
 
     interactions: { policy: keywardInteractionPolicy(), url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
     async renderError(ctx, out) {

@@ -1,3 +1,5 @@
+import { BlockList, isIP } from "node:net";
+
 // Which redirect URIs a client may register, and the RFC 8252 §7.3 loopback rule: an http
 // loopback redirect matches whatever port the client listens on at authorization time.
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
@@ -35,15 +37,60 @@ export function loopbackPortMatch(value: string, registered: readonly string[]):
   return target !== undefined && registered.some((r) => withoutPort(r) === target);
 }
 
-/** Loopback, private, link-local and unique-local addresses, and names that only mean "this network". */
+// Address ranges that are not the public internet (IANA special-purpose registries). IPv6 forms
+// that embed an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) are refused wholesale: a
+// client publishing its metadata there is not one to fetch from.
+// (Two lists: a BlockList also checks IPv4 addresses against IPv6 rules, as IPv4-mapped addresses.)
+const INTERNAL_V4 = new BlockList();
+const INTERNAL_V6 = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8], // "this network", 0.0.0.0
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10], // carrier-grade NAT
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16], // link-local, cloud metadata
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.0.2.0", 24],
+  ["192.88.99.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
+  ["224.0.0.0", 3], // multicast, reserved, broadcast
+] as const) INTERNAL_V4.addSubnet(network, prefix, "ipv4");
+for (const [network, prefix] of [
+  ["::", 96], // unspecified, loopback, IPv4-compatible
+  ["::ffff:0:0", 96], // IPv4-mapped
+  ["64:ff9b::", 96], // NAT64
+  ["64:ff9b:1::", 48],
+  ["100::", 64], // discard
+  ["2001::", 32], // Teredo
+  ["2001:db8::", 32], // documentation
+  ["2002::", 16], // 6to4
+  ["fc00::", 7], // unique local
+  ["fe80::", 10], // link-local
+  ["fec0::", 10], // site-local (deprecated)
+  ["ff00::", 8], // multicast
+] as const) INTERNAL_V6.addSubnet(network, prefix, "ipv6");
+
+/** Name suffixes that only mean something inside a network. */
+const INTERNAL_SUFFIXES = [".localhost", ".local", ".internal", ".intranet", ".lan", ".home", ".corp", ".home.arpa", ".localdomain", ".arpa"];
+
+/**
+ * True for hosts that must never be fetched from: loopback, private, link-local, unique-local,
+ * CGNAT, multicast and reserved addresses in any spelling (numeric, hex and octal IPv4, IPv6 with an
+ * embedded IPv4 address, a trailing dot), single-label names and names under internal suffixes.
+ */
 export function isInternalHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local") || host.endsWith(".internal") || !host.includes(".") && !host.includes(":")) return true;
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
-  if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
-  }
-  if (host.includes(":")) return host === "::1" || host === "::" || /^f[cd]/.test(host) || /^fe[89ab]/.test(host) || host.startsWith("::ffff:");
-  return false;
+  // The WHATWG URL parser is what fetch uses: it turns 0x7f.1, 2130706433 and 0177.0.0.1 into
+  // 127.0.0.1 and [::127.0.0.1] into [::7f00:1], so the check sees the address that is connected to.
+  const parsed = URL.parse(`http://${hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname}/`);
+  if (!parsed || !parsed.hostname) return true;
+  const host = parsed.hostname.replace(/^\[|\]$/g, "").replace(/\.+$/, "").toLowerCase();
+  if (!host) return true;
+  if (isIP(host) === 4) return INTERNAL_V4.check(host, "ipv4");
+  if (isIP(host) === 6) return INTERNAL_V6.check(host, "ipv6");
+  if (host === "localhost" || !host.includes(".")) return true;
+  return INTERNAL_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }

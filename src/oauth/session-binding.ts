@@ -11,6 +11,7 @@ import type { KoaContextWithOIDC } from "oidc-provider";
 import type { ActiveSession } from "../accounts/sessions.js";
 import type { KeywardState } from "../http/state.js";
 import { SESSION_COOKIE } from "../web/session.js";
+import { providerRoute } from "./provider-routes.js";
 
 /** The provider's log-in time (epoch seconds) that stands for a Keyward session: when it began. */
 export const loginTsOf = (session: Pick<ActiveSession, "createdAt">): number => Math.floor(session.createdAt.getTime() / 1000);
@@ -23,7 +24,8 @@ export function boundTo(provider: { accountId?: string; loginTs?: number }, keyw
 /** The Keyward session of a request the provider handles (loaded before it, see app.ts). */
 export const keywardSessionOf = (ctx: KoaContextWithOIDC): KeywardState["session"] => (ctx.state as KeywardState).session;
 
-const AUTHORIZATION_PATH = "/auth"; // the authorization endpoint and its resume (/auth/:uid)
+/** The authorization endpoint and its resume (/auth/:uid), however the path is spelt (provider-routes.ts). */
+const AUTHORIZATION_ROUTES = new Set(["authorization", "resume"]);
 
 /**
  * Before oidc-provider reads its session for an authorization: a logged-in provider session that is
@@ -35,7 +37,8 @@ const AUTHORIZATION_PATH = "/auth"; // the authorization endpoint and its resume
 export function endUnboundProviderSessions(provider: Provider): Middleware<KeywardState> {
   const cookie = provider.cookieName("session");
   return async (ctx, next) => {
-    if (ctx.path === AUTHORIZATION_PATH || ctx.path.startsWith(`${AUTHORIZATION_PATH}/`)) {
+    const route = providerRoute(ctx.method, ctx.path);
+    if (route && AUTHORIZATION_ROUTES.has(route.name)) {
       const id = ctx.cookies.get(cookie, { signed: true }); // signed with the same keys (app.keys)
       const session = id ? await provider.Session.find(id) : undefined;
       if (session?.accountId && !boundTo(session, ctx.state.session)) await session.destroy();

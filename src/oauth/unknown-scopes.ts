@@ -5,10 +5,15 @@
 import { errors, type KoaContextWithOIDC } from "oidc-provider";
 
 /** Scopes oidc-provider itself understands (OpenID Connect). */
-export const OIDC_SCOPES = ["openid", "offline_access", "email"] as const;
+export const OIDC_SCOPES = ["openid", "email"] as const;
+/**
+ * Asked for by clients out of habit and ignored (OpenID Connect Core §11 lets a server not issue
+ * refresh tokens): never published, never granted, and not worth failing an authorization over.
+ */
+const IGNORED_SCOPES = ["offline_access"] as const;
 
 export function unknownScopes(requested: unknown, catalogue: readonly string[]): string[] {
-  const known = new Set<string>([...OIDC_SCOPES, ...catalogue]);
+  const known = new Set<string>([...OIDC_SCOPES, ...IGNORED_SCOPES, ...catalogue]);
   return typeof requested === "string" ? [...new Set(requested.split(" ").filter((s) => s && !known.has(s)))] : [];
 }
 

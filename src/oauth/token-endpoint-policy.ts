@@ -1,0 +1,17 @@
+// Who may introspect (RFC 7662) and revoke (RFC 7009) which key: a client, the keys issued to it;
+// a resource server the operator registered (resource-servers.ts), any key in the table.
+import { errors, type KoaContextWithOIDC } from "oidc-provider";
+import { isResourceServer, type ClientLike } from "./resource-servers.js";
+
+const ownsToken = (client: ClientLike, token: object) => "clientId" in token && token.clientId === client.clientId;
+
+/** features.introspection.allowedPolicy: a foreign key looks inactive ({"active": false}), nothing leaks. */
+export async function introspectionAllowedPolicy(_ctx: KoaContextWithOIDC, client: ClientLike, token: object): Promise<boolean> {
+  return isResourceServer(client) || ownsToken(client, token);
+}
+
+/** features.revocation.allowedPolicy: a foreign key is refused with oidc-provider's RFC 7009 error (400 invalid_request) and keeps working. */
+export async function revocationAllowedPolicy(_ctx: KoaContextWithOIDC, client: ClientLike, token: object): Promise<boolean> {
+  if (isResourceServer(client) || ownsToken(client, token)) return true;
+  throw new errors.InvalidRequest("client is not authorized to revoke the presented token");
+}
