@@ -1,22 +1,25 @@
 // What the database would otherwise keep forever, cleared on start and then every hour (or every
 // CLIENT_PURGE_HOURS when shorter): DCR clients that never got a key, expired OAuth records,
-// expired sessions and abandoned second-factor log-ins. Expired rows already grant nothing (every
+// expired sessions, abandoned second-factor log-ins and expired organisation invitations. Expired rows already grant nothing (every
 // read checks the expiry); this only keeps the tables small.
 import type { Services } from "./services.js";
 import { purgeOAuthRecords } from "./oauth/purge.js";
+import { createInvitations } from "./orgs/invitations.js";
 
 export interface Swept {
   clients: number;
   expired: number;
   sessions: number;
   pendingLogins: number;
+  invitations: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
   const oauth = await purgeOAuthRecords(services.db, services.config.clientPurgeMs, now);
   const sessions = await services.sessions.purgeExpired(now);
   const pendingLogins = await services.pendingLogins.purgeExpired(now);
-  return { ...oauth, sessions, pendingLogins };
+  const invitations = await createInvitations(services.db).purgeExpired(now);
+  return { ...oauth, sessions, pendingLogins, invitations };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

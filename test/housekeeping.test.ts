@@ -39,4 +39,18 @@ describe("housekeeping", () => {
     expect((await db.session.findMany({ where: { userId: user.id } })).map((s) => s.id)).toEqual([`s-live-${user.id}`]);
     expect((await db.pendingLogin.findMany({ where: { userId: user.id } })).map((p) => p.id)).toEqual([`p-live-${user.id}`]);
   });
+
+  it("removes expired organisation invitations, and keeps the pending ones", async () => {
+    const { db } = server.services;
+    const owner = await makeUser(db);
+    const org = await db.organization.create({ data: { id: `org_hk${owner.id.slice(-8)}`, name: "Housekeeping" } });
+    const now = new Date();
+    const invite = (id: string, email: string, expiresAt: Date) => ({ id, organizationId: org.id, email, role: "member", invitedById: owner.id, expiresAt });
+    await db.invitation.createMany({
+      data: [invite(`inv-old-${org.id}`, "old@example.com", new Date(now.getTime() - 60_000)), invite(`inv-live-${org.id}`, "live@example.com", new Date(now.getTime() + 3600_000))],
+    });
+    const swept = await sweep(server.services, now);
+    expect(swept.invitations).toBeGreaterThanOrEqual(1);
+    expect((await db.invitation.findMany({ where: { organizationId: org.id } })).map((i) => i.id)).toEqual([`inv-live-${org.id}`]);
+  });
 });

@@ -145,7 +145,7 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
     for (const { key } of sample) expect((await mcp(b.url, key)).status).toBe(200);
   }, 60_000);
 
-  it("stops gracefully on SIGTERM: exit 0, last-used flushed, readiness off", async () => {
+  it("stops gracefully on SIGTERM: exit 0, last-used flushed (readiness while draining: test/shutdown.test.ts)", async () => {
     const c = await startInstance({ DATABASE_URL: database.url, ISSUER: b.url, LAST_USED_FLUSH_SECONDS: "3600", PORT: String(await freePort()) });
     const minted = await fetch(`${c.url}/api/api-keys`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify({ label: "flush me" }) });
     const { id, key } = (await minted.json()) as { id: string; key: string };

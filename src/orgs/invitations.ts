@@ -99,6 +99,12 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
       });
     },
 
+    /** Invitations past their expiry (housekeeping; an expired one is already refused on every read). */
+    async purgeExpired(now = new Date()): Promise<number> {
+      const { count } = await db.invitation.deleteMany({ where: { expiresAt: { lte: now } } });
+      return count;
+    },
+
     /** The invitee declines: the invitation is deleted. Null as for accept. */
     async decline(user: { email: string }, id: string): Promise<InvitationView | null> {
       const row = await db.invitation.findFirst({ where: { id, email: user.email.toLowerCase(), ...live() }, include });
