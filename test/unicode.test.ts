@@ -17,7 +17,7 @@ let key: string;
 beforeAll(async () => {
   server = await startTestServer({ SECRET_SCANNING_SECRET });
   user = await signUp(server);
-  key = (await mintOnPage(user.agent, user.csrf, "unicode", ["mcp:read", "mcp:write"])).raw;
+  key = (await mintOnPage(user.agent, user.csrf, "unicode", ["mcp:read", "mcp:write", "keys:write", "orgs:write"])).raw;
 });
 afterAll(async () => server?.close());
 
@@ -79,7 +79,7 @@ describe("lone surrogates in JSON bodies", () => {
   });
 
   it("well-formed astral characters (surrogate pairs, escaped or not) are accepted", async () => {
-    const res = await api("post", "/api/api-keys").set("Content-Type", "application/json").send('{"label":"rocket \\ud83d\\ude80 💥"}');
+    const res = await api("post", "/api/api-keys").set("Content-Type", "application/json").send('{"label":"rocket \\ud83d\\ude80 💥","scopes":["mcp:read"]}');
     expect(res.status).toBe(201);
     expect(res.body.label).toBe("rocket 🚀 💥");
   });
@@ -191,11 +191,7 @@ describe("OAuth clients named with a lone surrogate (the /reg side is H2's: src/
     expect(reg.text).not.toMatch(STACK_OR_PATH);
   });
 
-  // AFTER H2's BRANCH MERGES, DROP `.fails`. Today /reg stores the name, and /token, which labels the
-  // key it mints with the client's name, answers 500 on both backends: this test fails, so `.fails`
-  // passes. Once /reg refuses ill-formed metadata the test passes, `.fails` turns it red, and removing
-  // `.fails` makes it the regression test for the issue's /token example.
-  it.fails("/reg refuses client_name \\ud800 (400 invalid_client_metadata), so /token never sees such a client", async () => {
+  it("/reg refuses client_name \\ud800 (400 invalid_client_metadata), so /token never sees such a client", async () => {
     const reg = await named();
     if (reg.status === 201) {
       const pkce = pkcePair();
