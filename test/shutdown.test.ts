@@ -72,7 +72,10 @@ describe(`SIGTERM on ${inject("testBackend")}`, () => {
   it("drains with /readyz 503 stopping, exits 0 and flushes last-used", async () => {
     const browser = new CookieClient();
     const signup = await browser.request(`${instance.url}/signup`);
-    expect((await browser.form(`${instance.url}/signup`, { _csrf: csrfOf(await signup.text()), email: `shutdown${Date.now()}@example.com`, password: "correct horse battery" })).status).toBe(303);
+    const email = `shutdown${Date.now()}@example.com`;
+    expect((await browser.form(`${instance.url}/signup`, { _csrf: csrfOf(await signup.text()), email, password: "correct horse battery" })).status).toBe(303);
+    const login = await browser.request(`${instance.url}/login`); // sign-up does not log in
+    expect((await browser.form(`${instance.url}/login`, { _csrf: csrfOf(await login.text()), email, password: "correct horse battery" })).status).toBe(303);
     const page = await browser.request(`${instance.url}/app/account/api-keys`);
     const minted = await (await browser.form(`${instance.url}/app/account/api-keys`, { _csrf: csrfOf(await page.text()), label: "flush me" })).text();
     const key = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(minted)![1]!;
