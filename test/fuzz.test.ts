@@ -205,6 +205,9 @@ describe("OAuth endpoints under arbitrary input", () => {
     const refused = await authorize(agent, server, { clientId, challenge: pkcePair().challenge, method: "S256", scope: `mcp:read ${unknown}` });
     expect(refused.searchParams.get("error")).toBe("invalid_scope");
     expect(refused.searchParams.get("code")).toBeNull();
+    // The description names a few and counts the rest: the redirect stays a small header.
+    expect(refused.searchParams.get("error_description")).toMatch(/^unknown scopes s0, s1, .* and 590 more; this server knows/);
+    expect(refused.href.length).toBeLessThan(2000);
 
     // A known scope repeated a thousand times: trimmed to one; the key carries exactly that scope.
     const pkce = pkcePair();

@@ -17,9 +17,14 @@ export function unknownScopes(requested: unknown, catalogue: readonly string[]):
   return typeof requested === "string" ? [...new Set(requested.split(" ").filter((s) => s && !known.has(s)))] : [];
 }
 
+/** Unknown scopes named in an error (a client that sent 1,500 would otherwise get a 20 kB redirect). */
+const MAX_NAMED = 10;
+
 export function refuseUnknownScopes(ctx: KoaContextWithOIDC, catalogue: readonly string[]): void {
   const unknown = unknownScopes(ctx.oidc?.params?.scope, catalogue);
   if (unknown.length) {
-    throw new errors.InvalidScope(`unknown scope${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; this server knows ${catalogue.join(", ")}`, unknown.join(" "));
+    // The description travels in the redirect's Location header: name a few, count the rest.
+    const named = unknown.length > MAX_NAMED ? `${unknown.slice(0, MAX_NAMED).join(", ")} and ${unknown.length - MAX_NAMED} more` : unknown.join(", ");
+    throw new errors.InvalidScope(`unknown scope${unknown.length > 1 ? "s" : ""} ${named}; this server knows ${catalogue.join(", ")}`, unknown.slice(0, MAX_NAMED).join(" "));
   }
 }

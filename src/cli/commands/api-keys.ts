@@ -42,7 +42,7 @@ export function keyTable(keys: readonly KeyView[]): string {
       `…${k.last4}`,
       k.status,
       k.sourceLabel,
-      k.scopes.length ? k.scopes.join(" ") : "full access",
+      k.scopes.length ? k.scopes.join(" ") : k.source === "oauth" ? "none" : "full access",
       when(k.createdAt, "-"),
       when(k.lastUsedAt, "never"),
     ]),
