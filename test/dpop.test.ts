@@ -335,6 +335,27 @@ describe("a portal key bound through the JSON API (dpop_jkt)", () => {
     expectRefused(await mcp({ Authorization: `Bearer ${bound}` }), "invalid_token", /DPoP-bound/);
     expect((await mcp({ Authorization: `DPoP ${bound}`, DPoP: await proof({ ath: ath(bound) }) })).status).toBe(200);
   });
+
+  it("a bound key mints only keys bound to the same key pair: never a bearer key, never another binding", async () => {
+    const post = async (body: object) =>
+      request(server.url)
+        .post("/api/api-keys")
+        .set("Authorization", `DPoP ${bound}`)
+        .set("DPoP", await proof({ htm: "POST", htu: `${server.config.baseUrl}/api/api-keys`, ath: ath(bound) }))
+        .send(body);
+    const child = await post({ label: "child", scopes: ["mcp:read"] });
+    expect(child.status, child.text).toBe(201);
+    expect(child.body.dpopJkt).toBe(jkt); // inherited
+    expectRefused(await mcp({ Authorization: `Bearer ${child.body.key}` }), "invalid_token", /DPoP-bound/);
+    expect((await mcp({ Authorization: `DPoP ${child.body.key}`, DPoP: await proof({ ath: ath(child.body.key) }) })).status).toBe(200);
+
+    const other = await generateKeyPair("ES256");
+    const before = await server.services.db.apiKey.count();
+    const rebound = await post({ label: "elsewhere", scopes: ["mcp:read"], dpop_jkt: await calculateJwkThumbprint(await exportJWK(other.publicKey)) });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.error).toBe("insufficient_scope");
+    expect(await server.services.db.apiKey.count()).toBe(before);
+  });
 });
 
 describe("revocation", () => {

@@ -65,6 +65,15 @@ describe("a self-registered confidential client", () => {
   });
 });
 
+describe("the first-party client `keyward` (portal, CLI and app keys; it has no secret)", () => {
+  it("introspects nothing: a portal key looks inactive to whoever names it", async () => {
+    const res = await request(server.url).post("/token/introspection").type("form").send({ client_id: "keyward", token: portalKey });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ active: false });
+    expect(await mcpStatus(portalKey)).toBe(200);
+  });
+});
+
 describe("a public client", () => {
   it("cannot revoke a key it was not issued: 400 invalid_request, and the key still works", async () => {
     const attacker = (await register(server, { client_name: "Attacker" })).body.client_id as string;

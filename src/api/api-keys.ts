@@ -65,7 +65,7 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     const input = createBody.parse(ctx.request.body ?? {});
     const scopes = input.scopes ?? [];
     // What this caller may mint: src/keys/mint-policy.ts (its organisation, a subset of its access).
-    const decision = decideMint(callerOf(ctx), { organizationId: input.organizationId, scopes }, services.config.scopeCatalogue);
+    const decision = decideMint(callerOf(ctx), { organizationId: input.organizationId, scopes, dpopJkt: input.dpop_jkt }, services.config.scopeCatalogue);
     if (!decision.ok) throw refusalError(services.config, decision.refusal);
     try {
       const minted = await keys.mint({
@@ -73,7 +73,7 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
         label: input.label ?? input.name ?? "",
         scopes,
         organizationId: decision.organizationId,
-        dpopJkt: input.dpop_jkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
+        dpopJkt: decision.dpopJkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
         source: "portal",
       });
       await services.audit.record(keyMinted(userOf(ctx).id, minted.key, apiActor(ctx), "api", requestMeta(ctx)));

@@ -41,9 +41,10 @@ export function orgActions(services: Services) {
     },
 
     /**
-     * Invites an email to the organisation. One answer (202, the invitation) whatever the email: the
-     * User table is not read, so neither the answer nor its timing tells whether an account exists.
-     * Limited per organisation and per inviting admin.
+     * Invites an email to the organisation. One answer (202, the invitation) whatever the email, and
+     * the same work (one indexed lookup binds it to the account that has the email, if any:
+     * src/orgs/invitations.ts). Limited per organisation and per inviting admin, each attempt taken in
+     * one atomic step before anything is written, so parallel requests cannot pass the limit.
      */
     async invite(ctx: Ctx, actor: PublicUser, organizationId: string, input: unknown) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
@@ -53,11 +54,10 @@ export function orgActions(services: Services) {
         [`invite:actor:${actor.id}`, ACTOR_INVITE_LIMIT],
       ] as const;
       for (const [counter, limit] of counters) {
-        const wait = await rateLimiter.blockedFor(counter, limit);
-        if (wait > 0) throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", { "Retry-After": String(Math.ceil(wait / 1000)) });
+        const taken = await rateLimiter.consume(counter, limit);
+        if (!taken.ok) throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", { "Retry-After": String(Math.ceil(taken.retryAfterMs / 1000)) });
       }
       const invitation = await invitations.invite(org.id, { id: actor.id, role: org.role }, email, role).catch((e: unknown) => Promise.reject(badInput(e)));
-      for (const [counter, limit] of counters) await rateLimiter.hit(counter, limit);
       await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.member_invited", targetId: org.id, ...meta(ctx), details: { invitationId: invitation.id, email, role } });
       return invitation;
     },
@@ -77,7 +77,7 @@ export function orgActions(services: Services) {
 
     /** The signed-in user's pending invitations (addressed to their email). */
     async myInvitations(actor: PublicUser) {
-      return invitations.pendingForEmail(actor.email);
+      return invitations.pendingForUser(actor.id);
     },
 
     /** Someone else's invitation, an expired one and a missing one: the same 404. */
@@ -152,7 +152,7 @@ export function orgActions(services: Services) {
       const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
       if (!decision.ok) throw refusalError(services.config, decision.refusal);
       const minted = await keys
-        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes, source: "portal" })
+        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes, source: "portal", dpopJkt: decision.dpopJkt })
         .catch((e: unknown) => Promise.reject(badInput(e)));
       await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app_key.minted", targetId: minted.key.id, ...meta(ctx), details: { organizationId: org.id, appId: app.id, label: minted.key.label } });
       return minted;

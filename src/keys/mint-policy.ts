@@ -8,6 +8,8 @@
 //   - A key with explicit scopes manages keys or organisations only when it names keys:* / orgs:*.
 //   - A key mints only in the organisation it acts in, only scopes it holds itself (implications
 //     expanded, role cap applied), and "no scopes" only when it has full access itself.
+//   - A DPoP-bound key (RFC 9449) mints only keys bound to the same key pair: the new key inherits
+//     the binding, and another one is refused. A sender-constrained key never yields a bearer key.
 import { expandScopes, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { expandManagement, isManagementScope, MANAGEMENT_SCOPES, type ManagementScope } from "../scopes/management.js";
 import type { KeyView } from "./model.js";
@@ -17,7 +19,7 @@ export type Caller =
   | { via: "session" }
   | {
       via: "key";
-      key: Pick<KeyView, "scopes" | "source" | "resource">;
+      key: Pick<KeyView, "scopes" | "source" | "resource" | "dpopJkt">;
       /** The organisation the key acts in. */
       organizationId: string;
       /** The key's effective catalogue scopes on this request (implications expanded, role cap applied). */
@@ -54,9 +56,12 @@ export interface MintAsk {
   scopes: readonly string[];
   /** An app key (organisation app, not capped by a role). */
   app?: boolean;
+  /** The DPoP key-pair thumbprint the new key is to be bound to (RFC 9449), if any. */
+  dpopJkt?: string | null;
 }
 
-export type MintDecision = { ok: true; organizationId: string | undefined } | { ok: false; refusal: Refusal };
+/** `dpopJkt`: the binding the new key gets (the asked one, or the calling key's own). */
+export type MintDecision = { ok: true; organizationId: string | undefined; dpopJkt: string | null } | { ok: false; refusal: Refusal };
 
 const refuse = (description: string, scope?: string): MintDecision => ({ ok: false, refusal: { status: 403, error: "insufficient_scope", description, ...(scope ? { scope } : {}) } });
 
@@ -65,7 +70,10 @@ const refuse = (description: string, scope?: string): MintDecision => ({ ok: fal
  * their own organisation, only a subset of their own access, "everything" only from full access.
  */
 export function decideMint(caller: Caller, ask: MintAsk, catalogue: ScopeCatalogue): MintDecision {
-  if (caller.via === "session") return { ok: true, organizationId: ask.organizationId };
+  if (caller.via === "session") return { ok: true, organizationId: ask.organizationId, dpopJkt: ask.dpopJkt ?? null };
+  const bound = caller.key.dpopJkt;
+  if (bound && ask.dpopJkt && ask.dpopJkt !== bound) return refuse("This key is DPoP-bound: the keys it mints are bound to the same key pair (leave dpop_jkt out, or name this key's own).");
+  const dpopJkt = bound ?? ask.dpopJkt ?? null;
   // Another organisation (the user's or not, existing or not) gets one answer, naming only the key's own.
   if (ask.organizationId !== undefined && ask.organizationId !== caller.organizationId) {
     return refuse(`This key acts in organisation ${caller.organizationId} and can mint keys only there. Use a key of that organisation, or the account page.`);
@@ -75,7 +83,7 @@ export function decideMint(caller: Caller, ask: MintAsk, catalogue: ScopeCatalog
     if (!fullAccessKey(caller)) return refuse("This key has limited scopes: name the scopes the new key gets (a subset of this key's).");
     // App keys are not capped by a role: full access for an app is the whole catalogue.
     if (ask.app && catalogue.some((s) => !held.has(s.name))) return refuse("This key does not hold every scope: name the scopes the app key gets (a subset of this key's).");
-    return { ok: true, organizationId: caller.organizationId };
+    return { ok: true, organizationId: caller.organizationId, dpopJkt };
   }
   const catalogueAsked = ask.scopes.filter((s) => !isManagementScope(s));
   const missing = [...expandScopes(catalogue, catalogueAsked)].filter((s) => !held.has(s));
@@ -83,5 +91,5 @@ export function decideMint(caller: Caller, ask: MintAsk, catalogue: ScopeCatalog
   const management = managementOf(caller);
   const missingManagement = [...expandManagement(ask.scopes)].filter((s) => !management.has(s));
   if (missingManagement.length) return refuse(`This key cannot grant ${missingManagement.join(", ")}: a key mints only access it has itself.`, missingManagement[0]);
-  return { ok: true, organizationId: caller.organizationId };
+  return { ok: true, organizationId: caller.organizationId, dpopJkt };
 }

@@ -1,7 +1,11 @@
-// Invitations to join an organisation. An admin invites an email; nothing about who has that email is
-// looked up or told (the same answer, and the same work, for any address). The account with that
-// email sees the invitation on /app/orgs and at GET /api/invitations, and accepts (the membership is
-// made, with the invited role) or declines. Invitations expire; admins can revoke pending ones.
+// Invitations to join an organisation. An admin invites an email; whether an account has that email
+// is never told (the same answer, and the same work: one indexed lookup, for any address). The
+// invitation is bound to the account that has the email when it is sent: only that account sees it
+// (on /app/orgs and at GET /api/invitations) and may accept (the membership is made, with the invited
+// role) or decline. Keyward does not verify email addresses yet, so an invitation to an address with
+// no account binds to nobody and can never be accepted: whoever signs up with that address later does
+// not inherit it (the admin invites again once the person has an account). Invitations expire;
+// admins can revoke pending ones.
 import { randomBase62 } from "../keys/format.js";
 import type { Db } from "../db/client.js";
 import { asRole, canAssign, type Role } from "./roles.js";
@@ -45,18 +49,20 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
 
   return {
     /**
-     * Invites `email` (already normalised) as `role`. Inviting the same email again renews the
-     * invitation (new role, new expiry, same id). Never reads the User table.
+     * Invites `email` (already normalised) as `role`, bound to the account that has the email now (or
+     * to none). Inviting the same email again renews the invitation (new role, new expiry, the account
+     * that has the email now, same id). What comes back never says which.
      */
     async invite(organizationId: string, actor: { id: string; role: Role }, email: string, role: Role): Promise<InvitationView> {
       if (!canAssign(actor.role, role)) throw new OrgInputError("Only an owner can invite an owner.");
       const org = await db.organization.findUniqueOrThrow({ where: { id: organizationId } });
       if (org.personalOwnerId) throw new OrgInputError("A personal organisation has no other members. Create an organisation to share access.");
+      const userId = (await db.user.findUnique({ where: { email }, select: { id: true } }))?.id ?? null;
       const expiresAt = new Date(Date.now() + ttl);
       const row = await db.invitation.upsert({
         where: { organizationId_email: { organizationId, email } },
-        create: { id: newInvitationId(), organizationId, email, role, invitedById: actor.id, expiresAt },
-        update: { role, invitedById: actor.id, expiresAt, createdAt: new Date() },
+        create: { id: newInvitationId(), organizationId, email, userId, role, invitedById: actor.id, expiresAt },
+        update: { role, userId, invitedById: actor.id, expiresAt, createdAt: new Date() },
         include,
       });
       return toView(row);
@@ -68,9 +74,9 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
       return rows.map(toView);
     },
 
-    /** Invitations addressed to this email, pending, newest first. */
-    async pendingForEmail(email: string): Promise<InvitationView[]> {
-      const rows = await db.invitation.findMany({ where: { email: email.toLowerCase(), ...live() }, include, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 500 });
+    /** Invitations addressed to this account, pending, newest first. */
+    async pendingForUser(userId: string): Promise<InvitationView[]> {
+      const rows = await db.invitation.findMany({ where: { userId, ...live() }, include, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 500 });
       return rows.map(toView);
     },
 
@@ -84,11 +90,11 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
 
     /**
      * The invitee accepts: one transaction makes the membership (unless they already are a member)
-     * and deletes the invitation. Null for an id not addressed to `email`, missing or expired.
+     * and deletes the invitation. Null for an id not addressed to this account, missing or expired.
      */
     async accept(user: { id: string; email: string }, id: string): Promise<{ invitation: InvitationView; member: MemberView } | null> {
       return db.$transaction(async (tx) => {
-        const row = await tx.invitation.findFirst({ where: { id, email: user.email.toLowerCase(), ...live() }, include });
+        const row = await tx.invitation.findFirst({ where: { id, userId: user.id, ...live() }, include });
         if (!row) return null;
         const { count } = await tx.invitation.deleteMany({ where: { id } });
         if (count !== 1) return null;
@@ -106,8 +112,8 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
     },
 
     /** The invitee declines: the invitation is deleted. Null as for accept. */
-    async decline(user: { email: string }, id: string): Promise<InvitationView | null> {
-      const row = await db.invitation.findFirst({ where: { id, email: user.email.toLowerCase(), ...live() }, include });
+    async decline(user: { id: string }, id: string): Promise<InvitationView | null> {
+      const row = await db.invitation.findFirst({ where: { id, userId: user.id, ...live() }, include });
       if (!row) return null;
       const { count } = await db.invitation.deleteMany({ where: { id } });
       return count === 1 ? toView(row) : null;

@@ -144,4 +144,31 @@ describe("invitations are limited", () => {
     expect(Number(over.headers["retry-after"])).toBeGreaterThan(0);
     expect(await server.services.db.invitation.count({ where: { organizationId: org } })).toBe(INVITATIONS_PER_HOUR);
   });
+
+  it(`in parallel too: ${INVITATIONS_PER_HOUR * 2} invitations at once store at most ${INVITATIONS_PER_HOUR}`, async () => {
+    const org = (await api(aliceKey).post("/api/orgs", { name: "Parallel spam target" }).expect(201)).body.id as string;
+    const answers = await Promise.all(Array.from({ length: INVITATIONS_PER_HOUR * 2 }, () => api(aliceKey).post(`/api/orgs/${org}/members`, { email: uniqueEmail("race"), role: "viewer" })));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.every((st) => st === 202 || st === 429), statuses.join(",")).toBe(true);
+    expect(statuses.filter((st) => st === 202).length).toBeLessThanOrEqual(INVITATIONS_PER_HOUR);
+    expect(await server.services.db.invitation.count({ where: { organizationId: org } })).toBeLessThanOrEqual(INVITATIONS_PER_HOUR);
+  });
+});
+
+describe("an invitation belongs to the account that had the email when it was sent", () => {
+  it("whoever signs up later with an invited address neither sees nor accepts it, and joins nothing", async () => {
+    const org = (await api(aliceKey).post("/api/orgs", { name: "Takeover target" }).expect(201)).body.id as string;
+    const email = uniqueEmail("notyet");
+    const sent = await api(aliceKey).post(`/api/orgs/${org}/members`, { email, role: "admin" }).expect(202);
+    // The attacker registers the invited address (Keyward does not verify addresses yet) and logs in.
+    const attacker = await signUp(server, email);
+    expect((await session(attacker).get("/api/invitations")).body.data).toEqual([]);
+    const accept = await session(attacker).post(`/api/invitations/${sent.body.id}/accept`);
+    expect(accept.status).toBe(404);
+    expect((await session(attacker).get("/app/orgs")).text).not.toContain("Takeover target");
+    expect(await server.services.db.membership.count({ where: { organizationId: org, userId: await userId(email) } })).toBe(0);
+    // Invited again now that the account exists, it is that account's to accept.
+    const again = await api(aliceKey).post(`/api/orgs/${org}/members`, { email, role: "member" }).expect(202);
+    expect((await session(attacker).post(`/api/invitations/${again.body.id}/accept`)).status).toBe(200);
+  });
 });

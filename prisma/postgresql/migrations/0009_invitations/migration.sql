@@ -5,6 +5,7 @@ CREATE TABLE "Invitation" (
     "email" TEXT NOT NULL,
     "role" TEXT NOT NULL,
     "invitedById" TEXT NOT NULL,
+    "userId" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "expiresAt" TIMESTAMP(3) NOT NULL,
 
@@ -13,6 +14,9 @@ CREATE TABLE "Invitation" (
 
 -- CreateIndex
 CREATE INDEX "Invitation_email_idx" ON "Invitation"("email");
+
+-- CreateIndex
+CREATE INDEX "Invitation_userId_idx" ON "Invitation"("userId");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "Invitation_organizationId_email_key" ON "Invitation"("organizationId", "email");

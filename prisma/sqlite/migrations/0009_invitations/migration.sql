@@ -6,6 +6,7 @@ CREATE TABLE IF NOT EXISTS "Invitation" (
     "email" TEXT NOT NULL,
     "role" TEXT NOT NULL,
     "invitedById" TEXT NOT NULL,
+    "userId" TEXT,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "expiresAt" DATETIME NOT NULL,
     CONSTRAINT "Invitation_organizationId_fkey" FOREIGN KEY ("organizationId") REFERENCES "Organization" ("id") ON DELETE CASCADE ON UPDATE CASCADE
@@ -13,6 +14,9 @@ CREATE TABLE IF NOT EXISTS "Invitation" (
 
 -- CreateIndex
 CREATE INDEX IF NOT EXISTS "Invitation_email_idx" ON "Invitation"("email");
+
+-- CreateIndex
+CREATE INDEX IF NOT EXISTS "Invitation_userId_idx" ON "Invitation"("userId");
 
 -- CreateIndex
 CREATE UNIQUE INDEX IF NOT EXISTS "Invitation_organizationId_email_key" ON "Invitation"("organizationId", "email");
