@@ -6,6 +6,7 @@
 //     the catalogue (capped by the role) and every management scope. Except keys issued to OAuth
 //     clients: they never hold management scopes (and are bound to /mcp, which the API refuses).
 //   - A key with explicit scopes manages keys or organisations only when it names keys:* / orgs:*.
+//   - A viewer's key is read-only here too (the role cap): at most keys:read and orgs:read.
 //   - A key mints only in the organisation it acts in, only scopes it holds itself (implications
 //     expanded, role cap applied), and "no scopes" only when it has full access itself.
 //   - A DPoP-bound key (RFC 9449) mints only keys bound to the same key pair: the new key inherits
@@ -13,6 +14,7 @@
 import { expandScopes, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { expandManagement, isManagementScope, MANAGEMENT_SCOPES, type ManagementScope } from "../scopes/management.js";
 import type { KeyView } from "./model.js";
+import type { Role } from "../orgs/roles.js";
 
 /** Who acts: the user's browser session, or a verified user key (src/http/state.ts KeyAuth fits). */
 export type Caller =
@@ -24,6 +26,8 @@ export type Caller =
       organizationId: string;
       /** The key's effective catalogue scopes on this request (implications expanded, role cap applied). */
       scopes: readonly string[];
+      /** The key user's role in that organisation, read on this request. */
+      role?: Role | null;
     };
 
 export interface Refusal {
@@ -37,10 +41,12 @@ export interface Refusal {
 /** A key minted with no scopes, not by an OAuth client: the user's full access. */
 const fullAccessKey = (caller: Caller) => caller.via === "session" || (caller.key.scopes.length === 0 && caller.key.source !== "oauth" && !caller.key.resource);
 
-/** The management scopes the caller holds (expanded). */
+/** The management scopes the caller holds (expanded; a viewer's key only the read ones). */
 export function managementOf(caller: Caller): Set<ManagementScope> {
-  if (fullAccessKey(caller)) return new Set(MANAGEMENT_SCOPES);
-  return caller.via === "key" && caller.key.source !== "oauth" ? expandManagement(caller.key.scopes) : new Set();
+  if (caller.via === "session") return new Set(MANAGEMENT_SCOPES);
+  const held = fullAccessKey(caller) ? new Set<ManagementScope>(MANAGEMENT_SCOPES) : caller.key.source !== "oauth" ? expandManagement(caller.key.scopes) : new Set<ManagementScope>();
+  if (caller.role === "viewer") for (const scope of held) if (scope.endsWith(":write")) held.delete(scope);
+  return held;
 }
 
 /** Null when the caller may use an API that needs `scope`. */
