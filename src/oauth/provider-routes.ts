@@ -15,7 +15,6 @@ const ROUTES: readonly (readonly [Method, string, string])[] = [
   ["GET", "discovery", "/.well-known/openid-configuration"],
   ["OPTIONS", "cors.discovery", "/.well-known/openid-configuration"],
   ["GET", "authorization", "/auth"],
-  ["POST", "authorization", "/auth"],
   ["GET", "resume", "/auth/:uid"],
   ["POST", "pushed_authorization_request", "/request"],
   ["OPTIONS", "cors.pushed_authorization_request", "/request"],
