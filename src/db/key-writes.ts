@@ -22,6 +22,8 @@ const CHANGES_VERIFICATION: Record<string, ReadonlySet<string>> = {
 
 interface Scope {
   changed: boolean;
+  /** The announcement of the client that made the writes (announceOnceDone). */
+  announce?: () => Promise<void>;
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
@@ -40,7 +42,10 @@ export function announcingKeyWrites(db: Db, announce: (() => Promise<void>) | un
           const result = await query(args);
           if (changesVerification(model, operation)) {
             const scope = scopes.getStore();
-            if (scope) scope.changed = true;
+            if (scope) {
+              scope.changed = true;
+              scope.announce = announce;
+            }
             else await announce();
           }
           return result;
@@ -51,6 +56,20 @@ export function announcingKeyWrites(db: Db, announce: (() => Promise<void>) | un
   // Keep what createDb attached to the client (its provider, read by providerOfDb).
   for (const symbol of Object.getOwnPropertySymbols(db)) Object.defineProperty(extended, symbol, { value: (db as unknown as Record<symbol, unknown>)[symbol] });
   return extended as unknown as Db;
+}
+
+/**
+ * Runs `fn` (e.g. an interactive transaction, whose writes must not be announced before it commits)
+ * and announces its writes that change verification once, after it has finished, with the
+ * announcement of the client that made them. Nothing to do on SQLite or when `fn` changed nothing.
+ */
+export async function announceOnceDone<T>(fn: () => Promise<T>): Promise<T> {
+  const scope: Scope = { changed: false };
+  try {
+    return await scopes.run(scope, fn);
+  } finally {
+    if (scope.announce) await scope.announce();
+  }
 }
 
 /**

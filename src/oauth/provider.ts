@@ -7,7 +7,6 @@ import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
 import { createPayloadAdapter } from "./adapter.js";
 import { createAccessTokenAdapter, FIRST_PARTY_CLIENT_ID, KEY_LIFETIME_SECONDS } from "./access-token-adapter.js";
-import { keyAuditHooks } from "./key-audit.js";
 import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
 import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
@@ -20,7 +19,7 @@ export const INTERACTION_PATH = "/interaction";
 
 function payloadAdapter(services: Services, name: string) {
   const adapter = createPayloadAdapter(services.db, name);
-  return name === "Client" ? revokeKeysOnClientDeletion(adapter, (clientId) => services.keys.revokeAllOfClient(clientId)) : adapter;
+  return name === "Client" ? revokeKeysOnClientDeletion(adapter, services.keys) : adapter;
 }
 
 export function createProvider(services: Services): Provider {
@@ -39,7 +38,6 @@ export function createProvider(services: Services): Provider {
       return code && grant ? grant.getOIDCScopeFiltered(code.scopes).split(" ").filter(Boolean) : [];
     },
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
-    ...keyAuditHooks(services.audit),
   });
 
   const configuration: Configuration = {
