@@ -3,9 +3,8 @@
 // table — hashed, labelled `OAuth: <client name>`, with scopes, resource and grant. find() reads
 // any key back (portal ones too), so introspection and revocation cover the whole table.
 import type { Adapter, AdapterPayload } from "oidc-provider";
-import type { Keys } from "../keys/index.js";
+import type { KeyActing, KeyEventVia, Keys } from "../keys/index.js";
 import { IDENTITY_SCOPES } from "../keys/model.js";
-import { oauthActing } from "./key-audit.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
 export const FIRST_PARTY_CLIENT_ID = "keyward";
@@ -21,6 +20,8 @@ export interface AccessTokenAdapterOptions {
   identityScopes?(): readonly string[];
   /** True while the request is userinfo (/me): this server's own endpoint, where a key holding `openid` is read without its resource audience. */
   atUserinfo?(): boolean;
+  /** Who acts in the request being answered (the audit trail of the keys it mints and revokes: key-audit.ts). */
+  acting(via: KeyEventVia, clientId?: string): KeyActing;
 }
 
 /** `OAuth: <client name>`, at most 100 characters, never cut inside a surrogate pair (which no database can store). */
@@ -50,7 +51,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
           // RFC 9449: the client sent a DPoP proof to the token endpoint; the key is bound to its key pair.
           dpopJkt: typeof payload.jkt === "string" ? payload.jkt : null,
         },
-        oauthActing("oauth_token", clientId),
+        options.acting("oauth_token", clientId),
         raw,
       );
     },
@@ -83,11 +84,11 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
 
     // RFC 7009 (and oidc-provider's own token.destroy()): the key the token is.
     async destroy(raw) {
-      await keys.revoke({ kind: "raw", raw }, oauthActing("oauth_revocation"));
+      await keys.revoke({ kind: "raw", raw }, options.acting("oauth_revocation"));
     },
 
     async revokeByGrantId(grantId) {
-      await keys.revoke({ kind: "grant", grantId }, oauthActing("oauth_grant_revoked"));
+      await keys.revoke({ kind: "grant", grantId }, options.acting("oauth_grant_revoked"));
     },
 
     async consume() {},

@@ -13,6 +13,7 @@ import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 import { keywardInteractionPolicy } from "./interaction-policy.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
+import { oauthActing } from "./key-audit.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -38,6 +39,7 @@ export function createProvider(services: Services): Provider {
       return code && grant ? grant.getOIDCScopeFiltered(code.scopes).split(" ").filter(Boolean) : [];
     },
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
+    acting: oauthActing,
   });
 
   const configuration: Configuration = {
