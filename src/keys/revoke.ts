@@ -5,7 +5,7 @@
 // and records nothing (idempotent). A key outside the named scope (another user's, another
 // organisation's) is not found: the caller answers exactly as for a missing id.
 import type { Db } from "../db/client.js";
-import { announceOnceDone } from "../db/key-writes.js";
+import { announceCommitted } from "../db/key-writes.js";
 import type { Prisma } from "../generated/sqlite/client.js";
 import type { Audit } from "../audit/index.js";
 import { keyRevoked, type KeyActing } from "../audit/key-events.js";
@@ -76,32 +76,33 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
       const rows = await db.apiKey.findMany({ where, include: { user: { select: { email: true } } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
       if (rows.every((row) => row.revokedAt)) return rows.map((row) => found(row, false));
       const revokedAt = new Date();
-      // PostgreSQL: every instance's verification cache lets go of the keys after the commit and
-      // before anyone is told they are revoked, also outside a request (CLI, oidc-provider hooks).
-      return announceOnceDone(() =>
-        db.$transaction(
-          async (tx) => {
-            const out: RevokedKey[] = [];
-            for (const row of rows) {
-              if (row.revokedAt) {
-                out.push(found(row, false));
-                continue;
-              }
-              // Per row, so that of two concurrent revocations exactly one revokes (and records) it.
-              const { count } = await tx.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt } });
-              const now = count === 1 ? { ...row, revokedAt } : { ...row, ...(await tx.apiKey.findUnique({ where: { id: row.id } })) };
-              out.push(found(now, count === 1));
+      const out = await db.$transaction(
+        async (tx) => {
+          const done: RevokedKey[] = [];
+          for (const row of rows) {
+            if (row.revokedAt) {
+              done.push(found(row, false));
+              continue;
             }
-            await deps.audit.recordAll(
-              out.filter((r) => r.wasActive).map((r) => keyRevoked(r.owner.id, r.key, by)),
-              tx,
-            );
-            return out;
-          },
-          // A client or grant with many keys: one statement per key, all or none.
-          { maxWait: 10_000, timeout: 60_000 },
-        ),
+            // Per row, so that of two concurrent revocations exactly one revokes (and records) it.
+            const { count } = await tx.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt } });
+            const now = count === 1 ? { ...row, revokedAt } : { ...row, ...(await tx.apiKey.findUnique({ where: { id: row.id } })) };
+            done.push(found(now, count === 1));
+          }
+          await deps.audit.recordAll(
+            done.filter((r) => r.wasActive).map((r) => keyRevoked(r.owner.id, r.key, by)),
+            tx,
+          );
+          return done;
+        },
+        // A client or grant with many keys: one statement per key, all or none.
+        { maxWait: 10_000, timeout: 60_000 },
       );
+      // PostgreSQL: every instance's verification cache lets go of the keys after the commit and
+      // before anyone is told they are revoked (at the end of the request; at once outside one: the
+      // CLI, oidc-provider hooks).
+      if (out.some((r) => r.wasActive)) await announceCommitted(db);
+      return out;
     },
   };
 }
