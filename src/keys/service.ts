@@ -162,23 +162,11 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       return rows.map((r) => ({ ...view(r), ownerId: r.userId, ownerEmail: r.user.email }));
     },
 
-    /** A member's key in this organisation; a key of another organisation and a missing id are both null. */
-    async getInOrganization(organizationId: string, id: string): Promise<MemberKeyView | null> {
-      const row = await db.apiKey.findFirst({ where: { id, organizationId, appId: null }, include: { user: true } });
-      return row ? { ...view(row), ownerId: row.userId, ownerEmail: row.user.email } : null;
-    },
-
     /** An app's keys, newest first. */
     async listForApp(appId: string): Promise<KeyView[]> {
       const rows = await db.apiKey.findMany({ where: { appId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
       return rows.map(view);
     },
-
-    async getForApp(appId: string, id: string): Promise<KeyView | null> {
-      const row = await db.apiKey.findFirst({ where: { id, appId } });
-      return row ? view(row) : null;
-    },
-
   };
 }
 
