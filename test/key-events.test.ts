@@ -13,6 +13,7 @@ import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
 import { keyward } from "./cli-run.js";
 import { joinOrg } from "./permissions/org-helpers.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
+import { hashKey } from "../src/keys/hash.js";
 import type { AuditEventView } from "../src/audit/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -198,7 +199,7 @@ describe("every revoke route", () => {
   it.each(ROUTES)("%s: the key stops working, and one key.revoked event of the one shape is recorded (actor %s)", async (via, actorType, run) => {
     const { raw, owner, again } = await run();
     expect(await mcpStatus(raw)).toBe(401);
-    const keyId = (await server.services.db.apiKey.findUnique({ where: { hash: (await import("../src/keys/hash.js")).hashKey(raw) } }))!.id;
+    const keyId = (await server.services.db.apiKey.findUnique({ where: { hash: hashKey(raw) } }))!.id;
     const events = (await server.services.audit.listForUser(await userId(owner), { limit: 500 })).filter((e) => e.targetId === keyId);
     const of = (action: string): AuditEventView[] => events.filter((e) => e.action === action);
 
