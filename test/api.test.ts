@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { BY_OPERATOR } from "./acting.js";
 
 let server: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>> & { raw: string };
@@ -202,7 +203,7 @@ describe("authentication", () => {
 
   it("a key bound to /mcp (an OAuth-issued token) cannot use the key-management API", async () => {
     const userId = (await server.services.users.findByEmail(alice.email))!.id;
-    const oauth = await server.services.keys.mint({ userId, label: "OAuth: client", source: "oauth", clientId: "dcr_test", scopes: ["mcp:read"], resource: `${server.config.baseUrl}/mcp` });
+    const oauth = await server.services.keys.mint({ userId, label: "OAuth: client", source: "oauth", clientId: "dcr_test", scopes: ["mcp:read"], resource: `${server.config.baseUrl}/mcp` }, BY_OPERATOR);
     // it works where it was issued for...
     const mcp = await request(server.url)
       .post("/mcp")

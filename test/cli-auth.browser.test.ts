@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
 import { expectError, keyward, startKeyward } from "./cli-run.js";
+import { BY_OPERATOR } from "./acting.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const runBrowserTests = process.env.CI === "true" || existsSync(CHROMIUM);
@@ -152,7 +153,7 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
     // Revoke it on the account page: the CLI now fails with exit 3 and one line.
     const owner = (await server.services.users.findByEmail(user.email))!;
     const id = stored().servers[server.url]!.keyId!;
-    await server.services.keys.revoke(owner.id, id);
+    await server.services.keys.revoke({ kind: "own", userId: owner.id, id }, BY_OPERATOR);
     const revoked = await keyward(["auth", "whoami"], { env });
     expectError(revoked, 3, /authentication failed: The key has been revoked/);
     expect(revoked.stderr.trim().split("\n")).toHaveLength(1);

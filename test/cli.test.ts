@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
+import { BY_OPERATOR } from "./acting.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
@@ -196,7 +197,7 @@ describe.concurrent("keyward CLI: migrate, help and failures", () => {
 
   it("an unknown key id and another user's key id are both exit code 3; the other key is untouched", async () => {
     const other = await server.services.users.create(uniqueEmail("other"), password);
-    const { key } = await server.services.keys.mint({ userId: other.id, label: "theirs", source: "portal" });
+    const { key } = await server.services.keys.mint({ userId: other.id, label: "theirs", source: "portal" }, BY_OPERATOR);
     const [missing, theirs] = await Promise.all([
       keyward(["api-keys", "revoke", "key_doesNotExist0000000", "--user", email]),
       keyward(["api-keys", "revoke", key.id, "--user", email]),

@@ -15,6 +15,7 @@ import Database from "better-sqlite3";
 import { sqliteChangeToken } from "../src/db/sqlite-change-token.js";
 import { announcingKeyWrites, changesVerification } from "../src/db/key-writes.js";
 import { listen } from "../src/db/pg-change-feed.js";
+import { BY_OPERATOR } from "./acting.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -233,7 +234,7 @@ describe("verification with the cache on the real database", () => {
   it("repeated verifies are answered from memory", async () => {
     const keys = keysFor(t.db);
     const user = await makeUser(t.db);
-    const { raw } = await keys.mint({ userId: user.id, label: "hot", source: "portal" });
+    const { raw } = await keys.mint({ userId: user.id, label: "hot", source: "portal" }, BY_OPERATOR);
     await settled();
     expect((await keys.verify(raw)).ok).toBe(true); // the one miss: reads the row and keeps it
     const before = keys.cacheStats()!;
@@ -246,13 +247,13 @@ describe("verification with the cache on the real database", () => {
   it("a key revoked through another connection fails the very next verify", async () => {
     const keys = keysFor(t.db);
     const user = await makeUser(t.db);
-    const minted = await keys.mint({ userId: user.id, label: "victim", source: "portal" });
+    const minted = await keys.mint({ userId: user.id, label: "victim", source: "portal" }, BY_OPERATOR);
     await settled();
     for (let i = 0; i < 2; i++) expect((await keys.verify(minted.raw)).ok).toBe(true);
     const hits = keys.cacheStats()!.hits;
     expect((await keys.verify(minted.raw)).ok).toBe(true);
     expect(keys.cacheStats()!.hits).toBe(hits + 1); // the row is in memory...
-    await keysFor(other).revoke(user.id, minted.key.id); // ...when another instance revokes the key
+    await keysFor(other).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR); // ...when another instance revokes the key
     expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
   });
 
@@ -263,7 +264,7 @@ describe("verification with the cache on the real database", () => {
     const orgs = createOrganizations(t.db);
     const org = await orgs.create(owner.id, `Team ${member.id.slice(-6)}`);
     await t.db.membership.create({ data: { organizationId: org.id, userId: member.id, role: "member" } });
-    const minted = await keys.mint({ userId: member.id, label: "team key", source: "portal", organizationId: org.id });
+    const minted = await keys.mint({ userId: member.id, label: "team key", source: "portal", organizationId: org.id }, BY_OPERATOR);
     await settled(); // the new organisation's memberships notify too
     const first = await keys.verify(minted.raw);
     expect(first.ok && first.role).toBe("member");
@@ -284,7 +285,7 @@ describe("verification with the cache on the real database", () => {
     expect(lookup.changeCheck).toBe("feed");
     const keys = keysFor(t.db);
     const user = await makeUser(t.db);
-    const { raw } = await keys.mint({ userId: user.id, label: "no round trip", source: "portal" });
+    const { raw } = await keys.mint({ userId: user.id, label: "no round trip", source: "portal" }, BY_OPERATOR);
     await settled();
     expect((await keys.verify(raw)).ok).toBe(true);
     const before = keys.cacheStats()!;
@@ -301,7 +302,7 @@ describe("verification with the cache on the real database", () => {
     expect(lookup.changeCheck).toBe("snapshot");
     const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });
     const user = await makeUser(t.db);
-    const { raw } = await keys.mint({ userId: user.id, label: "reconnect", source: "portal" });
+    const { raw } = await keys.mint({ userId: user.id, label: "reconnect", source: "portal" }, BY_OPERATOR);
     expect((await keys.verify(raw)).ok).toBe(true);
     const killed = await other.$queryRawUnsafe<{ n: bigint | number }[]>(
       `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_current_snapshot()%'`,
@@ -325,7 +326,7 @@ describe("verification with the cache on the real database", () => {
     try {
       const keys = keysFor(t.db);
       const user = await makeUser(t.db);
-      const { raw } = await keys.mint({ userId: user.id, label: "same", source: "portal" });
+      const { raw } = await keys.mint({ userId: user.id, label: "same", source: "portal" }, BY_OPERATOR);
       await keys.verify(raw);
       const cachedRow = await lookup.find(digestKey(raw));
       expect(cachedRow).toEqual(await uncached.find(digestKey(raw)));
@@ -370,7 +371,7 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
   }
   async function cachedKey(keys: ReturnType<typeof createKeys>) {
     const user = await makeUser(t.db);
-    const minted = await keys.mint({ userId: user.id, label: "feed", source: "portal" });
+    const minted = await keys.mint({ userId: user.id, label: "feed", source: "portal" }, BY_OPERATOR);
     await writerLookup.announce!(); // every instance has taken in the mint's notification (see settled() above)
     for (let i = 0; i < 2; i++) expect((await keys.verify(minted.raw)).ok).toBe(true);
     const hits = keys.cacheStats()!.hits;
@@ -406,7 +407,7 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     await blocker.query("BEGIN");
     await blocker.query(`SELECT 1 FROM "KeyCacheInstance" WHERE id = $1 FOR UPDATE`, [a.feed.instanceId]);
 
-    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke(user.id, minted.key.id);
+    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect(a.feed.current()).toBeUndefined(); // the lease lapsed on the instance before the writer gave up on it
     expect(await a.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
 
@@ -425,7 +426,7 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     expect((await a.keys.verify(minted.raw)).ok).toBe(true);
     expect(a.keys.cacheStats()!.changeReads).toBeGreaterThan(reads);
 
-    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke(user.id, minted.key.id);
+    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect(await a.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
     await vi.waitFor(() => expect(a.feed.current()).toBeDefined(), { timeout: 10_000 });
     expect(await a.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
@@ -500,7 +501,7 @@ describe("SQLite change check", () => {
       expect(lookup.changeCheck).toBe(expectedCheck);
       const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });
       const user = await makeUser(t.db);
-      const minted = await keys.mint({ userId: user.id, label: "cli victim", source: "portal" });
+      const minted = await keys.mint({ userId: user.id, label: "cli victim", source: "portal" }, BY_OPERATOR);
       for (let i = 0; i < 3; i++) expect((await keys.verify(minted.raw)).ok).toBe(true);
       const hits = keys.cacheStats()!.hits;
       expect((await keys.verify(minted.raw)).ok).toBe(true);

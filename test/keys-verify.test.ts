@@ -10,6 +10,7 @@ import { prismaKeyLookup, type KeyLookup } from "../src/db/key-lookup.js";
 import { cachedKeyLookup } from "../src/db/key-cache.js";
 import { requireKey } from "../src/http/key-auth.js";
 import type { Ctx, KeywardState } from "../src/http/state.js";
+import { BY_OPERATOR } from "./acting.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -53,7 +54,7 @@ function explodingDb() {
 
 describe("verify", () => {
   it("a valid key → ok, with its user and key view", async () => {
-    const minted = await keys.mint({ userId: user.id, label: "laptop", source: "portal", scopes: ["mcp:read"] });
+    const minted = await keys.mint({ userId: user.id, label: "laptop", source: "portal", scopes: ["mcp:read"] }, BY_OPERATOR);
     const result = await keys.verify(minted.raw);
     expect(result).toMatchObject({
       ok: true,
@@ -88,30 +89,32 @@ describe("verify", () => {
   });
 
   it("a revoked key → revoked, and revoking is idempotent", async () => {
-    const minted = await keys.mint({ userId: user.id, label: "to revoke", source: "portal" });
+    const minted = await keys.mint({ userId: user.id, label: "to revoke", source: "portal" }, BY_OPERATOR);
     expect((await keys.verify(minted.raw)).ok).toBe(true);
-    const revoked = await keys.revoke(user.id, minted.key.id);
-    expect(revoked?.status).toBe("revoked");
-    expect(revoked?.revokedAt).not.toBeNull();
+    const [revoked] = await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
+    expect(revoked?.wasActive).toBe(true);
+    expect(revoked?.key.status).toBe("revoked");
+    expect(revoked?.key.revokedAt).not.toBeNull();
     expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
-    const again = await keys.revoke(user.id, minted.key.id);
-    expect(again?.revokedAt).toBe(revoked?.revokedAt);
+    const [again] = await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
+    expect(again?.wasActive).toBe(false);
+    expect(again?.key.revokedAt).toBe(revoked?.key.revokedAt);
   });
 
   it("a key bound to another resource → wrong_resource; the right resource or none passes", async () => {
-    const minted = await keys.mint({ userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resource: "https://a.example/mcp" });
+    const minted = await keys.mint({ userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resource: "https://a.example/mcp" }, BY_OPERATOR);
     expect(await keys.verify(minted.raw, { resource: "https://b.example/mcp" })).toEqual({ ok: false, reason: "wrong_resource" });
     const ok = await keys.verify(minted.raw, { resource: "https://a.example/mcp" });
     expect(ok.ok && ok.key.sourceLabel).toBe("OAuth: dcr_abc");
     expect((await keys.verify(minted.raw)).ok).toBe(true);
     // an unbound key works for any resource
-    const free = await keys.mint({ userId: user.id, label: "free", source: "portal" });
+    const free = await keys.mint({ userId: user.id, label: "free", source: "portal" }, BY_OPERATOR);
     expect((await keys.verify(free.raw, { resource: "https://b.example/mcp" })).ok).toBe(true);
   });
 
   it("another user's key is theirs: verify returns the owner", async () => {
     const other = await makeUser(t.db, "other@example.com");
-    const minted = await keys.mint({ userId: other.id, label: "theirs", source: "cli" });
+    const minted = await keys.mint({ userId: other.id, label: "theirs", source: "cli" }, BY_OPERATOR);
     const result = await keys.verify(minted.raw);
     expect(result.ok && result.user).toEqual({ id: other.id, email: "other@example.com" });
     expect(result.ok && result.key.sourceLabel).toBe("CLI");
@@ -133,7 +136,7 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
 
   it("answers a key it has read before from memory, and sees a revocation once the token moves", async () => {
     const f = fixture();
-    const minted = await keys.mint({ userId: user.id, label: "hot", source: "portal" });
+    const minted = await keys.mint({ userId: user.id, label: "hot", source: "portal" }, BY_OPERATOR);
     expect((await f.keys.verify(minted.raw)).ok).toBe(true); // first use: format check, one read
     expect(f.reads()).toBe(1);
     for (let i = 0; i < 5; i++) expect(await f.keys.verify(minted.raw)).toMatchObject({ ok: true, key: { id: minted.key.id } });
@@ -141,7 +144,7 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
     expect(f.finds()).toBe(1); // not even the async path: cached() answered
     expect(f.lookup.stats()).toMatchObject({ hits: 5, misses: 1 });
 
-    await keys.revoke(user.id, minted.key.id);
+    await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect((await f.keys.verify(minted.raw)).ok).toBe(true); // the token has not moved: this is what the token is for
     f.commit();
     expect(await f.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
@@ -150,7 +153,7 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
 
   it("answers a cached key at once, without a promise, and requireKey goes straight on to next()", async () => {
     const f = fixture();
-    const minted = await keys.mint({ userId: user.id, label: "sync", source: "portal", scopes: ["mcp:read"] });
+    const minted = await keys.mint({ userId: user.id, label: "sync", source: "portal", scopes: ["mcp:read"] }, BY_OPERATOR);
     const first = f.keys.verify(minted.raw);
     expect(first).toBeInstanceOf(Promise); // a miss: the row is read
     expect((await first).ok).toBe(true);
@@ -168,7 +171,7 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
     expect(reached).toMatchObject({ via: "key", key: { id: minted.key.id }, scopes: ["mcp:read"] });
 
     // After a commit the cache lets go: the next answer is read again (a promise), and sees the revocation.
-    await keys.revoke(user.id, minted.key.id);
+    await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     f.commit();
     const after = f.keys.verify(minted.raw);
     expect(after).toBeInstanceOf(Promise);
@@ -177,7 +180,7 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
 
   it("takes the full path (format check, then the lookup's own change check) when the cache cannot vouch", async () => {
     const f = fixture();
-    const minted = await keys.mint({ userId: user.id, label: "warm", source: "portal" });
+    const minted = await keys.mint({ userId: user.id, label: "warm", source: "portal" }, BY_OPERATOR);
     await f.keys.verify(minted.raw);
     f.cannotVouch();
     expect((await f.keys.verify(minted.raw)).ok).toBe(true);
@@ -217,7 +220,7 @@ describe("verify with a cache that must check for changes first (SQLite)", () =>
 
 describe("mint", () => {
   it("stores the SHA-256 hash and last 4, never the raw key", async () => {
-    const minted = await keys.mint({ userId: user.id, label: "  padded  ", source: "portal" });
+    const minted = await keys.mint({ userId: user.id, label: "  padded  ", source: "portal" }, BY_OPERATOR);
     const row = await t.db.apiKey.findUniqueOrThrow({ where: { id: minted.key.id } });
     expect(row.hash).toBe(hashKey(minted.raw));
     expect(row.last4).toBe(minted.raw.slice(-4));
@@ -227,22 +230,22 @@ describe("mint", () => {
   });
 
   it("defaults an empty label and refuses unknown scopes and bad labels", async () => {
-    expect((await keys.mint({ userId: user.id, label: "   ", source: "portal" })).key.label).toBe("Untitled key");
-    await expect(keys.mint({ userId: user.id, label: "x", source: "portal", scopes: ["admin"] })).rejects.toThrow(/Unknown scope: admin/);
-    await expect(keys.mint({ userId: user.id, label: "x".repeat(101), source: "portal" })).rejects.toThrow(/at most 100/);
-    await expect(keys.mint({ userId: user.id, label: "a\u0000b", source: "portal" })).rejects.toThrow(/control characters/);
+    expect((await keys.mint({ userId: user.id, label: "   ", source: "portal" }, BY_OPERATOR)).key.label).toBe("Untitled key");
+    await expect(keys.mint({ userId: user.id, label: "x", source: "portal", scopes: ["admin"] }, BY_OPERATOR)).rejects.toThrow(/Unknown scope: admin/);
+    await expect(keys.mint({ userId: user.id, label: "x".repeat(101), source: "portal" }, BY_OPERATOR)).rejects.toThrow(/at most 100/);
+    await expect(keys.mint({ userId: user.id, label: "a\u0000b", source: "portal" }, BY_OPERATOR)).rejects.toThrow(/control characters/);
   });
 
   it("lists newest first, and get() hides other users' keys", async () => {
     const owner = await makeUser(t.db);
-    const a = await keys.mint({ userId: owner.id, label: "first", source: "portal" });
-    const b = await keys.mint({ userId: owner.id, label: "second", source: "portal" });
+    const a = await keys.mint({ userId: owner.id, label: "first", source: "portal" }, BY_OPERATOR);
+    const b = await keys.mint({ userId: owner.id, label: "second", source: "portal" }, BY_OPERATOR);
     const list = await keys.list(owner.id);
     expect(list.map((k) => k.id)).toHaveLength(2);
     expect(new Set(list.map((k) => k.id))).toEqual(new Set([a.key.id, b.key.id]));
     expect(list[0]!.createdAt >= list[1]!.createdAt).toBe(true);
     expect(await keys.get(user.id, a.key.id)).toBeNull();
-    expect(await keys.revoke(user.id, a.key.id)).toBeNull();
+    expect(await keys.revoke({ kind: "own", userId: user.id, id: a.key.id }, BY_OPERATOR)).toEqual([]);
     expect((await keys.get(owner.id, a.key.id))?.status).toBe("active");
   });
 });

@@ -7,6 +7,7 @@ import { createDb } from "../src/db/client.js";
 import { createKeys, LastUsedTracker } from "../src/keys/index.js";
 import { makeUser, openTestDb, rowFor, type TestDb } from "./support.js";
 import { mintOnPage, signUp, startTestServer } from "./helpers.js";
+import { BY_OPERATOR } from "./acting.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -57,7 +58,7 @@ const idsOf = (write: { args: unknown[] }) => write.args.slice(1).filter((_, i) 
 
 async function mint(label = "k") {
   const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
-  return keys.mint({ userId, label, source: "portal" });
+  return keys.mint({ userId, label, source: "portal" }, BY_OPERATOR);
 }
 
 const lastUsedInDb = async (id: string) => (await t.db.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt;
@@ -66,7 +67,7 @@ describe("LastUsedTracker", () => {
   it("N verifies of one key write nothing until flush, then exactly one UPDATE", async () => {
     const counted = countingDb(t.db);
     const keys = createKeys(counted.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
-    const minted = await keys.mint({ userId, label: "busy", source: "portal" });
+    const minted = await keys.mint({ userId, label: "busy", source: "portal" }, BY_OPERATOR);
     counted.writes.length = 0; // forget the INSERT
     for (let i = 0; i < 25; i++) expect((await keys.verify(minted.raw)).ok).toBe(true);
     expect(counted.writes).toEqual([]);
@@ -104,7 +105,7 @@ describe("LastUsedTracker", () => {
     const counted = countingDb(t.db);
     const keys = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 });
     const minted = [];
-    for (let i = 0; i < 501; i++) minted.push(await keys.mint({ userId, label: `bulk ${i}`, source: "portal" }));
+    for (let i = 0; i < 501; i++) minted.push(await keys.mint({ userId, label: `bulk ${i}`, source: "portal" }, BY_OPERATOR));
     const tracker = new LastUsedTracker(counted.db, 3600_000);
     const base = Date.parse("2034-05-06T07:08:09.000Z");
     minted.forEach((m, i) => tracker.touch(m.key.id, new Date(base + i)));

@@ -5,6 +5,7 @@ import request from "supertest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { BY_OPERATOR } from "./acting.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;
@@ -72,8 +73,8 @@ describe("the 401 challenge", () => {
 
   it("a key bound to another resource is refused; one bound to this /mcp works", async () => {
     const userId = (await server.services.users.findByEmail(user.email))!.id;
-    const elsewhere = await server.services.keys.mint({ userId, label: "elsewhere", source: "oauth", clientId: "dcr_x", resource: "https://other.example/mcp" });
-    const here = await server.services.keys.mint({ userId, label: "here", source: "oauth", clientId: "dcr_x", resource: `${server.config.baseUrl}/mcp` });
+    const elsewhere = await server.services.keys.mint({ userId, label: "elsewhere", source: "oauth", clientId: "dcr_x", resource: "https://other.example/mcp" }, BY_OPERATOR);
+    const here = await server.services.keys.mint({ userId, label: "here", source: "oauth", clientId: "dcr_x", resource: `${server.config.baseUrl}/mcp` }, BY_OPERATOR);
     const refused = await post().set("Authorization", `Bearer ${elsewhere.raw}`).send(initialize);
     expect(refused.status).toBe(401);
     expect(refused.body.error_description).toBe("The key was issued for another resource");

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./helpers.js";
 import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
+import { BY_OPERATOR } from "./acting.js";
 
 let server: TestServer;
 let clientId: string;
@@ -121,7 +122,7 @@ describe("token endpoint refusals", () => {
 
 describe("/mcp and the key's resource", () => {
   it("refuses a key bound to another resource", async () => {
-    const minted = await server.services.keys.mint({ userId: (await server.services.users.findByEmail(session.email))!.id, label: "elsewhere", source: "oauth", clientId, resource: "https://elsewhere.example/mcp" });
+    const minted = await server.services.keys.mint({ userId: (await server.services.users.findByEmail(session.email))!.id, label: "elsewhere", source: "oauth", clientId, resource: "https://elsewhere.example/mcp" }, BY_OPERATOR);
     const res = await callMcp(minted.raw);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');

@@ -7,6 +7,7 @@ import request from "supertest";
 import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
 import { authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
 import { rowFor } from "./support.js";
+import { BY_OPERATOR } from "./acting.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;
@@ -130,7 +131,7 @@ describe("re-authorization cannot widen a grant", () => {
 
   it("an OAuth key row with no scopes (as the defect wrote them) has no access, and the page says None", async () => {
     const owner = await server.services.db.user.findUniqueOrThrow({ where: { email: user.email } });
-    const { raw, key } = await server.services.keys.mint({ userId: owner.id, label: "OAuth: written before the fix", source: "oauth", clientId: await newClient(), scopes: [] });
+    const { raw, key } = await server.services.keys.mint({ userId: owner.id, label: "OAuth: written before the fix", source: "oauth", clientId: await newClient(), scopes: [] }, BY_OPERATOR);
     expect((await call(raw, "notes_add", { text: "x" })).status).toBe(403);
     expect((await call(raw, "notes_list")).status).toBe(403);
     const page = await user.agent.get("/app/account/api-keys").expect(200);

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
+import { BY_OPERATOR } from "./acting.js";
 
 let server: TestServer;
 let session: Awaited<ReturnType<typeof signUp>>;
@@ -13,7 +14,7 @@ beforeAll(async () => {
   session = await signUp(server);
   key = (await mintOnPage(session.agent, session.csrf, "the api key")).raw;
   const user = (await server.services.users.findByEmail(session.email))!;
-  for (let i = 0; i < TOTAL - 1; i++) await server.services.keys.mint({ userId: user.id, label: `bulk ${String(i).padStart(3, "0")}`, source: "portal" });
+  for (let i = 0; i < TOTAL - 1; i++) await server.services.keys.mint({ userId: user.id, label: `bulk ${String(i).padStart(3, "0")}`, source: "portal" }, BY_OPERATOR);
 });
 afterAll(async () => server?.close());
 

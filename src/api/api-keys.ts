@@ -11,7 +11,7 @@ import { apiAuth, callerOf, requireScope } from "./auth.js";
 import { refusalError } from "../http/insufficient-scope.js";
 import { decideMint } from "../keys/mint-policy.js";
 import { requestMeta } from "../http/request-meta.js";
-import { keyMinted, keyRevoked } from "../audit/key-events.js";
+import type { KeyActing } from "../keys/index.js";
 
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(500).optional() });
 
@@ -29,10 +29,10 @@ const userOf = (ctx: Ctx) => {
 };
 
 /** Who called the API: the key it authenticated with, or the logged-in user (session). */
-const apiActor = (ctx: Ctx) => {
+const apiActing = (ctx: Ctx): KeyActing => {
   const auth = ctx.state.auth;
-  if (auth && auth.via !== "session") return { type: "api_key" as const, id: auth.key.id };
-  return { type: "user" as const, id: auth?.user.id ?? null };
+  const actor = auth && auth.via !== "session" ? { type: "api_key" as const, id: auth.key.id } : { type: "user" as const, id: auth?.user.id ?? null };
+  return { actor, via: "api", ...requestMeta(ctx) };
 };
 
 export function apiKeysApi(services: Services): Router<KeywardState> {
@@ -68,15 +68,17 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     const decision = decideMint(callerOf(ctx), { organizationId: input.organizationId, scopes, dpopJkt: input.dpop_jkt }, services.config.scopeCatalogue);
     if (!decision.ok) throw refusalError(services.config, decision.refusal);
     try {
-      const minted = await keys.mint({
-        userId: userOf(ctx).id,
-        label: input.label ?? input.name ?? "",
-        scopes,
-        organizationId: decision.organizationId,
-        dpopJkt: decision.dpopJkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
-        source: "portal",
-      });
-      await services.audit.record(keyMinted(userOf(ctx).id, minted.key, apiActor(ctx), "api", requestMeta(ctx)));
+      const minted = await keys.mint(
+        {
+          userId: userOf(ctx).id,
+          label: input.label ?? input.name ?? "",
+          scopes,
+          organizationId: decision.organizationId,
+          dpopJkt: decision.dpopJkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
+          source: "portal",
+        },
+        apiActing(ctx),
+      );
       ctx.status = 201;
       ctx.set("Location", `/api/api-keys/${minted.key.id}`);
       ctx.body = { ...minted.key, key: minted.raw };
@@ -93,11 +95,9 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
   });
 
   router.delete("/:id", write, async (ctx) => {
-    const wasActive = (await keys.get(userOf(ctx).id, ctx.params.id!))?.status === "active";
-    const key = await keys.revoke(userOf(ctx).id, ctx.params.id!);
-    if (!key) throw notFound();
-    if (wasActive) await services.audit.record(keyRevoked(userOf(ctx).id, key, apiActor(ctx), "api", requestMeta(ctx)));
-    ctx.body = key;
+    const [done] = await keys.revoke({ kind: "own", userId: userOf(ctx).id, id: ctx.params.id! }, apiActing(ctx));
+    if (!done) throw notFound();
+    ctx.body = done.key;
   });
 
   return router;

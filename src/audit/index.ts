@@ -29,22 +29,36 @@ export interface AuditEventView {
   createdAt: string;
 }
 
+/**
+ * Where an event is written: the client itself, or the transaction of the change it records (a key
+ * and its `key.minted` event commit together or not at all: src/keys/service.ts).
+ */
+export type AuditWriter = Pick<Db, "auditEvent">;
+
+function rowOf(e: AuditInput) {
+  return {
+    id: `evt_${randomUUID().replace(/-/g, "")}`,
+    userId: e.userId,
+    actorType: e.actor.type,
+    actorId: e.actor.id ?? null,
+    action: e.action,
+    targetId: e.targetId ?? null,
+    ip: e.ip?.slice(0, 100) ?? null,
+    userAgent: e.userAgent?.slice(0, 500) ?? null,
+    details: JSON.stringify(e.details ?? {}),
+  };
+}
+
 export function createAudit(db: Db) {
   return {
-    async record(e: AuditInput): Promise<void> {
-      await db.auditEvent.create({
-        data: {
-          id: `evt_${randomUUID().replace(/-/g, "")}`,
-          userId: e.userId,
-          actorType: e.actor.type,
-          actorId: e.actor.id ?? null,
-          action: e.action,
-          targetId: e.targetId ?? null,
-          ip: e.ip?.slice(0, 100) ?? null,
-          userAgent: e.userAgent?.slice(0, 500) ?? null,
-          details: JSON.stringify(e.details ?? {}),
-        },
-      });
+    /** Adds one event; `writer`: a transaction client, to commit the event with the change it records. */
+    async record(e: AuditInput, writer: AuditWriter = db): Promise<void> {
+      await writer.auditEvent.create({ data: rowOf(e) });
+    },
+
+    /** Adds several events in one statement (same `writer` rule). */
+    async recordAll(events: readonly AuditInput[], writer: AuditWriter = db): Promise<void> {
+      if (events.length > 0) await writer.auditEvent.createMany({ data: events.map(rowOf) });
     },
 
     /** Newest first. */

@@ -33,7 +33,7 @@ export function sqliteFile(databaseUrl: string): string {
 
 const PROVIDER = Symbol("keyward.provider");
 
-/** Which database a client talks to, for the few statements written in SQL (src/db/last-used-writes.ts). */
+/** Which database a client talks to, for the few statements written in SQL (src/keys/last-used-writes.ts). */
 export function providerOfDb(db: Db): Provider {
   return (db as Db & { [PROVIDER]?: Provider })[PROVIDER] ?? "sqlite";
 }

@@ -25,6 +25,7 @@ interface Scope {
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
+const ANNOUNCE = Symbol("keyward.announce");
 
 export function changesVerification(model: string | undefined, operation: string): boolean {
   return model !== undefined && (CHANGES_VERIFICATION[model[0]!.toLowerCase() + model.slice(1)]?.has(operation) ?? false);
@@ -50,7 +51,22 @@ export function announcingKeyWrites(db: Db, announce: (() => Promise<void>) | un
   });
   // Keep what createDb attached to the client (its provider, read by providerOfDb).
   for (const symbol of Object.getOwnPropertySymbols(db)) Object.defineProperty(extended, symbol, { value: (db as unknown as Record<symbol, unknown>)[symbol] });
+  Object.defineProperty(extended, ANNOUNCE, { value: announce });
   return extended as unknown as Db;
+}
+
+/**
+ * The extension does not see the statements of an interactive transaction (`db.$transaction(async
+ * (tx) => …)`): a caller whose transaction changed what verification reads calls this once it has
+ * committed, and the change is announced as the extension would have (at the end of the request,
+ * or at once outside one). Nothing to do on a client that does not announce (SQLite).
+ */
+export async function announceCommitted(db: Db): Promise<void> {
+  const announce = (db as unknown as { [ANNOUNCE]?: () => Promise<void> })[ANNOUNCE];
+  if (!announce) return;
+  const scope = scopes.getStore();
+  if (scope) scope.changed = true;
+  else await announce();
 }
 
 /**

@@ -8,7 +8,7 @@ import { HttpError } from "./errors.js";
 import { appNotFound, keyNotFound, memberNotFound, orgForUser } from "./org-access.js";
 import { OrgInputError } from "../orgs/organizations.js";
 import { roleSchema } from "../orgs/roles.js";
-import { KeyInputError, labelSchema, scopesSchema, type Minted } from "../keys/index.js";
+import { KeyInputError, labelSchema, scopesSchema, type KeyActing, type KeyEventVia, type MemberKeyView, type Minted } from "../keys/index.js";
 import { decideMint, type Caller } from "../keys/mint-policy.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
@@ -25,6 +25,8 @@ export const roleInput = z.object({ role: roleSchema });
 export const appKeyInput = z.object({ label: labelSchema.optional(), scopes: scopesSchema.optional() });
 
 const meta = (ctx: Ctx) => ({ ip: ctx.ip, userAgent: ctx.get("user-agent") || null });
+/** An organisation admin acting on a member's or an app's key. */
+const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing => ({ actor: { type: "org_admin", id: actor.id }, via, ...meta(ctx) });
 const badInput = (err: unknown) => {
   if (err instanceof OrgInputError || err instanceof KeyInputError) return new HttpError(400, "invalid_request", err.message);
   return err;
@@ -118,16 +120,11 @@ export function orgActions(services: Services) {
       return keys.listForOrganization(org.id);
     },
 
-    async revokeMemberKey(ctx: Ctx, actor: PublicUser, organizationId: string, keyId: string) {
+    async revokeMemberKey(ctx: Ctx, actor: PublicUser, organizationId: string, keyId: string): Promise<MemberKeyView> {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
-      const before = await keys.getInOrganization(org.id, keyId);
-      if (!before) throw keyNotFound();
-      const key = await keys.revokeInOrganization(org.id, keyId);
-      if (!key) throw keyNotFound();
-      if (before.status === "active") {
-        await audit.record({ userId: key.ownerId, actor: { type: "org_admin", id: actor.id }, action: "key.revoked", targetId: key.id, ...meta(ctx), details: { organizationId: org.id, label: key.label, last4: key.last4 } });
-      }
-      return key;
+      const [done] = await keys.revoke({ kind: "member", organizationId: org.id, id: keyId }, adminActing(ctx, actor, "org_member_keys"));
+      if (!done) throw keyNotFound();
+      return { ...done.key, ownerId: done.owner.id, ownerEmail: done.owner.email };
     },
 
     async createApp(ctx: Ctx, actor: PublicUser, organizationId: string, name: unknown) {
@@ -151,22 +148,16 @@ export function orgActions(services: Services) {
       if (scopes.some(isManagementScope)) throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
       const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
       if (!decision.ok) throw refusalError(services.config, decision.refusal);
-      const minted = await keys
-        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes, source: "portal", dpopJkt: decision.dpopJkt })
+      return keys
+        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes, source: "portal", dpopJkt: decision.dpopJkt }, adminActing(ctx, actor, "org_app_keys"))
         .catch((e: unknown) => Promise.reject(badInput(e)));
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app_key.minted", targetId: minted.key.id, ...meta(ctx), details: { organizationId: org.id, appId: app.id, label: minted.key.label } });
-      return minted;
     },
 
     async revokeAppKey(ctx: Ctx, actor: PublicUser, organizationId: string, appId: string, keyId: string) {
-      const { org, app } = await this.app(actor, organizationId, appId);
-      const before = await keys.getForApp(app.id, keyId);
-      if (!before) throw keyNotFound();
-      const key = (await keys.revokeForApp(app.id, keyId))!;
-      if (before.status === "active") {
-        await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app_key.revoked", targetId: key.id, ...meta(ctx), details: { organizationId: org.id, appId: app.id, label: key.label } });
-      }
-      return key;
+      const { app } = await this.app(actor, organizationId, appId);
+      const [done] = await keys.revoke({ kind: "app", appId: app.id, id: keyId }, adminActing(ctx, actor, "org_app_keys"));
+      if (!done) throw keyNotFound();
+      return done.key;
     },
   };
 }

@@ -3,12 +3,17 @@ import type { Db } from "../db/client.js";
 import { prismaKeyLookup, type KeyLookup } from "../db/key-lookup.js";
 import { LastUsedTracker } from "./last-used.js";
 import { createKeyService } from "./service.js";
+import { createRevocation } from "./revoke.js";
 import { createVerifier } from "./verify/index.js";
+import { find_by_raw } from "./verify/find_by_raw.js";
+import { toView } from "./model.js";
 import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
-import { createLeakHandling } from "./leaked.js";
 import { createKeyImport } from "./import.js";
+import { createAudit } from "../audit/index.js";
 
-export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView, type RevokedKey } from "./service.js";
+export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./service.js";
+export { type RevokeTarget, type RevokedKey } from "./revoke.js";
+export { type KeyActing, type KeyEventVia } from "../audit/key-events.js";
 export { type KeyView, type KeySource, sourceLabel } from "./model.js";
 export { type VerifyResult, type Verify, type VerifyFailure, type Presentation } from "./verify/index.js";
 export { DPOP_SIGNING_ALGS } from "./dpop/proof.js";
@@ -17,7 +22,6 @@ export { labelSchema, scopesSchema, MAX_LABEL_LENGTH } from "./input.js";
 export { LastUsedTracker };
 export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
 export { compileLegacyPattern } from "./legacy.js";
-export type { LeakedKey } from "./leaked.js";
 
 /**
  * `lookup` is how verification reads a key row: the server passes a driver-level lookup
@@ -27,10 +31,16 @@ export function createKeys(db: Db, options: { prefix: string; scopes: readonly s
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
   const lookup = options.lookup ?? prismaKeyLookup(db);
+  const audit = createAudit(db);
   return {
-    ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker }),
+    ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker, audit }),
+    ...createRevocation(db, {
+      view: (row) => toView(row, tracker.pendingFor(row.id)),
+      audit,
+      // Uncached: a revocation reads the row as committed.
+      findByRaw: find_by_raw(options.legacyKeyPattern, prismaKeyLookup(db)),
+    }),
     verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, lookup }),
-    ...createLeakHandling(db, { legacyKeyPattern: options.legacyKeyPattern }),
     ...createKeyImport(db),
     tracker,
     /** Hits, misses and resets of the verification cache (null when the lookup is not cached). */

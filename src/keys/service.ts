@@ -1,6 +1,8 @@
-// Mint, list, get and revoke: the only code that writes key rows.
+// Mint, list and get (revoke: revoke.ts). With revoke.ts and import.ts, the only code that writes key rows.
 import { z } from "zod";
 import type { Db } from "../db/client.js";
+import type { Audit } from "../audit/index.js";
+import { keyMinted, type KeyActing } from "../audit/key-events.js";
 import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
@@ -34,12 +36,6 @@ export interface MemberKeyView extends KeyView {
   ownerEmail: string;
 }
 
-/** A key some call just revoked, with its owner. */
-export interface RevokedKey {
-  userId: string;
-  key: KeyView;
-}
-
 export interface Minted {
   /** The raw key: exists only in this return value, to be shown once. */
   raw: string;
@@ -66,29 +62,21 @@ export function newKeyId(): string {
   return `key_${randomBase62(20)}`;
 }
 
-export function createKeyService(db: Db, options: { prefix: string; scopes: readonly string[]; tracker: LastUsedTracker }) {
+export function createKeyService(db: Db, options: { prefix: string; scopes: readonly string[]; tracker: LastUsedTracker; audit: Audit }) {
   const view = (row: Parameters<typeof toView>[0]) => toView(row, options.tracker.pendingFor(row.id));
   const orgs = createOrganizations(db);
-  /** Revokes the active keys matching `where`; returns those this call revoked (for the caller's audit trail). */
-  const revokeWhere = async (where: { hash: string } | { grantId: string }): Promise<RevokedKey[]> => {
-    const rows = await db.apiKey.findMany({ where: { ...where, revokedAt: null } });
-    const revokedAt = new Date();
-    const done: RevokedKey[] = [];
-    for (const row of rows) {
-      const { count } = await db.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt } });
-      if (count === 1) done.push({ userId: row.userId, key: view({ ...row, revokedAt }) });
-    }
-    return done;
-  };
-
   return {
     /** A fresh raw key in this server's format (the OAuth token endpoint names its token with it). */
     newRawKey(): string {
       return generateKey(options.prefix);
     },
 
-    /** Stores a key. `raw` is given only by the OAuth token endpoint, which generated it with newRawKey(). */
-    async mint(req: MintRequest, raw: string = generateKey(options.prefix)): Promise<Minted> {
+    /**
+     * Stores a key and its `key.minted` event, in one transaction: no key without its event. `by`: who
+     * mints, through which route, from where. `raw` is given only by the OAuth token endpoint, which
+     * generated it with newRawKey().
+     */
+    async mint(req: MintRequest, by: KeyActing, raw: string = generateKey(options.prefix)): Promise<Minted> {
       if (checkFormat(raw)) throw new KeyInputError("not a key in this server's format");
       const label = labelSchema.safeParse(req.label);
       if (!label.success) throw new KeyInputError(label.error.issues[0]!.message);
@@ -106,22 +94,25 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       } else if (!(await db.membership.findUnique({ where: { organizationId_userId: { organizationId, userId: req.userId } } }))) {
         throw new KeyInputError("You are not a member of that organisation");
       }
-      const row = await db.apiKey.create({
-        data: {
-          id: newKeyId(),
-          userId: req.userId,
-          hash: hashKey(raw),
-          last4: last4(raw),
-          label: label.data || "Untitled key",
-          source: req.source,
-          clientId: req.clientId ?? null,
-          scopes: scopes.join(" "),
-          resource: req.resource ?? null,
-          grantId: req.grantId ?? null,
-          organizationId,
-          appId: req.appId ?? null,
-          dpopJkt: req.dpopJkt ?? null,
-        },
+      const data = {
+        id: newKeyId(),
+        userId: req.userId,
+        hash: hashKey(raw),
+        last4: last4(raw),
+        label: label.data || "Untitled key",
+        source: req.source,
+        clientId: req.clientId ?? null,
+        scopes: scopes.join(" "),
+        resource: req.resource ?? null,
+        grantId: req.grantId ?? null,
+        organizationId,
+        appId: req.appId ?? null,
+        dpopJkt: req.dpopJkt ?? null,
+      };
+      const row = await db.$transaction(async (tx) => {
+        const created = await tx.apiKey.create({ data });
+        await options.audit.record(keyMinted(req.userId, view(created), by), tx);
+        return created;
       });
       return { raw, key: view(row) };
     },
@@ -165,66 +156,16 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       return row ? view(row) : null;
     },
 
-    /** Idempotent: revoking a revoked key returns it unchanged. Null when the user has no such key. */
-    async revoke(userId: string, id: string): Promise<KeyView | null> {
-      await db.apiKey.updateMany({ where: { id, userId, appId: null, revokedAt: null }, data: { revokedAt: new Date() } });
-      return this.get(userId, id);
-    },
-
     /** Members' keys bound to an organisation (app keys are listed per app), newest first. */
     async listForOrganization(organizationId: string): Promise<MemberKeyView[]> {
       const rows = await db.apiKey.findMany({ where: { organizationId, appId: null }, include: { user: true }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
       return rows.map((r) => ({ ...view(r), ownerId: r.userId, ownerEmail: r.user.email }));
     },
 
-    /** A member's key in this organisation; a key of another organisation and a missing id are both null. */
-    async getInOrganization(organizationId: string, id: string): Promise<MemberKeyView | null> {
-      const row = await db.apiKey.findFirst({ where: { id, organizationId, appId: null }, include: { user: true } });
-      return row ? { ...view(row), ownerId: row.userId, ownerEmail: row.user.email } : null;
-    },
-
-    async revokeInOrganization(organizationId: string, id: string): Promise<MemberKeyView | null> {
-      await db.apiKey.updateMany({ where: { id, organizationId, appId: null, revokedAt: null }, data: { revokedAt: new Date() } });
-      return this.getInOrganization(organizationId, id);
-    },
-
     /** An app's keys, newest first. */
     async listForApp(appId: string): Promise<KeyView[]> {
       const rows = await db.apiKey.findMany({ where: { appId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
       return rows.map(view);
-    },
-
-    async getForApp(appId: string, id: string): Promise<KeyView | null> {
-      const row = await db.apiKey.findFirst({ where: { id, appId } });
-      return row ? view(row) : null;
-    },
-
-    async revokeForApp(appId: string, id: string): Promise<KeyView | null> {
-      await db.apiKey.updateMany({ where: { id, appId, revokedAt: null }, data: { revokedAt: new Date() } });
-      return this.getForApp(appId, id);
-    },
-
-    /** Revokes the key with this raw value (RFC 7009 revocation). True when a key was revoked. */
-    async revokeRaw(raw: string): Promise<RevokedKey | null> {
-      if (checkFormat(raw)) return null;
-      return (await revokeWhere({ hash: hashKey(raw) }))[0] ?? null;
-    },
-
-    /** Revokes every key issued under an OAuth grant; returns the keys this call revoked. */
-    async revokeGrant(grantId: string): Promise<RevokedKey[]> {
-      return revokeWhere({ grantId });
-    },
-
-    /** A client deleted its registration (RFC 7592): none of its keys may outlive it. */
-    async revokeAllOfClient(clientId: string): Promise<number> {
-      const { count } = await db.apiKey.updateMany({ where: { clientId, revokedAt: null }, data: { revokedAt: new Date() } });
-      return count;
-    },
-
-    /** Disconnects an OAuth client from one user: revokes every key it received. */
-    async revokeClient(userId: string, clientId: string): Promise<number> {
-      const { count } = await db.apiKey.updateMany({ where: { userId, clientId, revokedAt: null }, data: { revokedAt: new Date() } });
-      return count;
     },
   };
 }

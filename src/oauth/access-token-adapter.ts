@@ -3,7 +3,7 @@
 // table — hashed, labelled `OAuth: <client name>`, with scopes, resource and grant. find() reads
 // any key back (portal ones too), so introspection and revocation cover the whole table.
 import type { Adapter, AdapterPayload } from "oidc-provider";
-import type { Keys, KeyView, RevokedKey } from "../keys/index.js";
+import type { KeyActing, KeyEventVia, Keys } from "../keys/index.js";
 import { IDENTITY_SCOPES } from "../keys/model.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
@@ -20,10 +20,8 @@ export interface AccessTokenAdapterOptions {
   identityScopes?(): readonly string[];
   /** True while the request is userinfo (/me): this server's own endpoint, where a key holding `openid` is read without its resource audience. */
   atUserinfo?(): boolean;
-  /** Told after the token endpoint minted a key (for the audit trail, see key-audit.ts). */
-  onMinted?(userId: string, key: KeyView): Promise<void>;
-  /** Told after revocation (RFC 7009 `token`, or every key of a revoked grant) revoked keys. */
-  onRevoked?(revoked: RevokedKey[], how: "token_revocation" | "grant_revoked"): Promise<void>;
+  /** Who acts in the request being answered (the audit trail of the keys it mints and revokes: key-audit.ts). */
+  acting(via: KeyEventVia, clientId?: string): KeyActing;
 }
 
 /** `OAuth: <client name>`, at most 100 characters, never cut inside a surrogate pair (which no database can store). */
@@ -41,7 +39,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
       const identity = (options.identityScopes?.() ?? []).filter((s) => (IDENTITY_SCOPES as readonly string[]).includes(s));
       const scopes = [...new Set([...identity, ...(payload.scope ?? "").split(" ").filter((s) => options.scopes.includes(s))])];
       const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
-      const minted = await keys.mint(
+      await keys.mint(
         {
           userId: payload.accountId!,
           label: oauthLabel((await options.clientName(clientId)) ?? clientId),
@@ -53,9 +51,9 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
           // RFC 9449: the client sent a DPoP proof to the token endpoint; the key is bound to its key pair.
           dpopJkt: typeof payload.jkt === "string" ? payload.jkt : null,
         },
+        options.acting("oauth_token", clientId),
         raw,
       );
-      await options.onMinted?.(payload.accountId!, minted.key);
     },
 
     async find(raw) {
@@ -84,14 +82,13 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
       return payload;
     },
 
+    // RFC 7009 (and oidc-provider's own token.destroy()): the key the token is.
     async destroy(raw) {
-      const revoked = await keys.revokeRaw(raw);
-      if (revoked) await options.onRevoked?.([revoked], "token_revocation");
+      await keys.revoke({ kind: "raw", raw }, options.acting("oauth_revocation"));
     },
 
     async revokeByGrantId(grantId) {
-      const revoked = await keys.revokeGrant(grantId);
-      if (revoked.length > 0) await options.onRevoked?.(revoked, "grant_revoked");
+      await keys.revoke({ kind: "grant", grantId }, options.acting("oauth_grant_revoked"));
     },
 
     async consume() {},

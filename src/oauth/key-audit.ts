@@ -1,42 +1,14 @@
-// The audit trail of keys that oidc-provider mints and revokes: the token endpoint ('key.minted',
-// actor = the OAuth client) and RFC 7009 revocation / grant revocation ('key.revoked'). The request
-// (IP, user agent, calling client) comes from oidc-provider's per-request context.
+// Who acts when oidc-provider mints or revokes a key: the OAuth client of the request being
+// answered (the token endpoint: 'key.minted'; RFC 7009 revocation, a revoked grant, a deleted
+// registration: 'key.revoked'), from where (IP, user agent). It comes from oidc-provider's
+// per-request context; the key service writes the event itself (src/keys/revoke.ts, service.ts).
 import Provider from "oidc-provider";
-import type { Audit } from "../audit/index.js";
-import type { KeyView, RevokedKey } from "../keys/index.js";
+import type { KeyActing, KeyEventVia } from "../keys/index.js";
 import { requestMeta } from "../http/request-meta.js";
 
-function current() {
+/** `clientId`: the client the key belongs to, when no request names one (a hook outside a request). */
+export function oauthActing(via: KeyEventVia, clientId: string | null = null): KeyActing {
   const ctx = Provider.ctx;
-  return { meta: ctx ? requestMeta(ctx) : { ip: null, userAgent: null }, clientId: ctx?.oidc?.client?.clientId ?? null };
-}
-
-export function keyAuditHooks(audit: Audit) {
-  return {
-    async onMinted(userId: string, key: KeyView): Promise<void> {
-      const { meta } = current();
-      await audit.record({
-        userId,
-        actor: { type: "oauth_client", id: key.clientId },
-        action: "key.minted",
-        targetId: key.id,
-        ...meta,
-        details: { label: key.label, last4: key.last4, source: key.source, scopes: key.scopes.join(" ") },
-      });
-    },
-
-    async onRevoked(revoked: RevokedKey[], how: "token_revocation" | "grant_revoked"): Promise<void> {
-      const { meta, clientId } = current();
-      for (const { userId, key } of revoked) {
-        await audit.record({
-          userId,
-          actor: clientId ? { type: "oauth_client", id: clientId } : { type: "system" },
-          action: "key.revoked",
-          targetId: key.id,
-          ...meta,
-          details: { label: key.label, last4: key.last4, via: how === "token_revocation" ? "oauth_revocation" : "oauth_grant_revoked" },
-        });
-      }
-    },
-  };
+  const client = ctx?.oidc?.client?.clientId ?? clientId;
+  return { actor: client ? { type: "oauth_client", id: client } : { type: "system" }, via, ...(ctx ? requestMeta(ctx) : {}) };
 }

@@ -7,20 +7,20 @@ import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
 import { createPayloadAdapter } from "./adapter.js";
 import { createAccessTokenAdapter, FIRST_PARTY_CLIENT_ID, KEY_LIFETIME_SECONDS } from "./access-token-adapter.js";
-import { keyAuditHooks } from "./key-audit.js";
 import { isInternalHost, loopbackPortMatch } from "./redirect-uris.js";
 import { randomBase62 } from "../keys/format.js";
 import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 import { keywardInteractionPolicy } from "./interaction-policy.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
+import { oauthActing } from "./key-audit.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
 
 function payloadAdapter(services: Services, name: string) {
   const adapter = createPayloadAdapter(services.db, name);
-  return name === "Client" ? revokeKeysOnClientDeletion(adapter, (clientId) => services.keys.revokeAllOfClient(clientId)) : adapter;
+  return name === "Client" ? revokeKeysOnClientDeletion(adapter, services.keys) : adapter;
 }
 
 export function createProvider(services: Services): Provider {
@@ -39,7 +39,7 @@ export function createProvider(services: Services): Provider {
       return code && grant ? grant.getOIDCScopeFiltered(code.scopes).split(" ").filter(Boolean) : [];
     },
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
-    ...keyAuditHooks(services.audit),
+    acting: oauthActing,
   });
 
   const configuration: Configuration = {

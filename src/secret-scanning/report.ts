@@ -13,6 +13,9 @@ import type { KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { refuseIllFormedBody } from "../http/body.js";
 import { parsePublicKeys, validEcdsa, validHmac } from "./signature.js";
+import { keyLeakReported } from "../audit/key-events.js";
+import type { KeyActing } from "../keys/index.js";
+import { requestMeta } from "../http/request-meta.js";
 
 export const SECRET_SCANNING_PATH = "/api/secret-scanning/report";
 export const MAX_REPORT_BYTES = 1024 * 1024;
@@ -78,18 +81,11 @@ export function secretScanningReport(services: Services): Middleware<KeywardStat
 
     const results: { token_hash: string; token_type: string; label: ReportLabel }[] = [];
     for (const item of parsed.data) {
-      const leaked = await services.keys.revokeLeaked(item.token);
-      if (leaked) {
-        await services.audit.record({
-          userId: leaked.userId,
-          actor: { type: "secret_scanning", id: item.source ?? null },
-          action: leaked.wasActive ? "key.revoked" : "key.leak_reported",
-          targetId: leaked.key.id,
-          ip: ctx.ip,
-          userAgent: ctx.get("user-agent") || null,
-          details: { reason: "leaked", last4: leaked.key.last4, label: leaked.key.label, url: item.url ?? null, source: item.source ?? null, type: item.type ?? null },
-        });
-      }
+      // The scanner (`source`: where it looked) acts; where the key was found goes with the event.
+      const by: KeyActing = { actor: { type: "secret_scanning", id: item.source ?? null }, via: "secret_scanning", ...requestMeta(ctx), note: { reason: "leaked", url: item.url ?? null, type: item.type ?? null } };
+      const [leaked] = await services.keys.revoke({ kind: "raw", raw: item.token }, by);
+      // Revoked before this report: nothing changes, but the owner learns the key was seen in public.
+      if (leaked && !leaked.wasActive) await services.audit.record(keyLeakReported(leaked.owner.id, leaked.key, by));
       results.push({ token_hash: tokenHash(item.token), token_type: item.type ?? DEFAULT_TOKEN_TYPE, label: leaked ? "true_positive" : "false_positive" });
     }
     ctx.status = 200;

@@ -1,7 +1,7 @@
 // The account page for API keys: mint (with a one-shot reveal), list, revoke with confirmation.
 import { Router } from "@koa/router";
 import { z } from "zod";
-import { KeyInputError, type KeyView } from "../keys/index.js";
+import { KeyInputError, type KeyActing, type KeyView } from "../keys/index.js";
 import { labelSchema, scopesSchema } from "../keys/input.js";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
@@ -11,7 +11,6 @@ import { sendPage } from "./render.js";
 import { endOnRedirect, requireLogin } from "./require-login.js";
 import { allHostSnippets } from "../mcp/host-configs.js";
 import { requestMeta } from "../http/request-meta.js";
-import { keyMinted, keyRevoked } from "../audit/key-events.js";
 import { MANAGEMENT_DESCRIPTIONS, MANAGEMENT_SCOPES } from "../scopes/management.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
@@ -24,6 +23,9 @@ const mintForm = z.object({
 });
 
 const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
+
+/** The signed-in user, on this page. */
+const pageActing = (ctx: Ctx, userId: string): KeyActing => ({ actor: { type: "user", id: userId }, via: "page", ...requestMeta(ctx) });
 
 export function mcpJson(baseUrl: string): string {
   return JSON.stringify(
@@ -94,8 +96,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     try {
       // Any organisation the user is not a member of (or that does not exist) is refused the same way.
       const organizationId = form.organizationId || undefined;
-      const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId });
-      await services.audit.record(keyMinted(user.id, minted.key, { type: "user", id: user.id }, "page", requestMeta(ctx)));
+      const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId }, pageActing(ctx, user.id));
       // The only response that ever contains the raw key: rendered, not redirected, never cached.
       await page(ctx, user.id, { revealed: minted }, 201);
     } catch (err) {
@@ -114,12 +115,10 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
 
   router.post(`${KEYS_PAGE}/:id/revoke`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
-    const wasActive = (await keys.get(user.id, ctx.params.id!))?.status === "active";
-    const key = await keys.revoke(user.id, ctx.params.id!);
-    if (!key) throw notFound();
-    if (wasActive) await services.audit.record(keyRevoked(user.id, key, { type: "user", id: user.id }, "page", requestMeta(ctx)));
+    const [done] = await keys.revoke({ kind: "own", userId: user.id, id: ctx.params.id! }, pageActing(ctx, user.id));
+    if (!done) throw notFound();
     ctx.status = 303;
-    ctx.redirect(`${KEYS_PAGE}?revoked=${encodeURIComponent(key.id)}`);
+    ctx.redirect(`${KEYS_PAGE}?revoked=${encodeURIComponent(done.key.id)}`);
   });
 
   return router;

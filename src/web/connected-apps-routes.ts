@@ -9,7 +9,6 @@ import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { loginUrl } from "./require-login.js";
 import { requestMeta } from "../http/request-meta.js";
-import { keyRevoked } from "../audit/key-events.js";
 
 export const APPS_PAGE = "/app/account/connected-apps";
 
@@ -56,15 +55,14 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
   router.post(`${APPS_PAGE}/:clientId/disconnect`, requireCsrf, async (ctx) => {
     const u = user(ctx);
     const clientId = ctx.params.clientId!;
-    const grants = await db.apiKey.findMany({ where: { userId: u.id, clientId, grantId: { not: null } }, select: { grantId: true }, distinct: ["grantId"] });
-    const active = (await keys.listOAuth(u.id)).filter((k) => k.clientId === clientId && k.status === "active");
-    const revoked = await keys.revokeClient(u.id, clientId);
-    if (revoked === 0 && grants.length === 0) throw new HttpError(404, "not_found", "No connected app with that id.");
-    // Forget the consent too, so the app must ask again.
-    await db.oidcPayload.deleteMany({ where: { model: "Grant", id: { in: grants.map((g) => g.grantId!) } } });
     const meta = requestMeta(ctx);
     const actor = { type: "user" as const, id: u.id };
-    for (const k of active) await services.audit.record(keyRevoked(u.id, { ...k, status: "revoked" }, actor, "connected_apps", meta));
+    const found = await keys.revoke({ kind: "client", clientId, userId: u.id }, { actor, via: "connected_apps", ...meta });
+    const revoked = found.filter((k) => k.wasActive).length;
+    const grants = [...new Set(found.flatMap((k) => (k.grantId ? [k.grantId] : [])))];
+    if (revoked === 0 && grants.length === 0) throw new HttpError(404, "not_found", "No connected app with that id.");
+    // Forget the consent too, so the app must ask again.
+    await db.oidcPayload.deleteMany({ where: { model: "Grant", id: { in: grants } } });
     await services.audit.record({ userId: u.id, actor, action: "oauth.disconnected", targetId: clientId, ...meta, details: { keysRevoked: revoked } });
     ctx.status = 303;
     ctx.redirect(`${APPS_PAGE}?disconnected=1`);

@@ -1,14 +1,13 @@
 // keyward api-keys create | list | revoke: the same key service as the account page, source "cli".
 import { Option, type Command } from "commander";
-import { scopesSchema, type KeyView } from "../../keys/index.js";
+import { scopesSchema, type KeyActing, type KeyView } from "../../keys/index.js";
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";
-import { keyMinted, keyRevoked } from "../../audit/key-events.js";
 import { localUser, remoteCreate, remoteList, remoteRevoke } from "../remote/api-keys.js";
 
 /** The CLI runs on the server with database access: the operator, not a user, acts. */
-const CLI_ACTOR = { type: "cli" as const, id: null };
+const BY_CLI: KeyActing = { actor: { type: "cli", id: null }, via: "cli" };
 
 interface UserOptions {
   /** Without it, the command goes to a server over the JSON API (src/cli/remote/api-keys.ts). */
@@ -70,8 +69,7 @@ export function registerApiKeys(program: Command): void {
       if (email === null) return remoteCreate(label, scopes, options);
       const { user, minted } = await withServices(cmd, async (services) => {
         const owner = await requireUser(services, email);
-        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli" });
-        await services.audit.record(keyMinted(owner.id, minted.key, CLI_ACTOR, "cli"));
+        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli" }, BY_CLI);
         return { user: owner, minted };
       });
       if (options.json) {
@@ -112,15 +110,9 @@ export function registerApiKeys(program: Command): void {
     .action(async (id: string, options: UserOptions, cmd: Command) => {
       const email = localUser(options);
       if (email === null) return remoteRevoke(id, options);
-      const { before, after } = await withServices(cmd, async (services) => {
-        const owner = await requireUser(services, email);
-        const before = await services.keys.get(owner.id, id);
-        const after = before && (await services.keys.revoke(owner.id, id));
-        if (before?.status === "active" && after) await services.audit.record(keyRevoked(owner.id, after, CLI_ACTOR, "cli"));
-        return { before, after };
-      });
-      if (!before || !after) throw CliError.notFound(`no API key ${id} for ${email}`);
-      if (options.json) printJson(after);
-      else out(before.status === "revoked" ? `API key ${id} was already revoked.` : `Revoked API key ${id} "${after.label}".`);
+      const [done] = await withServices(cmd, async (services) => services.keys.revoke({ kind: "own", userId: (await requireUser(services, email)).id, id }, BY_CLI));
+      if (!done) throw CliError.notFound(`no API key ${id} for ${email}`);
+      if (options.json) printJson(done.key);
+      else out(done.wasActive ? `Revoked API key ${id} "${done.key.label}".` : `API key ${id} was already revoked.`);
     });
 }

@@ -2,7 +2,7 @@
 // thousand keys cost one statement (~ms) rather than ~1 s of Prisma calls (measured in bench/).
 // A stored time never moves backwards. Times are written in the format Prisma itself uses for a
 // DateTime column: ISO text with "+00:00" on SQLite, UTC `timestamp(3)` on PostgreSQL.
-import { providerOfDb, type Db } from "./client.js";
+import { providerOfDb, type Db } from "../db/client.js";
 
 /** Keys per statement: well under SQLite's and PostgreSQL's bound-parameter limits. */
 export const LAST_USED_BATCH = 500;

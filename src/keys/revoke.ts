@@ -1,0 +1,108 @@
+// THE revoke path: every route that revokes keys (the account page, the JSON API, the CLI, an
+// organisation admin, RFC 7009, a revoked grant, a deleted client, a disconnected app, secret
+// scanning) names which keys and who acts; this revokes them, writes one `key.revoked` event per key
+// it revoked in the same transaction, and says what it found. Revoking a revoked key changes nothing
+// and records nothing (idempotent). A key outside the named scope (another user's, another
+// organisation's) is not found: the caller answers exactly as for a missing id.
+import type { Db } from "../db/client.js";
+import { announceCommitted } from "../db/key-writes.js";
+import type { Prisma } from "../generated/sqlite/client.js";
+import type { Audit } from "../audit/index.js";
+import { keyRevoked, type KeyActing } from "../audit/key-events.js";
+import type { KeyView } from "./model.js";
+
+/** Which keys to revoke. */
+export type RevokeTarget =
+  /** A user's own key (not an app key): the account page, the JSON API, the CLI. */
+  | { kind: "own"; userId: string; id: string }
+  /** A member's key in an organisation (not an app key): its admins. */
+  | { kind: "member"; organizationId: string; id: string }
+  /** An app's key: its organisation's admins. */
+  | { kind: "app"; appId: string; id: string }
+  /** The key with this raw value, found by verification's own checks (RFC 7009, secret scanning). */
+  | { kind: "raw"; raw: string }
+  /** Every key issued under an OAuth grant. */
+  | { kind: "grant"; grantId: string }
+  /** Every key an OAuth client received; with `userId`, from that user only (disconnect). */
+  | { kind: "client"; clientId: string; userId?: string };
+
+/** One key the call found, as it is now. */
+export interface RevokedKey {
+  key: KeyView;
+  /** True when this call revoked it; false when it was revoked already. */
+  wasActive: boolean;
+  /** Whose key it is (app keys: the admin who minted it). */
+  owner: { id: string; email: string };
+  /** The OAuth grant it was issued under. */
+  grantId: string | null;
+}
+
+type KeyRow = Prisma.ApiKeyGetPayload<{ include: { user: { select: { email: true } } } }>;
+
+export interface RevocationDeps {
+  view: (row: KeyRow) => KeyView;
+  audit: Audit;
+  /** The raw-key lookup (src/keys/verify/find_by_raw.ts). */
+  findByRaw: (raw: string) => Promise<{ id: string } | undefined>;
+}
+
+async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Prisma.ApiKeyWhereInput | null> {
+  switch (target.kind) {
+    case "own":
+      return { id: target.id, userId: target.userId, appId: null };
+    case "member":
+      return { id: target.id, organizationId: target.organizationId, appId: null };
+    case "app":
+      return { id: target.id, appId: target.appId };
+    case "raw": {
+      const row = await deps.findByRaw(target.raw);
+      return row ? { id: row.id } : null;
+    }
+    case "grant":
+      return { grantId: target.grantId };
+    case "client":
+      return target.userId === undefined ? { clientId: target.clientId } : { clientId: target.clientId, userId: target.userId };
+  }
+}
+
+export function createRevocation(db: Db, deps: RevocationDeps) {
+  const found = (row: KeyRow, wasActive: boolean): RevokedKey => ({ key: deps.view(row), wasActive, owner: { id: row.userId, email: row.user.email }, grantId: row.grantId });
+
+  return {
+    /** Revokes the keys `target` names; `by`: who acts, through which route, from where (the audit trail). */
+    async revoke(target: RevokeTarget, by: KeyActing): Promise<RevokedKey[]> {
+      const where = await whereOf(target, deps);
+      if (!where) return [];
+      const rows = await db.apiKey.findMany({ where, include: { user: { select: { email: true } } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+      if (rows.every((row) => row.revokedAt)) return rows.map((row) => found(row, false));
+      const revokedAt = new Date();
+      const out = await db.$transaction(
+        async (tx) => {
+          const done: RevokedKey[] = [];
+          for (const row of rows) {
+            if (row.revokedAt) {
+              done.push(found(row, false));
+              continue;
+            }
+            // Per row, so that of two concurrent revocations exactly one revokes (and records) it.
+            const { count } = await tx.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { revokedAt } });
+            const now = count === 1 ? { ...row, revokedAt } : { ...row, ...(await tx.apiKey.findUnique({ where: { id: row.id } })) };
+            done.push(found(now, count === 1));
+          }
+          await deps.audit.recordAll(
+            done.filter((r) => r.wasActive).map((r) => keyRevoked(r.owner.id, r.key, by)),
+            tx,
+          );
+          return done;
+        },
+        // A client or grant with many keys: one statement per key, all or none.
+        { maxWait: 10_000, timeout: 60_000 },
+      );
+      // PostgreSQL: every instance's verification cache lets go of the keys after the commit and
+      // before anyone is told they are revoked (at the end of the request; at once outside one: the
+      // CLI, oidc-provider hooks).
+      if (out.some((r) => r.wasActive)) await announceCommitted(db);
+      return out;
+    },
+  };
+}
