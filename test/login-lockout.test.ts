@@ -240,6 +240,16 @@ describe("which device cookies count", () => {
     expect((await login(server, a.email, a.password, { agent: a.agent })).res.status).toBe(303);
   });
 
+  it("one browser holds one device cookie: logging in to another account replaces (and forgets) it", async () => {
+    const a = await ownerBrowser(server);
+    const b = await ownerBrowser(server);
+    expect(await deviceRows(server, a.email)).toBe(1);
+    const bRows = await deviceRows(server, b.email);
+    expect((await login(server, b.email, b.password, { agent: a.agent })).res.status).toBe(303);
+    expect(await deviceRows(server, a.email)).toBe(0);
+    expect(await deviceRows(server, b.email)).toBe(bRows + 1);
+  });
+
   it("a forged, unknown or expired device cookie is ignored", async () => {
     const owner = await lockedAccount();
     const forged = browser(server);
