@@ -244,6 +244,7 @@ describe("behind https (ISSUER=https://…)", () => {
         .expect(303);
       const session = cookie(res, "kw_session");
       expect(attrs(session)).toEqual(expect.arrayContaining(["secure", "httponly", "samesite=lax", "path=/"]));
+      expect(attrs(cookie(res, "kw_device"))).toEqual(expect.arrayContaining(["secure", "httponly", "samesite=lax", "path=/login"]));
       const page = await request(secure.url).get(KEYS_PAGE).set("Cookie", `kw_session=${valueOf(session)}`).expect(200);
       const out = await request(secure.url).post("/logout").set("Cookie", `kw_session=${valueOf(session)}`).type("form").send({ _csrf: csrfFrom(page.text) }).expect(303);
       expect(attrs(cookie(out, "kw_session"))).toContain("secure");

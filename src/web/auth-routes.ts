@@ -12,13 +12,15 @@ import { clearSessionCookie } from "./session.js";
 import { startSession } from "./start-session.js";
 import { requestMeta } from "../http/request-meta.js";
 import { beginSecondFactor } from "./second-factor-routes.js";
-import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
+import { BUSY_ADDRESS_DELAY_MS, accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
+import { createDeviceCookies } from "../accounts/device-cookies.js";
+import { deviceToken, rememberDevice } from "./device-cookie.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const credentials = z.object({
   email: z.string().max(1000).default(""),
   password: z.string().max(5000).default(""),
-  /** Only on the form shown to a client address over its failure limit: both factors at once. */
-  code: z.string().max(100).default(""),
   return_to: z.string().max(2000).optional(),
 });
 
@@ -27,14 +29,15 @@ export const SIGNED_UP = "signed_up";
 
 export function authRoutes(services: Services): Router<KeywardState> {
   const { config, users, sessions, rateLimiter, twoFactor, audit } = services;
+  const deviceCookies = createDeviceCookies(services.db);
   const router = new Router<KeywardState>();
   const limits = loginLimits(config);
   const accountLimiter = accountLimit(rateLimiter, limits.account);
   const signupLimit = { max: 20, windowMs: 3600_000 };
 
-  type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string; askCode?: boolean };
+  type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string };
   const loginPage = (ctx: Ctx, locals: LoginLocals, status = 200) =>
-    sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", askCode: false, allowSignup: config.allowSignup, ...locals }, status);
+    sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", allowSignup: config.allowSignup, ...locals }, status);
 
   router.get("/login", async (ctx) => {
     const returnTo = safeReturnTo(ctx.query.return_to);
@@ -56,69 +59,63 @@ export function authRoutes(services: Services): Router<KeywardState> {
     const input = credentials.parse(ctx.request.body ?? {});
     const returnTo = safeReturnTo(input.return_to);
     const email = input.email.trim().toLowerCase();
-    const emailKey = limitKeys.email(email);
-    const ipKey = limitKeys.ip(ctx.ip);
     const refuse = (waitMs: number) => {
       ctx.set("Retry-After", retryAfterSeconds(waitMs));
       return loginPage(ctx, { email, returnTo, error: tooManyAttempts(waitMs) }, 429);
     };
-    // Both limits are taken before argon2 runs, each in one atomic write.
-    const accountTurn = await accountLimiter.take(emailKey);
-    if (!accountTurn.ok) return refuse(accountTurn.retryAfterMs);
-    const ipTurn = await rateLimiter.consume(ipKey, limits.ip);
-    if (!ipTurn.ok) return loginFromBusyAddress(ctx, input, email, returnTo, ipTurn.retryAfterMs);
+    // Every limit is taken before argon2 runs, in one atomic write.
+    const turn = await takeLoginTurn(ctx, email);
+    if (!turn.ok) return refuse(turn.retryAfterMs);
     const attempt = await users.attempt(email, input.password);
     if (!attempt.ok) {
-      // Both attempts stay counted: they were failures.
+      // The turn stays taken: it was a failure. The address counts it too (it never refuses; see takeLoginTurn).
+      if (turn.via !== "address") await rateLimiter.hit(limitKeys.ip(ctx.ip), limits.ip);
       // On the account's own trail only; the response is the same whether the email exists or not.
       if (attempt.userId) await audit.record({ userId: attempt.userId, actor: { type: "user", id: null }, action: "login.failed", ...requestMeta(ctx), details: { reason: "password" } });
       return loginPage(ctx, { email, returnTo, error: "Invalid email or password." }, 401);
     }
     const user = attempt.user;
-    await rateLimiter.refund(ipKey); // the address's limit counts failures only
-    await accountLimiter.clear(emailKey);
+    await turn.succeeded();
     // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
     if (await twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
     await audit.record({ userId: user.id, actor: { type: "user", id: user.id }, action: "login.succeeded", ...requestMeta(ctx), details: { method: "password" } });
+    await rememberDevice(deviceCookies, ctx, user.id, config.secureCookies);
     await startSession(services, ctx, user.id, returnTo);
   });
 
+  type LoginTurn = { ok: true; via: "device" | "address"; succeeded(): Promise<void> } | { ok: false; retryAfterMs: number };
+
   /**
-   * The client address has failed too often: no more single-factor password checks from it (password
-   * spraying tries one password on many accounts, which per-account limits cannot see). Someone who
-   * proves both factors at once still gets in: the code is checked first, so argon2 runs only after a
-   * right second factor, and every failure looks the same whatever the account (unknown, no 2FA, wrong code).
+   * Who may have a password checked now, and what a right password clears afterwards.
+   *   - A browser with a device cookie for this very account: only its own per-device limit. What
+   *     strangers did to the account's and the address's counters does not matter to it. A success
+   *     clears the device's counter only (a stranger's count on the account stays).
+   *   - Any other browser: the per-account limit (with backoff; refuses right passwords too, or a
+   *     guesser could tell a right guess while blocked), then the address's failure count, which never
+   *     refuses: over it, the check waits BUSY_ADDRESS_DELAY_MS first, right or wrong.
    */
-  const loginFromBusyAddress = async (ctx: Ctx, input: z.output<typeof credentials>, email: string, returnTo: string, waitMs: number) => {
-    const busy = async () => {
-      ctx.set("Retry-After", retryAfterSeconds(waitMs));
-      const m = Math.max(1, Math.ceil(waitMs / 60_000));
-      const error = `Too many failed log-ins from your network. Try again in ${m} minute${m > 1 ? "s" : ""}, or, if your account has two-factor authentication, log in now with your password and a code together.`;
-      return loginPage(ctx, { email, returnTo, error, askCode: true }, 429);
-    };
+  const takeLoginTurn = async (ctx: Ctx, email: string): Promise<LoginTurn> => {
+    const device = await deviceCookies.forAccount(deviceToken(ctx), email);
+    if (device) {
+      const key = limitKeys.devicePassword(device.id);
+      const own = await rateLimiter.consume(key, limits.device);
+      if (own.ok) return { ok: true, via: "device", succeeded: () => rateLimiter.reset(key) };
+      // Over the device's own limit: the device cookie counts for nothing this window.
+    }
     const emailKey = limitKeys.email(email);
-    if (!input.code.trim()) {
-      await rateLimiter.refund(emailKey); // nothing was checked
-      return busy();
-    }
-    const user = await users.findByEmail(email);
-    if (!user || !(await twoFactor.isEnabled(user.id))) return busy();
-    const codeKey = limitKeys.secondFactor(user.id);
-    const codeTurn = await accountLimiter.take(codeKey);
-    if (!codeTurn.ok) return busy();
-    const meta = requestMeta(ctx);
-    const second = await twoFactor.verifySecondFactor(user.id, input.code);
-    const first = second.ok ? await users.attempt(email, input.password) : null;
-    if (!second.ok || !first?.ok) {
-      await audit.record({ userId: user.id, actor: { type: "user", id: null }, action: "login.failed", ...meta, details: { reason: second.ok ? "password" : "second_factor" } });
-      return busy();
-    }
-    await accountLimiter.clear(emailKey);
-    await accountLimiter.clear(codeKey);
-    const actor = { type: "user" as const, id: user.id };
-    if (second.method === "backup_code") await audit.record({ userId: user.id, actor, action: "2fa.backup_code_used", ...meta, details: { backupCodesLeft: second.backupCodesLeft } });
-    await audit.record({ userId: user.id, actor, action: "login.succeeded", ...meta, details: { method: second.method === "totp" ? "password+totp" : "password+backup_code" } });
-    await startSession(services, ctx, user.id, returnTo);
+    const accountTurn = await accountLimiter.take(emailKey);
+    if (!accountTurn.ok) return accountTurn;
+    const ipKey = limitKeys.ip(ctx.ip);
+    const ipTurn = await rateLimiter.consume(ipKey, limits.ip);
+    if (!ipTurn.ok) await sleep(BUSY_ADDRESS_DELAY_MS);
+    return {
+      ok: true,
+      via: "address",
+      succeeded: async () => {
+        if (ipTurn.ok) await rateLimiter.refund(ipKey); // the address's limit counts failures only
+        await accountLimiter.clear(emailKey);
+      },
+    };
   };
 
   const signupClosed = () => new HttpError(403, "signup_closed", "Sign-up is closed on this server. Ask an administrator for an account.");

@@ -1,25 +1,39 @@
 // Brute-force limits shared by both log-in steps and the security page (database counters, so every
 // instance agrees). Every limit is taken BEFORE the work it guards (argon2, a code check) with one
 // atomic write, so parallel requests cannot run more checks than the limit between them.
+//   - per device (a device cookie the browser got after a complete log-in to the account it names):
+//     its own attempts, cleared by a success. A browser that presents one is judged by this limit only,
+//     so strangers who fill the account's or the address's counters cannot lock the owner out. Over it,
+//     the device cookie is ignored for the window and the limits below apply.
 //   - per account (email typed, account for codes and re-entered passwords): attempts, cleared by a
 //     success; each time an account fills its window again within a day, the next wait doubles.
-//   - per client address: failures only (a right answer gives its attempt back). An address over it
-//     gets no more single-factor password checks, but someone who proves both factors at once still
-//     logs in (auth-routes.ts), so one noisy network cannot lock out every 2FA user behind it.
+//   - per client address: failures only (a right answer gives its attempt back), and it never refuses:
+//     an address over it gets every password check slowed by a fixed wait (password spraying), but a
+//     right password still logs in.
 import type { Config } from "../config.js";
 import type { Consumed, Limit, RateLimiter } from "../accounts/rate-limit.js";
 
-export function loginLimits(config: Pick<Config, "loginMaxFailures" | "loginWindowMs">): { account: Limit; ip: Limit } {
+export function loginLimits(config: Pick<Config, "loginMaxFailures" | "loginWindowMs">): { account: Limit; device: Limit; ip: Limit } {
   return {
     account: { max: config.loginMaxFailures, windowMs: config.loginWindowMs },
+    device: { max: config.loginMaxFailures, windowMs: config.loginWindowMs },
     ip: { max: config.loginMaxFailures * 4, windowMs: config.loginWindowMs },
   };
 }
+
+/**
+ * How long every password check from an address over its failure limit waits before it runs, right
+ * or wrong (so the wait tells nothing). Slows a sprayer down without refusing anyone's right password.
+ */
+export const BUSY_ADDRESS_DELAY_MS = 2000;
 
 export const limitKeys = {
   email: (email: string) => `login:email:${email}`,
   ip: (ip: string) => `login:ip:${ip}`,
   secondFactor: (userId: string) => `login:2fa:${userId}`,
+  /** A device cookie's own counters (by the SHA-256 of its token): passwords, and codes apart, so a right password never resets the code count. */
+  devicePassword: (deviceId: string) => `login:device:${deviceId}`,
+  deviceCode: (deviceId: string) => `login:device-2fa:${deviceId}`,
   /** Password re-entry on the security page (enrol / disable 2FA, new backup codes, password change). */
   reauth: (userId: string) => `reauth:${userId}`,
 };

@@ -10,6 +10,8 @@ import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { allowSecureCookies, cookieOptions } from "./session.js";
 import { startSession } from "./start-session.js";
+import { createDeviceCookies } from "../accounts/device-cookies.js";
+import { deviceToken, rememberDevice } from "./device-cookie.js";
 import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 export const PENDING_LOGIN_COOKIE = "kw_login";
@@ -28,6 +30,7 @@ export async function beginSecondFactor(services: Services, ctx: Ctx, userId: st
 
 export function secondFactorRoutes(services: Services): Router<KeywardState> {
   const { config, pendingLogins, twoFactor, rateLimiter, audit } = services;
+  const deviceCookies = createDeviceCookies(services.db);
   const router = new Router<KeywardState>();
   const limits = loginLimits(config);
   const accountLimiter = accountLimit(rateLimiter, limits.account);
@@ -53,11 +56,12 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
     const token = ctx.cookies.get(PENDING_LOGIN_COOKIE) ?? "";
     const pending = await pendingLogins.find(token);
     if (!pending) return expired(ctx);
-    const accountKey = limitKeys.secondFactor(pending.userId);
-    // Per account, taken before the code is checked. The address's limit only counts failures here:
-    // whoever reached this step proved the password, and a right code must not be refused because
-    // others on the same network failed.
-    const turn = await accountLimiter.take(accountKey);
+    // Taken before the code is checked. Only a browser that passed the password step gets here, so
+    // only someone who knows the password can fill these counters. The owner's browser with a device
+    // cookie for this account counts against its own device's limit (a thief who has the password
+    // cannot lock it out); any other browser against the account's. The address's limit only counts
+    // failures here and never refuses.
+    const turn = await takeCodeTurn(ctx, pending.userId);
     if (!turn.ok) {
       ctx.set("Retry-After", retryAfterSeconds(turn.retryAfterMs));
       return page(ctx, tooManyAttempts(turn.retryAfterMs, "code attempts"), 429);
@@ -71,15 +75,31 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
     }
     // Only one request may finish a pending log-in.
     if (!(await pendingLogins.consume(token))) return expired(ctx);
-    await accountLimiter.clear(accountKey);
+    await turn.succeeded();
     clearPending(ctx);
     const actor = { type: "user" as const, id: pending.userId };
     if (result.method === "backup_code") {
       await audit.record({ userId: pending.userId, actor, action: "2fa.backup_code_used", ...meta, details: { backupCodesLeft: result.backupCodesLeft } });
     }
     await audit.record({ userId: pending.userId, actor, action: "login.succeeded", ...meta, details: { method: result.method === "totp" ? "password+totp" : "password+backup_code" } });
+    await rememberDevice(deviceCookies, ctx, pending.userId, config.secureCookies);
     await startSession(services, ctx, pending.userId, pending.returnTo);
   });
+
+  type CodeTurn = { ok: true; succeeded(): Promise<void> } | { ok: false; retryAfterMs: number };
+
+  /** The device's own code counter when the browser holds a device cookie for this user (and is under it), else the account's. */
+  const takeCodeTurn = async (ctx: Ctx, userId: string): Promise<CodeTurn> => {
+    const device = await deviceCookies.forUser(deviceToken(ctx), userId);
+    if (device) {
+      const key = limitKeys.deviceCode(device.id);
+      const own = await rateLimiter.consume(key, limits.device);
+      if (own.ok) return { ok: true, succeeded: () => rateLimiter.reset(key) };
+    }
+    const accountKey = limitKeys.secondFactor(userId);
+    const turn = await accountLimiter.take(accountKey);
+    return turn.ok ? { ok: true, succeeded: () => accountLimiter.clear(accountKey) } : turn;
+  };
 
   return router;
 }

@@ -12,6 +12,8 @@ import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
 import { loginUrl } from "./require-login.js";
 import { clearSessionCookie } from "./session.js";
+import { createDeviceCookies } from "../accounts/device-cookies.js";
+import { clearDeviceCookie, rememberDevice } from "./device-cookie.js";
 import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 export const SECURITY_PAGE = "/app/account/security";
@@ -41,6 +43,7 @@ interface PageExtras {
 export function securityRoutes(services: Services): Router<KeywardState> {
   const { users, sessions, pendingLogins, twoFactor, rateLimiter, audit } = services;
   const router = new Router<KeywardState>({ prefix: SECURITY_PAGE });
+  const deviceCookies = createDeviceCookies(services.db);
   const reauthLimit = accountLimit(rateLimiter, loginLimits(services.config).account);
 
   const loggedIn = (ctx: Ctx): User => {
@@ -153,6 +156,9 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     // Whoever else knew the old password is signed out; this browser stays logged in.
     const ended = await sessions.destroyAllForUser(user.id, ctx.state.session!.token);
     await pendingLogins.destroyAllForUser(user.id);
+    // Device cookies vouch for browsers that knew the old password: all go, this browser gets a new one.
+    await deviceCookies.destroyAllForUser(user.id);
+    await rememberDevice(deviceCookies, ctx, user.id, services.config.secureCookies);
     await audit.record({ userId: user.id, actor: actorOf(user), action: "password.changed", ...requestMeta(ctx), details: { otherSessionsEnded: ended } });
     ctx.status = 303;
     ctx.redirect(`${SECURITY_PAGE}?notice=password`);
@@ -163,8 +169,10 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     const user = loggedIn(ctx);
     const ended = await sessions.destroyAllForUser(user.id);
     await pendingLogins.destroyAllForUser(user.id);
+    await deviceCookies.destroyAllForUser(user.id); // no browser is vouched for any more, this one included
     await audit.record({ userId: user.id, actor: actorOf(user), action: "sessions.signed_out_everywhere", ...requestMeta(ctx), details: { sessionsEnded: ended } });
     clearSessionCookie(ctx, services.config.secureCookies);
+    clearDeviceCookie(ctx, services.config.secureCookies);
     ctx.status = 303;
     ctx.redirect("/login?signed_out=everywhere");
   });
