@@ -1,10 +1,11 @@
 // What the database would otherwise keep forever, cleared on start and then every hour (or every
 // CLIENT_PURGE_HOURS when shorter): DCR clients that never got a key, expired OAuth records,
-// expired sessions, abandoned second-factor log-ins and expired organisation invitations. Expired rows already grant nothing (every
+// expired sessions, abandoned second-factor log-ins, expired organisation invitations and device cookies. Expired rows already grant nothing (every
 // read checks the expiry); this only keeps the tables small.
 import type { Services } from "./services.js";
 import { purgeOAuthRecords } from "./oauth/purge.js";
 import { createInvitations } from "./orgs/invitations.js";
+import { createDeviceCookies } from "./accounts/device-cookies.js";
 
 export interface Swept {
   clients: number;
@@ -12,6 +13,7 @@ export interface Swept {
   sessions: number;
   pendingLogins: number;
   invitations: number;
+  deviceCookies: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
@@ -19,7 +21,8 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const sessions = await services.sessions.purgeExpired(now);
   const pendingLogins = await services.pendingLogins.purgeExpired(now);
   const invitations = await createInvitations(services.db).purgeExpired(now);
-  return { ...oauth, sessions, pendingLogins, invitations };
+  const deviceCookies = await createDeviceCookies(services.db).purgeExpired(now);
+  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

@@ -40,6 +40,21 @@ describe("housekeeping", () => {
     expect((await db.pendingLogin.findMany({ where: { userId: user.id } })).map((p) => p.id)).toEqual([`p-live-${user.id}`]);
   });
 
+  it("removes expired device cookies, and keeps the live ones", async () => {
+    const { db } = server.services;
+    const user = await makeUser(db);
+    const now = new Date();
+    await db.deviceCookie.createMany({
+      data: [
+        { id: `d-old-${user.id}`, userId: user.id, expiresAt: new Date(now.getTime() - 60_000) },
+        { id: `d-live-${user.id}`, userId: user.id, expiresAt: new Date(now.getTime() + 3600_000) },
+      ],
+    });
+    const swept = await sweep(server.services, now);
+    expect(swept.deviceCookies).toBeGreaterThanOrEqual(1);
+    expect((await db.deviceCookie.findMany({ where: { userId: user.id } })).map((d) => d.id)).toEqual([`d-live-${user.id}`]);
+  });
+
   it("removes expired organisation invitations, and keeps the pending ones", async () => {
     const { db } = server.services;
     const owner = await makeUser(db);

@@ -64,6 +64,12 @@ export function createDeviceCookies(db: Db, ttlMs = DEVICE_COOKIE_TTL_MS) {
       if (token && token.length <= 100) await db.deviceCookie.deleteMany({ where: { id: digest(token) } });
     },
 
+    /** Device cookies past their expiry (housekeeping; an expired one already counts for nothing). */
+    async purgeExpired(now = new Date()): Promise<number> {
+      const { count } = await db.deviceCookie.deleteMany({ where: { expiresAt: { lte: now } } });
+      return count;
+    },
+
     /** Every device cookie of the account stops counting (password change, sign out everywhere). */
     async destroyAllForUser(userId: string): Promise<number> {
       const { count } = await db.deviceCookie.deleteMany({ where: { userId } });
