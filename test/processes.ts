@@ -29,7 +29,8 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
   ensureBuilt();
   const child = spawn(process.execPath, ["dist/main.js"], {
     cwd: root,
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env, PORT: String(port) },
+    // A short drain after SIGTERM (default 5 s) unless a test asks for one: test/shutdown.test.ts.
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "warn", SHUTDOWN_DRAIN_SECONDS: "0.2", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
