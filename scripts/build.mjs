@@ -4,11 +4,12 @@
 // Emit only (--noCheck, same output as a checked build): type errors are `npm run typecheck`'s job,
 // so an install never fails on one. dist/.build-stamp holds a fingerprint of the inputs (path, size,
 // mtime of every file under src/ and the tsconfigs); `isStale()` compares it, in a few milliseconds,
-// and bin/keyward.js and the tests' spawners (test/processes.ts, test/cli-run.ts) call `ensureBuilt()`
-// so what runs is never older than the source. Concurrent callers build once: a lock directory.
+// and bin/keyward.js and the tests' spawners (test/processes.ts, bench/servers.ts) call `ensureBuilt()`
+// so what runs is never older than the source. Concurrent callers build once (a lock directory), and
+// a new build replaces dist/ by renaming (dist.next-<pid>), never file by file.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -48,7 +49,7 @@ export function isStale() {
   }
 }
 
-/** Builds dist/ from scratch (nothing left over from deleted sources); the stamp is written last. */
+/** Builds dist/ from scratch (nothing left over from deleted sources), then swaps it in. */
 export function build() {
   withLock(buildUnlocked);
 }
@@ -63,13 +64,24 @@ export function ensureBuilt() {
 
 function buildUnlocked() {
   const before = fingerprint();
-  rmSync(dist, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json"), "--noCheck"], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  // A source edited during the build leaves the stamp out: the next caller builds again.
-  if (fingerprint() === before) writeFileSync(stamp, before);
+  // Built beside dist/ and renamed into place, so a process starting meanwhile finds the old build
+  // or the new one whole, never a half-written or emptied dist/.
+  const next = `${dist}.next-${process.pid}`;
+  const old = `${dist}.old-${process.pid}`;
+  rmSync(next, { recursive: true, force: true });
+  try {
+    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json"), "--noCheck", "--outDir", next], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // A source edited during the build leaves the stamp out: the next caller builds again.
+    if (fingerprint() === before) writeFileSync(path.join(next, ".build-stamp"), before);
+    if (existsSync(dist)) renameSync(dist, old);
+    renameSync(next, dist);
+  } finally {
+    rmSync(next, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
 }
 
 function withLock(work) {
