@@ -55,8 +55,7 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once("exit", r));
   trace(`SIGTERM ${child.spawnargs.slice(1).join(" ")}`);
-  // The whole process group, as a terminal or a supervisor does: `npm start` does not pass a SIGTERM
-  // sent to npm alone on to the server (it exits and leaves the server running).
+  // The whole process group, as a terminal does (npm also passes a SIGTERM on: `exec` in the start script).
   process.kill(-child.pid!, "SIGTERM");
   const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 20_000);
   await exited;

@@ -1,13 +1,13 @@
 // The compiled build (scripts/build.mjs: src/ to dist/ with tsc) from the outside: what runs is plain
 // JavaScript, never older than the source. The rebuild tests work on a scratch copy of the tree, so
 // the dist/ the rest of the suite spawns is never rebuilt under it.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInstance } from "./processes.js";
+import { freePort, startInstance } from "./processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // Settings a developer's shell might carry: the CLI must see only what a test gives it.
@@ -91,4 +91,48 @@ describe("the server from dist/", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("npm start", () => {
+  it("serves from dist/, and a SIGTERM sent to npm alone stops the server, leaving no orphan", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "keyward-npm-start-"));
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    // Its own process group, so whatever happens the test can end every process npm started.
+    const npm = spawn("npm", ["start", "--silent"], {
+      cwd: root,
+      env: { ...env, DATABASE_URL: `file:${path.join(dir, "k.db")}`, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SHUTDOWN_DRAIN_SECONDS: "0.2" },
+      stdio: "ignore",
+      detached: true,
+    });
+    const npmExited = new Promise<void>((r) => npm.on("exit", () => r()));
+    const answers = async () => {
+      try {
+        return (await fetch(`${url}/readyz`)).status;
+      } catch {
+        return undefined;
+      }
+    };
+    try {
+      const deadline = Date.now() + 45_000;
+      while ((await answers()) !== 200) {
+        if (Date.now() > deadline) throw new Error("npm start: not ready in 45 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      npm.kill("SIGTERM"); // npm's pid only, as a supervisor that started `npm start` does
+      await npmExited;
+      const gone = Date.now() + 15_000;
+      while ((await answers()) !== undefined) {
+        if (Date.now() > gone) throw new Error("the server kept running after npm was stopped");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      try {
+        process.kill(-npm.pid!, "SIGKILL");
+      } catch {
+        /* the group is gone: nothing was left behind */
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
