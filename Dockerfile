@@ -4,13 +4,16 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATABASE_URL=file:/app/data/keyward.db
 
-# Dependencies first (cached layer). postinstall generates the Prisma clients from the schemas.
-COPY package.json package-lock.json prisma.config.ts ./
+# Dependencies first (cached layer). postinstall generates the Prisma clients from the schemas
+# (the build step in it waits for the sources: there are none yet).
+COPY package.json package-lock.json prisma.config.ts tsconfig.json tsconfig.build.json ./
 COPY prisma ./prisma
 COPY scripts ./scripts
 RUN npm ci --omit=dev && npm cache clean --force
 
+# The compiled build (plain JavaScript in dist/; typescript is a runtime dependency for this).
 COPY src ./src
+RUN node scripts/build.mjs
 COPY views ./views
 COPY static ./static
 COPY bin ./bin
@@ -18,6 +21,6 @@ RUN mkdir -p /app/data && chown -R node:node /app/data
 USER node
 VOLUME ["/app/data"]
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Migrations run on start (safe with several instances: Prisma takes an advisory lock).
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

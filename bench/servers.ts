@@ -1,7 +1,8 @@
-// Real Keyward processes (node --import tsx src/main.ts) on 127.0.0.1, as in test/processes.ts,
+// Real Keyward processes (node dist/main.js, the compiled build) on 127.0.0.1, as in test/processes.ts,
 // with the gated benchmark routes switched on.
 import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "../test/processes.js";
+import { ensureBuilt } from "../scripts/build.mjs";
 import type { KeyCacheStats } from "../src/db/key-cache.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +37,8 @@ const running = new Set<Instance>();
 export async function startInstance(env: Record<string, string>): Promise<Instance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  ensureBuilt();
+  const child = spawn(process.execPath, ["dist/main.js"], {
     cwd: root,
     env: { ...process.env, ISSUER: url, ...benchEnv(env), PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,4 +1,4 @@
-// `npm test`: typecheck, then the whole suite on SQLite and again on PostgreSQL.
+// `npm test`: typecheck, build dist/ (the compiled code the tests' child processes run), then the whole suite on SQLite and again on PostgreSQL.
 // PostgreSQL comes from TEST_DATABASE_URL (default: the local server, database `test`; each run
 // makes and drops its own databases). Outside CI a missing PostgreSQL skips that pass with a warning;
 // in CI (CI=true) it is an error. Extra arguments go to vitest (e.g. `npm test -- test/api.test.ts`).
@@ -50,6 +50,14 @@ function vitest(label, env) {
 console.log("=== Typecheck (tsc --noEmit) ===");
 if (run(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit"]) !== 0) {
   console.log("typecheck: 0 passed, 1 failed");
+  process.exit(1);
+}
+
+// The suite spawns dist/main.js and bin/keyward.js: build them from the source under test (the
+// spawners also rebuild a stale dist/, scripts/build.mjs; this makes it one build, before any test).
+console.log("=== Build (scripts/build.mjs) ===");
+if (run(process.execPath, ["scripts/build.mjs"]) !== 0) {
+  console.log("build: 0 passed, 1 failed");
   process.exit(1);
 }
 

@@ -27,6 +27,8 @@ const schema = z
     TRUSTED_PROXIES: z.string().max(5000).superRefine(problemOf(parseTrustedProxies, "TRUSTED_PROXIES")).optional(),
     SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 14),
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
+    /** After SIGTERM: how long /readyz answers 503 "stopping" while requests are still served (Connection: close), before the listener closes. */
+    SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(300).default(5),
     /** Key rows kept in memory for verification (0 turns the cache off); see docs/performance.md. */
     VERIFY_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
     /** PostgreSQL: how long an instance answers from memory without renewing its lease; a revocation waits at most this long for a stuck instance. */
@@ -82,6 +84,7 @@ const schema = z
       trustedProxies,
       sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
+      shutdownDrainMs: env.SHUTDOWN_DRAIN_SECONDS * 1000,
       verifyCacheSize: env.VERIFY_CACHE_SIZE,
       verifyCacheLeaseMs: env.VERIFY_CACHE_LEASE_SECONDS * 1000,
       verifyCacheFeed: env.VERIFY_CACHE_FEED,

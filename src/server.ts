@@ -12,14 +12,25 @@ export interface RunningServer {
   services: Services;
   server: http.Server;
   url: string;
-  /** Stops accepting connections, finishes in-flight requests, flushes last-used, closes the database. */
-  stop(): Promise<void>;
+  /**
+   * Stops: /readyz answers 503 "stopping" and every response says Connection: close; after `drainMs`
+   * (default 0) of serving like that, stops accepting connections, finishes in-flight requests, closes
+   * idle keep-alive sockets, flushes last-used, closes the database.
+   */
+  stop(options?: { drainMs?: number }): Promise<void>;
 }
 
 export async function startServer(config: Config, logger: Logger, options: OpenOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, logger, options);
   const app = createApp(services);
-  const server = http.createServer(app.callback());
+  const handle = app.callback();
+  let draining = false;
+  // While draining, Node answers with Connection: close and closes the socket after the response, so
+  // a client on a keep-alive connection gets its answer and reconnects (to another instance).
+  const server = http.createServer((req, res) => {
+    if (draining) res.shouldKeepAlive = false;
+    void handle(req, res);
+  });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -32,14 +43,13 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
     services,
     server,
     url: `http://127.0.0.1:${port}`,
-    stop() {
+    stop({ drainMs = 0 } = {}) {
       stopping ??= (async () => {
-        services.stopping = true;
+        services.stopping = true; // /readyz: 503 stopping, so a balancer takes this instance out
+        draining = true;
         housekeeping.stop();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
+        await closeListener(server);
         await services.close();
       })();
       return stopping;
@@ -47,9 +57,24 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
   };
 }
 
+/** Stops accepting, waits for in-flight requests; keep-alive sockets are closed as soon as they are idle. */
+function closeListener(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    // A request that began before the drain may still finish on a keep-alive socket: sweep until none is left.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
 /**
  * Runs the server until SIGINT or SIGTERM, then stops it cleanly (a second signal exits at once).
- * Used by `npm start` (src/main.ts) and `keyward serve`. Rejects if start-up or shutdown fails.
+ * SIGTERM (a balancer's or orchestrator's stop) drains first for SHUTDOWN_DRAIN_SECONDS; SIGINT (Ctrl-C
+ * at a terminal) does not wait. Used by `npm start` (src/main.ts) and `keyward serve`. Rejects if
+ * start-up or shutdown fails.
  */
 export async function serveUntilSignal(config: Config, logger: Logger): Promise<void> {
   const running = await startServer(config, logger);
@@ -63,9 +88,10 @@ export async function serveUntilSignal(config: Config, logger: Logger): Promise<
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
-  logger.info({ signal }, "shutting down");
+  const drainMs = signal === "SIGTERM" ? config.shutdownDrainMs : 0;
+  logger.info({ signal, drainSeconds: drainMs / 1000 }, "shutting down");
   try {
-    await running.stop();
+    await running.stop({ drainMs });
   } catch (err) {
     logger.error({ err }, "shutdown failed");
     throw err;

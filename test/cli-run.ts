@@ -1,4 +1,5 @@
-// Runs the real `keyward` command (node bin/keyward.js) as a child process for the client-side
+// Runs the real `keyward` command (node bin/keyward.js: the compiled CLI in dist/, rebuilt first if
+// src/ changed since it was built) as a child process for the client-side
 // tests: a clean environment (nothing from the developer's shell), its own XDG_CONFIG_HOME.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";

@@ -1,9 +1,11 @@
-// Real Keyward processes (node + tsx running src/main.ts) for the scale-out tests, and a tiny
-// cookie-keeping HTTP client that can talk to several of them as if they sat behind one balancer.
+// Real Keyward processes (node dist/main.js: the compiled build, as `npm start` and Docker run it) for
+// the scale-out and shutdown tests, and a tiny cookie-keeping HTTP client that can talk to several of
+// them as if they sat behind one balancer. dist/ is rebuilt first if src/ changed since it was built.
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../scripts/build.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -24,9 +26,11 @@ export interface Instance {
 
 export async function startInstance(env: Record<string, string>): Promise<Instance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  ensureBuilt();
+  const child = spawn(process.execPath, ["dist/main.js"], {
     cwd: root,
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env, PORT: String(port) },
+    // A short drain after SIGTERM (default 5 s) unless a test asks for one: test/shutdown.test.ts.
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "warn", SHUTDOWN_DRAIN_SECONDS: "0.2", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];

@@ -1,0 +1,126 @@
+// The compiled build: src/ (TypeScript) to dist/ (plain JavaScript), with tsc -p tsconfig.build.json.
+//   node scripts/build.mjs             build now (run by `npm ci` after generate.mjs, and by `npm test`)
+//   node scripts/build.mjs --if-stale  build only if src/ changed since the last build (`npm start`)
+// Emit only (--noCheck, same output as a checked build): type errors are `npm run typecheck`'s job,
+// so an install never fails on one. dist/.build-stamp holds a fingerprint of the inputs (path, size,
+// mtime of every file under src/ and the tsconfigs); `isStale()` compares it, in a few milliseconds,
+// and bin/keyward.js and the tests' spawners (test/processes.ts, bench/servers.ts) call `ensureBuilt()`
+// so what runs is never older than the source. Concurrent callers build once (a lock directory), and
+// a new build replaces dist/ by renaming (dist.next-<pid>), never file by file.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const src = path.join(root, "src");
+const dist = path.join(root, "dist");
+const stamp = path.join(dist, ".build-stamp");
+const lock = path.join(root, ".dist-build.lock");
+const INPUTS = ["tsconfig.json", "tsconfig.build.json"];
+
+/** A digest of what the build reads: every file under src/ and the tsconfigs (path, size, mtime). */
+function fingerprint() {
+  const hash = createHash("sha256");
+  const visit = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) visit(file);
+      else add(file);
+    }
+  };
+  const add = (file) => {
+    const s = statSync(file);
+    hash.update(`${path.relative(root, file)}\0${s.size}\0${s.mtimeMs}\n`);
+  };
+  visit(src);
+  for (const name of INPUTS) add(path.join(root, name));
+  return hash.digest("hex");
+}
+
+/** True when dist/ is missing or was built from other sources. Without src/ (a deployment of dist/ alone) nothing is stale. */
+export function isStale() {
+  if (!existsSync(path.join(src, "main.ts"))) return false;
+  try {
+    return readFileSync(stamp, "utf8") !== fingerprint();
+  } catch {
+    return true;
+  }
+}
+
+/** Builds dist/ from scratch (nothing left over from deleted sources), then swaps it in. */
+export function build() {
+  withLock(buildUnlocked);
+}
+
+/** Builds only if stale; safe to call from many processes at once. */
+export function ensureBuilt() {
+  if (!isStale()) return;
+  withLock(() => {
+    if (isStale()) buildUnlocked();
+  });
+}
+
+function buildUnlocked() {
+  const before = fingerprint();
+  // Built beside dist/ and renamed into place, so a process starting meanwhile finds the old build
+  // or the new one whole, never a half-written or emptied dist/.
+  const next = `${dist}.next-${process.pid}`;
+  const old = `${dist}.old-${process.pid}`;
+  rmSync(next, { recursive: true, force: true });
+  try {
+    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json"), "--noCheck", "--outDir", next], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // A source edited during the build leaves the stamp out: the next caller builds again.
+    if (fingerprint() === before) writeFileSync(path.join(next, ".build-stamp"), before);
+    if (existsSync(dist)) renameSync(dist, old);
+    renameSync(next, dist);
+  } finally {
+    rmSync(next, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
+}
+
+function withLock(work) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+      // A builder that died leaves its lock: a build takes seconds, so a minute-old lock is abandoned.
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 60_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+      if (Date.now() > deadline) throw new Error(`another build holds ${lock}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+  try {
+    work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (!existsSync(path.join(src, "main.ts"))) {
+    // `npm ci` in the Dockerfile runs before the sources are copied; it builds after copying them.
+    console.log("build: no src/main.ts here, nothing to build");
+  } else {
+    try {
+      if (process.argv.includes("--if-stale")) ensureBuilt();
+      else build();
+    } catch (err) {
+      const out = [err.stdout, err.stderr].filter(Boolean).map(String).join("");
+      console.error(`build failed (tsc -p tsconfig.build.json): ${out || err.message}`);
+      process.exit(1);
+    }
+  }
+}
