@@ -54,6 +54,17 @@ describe("registration", () => {
     expect(res.body.error_description).toMatch(message);
   });
 
+  it("checks the text of a body nested 30,000 deep without a 5xx, and still refuses a bad string at the bottom", async () => {
+    const deep = (inner: string) => `{"client_name":"Deep","redirect_uris":["http://127.0.0.1:33418/callback"],"x":${"[".repeat(30_000)}${inner}${"]".repeat(30_000)}}`;
+    const fine = await request(server.url).post("/reg").set("Content-Type", "application/json").send(deep(""));
+    expect(fine.status, fine.text.slice(0, 200)).toBe(201);
+    const bad = await request(server.url).post("/reg").set("Content-Type", "application/json").send(deep('"\\u202e"'));
+    expect(bad.status, bad.text.slice(0, 200)).toBe(400);
+    expect(bad.body.error).toBe("invalid_client_metadata");
+    expect(bad.body.error_description).toMatch(/^x\[0\]\[0\].*… must not contain control/);
+    expect(bad.body.error_description.length).toBeLessThan(300);
+  });
+
   it("refuses bad metadata with invalid_client_metadata", async () => {
     const wrongType = await register(server, { redirect_uris: "https://app.example/cb" });
     expect(wrongType.status).toBe(400);

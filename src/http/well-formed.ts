@@ -16,26 +16,61 @@ export const DEFECT_TEXT: Record<TextDefect, string> = {
 // (the same test as String.prototype.isWellFormed, which our ES2023 lib types do not declare).
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/** False when the string holds a lone UTF-16 surrogate (which no database driver can write). */
+export const isWellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+
 /** What is wrong with one string, if anything. */
 export function textDefect(s: string): TextDefect | undefined {
   if (s.includes("\u0000")) return "nul";
-  if (LONE_SURROGATE.test(s)) return "ill_formed_unicode";
+  if (!isWellFormed(s)) return "ill_formed_unicode";
+  return undefined;
+}
+
+/** A value met while walking a parsed body, with the way back to the root (for its path, built only when needed). */
+interface Visit {
+  value: unknown;
+  parent?: Visit;
+  /** How the parent reaches it: `.key` or `[index]`. */
+  step?: string;
+}
+
+/** Where a value is (`a.b[2]`), shortened to its first 100 characters (a body can nest 50,000 deep). */
+function pathOf(visit: Visit): string {
+  const steps: string[] = [];
+  for (let v: Visit | undefined = visit; v?.step !== undefined; v = v.parent) steps.push(v.step);
+  const path = steps.reverse().join("").replace(/^\./, "");
+  return path.length > 100 ? `${path.slice(0, 100)}…` : path;
+}
+
+/**
+ * The first string of a parsed body (object member names and values, array items, at any depth)
+ * that `problem` objects to, with where it is (`redirect_uris[0]`, `a.b`; "a member name" for a
+ * name). A stack, not recursion: a 100 kB body can nest 50,000 deep.
+ */
+export function firstStringProblem<P>(value: unknown, problem: (s: string) => P | undefined): { problem: P; at: string } | undefined {
+  const pending: Visit[] = [{ value }];
+  while (pending.length) {
+    const visit = pending.pop()!;
+    const v = visit.value;
+    if (typeof v === "string") {
+      const found = problem(v);
+      if (found !== undefined) return { problem: found, at: pathOf(visit) };
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => pending.push({ value: item, parent: visit, step: `[${i}]` }));
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) {
+        const found = problem(k);
+        if (found !== undefined) return { problem: found, at: "a member name" };
+        pending.push({ value: child, parent: visit, step: `.${k}` });
+      }
+    }
+  }
   return undefined;
 }
 
 /** The first defect in any string of a parsed body: object keys and values, arrays, at any depth. */
 export function valueDefect(value: unknown): TextDefect | undefined {
-  const pending: unknown[] = [value]; // a stack, not recursion: a 100 kB body can nest 50,000 deep
-  while (pending.length) {
-    const v = pending.pop();
-    if (typeof v === "string") {
-      const defect = textDefect(v);
-      if (defect) return defect;
-    } else if (v !== null && typeof v === "object") {
-      for (const [k, child] of Object.entries(v)) pending.push(k, child);
-    }
-  }
-  return undefined;
+  return firstStringProblem(value, textDefect)?.problem;
 }
 
 const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;

@@ -9,6 +9,7 @@ import type { RateLimiter } from "../accounts/rate-limit.js";
 import { readJsonBody } from "./json-body.js";
 import { providerRoute } from "./provider-routes.js";
 import { textProblem } from "./client-text.js";
+import { firstStringProblem } from "../http/well-formed.js";
 
 const metadata = z.looseObject({ redirect_uris: z.array(z.unknown()).max(20, "at most 20 redirect_uris").optional() });
 
@@ -16,28 +17,6 @@ function oauthError(ctx: Parameters<Middleware>[0], status: number, error: strin
   ctx.status = status;
   ctx.set("Cache-Control", "no-store");
   ctx.body = { error, error_description: description };
-}
-
-/** The first string (key or value, at any depth) that is not well-formed or holds control characters. */
-function badText(value: unknown, path: string): string | undefined {
-  if (typeof value === "string") {
-    const problem = textProblem(value);
-    return problem ? `${path} ${problem}` : undefined;
-  }
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = badText(item, `${path}[${i}]`);
-      if (found) return found;
-    }
-  } else if (typeof value === "object" && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      const keyProblem = textProblem(key);
-      if (keyProblem) return `a member name ${keyProblem}`;
-      const found = badText(item, path ? `${path}.${key}` : key);
-      if (found) return found;
-    }
-  }
-  return undefined;
 }
 
 export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour: number }): Middleware {
@@ -58,8 +37,9 @@ export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour:
     if (!body.ok) return oauthError(ctx, body.status, body.status === 413 ? "invalid_request" : "invalid_client_metadata", body.message);
     const parsed = metadata.safeParse(body.value);
     if (!parsed.success) return oauthError(ctx, 400, "invalid_client_metadata", parsed.error.issues[0]?.message ?? "client metadata must be a JSON object");
-    const bad = badText(parsed.data, "");
-    if (bad) return oauthError(ctx, 400, "invalid_client_metadata", bad);
+    // Any string at any depth, member names included (a stack walk: a 64 kB body can nest deep).
+    const bad = firstStringProblem(parsed.data, textProblem);
+    if (bad) return oauthError(ctx, 400, "invalid_client_metadata", `${bad.at} ${bad.problem}`);
 
     // Hand the validated JSON on; oidc-provider reads a pre-parsed body.
     ctx.request.body = parsed.data;
