@@ -34,12 +34,13 @@ import { auditRoutes } from "./web/audit-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { benchRoutes } from "./http/bench-routes.js";
 import { announceKeyWrites } from "./http/key-writes.js";
-import { publicOrigin } from "./http/public-origin.js";
+import { pinPublicOrigin } from "./http/public-origin.js";
 
 export function createApp(services: Services): Koa<KeywardState> {
   const { config, logger } = services;
   const app = new Koa<KeywardState>();
   app.proxy = config.trustProxy;
+  pinPublicOrigin(app.request, config.baseUrl); // every URL we publish derives from ISSUER, not Host / X-Forwarded-*
   app.silent = true; // errors are logged by errorHandler, once
   app.keys = services.secrets.cookieKeys; // shared with oidc-provider, which runs on this app's context
 
@@ -59,7 +60,6 @@ export function createApp(services: Services): Koa<KeywardState> {
 
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
-  app.use(publicOrigin(config.baseUrl)); // every URL we publish derives from ISSUER, not Host / X-Forwarded-*
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger));
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
