@@ -12,7 +12,7 @@ import { clearSessionCookie } from "./session.js";
 import { startSession } from "./start-session.js";
 import { requestMeta } from "../http/request-meta.js";
 import { beginSecondFactor } from "./second-factor-routes.js";
-import { BUSY_ADDRESS_DELAY_MS, accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
+import { BUSY_ADDRESS_DELAY_MS, deviceOrAccountTurns, limitKeys, type Turn, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { deviceToken, rememberDevice } from "./device-cookie.js";
 
@@ -32,7 +32,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
   const deviceCookies = createDeviceCookies(services.db);
   const router = new Router<KeywardState>();
   const limits = loginLimits(config);
-  const accountLimiter = accountLimit(rateLimiter, limits.account);
+  const takeTurn = deviceOrAccountTurns(rateLimiter, limits);
   const signupLimit = { max: 20, windowMs: 3600_000 };
 
   type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string };
@@ -83,7 +83,8 @@ export function authRoutes(services: Services): Router<KeywardState> {
     await startSession(services, ctx, user.id, returnTo);
   });
 
-  type LoginTurn = { ok: true; via: "device" | "address"; succeeded(): Promise<void> } | { ok: false; retryAfterMs: number };
+  /** A device's turn, or the account's with the address counted too ("address"). */
+  type LoginTurn = Turn | { ok: true; via: "address"; succeeded(): Promise<void> };
 
   /**
    * Who may have a password checked now, and what a right password clears afterwards.
@@ -96,15 +97,8 @@ export function authRoutes(services: Services): Router<KeywardState> {
    */
   const takeLoginTurn = async (ctx: Ctx, email: string): Promise<LoginTurn> => {
     const device = await deviceCookies.forAccount(deviceToken(ctx), email);
-    if (device) {
-      const key = limitKeys.devicePassword(device.id);
-      const own = await rateLimiter.consume(key, limits.device);
-      if (own.ok) return { ok: true, via: "device", succeeded: () => rateLimiter.reset(key) };
-      // Over the device's own limit: the device cookie counts for nothing this window.
-    }
-    const emailKey = limitKeys.email(email);
-    const accountTurn = await accountLimiter.take(emailKey);
-    if (!accountTurn.ok) return accountTurn;
+    const turn = await takeTurn(device ? limitKeys.devicePassword(device.id) : undefined, limitKeys.email(email));
+    if (!turn.ok || turn.via === "device") return turn;
     const ipKey = limitKeys.ip(ctx.ip);
     const ipTurn = await rateLimiter.consume(ipKey, limits.ip);
     if (!ipTurn.ok) await sleep(BUSY_ADDRESS_DELAY_MS);
@@ -113,7 +107,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
       via: "address",
       succeeded: async () => {
         if (ipTurn.ok) await rateLimiter.refund(ipKey); // the address's limit counts failures only
-        await accountLimiter.clear(emailKey);
+        await turn.succeeded();
       },
     };
   };

@@ -65,6 +65,27 @@ export function accountLimit(rateLimiter: RateLimiter, base: Limit) {
   };
 }
 
+/** A turn to check an answer now, and what a right answer clears afterwards. */
+export type Turn = { ok: true; via: "device" | "account"; succeeded(): Promise<void> } | { ok: false; retryAfterMs: number };
+
+/**
+ * The rule both log-in steps share: a browser holding a device cookie for this account (`deviceKey`,
+ * its counter) is judged by that device's own limit while it is under it, and a success clears only
+ * that; any other browser, or one over its device's limit, by the account's limit with backoff.
+ */
+export function deviceOrAccountTurns(rateLimiter: RateLimiter, limits: { account: Limit; device: Limit }) {
+  const account = accountLimit(rateLimiter, limits.account);
+  return async (deviceKey: string | undefined, accountKey: string): Promise<Turn> => {
+    if (deviceKey) {
+      const own = await rateLimiter.consume(deviceKey, limits.device);
+      if (own.ok) return { ok: true, via: "device", succeeded: () => rateLimiter.reset(deviceKey) };
+      // Over the device's own limit: the device cookie counts for nothing this window.
+    }
+    const turn = await account.take(accountKey);
+    return turn.ok ? { ok: true, via: "account", succeeded: () => account.clear(accountKey) } : turn;
+  };
+}
+
 export function tooManyAttempts(waitMs: number, what = "log-in attempts"): string {
   const m = Math.max(1, Math.ceil(waitMs / 60_000));
   return `Too many failed ${what}. Try again in ${m} minute${m > 1 ? "s" : ""}.`;

@@ -12,7 +12,7 @@ import { allowSecureCookies, cookieOptions } from "./session.js";
 import { startSession } from "./start-session.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { deviceToken, rememberDevice } from "./device-cookie.js";
-import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
+import { deviceOrAccountTurns, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 export const PENDING_LOGIN_COOKIE = "kw_login";
 export const SECOND_FACTOR_PATH = "/login/2fa";
@@ -33,7 +33,7 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
   const deviceCookies = createDeviceCookies(services.db);
   const router = new Router<KeywardState>();
   const limits = loginLimits(config);
-  const accountLimiter = accountLimit(rateLimiter, limits.account);
+  const takeTurn = deviceOrAccountTurns(rateLimiter, limits);
 
   const clearPending = (ctx: Ctx) => {
     allowSecureCookies(ctx, config.secureCookies);
@@ -86,19 +86,10 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
     await startSession(services, ctx, pending.userId, pending.returnTo);
   });
 
-  type CodeTurn = { ok: true; succeeded(): Promise<void> } | { ok: false; retryAfterMs: number };
-
   /** The device's own code counter when the browser holds a device cookie for this user (and is under it), else the account's. */
-  const takeCodeTurn = async (ctx: Ctx, userId: string): Promise<CodeTurn> => {
+  const takeCodeTurn = async (ctx: Ctx, userId: string) => {
     const device = await deviceCookies.forUser(deviceToken(ctx), userId);
-    if (device) {
-      const key = limitKeys.deviceCode(device.id);
-      const own = await rateLimiter.consume(key, limits.device);
-      if (own.ok) return { ok: true, succeeded: () => rateLimiter.reset(key) };
-    }
-    const accountKey = limitKeys.secondFactor(userId);
-    const turn = await accountLimiter.take(accountKey);
-    return turn.ok ? { ok: true, succeeded: () => accountLimiter.clear(accountKey) } : turn;
+    return takeTurn(device ? limitKeys.deviceCode(device.id) : undefined, limitKeys.secondFactor(userId));
   };
 
   return router;
