@@ -29,13 +29,6 @@ export function createRateLimiter(db: Db) {
   };
 
   return {
-    /** Milliseconds until `key` may try again, or 0 when it is under the limit. Reads only; see `consume`. */
-    async blockedFor(key: string, limit: Limit): Promise<number> {
-      const row = await current(key, limit.windowMs);
-      if (!row || row.count < limit.max) return 0;
-      return Math.max(1, row.windowStart.getTime() + limit.windowMs - Date.now());
-    },
-
     /**
      * Takes one attempt from `key`'s window if one is left: check and increment are ONE conditional
      * write each, so parallel requests can never take more than `limit.max` between them (a request

@@ -109,7 +109,7 @@ export function orgsApi(services: Services): Router<KeywardState> {
     ctx.body = await actions.revokeAppKey(ctx, userOf(ctx), ctx.params.orgId!, ctx.params.appId!, ctx.params.keyId!);
   });
 
-  // Invitations addressed to the caller's email.
+  // Invitations addressed to the caller (bound to their account when sent: src/orgs/invitations.ts).
   router.get("/api/invitations", read, async (ctx) => {
     ctx.body = { data: await actions.myInvitations(userOf(ctx)) };
   });

@@ -77,7 +77,7 @@ export function orgActions(services: Services) {
       return invitation;
     },
 
-    /** The signed-in user's pending invitations (addressed to their email). */
+    /** The signed-in user's pending invitations (bound to their account when sent). */
     async myInvitations(actor: PublicUser) {
       return invitations.pendingForUser(actor.id);
     },

@@ -26,8 +26,9 @@ export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour:
     if (route !== "registration" && route !== "client_update") return next();
 
     if (route === "registration") {
-      const count = await options.rateLimiter.hit(`register:ip:${ctx.ip}`, limit);
-      if (count > limit.max) {
+      // One atomic check-and-increment (parallel registrations cannot pass or lose counts).
+      const turn = await options.rateLimiter.consume(`register:ip:${ctx.ip}`, limit);
+      if (!turn.ok) {
         ctx.set("Retry-After", "3600");
         return oauthError(ctx, 429, "too_many_requests", `Too many client registrations from this address (limit ${limit.max} per hour). Try again later.`);
       }
