@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "../test/processes.js";
 import { ensureBuilt } from "../scripts/build.mjs";
-import type { KeyCacheStats } from "../src/db/key-cache.js";
+import type { KeyCacheStats } from "../src/keys/lookup/cache.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 

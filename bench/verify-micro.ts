@@ -3,7 +3,7 @@
 // query) and off (one key-row query per call). No HTTP, no load generator: what the auth step
 // itself costs in CPU, free of the scheduling noise of a machine shared with autocannon.
 import { createDb } from "../src/db/client.js";
-import { driverKeyLookup } from "../src/db/key-lookup.js";
+import { driverKeyLookup } from "../src/keys/lookup/read-row.js";
 import { createKeys } from "../src/keys/index.js";
 
 export interface VerifyMicro {

@@ -1,8 +1,8 @@
 // Everything a request handler or the CLI needs, built once from the config.
 import type { Config } from "./config.js";
 import { createDb, type Db } from "./db/client.js";
-import { driverKeyLookup } from "./db/key-lookup.js";
-import { announcingKeyWrites } from "./db/key-writes.js";
+import { driverKeyLookup } from "./keys/lookup/read-row.js";
+import { announcingKeyWrites } from "./keys/lookup/announce.js";
 import { migrate } from "./db/migrate.js";
 import { createKeys, type Keys } from "./keys/index.js";
 import { createUsers, type Users } from "./accounts/users.js";
@@ -36,7 +36,7 @@ export interface Services {
   stopping: boolean;
   /**
    * PostgreSQL: waits until every instance's verification cache has dropped what was changed
-   * (src/db/key-writes.ts); used by app.ts after requests that changed keys, roles or members.
+   * (src/keys/lookup/announce.ts); used by app.ts after requests that changed keys, roles or members.
    */
   announceKeyWrites?: () => Promise<void>;
   /** Flushes last-used times and closes the database. */

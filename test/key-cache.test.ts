@@ -1,20 +1,20 @@
-// The verification cache (src/db/key-cache.ts) must never make a change late: revocation, a removed
+// The verification cache (src/keys/lookup/cache.ts) must never make a change late: revocation, a removed
 // member, a new role are seen on the very next verify, whichever connection (another instance, the
 // CLI) made them. Unit tests pin the rules; the rest run on the real database of this run.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import pg from "pg";
 import { createDb, type Db } from "../src/db/client.js";
-import { cachedKeyLookup, coalesced, oncePerTurn } from "../src/db/key-cache.js";
-import { driverKeyLookup, type KeyLookup, type KeyLookupRow } from "../src/db/key-lookup.js";
+import { cachedKeyLookup, coalesced, oncePerTurn } from "../src/keys/lookup/cache.js";
+import { driverKeyLookup, type KeyLookup, type KeyLookupRow } from "../src/keys/lookup/read-row.js";
 import { createKeys } from "../src/keys/index.js";
 import { digestKey } from "../src/keys/hash.js";
 import { createOrganizations } from "../src/orgs/organizations.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
 import { execFile } from "node:child_process";
 import Database from "better-sqlite3";
-import { sqliteChangeToken } from "../src/db/sqlite-change-token.js";
-import { announcingKeyWrites, changesVerification } from "../src/db/key-writes.js";
-import { listen } from "../src/db/pg-change-feed.js";
+import { sqliteChangeToken } from "../src/keys/lookup/sqlite-change-token.js";
+import { announcingKeyWrites, changesVerification } from "../src/keys/lookup/announce.js";
+import { listen } from "../src/keys/lookup/pg-change-feed.js";
 import { BY_OPERATOR } from "./acting.js";
 
 const PREFIX = "kw_user_";
@@ -345,7 +345,7 @@ describe("writes that change verification", () => {
   });
 });
 
-// PostgreSQL's change feed (src/db/pg-change-feed.ts): instances answer from memory without a round
+// PostgreSQL's change feed (src/keys/lookup/pg-change-feed.ts): instances answer from memory without a round
 // trip, so these pin every way a change must still reach them: announced writes, hand-written SQL
 // (trigger), an instance that cannot renew its lease, a lost connection.
 describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change feed", () => {
@@ -472,7 +472,7 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
   });
 });
 
-// SQLite's change check reads the WAL-index header (src/db/sqlite-change-token.ts). These pin that it
+// SQLite's change check reads the WAL-index header (src/keys/lookup/sqlite-change-token.ts). These pin that it
 // sees commits from another process, as the CLI makes them, and that a file outside WAL mode falls
 // back to PRAGMA data_version with the same guarantee.
 describe("SQLite change check", () => {

@@ -1,6 +1,6 @@
 // isoTime: the per-millisecond last-used time of a verified key's view, formatted without snprintf.
 import { describe, expect, it } from "vitest";
-import { isoTime } from "../src/keys/model.js";
+import { isoTime } from "../src/keys/view.js";
 
 describe("isoTime", () => {
   it("is exactly Date#toISOString, across milliseconds, seconds, days and years, in any order", () => {

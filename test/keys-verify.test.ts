@@ -6,8 +6,8 @@ import { createKeys, type Keys } from "../src/keys/index.js";
 import { generateKey } from "../src/keys/format.js";
 import { digestKey, hashKey } from "../src/keys/hash.js";
 import { makeUser, openTestDb, type TestDb } from "./support.js";
-import { prismaKeyLookup, type KeyLookup } from "../src/db/key-lookup.js";
-import { cachedKeyLookup } from "../src/db/key-cache.js";
+import { prismaKeyLookup, type KeyLookup } from "../src/keys/lookup/read-row.js";
+import { cachedKeyLookup } from "../src/keys/lookup/cache.js";
 import { requireKey } from "../src/http/key-auth.js";
 import type { Ctx, KeywardState } from "../src/http/state.js";
 import { BY_OPERATOR } from "./acting.js";
@@ -121,7 +121,7 @@ describe("verify", () => {
   });
 });
 
-describe("verify with a cache that can vouch at once (find_in_cache)", () => {
+describe("verify with a cache that can vouch at once (findInCache)", () => {
   /** The real key table behind a cache whose change token the test moves; reads of the table counted. */
   function fixture() {
     const inner = prismaKeyLookup(t.db);
@@ -199,8 +199,8 @@ describe("verify with a cache that can vouch at once (find_in_cache)", () => {
 
 describe("verify with a cache that must check for changes first (SQLite)", () => {
   it("skips the format check for a digest the cache holds a row for; still reads the row's state after the change check", async () => {
-    // A string that fails check_format, stored as if imported under it: the only way to see whether
-    // check_format ran for it. Its row enters the cache only through the lookup itself.
+    // A string that fails checkFormat, stored as if imported under it: the only way to see whether
+    // checkFormat ran for it. Its row enters the cache only through the lookup itself.
     const odd = "legacy-" + "x".repeat(40);
     const id = (await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: null } })).id;
     let token = 1;

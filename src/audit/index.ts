@@ -31,7 +31,7 @@ export interface AuditEventView {
 
 /**
  * Where an event is written: the client itself, or the transaction of the change it records (a key
- * and its `key.minted` event commit together or not at all: src/keys/service.ts).
+ * and its `key.minted` event commit together or not at all: src/keys/store.ts).
  */
 export type AuditWriter = Pick<Db, "auditEvent">;
 

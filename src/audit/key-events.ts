@@ -1,8 +1,8 @@
 // The audit events of a key's life, built here and only here. The key service writes `key.minted`
-// and `key.revoked` itself, in the transaction that mints or revokes (src/keys/service.ts); callers
+// and `key.revoked` itself, in the transaction that mints or revokes (src/keys/store.ts); callers
 // only say who acts, through what, and from where (`KeyActing`). The facts are the ones the account
 // page shows; never the raw key.
-import type { KeyView } from "../keys/model.js";
+import type { KeyView } from "../keys/view.js";
 import type { AuditInput } from "./index.js";
 
 /** The route a key event came through: one name per place that mints or revokes keys. */

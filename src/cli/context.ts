@@ -25,7 +25,7 @@ export async function withServices<T>(cmd: Command, fn: (services: Services) => 
   // Logs (only flush failures, in practice) go to stderr: stdout is for results.
   const logger = createLogger(config.logLevel, process.stderr);
   // No verification cache: a command lives for one request. Its revocations are announced to the
-  // running instances as they happen (src/db/key-writes.ts).
+  // running instances as they happen (src/keys/lookup/announce.ts).
   const services = await openServices(config, logger, { verifyCache: false });
   let result: T;
   try {

@@ -54,7 +54,7 @@ function sqliteUpToDate(file: string): boolean {
 /**
  * SQLite in WAL mode (a setting stored in the file): readers never wait for a writer, and the
  * verification path's per-request change check is one read of the WAL-index header
- * (src/db/sqlite-change-token.ts; rollback mode falls back to PRAGMA data_version).
+ * (src/keys/lookup/sqlite-change-token.ts; rollback mode falls back to PRAGMA data_version).
  */
 function useWriteAheadLog(file: string): void {
   const sqlite = new Database(file, { timeout: 10_000 });

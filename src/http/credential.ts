@@ -3,7 +3,7 @@
 // Every protected request runs this, so it reads Node's raw header list directly: no headers
 // object is built for it and no regular expression runs. A header sent twice is refused (which
 // of two keys would be the right one?) rather than silently taking the first. DPoP proof headers
-// are only collected (every one sent: exactly one is valid, src/keys/verify/check_binding.ts).
+// are only collected (every one sent: exactly one is valid, src/keys/verify/check-binding.ts).
 import type { Ctx } from "./state.js";
 
 /** `dpop`: the DPoP scheme; `bearer`: the Bearer scheme or X-API-Key. */

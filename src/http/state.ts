@@ -24,7 +24,7 @@ export interface KeyAuth {
   /** The user's role in that organisation, read on this request. */
   role: Role | null;
   key: KeyView;
-  /** Effective scopes (implications expanded, capped by the role); see src/keys/verify/resolve_scopes.ts. */
+  /** Effective scopes (implications expanded, capped by the role); see src/keys/verify/resolve-scopes.ts. */
   scopes: readonly string[];
 }
 

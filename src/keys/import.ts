@@ -4,8 +4,8 @@
 import { z } from "zod";
 import type { Db } from "../db/client.js";
 import { labelSchema } from "./input.js";
-import { toView, type KeyView } from "./model.js";
-import { newKeyId } from "./service.js";
+import { toView, type KeyView } from "./view.js";
+import { newKeyId } from "./store.js";
 import { createOrganizations } from "../orgs/organizations.js";
 
 export const MAX_IMPORT_LINES = 10_000;

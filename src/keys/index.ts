@@ -1,20 +1,20 @@
 // THE key domain: the only code that knows how a key looks, is hashed or is checked.
 import type { Db } from "../db/client.js";
-import { prismaKeyLookup, type KeyLookup } from "../db/key-lookup.js";
+import { prismaKeyLookup, type KeyLookup } from "./lookup/read-row.js";
 import { LastUsedTracker } from "./last-used.js";
-import { createKeyService } from "./service.js";
+import { createKeyService } from "./store.js";
 import { createRevocation } from "./revoke.js";
 import { createVerifier } from "./verify/index.js";
-import { find_by_raw } from "./verify/find_by_raw.js";
-import { toView } from "./model.js";
+import { findByRaw } from "./verify/find-by-raw.js";
+import { toView } from "./view.js";
 import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { createKeyImport } from "./import.js";
 import { createAudit } from "../audit/index.js";
 
-export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./service.js";
+export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./store.js";
 export { type RevokeTarget, type RevokedKey } from "./revoke.js";
 export { type KeyActing, type KeyEventVia } from "../audit/key-events.js";
-export { type KeyView, type KeySource, sourceLabel } from "./model.js";
+export { type KeyView, type KeySource, sourceLabel } from "./view.js";
 export { type VerifyResult, type Verify, type VerifyFailure, type Presentation } from "./verify/index.js";
 export { DPOP_SIGNING_ALGS } from "./dpop/proof.js";
 export { checkFormat, keyPattern, type FormatProblem } from "./format.js";
@@ -25,7 +25,7 @@ export { compileLegacyPattern } from "./legacy.js";
 
 /**
  * `lookup` is how verification reads a key row: the server passes a driver-level lookup
- * (src/db/key-lookup.ts), cached behind a change check; without one, Prisma runs the same query.
+ * (src/keys/lookup/read-row.ts), cached behind a change check; without one, Prisma runs the same query.
  */
 export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue; lookup?: KeyLookup }) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
@@ -38,7 +38,7 @@ export function createKeys(db: Db, options: { prefix: string; scopes: readonly s
       view: (row) => toView(row, tracker.pendingFor(row.id)),
       audit,
       // Uncached: a revocation reads the row as committed.
-      findByRaw: find_by_raw(options.legacyKeyPattern, prismaKeyLookup(db)),
+      findByRaw: findByRaw(options.legacyKeyPattern, prismaKeyLookup(db)),
     }),
     verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, lookup }),
     ...createKeyImport(db),

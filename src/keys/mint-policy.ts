@@ -13,7 +13,7 @@
 //     the binding, and another one is refused. A sender-constrained key never yields a bearer key.
 import { expandScopes, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { expandManagement, isManagementScope, MANAGEMENT_SCOPES, type ManagementScope } from "../scopes/management.js";
-import type { KeyView } from "./model.js";
+import type { KeyView } from "./view.js";
 import type { Role } from "../orgs/roles.js";
 
 /** Who acts: the user's browser session, or a verified user key (src/http/state.ts KeyAuth fits). */

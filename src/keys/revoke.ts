@@ -5,11 +5,11 @@
 // and records nothing (idempotent). A key outside the named scope (another user's, another
 // organisation's) is not found: the caller answers exactly as for a missing id.
 import type { Db } from "../db/client.js";
-import { announceCommitted } from "../db/key-writes.js";
+import { announceCommitted } from "./lookup/announce.js";
 import type { Prisma } from "../generated/sqlite/client.js";
 import type { Audit } from "../audit/index.js";
 import { keyRevoked, type KeyActing } from "../audit/key-events.js";
-import type { KeyView } from "./model.js";
+import type { KeyView } from "./view.js";
 
 /** Which keys to revoke. */
 export type RevokeTarget =
@@ -42,7 +42,7 @@ type KeyRow = Prisma.ApiKeyGetPayload<{ include: { user: { select: { email: true
 export interface RevocationDeps {
   view: (row: KeyRow) => KeyView;
   audit: Audit;
-  /** The raw-key lookup (src/keys/verify/find_by_raw.ts). */
+  /** The raw-key lookup (src/keys/verify/find-by-raw.ts). */
   findByRaw: (raw: string) => Promise<{ id: string } | undefined>;
 }
 

@@ -4,7 +4,7 @@
 // any key back (portal ones too), so introspection and revocation cover the whole table.
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { KeyActing, KeyEventVia, Keys } from "../keys/index.js";
-import { IDENTITY_SCOPES } from "../keys/model.js";
+import { IDENTITY_SCOPES } from "../keys/view.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
 export const FIRST_PARTY_CLIENT_ID = "keyward";

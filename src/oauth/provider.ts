@@ -98,7 +98,7 @@ export function createProvider(services: Services): Provider {
       userinfo: { enabled: true },
       // RFC 9449: a DPoP proof at /token binds the key to the client's key pair (the thumbprint is
       // stored on the key row, access-token-adapter.ts); every resource then demands a proof by it
-      // (src/keys/verify/check_binding.ts). Proof algorithms: oidc-provider's default, DPOP_SIGNING_ALGS.
+      // (src/keys/verify/check-binding.ts). Proof algorithms: oidc-provider's default, DPOP_SIGNING_ALGS.
       dPoP: { enabled: true },
       rpInitiatedLogout: { enabled: false },
     },

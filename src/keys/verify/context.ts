@@ -1,6 +1,6 @@
 import type { ApiKey, User } from "../../generated/sqlite/client.js";
 import type { Role } from "../../orgs/roles.js";
-import type { KeyView } from "../model.js";
+import type { KeyView } from "../view.js";
 import type { ProofProblem } from "../dpop/proof.js";
 
 export type VerifyFailure =
@@ -9,7 +9,7 @@ export type VerifyFailure =
   | "revoked"
   | "wrong_resource"
   | "not_member"
-  // check_binding (RFC 9449 DPoP):
+  // checkBinding (RFC 9449 DPoP):
   | "dpop_required" // a DPoP-bound key sent as Bearer or X-API-Key
   | "dpop_not_bound" // a bearer key sent with the DPoP scheme
   | "dpop_proof_missing" // no DPoP header, or more than one
@@ -34,18 +34,18 @@ export interface VerifyContext {
   readonly presented?: Presentation;
   /** The SHA-256 of `raw` (digestKey: 32 one-byte characters), once a step has computed it. */
   digest?: string;
-  /** find_in_cache: the cache holds a row for this digest, so `raw` passed check_format before. */
+  /** findInCache: the cache holds a row for this digest, so `raw` passed checkFormat before. */
   wellFormed?: boolean;
   row?: ApiKey & { user: Pick<User, "id" | "email"> };
-  /** Read by find_by_hash in the same query as the row, for check_membership (the role parsed once per row). */
+  /** Read by findByHash in the same query as the row, for checkMembership (the role parsed once per row). */
   joined?: { memberRole: Role | null; app: { id: string; name: string; organizationId: string } | null };
-  /** The organisation the key acts in (check_membership). */
+  /** The organisation the key acts in (checkMembership). */
   organizationId?: string;
   /** The key user's role there, read on every request; null for app keys. */
   role?: Role | null;
   /** App keys: the app that owns the key. */
   app?: { id: string; name: string } | null;
-  /** The key's last use as noted by touch_last_used (epoch ms), not yet written. */
+  /** The key's last use as noted by touchLastUsed (epoch ms), not yet written. */
   usedAt?: number;
   /** What the key may do now: its scopes (or the whole catalogue) with implications, capped by the role. */
   scopes?: readonly string[];
@@ -56,7 +56,7 @@ export interface VerifyContext {
   shared?: SharedRow;
 }
 
-/** What is derived once per shared row (key_row.ts creates it; resolve_scopes and the result fill it in). */
+/** What is derived once per shared row (key-row.ts creates it; resolveScopes and the result fill it in). */
 export interface SharedRow {
   scopes?: readonly string[];
   /** The key's view as read, and with the last use noted since (for `pending`, epoch ms). */

@@ -1,21 +1,21 @@
 // The one way a key is checked, read top-down. Every protected surface (/mcp, the JSON API,
 // introspection) calls verify(); no other code looks a key up. A caller that lets the key act
-// (src/http/key-auth.ts) says how it was presented (`presented`), which check_binding needs;
+// (src/http/key-auth.ts) says how it was presented (`presented`), which checkBinding needs;
 // introspection, which only describes a key, does not.
 import type { Db } from "../../db/client.js";
 import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
-import { isoTime, toView, type KeyView } from "../model.js";
-import { check_format_or_legacy } from "./check_format.js";
-import { find_in_cache } from "./find_in_cache.js";
-import { find_by_hash } from "./find_by_hash.js";
-import type { KeyLookup } from "../../db/key-lookup.js";
-import { check_revoked } from "./check_revoked.js";
-import { check_resource } from "./check_resource.js";
-import { touch_last_used } from "./touch_last_used.js";
-import { check_membership } from "./check_membership.js";
-import { resolve_scopes } from "./resolve_scopes.js";
-import { check_binding } from "./check_binding.js";
+import { isoTime, toView, type KeyView } from "../view.js";
+import { checkFormatOrLegacy } from "./check-format.js";
+import { findInCache } from "./find-in-cache.js";
+import { findByHash } from "./find-by-hash.js";
+import type { KeyLookup } from "../lookup/read-row.js";
+import { checkRevoked } from "./check-revoked.js";
+import { checkResource } from "./check-resource.js";
+import { touchLastUsed } from "./touch-last-used.js";
+import { checkMembership } from "./check-membership.js";
+import { resolveScopes } from "./resolve-scopes.js";
+import { checkBinding } from "./check-binding.js";
 import { createReplayGuard } from "../dpop/replay.js";
 import { createOrganizations } from "../../orgs/organizations.js";
 import type { Role } from "../../orgs/roles.js";
@@ -42,19 +42,19 @@ export type VerifyResult =
 
 export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; lookup: KeyLookup }) {
   const steps: VerifyStep[] = [
-    find_in_cache(options.lookup), // a key verified before, while the cache vouches: no format check, no I/O
-    check_format_or_legacy(options.legacyKeyPattern), // garbage stops here, before any database work
-    find_by_hash(options.lookup), // one indexed query (or the cache, after its change check)
-    check_revoked,
-    check_resource,
-    check_membership(db, createOrganizations(db)),
-    resolve_scopes(options.catalogue),
-    check_binding(createReplayGuard(db)), // DPoP-bound keys: a fresh proof by their key pair (last: it records the proof)
-    touch_last_used(tracker),
+    findInCache(options.lookup), // a key verified before, while the cache vouches: no format check, no I/O
+    checkFormatOrLegacy(options.legacyKeyPattern), // garbage stops here, before any database work
+    findByHash(options.lookup), // one indexed query (or the cache, after its change check)
+    checkRevoked,
+    checkResource,
+    checkMembership(db, createOrganizations(db)),
+    resolveScopes(options.catalogue),
+    checkBinding(createReplayGuard(db)), // DPoP-bound keys: a fresh proof by their key pair (last: it records the proof)
+    touchLastUsed(tracker),
   ];
 
   // The key's view: once per shared (cached, frozen) row, and again only when the pending last-used
-  // time (touch_last_used) moved: at most once per millisecond under load.
+  // time (touchLastUsed) moved: at most once per millisecond under load.
   const viewOf = (row: NonNullable<VerifyContext["row"]>, shared: SharedRow | undefined, pending: number | undefined): KeyView => {
     const memo = shared ?? {};
     const view = (memo.view ??= toView(row));
@@ -71,7 +71,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     return {
       ok: true,
       key: viewOf(row, ctx.shared, ctx.usedAt),
-      user: row.user, // { id, email }: derived once per cached row (key_row.ts)
+      user: row.user, // { id, email }: derived once per cached row (key-row.ts)
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
       role: ctx.role ?? null,

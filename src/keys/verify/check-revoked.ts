@@ -1,4 +1,4 @@
 // Revocation is read from the row on every request: effective on the very next one.
 import type { VerifyStep } from "./context.js";
 
-export const check_revoked: VerifyStep = (ctx) => (ctx.row?.revokedAt ? "revoked" : undefined);
+export const checkRevoked: VerifyStep = (ctx) => (ctx.row?.revokedAt ? "revoked" : undefined);

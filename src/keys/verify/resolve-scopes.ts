@@ -2,19 +2,19 @@
 // user's current role (a viewer keeps only read-only scopes). A key minted deliberately without
 // scopes (portal, API, CLI) has the whole catalogue; an OAuth key has exactly what the user approved,
 // so with no resource scope (only `openid`/`email`, or nothing) it has no resource access at all.
-// The role is the one check_membership just read, so a demotion applies to existing keys on the next
+// The role is the one checkMembership just read, so a demotion applies to existing keys on the next
 // request. The answer depends only on (scopes, full-access rule, role) and the fixed catalogue, so it
 // is computed once per triple, and remembered with each shared (cached, frozen) row, whose role came
 // with it (ctx.shared).
 import { expandScopes, type ScopeCatalogue } from "../../scopes/catalogue.js";
 import { roleCap } from "../../orgs/roles.js";
 import type { Role } from "../../orgs/roles.js";
-import { emptyScopesMeanFullAccess, splitScopes } from "../model.js";
+import { emptyScopesMeanFullAccess, splitScopes } from "../view.js";
 import type { VerifyStep } from "./context.js";
 
 const MEMO_LIMIT = 1000;
 
-export const resolve_scopes = (catalogue: ScopeCatalogue): VerifyStep => {
+export const resolveScopes = (catalogue: ScopeCatalogue): VerifyStep => {
   const all = catalogue.map((s) => s.name);
   const memo = new Map<string, readonly string[]>();
   const effective = (scopes: string, emptyIsAll: boolean, role: Role | null): readonly string[] => {

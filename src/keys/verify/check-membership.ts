@@ -1,4 +1,4 @@
-// Organisation membership is read on every request (in find_by_hash's single query), so removing a
+// Organisation membership is read on every request (in findByHash's single query), so removing a
 // member (or deleting an app) stops their keys on the very next one. A user key needs its user to be
 // a member of the key's organisation; an app key needs its app to still belong to it. Rows written
 // without an organisation (imported keys) act in the user's personal organisation, looked up here.
@@ -9,7 +9,7 @@ import type { VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
 type Row = NonNullable<VerifyContext["row"]>;
 
-export const check_membership = (db: Db, orgs: Pick<Organizations, "ensurePersonal">): VerifyStep => {
+export const checkMembership = (db: Db, orgs: Pick<Organizations, "ensurePersonal">): VerifyStep => {
   /** Rows written without an organisation (imported keys): their user's personal one, read here. */
   const personal = async (ctx: VerifyContext, row: Row): Promise<VerifyFailure | undefined> => {
     const organizationId = await orgs.ensurePersonal(row.userId);

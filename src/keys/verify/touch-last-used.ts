@@ -2,7 +2,7 @@
 import type { LastUsedTracker } from "../last-used.js";
 import type { VerifyStep } from "./context.js";
 
-export const touch_last_used =
+export const touchLastUsed =
   (tracker: LastUsedTracker): VerifyStep =>
   (ctx) => {
     if (ctx.row) ctx.usedAt = tracker.touch(ctx.row.id);

@@ -4,21 +4,21 @@
 // request, exactly as without the cache; what the cache saves is the key-row query itself and, with
 // the PostgreSQL change feed, every round trip.
 //
-// Change tokens (src/db/key-lookup.ts):
-// - SQLite: the WAL-index header every commit rewrites, read with one pread (src/db/sqlite-change-token.ts;
+// Change tokens (src/keys/lookup/read-row.ts):
+// - SQLite: the WAL-index header every commit rewrites, read with one pread (src/keys/lookup/sqlite-change-token.ts;
 //   PRAGMA data_version outside WAL mode): it changes whenever any connection (Prisma in this process,
 //   another process, the CLI) commits to the file. Read once per event-loop turn (oncePerTurn()).
-// - PostgreSQL: the key-change feed's generation (src/db/pg-change-feed.ts): pushed, no round trip;
+// - PostgreSQL: the key-change feed's generation (src/keys/lookup/pg-change-feed.ts): pushed, no round trip;
 //   writers wait until every instance has acknowledged their change. While the feed cannot vouch
 //   (starting, connection lost, lease lapsed): pg_current_snapshot(), the MVCC snapshot itself. Two
 //   equal snapshots see exactly the same committed transactions, so an unchanged one proves no row
 //   can have changed (read once for all concurrent requests: coalesced()).
 // Where the token can be read at once (the feed's generation), cached() answers synchronously, with
-// the same rule; verification tries it first (src/keys/verify/find_in_cache.ts), find() otherwise.
+// the same rule; verification tries it first (src/keys/verify/find-in-cache.ts), find() otherwise.
 // On SQLite any commit empties the cache (the last-used flush too); on PostgreSQL any change to what
 // verification reads does. Both keep the rule simple to trust.
 // Rows are keyed by the key's digest (src/keys/hash.ts digestKey), so no raw key is held in memory.
-import type { KeyLookup, KeyLookupRow } from "./key-lookup.js";
+import type { KeyLookup, KeyLookupRow } from "./read-row.js";
 
 export type ChangeToken = () => string | number | Promise<string | number>;
 /** The change token when it can be known at once (no I/O, no waiting); undefined otherwise. */

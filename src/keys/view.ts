@@ -45,7 +45,7 @@ export function sourceLabel(source: KeySource, clientId: string | null): string 
 
 /**
  * Scopes an OAuth key may carry besides the scope catalogue: OpenID Connect identity, for userinfo
- * (/me). They give no access to any resource (src/keys/verify/resolve_scopes.ts).
+ * (/me). They give no access to any resource (src/keys/verify/resolve-scopes.ts).
  */
 export const IDENTITY_SCOPES = ["openid", "email"] as const;
 

@@ -1,8 +1,8 @@
-// What the row-finding steps (find_in_cache, find_by_hash) share: taking a found row into the
+// What the row-finding steps (findInCache, findByHash) share: taking a found row into the
 // context. A cached row is the same (frozen) object on every hit, so what is derived from it (the
 // context's row and join, later its effective scopes and the key's view: ctx.shared) is derived
 // once per row and shared, read-only.
-import type { KeyLookupRow } from "../../db/key-lookup.js";
+import type { KeyLookupRow } from "../lookup/read-row.js";
 import { sameHash } from "../hash.js";
 import { asRole } from "../../orgs/roles.js";
 import type { VerifyContext, VerifyFailure } from "./context.js";

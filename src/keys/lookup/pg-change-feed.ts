@@ -9,7 +9,7 @@
 //    renewed every lease/5. Any notification on the channel empties its cache (the generation moves).
 //    Triggers (migration 0007) notify on every change to what verification reads, even from psql.
 // 2. announce(): a writer whose change must hold on the next request (a revocation, a new role, a
-//    removed member; src/db/key-writes.ts finds them) sends `p:<xid>` on the channel, where xid is
+//    removed member; src/keys/lookup/announce.ts finds them) sends `p:<xid>` on the channel, where xid is
 //    allocated after its commit, and waits until every instance holding a live lease has acknowledged
 //    an xid at least that high. Instances acknowledge in their lease row, after emptying their cache.
 // 3. An instance answers from memory only while it holds its lease by its own clock (counted from

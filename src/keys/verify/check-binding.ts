@@ -10,7 +10,7 @@ import { checkProof } from "../dpop/proof.js";
 import type { ReplayGuard } from "../dpop/replay.js";
 import type { VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
-export const check_binding = (replay: ReplayGuard): VerifyStep => {
+export const checkBinding = (replay: ReplayGuard): VerifyStep => {
   const checkBound = async (ctx: VerifyContext, jkt: string, htm: string, htu: string, proof: string): Promise<VerifyFailure | undefined> => {
     const checked = await checkProof({ proof, htm, htu, raw: ctx.raw });
     if (typeof checked === "string") return checked;

@@ -2,18 +2,18 @@
 // (owner email, the owner's role in the key's organisation, the owning app). Every protected
 // request runs it, so the server reads through the database driver with a prepared statement
 // (Prisma costs ~0.4 ms of CPU per call, measured in bench/); Prisma's $queryRaw runs the same SQL
-// where no driver connection is wanted (unit tests). Only src/keys/verify/find_by_hash uses this.
-// The server's lookup is cached in memory behind a change token (src/db/key-cache.ts): SQLite's
-// WAL-index header, PostgreSQL's key-change feed (src/db/pg-change-feed.ts) or, failing that, its snapshot.
+// where no driver connection is wanted (unit tests). Only src/keys/verify/findByHash uses this.
+// The server's lookup is cached in memory behind a change token (src/keys/lookup/cache.ts): SQLite's
+// WAL-index header, PostgreSQL's key-change feed (src/keys/lookup/pg-change-feed.ts) or, failing that, its snapshot.
 import Database from "better-sqlite3";
 import pg from "pg";
-import { Prisma, type ApiKey } from "../generated/sqlite/client.js";
-import type { Db } from "./client.js";
-import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
-import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type ChangeTokenNow, type KeyCacheStats } from "./key-cache.js";
+import { Prisma, type ApiKey } from "../../generated/sqlite/client.js";
+import type { Db } from "../../db/client.js";
+import { normalizeDatabaseUrl, providerOf, sqliteFile } from "../../db/client.js";
+import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type ChangeTokenNow, type KeyCacheStats } from "./cache.js";
 import { sqliteChangeToken } from "./sqlite-change-token.js";
 import { announcer, listen, type ChangeFeed } from "./pg-change-feed.js";
-import { hexOfDigest } from "../keys/hash.js";
+import { hexOfDigest } from "../hash.js";
 
 export interface KeyLookupRow extends ApiKey {
   userEmail: string;
@@ -38,7 +38,7 @@ export interface KeyLookup {
    */
   holds?(digest: string): boolean;
   close(): Promise<void>;
-  /** Cache counters, when the lookup is cached (src/db/key-cache.ts). */
+  /** Cache counters, when the lookup is cached (src/keys/lookup/cache.ts). */
   stats?(): KeyCacheStats;
   /**
    * How the cache learns of commits: SQLite's WAL-index header or data_version; PostgreSQL's
@@ -48,8 +48,8 @@ export interface KeyLookup {
   /** Round trips made to check for changes (PostgreSQL snapshot reads), for the benchmark. */
   changeReads?(): number;
   /**
-   * PostgreSQL: after committing a change verification must see (src/db/key-writes.ts), resolves once
-   * every instance's cache has let go of the old rows (src/db/pg-change-feed.ts). Absent on SQLite,
+   * PostgreSQL: after committing a change verification must see (src/keys/lookup/announce.ts), resolves once
+   * every instance's cache has let go of the old rows (src/keys/lookup/pg-change-feed.ts). Absent on SQLite,
    * where every instance sees every commit through the file itself.
    */
   announce?(): Promise<void>;
@@ -87,11 +87,11 @@ export function prismaKeyLookup(db: Db): KeyLookup {
 }
 
 export interface DriverKeyLookupOptions {
-  /** Rows kept in memory (src/db/key-cache.ts); 0 reads the database on every request. */
+  /** Rows kept in memory (src/keys/lookup/cache.ts); 0 reads the database on every request. */
   cacheSize?: number;
   /** PostgreSQL with the cache on: follow the key-change feed (default), or check the snapshot on every request. */
   changeFeed?: boolean;
-  /** PostgreSQL: the key-change feed's lease (src/db/pg-change-feed.ts). Default 5 s. */
+  /** PostgreSQL: the key-change feed's lease (src/keys/lookup/pg-change-feed.ts). Default 5 s. */
   leaseMs?: number;
   /** Feed and announcement problems (logged by the server; serving carries on without the feed). */
   onError?: (err: unknown) => void;

@@ -6,7 +6,7 @@ import { keyMinted, type KeyActing } from "../audit/key-events.js";
 import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
-import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./model.js";
+import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./view.js";
 import { dpopJktSchema, labelSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";

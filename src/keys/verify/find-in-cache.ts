@@ -1,24 +1,24 @@
 // The hot path of every protected call: a key this instance has verified before, found in the
 // verification cache by the SHA-256 digest of what was presented, while the cache can vouch for it
-// at once (PostgreSQL's key-change feed; src/db/key-cache.ts). No I/O, no promise, and no format
-// check: only the exact key hashes to a stored key's hash, and it passed check_format when it was
-// first read. A miss (or a cache that must first check for changes: SQLite) goes on to check_format
-// and find_by_hash; check_format is skipped there too when the cache holds a row for the digest,
+// at once (PostgreSQL's key-change feed; src/keys/lookup/cache.ts). No I/O, no promise, and no format
+// check: only the exact key hashes to a stored key's hash, and it passed checkFormat when it was
+// first read. A miss (or a cache that must first check for changes: SQLite) goes on to checkFormat
+// and findByHash; checkFormat is skipped there too when the cache holds a row for the digest,
 // current or not (the same proof: only that key has that digest, and it passed before).
-import type { KeyLookup } from "../../db/key-lookup.js";
+import type { KeyLookup } from "../lookup/read-row.js";
 import { digestKey } from "../hash.js";
 import type { VerifyStep } from "./context.js";
-import { takeRow } from "./key_row.js";
+import { takeRow } from "./key-row.js";
 import { MAX_KEY_LENGTH } from "../format.js";
 import { MAX_LEGACY_KEY_LENGTH } from "../legacy.js";
 
 const MAX_LENGTH = Math.max(MAX_KEY_LENGTH, MAX_LEGACY_KEY_LENGTH);
 
-export const find_in_cache =
+export const findInCache =
   (lookup: KeyLookup): VerifyStep =>
   (ctx) => {
-    // Without a cache there is nothing to find: hash after check_format. Nothing longer than any key
-    // is hashed before check_format has had its say (bounds the work on junk).
+    // Without a cache there is nothing to find: hash after checkFormat. Nothing longer than any key
+    // is hashed before checkFormat has had its say (bounds the work on junk).
     if (!lookup.holds || ctx.raw.length > MAX_LENGTH) return undefined;
     const digest = digestKey(ctx.raw);
     ctx.digest = digest;

@@ -1,4 +1,4 @@
-// SQLite's change token for the verification cache (src/db/key-cache.ts): a number that moves
+// SQLite's change token for the verification cache (src/keys/lookup/cache.ts): a number that moves
 // whenever any connection, in this process or another (the CLI, a second server), commits to the file.
 //
 // In WAL mode (the server sets it, src/db/migrate.ts) every commit rewrites the WAL-index header:

@@ -1,6 +1,6 @@
 // Writes that change what key verification reads (a revoked key, a new role, a removed member, a
 // deleted user or app) must reach every instance's verification cache before anyone is told they
-// are done. On PostgreSQL that is an announcement every instance acknowledges (src/db/pg-change-feed.ts);
+// are done. On PostgreSQL that is an announcement every instance acknowledges (src/keys/lookup/pg-change-feed.ts);
 // on SQLite every instance already sees every commit through the file, so nothing is needed.
 //
 // One place finds those writes: a Prisma extension on the models verification reads. Inside a
@@ -9,7 +9,7 @@
 // (src/http/key-writes.ts). Outside any scope (a timer, a CLI command) the write is announced as soon
 // as it returns, which is after its commit as long as it is not inside an interactive transaction.
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Db } from "./client.js";
+import type { Db } from "../../db/client.js";
 
 /** Model → the operations that can change a verification's answer. New keys are not among them: an unknown hash is never cached. */
 const CHANGES_VERIFICATION: Record<string, ReadonlySet<string>> = {
