@@ -1,7 +1,7 @@
 // A scripted browser + OAuth client over fetch (no vitest, no supertest): sign-up / log-in, the JSON
-// API with the session, and the OAuth flow of test/oauth/flow.ts: DCR → authorize (PKCE S256) →
+// API with the session, and the OAuth flow of test/support/oauth/flow.ts: DCR → authorize (PKCE S256) →
 // consent → code → token.
-import { CookieClient } from "../test/processes.js";
+import { CookieClient } from "../test/support/processes.js";
 import { createHash, randomBytes } from "node:crypto";
 
 export const REDIRECT_URI = "http://127.0.0.1:33418/callback";

@@ -1,7 +1,7 @@
-// Real Keyward processes (node dist/main.js, the compiled build) on 127.0.0.1, as in test/processes.ts,
+// Real Keyward processes (node dist/main.js, the compiled build) on 127.0.0.1, as in test/support/processes.ts,
 // with the gated benchmark routes switched on.
 import { spawn, type ChildProcess } from "node:child_process";
-import { freePort } from "../test/processes.js";
+import { freePort } from "../test/support/processes.js";
 import { ensureBuilt } from "../scripts/build.mjs";
 import type { KeyCacheStats } from "../src/keys/lookup/cache.js";
 import path from "node:path";

@@ -12,7 +12,7 @@ import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt } from "../scripts/build.mjs";
-import { freePort } from "../test/processes.js";
+import { freePort } from "../test/support/processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.env.STARTUP_RUNS ?? 5);

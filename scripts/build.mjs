@@ -4,7 +4,7 @@
 // Emit only (--noCheck, same output as a checked build): type errors are `npm run typecheck`'s job,
 // so an install never fails on one. dist/.build-stamp holds a fingerprint of the inputs (path, size,
 // mtime of every file under src/ and the tsconfigs); `isStale()` compares it, in a few milliseconds,
-// and bin/keyward.js and the tests' spawners (test/processes.ts, bench/servers.ts) call `ensureBuilt()`
+// and bin/keyward.js and the tests' spawners (test/support/processes.ts, bench/servers.ts) call `ensureBuilt()`
 // so what runs is never older than the source. Concurrent callers build once (a lock directory), and
 // a new build replaces dist/ by renaming (dist.next-<pid>), never file by file.
 import { execFileSync } from "node:child_process";

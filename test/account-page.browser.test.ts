@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type ConsoleMessage } from "playwright-core";
-import { startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
+import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Skipped only on a developer machine without Chromium; in CI it must run (and fail if missing).

@@ -2,8 +2,8 @@
 // revoke through the confirmation page, CSRF, escaping and the .mcp.json snippet.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { rowFor, unescapeHtml } from "./support.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { rowFor, unescapeHtml } from "./support/test-db.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 

@@ -3,9 +3,9 @@
 // password change and sign out everywhere.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
-import { authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
-import { SECURITY, codeAt, codeStep, enableTwoFactor, hasSessionCookie, passwordStep, setCookies } from "./security-helpers.js";
+import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { SECURITY, codeAt, codeStep, enableTwoFactor, hasSessionCookie, passwordStep, setCookies } from "./support/security.js";
 import { loadConfig, ConfigError } from "../src/config.js";
 
 const KEYS_PAGE = "/app/account/api-keys";

@@ -1,7 +1,7 @@
 // Sign-up, log-in, log-out over HTTP: cookies, errors, rate limits, closed sign-up, CSRF.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
+import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 

@@ -2,8 +2,8 @@
 // limits, and no way to tell another user's key from a missing one.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { BY_OPERATOR } from "./acting.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>> & { raw: string };

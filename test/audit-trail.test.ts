@@ -6,9 +6,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
-import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
-import { SECURITY, codeStep, enableTwoFactor, passwordStep } from "./security-helpers.js";
+import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { SECURITY, codeStep, enableTwoFactor, passwordStep } from "./support/security.js";
 import type { AuditEventView } from "../src/audit/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

@@ -3,7 +3,7 @@
 // production requireKey (401 without a key or with a mistyped one, 200 with a real one).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 
 describe("benchmark routes", () => {
   let off: TestServer;

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { expectError, keyward, startKeyward } from "./cli-run.js";
-import { BY_OPERATOR } from "./acting.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { expectError, keyward, startKeyward } from "./support/cli-run.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const runBrowserTests = process.env.CI === "true" || existsSync(CHROMIUM);

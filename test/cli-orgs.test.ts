@@ -1,8 +1,8 @@
 // `keyward orgs add-member`: the operator's act, the one way to add someone without an invitation.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { expectError, keyward } from "./cli-run.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { expectError, keyward } from "./support/cli-run.js";
 
 describe("keyward orgs add-member", () => {
   let server: TestServer;

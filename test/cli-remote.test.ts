@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostSnippet, MCP_HOSTS } from "../src/mcp/host-configs.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { expectError, keyward } from "./cli-run.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { expectError, keyward } from "./support/cli-run.js";
 
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
 

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
-import { BY_OPERATOR } from "./acting.js";
+import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;

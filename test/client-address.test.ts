@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { clientAddress, parseTrustedProxies } from "../src/http/client-address.js";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
 
 /** POST /reg with an empty body: counted by the per-IP registration limit before anything else. */
 const register = (server: TestServer, xff?: string) => {

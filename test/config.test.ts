@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import request from "supertest";
 import { ConfigError, loadConfig } from "../src/config.js";
-import { mintOnPage, signUp, startTestServer } from "./helpers.js";
+import { mintOnPage, signUp, startTestServer } from "./support/server.js";
 
 describe("loadConfig", () => {
   it("has sensible defaults", () => {

@@ -10,8 +10,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK, 
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { approve, discover, insecure } from "./oauth/strict.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { approve, discover, insecure } from "./support/oauth/strict.js";
 
 const REDIRECT_URI = "http://127.0.0.1:47124/callback";
 const WHOAMI = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };

@@ -4,7 +4,7 @@ import { inject } from "vitest";
 import pg from "pg";
 import request from "supertest";
 import { isDatabaseUnavailable } from "../src/http/unavailable.js";
-import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
+import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
 
 describe("isDatabaseUnavailable", () => {
   it("recognises outages and nothing else", () => {

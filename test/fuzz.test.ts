@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import request from "supertest";
-import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
-import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
+import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
+import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 
 let server: TestServer;
 let key: string;

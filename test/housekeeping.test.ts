@@ -2,8 +2,8 @@
 // removed from the database on a schedule, not only when someone happens to read them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweep } from "../src/housekeeping.js";
-import { startTestServer, type TestServer } from "./helpers.js";
-import { makeUser } from "./support.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { makeUser } from "./support/test-db.js";
 
 describe("housekeeping", () => {
   let server: TestServer;

@@ -9,13 +9,13 @@ import { driverKeyLookup, type KeyLookup, type KeyLookupRow } from "../src/keys/
 import { createKeys } from "../src/keys/index.js";
 import { digestKey } from "../src/keys/hash.js";
 import { createOrganizations } from "../src/orgs/organizations.js";
-import { makeUser, openTestDb, type TestDb } from "./support.js";
+import { makeUser, openTestDb, type TestDb } from "./support/test-db.js";
 import { execFile } from "node:child_process";
 import Database from "better-sqlite3";
 import { sqliteChangeToken } from "../src/keys/lookup/sqlite-change-token.js";
 import { announcingKeyWrites, changesVerification } from "../src/keys/lookup/announce.js";
 import { listen } from "../src/keys/lookup/pg-change-feed.js";
-import { BY_OPERATOR } from "./acting.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../src/keys/format.js";
 import { loadConfig } from "../src/config.js";
 import { parseImport } from "../src/keys/index.js";
-import { signUp, startTestServer, type TestServer } from "./helpers.js";
-import { expectError, keyward } from "./cli-run.js";
+import { signUp, startTestServer, type TestServer } from "./support/server.js";
+import { expectError, keyward } from "./support/cli-run.js";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const legacyKey = () => `acme_${randomBytes(16).toString("hex")}`;

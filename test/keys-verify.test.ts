@@ -5,12 +5,12 @@ import type { Db } from "../src/db/client.js";
 import { createKeys, type Keys } from "../src/keys/index.js";
 import { generateKey } from "../src/keys/format.js";
 import { digestKey, hashKey } from "../src/keys/hash.js";
-import { makeUser, openTestDb, type TestDb } from "./support.js";
+import { makeUser, openTestDb, type TestDb } from "./support/test-db.js";
 import { prismaKeyLookup, type KeyLookup } from "../src/keys/lookup/read-row.js";
 import { cachedKeyLookup } from "../src/keys/lookup/cache.js";
 import { requireKey } from "../src/http/key-auth.js";
 import type { Ctx, KeywardState } from "../src/http/state.js";
-import { BY_OPERATOR } from "./acting.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];

@@ -5,9 +5,9 @@ import request from "supertest";
 import type { Db } from "../src/db/client.js";
 import { createDb } from "../src/db/client.js";
 import { createKeys, LastUsedTracker } from "../src/keys/index.js";
-import { makeUser, openTestDb, rowFor, type TestDb } from "./support.js";
-import { mintOnPage, signUp, startTestServer } from "./helpers.js";
-import { BY_OPERATOR } from "./acting.js";
+import { makeUser, openTestDb, rowFor, type TestDb } from "./support/test-db.js";
+import { mintOnPage, signUp, startTestServer } from "./support/server.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];

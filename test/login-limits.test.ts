@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import argon2 from "argon2";
 import request from "supertest";
-import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
+import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { BUSY_ADDRESS_DELAY_MS } from "../src/web/login-limits.js";
-import { codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, passwordStep } from "./security-helpers.js";
+import { codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, passwordStep } from "./support/security.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 

@@ -8,8 +8,8 @@
 //   - The code counter can only be filled by someone who passed the password step.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
-import { SECURITY, codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, passwordStep, setCookies } from "./security-helpers.js";
+import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { SECURITY, codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, passwordStep, setCookies } from "./support/security.js";
 import request from "supertest";
 
 type Agent = ReturnType<typeof browser>;

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { BY_OPERATOR } from "./acting.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;

@@ -7,7 +7,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { migrate } from "../src/db/migrate.js";
-import { createTestDatabase, type TestDatabase } from "./db.js";
+import { createTestDatabase, type TestDatabase } from "./support/db.js";
 
 describe.skipIf(inject("testBackend") !== "sqlite")("SQLite migrations", () => {
   let template: TestDatabase;

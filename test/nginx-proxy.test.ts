@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { BUSY_ADDRESS_DELAY_MS } from "../src/web/login-limits.js";
 
 

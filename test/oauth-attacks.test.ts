@@ -3,8 +3,8 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { startTestServer, signUp, type TestServer } from "./helpers.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
+import { startTestServer, signUp, type TestServer } from "./support/server.js";
+import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 let server: TestServer;
 let clientId: string;

@@ -3,8 +3,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, restartTestServer, startTestServer, signUp, type TestServer } from "./helpers.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
+import { csrfFrom, restartTestServer, startTestServer, signUp, type TestServer } from "./support/server.js";
+import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 const callMcp = (server: TestServer, key: string) =>
   request(server.url)

@@ -8,8 +8,8 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { signUp, startTestServer, type TestServer } from "./helpers.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
+import { signUp, startTestServer, type TestServer } from "./support/server.js";
+import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 const LOOPBACK_CB = "http://127.0.0.1:33418/callback";
 const clientRows = (server: TestServer) => server.services.db.oidcPayload.count({ where: { model: "Client" } });

@@ -5,8 +5,8 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
+import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 const HOSTILE = { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443" };
 const DOCUMENTS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"];

@@ -13,8 +13,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { signUp, type TestServer, startTestServer } from "./helpers.js";
-import { RecordingOAuthProvider } from "./oauth/mcp-sdk-provider.js";
+import { signUp, type TestServer, startTestServer } from "./support/server.js";
+import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // In CI the test must run (and fail loudly if Chromium is missing); locally it needs Chromium.

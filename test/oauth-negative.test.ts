@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import request from "supertest";
-import { startTestServer, signUp, type TestServer } from "./helpers.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
-import { BY_OPERATOR } from "./acting.js";
+import { startTestServer, signUp, type TestServer } from "./support/server.js";
+import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
 let clientId: string;

@@ -1,8 +1,8 @@
 // Dynamic client registration (RFC 7591/7592): redirect URI policy, errors, rate limit, purge.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { startTestServer, signUp, type TestServer } from "./helpers.js";
-import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
+import { startTestServer, signUp, type TestServer } from "./support/server.js";
+import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { purgeOAuthRecords } from "../src/oauth/purge.js";
 
 let server: TestServer;

@@ -3,8 +3,8 @@
 // redirect URI and text rules, the per-IP registration limit, and "a deleted client's keys die".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { startTestServer, signUp, type TestServer } from "./helpers.js";
-import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
+import { startTestServer, signUp, type TestServer } from "./support/server.js";
+import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 
 let server: TestServer;
 beforeAll(async () => {

@@ -4,10 +4,10 @@
 // identity scopes the user approved (openid, email) stay on the key, so userinfo (/me) answers.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
-import { rowFor } from "./support.js";
-import { BY_OPERATOR } from "./acting.js";
+import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { rowFor } from "./support/test-db.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;

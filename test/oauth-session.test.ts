@@ -4,9 +4,9 @@
 // must not contain the cookie value; a shared browser must authorize the user now logged in.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
-import { authorizeUrl, exchange, follow, pkcePair, register } from "./oauth/flow.js";
-import { passwordStep, SECURITY } from "./security-helpers.js";
+import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { passwordStep, SECURITY } from "./support/security.js";
 
 let server: TestServer;
 beforeAll(async () => {

@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as oauth from "oauth4webapi";
 import { generateKey } from "../src/keys/format.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { rowFor, unescapeHtml } from "./support.js";
-import { approve, discover, insecure, whoami } from "./oauth/strict.js";
-import { follow } from "./oauth/flow.js";
-import { keyward } from "./cli-run.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { rowFor, unescapeHtml } from "./support/test-db.js";
+import { approve, discover, insecure, whoami } from "./support/oauth/strict.js";
+import { follow } from "./support/oauth/flow.js";
+import { keyward } from "./support/cli-run.js";
 
 const KEY_SHAPE = /^kw_user_[0-9A-Za-z]{49}$/;
 const YEAR = 365 * 24 * 3600;

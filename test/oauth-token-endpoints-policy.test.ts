@@ -4,8 +4,8 @@
 // while the key keeps working.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { authorize, exchange, pkcePair, register } from "./oauth/flow.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { purgeOAuthRecords } from "../src/oauth/purge.js";
 

@@ -1,8 +1,8 @@
 // A user with many keys gets them a page at a time, on the account page and in the JSON API.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
-import { BY_OPERATOR } from "./acting.js";
+import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
+import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
 let session: Awaited<ReturnType<typeof signUp>>;

@@ -3,9 +3,9 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import pg from "pg";
-import { createTestDatabase, type TestDatabase } from "./db.js";
-import { CookieClient, freePort, startInstance, type Instance } from "./processes.js";
-import { pkcePair } from "./oauth/flow.js";
+import { createTestDatabase, type TestDatabase } from "./support/db.js";
+import { CookieClient, freePort, startInstance, type Instance } from "./support/processes.js";
+import { pkcePair } from "./support/oauth/flow.js";
 
 const onPostgres = inject("testBackend") === "postgresql";
 const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;

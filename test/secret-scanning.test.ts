@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { generateKey } from "../src/keys/format.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { expectError, keyward } from "./cli-run.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { expectError, keyward } from "./support/cli-run.js";
 
 const SECRET = "s3cret-scanning-shared-secret-0123456789";
 const PATH = "/api/secret-scanning/report";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { hashKey } from "../src/keys/hash.js";
 import { createLogger } from "../src/log.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 
 let server: TestServer;
 beforeAll(async () => {

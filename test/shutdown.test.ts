@@ -6,8 +6,8 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { createTestDatabase, type TestDatabase } from "./db.js";
-import { CookieClient, startInstance, type Instance } from "./processes.js";
+import { createTestDatabase, type TestDatabase } from "./support/db.js";
+import { CookieClient, startInstance, type Instance } from "./support/processes.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 
 const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1]!;

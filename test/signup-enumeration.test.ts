@@ -5,8 +5,8 @@
 // whether it worked; for someone else's email that is a failed log-in on that account, limited and
 // recorded on its trail, and every sign-up attempt counts against the address's sign-up limit.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./helpers.js";
-import { passwordStep, setCookies } from "./security-helpers.js";
+import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { passwordStep, setCookies } from "./support/security.js";
 
 let server: TestServer;
 beforeAll(async () => {

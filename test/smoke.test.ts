@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
+import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
 
 let server: TestServer;
 beforeAll(async () => {

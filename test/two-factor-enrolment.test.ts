@@ -2,8 +2,8 @@
 // (and lock the owner out). Enrolment asks for the current password at both steps, limited per account
 // like every other password re-entry.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { SECURITY, codeAt, currentStep, passwordStep } from "./security-helpers.js";
+import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { SECURITY, codeAt, currentStep, passwordStep } from "./support/security.js";
 
 let server: TestServer;
 beforeAll(async () => {

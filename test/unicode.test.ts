@@ -4,8 +4,8 @@
 // An MCP tool that fails inside answers with a generic tool error, never the database's message.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./helpers.js";
-import { authorize, exchange, pkcePair } from "./oauth/flow.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { authorize, exchange, pkcePair } from "./support/oauth/flow.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
 
 const SECRET_SCANNING_SECRET = "unicode-test-secret-scanning-0123456789";

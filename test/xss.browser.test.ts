@@ -3,8 +3,8 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { startTestServer, signUp, mintOnPage, type TestServer } from "./helpers.js";
-import { authorizeUrl, pkcePair, register } from "./oauth/flow.js";
+import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
+import { authorizeUrl, pkcePair, register } from "./support/oauth/flow.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";

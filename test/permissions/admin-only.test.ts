@@ -5,8 +5,8 @@
 // nothing: no audit row, no membership, app, key or invitation change.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "../helpers.js";
-import { joinOrg } from "./org-helpers.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { joinOrg } from "../support/orgs.js";
 
 type Person = Awaited<ReturnType<typeof signUp>>;
 

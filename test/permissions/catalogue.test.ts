@@ -6,7 +6,7 @@ import path from "node:path";
 import request from "supertest";
 import { buildCatalogue, CatalogueError, DEFAULT_CATALOGUE, expandScopes } from "../../src/scopes/catalogue.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
-import { signUp, startTestServer, type TestServer } from "../helpers.js";
+import { signUp, startTestServer, type TestServer } from "../support/server.js";
 
 const problems = (input: unknown) => {
   try {

@@ -3,7 +3,7 @@
 // nobody becomes a member without accepting. API and pages.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "../helpers.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "../support/server.js";
 import { INVITATIONS_PER_HOUR } from "../../src/orgs/invitations.js";
 
 let server: TestServer;

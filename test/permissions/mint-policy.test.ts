@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { loadConfig } from "../../src/config.js";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "../helpers.js";
-import { authorizeUrl, follow, pkcePair, register } from "../oauth/flow.js";
-import { joinOrg } from "./org-helpers.js";
+import { mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { authorizeUrl, follow, pkcePair, register } from "../support/oauth/flow.js";
+import { joinOrg } from "../support/orgs.js";
 
 let server: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>; // owner of Acme

@@ -2,8 +2,8 @@
 // foreign ids answered exactly like missing ones, and app keys.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../helpers.js";
-import { joinOrg } from "./org-helpers.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { joinOrg } from "../support/orgs.js";
 
 let server: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>; // owner of "Acme"

@@ -2,8 +2,8 @@
 // challenge) and at consent (the user grants a subset; the client gets exactly that subset).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../helpers.js";
-import { authorizeUrl, exchange, follow, pkcePair, register } from "../oauth/flow.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { authorizeUrl, exchange, follow, pkcePair, register } from "../support/oauth/flow.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;

@@ -2,7 +2,7 @@
 // a fresh copy of the migrated template, and a user row to hang keys on.
 import { randomUUID } from "node:crypto";
 import { createTestDatabase } from "./db.js";
-import { createDb, type Db } from "../src/db/client.js";
+import { createDb, type Db } from "../../src/db/client.js";
 
 export interface TestDb {
   db: Db;

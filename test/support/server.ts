@@ -3,9 +3,9 @@
 import { Writable } from "node:stream";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 import request from "supertest";
-import { loadConfig, type Config } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { startServer, type RunningServer } from "../../src/server.js";
 
 export interface TestServer extends RunningServer {
   config: Config;

@@ -2,7 +2,7 @@
 // accepts with their own session (src/orgs/invitations.ts).
 import request from "supertest";
 import { expect } from "vitest";
-import type { signUp, TestServer } from "../helpers.js";
+import type { signUp, TestServer } from "./server.js";
 
 type Person = Awaited<ReturnType<typeof signUp>>;
 

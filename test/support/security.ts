@@ -2,8 +2,8 @@
 // otplib from the secret the page shows, as an authenticator app would) and log in step by step.
 import { generate } from "otplib";
 import { expect } from "vitest";
-import { browser, csrfFrom, type TestServer } from "./helpers.js";
-import { unescapeHtml } from "./support.js";
+import { browser, csrfFrom, type TestServer } from "./server.js";
+import { unescapeHtml } from "./test-db.js";
 
 export const SECURITY = "/app/account/security";
 type Agent = ReturnType<typeof browser>;

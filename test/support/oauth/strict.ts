@@ -4,7 +4,7 @@
 import * as oauth from "oauth4webapi";
 import request from "supertest";
 import type TestAgent from "supertest/lib/agent.js";
-import { csrfFrom, type TestServer } from "../helpers.js";
+import { csrfFrom, type TestServer } from "../server.js";
 import { follow } from "./flow.js";
 
 /** The test server speaks plain http on 127.0.0.1; oauth4webapi refuses that unless told. */

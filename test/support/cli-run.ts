@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const STRIPPED = ["DATABASE_URL", "KEY_PREFIX", "SCOPES", "PORT", "HOST", "ISSUER", "LOG_LEVEL", "ALLOW_SIGNUP", "KEYWARD_DEBUG", "KEYWARD_TOKEN", "KEYWARD_SERVER", "XDG_CONFIG_HOME", "LEGACY_KEY_PATTERN"];
 
 export interface Run {

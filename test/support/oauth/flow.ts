@@ -2,7 +2,7 @@
 // driven over HTTP with supertest agents (no browser).
 import { createHash, randomBytes } from "node:crypto";
 import request from "supertest";
-import { csrfFrom, type TestServer } from "../helpers.js";
+import { csrfFrom, type TestServer } from "../server.js";
 import type TestAgent from "supertest/lib/agent.js";
 
 export const pkcePair = () => {

@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureBuilt } from "../scripts/build.mjs";
+import { ensureBuilt } from "../../scripts/build.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
