@@ -7,6 +7,7 @@ import { requestLog } from "./http/request-log.js";
 import { setClientAddress } from "./http/client-address.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { serveStatic } from "./web/static.js";
+import { renderError } from "./web/render.js";
 import { health } from "./http/health.js";
 import { loadSession } from "./web/session.js";
 import { provideCsrfToken } from "./web/csrf.js";
@@ -61,7 +62,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, renderError)); // browsers get an error page, the API and /mcp JSON
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
   app.use(announceKeyWrites(services.announceKeyWrites)); // revocations hold on every instance before we answer
   app.use(health(services.db, { isStopping: () => services.stopping }));

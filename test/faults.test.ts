@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import pg from "pg";
 import request from "supertest";
-import { isDatabaseUnavailable } from "../src/http/unavailable.js";
+import { isDatabaseUnavailable } from "../src/db/unavailable.js";
 import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
 
 describe("isDatabaseUnavailable", () => {

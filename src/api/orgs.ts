@@ -1,5 +1,5 @@
 // JSON API for organisations: /api/orgs, and the caller's invitations: /api/invitations. Same rules
-// as the org pages (src/http/org-actions.ts): a foreign organisation, member, app, key or invitation
+// as the org pages (src/orgs/actions.ts): a foreign organisation, member, app, key or invitation
 // id answers exactly like a missing one. With a key, reading needs orgs:read and changing anything
 // needs orgs:write (src/keys/mint-policy.ts); a browser session has both.
 import { Router } from "@koa/router";
@@ -7,8 +7,8 @@ import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { parseBody } from "../http/body.js";
-import { orgForUser } from "../http/org-access.js";
-import { orgActions } from "../http/org-actions.js";
+import { orgForUser } from "../orgs/access.js";
+import { orgActions } from "../orgs/actions.js";
 import { apiAuth, callerOf, requireScope } from "./auth.js";
 
 const userOf = (ctx: Ctx) => {

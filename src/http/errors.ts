@@ -1,11 +1,11 @@
 // One place turns every error into a clean response: JSON for the API and /mcp, a page for
 // browsers. Unexpected errors are logged and answered with a generic 500 (never a stack trace).
+// The page comes from the renderer app.ts passes in: http/ knows nothing of the web pages.
 import type { Middleware } from "koa";
 import { ZodError } from "zod";
 import type { Logger } from "../log.js";
-import type { KeywardState } from "./state.js";
-import { renderError } from "../web/render.js";
-import { isDatabaseUnavailable } from "./unavailable.js";
+import type { Ctx, KeywardState } from "./state.js";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
 import { isMachineEndpoint } from "../oauth/provider-routes.js";
 
 export class HttpError extends Error {
@@ -40,7 +40,10 @@ export function wantsJson(path: string, accept: string | undefined): boolean {
   return !!accept && accept.includes("application/json") && !accept.includes("text/html");
 }
 
-export function errorHandler(logger: Logger): Middleware<KeywardState> {
+/** The HTML page for an error a browser asked for (src/web/render.ts renderError). */
+export type ErrorPage = (ctx: Ctx, status: number, message: string) => Promise<string>;
+
+export function errorHandler(logger: Logger, errorPage: ErrorPage): Middleware<KeywardState> {
   return async (ctx, next) => {
     try {
       await next();
@@ -77,7 +80,7 @@ export function errorHandler(logger: Logger): Middleware<KeywardState> {
         ctx.body = { error: code, error_description: message };
       } else {
         ctx.type = "html";
-        ctx.body = await renderError(ctx, status, message);
+        ctx.body = await errorPage(ctx, status, message);
       }
     }
   };

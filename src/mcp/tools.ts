@@ -9,7 +9,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Logger } from "../log.js";
 import type { AppAuth, KeyAuth } from "../http/state.js";
-import { isDatabaseUnavailable } from "../http/unavailable.js";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
 import { MAX_NOTE_LENGTH, type Notes } from "./notes.js";
 
 export type Identity = KeyAuth | AppAuth;

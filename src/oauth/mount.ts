@@ -3,7 +3,7 @@ import mount from "koa-mount";
 import type Koa from "koa";
 import type { Context, Middleware } from "koa";
 import type Provider from "oidc-provider";
-import { isDatabaseUnavailable } from "../http/unavailable.js";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
 import { HttpError } from "../http/errors.js";
 import { providerRoute } from "./provider-routes.js";
 import { RESPONSE_MODES } from "./client-policy.js";

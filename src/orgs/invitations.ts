@@ -12,7 +12,7 @@ import { asRole, canAssign, type Role } from "./roles.js";
 import { OrgInputError, type MemberView } from "./organizations.js";
 
 export const INVITATION_TTL_MS = 7 * 24 * 3600_000;
-/** Invitations one organisation may send per hour, and one person across organisations (src/http/org-actions.ts). */
+/** Invitations one organisation may send per hour, and one person across organisations (src/orgs/actions.ts). */
 export const INVITATIONS_PER_HOUR = 20;
 export const INVITATIONS_PER_ACTOR_PER_HOUR = 50;
 

@@ -1,12 +1,12 @@
 // Organisation pages: /app/orgs (yours, and a form to create one), /app/orgs/:orgId (members,
 // their keys and the apps, for owners and admins), /app/orgs/:orgId/apps/:appId (an app's keys).
-// Server-rendered, POST + redirect, no JavaScript needed. The rules live in src/http/org-actions.ts.
+// Server-rendered, POST + redirect, no JavaScript needed. The rules live in src/orgs/actions.ts.
 import { Router } from "@koa/router";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import type { PublicUser } from "../accounts/users.js";
-import { orgForUser } from "../http/org-access.js";
-import { orgActions } from "../http/org-actions.js";
+import { orgForUser } from "../orgs/access.js";
+import { orgActions } from "../orgs/actions.js";
 import { canAdminister, ROLES } from "../orgs/roles.js";
 import type { Minted } from "../keys/index.js";
 import { requireCsrf } from "./csrf.js";

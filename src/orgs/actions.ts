@@ -3,17 +3,18 @@
 // is "not found", exactly like a missing one).
 import { z } from "zod";
 import type { Services } from "../services.js";
-import type { Ctx } from "./state.js";
-import { HttpError } from "./errors.js";
-import { appNotFound, keyNotFound, memberNotFound, orgForUser } from "./org-access.js";
-import { OrgInputError } from "../orgs/organizations.js";
-import { roleSchema } from "../orgs/roles.js";
+import type { Ctx } from "../http/state.js";
+import { HttpError } from "../http/errors.js";
+import { requestMeta } from "../http/request-meta.js";
+import { refusalError } from "../http/insufficient-scope.js";
+import { appNotFound, keyNotFound, memberNotFound, orgForUser } from "./access.js";
+import { OrgInputError } from "./organizations.js";
+import { roleSchema } from "./roles.js";
 import { KeyInputError, labelSchema, scopesSchema, type KeyActing, type KeyEventVia, type MemberKeyView, type Minted } from "../keys/index.js";
 import { decideMint, type Caller } from "../keys/mint-policy.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
-import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "../orgs/invitations.js";
-import { refusalError } from "./insufficient-scope.js";
+import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "./invitations.js";
 
 export const orgNameSchema = z.string().trim().min(1, "Name the organisation").max(100, "At most 100 characters").regex(/^[^\p{Cc}\p{Cf}]*$/u, "No control characters");
 export const appNameSchema = orgNameSchema;
@@ -24,9 +25,8 @@ const ACTOR_INVITE_LIMIT = { max: INVITATIONS_PER_ACTOR_PER_HOUR, windowMs: 3600
 export const roleInput = z.object({ role: roleSchema });
 export const appKeyInput = z.object({ label: labelSchema.optional(), scopes: scopesSchema.optional() });
 
-const meta = (ctx: Ctx) => ({ ip: ctx.ip, userAgent: ctx.get("user-agent") || null });
 /** An organisation admin acting on a member's or an app's key. */
-const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing => ({ actor: { type: "org_admin", id: actor.id }, via, ...meta(ctx) });
+const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing => ({ actor: { type: "org_admin", id: actor.id }, via, ...requestMeta(ctx) });
 const badInput = (err: unknown) => {
   if (err instanceof OrgInputError || err instanceof KeyInputError) return new HttpError(400, "invalid_request", err.message);
   return err;
@@ -38,7 +38,7 @@ export function orgActions(services: Services) {
   return {
     async create(ctx: Ctx, actor: PublicUser, name: unknown) {
       const org = await orgs.create(actor.id, orgNameSchema.parse(name));
-      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.created", targetId: org.id, ...meta(ctx), details: { name: org.name } });
+      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.created", targetId: org.id, ...requestMeta(ctx), details: { name: org.name } });
       return org;
     },
 
@@ -60,7 +60,7 @@ export function orgActions(services: Services) {
         if (!taken.ok) throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", { "Retry-After": String(Math.ceil(taken.retryAfterMs / 1000)) });
       }
       const invitation = await invitations.invite(org.id, { id: actor.id, role: org.role }, email, role).catch((e: unknown) => Promise.reject(badInput(e)));
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.member_invited", targetId: org.id, ...meta(ctx), details: { invitationId: invitation.id, email, role } });
+      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.member_invited", targetId: org.id, ...requestMeta(ctx), details: { invitationId: invitation.id, email, role } });
       return invitation;
     },
 
@@ -73,7 +73,7 @@ export function orgActions(services: Services) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const invitation = await invitations.revoke(org.id, invitationId);
       if (!invitation) throw invitationNotFound();
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.invitation_revoked", targetId: org.id, ...meta(ctx), details: { invitationId: invitation.id, email: invitation.email } });
+      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.invitation_revoked", targetId: org.id, ...requestMeta(ctx), details: { invitationId: invitation.id, email: invitation.email } });
       return invitation;
     },
 
@@ -87,14 +87,14 @@ export function orgActions(services: Services) {
       const done = await invitations.accept(actor, invitationId);
       if (!done) throw invitationNotFound();
       const { invitation, member } = done;
-      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_accepted", targetId: invitation.organizationId, ...meta(ctx), details: { invitationId: invitation.id, role: member.role } });
+      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_accepted", targetId: invitation.organizationId, ...requestMeta(ctx), details: { invitationId: invitation.id, role: member.role } });
       return { invitation, member };
     },
 
     async declineInvitation(ctx: Ctx, actor: PublicUser, invitationId: string) {
       const invitation = await invitations.decline(actor, invitationId);
       if (!invitation) throw invitationNotFound();
-      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_declined", targetId: invitation.organizationId, ...meta(ctx), details: { invitationId: invitation.id } });
+      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_declined", targetId: invitation.organizationId, ...requestMeta(ctx), details: { invitationId: invitation.id } });
       return invitation;
     },
 
@@ -103,7 +103,7 @@ export function orgActions(services: Services) {
       const { role } = roleInput.parse(input);
       const member = await orgs.changeRole(org.id, org.role, userId, role).catch((e: unknown) => Promise.reject(badInput(e)));
       if (!member) throw memberNotFound();
-      await audit.record({ userId, actor: { type: "org_admin", id: actor.id }, action: "org.role_changed", targetId: org.id, ...meta(ctx), details: { role } });
+      await audit.record({ userId, actor: { type: "org_admin", id: actor.id }, action: "org.role_changed", targetId: org.id, ...requestMeta(ctx), details: { role } });
       return member;
     },
 
@@ -111,7 +111,7 @@ export function orgActions(services: Services) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const member = await orgs.removeMember(org.id, org.role, userId).catch((e: unknown) => Promise.reject(badInput(e)));
       if (!member) throw memberNotFound();
-      await audit.record({ userId, actor: { type: "org_admin", id: actor.id }, action: "org.member_removed", targetId: org.id, ...meta(ctx) });
+      await audit.record({ userId, actor: { type: "org_admin", id: actor.id }, action: "org.member_removed", targetId: org.id, ...requestMeta(ctx) });
       return member;
     },
 
@@ -130,7 +130,7 @@ export function orgActions(services: Services) {
     async createApp(ctx: Ctx, actor: PublicUser, organizationId: string, name: unknown) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const app = await orgs.createApp(org.id, appNameSchema.parse(name));
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app.created", targetId: app.id, ...meta(ctx), details: { organizationId: org.id, name: app.name } });
+      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app.created", targetId: app.id, ...requestMeta(ctx), details: { organizationId: org.id, name: app.name } });
       return app;
     },
 

@@ -2,9 +2,9 @@
 // organisation are the same answer (byte-identical 404); members without admin rights get 403 on
 // admin-only actions.
 import type { Services } from "../services.js";
-import type { OrganizationView } from "../orgs/organizations.js";
-import { canAdminister } from "../orgs/roles.js";
-import { HttpError } from "./errors.js";
+import type { OrganizationView } from "./organizations.js";
+import { canAdminister } from "./roles.js";
+import { HttpError } from "../http/errors.js";
 
 export const orgNotFound = () => new HttpError(404, "not_found", "No organisation with that id.");
 export const keyNotFound = () => new HttpError(404, "not_found", "No API key with that id.");
