@@ -43,7 +43,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.proxy = config.trustProxy;
   pinPublicOrigin(app.request, config.baseUrl); // every URL we publish derives from ISSUER, not Host / X-Forwarded-*
   app.silent = true; // errors are logged by errorHandler, once
-  app.keys = services.secrets.cookieKeys; // shared with oidc-provider, which runs on this app's context
+  app.keys = services.secrets.cookieSecrets; // Koa's name for cookie-signing secrets; shared with oidc-provider, which runs on this app's context
 
   const provider = createProvider(services);
 

@@ -1,5 +1,10 @@
-// Secrets made on first start and kept in the database, so a restart (or a second instance)
-// uses the same ones: cookie signing keys and the OAuth signing keys (JWKS).
+// Secrets made on first start and kept in the database, so a restart (or a second instance) uses
+// the same ones. "Key" in this code base means an API key; these are named apart:
+//   - cookie secrets: sign Keyward's and oidc-provider's cookies (Koa's `app.keys`, oidc-provider's `cookies.keys`);
+//   - the token-signing JWKS: the private JSON Web Key Set oidc-provider signs with (its `jwks`);
+//   - the TOTP encryption secret: encrypts TOTP secrets at rest and keys the backup-code HMAC.
+// The names of the stored rows ("cookie-keys", "oidc-jwks", "totp-encryption-key") are what
+// existing databases hold: they never change.
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "./db/client.js";
 
@@ -17,17 +22,20 @@ export async function getOrCreateSecret(db: Db, name: string, make: () => string
   }
 }
 
-export async function cookieKeys(db: Db, fromConfig?: string): Promise<string[]> {
+/** The cookie-signing secrets (newest first): COOKIE_SECRET, or one made once and stored. */
+export async function cookieSecrets(db: Db, fromConfig?: string): Promise<string[]> {
   if (fromConfig) return [fromConfig];
   const value = await getOrCreateSecret(db, "cookie-keys", () => JSON.stringify([randomBytes(32).toString("base64url")]));
   return JSON.parse(value) as string[];
 }
 
+/** A private JSON Web Key Set, as oidc-provider's `jwks` setting takes it. */
 export interface PrivateJwks {
   keys: Record<string, unknown>[];
 }
 
-export async function signingKeys(db: Db): Promise<PrivateJwks> {
+/** The JWKS oidc-provider signs ID tokens and other JWTs with (RS256), made once and stored. */
+export async function tokenSigningJwks(db: Db): Promise<PrivateJwks> {
   const value = await getOrCreateSecret(db, "oidc-jwks", () => {
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const jwk = privateKey.export({ format: "jwk" });
@@ -36,10 +44,10 @@ export async function signingKeys(db: Db): Promise<PrivateJwks> {
   return JSON.parse(value) as PrivateJwks;
 }
 
-/** The AES-256-GCM key for TOTP secrets (and the HMAC key of backup codes): from config, or made once. */
-export async function totpKey(db: Db, fromConfig?: string): Promise<Buffer> {
+/** The 32-byte AES-256-GCM secret for TOTP secrets (and the backup codes' HMAC): TOTP_ENCRYPTION_KEY, or made once. */
+export async function totpEncryptionSecret(db: Db, fromConfig?: string): Promise<Buffer> {
   const value = fromConfig ?? (await getOrCreateSecret(db, "totp-encryption-key", () => randomBytes(32).toString("base64")));
-  const key = Buffer.from(value, "base64");
-  if (key.length !== 32) throw new Error("the TOTP encryption key must be 32 bytes");
-  return key;
+  const secret = Buffer.from(value, "base64");
+  if (secret.length !== 32) throw new Error("the TOTP encryption secret must be 32 bytes");
+  return secret;
 }

@@ -11,7 +11,7 @@ import { createRateLimiter, type RateLimiter } from "./accounts/rate-limit.js";
 import type { Logger } from "./log.js";
 import { createAudit, type Audit } from "./audit/index.js";
 import { createOrganizations, type Organizations } from "./orgs/organizations.js";
-import { cookieKeys, signingKeys, totpKey, type PrivateJwks } from "./secrets.js";
+import { cookieSecrets, tokenSigningJwks, totpEncryptionSecret, type PrivateJwks } from "./secrets.js";
 import { createTwoFactor, type TwoFactor } from "./accounts/two-factor.js";
 import { createPendingLogins, type PendingLogins } from "./accounts/pending-logins.js";
 
@@ -30,8 +30,8 @@ export interface Services {
   twoFactor: TwoFactor;
   /** Log-ins waiting for their second factor. */
   pendingLogins: PendingLogins;
-  /** Made on first start, shared through the database. */
-  secrets: { cookieKeys: string[]; jwks: PrivateJwks };
+  /** Made on first start, shared through the database (src/secrets.ts). */
+  secrets: { cookieSecrets: string[]; tokenSigningJwks: PrivateJwks };
   /** True once shutdown has begun (readiness turns 503). */
   stopping: boolean;
   /**
@@ -68,7 +68,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
-  const secrets = { cookieKeys: await cookieKeys(db, config.cookieSecret), jwks: await signingKeys(db) };
+  const secrets = { cookieSecrets: await cookieSecrets(db, config.cookieSecret), tokenSigningJwks: await tokenSigningJwks(db) };
   return {
     secrets,
     stopping: false,
@@ -81,7 +81,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     rateLimiter: createRateLimiter(db),
     audit: createAudit(db),
     orgs: createOrganizations(db),
-    twoFactor: createTwoFactor(db, { key: await totpKey(db, config.totpEncryptionKey), issuer: "Keyward" }),
+    twoFactor: createTwoFactor(db, { encryptionSecret: await totpEncryptionSecret(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),
     announceKeyWrites: lookup.announce,
     async close() {

@@ -23,9 +23,9 @@ export type SecondFactorResult = { ok: true; method: "totp" } | { ok: true; meth
 /** The code as typed, without spaces and dashes a user might add. */
 export const cleanCode = (input: string) => input.replace(/[\s]/g, "");
 
-export function createTwoFactor(db: Db, options: { key: Buffer; issuer: string }) {
-  const box = createSecretBox(options.key);
-  const hashCode = backupCodeHasher(options.key);
+export function createTwoFactor(db: Db, options: { encryptionSecret: Buffer; issuer: string }) {
+  const box = createSecretBox(options.encryptionSecret);
+  const hashCode = backupCodeHasher(options.encryptionSecret);
 
   const uriFor = (email: string, secret: string) => generateURI({ issuer: options.issuer, label: email, secret });
 

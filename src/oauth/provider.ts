@@ -44,8 +44,8 @@ export function createProvider(services: Services): Provider {
 
   const configuration: Configuration = {
     adapter: (name: string) => (name === "AccessToken" ? accessTokens : payloadAdapter(services, name)),
-    jwks: secrets.jwks as Configuration["jwks"],
-    cookies: { keys: secrets.cookieKeys, long: { signed: true }, short: { signed: true } },
+    jwks: secrets.tokenSigningJwks as Configuration["jwks"],
+    cookies: { keys: secrets.cookieSecrets, long: { signed: true }, short: { signed: true } },
 
     // The first-party client every portal/CLI key belongs to (never used to authorize).
     clients: [{ client_id: FIRST_PARTY_CLIENT_ID, client_name: "Keyward portal", grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: "none" }],
