@@ -6,7 +6,7 @@ import { openSqlite, type BenchDatabase } from "./database.js";
 import { generateKey, last4 } from "../src/keys/format.js";
 import { hashKey } from "../src/keys/hash.js";
 
-const COLUMNS = `(id, "userId", hash, last4, label, source, scopes, "createdAt")`;
+const COLUMNS = `(id, "userId", hash, last4, label, source, scopes, "createdAt", "organizationId")`;
 
 export async function countKeys(db: BenchDatabase): Promise<number> {
   const [row] = await db.query<{ n: number | string }>(`SELECT count(*) AS n FROM "ApiKey"`);
@@ -27,18 +27,19 @@ export async function seedFiller(db: BenchDatabase, userId: string, count: numbe
   const started = performance.now();
   if (count <= 0) return 0;
   const tag = randomBytes(4).toString("hex"); // ids stay unique across several seeding rounds
+  const orgId = await personalOrgOf(db, userId); // every key has an organisation (migration 0012)
   if (db.backend === "sqlite") {
     const file = db.url.replace(/^file:/, "");
     const sqlite = openSqlite(file);
     try {
-      const insert = sqlite.prepare(`INSERT INTO "ApiKey" ${COLUMNS} VALUES (?, ?, ?, ?, 'bench filler', 'portal', '', ?)`);
+      const insert = sqlite.prepare(`INSERT INTO "ApiKey" ${COLUMNS} VALUES (?, ?, ?, ?, 'bench filler', 'portal', '', ?, ?)`);
       const now = new Date().toISOString();
       const CHUNK = 50_000;
       const batch = sqlite.transaction((from: number, to: number) => {
         const random = randomBytes((to - from) * 32);
         for (let i = from; i < to; i++) {
           const hash = random.toString("hex", (i - from) * 32, (i - from + 1) * 32);
-          insert.run(`key_f${tag}${i}`, userId, hash, hash.slice(-4), now);
+          insert.run(`key_f${tag}${i}`, userId, hash, hash.slice(-4), now, orgId);
         }
       });
       for (let from = 0; from < count; from += CHUNK) batch(from, Math.min(count, from + CHUNK));
@@ -54,9 +55,9 @@ export async function seedFiller(db: BenchDatabase, userId: string, count: numbe
       const to = Math.min(count, from + CHUNK) - 1;
       await db.query(
         `INSERT INTO "ApiKey" ${COLUMNS}
-         SELECT 'key_f' || $1 || g, $2, h, right(h, 4), 'bench filler', 'portal', '', now()
+         SELECT 'key_f' || $1 || g, $2, h, right(h, 4), 'bench filler', 'portal', '', now(), $6
          FROM generate_series($3::int, $4::int) AS g, LATERAL (SELECT encode(sha256(($5 || g)::bytea), 'hex') AS h) AS x`,
-        [tag, userId, from, to, salt],
+        [tag, userId, from, to, salt, orgId],
       );
     }
     await db.query(`ANALYZE "ApiKey"`);

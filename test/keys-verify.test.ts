@@ -11,6 +11,7 @@ import { cachedKeyLookup } from "../src/keys/lookup/cache.js";
 import { requireKey } from "../src/http/key-auth.js";
 import type { Ctx, KeywardState } from "../src/http/state.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { createOrganizations } from "../src/orgs/organizations.js";
 
 const PREFIX = "kw_user_";
 const SCOPES = ["mcp:read", "mcp:write"];
@@ -202,7 +203,7 @@ describe("verify with a cache that must check for changes first (SQLite)", () =>
     // A string that fails checkFormat, stored as if imported under it: the only way to see whether
     // checkFormat ran for it. Its row enters the cache only through the lookup itself.
     const odd = "legacy-" + "x".repeat(40);
-    const id = (await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: null } })).id;
+    const id = (await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: await createOrganizations(t.db).ensurePersonal(user.id) } })).id;
     let token = 1;
     const lookup = cachedKeyLookup(prismaKeyLookup(t.db), () => token, 100); // no cached(): SQLite's shape
     const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });

@@ -17,7 +17,6 @@ import { checkMembership } from "./check-membership.js";
 import { resolveScopes } from "./resolve-scopes.js";
 import { checkBinding } from "./check-binding.js";
 import { createReplayGuard } from "../dpop/replay.js";
-import { createOrganizations } from "../../orgs/organizations.js";
 import type { Role } from "../../orgs/roles.js";
 import type { ScopeCatalogue } from "../../scopes/catalogue.js";
 import type { Presentation, SharedRow, VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
@@ -47,7 +46,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     findByHash(options.lookup), // one indexed query (or the cache, after its change check)
     checkRevoked,
     checkResource,
-    checkMembership(db, createOrganizations(db)),
+    checkMembership, // a pure check of what came with the row: verification never writes
     resolveScopes(options.catalogue),
     checkBinding(createReplayGuard(db)), // DPoP-bound keys: a fresh proof by their key pair (last: it records the proof)
     touchLastUsed(tracker),
