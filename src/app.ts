@@ -22,6 +22,7 @@ import { rejectIllFormedUrl } from "./http/reject-ill-formed-url.js";
 import { parseBody } from "./http/body.js";
 import { createProvider } from "./oauth/provider.js";
 import { providerEndpoints } from "./oauth/mount.js";
+import { isMachineEndpoint } from "./oauth/provider-routes.js";
 import { endProviderSessionWithKeyward, endUnboundProviderSessions } from "./oauth/session-binding.js";
 import { registrationPolicy } from "./oauth/registration-policy.js";
 import { defaultScope } from "./oauth/default-scope.js";
@@ -62,7 +63,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
   app.use(securityHeaders({ hsts: config.secureCookies }));
-  app.use(errorHandler(logger, renderError)); // browsers get an error page, the API and /mcp JSON
+  app.use(errorHandler(logger, { page: renderError, isMachinePath: isMachineEndpoint })); // browsers get a page, machines JSON
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
   app.use(announceKeyWrites(services.announceKeyWrites)); // revocations hold on every instance before we answer
   app.use(health(services.db, { isStopping: () => services.stopping }));

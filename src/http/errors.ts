@@ -1,12 +1,12 @@
 // One place turns every error into a clean response: JSON for the API and /mcp, a page for
 // browsers. Unexpected errors are logged and answered with a generic 500 (never a stack trace).
-// The page comes from the renderer app.ts passes in: http/ knows nothing of the web pages.
+// What a page looks like and which OAuth paths are for machines come from app.ts: http/ knows
+// nothing of the web pages or of oidc-provider's routes.
 import type { Middleware } from "koa";
 import { ZodError } from "zod";
 import type { Logger } from "../log.js";
 import type { Ctx, KeywardState } from "./state.js";
 import { isDatabaseUnavailable } from "../db/unavailable.js";
-import { isMachineEndpoint } from "../oauth/provider-routes.js";
 
 export class HttpError extends Error {
   constructor(
@@ -31,19 +31,23 @@ const CODES: Record<number, string> = {
   429: "too_many_requests",
 };
 
-export function wantsJson(path: string, accept: string | undefined): boolean {
+export interface ErrorAnswers {
+  /** The HTML page for an error a browser asked for (src/web/render.ts renderError). */
+  page: (ctx: Ctx, status: number, message: string) => Promise<string>;
+  /** OAuth endpoints for machines, which answer JSON (src/oauth/provider-routes.ts isMachineEndpoint). */
+  isMachinePath: (path: string) => boolean;
+}
+
+function wantsJson(path: string, accept: string | undefined, isMachinePath: ErrorAnswers["isMachinePath"]): boolean {
   // Our routers match paths case-insensitively, like oidc-provider's.
   const lower = path.toLowerCase();
   if (lower.startsWith("/api/") || lower === "/api" || lower.startsWith("/mcp") || lower.startsWith("/.well-known/")) return true;
   // OAuth machine endpoints, as oidc-provider routes them (the browser-facing /auth and interactions get pages).
-  if (isMachineEndpoint(path)) return true;
+  if (isMachinePath(path)) return true;
   return !!accept && accept.includes("application/json") && !accept.includes("text/html");
 }
 
-/** The HTML page for an error a browser asked for (src/web/render.ts renderError). */
-export type ErrorPage = (ctx: Ctx, status: number, message: string) => Promise<string>;
-
-export function errorHandler(logger: Logger, errorPage: ErrorPage): Middleware<KeywardState> {
+export function errorHandler(logger: Logger, answers: ErrorAnswers): Middleware<KeywardState> {
   return async (ctx, next) => {
     try {
       await next();
@@ -76,11 +80,11 @@ export function errorHandler(logger: Logger, errorPage: ErrorPage): Middleware<K
       if (status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, "request failed");
       ctx.status = status;
       for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
-      if (wantsJson(ctx.path, ctx.get("accept"))) {
+      if (wantsJson(ctx.path, ctx.get("accept"), answers.isMachinePath)) {
         ctx.body = { error: code, error_description: message };
       } else {
         ctx.type = "html";
-        ctx.body = await errorPage(ctx, status, message);
+        ctx.body = await answers.page(ctx, status, message);
       }
     }
   };
