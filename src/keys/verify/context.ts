@@ -1,4 +1,4 @@
-import type { ApiKey, User } from "../../generated/sqlite/client.js";
+import type { KeyRow } from "../lookup/index.js";
 import type { Role } from "../../orgs/roles.js";
 import type { ProofProblem } from "../dpop/proof.js";
 
@@ -31,8 +31,8 @@ export interface VerifyContext {
   readonly resource?: string;
   /** How the key was presented to a protected resource; absent when nobody is using it (introspection). */
   readonly presented?: Presentation;
-  /** The key's row (findRow). */
-  row?: ApiKey & { user: Pick<User, "id" | "email"> };
+  /** The key's row with its owner's email (findRow); shared with the cache: read only. */
+  row?: Readonly<KeyRow>;
   /** Read by findRow in the same query as the row, for checkMembership . */
   joined?: { memberRole: Role | null; app: { id: string; name: string; organizationId: string } | null };
   /** The organisation the key acts in (checkMembership). */

@@ -17,12 +17,11 @@ export const findRow =
     return undefined;
   };
 
-/** The key row and its join, as the later steps read them. */
+/** The key row as found (the cache's rows are shared: read, never changed) and its join, parsed. */
 function take(ctx: VerifyContext, found: KeyRow): void {
-  const { userEmail, memberRole, appName, appOrganizationId, ...key } = found;
-  ctx.row = { ...key, user: { id: key.userId, email: userEmail } };
+  ctx.row = found;
   ctx.joined = {
-    memberRole: memberRole ? asRole(memberRole) : null,
-    app: key.appId && appName !== null ? { id: key.appId, name: appName, organizationId: appOrganizationId! } : null,
+    memberRole: found.memberRole ? asRole(found.memberRole) : null,
+    app: found.appId && found.appName !== null ? { id: found.appId, name: found.appName, organizationId: found.appOrganizationId! } : null,
   };
 }

@@ -57,7 +57,7 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     return {
       ok: true,
       key: toView(row, ctx.usedAt === undefined ? undefined : new Date(ctx.usedAt)),
-      user: row.user,
+      user: { id: row.userId, email: row.userEmail },
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
       role: ctx.role ?? null,
@@ -69,7 +69,10 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
   return async function verify(raw: string, options: { resource?: string; presented?: Presentation } = {}): Promise<VerifyResult> {
     const ctx: VerifyContext = { raw, resource: options.resource, presented: options.presented };
     for (const step of steps) {
-      const failure = await step(ctx);
+      const outcome = step(ctx);
+      // Most steps answer at once; only those that return a promise are waited for (each promise
+      // costs async-hook work in the server, where AsyncLocalStorage is in use).
+      const failure = outcome instanceof Promise ? await outcome : outcome;
       if (failure) return { ok: false, reason: failure };
     }
     return succeed(ctx);
