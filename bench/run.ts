@@ -269,7 +269,6 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
                 hits: countersAfter.hits - countersBefore.hits,
                 misses: countersAfter.misses - countersBefore.misses,
                 resets: countersAfter.resets - countersBefore.resets,
-                ...(countersAfter.changeReads !== undefined && { changeReads: countersAfter.changeReads - (countersBefore.changeReads ?? 0) }),
               },
             }
           : {}),

@@ -103,5 +103,5 @@ export async function lastUsedWrites(instance: Instance): Promise<number> {
 /** The verification cache's counters (null with VERIFY_CACHE_SIZE=0). */
 export async function cacheCounters(instance: Instance): Promise<CacheCounters | null> {
   const c = (await stats(instance)).keyCache;
-  return c ? { hits: c.hits, misses: c.misses, resets: c.resets, changeReads: c.changeReads } : null;
+  return c ? { hits: c.hits, misses: c.misses, resets: c.resets } : null;
 }

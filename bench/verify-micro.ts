@@ -3,7 +3,7 @@
 // query) and off (one key-row query per call). No HTTP, no load generator: what the auth step
 // itself costs in CPU, free of the scheduling noise of a machine shared with autocannon.
 import { createDb } from "../src/db/client.js";
-import { driverKeyLookup } from "../src/keys/lookup/read-row.js";
+import { openKeyLookup } from "../src/keys/lookup/index.js";
 import { createKeys } from "../src/keys/index.js";
 
 export interface VerifyMicro {
@@ -28,13 +28,13 @@ async function timePerCall(run: () => unknown, calls: number, rounds: number): P
 /** Sequential calls (one at a time), as one request would make them; `calls` per round, 3 rounds. */
 export async function verifyMicro(databaseUrl: string, raw: string, prefix: string, calls = 20_000): Promise<VerifyMicro> {
   const db = createDb(databaseUrl);
-  const cachedLookup = driverKeyLookup(databaseUrl, { cacheSize: 1000 });
-  const plainLookup = driverKeyLookup(databaseUrl);
+  const cachedLookup = openKeyLookup(databaseUrl, { cacheSize: 1000 });
+  const plainLookup = openKeyLookup(databaseUrl, { cacheSize: 0 });
   try {
     await cachedLookup.feed?.ready(); // PostgreSQL: measure the cache as a running instance has it
     const options = { prefix, scopes: ["mcp:read", "mcp:write"], lastUsedFlushMs: 3600_000 };
-    const cached = createKeys(db, { ...options, lookup: cachedLookup });
-    const plain = createKeys(db, { ...options, lookup: plainLookup });
+    const cached = createKeys(db, { ...options, reader: cachedLookup.reader });
+    const plain = createKeys(db, { ...options, reader: plainLookup.reader });
     for (const keys of [cached, plain]) {
       const r = await keys.verify(raw);
       if (!r.ok) throw new Error(`verify-micro: the key does not verify (${r.reason})`);

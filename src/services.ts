@@ -1,7 +1,7 @@
 // Everything a request handler or the CLI needs, built once from the config.
 import type { Config } from "./config.js";
 import { createDb, type Db } from "./db/client.js";
-import { driverKeyLookup } from "./keys/lookup/read-row.js";
+import { openKeyLookup, type KeyLookup } from "./keys/lookup/index.js";
 import { announcingKeyWrites } from "./keys/lookup/announce.js";
 import { migrate } from "./db/migrate.js";
 import { createKeys, type Keys } from "./keys/index.js";
@@ -20,6 +20,8 @@ export interface Services {
   logger: Logger;
   db: Db;
   keys: Keys;
+  /** How verification finds key rows: the database driver behind the verification cache (src/keys/lookup/). */
+  keyLookup: KeyLookup;
   users: Users;
   sessions: Sessions;
   rateLimiter: RateLimiter;
@@ -51,11 +53,11 @@ export interface OpenOptions {
 
 export async function openServices(config: Config, logger: Logger, options: OpenOptions = {}): Promise<Services> {
   if (options.migrate ?? true) await migrate(config.databaseUrl);
-  const lookup = driverKeyLookup(config.databaseUrl, {
+  const lookup = openKeyLookup(config.databaseUrl, {
     cacheSize: (options.verifyCache ?? true) ? config.verifyCacheSize : 0,
     leaseMs: config.verifyCacheLeaseMs,
     changeFeed: config.verifyCacheFeed,
-    onError: (err) => logger.warn({ err }, "key-change feed: verification falls back to a database check per request"),
+    onError: (err) => logger.warn({ err }, "key-change feed: verification reads the database on every request until it is back"),
   });
   const db = announcingKeyWrites(createDb(config.databaseUrl), lookup.announce);
   const keys = createKeys(db, {
@@ -64,7 +66,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     lastUsedFlushMs: config.lastUsedFlushMs,
     legacyKeyPattern: config.legacyKeyPattern,
     catalogue: config.scopeCatalogue,
-    lookup,
+    reader: lookup.reader,
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
@@ -76,6 +78,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     logger,
     db,
     keys,
+    keyLookup: lookup,
     users: createUsers(db),
     sessions: createSessions(db, config.sessionTtlMs),
     rateLimiter: createRateLimiter(db),

@@ -1,21 +1,39 @@
-// isoTime: the per-millisecond last-used time of a verified key's view, formatted without snprintf.
+// toView: the key as the pages, the JSON API, the CLI and a verified request show it.
 import { describe, expect, it } from "vitest";
-import { isoTime } from "../src/keys/view.js";
+import type { ApiKey } from "../src/generated/sqlite/client.js";
+import { toView } from "../src/keys/view.js";
 
-describe("isoTime", () => {
-  it("is exactly Date#toISOString, across milliseconds, seconds, days and years, in any order", () => {
-    const starts = [Date.UTC(2026, 11, 2, 6, 10, 58, 990), Date.UTC(1999, 11, 31, 23, 59, 59, 0), Date.UTC(2024, 1, 29, 12, 0, 0, 0), 0, -1500, Date.UTC(9999, 11, 31, 23, 59, 59, 995)];
-    const checked: number[] = [];
-    for (const start of starts) for (let ms = start; ms < start + 1_250; ms++) checked.push(ms);
-    // Forwards (the hot path: one second's head reused), then backwards and shuffled (the head must follow).
-    const orders = [checked, [...checked].reverse(), checked.map((ms, i) => checked[(i * 7919) % checked.length]!)];
-    for (const order of orders) for (const ms of order) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString());
+const row = (extra: Partial<ApiKey> = {}): ApiKey => ({
+  id: "key_1",
+  userId: "u_1",
+  hash: "00",
+  last4: "abcd",
+  label: "laptop",
+  source: "oauth",
+  clientId: "dcr_x",
+  scopes: "mcp:read  mcp:write",
+  resource: null,
+  grantId: null,
+  organizationId: "org_1",
+  appId: null,
+  dpopJkt: null,
+  createdAt: new Date(Date.UTC(2026, 0, 1)),
+  lastUsedAt: new Date(Date.UTC(2026, 0, 2)),
+  revokedAt: null,
+  ...extra,
+});
+
+describe("toView", () => {
+  it("shows status, source badge, scopes and times as ISO strings", () => {
+    expect(toView(row())).toMatchObject({ status: "active", sourceLabel: "OAuth: dcr_x", scopes: ["mcp:read", "mcp:write"], createdAt: "2026-01-01T00:00:00.000Z", lastUsedAt: "2026-01-02T00:00:00.000Z", revokedAt: null });
+    expect(toView(row({ revokedAt: new Date(Date.UTC(2026, 0, 3)), source: "weird" }))).toMatchObject({ status: "revoked", source: "unknown", sourceLabel: "Unknown", revokedAt: "2026-01-03T00:00:00.000Z" });
   });
 
-  it("formats years outside 0000–9999 as Date does (six digits and a sign)", () => {
-    for (const ms of [Date.UTC(10000, 0, 1, 0, 0, 0, 7), Date.UTC(-1, 5, 1, 0, 0, 0, 42), Date.UTC(2026, 0, 1)]) {
-      expect(isoTime(ms)).toBe(new Date(ms).toISOString());
-      expect(isoTime(ms + 1)).toBe(new Date(ms + 1).toISOString());
-    }
+  it("shows a last use noted but not yet written only when it is later than the stored one", () => {
+    const later = new Date(Date.UTC(2026, 0, 2, 0, 0, 0, 7));
+    expect(toView(row(), later).lastUsedAt).toBe("2026-01-02T00:00:00.007Z");
+    expect(toView(row(), new Date(Date.UTC(2026, 0, 1))).lastUsedAt).toBe("2026-01-02T00:00:00.000Z");
+    expect(toView(row({ lastUsedAt: null }), later).lastUsedAt).toBe("2026-01-02T00:00:00.007Z");
+    expect(toView(row({ lastUsedAt: null })).lastUsedAt).toBeNull();
   });
 });

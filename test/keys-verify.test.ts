@@ -6,10 +6,8 @@ import { createKeys, type Keys } from "../src/keys/index.js";
 import { generateKey } from "../src/keys/format.js";
 import { digestKey, hashKey } from "../src/keys/hash.js";
 import { makeUser, openTestDb, type TestDb } from "./support/test-db.js";
-import { prismaKeyLookup, type KeyLookup } from "../src/keys/lookup/read-row.js";
-import { cachedKeyLookup } from "../src/keys/lookup/cache.js";
-import { requireKey } from "../src/http/key-auth.js";
-import type { Ctx, KeywardState } from "../src/http/state.js";
+import { prismaKeyReader, type KeyReader } from "../src/keys/lookup/index.js";
+import { keyCache } from "../src/keys/lookup/cache.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { createOrganizations } from "../src/orgs/organizations.js";
 
@@ -122,28 +120,27 @@ describe("verify", () => {
   });
 });
 
-describe("verify with a cache that can vouch at once (findInCache)", () => {
-  /** The real key table behind a cache whose change token the test moves; reads of the table counted. */
-  function fixture() {
-    const inner = prismaKeyLookup(t.db);
-    let reads = 0;
-    let token: number | undefined = 1; // undefined: the cache cannot vouch at once (PostgreSQL: feed down)
-    const counted: KeyLookup = { ...inner, find: (hash) => (reads++, inner.find(hash)) };
-    const lookup = cachedKeyLookup(counted, () => token ?? 0, 100, () => token);
-    let finds = 0; // calls of the cache's async path (its own change check, then memory or the table)
-    const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup: { ...lookup, find: (hash) => (finds++, lookup.find(hash)) } });
-    return { keys: cached, lookup, reads: () => reads, finds: () => finds, commit: () => (token = (token ?? 0) + 1), cannotVouch: () => (token = undefined) };
+describe("verify through the verification cache", () => {
+  /** The real key table behind a cache whose change token the test moves; reads of the table counted per digest. */
+  function fixture(maxRows = 100) {
+    const table = prismaKeyReader(t.db);
+    const reads = new Map<string, number>();
+    let token: number | undefined = 1; // undefined: nothing vouches for the cache (PostgreSQL: the feed is down)
+    const counted: KeyReader = { find: (digest) => (reads.set(digest, (reads.get(digest) ?? 0) + 1), table.find(digest)) };
+    const cache = keyCache(counted, async () => token, maxRows);
+    const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, reader: cache });
+    const total = () => [...reads.values()].reduce((a, b) => a + b, 0);
+    return { keys: cached, cache, reads: total, readsOf: (raw: string) => reads.get(digestKey(raw)) ?? 0, commit: () => (token = (token ?? 0) + 1), cannotVouch: () => (token = undefined) };
   }
 
   it("answers a key it has read before from memory, and sees a revocation once the token moves", async () => {
     const f = fixture();
     const minted = await keys.mint({ userId: user.id, label: "hot", source: "portal" }, BY_OPERATOR);
-    expect((await f.keys.verify(minted.raw)).ok).toBe(true); // first use: format check, one read
+    expect((await f.keys.verify(minted.raw)).ok).toBe(true); // first use: one read
     expect(f.reads()).toBe(1);
     for (let i = 0; i < 5; i++) expect(await f.keys.verify(minted.raw)).toMatchObject({ ok: true, key: { id: minted.key.id } });
     expect(f.reads()).toBe(1); // no I/O on the hot path
-    expect(f.finds()).toBe(1); // not even the async path: cached() answered
-    expect(f.lookup.stats()).toMatchObject({ hits: 5, misses: 1 });
+    expect(f.cache.stats()).toMatchObject({ hits: 5, misses: 1 });
 
     await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect((await f.keys.verify(minted.raw)).ok).toBe(true); // the token has not moved: this is what the token is for
@@ -152,70 +149,48 @@ describe("verify with a cache that can vouch at once (findInCache)", () => {
     expect(f.reads()).toBe(2);
   });
 
-  it("answers a cached key at once, without a promise, and requireKey goes straight on to next()", async () => {
-    const f = fixture();
-    const minted = await keys.mint({ userId: user.id, label: "sync", source: "portal", scopes: ["mcp:read"] }, BY_OPERATOR);
-    const first = f.keys.verify(minted.raw);
-    expect(first).toBeInstanceOf(Promise); // a miss: the row is read
-    expect((await first).ok).toBe(true);
-    const hot = f.keys.verify(minted.raw);
-    expect(hot).not.toBeInstanceOf(Promise);
-    expect(hot).toMatchObject({ ok: true, key: { id: minted.key.id }, scopes: ["mcp:read"] });
-
-    // The middleware: next() runs in the same tick, with ctx.state.auth set.
-    const ctx = { req: { rawHeaders: ["Authorization", `Bearer ${minted.raw}`] }, state: {} as KeywardState, set: () => {} } as unknown as Ctx;
-    let reached: unknown;
-    void requireKey(f.keys, { resourceMetadata: "http://x/.well-known/oauth-protected-resource/mcp", issuer: "http://x" })(ctx, () => {
-      reached = ctx.state.auth;
-      return Promise.resolve();
-    });
-    expect(reached).toMatchObject({ via: "key", key: { id: minted.key.id }, scopes: ["mcp:read"] });
-
-    // After a commit the cache lets go: the next answer is read again (a promise), and sees the revocation.
-    await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
-    f.commit();
-    const after = f.keys.verify(minted.raw);
-    expect(after).toBeInstanceOf(Promise);
-    expect(await after).toEqual({ ok: false, reason: "revoked" });
-  });
-
-  it("takes the full path (format check, then the lookup's own change check) when the cache cannot vouch", async () => {
+  it("reads the database on every request while nothing vouches for the cache, and keeps nothing then", async () => {
     const f = fixture();
     const minted = await keys.mint({ userId: user.id, label: "warm", source: "portal" }, BY_OPERATOR);
     await f.keys.verify(minted.raw);
     f.cannotVouch();
-    expect((await f.keys.verify(minted.raw)).ok).toBe(true);
-    expect(f.reads()).toBe(2); // find() ran: its token (0) differs, so the row was read again
-    expect(f.finds()).toBe(2);
+    for (let i = 0; i < 3; i++) expect((await f.keys.verify(minted.raw)).ok).toBe(true);
+    expect(f.reads()).toBe(4); // uncached: one read per request
+    expect(f.cache.stats().size).toBe(0);
+    f.commit(); // vouched for again: the row is read once more, then held
+    for (let i = 0; i < 3; i++) expect((await f.keys.verify(minted.raw)).ok).toBe(true);
+    expect(f.reads()).toBe(5);
+  });
+
+  it("checks the format of every presented string, whether the cache holds a row for its digest or not", async () => {
+    const f = fixture();
+    // A string that fails checkFormat, stored as if imported under it, and its row put in the cache.
+    const odd = "legacy-" + "x".repeat(40);
+    await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: await createOrganizations(t.db).ensurePersonal(user.id) } });
+    expect(await f.cache.find(digestKey(odd))).toBeDefined();
+    expect(await f.keys.verify(odd)).toEqual({ ok: false, reason: "invalid_format" });
     const good = generateKey(PREFIX);
     const typo = good.slice(0, 20) + (good[20] === "a" ? "b" : "a") + good.slice(21);
     for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)]) expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
-    f.commit();
+    f.cannotVouch();
     for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)]) expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
-    expect(f.reads()).toBe(2); // garbage never reaches the table, cached path or not
+    expect(f.reads()).toBe(1); // garbage never reaches the table, cached or not
     expect(await f.keys.verify(good)).toEqual({ ok: false, reason: "unknown_key" });
-    expect(f.reads()).toBe(3);
+    expect(f.reads()).toBe(2);
   });
-});
 
-describe("verify with a cache that must check for changes first (SQLite)", () => {
-  it("skips the format check for a digest the cache holds a row for; still reads the row's state after the change check", async () => {
-    // A string that fails checkFormat, stored as if imported under it: the only way to see whether
-    // checkFormat ran for it. Its row enters the cache only through the lookup itself.
-    const odd = "legacy-" + "x".repeat(40);
-    const id = (await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: await createOrganizations(t.db).ensurePersonal(user.id) } })).id;
-    let token = 1;
-    const lookup = cachedKeyLookup(prismaKeyLookup(t.db), () => token, 100); // no cached(): SQLite's shape
-    const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, lookup });
-    expect(await cached.verify(odd)).toEqual({ ok: false, reason: "invalid_format" }); // not held: checked, refused, never read
-    expect(lookup.stats()).toMatchObject({ hits: 0, misses: 0 });
-    await lookup.find(digestKey(odd)); // the row is read (as a key that passed its format check would have been)
-    expect(await cached.verify(odd)).toMatchObject({ ok: true, key: { id } }); // held: no format check
-    await t.db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
-    token++; // the commit, as the WAL-index header shows it
-    expect(await cached.verify(odd)).toEqual({ ok: false, reason: "revoked" }); // still held before the change check; the row is read again
-    expect(await cached.verify(odd)).toEqual({ ok: false, reason: "revoked" });
-    expect(lookup.stats()).toMatchObject({ hits: 2, misses: 2, resets: 1 });
+  it("with more keys in use than rows it holds, the keys used most often stay (least recently used goes first)", async () => {
+    const f = fixture(4);
+    const hot = await Promise.all([0, 1].map((i) => keys.mint({ userId: user.id, label: `hot ${i}`, source: "portal" }, BY_OPERATOR)));
+    const cold = await Promise.all(Array.from({ length: 20 }, (_, i) => keys.mint({ userId: user.id, label: `cold ${i}`, source: "portal" }, BY_OPERATOR)));
+    // Twice round the cold keys, a hot key between every two: 22 keys in use, 4 rows held.
+    for (let i = 0; i < 40; i++) {
+      expect((await f.keys.verify(hot[i % 2]!.raw)).ok).toBe(true);
+      expect((await f.keys.verify(cold[i % 20]!.raw)).ok).toBe(true);
+    }
+    expect(hot.map((k) => f.readsOf(k.raw))).toEqual([1, 1]); // read once, then always from memory
+    expect(cold.map((k) => f.readsOf(k.raw))).toEqual(cold.map(() => 2)); // each pushed out before its next turn
+    expect(f.cache.stats()).toMatchObject({ hits: 38, misses: 42, size: 4 });
   });
 });
 

@@ -35,7 +35,7 @@ export function benchRoutes(services: Services): Middleware<KeywardState> {
         return byKey(ctx, next);
       case "/__bench/stats":
         ctx.set("Cache-Control", "no-store");
-        ctx.body = { lastUsedWrites: services.keys.tracker.writes, keyCache: services.keys.cacheStats(), pid: process.pid, rss: process.memoryUsage().rss };
+        ctx.body = { keyCache: services.keyLookup.stats(), pid: process.pid, rss: process.memoryUsage().rss };
         return;
       default:
         return next();

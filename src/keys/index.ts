@@ -1,6 +1,6 @@
 // THE key domain: the only code that knows how a key looks, is hashed or is checked.
 import type { Db } from "../db/client.js";
-import { prismaKeyLookup, type KeyLookup } from "./lookup/read-row.js";
+import { prismaKeyReader, type KeyReader } from "./lookup/index.js";
 import { LastUsedTracker } from "./last-used.js";
 import { createKeyService } from "./store.js";
 import { createRevocation } from "./revoke.js";
@@ -24,13 +24,12 @@ export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
 export { compileLegacyPattern } from "./legacy.js";
 
 /**
- * `lookup` is how verification reads a key row: the server passes a driver-level lookup
- * (src/keys/lookup/read-row.ts), cached behind a change check; without one, Prisma runs the same query.
+ * `reader` is how verification reads a key row: the server passes its key lookup's (src/keys/lookup/,
+ * through the database driver and the verification cache); without one, Prisma runs the same query.
  */
-export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue; lookup?: KeyLookup }) {
+export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue; reader?: KeyReader }) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
-  const lookup = options.lookup ?? prismaKeyLookup(db);
   const audit = createAudit(db);
   return {
     ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker, audit }),
@@ -38,13 +37,11 @@ export function createKeys(db: Db, options: { prefix: string; scopes: readonly s
       view: (row) => toView(row, tracker.pendingFor(row.id)),
       audit,
       // Uncached: a revocation reads the row as committed.
-      findByRaw: findByRaw(options.legacyKeyPattern, prismaKeyLookup(db)),
+      findByRaw: findByRaw(options.legacyKeyPattern, prismaKeyReader(db)),
     }),
-    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, lookup }),
+    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, reader: options.reader ?? prismaKeyReader(db) }),
     ...createKeyImport(db),
     tracker,
-    /** Hits, misses and resets of the verification cache (null when the lookup is not cached). */
-    cacheStats: () => lookup.stats?.() ?? null,
   };
 }
 

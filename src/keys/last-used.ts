@@ -9,8 +9,6 @@ export class LastUsedTracker {
   private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<number> | undefined;
-  /** Key times written since start (one per key per flush); the benchmark reads it. */
-  writes = 0;
 
   constructor(
     private readonly db: Db,
@@ -60,7 +58,6 @@ export class LastUsedTracker {
           this.onError(err);
         }
       }
-      this.writes += n;
       return n;
     })();
     try {

@@ -59,26 +59,6 @@ export function splitScopes(scopes: string): string[] {
   return scopes.split(" ").filter(Boolean);
 }
 
-// Date#toISOString formats through snprintf (thousands of instructions); a verified request's view
-// carries the pending last-used time, which moves once per millisecond under load. Within one
-// second only the milliseconds change, so the rest of the string is kept from the last call.
-let isoSecond = NaN;
-let isoHead = "";
-
-/** Exactly `new Date(ms).toISOString()` for an integer epoch millisecond, formatted once per second. */
-export function isoTime(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== isoSecond) {
-    const full = new Date(ms).toISOString();
-    if (full.length !== 24) return full; // years outside 0000–9999 (±YYYYYY): not worth keeping
-    isoSecond = second;
-    isoHead = full.slice(0, 20); // 2026-12-02T06:10:59.
-    return full;
-  }
-  const milli = ms - second * 1000;
-  return `${isoHead}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
-}
-
 export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
   const source = asSource(row.source);
   const lastUsed = lastUsedOverride && (!row.lastUsedAt || lastUsedOverride > row.lastUsedAt) ? lastUsedOverride : row.lastUsedAt;

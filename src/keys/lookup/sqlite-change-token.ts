@@ -1,5 +1,6 @@
 // SQLite's change token for the verification cache (src/keys/lookup/cache.ts): a number that moves
 // whenever any connection, in this process or another (the CLI, a second server), commits to the file.
+// The cache reads it through oncePerTurn() (below): one read answers every request of a turn.
 //
 // In WAL mode (the server sets it, src/db/migrate.ts) every commit rewrites the WAL-index header:
 // the first 96 bytes of the `<file>-shm` file, two copies of a 48-byte struct holding a per-commit
@@ -60,4 +61,26 @@ export function sqliteChangeToken(sqlite: Database.Database, file: string): Sqli
       closeSync(fd);
     },
   };
+}
+
+/**
+ * A synchronous read shared by every caller of one event-loop turn, without any caller getting an
+ * answer older than its call: the read is made in the turn's check phase (setImmediate), after every
+ * caller that asked during the turn (all the requests read from their sockets in it). A caller
+ * arriving after the read ran waits for the next turn's. Under load one system call answers every
+ * request of a turn instead of one each.
+ */
+export function oncePerTurn<T>(read: () => T): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= new Promise<T>((resolve, reject) => {
+      setImmediate(() => {
+        pending = undefined; // callers from now on get the next turn's read
+        try {
+          resolve(read());
+        } catch (err) {
+          reject(err);
+        }
+      });
+    }));
 }

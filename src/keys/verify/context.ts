@@ -1,6 +1,5 @@
-import type { ApiKey, User } from "../../generated/sqlite/client.js";
+import type { KeyRow } from "../lookup/index.js";
 import type { Role } from "../../orgs/roles.js";
-import type { KeyView } from "../view.js";
 import type { ProofProblem } from "../dpop/proof.js";
 
 export type VerifyFailure =
@@ -32,12 +31,9 @@ export interface VerifyContext {
   readonly resource?: string;
   /** How the key was presented to a protected resource; absent when nobody is using it (introspection). */
   readonly presented?: Presentation;
-  /** The SHA-256 of `raw` (digestKey: 32 one-byte characters), once a step has computed it. */
-  digest?: string;
-  /** findInCache: the cache holds a row for this digest, so `raw` passed checkFormat before. */
-  wellFormed?: boolean;
-  row?: ApiKey & { user: Pick<User, "id" | "email"> };
-  /** Read by findByHash in the same query as the row, for checkMembership (the role parsed once per row). */
+  /** The key's row with its owner's email (findRow); shared with the cache: read only. */
+  row?: Readonly<KeyRow>;
+  /** Read by findRow in the same query as the row, for checkMembership . */
   joined?: { memberRole: Role | null; app: { id: string; name: string; organizationId: string } | null };
   /** The organisation the key acts in (checkMembership). */
   organizationId?: string;
@@ -49,20 +45,6 @@ export interface VerifyContext {
   usedAt?: number;
   /** What the key may do now: its scopes (or the whole catalogue) with implications, capped by the role. */
   scopes?: readonly string[];
-  /**
-   * Only for a shared row (the verification cache's, frozen): what the steps derived from it, kept
-   * with the row so that its next request reuses it. Dropped with the row when the cache lets go.
-   */
-  shared?: SharedRow;
-}
-
-/** What is derived once per shared row (key-row.ts creates it; resolveScopes and the result fill it in). */
-export interface SharedRow {
-  scopes?: readonly string[];
-  /** The key's view as read, and with the last use noted since (for `pending`, epoch ms). */
-  view?: KeyView;
-  pending?: number;
-  withPending?: KeyView;
 }
 
 /** One check: returns a failure to stop the chain, nothing to continue. */

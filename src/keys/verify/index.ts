@@ -5,11 +5,10 @@
 import type { Db } from "../../db/client.js";
 import type { User } from "../../generated/sqlite/client.js";
 import type { LastUsedTracker } from "../last-used.js";
-import { isoTime, toView, type KeyView } from "../view.js";
+import { toView, type KeyView } from "../view.js";
 import { checkFormatOrLegacy } from "./check-format.js";
-import { findInCache } from "./find-in-cache.js";
-import { findByHash } from "./find-by-hash.js";
-import type { KeyLookup } from "../lookup/read-row.js";
+import { findRow } from "./find-row.js";
+import type { KeyReader } from "../lookup/index.js";
 import { checkRevoked } from "./check-revoked.js";
 import { checkResource } from "./check-resource.js";
 import { touchLastUsed } from "./touch-last-used.js";
@@ -19,7 +18,7 @@ import { checkBinding } from "./check-binding.js";
 import { createReplayGuard } from "../dpop/replay.js";
 import type { Role } from "../../orgs/roles.js";
 import type { ScopeCatalogue } from "../../scopes/catalogue.js";
-import type { Presentation, SharedRow, VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
+import type { Presentation, VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
 export type { Presentation, VerifyFailure };
 
@@ -39,11 +38,11 @@ export type VerifyResult =
     }
   | { ok: false; reason: VerifyFailure };
 
-export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; lookup: KeyLookup }) {
+/** `reader`: how a key row is found (the server's reads through the verification cache: src/keys/lookup/). */
+export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; reader: KeyReader }) {
   const steps: VerifyStep[] = [
-    findInCache(options.lookup), // a key verified before, while the cache vouches: no format check, no I/O
     checkFormatOrLegacy(options.legacyKeyPattern), // garbage stops here, before any database work
-    findByHash(options.lookup), // one indexed query (or the cache, after its change check)
+    findRow(options.reader), // one indexed query, or none when the cache holds the row
     checkRevoked,
     checkResource,
     checkMembership, // a pure check of what came with the row: verification never writes
@@ -52,25 +51,12 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     touchLastUsed(tracker),
   ];
 
-  // The key's view: once per shared (cached, frozen) row, and again only when the pending last-used
-  // time (touchLastUsed) moved: at most once per millisecond under load.
-  const viewOf = (row: NonNullable<VerifyContext["row"]>, shared: SharedRow | undefined, pending: number | undefined): KeyView => {
-    const memo = shared ?? {};
-    const view = (memo.view ??= toView(row));
-    if (pending === undefined || (row.lastUsedAt && pending <= row.lastUsedAt.getTime())) return view;
-    if (memo.pending !== pending || !memo.withPending) {
-      memo.pending = pending;
-      memo.withPending = { ...view, lastUsedAt: isoTime(pending) };
-    }
-    return memo.withPending;
-  };
-
   const succeed = (ctx: VerifyContext): VerifyResult => {
     const row = ctx.row!;
     return {
       ok: true,
-      key: viewOf(row, ctx.shared, ctx.usedAt),
-      user: row.user, // { id, email }: derived once per cached row (key-row.ts)
+      key: toView(row, ctx.usedAt === undefined ? undefined : new Date(ctx.usedAt)),
+      user: { id: row.userId, email: row.userEmail },
       grantId: row.grantId,
       organizationId: ctx.organizationId!,
       role: ctx.role ?? null,
@@ -79,23 +65,16 @@ export function createVerifier(db: Db, tracker: LastUsedTracker, options: { lega
     };
   };
 
-  // The steps in order. Most answer at once; only one that returns a promise (the lookup, the
-  // personal organisation of an imported key) is waited for, so a key the cache holds is verified
-  // without a single promise (the hot path of every protected request).
-  const run = (ctx: VerifyContext, from: number): VerifyResult | Promise<VerifyResult> => {
-    for (let i = from; i < steps.length; i++) {
-      const outcome = steps[i]!(ctx);
-      if (outcome instanceof Promise) return outcome.then((failure) => (failure ? { ok: false, reason: failure } : run(ctx, i + 1)));
-      if (outcome) return { ok: false, reason: outcome };
+  return async function verify(raw: string, options: { resource?: string; presented?: Presentation } = {}): Promise<VerifyResult> {
+    const ctx: VerifyContext = { raw, resource: options.resource, presented: options.presented };
+    for (const step of steps) {
+      const outcome = step(ctx);
+      // Most steps answer at once; only those that return a promise are waited for (each promise
+      // costs async-hook work in the server, where AsyncLocalStorage is in use).
+      const failure = outcome instanceof Promise ? await outcome : outcome;
+      if (failure) return { ok: false, reason: failure };
     }
     return succeed(ctx);
-  };
-
-  /** The answer at once when every step could give it (a cached key), a promise otherwise: `await` it either way. */
-  return function verify(raw: string, options: { resource?: string; presented?: Presentation } = {}): VerifyResult | Promise<VerifyResult> {
-    // Every field from the start: one shape for every request, so each step's reads stay monomorphic.
-    const ctx: VerifyContext = { raw, resource: options.resource, presented: options.presented, digest: undefined, wellFormed: undefined, row: undefined, joined: undefined, shared: undefined, organizationId: undefined, role: undefined, app: undefined, usedAt: undefined, scopes: undefined };
-    return run(ctx, 0);
   };
 }
 

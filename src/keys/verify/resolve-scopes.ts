@@ -4,8 +4,7 @@
 // so with no resource scope (only `openid`/`email`, or nothing) it has no resource access at all.
 // The role is the one checkMembership just read, so a demotion applies to existing keys on the next
 // request. The answer depends only on (scopes, full-access rule, role) and the fixed catalogue, so it
-// is computed once per triple, and remembered with each shared (cached, frozen) row, whose role came
-// with it (ctx.shared).
+// is computed once per triple.
 import { expandScopes, type ScopeCatalogue } from "../../scopes/catalogue.js";
 import { roleCap } from "../../orgs/roles.js";
 import type { Role } from "../../orgs/roles.js";
@@ -34,14 +33,8 @@ export const resolveScopes = (catalogue: ScopeCatalogue): VerifyStep => {
     return out;
   };
   return (ctx) => {
-    const { row, shared } = ctx;
-    let out = shared?.scopes;
-    if (!out) {
-      out = resolve(row?.scopes ?? "", emptyScopesMeanFullAccess(row?.source ?? "oauth"), ctx.role ?? null);
-      // A shared row's role came in its own join (rows without an organisation read theirs apart).
-      if (shared && row?.organizationId) shared.scopes = out;
-    }
-    ctx.scopes = out;
+    const row = ctx.row;
+    ctx.scopes = resolve(row?.scopes ?? "", emptyScopesMeanFullAccess(row?.source ?? "oauth"), ctx.role ?? null);
     return undefined;
   };
 };

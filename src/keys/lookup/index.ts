@@ -1,0 +1,60 @@
+// How verification finds a key row, in one place. Three roles, each in its own file:
+// - read a row: read-row.ts (one query by the key's hash, through the database driver);
+// - keep rows in memory behind a change token: cache.ts (SQLite's WAL-index header in
+//   sqlite-change-token.ts, PostgreSQL's key-change feed in pg-change-feed.ts);
+// - announce a change every instance must see before a writer is told it is done: announce.ts and
+//   pg-change-feed.ts (PostgreSQL only; on SQLite every instance reads the file itself).
+// openKeyLookup() wires them for the server (src/services.ts); verification only sees a KeyReader.
+import { normalizeDatabaseUrl, providerOf, sqliteFile } from "../../db/client.js";
+import { keyCache, type KeyCacheStats } from "./cache.js";
+import { openPostgresReader, openSqliteReader, type ChangeCheck, type KeyReader } from "./read-row.js";
+import type { ChangeFeed } from "./pg-change-feed.js";
+
+export { prismaKeyReader, type KeyReader, type KeyRow, type ChangeCheck } from "./read-row.js";
+export type { KeyCacheStats } from "./cache.js";
+
+export interface KeyLookupOptions {
+  /** Rows kept in memory (VERIFY_CACHE_SIZE); 0 reads the database on every request. */
+  cacheSize: number;
+  /** PostgreSQL: follow the key-change feed, without which nothing vouches for a cache (VERIFY_CACHE_FEED). */
+  changeFeed?: boolean;
+  /** PostgreSQL: the key-change feed's lease (VERIFY_CACHE_LEASE_SECONDS). Default 5 s. */
+  leaseMs?: number;
+  /** Feed and announcement problems (logged by the server; serving carries on without the feed). */
+  onError?: (err: unknown) => void;
+}
+
+export interface KeyLookup {
+  /** Verification's reads: from memory while the change token vouches, from the database otherwise. */
+  readonly reader: KeyReader;
+  /** What vouches for the rows held in memory; "none" when none are (cache off, or PostgreSQL without the feed). */
+  readonly changeCheck: ChangeCheck | "none";
+  /**
+   * PostgreSQL: after committing a change verification must see (src/keys/lookup/announce.ts), resolves
+   * once every instance's cache has let go of the old rows. Undefined on SQLite, where there is nothing to announce.
+   */
+  readonly announce: (() => Promise<void>) | undefined;
+  /** PostgreSQL with the cache on: the key-change feed this instance listens to. */
+  readonly feed: ChangeFeed | undefined;
+  /** The cache's counters; null when no rows are kept. */
+  stats(): KeyCacheStats | null;
+  close(): Promise<void>;
+}
+
+export function openKeyLookup(databaseUrl: string, options: KeyLookupOptions): KeyLookup {
+  const url = normalizeDatabaseUrl(databaseUrl);
+  const caching = options.cacheSize > 0;
+  const opened =
+    providerOf(url) === "sqlite"
+      ? openSqliteReader(sqliteFile(url))
+      : openPostgresReader(url, { changeFeed: caching && (options.changeFeed ?? true), leaseMs: options.leaseMs ?? 5000, onError: options.onError });
+  const cache = caching && opened.changes ? keyCache(opened.reader, opened.changes.token, options.cacheSize) : undefined;
+  return {
+    reader: cache ?? opened.reader,
+    changeCheck: cache && opened.changes ? opened.changes.check : "none",
+    announce: opened.announce,
+    feed: opened.feed,
+    stats: () => cache?.stats() ?? null,
+    close: () => opened.close(),
+  };
+}
