@@ -154,7 +154,7 @@ function postgresLookup(url: string, options: DriverKeyLookupOptions): ChangeSou
   // compare equal, so moving between the two empties the cache.
   const leaseMs = options.leaseMs ?? 5000;
   const feed = options.cacheSize && (options.changeFeed ?? true) ? listen(url, { leaseMs, onError: options.onError }) : undefined;
-  const { announce } = announcer((text, values) => pool.query(text, values), { maxWaitMs: 2 * leaseMs, onError: options.onError });
+  const { announce } = announcer((text, values) => pool.query(text, values));
   return {
     lookup: {
       async find(digest) {
