@@ -111,7 +111,8 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
   // pages) announce and wait, so they keep the next-request promise.
   it("a hand-written UPDATE from psql is refused by every instance within its lease (measured); the CLI revocation on the very next request", async () => {
     const { id, key } = await cachedKey("psql");
-    await psql.query(`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = $1`, [id]);
+    const viaCli = await cachedKey("cli");
+    await psql.query(`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = ANY($1)`, [[id, viaCli.id]]);
     const committed = performance.now();
     const refusedAfter = await Promise.all(
       [a, b].map(async (i) => {
@@ -123,9 +124,10 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
     expect(refusedAfter[1]).toBeLessThan(4000); // B's lease
     console.info(`psql UPDATE refused by A after ${refusedAfter[0]!.toFixed(0)} ms, by B after ${refusedAfter[1]!.toFixed(0)} ms`);
 
-    const viaCli = await cachedKey("cli");
+    // The supported way, also for a key already revoked in SQL: it answers once every instance confirmed.
     const run = await keyward(["api-keys", "revoke", viaCli.id, "--user", owner.email], { env: { DATABASE_URL: database.url } });
     expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/was already revoked/);
     expect(await mcp(b.url, viaCli.key)).toBe(401);
     expect(await mcp(a.url, viaCli.key)).toBe(401);
   }, 30_000);
@@ -159,6 +161,12 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
       // The revocation itself is committed, and every real instance refuses the key.
       expect(await mcp(a.url, key)).toBe(401);
       expect(await mcp(b.url, key)).toBe(401);
+    });
+
+    it("revoking it again (already revoked) does not claim success either while the instance has not confirmed", async () => {
+      const { id } = await cachedKey("unconfirmed, again");
+      expect((await revokeOn(a, id)).status).toBe(503);
+      expect((await revokeOn(b, id)).status).toBe(503);
     });
 
     it("CLI: exit 1, one line naming the instance, saying the key IS revoked", async () => {
