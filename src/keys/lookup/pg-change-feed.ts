@@ -19,8 +19,8 @@
 // 4. How long a writer waits is read from the database, never from the writer's own settings (instances
 //    may run with different VERIFY_CACHE_LEASE_SECONDS, and the CLI has none of theirs): it waits until
 //    each lease that has not acknowledged has acknowledged or has passed BY THE DATABASE'S CLOCK
-//    (leaseUntil <= now()), bounded by the longest of those leases as read when it announced. If a lease
-//    is still live and silent then (it was renewed without acknowledging: a bug, a stall between a
+//    (leaseUntil <= now()): each is waited for until the end it had when the writer first saw it, so
+//    the wait is bounded by the longest of those leases. If a lease is still live and silent then (it was renewed without acknowledging: a bug, a stall between a
 //    renewal and its acknowledgement), the write fails with UnconfirmedChangeError (committed, but not
 //    yet refused everywhere): the caller must not be told "done" (HTTP: 503, CLI: exit 1).
 //
@@ -61,10 +61,10 @@ const LEASE = `WITH lease AS (
   )
   SELECT acked::text AS acked, pg_notify('${KEY_CHANGES_CHANNEL}', $4)::text AS echoed FROM lease`;
 
-// The live leases that have not acknowledged xid $1: their ids, and how long the longest still runs
-// by the database's clock (milliseconds).
+// The live leases that have not acknowledged xid $1: their ids, and how long each still runs by the
+// database's clock (milliseconds).
 const UNCONFIRMED_OF = (xid: string) => `SELECT array_agg(i.id ORDER BY i.id) AS ids,
-    COALESCE(max(extract(epoch FROM i."leaseUntil" - now()) * 1000), 0)::float8 AS "leftMs"
+    array_agg((extract(epoch FROM i."leaseUntil" - now()) * 1000)::float8 ORDER BY i.id) AS "leftMs"
   FROM "KeyCacheInstance" i WHERE i."leaseUntil" > now() AND i.acked < ${xid}`;
 
 const ANNOUNCE = `WITH ping AS (
@@ -245,25 +245,32 @@ export interface Announcer {
 
 type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
 
-/** Longer than any lease an instance can hold (VERIFY_CACHE_LEASE_SECONDS is at most 300): a row beyond it is not waited for. */
+/** As long as any lease an instance can hold (VERIFY_CACHE_LEASE_SECONDS is at most 300): a row claiming more is waited for this long, no longer. */
 const LONGEST_WAIT_MS = 300_000;
 /** Past the database's leaseUntil by the writer's clock before the last look, so that look sees it lapsed. */
 const SLACK_MS = 25;
 
-/** Waits with growing pauses (1 ms … 20 ms, 100 ms after the first second) up to the longest lease it waits for. */
+/**
+ * Waits for each lease that has not acknowledged, until it has or until the end it had when first
+ * seen (so the wait is bounded by the longest of those leases, whatever the writer's own setting);
+ * with growing pauses between looks (1 ms … 20 ms, 100 ms after the first second).
+ */
 export function announcer(query: Query): Announcer {
   return {
     async announce() {
       const first = (await query(ANNOUNCE)).rows[0]!;
       const xid = String(first.xid);
-      let waiting = unconfirmedOf(first);
-      // The longest lease not yet acknowledged, as PostgreSQL counts it, from the writer's clock.
       const started = performance.now();
-      const deadline = started + Math.min(waiting.leftMs, LONGEST_WAIT_MS) + SLACK_MS;
+      const until = new Map<string, number>(); // lease id → when it ends, as first seen, by the writer's clock
+      let waiting = unconfirmedOf(first);
       let pause = 1;
-      while (waiting.ids.length > 0) {
+      for (;;) {
         const now = performance.now();
-        if (now >= deadline) throw new UnconfirmedChangeError(waiting.ids, waiting.leftMs);
+        for (const [id, leftMs] of waiting) if (!until.has(id)) until.set(id, now + Math.min(leftMs, LONGEST_WAIT_MS) + SLACK_MS);
+        if (waiting.size === 0) return;
+        // Past every remaining lease's first-seen end, looked at afterwards: still live means renewed without acknowledging.
+        const deadline = Math.max(...[...waiting.keys()].map((id) => until.get(id)!));
+        if (now >= deadline) throw new UnconfirmedChangeError([...waiting.keys()], Math.max(...waiting.values()));
         await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - now)));
         pause = Math.min(pause * 2, now - started < 1000 ? 20 : 100);
         waiting = unconfirmedOf((await query(UNCONFIRMED, [xid])).rows[0]!);
@@ -272,6 +279,9 @@ export function announcer(query: Query): Announcer {
   };
 }
 
-function unconfirmedOf(row: Record<string, unknown>): { ids: string[]; leftMs: number } {
-  return { ids: (row.ids as string[] | null) ?? [], leftMs: Number(row.leftMs ?? 0) };
+/** Lease id → milliseconds it still runs by the database's clock. */
+function unconfirmedOf(row: Record<string, unknown>): Map<string, number> {
+  const ids = (row.ids as string[] | null) ?? [];
+  const leftMs = (row.leftMs as number[] | null) ?? [];
+  return new Map(ids.map((id, i) => [id, Number(leftMs[i])]));
 }
