@@ -20,9 +20,10 @@
 //    may run with different VERIFY_CACHE_LEASE_SECONDS, and the CLI has none of theirs): it waits until
 //    each lease that has not acknowledged has acknowledged or has passed BY THE DATABASE'S CLOCK
 //    (leaseUntil <= now()): each is waited for until the end it had when the writer first saw it, so
-//    the wait is bounded by the longest of those leases. If a lease is still live and silent then (it was renewed without acknowledging: a bug, a stall between a
-//    renewal and its acknowledgement), the write fails with UnconfirmedChangeError (committed, but not
-//    yet refused everywhere): the caller must not be told "done" (HTTP: 503, CLI: exit 1).
+//    the wait is bounded by the longest of those leases. If a lease is still live and silent then
+//    (renewed without acknowledging: a bug, a stall between a renewal and its acknowledgement, a
+//    hand-made row), the write fails with UnconfirmedChangeError (committed, but not yet refused
+//    everywhere): the caller must not be told "done" (HTTP: 503, CLI: exit 1).
 //
 // Why a passed lease is enough: an instance stops trusting its cache BEFORE its lease row ends.
 // - Its trust is set only by the echo of one of its lease statements, to `sent + lease - margin`,
