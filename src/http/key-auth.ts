@@ -84,16 +84,13 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     }
     return next();
   };
-  // Not an async function: a key the verification cache holds is checked without a promise, and
-  // the request goes straight on to next() (keys.verify answers at once then).
-  return (ctx, next) => {
+  return async (ctx, next) => {
     const credential = readCredential(ctx);
     if (credential.kind === "none") return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
     if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
     // RFC 9449 §4.3: htu is the request's URL without query and fragment, as the client addressed it.
     const verifyOptions = credential.scheme === "dpop" ? { resource: options.resource, presented: { scheme: "dpop", proofs: credential.proofs, htm: ctx.method, htu: `${issuer}${ctx.path}` } as const } : bearerOptions;
     const presented = verifyOptions.presented;
-    const result = keys.verify(credential.raw, verifyOptions);
-    return result instanceof Promise ? result.then((r) => admit(ctx, r, presented, next)) : admit(ctx, result, presented, next);
+    return admit(ctx, await keys.verify(credential.raw, verifyOptions), presented, next);
   };
 }

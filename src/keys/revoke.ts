@@ -74,7 +74,12 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
       const where = await whereOf(target, deps);
       if (!where) return [];
       const rows = await db.apiKey.findMany({ where, include: { user: { select: { email: true } } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-      if (rows.every((row) => row.revokedAt)) return rows.map((row) => found(row, false));
+      if (rows.every((row) => row.revokedAt)) {
+        // Already revoked (in SQL, or by a request whose announcement could not be confirmed): "revoked"
+        // is still said only once every instance has let go of the key (src/keys/lookup/announce.ts).
+        if (rows.length > 0) await announceCommitted(db);
+        return rows.map((row) => found(row, false));
+      }
       const revokedAt = new Date();
       const out = await db.$transaction(
         async (tx) => {
@@ -101,7 +106,7 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
       // PostgreSQL: every instance's verification cache lets go of the keys after the commit and
       // before anyone is told they are revoked (at the end of the request; at once outside one: the
       // CLI, oidc-provider hooks).
-      if (out.some((r) => r.wasActive)) await announceCommitted(db);
+      await announceCommitted(db);
       return out;
     },
   };

@@ -20,6 +20,29 @@ const CHANGES_VERIFICATION: Record<string, ReadonlySet<string>> = {
   organization: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
 };
 
+/**
+ * A change was committed, but some instance holding a verification-cache lease neither acknowledged it
+ * nor let its lease pass while the writer waited (src/keys/lookup/pg-change-feed.ts): that instance may
+ * still give the old answer (accept a revoked key) until it acknowledges or its lease ends. The writer
+ * must not report success: the HTTP layer answers 503, the CLI exits 1 with this message.
+ */
+export class UnconfirmedChangeError extends Error {
+  /** Seconds until the longest of those leases ends, by the database's clock (if not renewed again). */
+  readonly seconds: number;
+  constructor(
+    /** The instances' lease ids (host:pid:random). */
+    readonly instances: readonly string[],
+    leftMs: number,
+  ) {
+    const seconds = Math.max(1, Math.ceil(leftMs / 1000));
+    super(
+      `the change is committed (a revoked key IS revoked), but ${instances.length} instance(s) did not confirm they dropped their cached verifications: ${instances.join(", ")}; they may accept the old answer for up to ${seconds} s more (until their lease ends), longer if they keep renewing without confirming: check them and restart any that is stuck`,
+    );
+    this.name = "UnconfirmedChangeError";
+    this.seconds = seconds;
+  }
+}
+
 interface Scope {
   changed: boolean;
 }

@@ -20,7 +20,7 @@ export interface KeyLookupOptions {
   changeFeed?: boolean;
   /** PostgreSQL: the key-change feed's lease (VERIFY_CACHE_LEASE_SECONDS). Default 5 s. */
   leaseMs?: number;
-  /** Feed and announcement problems (logged by the server; serving carries on without the feed). */
+  /** Feed problems (logged by the server; serving carries on, reading key rows from the database, until the feed is back). */
   onError?: (err: unknown) => void;
 }
 

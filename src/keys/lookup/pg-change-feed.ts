@@ -1,8 +1,8 @@
 // PostgreSQL: changes to keys pushed to every instance, so a cached verification needs no round trip.
 //
-// Without it every verification asks PostgreSQL "has anything been committed since?" (the snapshot
-// check in key-lookup.ts): one round trip per request, the price of "revoked on one instance, refused
-// by every instance on the very next request". The feed keeps that promise without asking:
+// Without it every verification reads its key row from PostgreSQL: one round trip per request, the
+// price of "revoked on one instance, refused by every instance on the very next request". The feed
+// keeps that promise without asking:
 //
 // 1. listen(): each serving instance LISTENs on `keyward_key_changes` on a connection of its own, then
 //    takes a lease on that same connection: a "KeyCacheInstance" row (leaseUntil = now() + lease),
@@ -15,21 +15,44 @@
 // 3. An instance answers from memory only while it holds its lease by its own clock (counted from
 //    when the renewal was sent, minus a margin), its connection is up, and the renewal's own echo
 //    on the channel came back (so notifications do reach it). Otherwise current() says so
-//    and every request falls back to the snapshot check. So a writer waits at most one lease for a
-//    stuck or dead instance, and that instance stops trusting its cache before the writer gives up.
+//    and every request reads its key row from the database (nothing from memory).
+// 4. How long a writer waits is read from the database, never from the writer's own settings (instances
+//    may run with different VERIFY_CACHE_LEASE_SECONDS, and the CLI has none of theirs): it waits until
+//    each lease that has not acknowledged has acknowledged or has passed BY THE DATABASE'S CLOCK
+//    (leaseUntil <= now()): each is waited for until the end it had when the writer first saw it, so
+//    the wait is bounded by the longest of those leases. If a lease is still live and silent then
+//    (renewed without acknowledging: a bug, a stall between a renewal and its acknowledgement, a
+//    hand-made row), the write fails with UnconfirmedChangeError (committed, but not yet refused
+//    everywhere): the caller must not be told "done" (HTTP: 503, CLI: exit 1).
+//
+// Why a passed lease is enough: an instance stops trusting its cache BEFORE its lease row ends.
+// - Its trust is set only by the echo of one of its lease statements, to `sent + lease - margin`,
+//   where `sent` is performance.now() taken before the statement is queued on the connection (lease()).
+// - That statement's leaseUntil is now() + lease, and now() (its transaction's start) is later than
+//   `sent`: PostgreSQL reads the statement after the client queued it. So the trust ends at least
+//   `margin` (a tenth of the lease, at least 100 ms: far more than two clocks drift in one lease)
+//   before that leaseUntil, both counted in elapsed time.
+// - A later statement of the same instance only moves leaseUntil later (renewals run one at a time on
+//   one connection, each with a later now()); rows are removed only by the instance itself when it
+//   stops trusting (close(), giveUp()) or an hour after they lapsed (connect()).
+// - A paused process (SIGSTOP, a VM freeze) is no exception: the monotonic clock runs on meanwhile, so on
+//   waking it finds its trust already past and reads from the database.
+// So once the database's now() has passed an instance's leaseUntil, any request that instance
+// examines from then on finds its cache untrusted, whatever it processes first when it wakes.
 //
 // Why "at least that high" is enough: xids are handed out in increasing order, so an acknowledged
 // xid ≥ ours was allocated after our commit, and the instance emptied its cache after processing it.
-// A row read before that and returned after is not kept (cachedKeyLookup compares tokens).
+// A row read before that and returned after is not kept (src/keys/lookup/cache.ts compares tokens).
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
+import { UnconfirmedChangeError } from "./announce.js";
 
 export const KEY_CHANGES_CHANNEL = "keyward_key_changes";
 
 // Takes or renews the lease (acknowledging $3, or everything so far on a new lease) and echoes $4 on
-// channel $5: the instance trusts its cache only once its own echo has come back, which proves that
+// the channel: the instance trusts its cache only once its own echo has come back, which proves that
 // notifications reach this connection (they would not through a transaction-mode pooler).
 const LEASE = `WITH lease AS (
     INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked)
@@ -37,22 +60,25 @@ const LEASE = `WITH lease AS (
     ON CONFLICT (id) DO UPDATE SET "leaseUntil" = EXCLUDED."leaseUntil", acked = GREATEST("KeyCacheInstance".acked, EXCLUDED.acked)
     RETURNING acked
   )
-  SELECT acked::text AS acked, pg_notify($5, $4)::text AS echoed FROM lease`;
+  SELECT acked::text AS acked, pg_notify('${KEY_CHANGES_CHANNEL}', $4)::text AS echoed FROM lease`;
+
+// The live leases that have not acknowledged xid $1: their ids, and how long each still runs by the
+// database's clock (milliseconds).
+const UNCONFIRMED_OF = (xid: string) => `SELECT array_agg(i.id ORDER BY i.id) AS ids,
+    array_agg((extract(epoch FROM i."leaseUntil" - now()) * 1000)::float8 ORDER BY i.id) AS "leftMs"
+  FROM "KeyCacheInstance" i WHERE i."leaseUntil" > now() AND i.acked < ${xid}`;
 
 const ANNOUNCE = `WITH ping AS (
     SELECT pg_current_xact_id()::text::bigint AS xid, pg_notify('${KEY_CHANGES_CHANNEL}', 'p:' || pg_current_xact_id()::text) AS sent
   )
-  SELECT ping.xid::text AS xid, (SELECT count(*)::int FROM "KeyCacheInstance" i WHERE i."leaseUntil" > now() AND i.acked < ping.xid) AS waiting
-  FROM ping`;
+  SELECT ping.xid::text AS xid, waiting.* FROM ping, LATERAL (${UNCONFIRMED_OF("ping.xid")}) waiting`;
 
-const WAITING = `SELECT count(*)::int AS waiting FROM "KeyCacheInstance" WHERE "leaseUntil" > now() AND acked < $1::bigint`;
+const UNCONFIRMED = UNCONFIRMED_OF("$1::bigint");
 
 export interface ChangeFeedOptions {
-  /** How long an instance may answer from memory without renewing; also a writer's longest wait. */
+  /** How long an instance may answer from memory without renewing (VERIFY_CACHE_LEASE_SECONDS). */
   leaseMs: number;
   onError?: (err: unknown) => void;
-  /** Tests only: where lease renewals echo, to play a connection that notifications do not reach. */
-  echoChannel?: string;
 }
 
 export interface ChangeFeed {
@@ -95,6 +121,7 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
   /** Notifications do not come back on this connection: give the feed up for good (and the lease with it). */
   const giveUp = (c: pg.Client) => {
     closed = true;
+    trustedUntil = 0; // before the lease row goes: writers stop waiting for it
     options.onError?.(
       new Error(
         "key-change feed: PostgreSQL accepts the lease but its notifications do not reach this connection (a transaction-mode pooler such as PgBouncer?); verification checks the database on every request instead. Connect directly or through a session-mode pooler, or set VERIFY_CACHE_FEED=false.",
@@ -110,7 +137,7 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
     const n = ++seq;
     const echo = { sent: performance.now(), accepted: false };
     echoes.set(n, echo);
-    return c.query<{ acked: string }>(LEASE, [instanceId, leaseMs, acked?.toString() ?? null, `r:${n} ${instanceId}`, options.echoChannel ?? KEY_CHANGES_CHANNEL]).then((result) => {
+    return c.query<{ acked: string }>(LEASE, [instanceId, leaseMs, acked?.toString() ?? null, `r:${n} ${instanceId}`]).then((result) => {
       echo.accepted = true;
       return result;
     });
@@ -210,27 +237,52 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
 }
 
 export interface Announcer {
-  /** After a commit: resolves once every instance holding a lease has emptied its cache since. */
+  /**
+   * After a commit: resolves once every instance holding a lease has emptied its cache since, or let its
+   * lease pass by the database's clock; rejects with UnconfirmedChangeError when one could not be confirmed.
+   */
   announce(): Promise<void>;
 }
 
-/** Waits with growing pauses (1 ms … 20 ms); gives up after maxWaitMs, reporting who did not answer. */
-export function announcer(query: (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>, options: { maxWaitMs: number; onError?: (err: unknown) => void }): Announcer {
+type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+
+/** As long as any lease an instance can hold (VERIFY_CACHE_LEASE_SECONDS is at most 300): a row claiming more is waited for this long, no longer. */
+const LONGEST_WAIT_MS = 300_000;
+/** Past the database's leaseUntil by the writer's clock before the last look, so that look sees it lapsed. */
+const SLACK_MS = 25;
+
+/**
+ * Waits for each lease that has not acknowledged, until it has or until the end it had when first
+ * seen (so the wait is bounded by the longest of those leases, whatever the writer's own setting);
+ * with growing pauses between looks (1 ms … 20 ms, 100 ms after the first second).
+ */
+export function announcer(query: Query): Announcer {
   return {
     async announce() {
       const first = (await query(ANNOUNCE)).rows[0]!;
-      let waiting = Number(first.waiting);
+      const xid = String(first.xid);
       const started = performance.now();
+      const until = new Map<string, number>(); // lease id → when it ends, as first seen, by the writer's clock
+      let waiting = unconfirmedOf(first);
       let pause = 1;
-      while (waiting > 0) {
-        if (performance.now() - started > options.maxWaitMs) {
-          options.onError?.(new Error(`${waiting} instance(s) renewed their lease but did not acknowledge a key change within ${options.maxWaitMs} ms`));
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(20, pause * 2);
-        waiting = Number((await query(WAITING, [first.xid])).rows[0]!.waiting);
+      for (;;) {
+        const now = performance.now();
+        for (const [id, leftMs] of waiting) if (!until.has(id)) until.set(id, now + Math.min(leftMs, LONGEST_WAIT_MS) + SLACK_MS);
+        if (waiting.size === 0) return;
+        // Past every remaining lease's first-seen end, looked at afterwards: still live means renewed without acknowledging.
+        const deadline = Math.max(...[...waiting.keys()].map((id) => until.get(id)!));
+        if (now >= deadline) throw new UnconfirmedChangeError([...waiting.keys()], Math.max(...waiting.values()));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - now)));
+        pause = Math.min(pause * 2, now - started < 1000 ? 20 : 100);
+        waiting = unconfirmedOf((await query(UNCONFIRMED, [xid])).rows[0]!);
       }
     },
   };
+}
+
+/** Lease id → milliseconds it still runs by the database's clock. */
+function unconfirmedOf(row: Record<string, unknown>): Map<string, number> {
+  const ids = (row.ids as string[] | null) ?? [];
+  const leftMs = (row.leftMs as number[] | null) ?? [];
+  return new Map(ids.map((id, i) => [id, Number(leftMs[i])]));
 }

@@ -98,7 +98,7 @@ export interface PostgresReaderOptions {
   changeFeed: boolean;
   /** The key-change feed's lease (src/keys/lookup/pg-change-feed.ts). */
   leaseMs: number;
-  /** Feed and announcement problems (logged by the server; serving carries on without the feed). */
+  /** Feed problems (logged by the server; serving carries on, reading key rows from the database, until the feed is back). */
   onError?: (err: unknown) => void;
 }
 
@@ -112,7 +112,7 @@ export function openPostgresReader(url: string, options: PostgresReaderOptions):
   const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
   const leaseMs = options.leaseMs;
   const feed = options.changeFeed ? listen(url, { leaseMs, onError: options.onError }) : undefined;
-  const { announce } = announcer((text, values) => pool.query(text, values), { maxWaitMs: 2 * leaseMs, onError: options.onError });
+  const { announce } = announcer((text, values) => pool.query(text, values));
   return {
     reader: {
       async find(digest) {

@@ -1,4 +1,4 @@
-// Organisation membership is read on every request (in findByHash's single query), so removing a
+// Organisation membership is read on every request (in findRow's single query), so removing a
 // member (or deleting an app) stops their keys on the very next one. A user key needs its user to be
 // a member of the key's organisation; an app key needs its app to still belong to it. Every key row
 // has an organisation (migration 0012 made the column NOT NULL), so this is a pure check: it reads
