@@ -57,7 +57,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     changeFeed: config.verifyCacheFeed,
     onError: (err) => logger.warn({ err }, "key-change feed: verification falls back to a database check per request"),
   });
-  const db = announcingKeyWrites(createDb(config.databaseUrl), lookup.announce);
+  const db = announcingKeyWrites(await createDb(config.databaseUrl), lookup.announce);
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,

@@ -212,7 +212,7 @@ describe("verification with the cache on the real database", () => {
   beforeAll(async () => {
     t = await openTestDb();
     otherLookup = driverKeyLookup(t.url);
-    other = announcingKeyWrites(createDb(t.url), otherLookup.announce);
+    other = announcingKeyWrites(await createDb(t.url), otherLookup.announce);
     lookup = driverKeyLookup(t.url, { cacheSize: 100 });
     await lookup.feed?.ready();
   });
@@ -355,7 +355,7 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
   beforeAll(async () => {
     t = await openTestDb();
     writerLookup = driverKeyLookup(t.url);
-    writer = announcingKeyWrites(createDb(t.url), writerLookup.announce);
+    writer = announcingKeyWrites(await createDb(t.url), writerLookup.announce);
   });
   afterAll(async () => {
     await writerLookup?.close();

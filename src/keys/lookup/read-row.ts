@@ -6,10 +6,10 @@
 // The server's lookup is cached in memory behind a change token (src/keys/lookup/cache.ts): SQLite's
 // WAL-index header, PostgreSQL's key-change feed (src/keys/lookup/pg-change-feed.ts) or, failing that, its snapshot.
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
 import { Prisma, type ApiKey } from "../../generated/sqlite/client.js";
 import type { Db } from "../../db/client.js";
-import { normalizeDatabaseUrl, providerOf, sqliteFile } from "../../db/client.js";
+import { normalizeDatabaseUrl, postgresDriver, providerOf, sqliteFile } from "../../db/client.js";
 import { cachedKeyLookup, coalesced, oncePerTurn, type ChangeToken, type ChangeTokenNow, type KeyCacheStats } from "./cache.js";
 import { sqliteChangeToken } from "./sqlite-change-token.js";
 import { announcer, listen, type ChangeFeed } from "./pg-change-feed.js";
@@ -132,13 +132,14 @@ function sqliteLookup(file: string): ChangeSource {
 }
 
 function postgresLookup(url: string, options: DriverKeyLookupOptions): ChangeSource {
-  const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000, application_name: "keyward key lookup" });
+  const driver = postgresDriver();
+  const pool = new driver.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000, application_name: "keyward key lookup" });
   // An idle connection that dies (a database restart, a terminated backend) is dropped by the pool
   // and the next query opens another; without a listener the pool's "error" event would crash the process.
   pool.on("error", () => {});
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
-  const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
+  const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : driver.types.getTypeParser(oid, format)) };
   // The MVCC snapshot (xmin:xmax:in-progress ids): equal text means the same committed data.
   // Read on a connection of its own (coalesced: never two reads at once), which skips the pool's
   // check-out on every request (~50 µs here).
@@ -180,7 +181,7 @@ function postgresLookup(url: string, options: DriverKeyLookupOptions): ChangeSou
 function dedicatedConnection(url: string) {
   let current: Promise<pg.Client> | undefined;
   const open = (): Promise<pg.Client> => {
-    const client = new pg.Client({ connectionString: url });
+    const client = new (postgresDriver().Client)({ connectionString: url });
     const opening = client.connect().then(() => client);
     client.on("error", () => drop(opening, client)); // a dropped connection: the next call reconnects
     return opening;
