@@ -1,8 +1,8 @@
 // The protected resource: a stateless MCP Streamable HTTP endpoint. Each request gets a fresh
 // McpServer bound to the caller's verified identity, so any instance can serve any request.
 import { Router } from "@koa/router";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { StreamableHTTPServerTransport as Transport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Services } from "../services.js";
 import type { KeywardState } from "../http/state.js";
 import { parseBody } from "../http/body.js";
@@ -13,10 +13,20 @@ import { missingScope } from "./scope-guard.js";
 import { MCP_PATH, mcpResource, mcpResourceMetadataUrl } from "./metadata.js";
 import type { Logger } from "../log.js";
 
-export function buildMcpServer(identity: Identity, notes: Notes, logger: Logger): McpServer {
+// The MCP SDK (with its JSON Schema validator, ~20 MB resident) is imported on the first /mcp call,
+// not at start-up: an instance that never serves MCP never loads it. Later calls reuse the module.
+const mcpSdk = async () => {
+  const [{ McpServer }, { StreamableHTTPServerTransport }] = await Promise.all([import("@modelcontextprotocol/sdk/server/mcp.js"), import("@modelcontextprotocol/sdk/server/streamableHttp.js")]);
+  return { McpServer, StreamableHTTPServerTransport };
+};
+
+export async function buildMcpServer(identity: Identity, notes: Notes, logger: Logger): Promise<{ server: McpServer; transport: Transport }> {
+  const { McpServer, StreamableHTTPServerTransport } = await mcpSdk();
   const server = new McpServer({ name: "keyward", version: "0.1.0" });
   registerTools(server, identity, notes, logger);
-  return server;
+  // Stateless: no session ids; one JSON answer per POST.
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  return { server, transport };
 }
 
 export function mcpRoutes(services: Services): Router<KeywardState> {
@@ -36,8 +46,7 @@ export function mcpRoutes(services: Services): Router<KeywardState> {
       ctx.body = { error: "insufficient_scope", error_description: `This key lacks the ${lacking} scope`, scope: lacking };
       return;
     }
-    const server = buildMcpServer(auth, notes, services.logger);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const { server, transport } = await buildMcpServer(auth, notes, services.logger);
     ctx.respond = false;
     ctx.res.on("close", () => {
       void transport.close();
