@@ -5,6 +5,7 @@
 //   idle RSS  resident memory of the whole process tree 3 s after ready (npm and tsx add processes)
 //   --help    `keyward --help`, spawn to exit
 // Each variant runs STARTUP_RUNS times (default 5), variants taking turns; medians, with min–max.
+// STARTUP_VARIANTS=compiled keeps only the variants whose name contains that text (skip the slow tsx ones).
 // Markdown on stdout (docs/performance.md quotes it).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -27,12 +28,14 @@ interface Variant {
   help: string[] | undefined;
 }
 const node = process.execPath;
-const variants: Variant[] = [
+const allVariants: Variant[] = [
   { name: "tsx: `node --import tsx src/main.ts` (Docker before)", server: [node, "--import", "tsx", "src/main.ts"], help: [node, "--import", "tsx", "src/cli/index.ts", "--help"] },
   { name: "tsx: `tsx src/main.ts` (npm start before)", server: [node, tsxCli, "src/main.ts"], help: undefined },
-  { name: "compiled: `node dist/main.js` (Docker, npm start's server)", server: [node, "dist/main.js"], help: [node, "bin/keyward.js", "--help"] },
+  { name: "compiled: `node dist/main.js`", server: [node, "dist/main.js"], help: [node, "bin/keyward.js", "--help"] },
+  { name: "compiled: `node --max-semi-space-size=1 dist/main.js` (Docker, npm start's server)", server: [node, "--max-semi-space-size=1", "dist/main.js"], help: undefined },
   ...(npmCli ? [{ name: "compiled: `npm start` (npm, the stale check, node dist/main.js)", server: [node, npmCli, "start", "--silent"], help: undefined }] : []),
 ];
+const variants = allVariants.filter((v) => v.name.includes(process.env.STARTUP_VARIANTS ?? ""));
 
 /** Resident set of a process and all its descendants, in MB (Linux /proc). */
 function treeRss(pid: number): number {

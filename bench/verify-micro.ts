@@ -27,7 +27,7 @@ async function timePerCall(run: () => unknown, calls: number, rounds: number): P
 
 /** Sequential calls (one at a time), as one request would make them; `calls` per round, 3 rounds. */
 export async function verifyMicro(databaseUrl: string, raw: string, prefix: string, calls = 20_000): Promise<VerifyMicro> {
-  const db = createDb(databaseUrl);
+  const db = await createDb(databaseUrl);
   const cachedLookup = openKeyLookup(databaseUrl, { cacheSize: 1000 });
   const plainLookup = openKeyLookup(databaseUrl, { cacheSize: 0 });
   try {

@@ -59,7 +59,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     changeFeed: config.verifyCacheFeed,
     onError: (err) => logger.warn({ err }, "key-change feed: verification reads the database on every request until it is back"),
   });
-  const db = announcingKeyWrites(createDb(config.databaseUrl), lookup.announce);
+  const db = announcingKeyWrites(await createDb(config.databaseUrl), lookup.announce);
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,

@@ -77,7 +77,7 @@ describe("migration 0012: a key without an organisation", () => {
   it("migrates cleanly and then works in its owner's personal organisation, made by the migration if missing", async () => {
     database = await createTestDatabase();
     await rollBack0012(database);
-    const before = createDb(database.url);
+    const before = await createDb(database.url);
     let withPersonal: { id: string };
     let withoutPersonal: { id: string };
     let personalOrgId: string;

@@ -231,7 +231,7 @@ describe("last used over HTTP", () => {
       expect(row.lastUsedAt).toBeNull();
 
       await server.stop();
-      const db = createDb(server.database.url);
+      const db = await createDb(server.database.url);
       try {
         const after = await db.apiKey.findUniqueOrThrow({ where: { id } });
         // the last use (the GET above) is what was written

@@ -1,8 +1,7 @@
 // Config and services for one command: env (plus --database-url) → loadConfig → openServices → close.
 import type { Command } from "commander";
 import { loadConfig, type Config } from "../config.js";
-import { createLogger } from "../log.js";
-import { openServices, type Services } from "../services.js";
+import type { Services } from "../services.js";
 import type { PublicUser } from "../accounts/users.js";
 import { CliError } from "./errors.js";
 
@@ -22,6 +21,8 @@ export function configFor(cmd: Command, overrides: Record<string, string | undef
 /** Opens the services (migrating first), runs `fn`, and always flushes and disconnects afterwards. */
 export async function withServices<T>(cmd: Command, fn: (services: Services) => Promise<T>): Promise<T> {
   const config = configFor(cmd);
+  // Imported here, not at the top: `keyward --help` and the offline commands never load the services.
+  const [{ createLogger }, { openServices }] = await Promise.all([import("../log.js"), import("../services.js")]);
   // Logs (only flush failures, in practice) go to stderr: stdout is for results.
   const logger = createLogger(config.logLevel, process.stderr);
   // No verification cache: a command lives for one request. Its revocations are announced to the

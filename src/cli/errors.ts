@@ -2,9 +2,7 @@
 import { CommanderError } from "commander";
 import { ZodError } from "zod";
 import { ConfigError } from "../config.js";
-import { KeyInputError } from "../keys/index.js";
-import { UserExistsError } from "../accounts/users.js";
-import { MigrationError } from "../db/migrate.js";
+import { KeyInputError } from "../keys/store.js";
 
 export const ExitCode = {
   ok: 0,
@@ -58,8 +56,12 @@ export interface Failure {
   message: string | null;
 }
 
-/** Maps anything a command threw to an exit code and the one line to print. */
-export function describeFailure(err: unknown): Failure {
+/**
+ * Maps anything a command threw to an exit code and the one line to print. Async because the
+ * modules behind the last checks (argon2, the database) are imported only when needed: a failure
+ * they threw has loaded them already, and `keyward --help` or a usage error never loads them.
+ */
+export async function describeFailure(err: unknown): Promise<Failure> {
   if (err instanceof CommanderError) return { exitCode: err.exitCode === 0 ? ExitCode.ok : ExitCode.usage, message: null };
   if (err instanceof CliError) return { exitCode: err.exitCode, message: oneLine(err.message) };
   if (err instanceof KeyInputError) return { exitCode: ExitCode.usage, message: oneLine(err.message) };
@@ -68,6 +70,7 @@ export function describeFailure(err: unknown): Failure {
     const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
     return { exitCode: ExitCode.usage, message: oneLine(issue ? `${where}${issue.message}` : err.message) };
   }
+  const [{ MigrationError }, { UserExistsError }] = await Promise.all([import("../db/migrate.js"), import("../accounts/users.js")]);
   if (err instanceof MigrationError) return { exitCode: ExitCode.failure, message: migrationMessage(err.message) };
   if (err instanceof UserExistsError || err instanceof ConfigError) return { exitCode: ExitCode.failure, message: oneLine(err.message) };
   if (err instanceof Error) return { exitCode: ExitCode.failure, message: oneLine(err.message) };

@@ -1,4 +1,7 @@
 // The `keyward` program: commands, help, version, and how failures become one line + an exit code.
+// Command modules import only light modules (commander, zod, pure helpers) at the top; whatever
+// reaches the database, argon2, pino or the HTTP stack is imported inside the action that needs it,
+// so `keyward --help` and the offline commands start fast (docs/performance.md, start-up).
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { describeFailure, ExitCode } from "./errors.js";
@@ -62,7 +65,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     await buildProgram().parseAsync([...argv]);
     return ExitCode.ok;
   } catch (err) {
-    const failure = describeFailure(err);
+    const failure = await describeFailure(err);
     if (failure.message !== null) process.stderr.write(`keyward: ${failure.message}\n`);
     if (process.env.KEYWARD_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return failure.exitCode;

@@ -1,11 +1,11 @@
 // The Prisma client for SQLite or PostgreSQL, chosen by DATABASE_URL (shared/PRISMA.md).
 // Both generated clients come from identical schemas, so the SQLite one's type stands for both.
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "../generated/sqlite/client.js";
-import { PrismaClient as PostgresClient } from "../generated/postgresql/client.js";
+import type pg from "pg";
 
 export type Db = SqliteClient;
 export type Provider = "sqlite" | "postgresql";
@@ -31,6 +31,12 @@ export function sqliteFile(databaseUrl: string): string {
   return databaseUrl.replace(/^file:/, "");
 }
 
+/**
+ * The `pg` driver, for the code that opens PostgreSQL connections of its own (src/keys/lookup/).
+ * Required on first use, not imported: a SQLite server never loads it (~14 MB resident).
+ */
+export const postgresDriver = (): typeof pg => createRequire(import.meta.url)("pg") as typeof pg;
+
 const PROVIDER = Symbol("keyward.provider");
 
 /** Which database a client talks to, for the few statements written in SQL (src/keys/last-used-writes.ts). */
@@ -38,9 +44,15 @@ export function providerOfDb(db: Db): Provider {
   return (db as Db & { [PROVIDER]?: Provider })[PROVIDER] ?? "sqlite";
 }
 
-export function createDb(databaseUrl: string): Db {
+/**
+ * A Prisma client for this URL. Async because the PostgreSQL client, its adapter and the `pg` driver
+ * are imported only for a PostgreSQL URL: a SQLite server never loads them (docs/performance.md).
+ */
+export async function createDb(databaseUrl: string): Promise<Db> {
   const url = normalizeDatabaseUrl(databaseUrl);
   if (providerOf(url) === "postgresql") {
+    // Loaded on demand (see above).
+    const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../generated/postgresql/client.js")]);
     // Same schema, same model API: the PostgreSQL client is used through the shared type.
     const client = new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
     return Object.assign(client, { [PROVIDER]: "postgresql" as const });

@@ -1,7 +1,6 @@
 // The account security page: two-factor authentication (enrol with a QR code, backup codes shown
 // once, disable / regenerate with the password), password change, and sessions (sign out everywhere).
 import { Router } from "@koa/router";
-import QRCode from "qrcode";
 import { z } from "zod";
 import { passwordSchema } from "../accounts/users.js";
 import type { Services } from "../services.js";
@@ -55,7 +54,8 @@ export function securityRoutes(services: Services): Router<KeywardState> {
 
   const page = async (ctx: Ctx, user: User, extras: PageExtras = {}, status = 200) => {
     const status2fa = await twoFactor.status(user.id);
-    const qr = status2fa.state === "pending" ? await QRCode.toDataURL(status2fa.uri, { errorCorrectionLevel: "M", margin: 1, width: 220 }) : "";
+    // qrcode is imported only to draw an enrolment QR code, not at start-up (docs/performance.md).
+    const qr = status2fa.state === "pending" ? await (await import("qrcode")).default.toDataURL(status2fa.uri, { errorCorrectionLevel: "M", margin: 1, width: 220 }) : "";
     await sendPage(
       ctx,
       "security",

@@ -21,7 +21,7 @@ describe("verification with the cache on the real database", () => {
   beforeAll(async () => {
     t = await openTestDb();
     otherLookup = openKeyLookup(t.url, { cacheSize: 0 });
-    other = announcingKeyWrites(createDb(t.url), otherLookup.announce);
+    other = announcingKeyWrites(await createDb(t.url), otherLookup.announce);
     lookup = openKeyLookup(t.url, { cacheSize: 100 });
     await lookup.feed?.ready();
   });

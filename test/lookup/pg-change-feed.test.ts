@@ -21,7 +21,7 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
   beforeAll(async () => {
     t = await openTestDb();
     writerLookup = openKeyLookup(t.url, { cacheSize: 0 });
-    writer = announcingKeyWrites(createDb(t.url), writerLookup.announce);
+    writer = announcingKeyWrites(await createDb(t.url), writerLookup.announce);
   });
   afterAll(async () => {
     await writerLookup?.close();

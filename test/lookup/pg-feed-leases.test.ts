@@ -34,7 +34,7 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    db = createDb(database.url);
+    db = await createDb(database.url);
     psql = new pg.Client({ connectionString: database.url });
     await psql.connect();
     const portA = await freePort();

@@ -13,7 +13,7 @@ export interface TestDb {
 /** A fresh migrated database (SQLite file or PostgreSQL database, per this run's backend). */
 export async function openTestDb(): Promise<TestDb> {
   const database = await createTestDatabase();
-  const db = createDb(database.url);
+  const db = await createDb(database.url);
   return {
     db,
     url: database.url,

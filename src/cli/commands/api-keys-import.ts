@@ -3,7 +3,7 @@
 // key. Every line is checked first; any problem → every problem listed, nothing written (exit 2).
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { parseImport, type ImportProblem } from "../../keys/index.js";
+import { parseImport, type ImportProblem } from "../../keys/import.js";
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { note, out, printJson, readAllStdin } from "../io.js";

@@ -1,6 +1,7 @@
 // keyward api-keys create | list | revoke: the same key service as the account page, source "cli".
 import { Option, type Command } from "commander";
-import { scopesSchema, type KeyActing, type KeyView } from "../../keys/index.js";
+import type { KeyActing, KeyView } from "../../keys/index.js";
+import { scopesSchema } from "../../keys/input.js";
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";

@@ -1,7 +1,7 @@
 // keyward auth login | set-token | whoami | logout: a key for a remote Keyward server, kept in
 // ~/.config/keyward/credentials.json (0600), or taken from KEYWARD_TOKEN (which always wins).
 import { InvalidArgumentError, type Command } from "commander";
-import { checkFormat } from "../../keys/index.js";
+import { checkFormat } from "../../keys/format.js";
 import { FIRST_PARTY_CLIENT_ID } from "../../oauth/access-token-adapter.js";
 import { CliError, ExitCode } from "../errors.js";
 import { note, out, printJson, promptHidden, readAllStdin } from "../io.js";

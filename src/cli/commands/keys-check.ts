@@ -1,7 +1,7 @@
 // keyward keys check <key>: the offline format + checksum check a secret scanner or a human can run
 // (exit 0 valid, 2 invalid with the reason). No database, no network.
 import type { Command } from "commander";
-import { checkFormat } from "../../keys/index.js";
+import { checkFormat } from "../../keys/format.js";
 import { CliError } from "../errors.js";
 import { out, readAllStdin } from "../io.js";
 import { FORMAT_PROBLEMS } from "../remote/key-problems.js";

@@ -2,7 +2,6 @@
 // without an invitation (the web and the JSON API only invite: src/orgs/invitations.ts). Whoever runs
 // it has the database, so no role is checked beyond the organisation's own rules.
 import type { Command } from "commander";
-import { emailSchema } from "../../accounts/users.js";
 import { OrgInputError } from "../../orgs/organizations.js";
 import { roleSchema, ROLES } from "../../orgs/roles.js";
 import { CliError } from "../errors.js";
@@ -25,6 +24,8 @@ export function registerOrgs(program: Command): void {
     .requiredOption("--role <role>", `one of ${ROLES.join(", ")}`)
     .option("--json", "print the membership as JSON")
     .action(async (organizationId: string, rawEmail: string, options: AddOptions, cmd: Command) => {
+      // Loaded when the command runs (argon2 and the database client), not for `keyward --help`.
+      const { emailSchema } = await import("../../accounts/users.js");
       const email = emailSchema.safeParse(rawEmail);
       if (!email.success) throw CliError.usage(`<email>: ${email.error.issues[0]?.message ?? "invalid email address"}`);
       const role = roleSchema.safeParse(options.role);

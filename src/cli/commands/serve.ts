@@ -1,6 +1,5 @@
 // keyward serve: what src/main.ts does, with --database-url / --port / --host overrides.
 import type { Command } from "commander";
-import { createLogger } from "../../log.js";
 import { configFor } from "../context.js";
 
 interface ServeOptions {
@@ -17,7 +16,7 @@ export function registerServe(program: Command): void {
     .action(async (options: ServeOptions, cmd: Command) => {
       const config = configFor(cmd, { PORT: options.port, HOST: options.host });
       // Loaded on demand: the HTTP stack (oidc-provider, Koa, views) is not needed by the other commands.
-      const { serveUntilSignal } = await import("../../server.js");
+      const [{ serveUntilSignal }, { createLogger }] = await Promise.all([import("../../server.js"), import("../../log.js")]);
       await serveUntilSignal(config, createLogger(config.logLevel));
     });
 }

@@ -1,6 +1,5 @@
 // keyward users create: accounts without the sign-up page (works with ALLOW_SIGNUP=false).
 import type { Command } from "commander";
-import { emailSchema, passwordSchema } from "../../accounts/users.js";
 import { CliError } from "../errors.js";
 import { withServices } from "../context.js";
 import { out, passwordSource, printJson, readPassword } from "../io.js";
@@ -21,6 +20,8 @@ export function registerUsers(program: Command): void {
     .option("--password-stdin", "read the password from stdin (one trailing newline is stripped)")
     .option("--json", "print the user as JSON")
     .action(async (options: CreateOptions, cmd: Command) => {
+      // Loaded when the command runs (argon2 and the database client), not for `keyward --help`.
+      const { emailSchema, passwordSchema } = await import("../../accounts/users.js");
       const email = emailSchema.safeParse(options.email);
       if (!email.success) throw CliError.usage(`--email: ${email.error.issues[0]?.message ?? "invalid email address"}`);
       const source = passwordSource(options.passwordStdin === true);

@@ -46,7 +46,8 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import pg from "pg";
+import type pg from "pg";
+import { postgresDriver } from "../../db/client.js";
 import { UnconfirmedChangeError } from "./announce.js";
 
 export const KEY_CHANGES_CHANNEL = "keyward_key_changes";
@@ -180,7 +181,7 @@ export function listen(url: string, options: ChangeFeedOptions): ChangeFeed {
   async function connect(): Promise<void> {
     reconnectTimer = undefined;
     if (closed) return;
-    const c = new pg.Client({ connectionString: url, application_name: "keyward key-change feed" });
+    const c = new (postgresDriver().Client)({ connectionString: url, application_name: "keyward key-change feed" });
     c.on("error", (err) => lost(c, err));
     c.on("end", () => lost(c, new Error("key-change feed connection ended")));
     c.on("notification", (message) => {

@@ -9,9 +9,10 @@
 // announcer writers use to wait for every instance's cache (src/keys/lookup/pg-change-feed.ts).
 // src/keys/lookup/index.ts puts the pieces together.
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
 import { Prisma, type ApiKey } from "../../generated/sqlite/client.js";
 import type { Db } from "../../db/client.js";
+import { postgresDriver } from "../../db/client.js";
 import { hexOfDigest } from "../hash.js";
 import type { ChangeToken, RowReader } from "./cache.js";
 import { oncePerTurn, sqliteChangeToken } from "./sqlite-change-token.js";
@@ -103,13 +104,14 @@ export interface PostgresReaderOptions {
 }
 
 export function openPostgresReader(url: string, options: PostgresReaderOptions): OpenedReader {
-  const pool = new pg.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000, application_name: "keyward key lookup" });
+  const driver = postgresDriver();
+  const pool = new driver.Pool({ connectionString: url, max: 8, idleTimeoutMillis: 30_000, application_name: "keyward key lookup" });
   // An idle connection that dies (a database restart, a terminated backend) is dropped by the pool
   // and the next query opens another; without a listener the pool's "error" event would crash the process.
   pool.on("error", () => {});
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
-  const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
+  const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : driver.types.getTypeParser(oid, format)) };
   const leaseMs = options.leaseMs;
   const feed = options.changeFeed ? listen(url, { leaseMs, onError: options.onError }) : undefined;
   const { announce } = announcer((text, values) => pool.query(text, values));
