@@ -18,6 +18,7 @@ import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { clearDeviceCookie, rememberDevice } from "./device-cookie.js";
 import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 import { createOneTimeReveals } from "./one-time-reveal.js";
+import { describeUserAgent } from "../audit/describe.js";
 
 export const SECURITY_PAGE = "/app/account/security";
 export const BACKUP_CODES_REVEAL = `${SECURITY_PAGE}/backup-codes`;
@@ -75,7 +76,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
         title: "Account security",
         twoFactor: status2fa,
         qr,
-        sessionList: await sessions.listForUser(user.id, ctx.state.session?.token),
+        sessionList: (await sessions.listForUser(user.id, ctx.state.session?.token)).map((s) => ({ ...s, browser: describeUserAgent(s.userAgent) })),
         error: extras.error ?? "",
         notice: extras.notice ?? "",
         backupCodes: extras.backupCodes ?? null,
