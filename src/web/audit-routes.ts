@@ -7,7 +7,7 @@ import type { Ctx, KeywardState } from "../http/state.js";
 import type { AuditEventView, ListOptions } from "../audit/index.js";
 import { describeEvent, EVENT_KINDS, type DescribeContext, type DescribedEvent } from "../audit/describe.js";
 import { sendPage } from "./render.js";
-import { loginUrl } from "./require-login.js";
+import { loginUrlFor } from "./require-login.js";
 
 export const AUDIT_PAGE = "/app/account/audit";
 export const EVENTS_PER_PAGE = 50;
@@ -79,7 +79,7 @@ export function auditRoutes(services: Services): Router<KeywardState> {
 
   router.get(AUDIT_PAGE, async (ctx) => {
     const user = ctx.state.session?.user;
-    if (!user) return ctx.redirect(loginUrl(ctx.originalUrl));
+    if (!user) return ctx.redirect(loginUrlFor(ctx));
     const parsed = filterQuery.safeParse(ctx.query);
     if (!parsed.success) return show(ctx, user.id, {}, parsed.error.issues[0]!.message);
     const { kind, key, before } = parsed.data;

@@ -12,7 +12,7 @@ import { requestMeta } from "../http/request-meta.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
-import { loginUrl } from "./require-login.js";
+import { loginUrlFor } from "./require-login.js";
 import { clearSessionCookie } from "./session.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { clearDeviceCookie, rememberDevice } from "./device-cookie.js";
@@ -99,7 +99,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
   };
 
   router.get("/", async (ctx) => {
-    if (!ctx.state.session) return ctx.redirect(loginUrl(SECURITY_PAGE));
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, SECURITY_PAGE));
     const notice = typeof ctx.query.notice === "string" ? (NOTICES[ctx.query.notice] ?? "") : "";
     await page(ctx, loggedIn(ctx), { notice });
   });
@@ -147,7 +147,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
 
   // The only response that ever contains backup codes: the first view of the reveal URL.
   router.get("/backup-codes/:token", async (ctx) => {
-    if (!ctx.state.session) return ctx.redirect(loginUrl(ctx.originalUrl));
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx));
     const held = await reveals.take(ctx.state.session.token, "backup_codes", ctx.params.token!);
     if (!held) return sendPage(ctx, "reveal-gone", { title: "Backup codes already shown", what: "backup codes", back: SECURITY_PAGE, backLabel: "Back to account security" }, 410);
     await page(ctx, loggedIn(ctx), { backupCodes: held.codes, notice: held.notice });
