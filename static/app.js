@@ -1,7 +1,7 @@
 // Progressive enhancement only: every page works without this file.
 
-// Copy buttons need this script: they stay hidden without it.
-for (const button of document.querySelectorAll("button.copy[hidden]")) button.hidden = false;
+// Copy buttons need this script: app.css hides them until it marks the page.
+document.documentElement.classList.add("js");
 document.addEventListener("click", async (event) => {
   const copy = event.target.closest("button.copy");
   if (copy) {

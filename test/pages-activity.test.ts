@@ -120,7 +120,7 @@ describe("paging and filters", () => {
     const other = await signUp(server);
     await mintOnPage(user.agent, user.csrf, "first");
     const second = await mintOnPage(user.agent, user.csrf, "second");
-    const secondId = /data-key-id="(key_[^"]+)">\s*<td class="label" data-label="Label">second</.exec(second.html)![1]!;
+    const secondId = /data-key-id="(key_[^"]+)">\s*<td class="label">second</.exec(second.html)![1]!;
     await mintOnPage(other.agent, other.csrf, "theirs");
 
     const minted = await user.agent.get(`${AUDIT}?kind=key.minted`).expect(200);
@@ -173,10 +173,15 @@ describe("small but visible", () => {
     expect((await request(server.url).get("/app/account/audit").expect(302)).headers.location).toBe("/login?return_to=%2Fapp%2Faccount%2Faudit");
   });
 
-  it("copy buttons start hidden (the script shows them); the navigation is labelled", async () => {
+  it("copy buttons are hidden until the script marks the page; the navigation is labelled", async () => {
     const user = await signUp(server);
     const html = (await user.agent.get("/app/account/api-keys").expect(200)).text;
-    expect(html).toMatch(/<button type="button" class="copy" hidden /);
+    const css = (await request(server.url).get("/static/app.css").expect(200)).text;
+    const js = (await request(server.url).get("/static/app.js").expect(200)).text;
+    expect(css).toContain("button.copy { display: none; }");
+    expect(css).toContain(".js button.copy { display: inline-block; }");
+    expect(js).toContain('document.documentElement.classList.add("js")');
+    expect(html).toContain('class="copy"');
     expect(html).toContain('<nav aria-label="Main">');
     expect(csrfFrom(html)).toBeTruthy();
   });
