@@ -157,7 +157,7 @@ describe("the audit trail", () => {
     expect(activity.text).toContain(UA);
     expect(activity.text).toContain("Failed log-in");
     expect(await server.services.db.auditEvent.count()).toBeGreaterThan(before);
-  });
+  }, 90_000); // three CLI processes: ~27 s alone, over the default 30 s when other test files share the cores
 
   it("is private: another user's trail shows none of these events", async () => {
     const a = await signUp(server);
