@@ -8,6 +8,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorizeUrl, pkcePair, register } from "./support/oauth/flow.js";
+import { codeAt, currentStep } from "./support/security.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
@@ -39,10 +40,10 @@ describe.skipIf(skip)("pages at phone and desktop widths", () => {
     await server?.close();
   });
 
-  async function logIn(page: Page) {
+  async function logIn(page: Page, who: { email: string; password: string } = person) {
     await page.goto(`${server.url}/login`);
-    await page.getByLabel("Email").fill(person.email);
-    await page.getByLabel("Password").fill(person.password);
+    await page.getByLabel("Email").fill(who.email);
+    await page.getByLabel("Password").fill(who.password);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL("**/app/account/api-keys");
   }
@@ -135,5 +136,34 @@ describe.skipIf(skip)("pages at phone and desktop widths", () => {
       await context.close();
       expect(problems).toEqual([]);
     }, 180_000);
+
+    it(`two-factor states and the backup codes' one-time reveal at ${size.width}px (${run.colorScheme} scheme)`, async () => {
+      const problems: string[] = [];
+      const someone = await signUp(server);
+      const context = await browser.newContext({ viewport: size, colorScheme: run.colorScheme });
+      const page = await context.newPage();
+      await logIn(page, someone);
+      await page.goto(`${server.url}/app/account/security`);
+      await page.locator("#two-factor").getByLabel("Password").fill(someone.password);
+      await page.getByRole("button", { name: "Enable 2FA" }).click();
+      await page.locator("#totp-secret").waitFor();
+      await check(page, "security, 2FA pending", size.width, problems);
+      const secret = (await page.locator("#totp-secret").textContent())!.trim();
+      await page.getByLabel("Code from the app").fill(await codeAt(secret, currentStep()));
+      await page.locator("#two-factor").getByLabel("Password").fill(someone.password);
+      await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+      await page.locator("#backup-codes").waitFor();
+      expect(page.url()).toMatch(/\/app\/account\/security\/backup-codes\//);
+      expect(await page.locator("code.backup-code").count()).toBe(10);
+      await check(page, "backup codes reveal", size.width, problems);
+      await page.reload();
+      await page.locator("#reveal-gone").waitFor();
+      expect(await page.locator("code.backup-code").count()).toBe(0);
+      await check(page, "backup codes after reload", size.width, problems);
+      await page.goto(`${server.url}/app/account/security`);
+      await check(page, "security, 2FA on", size.width, problems);
+      await context.close();
+      expect(problems).toEqual([]);
+    }, 120_000);
   }
 });
