@@ -1,4 +1,7 @@
 // Progressive enhancement only: every page works without this file.
+
+// Copy buttons need this script: app.css hides them until it marks the page.
+document.documentElement.classList.add("js");
 document.addEventListener("click", async (event) => {
   const copy = event.target.closest("button.copy");
   if (copy) {

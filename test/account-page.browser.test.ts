@@ -107,7 +107,9 @@ describe.skipIf(skip)("account page in a browser", () => {
     expect(await revokedRow.getAttribute("class")).toBe("revoked");
     expect(await revokedRow.locator(".status").textContent()).toBe("Revoked");
     expect(await page.getByRole("status").textContent()).toContain(`ending in ${raw.slice(-4)} was revoked`);
-    expect(Number(await revokedRow.evaluate((el) => getComputedStyle(el).opacity))).toBeLessThan(1);
+    // set apart by colour, not by opacity (which would fail text contrast: issue 27)
+    expect(Number(await revokedRow.evaluate((el) => getComputedStyle(el).opacity))).toBe(1);
+    expect(await revokedRow.locator("td").first().evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe("rgba(0, 0, 0, 0)");
 
     // the key no longer works
     const res = await fetch(`${server.url}/api/api-keys`, { headers: { Authorization: `Bearer ${raw}` } });

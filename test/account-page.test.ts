@@ -28,13 +28,13 @@ function mcpCall(raw: string, header: "bearer" | "x-api-key" = "bearer") {
 }
 
 describe("minting on the page", () => {
-  it("reveals the raw key exactly once: in the POST response, never in a later GET", async () => {
+  it("reveals the raw key exactly once: on the first view of the reveal URL the POST redirects to, never in a later GET", async () => {
     const { agent, csrf } = await signUp(server);
     const empty = await agent.get(KEYS_PAGE).expect(200);
     expect(empty.text).toContain("No keys yet.");
     expect(empty.text).not.toContain('id="reveal"');
 
-    const res = await agent.post(KEYS_PAGE).type("form").send({ _csrf: csrf, label: "MacBook script" }).expect(201);
+    const res = await agent.post(KEYS_PAGE).type("form").send({ _csrf: csrf, label: "MacBook script" }).redirects(1).expect(200);
     expect(res.headers["cache-control"]).toBe("no-store");
     const raw = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
     expect(raw).toMatch(/^kw_user_[0-9A-Za-z]{49}$/);

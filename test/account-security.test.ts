@@ -33,7 +33,7 @@ describe("turning on 2FA", () => {
     expect(wrong.text).toContain(secret); // still enrolling, same secret
 
     const step = Math.floor(Date.now() / 30_000);
-    const ok = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: await codeAt(secret, step), password }).expect(201);
+    const ok = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: await codeAt(secret, step), password }).redirects(1).expect(200);
     expect(ok.headers["cache-control"]).toBe("no-store");
     const codes = [...ok.text.matchAll(/<code class="backup-code">([0-9a-z]{5}-[0-9a-z]{5})<\/code>/g)].map((m) => m[1]);
     expect(new Set(codes).size).toBe(10);
@@ -208,7 +208,7 @@ describe("re-authentication, password change and sign out everywhere", () => {
     const badRegen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: "wrong password" });
     expect(badRegen.status).toBe(403);
     expect(badRegen.text).toContain("Your current password is not correct.");
-    const regen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: user.password }).expect(201);
+    const regen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: user.password }).redirects(1).expect(200);
     const fresh = [...regen.text.matchAll(/<code class="backup-code">([^<]+)<\/code>/g)].map((m) => m[1]!);
     expect(fresh).toHaveLength(10);
     const old = await passwordStep(server, user.email, user.password);

@@ -34,7 +34,7 @@ let acme: string;
 const bearer = (raw: string) => ({ Authorization: `Bearer ${raw}`, "User-Agent": UA });
 /** A key acting in `organizationId`, minted on `person`'s account page. */
 async function mintIn(person: Person, organizationId: string, label: string): Promise<string> {
-  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).expect(201);
+  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).redirects(1).expect(200);
   return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
 }
 const userId = async (p: Person) => (await server.services.users.findByEmail(p.email))!.id;

@@ -29,6 +29,14 @@ export interface AuditEventView {
   createdAt: string;
 }
 
+export interface ListOptions {
+  limit?: number;
+  /** The last event of the previous page: only older ones follow. */
+  before?: { createdAt: Date; id: string };
+  action?: string;
+  keyId?: string;
+}
+
 /**
  * Where an event is written: the client itself, or the transaction of the change it records (a key
  * and its `key.minted` event commit together or not at all: src/keys/store.ts).
@@ -61,9 +69,18 @@ export function createAudit(db: Db) {
       if (events.length > 0) await writer.auditEvent.createMany({ data: events.map(rowOf) });
     },
 
-    /** Newest first. */
-    async listForUser(userId: string, options: { limit?: number } = {}): Promise<AuditEventView[]> {
-      const rows = await db.auditEvent.findMany({ where: { userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: Math.min(options.limit ?? 100, 500) });
+    /** Newest first; `before` walks to older events, `action` and `keyId` narrow them (events about the key or made with it). */
+    async listForUser(userId: string, options: ListOptions = {}): Promise<AuditEventView[]> {
+      const { before, action, keyId } = options;
+      const where = {
+        userId,
+        AND: [
+          before ? { OR: [{ createdAt: { lt: before.createdAt } }, { createdAt: before.createdAt, id: { lt: before.id } }] } : {},
+          action ? { action } : {},
+          keyId ? { OR: [{ targetId: keyId }, { actorType: "api_key", actorId: keyId }] } : {},
+        ],
+      };
+      const rows = await db.auditEvent.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: Math.min(options.limit ?? 100, 500) });
       return rows.map((r) => ({
         id: r.id,
         action: r.action,

@@ -1,4 +1,6 @@
 // The account page for API keys: mint (with a one-shot reveal), list, revoke with confirmation.
+// Minting answers with a redirect to a one-time reveal URL (./one-time-reveal.ts): reloading the
+// page that shows the new key neither mints again nor shows the key again.
 import { Router } from "@koa/router";
 import { z } from "zod";
 import { KeyInputError, type KeyActing, type KeyView } from "../keys/index.js";
@@ -12,9 +14,11 @@ import { endOnRedirect, requireLogin } from "./require-login.js";
 import { allHostSnippets } from "../mcp/host-configs.js";
 import { requestMeta } from "../http/request-meta.js";
 import { MANAGEMENT_DESCRIPTIONS, MANAGEMENT_SCOPES } from "../scopes/management.js";
+import { createOneTimeReveals } from "./one-time-reveal.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 export const KEYS_PER_PAGE = 50;
+export const revealUrl = (token: string) => `${KEYS_PAGE}/reveal/${token}`;
 
 const mintForm = z.object({
   label: z.string().max(1000).default(""),
@@ -38,6 +42,7 @@ export function mcpJson(baseUrl: string): string {
 export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
   const { keys, config } = services;
   const router = new Router<KeywardState>();
+  const reveals = createOneTimeReveals(services.db);
 
   router.use(endOnRedirect);
 
@@ -97,12 +102,24 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       // Any organisation the user is not a member of (or that does not exist) is refused the same way.
       const organizationId = form.organizationId || undefined;
       const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId }, pageActing(ctx, user.id));
-      // The only response that ever contains the raw key: rendered, not redirected, never cached.
-      await page(ctx, user.id, { revealed: minted }, 201);
+      const token = await reveals.hold(ctx.state.session!.token, "api_key", { raw: minted.raw, keyId: minted.key.id });
+      ctx.status = 303;
+      ctx.redirect(revealUrl(token));
     } catch (err) {
       if (err instanceof KeyInputError) return page(ctx, user.id, { error: err.message, form: kept }, 400);
       throw err;
     }
+  });
+
+  // The only response that ever contains the raw key: the first view of the reveal URL, never cached.
+  router.get(`${KEYS_PAGE}/reveal/:token`, async (ctx) => {
+    const user = requireLogin(ctx);
+    const held = await reveals.take(ctx.state.session!.token, "api_key", ctx.params.token!);
+    const key = held ? await keys.get(user.id, held.keyId) : null;
+    if (!held || !key) {
+      return sendPage(ctx, "reveal-gone", { title: "Key already shown", what: "key", back: KEYS_PAGE, backLabel: "Back to your API keys" }, 410);
+    }
+    await page(ctx, user.id, { revealed: { raw: held.raw, key } });
   });
 
   // The confirmation page for browsers without JavaScript (with it, a dialog asks instead).

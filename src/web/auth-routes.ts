@@ -49,7 +49,9 @@ export function authRoutes(services: Services): Router<KeywardState> {
           ? "You have been signed out on every device. Your API keys were not touched: they still work."
           : ctx.query.expired === "1"
             ? "Your log-in timed out before the code was entered. Log in again."
-            : ctx.query[SIGNED_UP] === "1"
+            : ctx.query.session === "expired"
+              ? "Your session has expired. Log in again to continue where you were."
+              : ctx.query[SIGNED_UP] === "1"
               ? "Thank you for signing up. Log in with your email and password to continue."
               : "";
     await loginPage(ctx, { returnTo, notice });

@@ -7,7 +7,7 @@ import type { KeyView } from "../keys/index.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
-import { loginUrl } from "./require-login.js";
+import { loginUrlFor } from "./require-login.js";
 import { requestMeta } from "../http/request-meta.js";
 
 export const APPS_PAGE = "/app/account/connected-apps";
@@ -46,7 +46,7 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
   };
 
   router.get(APPS_PAGE, async (ctx) => {
-    if (!ctx.state.session) return ctx.redirect(loginUrl(APPS_PAGE));
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, APPS_PAGE));
     const apps = groupByClient(await keys.listOAuth(user(ctx).id));
     const notice = typeof ctx.query.disconnected === "string" ? `Disconnected. Its keys no longer work.` : "";
     await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice });

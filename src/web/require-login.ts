@@ -2,9 +2,15 @@
 import type { Middleware } from "koa";
 import type { PublicUser } from "../accounts/users.js";
 import type { Ctx, KeywardState } from "../http/state.js";
+import { SESSION_COOKIE } from "./session.js";
 
 export function loginUrl(returnTo: string): string {
   return `/login?return_to=${encodeURIComponent(returnTo)}`;
+}
+
+/** The log-in URL for this request: it says "session expired" when the browser sent a session cookie that no longer works. */
+export function loginUrlFor(ctx: Ctx, returnTo: string = ctx.originalUrl): string {
+  return ctx.cookies.get(SESSION_COOKIE) ? `${loginUrl(returnTo)}&session=expired` : loginUrl(returnTo);
 }
 
 class RedirectSignal extends Error {}
@@ -13,7 +19,7 @@ class RedirectSignal extends Error {}
 export function requireLogin(ctx: Ctx): PublicUser {
   const user = ctx.state.session?.user;
   if (!user) {
-    ctx.redirect(loginUrl(ctx.originalUrl));
+    ctx.redirect(loginUrlFor(ctx));
     throw new RedirectSignal();
   }
   return user;

@@ -1,5 +1,7 @@
 // The account security page: two-factor authentication (enrol with a QR code, backup codes shown
 // once, disable / regenerate with the password), password change, and sessions (sign out everywhere).
+// New backup codes are shown through a one-time reveal URL (./one-time-reveal.ts): a reload after
+// enrolment or regeneration shows nothing and makes nothing.
 import { Router } from "@koa/router";
 import { z } from "zod";
 import { passwordSchema } from "../accounts/users.js";
@@ -9,13 +11,16 @@ import { requestMeta } from "../http/request-meta.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
 import { sendPage } from "./render.js";
-import { loginUrl } from "./require-login.js";
+import { loginUrlFor } from "./require-login.js";
 import { clearSessionCookie } from "./session.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { clearDeviceCookie, rememberDevice } from "./device-cookie.js";
 import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
+import { createOneTimeReveals } from "./one-time-reveal.js";
+import { describeUserAgent } from "../audit/describe.js";
 
 export const SECURITY_PAGE = "/app/account/security";
+export const BACKUP_CODES_REVEAL = `${SECURITY_PAGE}/backup-codes`;
 
 const confirmForm = z.object({ code: z.string().max(100).default(""), password: z.string().max(5000).default("") });
 const passwordForm = z.object({ password: z.string().max(5000).default("") });
@@ -44,6 +49,14 @@ export function securityRoutes(services: Services): Router<KeywardState> {
   const router = new Router<KeywardState>({ prefix: SECURITY_PAGE });
   const deviceCookies = createDeviceCookies(services.db);
   const reauthLimit = accountLimit(rateLimiter, loginLimits(services.config).account);
+  const reveals = createOneTimeReveals(services.db);
+
+  /** Holds the codes for this session and redirects to the page that shows them once. */
+  const revealCodes = async (ctx: Ctx, codes: string[], notice: string) => {
+    const token = await reveals.hold(ctx.state.session!.token, "backup_codes", { codes, notice });
+    ctx.status = 303;
+    ctx.redirect(`${BACKUP_CODES_REVEAL}/${token}#backup-codes`);
+  };
 
   const loggedIn = (ctx: Ctx): User => {
     const user = ctx.state.session?.user;
@@ -63,7 +76,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
         title: "Account security",
         twoFactor: status2fa,
         qr,
-        sessionList: await sessions.listForUser(user.id, ctx.state.session?.token),
+        sessionList: (await sessions.listForUser(user.id, ctx.state.session?.token)).map((s) => ({ ...s, browser: describeUserAgent(s.userAgent) })),
         error: extras.error ?? "",
         notice: extras.notice ?? "",
         backupCodes: extras.backupCodes ?? null,
@@ -86,7 +99,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
   };
 
   router.get("/", async (ctx) => {
-    if (!ctx.state.session) return ctx.redirect(loginUrl(SECURITY_PAGE));
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, SECURITY_PAGE));
     const notice = typeof ctx.query.notice === "string" ? (NOTICES[ctx.query.notice] ?? "") : "";
     await page(ctx, loggedIn(ctx), { notice });
   });
@@ -118,7 +131,7 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     if (!backupCodes) return page(ctx, user, { error: "That code did not match. Check that your phone's clock is right and enter the current code." }, 400);
     await reauthLimit.clear(key);
     await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.enabled", ...requestMeta(ctx) });
-    await page(ctx, user, { backupCodes, notice: "Two-factor authentication is on. From now on, log-in asks for a code after your password." }, 201);
+    await revealCodes(ctx, backupCodes, "Two-factor authentication is on. From now on, log-in asks for a code after your password.");
   });
 
   router.post("/2fa/backup-codes", requireCsrf, async (ctx) => {
@@ -129,7 +142,15 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     const backupCodes = await twoFactor.regenerateBackupCodes(user.id);
     if (!backupCodes) return page(ctx, user, { error: "Two-factor authentication is off: there are no backup codes to replace." }, 409);
     await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.backup_codes_regenerated", ...requestMeta(ctx) });
-    await page(ctx, user, { backupCodes, notice: "New backup codes. The old ones no longer work." }, 201);
+    await revealCodes(ctx, backupCodes, "New backup codes. The old ones no longer work.");
+  });
+
+  // The only response that ever contains backup codes: the first view of the reveal URL.
+  router.get("/backup-codes/:token", async (ctx) => {
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx));
+    const held = await reveals.take(ctx.state.session.token, "backup_codes", ctx.params.token!);
+    if (!held) return sendPage(ctx, "reveal-gone", { title: "Backup codes already shown", what: "backup codes", back: SECURITY_PAGE, backLabel: "Back to account security" }, 410);
+    await page(ctx, loggedIn(ctx), { backupCodes: held.codes, notice: held.notice });
   });
 
   router.post("/2fa/disable", requireCsrf, async (ctx) => {

@@ -26,7 +26,7 @@ const mcp = (raw: string, body: object) => request(server.url).post("/mcp").set(
 
 /** A key acting in `organizationId`, minted on the account page (a key mints only in its own organisation). */
 const mintIn = async (person: Awaited<ReturnType<typeof signUp>>, organizationId: string, label: string) => {
-  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).expect(201);
+  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).redirects(1).expect(200);
   return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
 };
 
@@ -66,7 +66,8 @@ describe("role changes reach existing keys on the next request", () => {
       .post("/app/account/api-keys")
       .type("form")
       .send({ _csrf: bob.csrf, label: "bob in acme", organizationId: acme })
-      .expect(201)
+      .redirects(1)
+      .expect(200)
       .then((r) => ({ raw: /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(r.text)![1]! }));
     const before = await mcp(raw, tool("notes_add", { text: "as member" }));
     expect(before.status, before.text).toBe(200);
@@ -115,7 +116,7 @@ describe("role changes reach existing keys on the next request", () => {
 describe("org admins and members' keys", () => {
   it("an admin sees and revokes a member's key; the revocation is audit-logged as org_admin", async () => {
     // A key mints only in its own organisation: bob's Acme key comes from a key acting in Acme.
-    const bobInAcme = await bob.agent.post("/app/account/api-keys").type("form").send({ _csrf: bob.csrf, label: "bob acme seed", organizationId: acme }).expect(201);
+    const bobInAcme = await bob.agent.post("/app/account/api-keys").type("form").send({ _csrf: bob.csrf, label: "bob acme seed", organizationId: acme }).redirects(1).expect(200);
     const seed = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(bobInAcme.text)![1]!;
     const minted = await api(seed).post("/api/api-keys", { label: "bob acme" });
     expect(minted.status, minted.text).toBe(201);

@@ -105,7 +105,7 @@ export async function signUp(server: TestServer, email = uniqueEmail(), password
 
 /** Mints a portal key through the account page; returns the raw key shown in the reveal banner. */
 export async function mintOnPage(agent: ReturnType<typeof browser>, csrf: string, label = "test key", scopes: string[] = []) {
-  const res = await agent.post("/app/account/api-keys").type("form").send({ _csrf: csrf, label, scopes }).expect(201);
+  const res = await agent.post("/app/account/api-keys").type("form").send({ _csrf: csrf, label, scopes }).redirects(1).expect(200); // 303 → the one-time reveal
   const m = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text);
   if (!m) throw new Error("no reveal banner");
   return { raw: m[1]!, html: res.text };

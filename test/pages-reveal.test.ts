@@ -1,0 +1,114 @@
+// Issue 27, item 3: reloading the page that shows a new key (or new backup codes) neither mints
+// again nor shows the secret again. Minting answers 303 → a one-time reveal URL, consumed on its
+// first view by the session that minted; nothing raw is held in the database meanwhile.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browser, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { backupCodesIn, codeStep, enableTwoFactor, passwordStep, SECURITY } from "./support/security.js";
+import { csrfFrom } from "./support/server.js";
+
+const KEYS_PAGE = "/app/account/api-keys";
+const rawIn = (html: string) => /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(html)?.[1];
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => server?.close());
+
+/** Every text cell of every table, as one string (to prove a secret is in none of them). */
+async function everyTableAsText(): Promise<string> {
+  const db = server.services.db;
+  const postgres = server.database.url.startsWith("postgres");
+  const tables = postgres
+    ? await db.$queryRawUnsafe<{ name: string }[]>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+    : await db.$queryRawUnsafe<{ name: string }[]>(`SELECT name FROM sqlite_master WHERE type = 'table'`);
+  const parts: string[] = [];
+  for (const { name } of tables) parts.push(JSON.stringify(await db.$queryRawUnsafe(`SELECT * FROM "${name}"`), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)));
+  return parts.join("\n");
+}
+
+describe("minting on the page", () => {
+  it("redirects to a reveal shown once; a reload shows a clear page and mints nothing", async () => {
+    const { agent, csrf } = await signUp(server);
+    const mint = await agent.post(KEYS_PAGE).type("form").send({ _csrf: csrf, label: "reload me" }).redirects(0).expect(303);
+    const reveal = mint.headers.location as string;
+    expect(reveal).toMatch(/^\/app\/account\/api-keys\/reveal\/[A-Za-z0-9_-]{43}$/);
+    expect(mint.text).not.toMatch(/kw_user_/);
+
+    // Before the first view the database holds the pending reveal, but not the key in clear.
+    const atRest = await everyTableAsText();
+
+    const first = await agent.get(reveal).expect(200);
+    expect(first.headers["cache-control"]).toBe("no-store");
+    const raw = rawIn(first.text)!;
+    expect(raw).toMatch(/^kw_user_/);
+    expect(atRest).not.toContain(raw);
+    expect(atRest).not.toContain(raw.slice(8, 8 + 43));
+
+    // Reload (twice): the clear "shown once" page with a way back, no key, and still exactly one key.
+    for (let i = 0; i < 2; i++) {
+      const again = await agent.get(reveal).expect(410);
+      expect(again.text).toContain("This key was shown once");
+      expect(again.text).toContain('href="/app/account/api-keys"');
+      expect(again.text).not.toContain(raw);
+      expect(rawIn(again.text)).toBeUndefined();
+    }
+    const list = await agent.get(KEYS_PAGE).expect(200);
+    expect(list.text.match(/data-key-id="/g)).toHaveLength(1);
+    expect(await everyTableAsText()).not.toContain(raw);
+  });
+
+  it("another browser session cannot read the reveal: the same answer as a reveal that never existed", async () => {
+    const owner = await signUp(server);
+    const thief = await signUp(server);
+    const mint = await owner.agent.post(KEYS_PAGE).type("form").send({ _csrf: owner.csrf, label: "mine" }).redirects(0).expect(303);
+    const reveal = mint.headers.location as string;
+
+    const stolen = await thief.agent.get(reveal).expect(410);
+    const missing = await thief.agent.get(`${KEYS_PAGE}/reveal/${"A".repeat(43)}`).expect(410);
+    const malformed = await thief.agent.get(`${KEYS_PAGE}/reveal/not-a-token`).expect(410);
+    expect(rawIn(stolen.text)).toBeUndefined();
+    expect(stolen.text).toBe(missing.text);
+    expect(malformed.text).toBe(missing.text);
+    // logged out: sent to log in, nothing shown
+    const anonymous = await browser(server).get(reveal).redirects(0);
+    expect(anonymous.status).toBe(302);
+    expect(anonymous.headers.location).toMatch(/^\/login\?return_to=/);
+
+    // the thief's attempts did not spend the owner's reveal
+    const shown = await owner.agent.get(reveal).expect(200);
+    expect(rawIn(shown.text)).toMatch(/^kw_user_/);
+  });
+});
+
+describe("backup codes", () => {
+  it("after enrolment and after regeneration: shown once, a reload makes no new codes", async () => {
+    const user = await signUp(server);
+    const { backupCodes } = await enableTwoFactor(user.agent); // follows the 303 to the first view
+    expect(backupCodes).toHaveLength(10);
+
+    const csrf = csrfFrom((await user.agent.get(SECURITY).expect(200)).text);
+    const regen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: user.password }).redirects(0).expect(303);
+    const reveal = (regen.headers.location as string).replace(/#.*$/, "");
+    expect(reveal).toMatch(/^\/app\/account\/security\/backup-codes\/[A-Za-z0-9_-]{43}$/);
+    const atRest = await everyTableAsText();
+
+    const shown = await user.agent.get(reveal).expect(200);
+    const fresh = backupCodesIn(shown.text);
+    expect(fresh).toHaveLength(10);
+    expect(shown.text).toContain("New backup codes. The old ones no longer work.");
+    for (const c of fresh) expect(atRest).not.toContain(c);
+
+    const again = await user.agent.get(reveal).expect(410);
+    expect(again.text).toContain("These backup codes were shown once");
+    expect(backupCodesIn(again.text)).toHaveLength(0);
+    expect(await browser(server).get(reveal).redirects(0)).toHaveProperty("status", 302);
+    const other = await signUp(server);
+    expect(backupCodesIn((await other.agent.get(reveal).expect(410)).text)).toHaveLength(0);
+
+    // The reload made nothing: the codes shown on the first view are the ones that work.
+    const login = await passwordStep(server, user.email, user.password);
+    expect(login.res.headers.location).toBe("/login/2fa");
+    expect((await codeStep(login.agent, fresh[0]!)).status).toBe(303);
+  });
+});
