@@ -2,7 +2,7 @@
 # Writes a new migration for both providers from the difference between two schema versions.
 #   scripts/new-migration.sh NAME [OLD_SQLITE_SCHEMA OLD_POSTGRES_SCHEMA]
 # Without old schemas the migration is made from empty (the first one). `prisma migrate dev`
-# does not work with driver adapters here (shared/PRISMA.md), so migrations are diffs.
+# does not work offline with driver adapters, so migrations are diffs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1
