@@ -5,6 +5,7 @@
 # does not work offline with driver adapters, so migrations are diffs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p data # the SQLite diff database lives there
 name=$1
 declare -A url=([sqlite]="file:./data/diff.db" [postgresql]="${PG_DIFF_URL:-postgresql://postgres@127.0.0.1:5432/test}")
 declare -A old=([sqlite]="${2:-}" [postgresql]="${3:-}")
