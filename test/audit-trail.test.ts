@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { SECURITY, codeStep, enableTwoFactor, passwordStep } from "./support/security.js";
 import type { AuditEventView } from "../src/audit/index.js";
