@@ -1,15 +1,15 @@
 // The audit trail: every account and key event is recorded once, at its call site, with the right
 // actor, IP and user agent, and shown on /app/account/audit. The table is append-only.
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { SECURITY, codeStep, enableTwoFactor, passwordStep } from "./support/security.js";
 import type { AuditEventView } from "../src/audit/index.js";
+import { keyward as keywardCli } from "./support/cli-run.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const UA = "AuditTest/1.0 (keyward)";
@@ -20,18 +20,9 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.close());
 
-function keyward(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: server.database.url, LOG_LEVEL: "warn" };
-  for (const name of ["KEY_PREFIX", "SCOPES", "PORT", "HOST", "ISSUER"]) delete env[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/keyward.js", ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+/** The CLI (test/support/cli-run.ts: a clean environment) on the test server's database. */
+function keyward(args: string[]) {
+  return keywardCli(args, { env: { DATABASE_URL: server.database.url } });
 }
 
 describe("the audit trail", () => {

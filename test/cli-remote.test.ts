@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostSnippet, MCP_HOSTS } from "../src/mcp/host-configs.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { expectError, keyward } from "./support/cli-run.js";
+import { expectError, keyward, keywardInProcess } from "./support/cli-run.js";
 
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
 
@@ -86,17 +86,17 @@ describe("remote api-keys and mcp-config", () => {
   });
 
   it("usage errors: no server anywhere, --user with --server; a bad key is exit 3", async () => {
-    expectError(await keyward(["api-keys", "list"], { env: { XDG_CONFIG_HOME: path.join(xdg, "none") } }), 2, /no server: pass --server/);
-    expectError(await keyward(["api-keys", "list", "--user", user.email, "--server", server.url], { env }), 2, /not both/);
+    expectError(await keywardInProcess(["api-keys", "list"], { env: { XDG_CONFIG_HOME: path.join(xdg, "none") } }), 2, /no server: pass --server/);
+    expectError(await keywardInProcess(["api-keys", "list", "--user", user.email, "--server", server.url], { env }), 2, /not both/);
     expectError(await keyward(["api-keys", "list"], { env: { ...env, KEYWARD_TOKEN: `${portal.slice(0, -6)}AAAAAA` } }), 3, /authentication failed/);
-    expectError(await keyward(["api-keys", "list", "--server", "http://example.com"], { env }), 2, /use https/);
+    expectError(await keywardInProcess(["api-keys", "list", "--server", "http://example.com"], { env }), 2, /use https/);
   });
 
   it("mcp-config prints each host's snippet for the server; the account page shows the same text", async () => {
     const page = await user.agent.get("/app/account/api-keys").expect(200);
     for (const host of MCP_HOSTS) {
       for (const auth of ["oauth", "key"] as const) {
-        const run = await keyward(["mcp-config", "--host", host, "--auth", auth, "--server", server.url], { env });
+        const run = await keywardInProcess(["mcp-config", "--host", host, "--auth", auth, "--server", server.url], { env });
         expect(run.code, run.stderr).toBe(0);
         const expected = hostSnippet(host, auth, server.url);
         expect(run.stdout.trimEnd()).toBe(expected.text);
@@ -109,8 +109,8 @@ describe("remote api-keys and mcp-config", () => {
         expect(page.text).toContain(escaped);
       }
     }
-    const vscode = JSON.parse((await keyward(["mcp-config", "--host", "vscode"], { env })).stdout) as unknown;
+    const vscode = JSON.parse((await keywardInProcess(["mcp-config", "--host", "vscode"], { env })).stdout) as unknown;
     expect(vscode).toEqual({ servers: { keyward: { type: "http", url: `${server.url}/mcp` } } });
-    expectError(await keyward(["mcp-config", "--host", "emacs", "--server", server.url], { env }), 2, /Allowed choices/);
+    expectError(await keywardInProcess(["mcp-config", "--host", "emacs", "--server", server.url], { env }), 2, /Allowed choices/);
   });
 });

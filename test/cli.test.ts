@@ -1,51 +1,25 @@
-// The `keyward` CLI, run for real (`node bin/keyward.js …`) against the database of a running test
-// server (SQLite file or PostgreSQL database, per the run), so a key minted on the command line can
-// be proven to work at /mcp.
-import { spawn } from "node:child_process";
+// The `keyward` CLI, run for real (`node bin/keyward.js …`, test/support/cli-run.ts) against the database of a
+// running test server (SQLite file or PostgreSQL database, per the run), so a key minted on the command line can
+// be proven to work at /mcp. Help and usage errors, which need no database, are test/cli-usage.test.ts (in process).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { expectError as expectLastLine, keyward as keywardCli, type Run } from "./support/cli-run.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
-// Settings a developer's shell might carry: the CLI must see only what a test gives it.
-const CONFIG_VARS = ["DATABASE_URL", "KEY_PREFIX", "SCOPES", "PORT", "HOST", "ISSUER", "LOG_LEVEL", "ALLOW_SIGNUP", "KEYWARD_DEBUG"];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** The CLI (test/support/cli-run.ts: a clean environment) on the test server's database. */
 function keyward(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of CONFIG_VARS) delete env[name];
-  Object.assign(env, { DATABASE_URL: server.database.url, LOG_LEVEL: "warn" }, options.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/keyward.js", ...args], { cwd: root, env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    // A closed pipe, never a TTY: the CLI must not wait for a prompt.
-    child.stdin.end(options.input ?? "");
-  });
+  return keywardCli(args, { input: options.input, env: { DATABASE_URL: server.database.url, ...options.env } });
 }
 
-/** The one `keyward: …` line a failing command prints. */
+/** The one `keyward: …` line a failing command prints, and nothing else. */
 function expectError(run: Run, code: number, message: RegExp) {
-  expect(run.code, run.stderr).toBe(code);
-  expect(run.stdout).toBe("");
-  const lines = run.stderr.trim().split("\n");
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^keyward: /);
-  expect(lines[0]).toMatch(message);
+  expectLastLine(run, code, message);
+  expect(run.stderr.trim().split("\n")).toHaveLength(1);
 }
 
 async function whoami(raw: string) {
@@ -167,7 +141,7 @@ describe("keyward CLI", () => {
 });
 
 // Independent of each other (some need the user above): run side by side to keep the suite fast.
-describe.concurrent("keyward CLI: migrate, help and failures", () => {
+describe.concurrent("keyward CLI: migrate and failures", () => {
   it("migrate creates and migrates a fresh database", async () => {
     const file = path.join(scratch, "nested", "fresh.db");
     const run = await keyward(["migrate"], { env: { DATABASE_URL: `file:${file}` } });
@@ -178,13 +152,6 @@ describe.concurrent("keyward CLI: migrate, help and failures", () => {
 
   it("users create refuses a duplicate email", async () => {
     expectError(await keyward(["users", "create", "--email", email, "--password-stdin"], { input: password }), 1, /already exists/);
-  });
-
-  it("--help lists every command", async () => {
-    const run = await keyward(["--help"]);
-    expect(run.code).toBe(0);
-    for (const command of ["serve", "migrate", "users", "api-keys"]) expect(run.stdout).toMatch(new RegExp(`^  ${command}\\b.*\\S`, "m"));
-    expect(run.stdout).toContain("--database-url");
   });
 
   it("users create refuses to run without a TTY or --password-stdin", async () => {
@@ -209,13 +176,5 @@ describe.concurrent("keyward CLI: migrate, help and failures", () => {
 
   it("an unknown scope is exit code 2", async () => {
     expectError(await keyward(["api-keys", "create", "x", "--user", email, "--scopes", "admin"]), 2, /Unknown scope: admin/);
-  });
-
-  it("a usage error is exit code 2", async () => {
-    expectError(await keyward(["api-keys", "create", "x", "--user", email, "--bogus"]), 2, /unknown option '--bogus'/);
-  });
-
-  it("a configuration error is exit code 1", async () => {
-    expectError(await keyward(["api-keys", "list", "--user", email], { env: { KEY_PREFIX: "Nope" } }), 1, /Invalid configuration: KEY_PREFIX/);
   });
 });
