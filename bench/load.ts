@@ -17,6 +17,12 @@ export interface LoadSpec {
   path: string;
   /** Sent as `Authorization: Bearer <key>`, round-robin over the list; none → no header. */
   keys?: string[];
+  /** GET unless set; a POST sends `body` with `headers` (e.g. an MCP tools/call). */
+  method?: "GET" | "POST";
+  body?: string;
+  headers?: Record<string, string>;
+  /** The server's pid: its CPU time (/proc/<pid>/stat) over the run is returned as serverCpuMs. */
+  serverPid?: number;
   connections: number;
   /** Seconds. */
   duration: number;
@@ -80,7 +86,7 @@ export interface LoadResult {
   firstFailSentAt: number | null;
   /** With recordOkTimes: wall-clock send time (epoch ms) of every 2xx response. */
   okSentAt?: number[];
-  /** Pairs with serverPid: the server's CPU time (user + system, ms) over this route's turns. */
+  /** With serverPid: the server's CPU time (user + system, ms) over the run, or over this route's turns. */
   serverCpuMs?: number;
 }
 

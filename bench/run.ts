@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
-import { cacheCounters, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
+import { cacheCounters, startInstance, stopAll, type Instance } from "./servers.js";
+import { countLastUsedWrites, lastUsedWrites } from "./last-used-writes.js";
 import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
 import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
@@ -329,7 +330,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       if (code !== 0) res.notes.push(`instance exited with ${code} on SIGTERM`);
     }
 
-    // Last-used with a 1 s flush interval: one key, then 1,000 keys.
+    // Last-used with a 1 s flush interval: one key, then 1,000 keys. Writes are counted by the database.
+    await countLastUsedWrites(db);
     const many = await insertKnownKeys(db, userId, prefix, 1000, "bench last-used");
     const c = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "1" });
     try {
@@ -337,15 +339,15 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         ["one key", [valid.key]],
         ["1,000 keys, round-robin", many.map((k) => k.raw)],
       ] as const) {
-        const before = await lastUsedWrites(c);
+        const before = await lastUsedWrites(db);
         const started = now();
         // Offered at 10,000 req/s (the issue's rate); the table shows what the instance served.
         const r = await runLoad({ url: c.url, path: "/__bench/key", keys: [...keys], connections: cfg.connections, duration: cfg.lastUsedSeconds, rate: LAST_USED_RATE });
         // The flush after the last request: wait until the counter stops moving for two intervals.
-        let after = await lastUsedWrites(c);
+        let after = await lastUsedWrites(db);
         for (let stable = 0, deadline = Date.now() + 30_000; stable < 2 && Date.now() < deadline; ) {
           await sleep(1100);
-          const w = await lastUsedWrites(c);
+          const w = await lastUsedWrites(db);
           stable = w === after ? stable + 1 : 0;
           after = w;
         }
@@ -361,6 +363,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
     // Clean shutdown: nothing written before SIGTERM (1 h interval), everything after.
     const fresh = await insertKnownKeys(db, userId, prefix, 100, "bench shutdown");
+    const writesAtStart = await lastUsedWrites(db);
     const d = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "3600" });
     await load([d], "/__bench/key", fresh.map((k) => k.raw), Math.min(2, cfg.duration));
     const lastRequest = new Map<string, number>();
@@ -368,7 +371,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       lastRequest.set(k.id, Date.now());
       if ((await status(`${d.url}/__bench/key`, k.raw)) !== 200) throw new Error("a shutdown-check key was refused");
     }
-    const writesBeforeStop = await lastUsedWrites(d);
+    const writesBeforeStop = (await lastUsedWrites(db)) - writesAtStart;
     const exitCode = await d.stop();
     const stored = await lastUsedOf(db, fresh.map((k) => k.id));
     let written = 0;
