@@ -17,6 +17,7 @@ import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
 import { redactDatabaseUrl } from "../src/db/client.js";
 import { verifyMicro } from "./verify-micro.js";
+import { realRequestMain } from "./real-request.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const t0 = performance.now();
@@ -28,6 +29,7 @@ const now = () => performance.timeOrigin + performance.now();
 const LAST_USED_RATE = 10_000;
 
 const HELP = `npm run bench -- [options]        (every option also reads an env variable)
+  --real                  the real-request benchmark instead (MCP tools/call, before/after): npm run bench -- --real --help
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
@@ -402,6 +404,7 @@ async function writeReport(cfg: RunConfig & { out: string; plot: string }, m: Re
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--real")) return realRequestMain(process.argv.slice(2));
   const cfg = options();
   if (cfg.render) {
     // Same numbers, report written again (e.g. after a change to bench/report.ts).
