@@ -18,7 +18,7 @@ import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Back
 import { insertKeys, userIdOf } from "./seed.js";
 import { cacheCounters, startInstance, stopAll, targetOf, THIS_CHECKOUT, ROOT, type Instance, type Target } from "./servers.js";
 import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
-import { mintKey, signIn } from "./oauth-client.js";
+import { mintKey, session, type Session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
 import { generateKey } from "../src/keys/format.js";
 
@@ -127,6 +127,7 @@ interface Side {
   target: Target;
   db: BenchDatabase;
   instance: Instance;
+  user: Session;
   userId: string;
 }
 
@@ -169,12 +170,12 @@ function hotColdSequence(keys: string[], length: number): string[] {
   return Array.from({ length }, () => (next() < 0.8 ? keys[Math.floor(next() * hot)]! : keys[hot + Math.floor(next() * (keys.length - hot))]!));
 }
 
-async function openSide(backend: Backend, target: Target, cfg: Options, env: Record<string, string>, email: string): Promise<Side> {
+async function openSide(backend: Backend, target: Target, cfg: Options, env: Record<string, string>): Promise<Side> {
   const db = await createBenchDatabase(backend, cfg.pgUrl);
   try {
     const instance = await startInstance({ DATABASE_URL: db.url, ...env }, target, false);
-    await signIn(instance.url, email, "signup");
-    return { target, db, instance, userId: await userIdOf(db, email) };
+    const user = await session(instance.url);
+    return { target, db, instance, user, userId: await userIdOf(db, user.email) };
   } catch (err) {
     await db.drop();
     throw err;
@@ -187,18 +188,17 @@ async function closeSide(side: Side): Promise<void> {
 }
 
 async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResult> {
-  const email = `real${Date.now()}@example.com`;
   const sides: Side[] = [];
   try {
     // The cache holds every key of the hit-rate case only if asked; the default (10,000) otherwise.
     const env: Record<string, string> = cfg.hitRate ? { VERIFY_CACHE_SIZE: String(cfg.hitRows) } : {};
     for (const target of cfg.targets) {
       log(`${backend}: starting ${target.label} (${target.entry})`);
-      sides.push(await openSide(backend, target, cfg, env, email));
+      sides.push(await openSide(backend, target, cfg, env));
     }
     // The keys: one minted by the app gives the prefix; then the same raw keys go into every database.
     const first = sides[0]!;
-    const minted = await mintKey(first.instance.url, await signIn(first.instance.url, email, "login"), "real-request probe");
+    const minted = await mintKey(first.user, "real-request probe");
     const prefix = minted.key.slice(0, minted.key.lastIndexOf("_") + 1);
     const raws = Array.from({ length: cfg.keys }, () => generateKey(prefix));
     for (const side of sides) await insertKeys(side.db, side.userId, raws, "real-request");

@@ -11,7 +11,7 @@ import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./
 import { cacheCounters, startInstance, stopAll, type Instance } from "./servers.js";
 import { countLastUsedWrites, lastUsedWrites } from "./last-used-writes.js";
 import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult } from "./load.js";
-import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
+import { flowsPerSecond, mintKey, revokeKey, session as signUpSession, tokensPerSecond } from "./oauth-client.js";
 import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
@@ -181,11 +181,11 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   };
 
   try {
-    const email = `bench${Date.now()}@example.com`;
-    const session = await signIn(a.url, email, "signup");
-    const valid = await mintKey(a.url, session, "bench valid");
-    const revoked = await mintKey(a.url, session, "bench revoked");
-    await revokeKey(a.url, session, revoked.id);
+    const session = await signUpSession(a.url);
+    const { email } = session;
+    const valid = await mintKey(session, "bench valid");
+    const revoked = await mintKey(session, "bench revoked");
+    await revokeKey(session, revoked.id);
     const prefix = valid.key.slice(0, valid.key.lastIndexOf("_") + 1);
     const unknown = generateKey(prefix);
     const invalid = corrupt(valid.key);
@@ -292,7 +292,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
     // Revocation in the middle of a load run on the key: the very next request must be 401.
     const targets = b ? [a, b] : [a];
-    const victim = await mintKey(a.url, session, "bench revoked mid-run");
+    const victim = await mintKey(session, "bench revoked mid-run");
     const started: Promise<void>[] = [];
     const running = Promise.all(
       targets.map((i) => {
@@ -303,7 +303,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     );
     await Promise.race([Promise.all(started), running]); // every load is really running
     await sleep((cfg.duration * 1000) / 2);
-    await revokeKey(a.url, session, victim.id);
+    await revokeKey(session, victim.id);
     const revokeAt = now();
     const nextStatus = [];
     for (const i of targets) nextStatus.push(await status(`${i.url}/__bench/key`, victim.key));
@@ -322,9 +322,9 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
     // OAuth: full flows, then the token endpoint alone.
     log(`${backend}: OAuth flows (${cfg.oauthSeconds} s, ${cfg.oauthConcurrency} browsers)`);
-    res.flows = await flowsPerSecond(a.url, email, cfg.oauthConcurrency, cfg.oauthSeconds);
+    res.flows = await flowsPerSecond(a.url, cfg.oauthConcurrency, cfg.oauthSeconds);
     log(`${backend}: ${res.flows.perSecond.toFixed(1)} flows/s; token endpoint alone (${cfg.tokenCodes} codes)`);
-    res.tokens = await tokensPerSecond(a.url, email, cfg.oauthConcurrency, cfg.tokenCodes);
+    res.tokens = await tokensPerSecond(a.url, cfg.oauthConcurrency, cfg.tokenCodes);
     log(`${backend}: ${res.tokens.perSecond.toFixed(1)} tokens/s`);
 
     for (const i of targets) {
