@@ -219,6 +219,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         const [open, key] = await round(r, withKey);
         opens.push(open!);
         keyed.push(key!);
+        log(`${backend} ${n}: round ${r + 1}/${cfg.rounds}: open ${open!.result.rps.toFixed(0)} req/s, key ${key!.result.rps.toFixed(0)} req/s (${((key!.result.rps / open!.result.rps) * 100).toFixed(1)} %)`);
         if (calibrate) {
           deferredRatios.push(ratioOf(await round(r, { path: "/__bench/deferred" })));
           selfRatios.push(ratioOf(await round(r, { path: "/__bench/open" })));
