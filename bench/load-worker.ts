@@ -86,6 +86,7 @@ async function single(spec: LoadSpec): Promise<LoadResult> {
     pipelining: 1,
     timeout: 10,
     ...(spec.rate ? { overallRate: spec.rate } : {}),
+    ...(spec.amount ? { amount: spec.amount } : {}),
     method,
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     headers: { ...spec.headers, ...(keys.length === 1 ? authorization(keys[0]!) : {}) },

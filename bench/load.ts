@@ -26,6 +26,8 @@ export interface LoadSpec {
   connections: number;
   /** Seconds. */
   duration: number;
+  /** Stop after this many requests instead of after `duration` (autocannon amount; `duration` is then only a bound). */
+  amount?: number;
   /** Requests per second over all connections (autocannon overallRate); unset = as fast as possible. */
   rate?: number;
   /** Also return the send time of every 2xx response (the revocation check needs them). */
