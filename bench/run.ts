@@ -110,6 +110,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
     latencyOneAtATime: true,
     leadAlternates: true,
+    server: "node --import tsx bench/serve.ts (Keyward as npm start builds it, plus bench/routes.ts)",
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
