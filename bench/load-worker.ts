@@ -78,6 +78,7 @@ const authorization = (key: string) => ({ authorization: `Bearer ${key}` });
 async function single(spec: LoadSpec): Promise<LoadResult> {
   const keys = spec.keys ?? [];
   let next = 0;
+  const method = spec.method ?? "GET";
   const options: autocannon.Options = {
     url: `${spec.url}${spec.path}`,
     connections: spec.connections,
@@ -85,16 +86,26 @@ async function single(spec: LoadSpec): Promise<LoadResult> {
     pipelining: 1,
     timeout: 10,
     ...(spec.rate ? { overallRate: spec.rate } : {}),
-    headers: keys.length === 1 ? authorization(keys[0]!) : {},
+    ...(spec.amount ? { amount: spec.amount } : {}),
+    method,
+    ...(spec.body !== undefined ? { body: spec.body } : {}),
+    headers: { ...spec.headers, ...(keys.length === 1 ? authorization(keys[0]!) : {}) },
   };
   if (keys.length > 1) {
-    options.requests = [{ method: "GET", setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...authorization(keys[next++ % keys.length]!) } }) }];
+    options.requests = [
+      {
+        method,
+        ...(spec.body !== undefined ? { body: spec.body } : {}),
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...spec.headers, ...authorization(keys[next++ % keys.length]!) } }),
+      },
+    ];
   }
   const tally = new Tally();
   let lastOkSentAt: number | null = null;
   let firstFailSentAt: number | null = null;
   const okSentAt: number[] = [];
   const started = now();
+  const cpuBefore = processCpuMs(spec.serverPid);
   const { instance, done } = start(options, spec.awake);
   instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     tally.add(statusCode, responseTime);
@@ -106,7 +117,9 @@ async function single(spec: LoadSpec): Promise<LoadResult> {
     } else if (firstFailSentAt === null || sentAt < firstFailSentAt) firstFailSentAt = sentAt;
   });
   const run = await done;
-  return { ...tally.result((now() - started) / 1000, run), lastOkSentAt, firstFailSentAt, ...(spec.recordOkTimes ? { okSentAt } : {}) };
+  const cpuAfter = processCpuMs(spec.serverPid);
+  const serverCpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : undefined;
+  return { ...tally.result((now() - started) / 1000, run), lastOkSentAt, firstFailSentAt, ...(spec.recordOkTimes ? { okSentAt } : {}), ...(serverCpuMs !== undefined ? { serverCpuMs } : {}) };
 }
 
 /** Settling time before the first turn is counted (connections open, both routes warm). */

@@ -17,9 +17,17 @@ export interface LoadSpec {
   path: string;
   /** Sent as `Authorization: Bearer <key>`, round-robin over the list; none → no header. */
   keys?: string[];
+  /** GET unless set; a POST sends `body` with `headers` (e.g. an MCP tools/call). */
+  method?: "GET" | "POST";
+  body?: string;
+  headers?: Record<string, string>;
+  /** The server's pid: its CPU time (/proc/<pid>/stat) over the run is returned as serverCpuMs. */
+  serverPid?: number;
   connections: number;
   /** Seconds. */
   duration: number;
+  /** Stop after this many requests instead of after `duration` (autocannon amount; `duration` is then only a bound). */
+  amount?: number;
   /** Requests per second over all connections (autocannon overallRate); unset = as fast as possible. */
   rate?: number;
   /** Also return the send time of every 2xx response (the revocation check needs them). */
@@ -80,7 +88,7 @@ export interface LoadResult {
   firstFailSentAt: number | null;
   /** With recordOkTimes: wall-clock send time (epoch ms) of every 2xx response. */
   okSentAt?: number[];
-  /** Pairs with serverPid: the server's CPU time (user + system, ms) over this route's turns. */
+  /** With serverPid: the server's CPU time (user + system, ms) over the run, or over this route's turns. */
   serverCpuMs?: number;
 }
 

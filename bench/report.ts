@@ -101,6 +101,8 @@ export interface BackendResults {
 
 export interface RunConfig {
   command: string;
+  /** How the instances were started (results before 2026-12-02 17:00: dist/main.js with BENCH_ROUTES=true). */
+  server?: string;
   quick: boolean;
   duration: number;
   warmup: number;
@@ -343,7 +345,7 @@ export function renderMarkdown(cfg: RunConfig, m: Machine, results: BackendResul
   );
   L.push(`backends: ${cfg.backends.join(", ")}; key counts: ${cfg.keyCounts.join(", ")}`);
   L.push(`last-used: ${cfg.lastUsedSeconds} s per run with LAST_USED_FLUSH_SECONDS=1; OAuth: ${cfg.oauthSeconds} s of full flows and ${cfg.tokenCodes} token calls, concurrency ${cfg.oauthConcurrency}`);
-  L.push(`server: node dist/main.js (the compiled build), HOST=127.0.0.1 LOG_LEVEL=warn BENCH_ROUTES=true REGISTRATION_RATE_LIMIT=1000000 (LAST_USED_FLUSH_SECONDS default 60 unless stated)`);
+  L.push(`server: ${cfg.server ?? "node dist/main.js (the compiled build), BENCH_ROUTES=true"}, HOST=127.0.0.1 LOG_LEVEL=warn REGISTRATION_RATE_LIMIT=1000000 (LAST_USED_FLUSH_SECONDS default 60 unless stated)`);
   const latencyRuns = cfg.latencyOneAtATime
     ? `latency runs: one connection (one request at a time: no queueing), ${cfg.fixedRounds ?? 1} round(s) in which open and valid key take turns every ${cfg.turnMs} ms, ${cfg.duration} s per route (the round with the median p99 of each route is reported)`
     : `fixed-rate latency runs: ${cfg.rate} req/s over 2 connections, ${cfg.duration} s each, ${cfg.fixedRounds ?? 1} open / valid-key pair(s) alternating (the run with the median p99 of each route is reported)`;

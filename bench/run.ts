@@ -8,14 +8,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { countKeys, insertKnownKeys, lastUsedOf, seedFiller, userIdOf } from "./seed.js";
-import { cacheCounters, lastUsedWrites, startInstance, stopAll, type Instance } from "./servers.js";
+import { cacheCounters, startInstance, stopAll, type Instance } from "./servers.js";
+import { countLastUsedWrites, lastUsedWrites } from "./last-used-writes.js";
 import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult } from "./load.js";
-import { flowsPerSecond, mintKey, revokeKey, signIn, tokensPerSecond } from "./oauth-client.js";
+import { flowsPerSecond, mintKey, revokeKey, session as signUpSession, tokensPerSecond } from "./oauth-client.js";
 import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
 import { redactDatabaseUrl } from "../src/db/client.js";
 import { verifyMicro } from "./verify-micro.js";
+import { realRequestMain } from "./real-request.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const t0 = performance.now();
@@ -27,6 +29,7 @@ const now = () => performance.timeOrigin + performance.now();
 const LAST_USED_RATE = 10_000;
 
 const HELP = `npm run bench -- [options]        (every option also reads an env variable)
+  --real                  the real-request benchmark instead (MCP tools/call, before/after): npm run bench -- --real --help
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
@@ -107,6 +110,7 @@ function options(): RunConfig & { out: string; plot: string; render?: string } {
     fixedRounds: Math.round(num(pick(values["fixed-rounds"], "BENCH_FIXED_ROUNDS", "3", "1"), "fixed-rounds")),
     latencyOneAtATime: true,
     leadAlternates: true,
+    server: "node --import tsx bench/serve.ts (Keyward as npm start builds it, plus bench/routes.ts)",
     connections: Math.round(num(pick(values.connections, "BENCH_CONNECTIONS", "10", "10"), "connections")),
     backends: backends as Backend[],
     keyCounts,
@@ -178,11 +182,11 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   };
 
   try {
-    const email = `bench${Date.now()}@example.com`;
-    const session = await signIn(a.url, email, "signup");
-    const valid = await mintKey(a.url, session, "bench valid");
-    const revoked = await mintKey(a.url, session, "bench revoked");
-    await revokeKey(a.url, session, revoked.id);
+    const session = await signUpSession(a.url);
+    const { email } = session;
+    const valid = await mintKey(session, "bench valid");
+    const revoked = await mintKey(session, "bench revoked");
+    await revokeKey(session, revoked.id);
     const prefix = valid.key.slice(0, valid.key.lastIndexOf("_") + 1);
     const unknown = generateKey(prefix);
     const invalid = corrupt(valid.key);
@@ -216,6 +220,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         const [open, key] = await round(r, withKey);
         opens.push(open!);
         keyed.push(key!);
+        log(`${backend} ${n}: round ${r + 1}/${cfg.rounds}: open ${open!.result.rps.toFixed(0)} req/s, key ${key!.result.rps.toFixed(0)} req/s (${((key!.result.rps / open!.result.rps) * 100).toFixed(1)} %)`);
         if (calibrate) {
           deferredRatios.push(ratioOf(await round(r, { path: "/__bench/deferred" })));
           selfRatios.push(ratioOf(await round(r, { path: "/__bench/open" })));
@@ -288,7 +293,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
     // Revocation in the middle of a load run on the key: the very next request must be 401.
     const targets = b ? [a, b] : [a];
-    const victim = await mintKey(a.url, session, "bench revoked mid-run");
+    const victim = await mintKey(session, "bench revoked mid-run");
     const started: Promise<void>[] = [];
     const running = Promise.all(
       targets.map((i) => {
@@ -299,7 +304,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     );
     await Promise.race([Promise.all(started), running]); // every load is really running
     await sleep((cfg.duration * 1000) / 2);
-    await revokeKey(a.url, session, victim.id);
+    await revokeKey(session, victim.id);
     const revokeAt = now();
     const nextStatus = [];
     for (const i of targets) nextStatus.push(await status(`${i.url}/__bench/key`, victim.key));
@@ -318,9 +323,9 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
     // OAuth: full flows, then the token endpoint alone.
     log(`${backend}: OAuth flows (${cfg.oauthSeconds} s, ${cfg.oauthConcurrency} browsers)`);
-    res.flows = await flowsPerSecond(a.url, email, cfg.oauthConcurrency, cfg.oauthSeconds);
+    res.flows = await flowsPerSecond(a.url, cfg.oauthConcurrency, cfg.oauthSeconds);
     log(`${backend}: ${res.flows.perSecond.toFixed(1)} flows/s; token endpoint alone (${cfg.tokenCodes} codes)`);
-    res.tokens = await tokensPerSecond(a.url, email, cfg.oauthConcurrency, cfg.tokenCodes);
+    res.tokens = await tokensPerSecond(a.url, cfg.oauthConcurrency, cfg.tokenCodes);
     log(`${backend}: ${res.tokens.perSecond.toFixed(1)} tokens/s`);
 
     for (const i of targets) {
@@ -328,7 +333,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       if (code !== 0) res.notes.push(`instance exited with ${code} on SIGTERM`);
     }
 
-    // Last-used with a 1 s flush interval: one key, then 1,000 keys.
+    // Last-used with a 1 s flush interval: one key, then 1,000 keys. Writes are counted by the database.
+    await countLastUsedWrites(db);
     const many = await insertKnownKeys(db, userId, prefix, 1000, "bench last-used");
     const c = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "1" });
     try {
@@ -336,15 +342,15 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         ["one key", [valid.key]],
         ["1,000 keys, round-robin", many.map((k) => k.raw)],
       ] as const) {
-        const before = await lastUsedWrites(c);
+        const before = await lastUsedWrites(db);
         const started = now();
         // Offered at 10,000 req/s (the issue's rate); the table shows what the instance served.
         const r = await runLoad({ url: c.url, path: "/__bench/key", keys: [...keys], connections: cfg.connections, duration: cfg.lastUsedSeconds, rate: LAST_USED_RATE });
         // The flush after the last request: wait until the counter stops moving for two intervals.
-        let after = await lastUsedWrites(c);
+        let after = await lastUsedWrites(db);
         for (let stable = 0, deadline = Date.now() + 30_000; stable < 2 && Date.now() < deadline; ) {
           await sleep(1100);
-          const w = await lastUsedWrites(c);
+          const w = await lastUsedWrites(db);
           stable = w === after ? stable + 1 : 0;
           after = w;
         }
@@ -360,6 +366,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 
     // Clean shutdown: nothing written before SIGTERM (1 h interval), everything after.
     const fresh = await insertKnownKeys(db, userId, prefix, 100, "bench shutdown");
+    const writesAtStart = await lastUsedWrites(db);
     const d = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "3600" });
     await load([d], "/__bench/key", fresh.map((k) => k.raw), Math.min(2, cfg.duration));
     const lastRequest = new Map<string, number>();
@@ -367,7 +374,7 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       lastRequest.set(k.id, Date.now());
       if ((await status(`${d.url}/__bench/key`, k.raw)) !== 200) throw new Error("a shutdown-check key was refused");
     }
-    const writesBeforeStop = await lastUsedWrites(d);
+    const writesBeforeStop = (await lastUsedWrites(db)) - writesAtStart;
     const exitCode = await d.stop();
     const stored = await lastUsedOf(db, fresh.map((k) => k.id));
     let written = 0;
@@ -398,6 +405,7 @@ async function writeReport(cfg: RunConfig & { out: string; plot: string }, m: Re
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--real")) return realRequestMain(process.argv.slice(2));
   const cfg = options();
   if (cfg.render) {
     // Same numbers, report written again (e.g. after a change to bench/report.ts).

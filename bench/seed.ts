@@ -86,9 +86,14 @@ const KNOWN_COLUMNS = `(id, "userId", hash, last4, label, source, scopes, "creat
  * Inserts `count` real-format keys (generateKey + SHA-256 from src/keys) in the user's personal
  * organisation, as a portal key would be, and returns their raw values.
  */
-export async function insertKnownKeys(db: BenchDatabase, userId: string, prefix: string, count: number, label: string): Promise<KnownKey[]> {
+export function insertKnownKeys(db: BenchDatabase, userId: string, prefix: string, count: number, label: string): Promise<KnownKey[]> {
+  return insertKeys(db, userId, Array.from({ length: count }, () => generateKey(prefix)), label);
+}
+
+/** The same with the raw keys given: the real-request benchmark seeds two databases with the same keys. */
+export async function insertKeys(db: BenchDatabase, userId: string, raws: string[], label: string): Promise<KnownKey[]> {
   const tag = randomBytes(4).toString("hex");
-  const keys: KnownKey[] = Array.from({ length: count }, (_, i) => ({ id: `key_k${tag}${i}`, raw: generateKey(prefix) }));
+  const keys: KnownKey[] = raws.map((raw, i) => ({ id: `key_k${tag}${i}`, raw }));
   const orgId = await personalOrgOf(db, userId);
   const now = new Date().toISOString();
   if (db.backend === "sqlite") {

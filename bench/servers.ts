@@ -1,85 +1,70 @@
-// Real Keyward processes (node dist/main.js, the compiled build) on 127.0.0.1, as in test/support/processes.ts,
-// with the gated benchmark routes switched on.
-import { spawn, type ChildProcess } from "node:child_process";
-import { freePort } from "../test/support/processes.js";
-import { ensureBuilt } from "../scripts/build.mjs";
-import type { KeyCacheStats } from "../src/keys/lookup/cache.js";
+// The benchmark's Keyward processes on 127.0.0.1, started by the tests' own spawner
+// (test/support/processes.ts) and tracked here so that one call stops them all on error or Ctrl-C.
+// A target is a checkout and how to start it:
+// - "bench": bench/serve.ts (the server as `npm start` builds it, plus the benchmark's routes of
+//   bench/routes.ts), run with tsx; the default for a checkout that has it (this one);
+// - "dist": the compiled server, node dist/main.js, with BENCH_ROUTES=true, which checkouts from before
+//   bench/serve.ts existed read to mount their own src/http/bench-routes.ts (newer ones ignore it, so
+//   a "dist" target of this checkout has no /__bench/ routes: fine for the real-request benchmark).
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, startInstance as spawnInstance, type Instance } from "../test/support/processes.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-// One free-port helper for the tests and the benchmark.
-export { freePort };
+export { freePort, type Instance };
 
-export interface Instance {
-  url: string;
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-  /** SIGTERM (a clean shutdown: last-used is flushed), then waits for the exit code. */
-  stop(): Promise<number | null>;
+export interface Target {
+  /** Shown in the report: "this checkout", "baseline", … */
+  label: string;
+  dir: string;
+  entry: "bench" | "dist";
 }
+
+/** A checkout as a target: its bench/serve.ts when it has one, its dist/main.js otherwise (or as asked). */
+export function targetOf(dir: string, label: string, entry?: Target["entry"]): Target {
+  const abs = path.resolve(dir);
+  const chosen = entry ?? (existsSync(path.join(abs, "bench", "serve.ts")) ? "bench" : "dist");
+  if (chosen === "dist" && !existsSync(path.join(abs, "dist", "main.js"))) throw new Error(`${abs}/dist/main.js is missing: run node scripts/build.mjs there first`);
+  return { label, dir: abs, entry: chosen };
+}
+
+export const THIS_CHECKOUT = targetOf(ROOT, "this checkout");
 
 /** The environment every benchmark instance gets; `env` adds to or overrides it. */
 export function benchEnv(env: Record<string, string>): Record<string, string> {
   return {
-    HOST: "127.0.0.1",
     LOG_LEVEL: "warn", // no per-request log line: it would cost the same on both routes and blur the difference
-    BENCH_ROUTES: "true",
+    BENCH_ROUTES: "true", // read only by checkouts older than bench/serve.ts (see above)
     REGISTRATION_RATE_LIMIT: "1000000", // the OAuth runs register thousands of clients from one IP
+    SHUTDOWN_DRAIN_SECONDS: "0", // the benchmark stops instances only when it is done with them
     ...env,
   };
 }
 
 const running = new Set<Instance>();
 
-export async function startInstance(env: Record<string, string>): Promise<Instance> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  ensureBuilt();
-  const child = spawn(process.execPath, ["dist/main.js"], {
-    cwd: root,
-    env: { ...process.env, ISSUER: url, ...benchEnv(env), PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  child.stdout!.on("data", (d) => output.push(String(d)));
-  child.stderr!.on("data", (d) => output.push(String(d)));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  const instance: Instance = {
-    url,
-    child,
-    output,
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      running.delete(instance);
-      return code;
-    },
+/**
+ * Starts one instance of `target` (default this checkout with the benchmark's routes). With
+ * `routes` (default true) it checks that /__bench/open answers.
+ */
+export async function startInstance(env: Record<string, string>, target: Target = THIS_CHECKOUT, routes = true): Promise<Instance> {
+  const port = env.PORT ?? String(await freePort());
+  const args = target.entry === "bench" ? ["--import", "tsx", "bench/serve.ts"] : ["dist/main.js"];
+  const instance = await spawnInstance({ ISSUER: `http://127.0.0.1:${port}`, ...benchEnv(env), PORT: port }, { dir: target.dir, args, readyMs: 60_000 });
+  const stop = instance.stop;
+  instance.stop = async () => {
+    running.delete(instance);
+    return stop();
   };
   running.add(instance);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`instance exited early: ${output.join("")}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
+  if (routes) {
+    const probe = await fetch(`${instance.url}/__bench/open`);
+    if (probe.status !== 200) {
       await instance.stop();
-      throw new Error(`instance not ready: ${output.join("")}`);
+      throw new Error(`/__bench/open answered ${probe.status} on ${target.label} (${target.entry}): the benchmark's routes are not mounted`);
     }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  const probe = await fetch(`${url}/__bench/open`);
-  if (probe.status !== 200) {
-    await instance.stop();
-    throw new Error(`/__bench/open answered ${probe.status}: is BENCH_ROUTES wired in src/app.ts?`);
   }
   return instance;
 }
@@ -89,19 +74,19 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((i) => i.stop()));
 }
 
-export type CacheCounters = Omit<KeyCacheStats, "size">;
-
-async function stats(instance: Instance): Promise<{ lastUsedWrites: number; keyCache: KeyCacheStats | null }> {
-  const res = await fetch(`${instance.url}/__bench/stats`);
-  return (await res.json()) as { lastUsedWrites: number; keyCache: KeyCacheStats | null };
+/** The counters every version of keys.cacheStats() has kept (FIFO or LRU, before and after the lookup refactor). */
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+  /** Times a commit emptied the cache. */
+  resets: number;
+  /** Round trips made to check for changes, where the cache counts them. */
+  changeReads?: number;
 }
 
-export async function lastUsedWrites(instance: Instance): Promise<number> {
-  return (await stats(instance)).lastUsedWrites;
-}
-
-/** The verification cache's counters (null with VERIFY_CACHE_SIZE=0). */
+/** The verification cache's counters (null with VERIFY_CACHE_SIZE=0), read through /__bench/stats. */
 export async function cacheCounters(instance: Instance): Promise<CacheCounters | null> {
-  const c = (await stats(instance)).keyCache;
-  return c ? { hits: c.hits, misses: c.misses, resets: c.resets } : null;
+  const res = await fetch(`${instance.url}/__bench/stats`);
+  const c = ((await res.json()) as { keyCache: CacheCounters | null }).keyCache;
+  return c ? { hits: c.hits, misses: c.misses, resets: c.resets, ...(c.changeReads !== undefined && { changeReads: c.changeReads }) } : null;
 }

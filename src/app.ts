@@ -1,5 +1,5 @@
 // Builds the Koa app. The whole request pipeline is composed here, in order.
-import Koa from "koa";
+import Koa, { type Middleware } from "koa";
 import type { Services } from "./services.js";
 import type { KeywardState } from "./http/state.js";
 import { errorHandler } from "./http/errors.js";
@@ -34,11 +34,15 @@ import { secondFactorRoutes } from "./web/second-factor-routes.js";
 import { securityRoutes } from "./web/security-routes.js";
 import { auditRoutes } from "./web/audit-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
-import { benchRoutes } from "./http/bench-routes.js";
 import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
 
-export function createApp(services: Services): Koa<KeywardState> {
+export interface AppOptions {
+  /** Middleware mounted right after the health checks, built from the services: the benchmark's routes (bench/serve.ts); none in production. */
+  mount?: (services: Services) => Middleware<KeywardState>[];
+}
+
+export function createApp(services: Services, options: AppOptions = {}): Koa<KeywardState> {
   const { config, logger } = services;
   const app = new Koa<KeywardState>();
   app.proxy = config.trustProxy;
@@ -67,7 +71,7 @@ export function createApp(services: Services): Koa<KeywardState> {
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
   app.use(announceKeyWrites(services.announceKeyWrites)); // revocations hold on every instance before we answer
   app.use(health(services.db, { isStopping: () => services.stopping }));
-  if (config.benchRoutes) app.use(benchRoutes(services)); // BENCH_ROUTES=true only (bench/)
+  for (const extra of options.mount?.(services) ?? []) app.use(extra); // the benchmark's routes only (bench/serve.ts)
   app.use(serveStatic);
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.

@@ -45,8 +45,6 @@ const schema = z
     CLIENT_PURGE_HOURS: z.coerce.number().positive().default(24),
     CLIENT_ID_METADATA_DOCUMENTS: bool.default(true),
     CIMD_ALLOW_LOOPBACK: bool.default(false),
-    /** Benchmark-only routes under /__bench/ (src/http/bench-routes.ts); never in production. */
-    BENCH_ROUTES: bool.default(false),
     COOKIE_SECRET: z.string().min(32, "COOKIE_SECRET must be at least 32 characters").optional(),
     /** Shape of imported legacy keys that may skip the Keyward format check (docs/cli.md, api-keys import). */
     LEGACY_KEY_PATTERN: z.string().max(500).superRefine(problemOf(compileLegacyPattern, "LEGACY_KEY_PATTERN")).optional(),
@@ -105,8 +103,6 @@ const schema = z
       clientIdMetadataDocuments: env.CLIENT_ID_METADATA_DOCUMENTS,
       /** Test mode only: lets metadata documents live on loopback, fetched over plain http. */
       cimdAllowLoopback: env.CIMD_ALLOW_LOOPBACK,
-      /** Benchmark mode only: mounts /__bench/open, /__bench/key and /__bench/stats. */
-      benchRoutes: env.BENCH_ROUTES,
     };
   });
 

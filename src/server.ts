@@ -1,7 +1,7 @@
 // Starts and stops a Keyward HTTP server: used by main.ts, `keyward serve` and the tests.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createApp } from "./app.js";
+import { createApp, type AppOptions } from "./app.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { openServices, type OpenOptions, type Services } from "./services.js";
@@ -20,9 +20,9 @@ export interface RunningServer {
   stop(options?: { drainMs?: number }): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger, options: OpenOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, options: OpenOptions & AppOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, logger, options);
-  const app = createApp(services);
+  const app = createApp(services, options);
   const handle = app.callback();
   let draining = false;
   // While draining, Node answers with Connection: close and closes the socket after the response, so
@@ -76,8 +76,8 @@ function closeListener(server: http.Server): Promise<void> {
  * at a terminal) does not wait. Used by `npm start` (src/main.ts) and `keyward serve`. Rejects if
  * start-up or shutdown fails.
  */
-export async function serveUntilSignal(config: Config, logger: Logger): Promise<void> {
-  const running = await startServer(config, logger);
+export async function serveUntilSignal(config: Config, logger: Logger, options: AppOptions = {}): Promise<void> {
+  const running = await startServer(config, logger, options);
   logger.info({ url: config.baseUrl, listen: `${config.host}:${config.port}`, database: redactDatabaseUrl(config.databaseUrl) }, "Keyward is listening");
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     let signals = 0;

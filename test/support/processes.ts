@@ -22,13 +22,25 @@ export interface Instance {
   child: ChildProcess;
   output: string[];
   exited: Promise<number | null>;
+  /** SIGTERM (a clean shutdown), SIGKILL after 20 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
-export async function startInstance(env: Record<string, string>): Promise<Instance> {
+export interface StartOptions {
+  /** The checkout to run (default: this one, whose dist/ is rebuilt first if stale). The benchmark runs other checkouts too. */
+  dir?: string;
+  /** Node's arguments: the entry and its flags (default the compiled server, dist/main.js). */
+  args?: string[];
+  /** How long to wait for /readyz (default 30 s). */
+  readyMs?: number;
+}
+
+export async function startInstance(env: Record<string, string>, options: StartOptions = {}): Promise<Instance> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  ensureBuilt();
-  const child = spawn(process.execPath, ["dist/main.js"], {
-    cwd: root,
+  const cwd = options.dir ?? root;
+  if (cwd === root) ensureBuilt();
+  const child = spawn(process.execPath, options.args ?? ["dist/main.js"], {
+    cwd,
     // A short drain after SIGTERM (default 5 s) unless a test asks for one: test/shutdown.test.ts.
     env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "warn", SHUTDOWN_DRAIN_SECONDS: "0.2", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -38,7 +50,14 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
   child.stderr!.on("data", (d) => output.push(String(d)));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  const deadline = Date.now() + (options.readyMs ?? 30_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`instance exited early: ${output.join("")}`);
     try {
@@ -46,10 +65,13 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`instance not ready: ${output.join("")}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`instance not ready: ${output.join("")}`);
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
-  return { url, child, output, exited };
+  return { url, child, output, exited, stop };
 }
 
 /** A browser-like client: one cookie jar for 127.0.0.1, whichever port it talks to. */

@@ -7,6 +7,9 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 
+/** What the HTTP helpers below need of a server: its URL (a TestServer, or a spawned process such as the benchmark's). */
+export type Reachable = Pick<RunningServer, "url">;
+
 export interface TestServer extends RunningServer {
   config: Config;
   dir: string;
@@ -69,7 +72,7 @@ export async function restartTestServer(server: TestServer): Promise<TestServer>
 }
 
 /** A supertest agent that keeps cookies, like a browser. */
-export function browser(server: TestServer) {
+export function browser(server: Reachable) {
   return request.agent(server.url);
 }
 
@@ -86,7 +89,7 @@ export function uniqueEmail(prefix = "user"): string {
 }
 
 /** Signs up a new user in a fresh browser and logs in; returns the agent (logged in) and its CSRF token. */
-export async function signUp(server: TestServer, email = uniqueEmail(), password = "correct horse battery") {
+export async function signUp(server: Reachable, email = uniqueEmail(), password = "correct horse battery") {
   const agent = browser(server);
   const page = await agent.get("/signup").expect(200);
   const signedUp = await agent

@@ -2,7 +2,7 @@
 // driven over HTTP with supertest agents (no browser).
 import { createHash, randomBytes } from "node:crypto";
 import request from "supertest";
-import { csrfFrom, type TestServer } from "../server.js";
+import { csrfFrom, type Reachable } from "../server.js";
 import type TestAgent from "supertest/lib/agent.js";
 
 export const pkcePair = () => {
@@ -10,7 +10,7 @@ export const pkcePair = () => {
   return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
 };
 
-export async function register(server: TestServer, metadata: Record<string, unknown> = {}) {
+export async function register(server: Reachable, metadata: Record<string, unknown> = {}) {
   const res = await request(server.url)
     .post("/reg")
     .send({ client_name: "Test MCP client", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], ...metadata });
@@ -18,7 +18,7 @@ export async function register(server: TestServer, metadata: Record<string, unkn
 }
 
 /** Follows redirects inside the server; stops at the first redirect that leaves it (the client's redirect_uri). */
-export async function follow(agent: TestAgent, server: TestServer, location: string): Promise<{ status: number; location?: string; text: string; headers?: Record<string, string> }> {
+export async function follow(agent: TestAgent, server: Reachable, location: string): Promise<{ status: number; location?: string; text: string; headers?: Record<string, string> }> {
   let url = location;
   for (let i = 0; i < 10; i++) {
     if (!url.startsWith(server.url) && !url.startsWith("/")) return { status: 302, location: url, text: "" };
@@ -53,7 +53,7 @@ export function authorizeUrl(p: AuthorizeParams): string {
 }
 
 /** Runs authorize with a logged-in agent; clicks Allow (or Deny). Returns the final redirect to the client. */
-export async function authorize(agent: TestAgent, server: TestServer, p: AuthorizeParams, decision: "Allow" | "Deny" = "Allow") {
+export async function authorize(agent: TestAgent, server: Reachable, p: AuthorizeParams, decision: "Allow" | "Deny" = "Allow") {
   const first = await follow(agent, server, authorizeUrl(p));
   if (first.location) return new URL(first.location);
   if (first.status !== 200 || !first.text.includes("Authorize")) throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
@@ -68,7 +68,7 @@ export async function authorize(agent: TestAgent, server: TestServer, p: Authori
   return new URL(done.location!);
 }
 
-export async function exchange(server: TestServer, p: { clientId: string; code: string; verifier: string; redirectUri?: string; resource?: string }) {
+export async function exchange(server: Reachable, p: { clientId: string; code: string; verifier: string; redirectUri?: string; resource?: string }) {
   const form: Record<string, string> = {
     grant_type: "authorization_code",
     code: p.code,

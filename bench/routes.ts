@@ -1,15 +1,16 @@
-// Benchmark-only routes (BENCH_ROUTES=true; never enable in production). The same tiny handler
-// twice: /__bench/open without authentication, /__bench/key behind the production requireKey
-// middleware, so the difference between the two is the cost of verifying a key. /__bench/stats
-// exposes the last-used write counter and the key cache's counters. /__bench/deferred is a
+// Benchmark-only routes, mounted by the benchmark's own server entry (bench/serve.ts) and by nothing
+// in src/: production has no way to turn them on. The same tiny handler twice: /__bench/open without
+// authentication, /__bench/key behind the production requireKey middleware, so the difference between
+// the two is the cost of verifying a key. /__bench/stats exposes the key cache's counters (whatever
+// keys.cacheStats() returns; last-used writes are counted on the database's side, bench/seed.ts). /__bench/deferred is a
 // calibration probe: the open handler answered one event-loop phase later (setImmediate), to show
 // how far event-loop timing alone moves req/s on the benchmark machine. See bench/README.md.
 import type { Middleware } from "koa";
 import compose from "koa-compose";
-import type { Services } from "../services.js";
-import type { KeywardState } from "./state.js";
-import { requireKey } from "./key-auth.js";
-import { mcpResourceMetadataUrl } from "../mcp/metadata.js";
+import type { Services } from "../src/services.js";
+import type { KeywardState } from "../src/http/state.js";
+import { requireKey } from "../src/http/key-auth.js";
+import { mcpResourceMetadataUrl } from "../src/mcp/metadata.js";
 
 export const BENCH_PREFIX = "/__bench/";
 
