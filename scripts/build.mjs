@@ -98,7 +98,7 @@ function withLock(work) {
       } catch {
         /* gone meanwhile */
       }
-      if (Date.now() > deadline) throw new Error(`another build holds ${lock}`);
+      if (Date.now() > deadline) throw new Error(`another build holds ${lock}`, { cause: err });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
   }

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
-import { SECURITY, codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, passwordStep, setCookies } from "./support/security.js";
+import { SECURITY, codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, setCookies } from "./support/security.js";
 import request from "supertest";
 
 type Agent = ReturnType<typeof browser>;

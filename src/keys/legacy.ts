@@ -13,7 +13,7 @@ export function compileLegacyPattern(source: string): RegExp {
   try {
     pattern = new RegExp(`^(?:${source})$`, "u");
   } catch (err) {
-    throw new Error(`not a valid regular expression (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(`not a valid regular expression (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
   if (pattern.test("")) throw new Error("must not match the empty string");
   return pattern;

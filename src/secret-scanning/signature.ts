@@ -17,7 +17,7 @@ export function parsePublicKeys(text: string): KeyObject[] {
       if (key.asymmetricKeyType !== "ec") throw new Error("not an EC key");
       return key;
     } catch (err) {
-      throw new Error(`public key ${i + 1} is unusable (${err instanceof Error ? err.message : String(err)})`);
+      throw new Error(`public key ${i + 1} is unusable (${err instanceof Error ? err.message : String(err)})`, { cause: err });
     }
   });
 }

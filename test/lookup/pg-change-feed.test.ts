@@ -6,7 +6,6 @@ import pg from "pg";
 import { createDb, type Db } from "../../src/db/client.js";
 import { openKeyLookup, type KeyLookup } from "../../src/keys/lookup/index.js";
 import { announcingKeyWrites } from "../../src/keys/lookup/announce.js";
-import { listen } from "../../src/keys/lookup/pg-change-feed.js";
 import { createKeys } from "../../src/keys/index.js";
 import { makeUser, openTestDb, type TestDb } from "../support/test-db.js";
 import { BY_OPERATOR } from "../support/acting.js";
