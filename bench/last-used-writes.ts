@@ -9,11 +9,17 @@ export async function countLastUsedWrites(db: BenchDatabase): Promise<void> {
   await db.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (n BIGINT NOT NULL)`);
   await db.query(`INSERT INTO ${TABLE} (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM ${TABLE})`);
   if (db.backend === "sqlite") {
-    await db.query(`CREATE TRIGGER IF NOT EXISTS bench_last_used_writes AFTER UPDATE OF "lastUsedAt" ON "ApiKey" FOR EACH ROW BEGIN UPDATE ${TABLE} SET n = n + 1; END`);
+    await db.query(
+      `CREATE TRIGGER IF NOT EXISTS bench_last_used_writes AFTER UPDATE OF "lastUsedAt" ON "ApiKey" FOR EACH ROW BEGIN UPDATE ${TABLE} SET n = n + 1; END`,
+    );
     return;
   }
-  await db.query(`CREATE OR REPLACE FUNCTION bench_last_used_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE ${TABLE} SET n = n + 1; RETURN NULL; END $$`);
-  await db.query(`CREATE OR REPLACE TRIGGER bench_last_used_writes AFTER UPDATE OF "lastUsedAt" ON "ApiKey" FOR EACH ROW EXECUTE FUNCTION bench_last_used_writes()`);
+  await db.query(
+    `CREATE OR REPLACE FUNCTION bench_last_used_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE ${TABLE} SET n = n + 1; RETURN NULL; END $$`,
+  );
+  await db.query(
+    `CREATE OR REPLACE TRIGGER bench_last_used_writes AFTER UPDATE OF "lastUsedAt" ON "ApiKey" FOR EACH ROW EXECUTE FUNCTION bench_last_used_writes()`,
+  );
 }
 
 /** Rows whose lastUsedAt was written since countLastUsedWrites(). */

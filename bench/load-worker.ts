@@ -119,7 +119,13 @@ async function single(spec: LoadSpec): Promise<LoadResult> {
   const run = await done;
   const cpuAfter = processCpuMs(spec.serverPid);
   const serverCpuMs = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : undefined;
-  return { ...tally.result((now() - started) / 1000, run), lastOkSentAt, firstFailSentAt, ...(spec.recordOkTimes ? { okSentAt } : {}), ...(serverCpuMs !== undefined ? { serverCpuMs } : {}) };
+  return {
+    ...tally.result((now() - started) / 1000, run),
+    lastOkSentAt,
+    firstFailSentAt,
+    ...(spec.recordOkTimes ? { okSentAt } : {}),
+    ...(serverCpuMs !== undefined ? { serverCpuMs } : {}),
+  };
 }
 
 /** Settling time before the first turn is counted (connections open, both routes warm). */
@@ -176,7 +182,10 @@ async function pair(spec: PairSpec): Promise<[LoadResult, LoadResult]> {
   counting = false;
   instance.stop();
   const run = await done;
-  return [0, 1].map((i) => ({ ...tallies[i as 0 | 1].result(seconds[i]!, run), ...(cpu[i] !== null && spec.serverPid !== undefined ? { serverCpuMs: cpu[i]! } : {}) })) as [LoadResult, LoadResult];
+  return [0, 1].map((i) => ({
+    ...tallies[i as 0 | 1].result(seconds[i]!, run),
+    ...(cpu[i] !== null && spec.serverPid !== undefined ? { serverCpuMs: cpu[i]! } : {}),
+  })) as [LoadResult, LoadResult];
 }
 
 async function main(): Promise<void> {

@@ -13,7 +13,13 @@ interface Series {
 
 const W = 1000;
 const H = 470;
-const COLORS: Record<string, string> = { sqlite: "#1f77b4", postgresql: "#d62728", "postgresql ×2": "#9467bd", "sqlite cache off": "#17becf", "postgresql cache off": "#ff7f0e" };
+const COLORS: Record<string, string> = {
+  sqlite: "#1f77b4",
+  postgresql: "#d62728",
+  "postgresql ×2": "#9467bd",
+  "sqlite cache off": "#17becf",
+  "postgresql cache off": "#ff7f0e",
+};
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
@@ -41,9 +47,12 @@ function panel(x0: number, title: string, yLabel: string, series: Series[], xs: 
   for (let i = 0; i <= 5; i++) {
     const y = (yMax / 5) * i;
     out.push(`<line x1="${x0}" x2="${x0 + w}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/>`);
-    out.push(`<text x="${x0 - 6}" y="${py(y) + 4}" text-anchor="end" font-size="11">${yMax >= 10 ? Math.round(y).toLocaleString("en-US") : y.toFixed(2)}</text>`);
+    out.push(
+      `<text x="${x0 - 6}" y="${py(y) + 4}" text-anchor="end" font-size="11">${yMax >= 10 ? Math.round(y).toLocaleString("en-US") : y.toFixed(2)}</text>`,
+    );
   }
-  for (const x of xs) out.push(`<text x="${px(x)}" y="${top + h + 18}" text-anchor="middle" font-size="11">${x.toLocaleString("en-US")}</text>`);
+  for (const x of xs)
+    out.push(`<text x="${px(x)}" y="${top + h + 18}" text-anchor="middle" font-size="11">${x.toLocaleString("en-US")}</text>`);
   out.push(`<text x="${x0 + w / 2}" y="${top + h + 38}" text-anchor="middle" font-size="12">keys in the table (log scale)</text>`);
   out.push(`<text transform="translate(${x0 - 52} ${top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(yLabel)}</text>`);
   for (const s of series) {
@@ -67,14 +76,34 @@ export function plotSvg(results: BackendResults[]): string {
     const off = b.scale.filter((p) => p.uncached);
     if (off.length) {
       const c0 = COLORS[`${b.backend} cache off`] ?? "#999";
-      rps.push({ name: `${b.backend} valid key, cache off`, color: c0, dashed: false, points: off.map((p) => ({ x: p.keys, y: p.uncached!.rps })) });
-      p99.push({ name: `${b.backend} valid key, cache off`, color: c0, dashed: false, points: off.map((p) => ({ x: p.keys, y: p.uncached!.p99 })) });
+      rps.push({
+        name: `${b.backend} valid key, cache off`,
+        color: c0,
+        dashed: false,
+        points: off.map((p) => ({ x: p.keys, y: p.uncached!.rps })),
+      });
+      p99.push({
+        name: `${b.backend} valid key, cache off`,
+        color: c0,
+        dashed: false,
+        points: off.map((p) => ({ x: p.keys, y: p.uncached!.p99 })),
+      });
     }
     const two = b.scale.filter((p) => p.twoKey);
     if (two.length) {
       const c2 = COLORS[`${b.backend} ×2`] ?? "#666";
-      rps.push({ name: `${b.backend} ×2 instances, valid key`, color: c2, dashed: false, points: two.map((p) => ({ x: p.keys, y: p.twoKey!.rps })) });
-      p99.push({ name: `${b.backend} ×2 instances, valid key`, color: c2, dashed: false, points: two.map((p) => ({ x: p.keys, y: p.twoKey!.p99 })) });
+      rps.push({
+        name: `${b.backend} ×2 instances, valid key`,
+        color: c2,
+        dashed: false,
+        points: two.map((p) => ({ x: p.keys, y: p.twoKey!.rps })),
+      });
+      p99.push({
+        name: `${b.backend} ×2 instances, valid key`,
+        color: c2,
+        dashed: false,
+        points: two.map((p) => ({ x: p.keys, y: p.twoKey!.p99 })),
+      });
     }
   }
   const legend = rps
@@ -93,7 +122,11 @@ ${legend}
 }
 
 /** Writes the SVG next to the PNG and screenshots it; returns an error message instead of throwing. */
-export async function writePlot(results: BackendResults[], pngFile: string, chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"): Promise<string | null> {
+export async function writePlot(
+  results: BackendResults[],
+  pngFile: string,
+  chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+): Promise<string | null> {
   const svg = plotSvg(results);
   writeFileSync(pngFile.replace(/\.png$/, ".svg"), svg);
   try {

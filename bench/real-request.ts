@@ -105,7 +105,10 @@ function options(argv: string[]): Options {
   const targets = values["entry-check"]
     ? [targetOf(ROOT, "bench/serve.ts (tsx)", "bench"), targetOf(ROOT, "dist/main.js (compiled)", "dist")]
     : values["baseline-dir"]
-      ? [{ ...targetOf(values["baseline-dir"], "baseline"), label: `baseline (${values["baseline-dir"]})` }, { ...measured, label: values.dir ? `measured (${values.dir})` : "this checkout" }]
+      ? [
+          { ...targetOf(values["baseline-dir"], "baseline"), label: `baseline (${values["baseline-dir"]})` },
+          { ...measured, label: values.dir ? `measured (${values.dir})` : "this checkout" },
+        ]
       : [measured];
   return {
     backends: backends as Backend[],
@@ -169,7 +172,9 @@ function random(seed: number): () => number {
 function hotColdSequence(keys: string[], length: number): string[] {
   const next = random(23);
   const hot = Math.max(1, Math.floor(keys.length / 5));
-  return Array.from({ length }, () => (next() < 0.8 ? keys[Math.floor(next() * hot)]! : keys[hot + Math.floor(next() * (keys.length - hot))]!));
+  return Array.from({ length }, () =>
+    next() < 0.8 ? keys[Math.floor(next() * hot)]! : keys[hot + Math.floor(next() * (keys.length - hot))]!,
+  );
 }
 
 /** Databases not dropped yet (Ctrl-C drops them too). */
@@ -216,10 +221,19 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     const raws = Array.from({ length: cfg.keys }, () => generateKey(prefix));
     for (const side of sides) await insertKeys(side.db, side.userId, raws, "real-request");
     const load = (side: Side, duration: number, keys = raws) =>
-      runLoad({ url: side.instance.url, ...MCP, keys, connections: cfg.connections, duration, awake: true, serverPid: side.instance.child.pid });
+      runLoad({
+        url: side.instance.url,
+        ...MCP,
+        keys,
+        connections: cfg.connections,
+        duration,
+        awake: true,
+        serverPid: side.instance.child.pid,
+      });
     for (const side of sides) {
       const warm = await load(side, cfg.warmup);
-      if ((warm.statuses["200"] ?? 0) !== warm.requests) throw new Error(`${side.target.label}: not every tools/call answered 200: ${JSON.stringify(warm.statuses)}`);
+      if ((warm.statuses["200"] ?? 0) !== warm.requests)
+        throw new Error(`${side.target.label}: not every tools/call answered 200: ${JSON.stringify(warm.statuses)}`);
     }
     const results: SideResult[] = sides.map((s) => ({ label: s.target.label, entry: s.target.entry, rounds: [], cpuUs: [] }));
     const rpsRatios: number[] = [];
@@ -234,7 +248,12 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
         results[i]!.rounds.push(res);
         results[i]!.cpuUs.push(res.serverCpuMs !== undefined ? usPerResponse(res.serverCpuMs, res.requests) : null);
       });
-      const line = round.map((res, i) => `${results[i]!.label}: ${res.rps.toFixed(0)} req/s p99 ${res.p99.toFixed(2)} ms ${results[i]!.cpuUs[r]?.toFixed(1) ?? "?"} µs`).join("; ");
+      const line = round
+        .map(
+          (res, i) =>
+            `${results[i]!.label}: ${res.rps.toFixed(0)} req/s p99 ${res.p99.toFixed(2)} ms ${results[i]!.cpuUs[r]?.toFixed(1) ?? "?"} µs`,
+        )
+        .join("; ");
       if (round.length === 2) {
         rpsRatios.push(round[1]!.rps / round[0]!.rps);
         const [c0, c1] = [results[0]!.cpuUs[r], results[1]!.cpuUs[r]];
@@ -245,7 +264,9 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     if (cfg.hitRate) {
       for (const [i, side] of sides.entries()) {
         if (!(await cacheCounters(side.instance).catch(() => null))) {
-          log(`${backend}: ${side.target.label}: no /__bench/stats (a plain dist/main.js of a checkout without src/http/bench-routes.ts), hit rate skipped`);
+          log(
+            `${backend}: ${side.target.label}: no /__bench/stats (a plain dist/main.js of a checkout without src/http/bench-routes.ts), hit rate skipped`,
+          );
           continue;
         }
         const more = Array.from({ length: Math.max(0, cfg.hitKeys - cfg.keys) }, () => generateKey(prefix));
@@ -257,7 +278,16 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
         const warm = 5 * cfg.hitRows;
         const sequence = hotColdSequence(all, warm + cfg.hitRequests);
         // The cheapest verified route (same cache, same key check): many more requests per second than tools/call.
-        const run = (keys: string[]) => runLoad({ url: side.instance.url, path: "/__bench/key", keys, connections: cfg.connections, duration: 600, amount: keys.length, awake: true });
+        const run = (keys: string[]) =>
+          runLoad({
+            url: side.instance.url,
+            path: "/__bench/key",
+            keys,
+            connections: cfg.connections,
+            duration: 600,
+            amount: keys.length,
+            awake: true,
+          });
         await run(all); // every key once: the cache starts full
         await run(sequence.slice(0, warm));
         const before = (await cacheCounters(side.instance))!;
@@ -265,9 +295,17 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
         const after = (await cacheCounters(side.instance))!;
         const hits = after.hits - before.hits;
         const misses = after.misses - before.misses;
-        const hitRate = { hits, misses, resets: after.resets - before.resets, rate: hits / Math.max(1, hits + misses), requests: measured.requests };
+        const hitRate = {
+          hits,
+          misses,
+          resets: after.resets - before.resets,
+          rate: hits / Math.max(1, hits + misses),
+          requests: measured.requests,
+        };
         results[i]!.hitRate = hitRate;
-        log(`${backend}: ${side.target.label}: hit rate ${pct(hitRate.rate)} (${hits} hits, ${misses} misses, ${hitRate.resets} resets, ${measured.requests} requests)`);
+        log(
+          `${backend}: ${side.target.label}: hit rate ${pct(hitRate.rate)} (${hits} hits, ${misses} misses, ${hitRate.resets} resets, ${measured.requests} requests)`,
+        );
       }
     }
     return { backend, sides: results, rpsRatios, cpuRatios };
@@ -279,14 +317,19 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
 function render(cfg: Options, results: BackendResult[], load: { before: number[]; after: number[] }): string {
   const L: string[] = [];
   L.push(`## Real request: MCP tools/call (whoami), ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`, "");
-  L.push(`${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores; load average ${load.before.map((l) => l.toFixed(2)).join(" ")} before, ${load.after.map((l) => l.toFixed(2)).join(" ")} after. ${cfg.keys.toLocaleString("en")} keys used round-robin, ${cfg.connections} connections, awake client, ${cfg.rounds} rounds × ${cfg.roundSeconds} s per target (taking turns, lead alternating).`, "");
+  L.push(
+    `${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores; load average ${load.before.map((l) => l.toFixed(2)).join(" ")} before, ${load.after.map((l) => l.toFixed(2)).join(" ")} after. ${cfg.keys.toLocaleString("en")} keys used round-robin, ${cfg.connections} connections, awake client, ${cfg.rounds} rounds × ${cfg.roundSeconds} s per target (taking turns, lead alternating).`,
+    "",
+  );
   L.push("| Backend | Target | req/s (median round) | p50 ms | p99 ms | server CPU µs/request (median) |", "|---|---|---:|---:|---:|---:|");
   for (const r of results) {
     for (const s of r.sides) {
       if (!s.rounds.length) continue;
       const m = medianBy(s.rounds, (x) => x.rps);
       const cpu = s.cpuUs.filter((c): c is number => c !== null);
-      L.push(`| ${r.backend} | ${s.label} (${s.entry}) | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${cpu.length ? median(cpu).toFixed(1) : "?"} |`);
+      L.push(
+        `| ${r.backend} | ${s.label} (${s.entry}) | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${cpu.length ? median(cpu).toFixed(1) : "?"} |`,
+      );
     }
   }
   L.push("");
@@ -300,9 +343,16 @@ function render(cfg: Options, results: BackendResult[], load: { before: number[]
   }
   const hits = results.flatMap((r) => r.sides.filter((s) => s.hitRate).map((s) => ({ backend: r.backend, s })));
   if (hits.length) {
-    L.push("", `Verification cache with more keys than rows: ${cfg.hitKeys.toLocaleString("en")} keys, VERIFY_CACHE_SIZE=${cfg.hitRows.toLocaleString("en")}, the hottest 20 % of the keys taking 80 % of the requests (the same order for every target), on GET /__bench/key (the same key check, far more requests per second than tools/call), ${cfg.hitRequests.toLocaleString("en")} requests counted after one pass over every key and ${(5 * cfg.hitRows).toLocaleString("en")} requests of warm-up, LAST_USED_FLUSH_SECONDS=3600; resets are commits that emptied the cache (on SQLite any write, e.g. a last-used flush):`, "");
+    L.push(
+      "",
+      `Verification cache with more keys than rows: ${cfg.hitKeys.toLocaleString("en")} keys, VERIFY_CACHE_SIZE=${cfg.hitRows.toLocaleString("en")}, the hottest 20 % of the keys taking 80 % of the requests (the same order for every target), on GET /__bench/key (the same key check, far more requests per second than tools/call), ${cfg.hitRequests.toLocaleString("en")} requests counted after one pass over every key and ${(5 * cfg.hitRows).toLocaleString("en")} requests of warm-up, LAST_USED_FLUSH_SECONDS=3600; resets are commits that emptied the cache (on SQLite any write, e.g. a last-used flush):`,
+      "",
+    );
     L.push("| Backend | Target | hit rate | hits | misses | resets | requests |", "|---|---|---:|---:|---:|---:|---:|");
-    for (const { backend, s } of hits) L.push(`| ${backend} | ${s.label} | **${pct(s.hitRate!.rate)}** | ${s.hitRate!.hits} | ${s.hitRate!.misses} | ${s.hitRate!.resets} | ${s.hitRate!.requests} |`);
+    for (const { backend, s } of hits)
+      L.push(
+        `| ${backend} | ${s.label} | **${pct(s.hitRate!.rate)}** | ${s.hitRate!.hits} | ${s.hitRate!.misses} | ${s.hitRate!.resets} | ${s.hitRate!.requests} |`,
+      );
   }
   return `${L.join("\n")}\n`;
 }
@@ -310,11 +360,17 @@ function render(cfg: Options, results: BackendResult[], load: { before: number[]
 export async function realRequestMain(argv: string[]): Promise<void> {
   const cfg = options(argv);
   const before = os.loadavg();
-  log(`targets: ${cfg.targets.map((t) => `${t.label} [${t.dir}, ${t.entry}]`).join(" vs ")}; load average ${before.map((l) => l.toFixed(2)).join(" ")}`);
-  process.once("SIGINT", () => void stopAll().then(async () => {
-    for (const db of openDatabases) await db.drop().catch(() => {});
-    process.exit(130);
-  }));
+  log(
+    `targets: ${cfg.targets.map((t) => `${t.label} [${t.dir}, ${t.entry}]`).join(" vs ")}; load average ${before.map((l) => l.toFixed(2)).join(" ")}`,
+  );
+  process.once(
+    "SIGINT",
+    () =>
+      void stopAll().then(async () => {
+        for (const db of openDatabases) await db.drop().catch(() => {});
+        process.exit(130);
+      }),
+  );
   const results: BackendResult[] = [];
   try {
     for (const backend of cfg.backends) {

@@ -22,7 +22,10 @@ export function benchRoutes(services: Services): Middleware<KeywardState> {
   // Both routes are composed as an app composes them (koa-compose), so they differ by exactly one
   // middleware: the production key check.
   const open = compose([handler]);
-  const byKey = compose([requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config), issuer: services.config.baseUrl }), handler]);
+  const byKey = compose([
+    requireKey(services.keys, { resourceMetadata: mcpResourceMetadataUrl(services.config), issuer: services.config.baseUrl }),
+    handler,
+  ]);
   const deferred = compose([(_ctx, next) => new Promise<void>((resolve) => setImmediate(resolve)).then(next), handler]);
   // Not an async function: it hands each route's own promise back to Koa unchanged.
   return (ctx, next) => {

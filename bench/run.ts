@@ -12,7 +12,17 @@ import { cacheCounters, startInstance, stopAll, type Instance } from "./servers.
 import { countLastUsedWrites, lastUsedWrites } from "./last-used-writes.js";
 import { combine, medianRun, runLoad, runPair, usPerResponse, type LoadResult } from "./load.js";
 import { flowsPerSecond, mintKey, revokeKey, session as signUpSession, tokensPerSecond } from "./oauth-client.js";
-import { cpuTimes, machine, renderMarkdown, judge, stealBetween, type BackendResults, type RevocationCheck, type RunConfig, type ScalePoint } from "./report.js";
+import {
+  cpuTimes,
+  machine,
+  renderMarkdown,
+  judge,
+  stealBetween,
+  type BackendResults,
+  type RevocationCheck,
+  type RunConfig,
+  type ScalePoint,
+} from "./report.js";
 import { writePlot } from "./plot.js";
 import { generateKey } from "../src/keys/format.js";
 import { redactDatabaseUrl } from "../src/db/client.js";
@@ -141,7 +151,10 @@ async function status(url: string, key?: string): Promise<number> {
 /** Server CPU per request over several runs (µs), or null when it could not be read. */
 function cpuUsPerRequest(results: LoadResult[]): number | null {
   if (results.some((r) => r.serverCpuMs === undefined)) return null;
-  return usPerResponse(results.reduce((t, r) => t + r.serverCpuMs!, 0), results.reduce((n, r) => n + r.requests, 0));
+  return usPerResponse(
+    results.reduce((t, r) => t + r.serverCpuMs!, 0),
+    results.reduce((n, r) => n + r.requests, 0),
+  );
 }
 
 function countOkAfter(results: LoadResult[], at: number): number {
@@ -155,7 +168,11 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
   // clients, since two polling autocannons would take both cores from the two servers.
   const awake = cfg.client === "awake";
   const load = (instances: Instance[], route: string, keys: string[] | undefined, duration = cfg.duration) =>
-    Promise.all(instances.map((i) => runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration, awake: awake && instances.length === 1 })));
+    Promise.all(
+      instances.map((i) =>
+        runLoad({ url: i.url, path: route, keys, connections: cfg.connections, duration, awake: awake && instances.length === 1 }),
+      ),
+    );
   log(`${backend}: starting instance A (migrates ${redactDatabaseUrl(db.url)})`);
   const a = await startInstance({ DATABASE_URL: db.url });
   log(`${backend}: starting instance A0 (VERIFY_CACHE_SIZE=0, for the cache-off comparison)`);
@@ -177,8 +194,18 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
    */
   const round = async (r: number, other: { path: string; keys?: string[] }, load: keyof typeof loads = "saturated") => {
     const lead = (r % 2) as 0 | 1;
-    const results = await runPair({ url: a.url, routes: [{ path: "/__bench/open" }, other], segmentMs: cfg.turnMs!, serverPid: a.child.pid, lead, ...loads[load] });
-    return results.map((result) => ({ result, us: result.serverCpuMs !== undefined ? usPerResponse(result.serverCpuMs, result.requests) : null }));
+    const results = await runPair({
+      url: a.url,
+      routes: [{ path: "/__bench/open" }, other],
+      segmentMs: cfg.turnMs!,
+      serverPid: a.child.pid,
+      lead,
+      ...loads[load],
+    });
+    return results.map((result) => ({
+      result,
+      us: result.serverCpuMs !== undefined ? usPerResponse(result.serverCpuMs, result.requests) : null,
+    }));
   };
 
   try {
@@ -190,7 +217,13 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     const prefix = valid.key.slice(0, valid.key.lastIndexOf("_") + 1);
     const unknown = generateKey(prefix);
     const invalid = corrupt(valid.key);
-    const probe = [await status(`${a.url}/__bench/key`, valid.key), await status(`${a.url}/__bench/key`, revoked.key), await status(`${a.url}/__bench/key`, unknown), await status(`${a.url}/__bench/key`, invalid), await status(`${a.url}/__bench/key`)];
+    const probe = [
+      await status(`${a.url}/__bench/key`, valid.key),
+      await status(`${a.url}/__bench/key`, revoked.key),
+      await status(`${a.url}/__bench/key`, unknown),
+      await status(`${a.url}/__bench/key`, invalid),
+      await status(`${a.url}/__bench/key`),
+    ];
     if (probe.join() !== "200,401,401,401,401") throw new Error(`unexpected statuses valid/revoked/unknown/invalid/none: ${probe.join()}`);
     const userId = await userIdOf(db, email);
     const withKey = { path: "/__bench/key", keys: [valid.key] };
@@ -220,7 +253,9 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         const [open, key] = await round(r, withKey);
         opens.push(open!);
         keyed.push(key!);
-        log(`${backend} ${n}: round ${r + 1}/${cfg.rounds}: open ${open!.result.rps.toFixed(0)} req/s, key ${key!.result.rps.toFixed(0)} req/s (${((key!.result.rps / open!.result.rps) * 100).toFixed(1)} %)`);
+        log(
+          `${backend} ${n}: round ${r + 1}/${cfg.rounds}: open ${open!.result.rps.toFixed(0)} req/s, key ${key!.result.rps.toFixed(0)} req/s (${((key!.result.rps / open!.result.rps) * 100).toFixed(1)} %)`,
+        );
         if (calibrate) {
           deferredRatios.push(ratioOf(await round(r, { path: "/__bench/deferred" })));
           selfRatios.push(ratioOf(await round(r, { path: "/__bench/open" })));
@@ -259,10 +294,18 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         revoked: (await load([a], "/__bench/key", [revoked.key]))[0]!,
         uncached,
         roundRatios: keyed.map((k, i) => k.result.rps / opens[i]!.result.rps),
-        ...(opens.every((x) => x.us !== null) && keyed.every((x) => x.us !== null) ? { roundCpuUs: { open: opens.map((x) => x.us!), key: keyed.map((x) => x.us!) } } : {}),
+        ...(opens.every((x) => x.us !== null) && keyed.every((x) => x.us !== null)
+          ? { roundCpuUs: { open: opens.map((x) => x.us!), key: keyed.map((x) => x.us!) } }
+          : {}),
         ...(deferredRatios.length ? { deferredRatios } : {}),
         ...(selfRatios.length ? { selfRatios } : {}),
-        ...(sleepingKey.length ? { sleepingRatios: sleepingKey.map((k, i) => k.rps / sleepingOpen[i]!.rps), sleepingOpen: medianRun(sleepingOpen), sleepingKey: medianRun(sleepingKey) } : {}),
+        ...(sleepingKey.length
+          ? {
+              sleepingRatios: sleepingKey.map((k, i) => k.rps / sleepingOpen[i]!.rps),
+              sleepingOpen: medianRun(sleepingOpen),
+              sleepingKey: medianRun(sleepingKey),
+            }
+          : {}),
         fixedOpen,
         fixedKey,
         ...(fixedOpenUs !== null && fixedKeyUs !== null ? { fixedCpuUs: { open: fixedOpenUs, key: fixedKeyUs } } : {}),
@@ -278,7 +321,9 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
             }
           : {}),
       };
-      log(`${backend} ${n}: steal ${((point.steal ?? 0) * 100).toFixed(1)} %; open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; one at a time p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`);
+      log(
+        `${backend} ${n}: steal ${((point.steal ?? 0) * 100).toFixed(1)} %; open ${point.open.rps.toFixed(0)} req/s p99 ${point.open.p99.toFixed(2)} ms; key ${point.key.rps.toFixed(0)} req/s p99 ${point.key.p99.toFixed(2)} ms; cache off ${uncached.rps.toFixed(0)} req/s; one at a time p99 ${fixedOpen.p99.toFixed(2)} → ${fixedKey.p99.toFixed(2)} ms; verify() ${micro.cachedUs.toFixed(1)} µs (cache off ${micro.uncachedUs.toFixed(1)} µs)`,
+      );
       if (backend === "postgresql") {
         b ??= await startInstance({ DATABASE_URL: db.url });
         if (cfg.warmup > 0) await load([a, b], "/__bench/key", [valid.key], cfg.warmup);
@@ -299,7 +344,17 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       targets.map((i) => {
         let onFirstOk = () => {};
         started.push(new Promise<void>((r) => (onFirstOk = r)));
-        return runLoad({ url: i.url, path: "/__bench/key", keys: [victim.key], connections: cfg.connections, duration: cfg.duration + 1, recordOkTimes: true }, { onFirstOk: () => onFirstOk() });
+        return runLoad(
+          {
+            url: i.url,
+            path: "/__bench/key",
+            keys: [victim.key],
+            connections: cfg.connections,
+            duration: cfg.duration + 1,
+            recordOkTimes: true,
+          },
+          { onFirstOk: () => onFirstOk() },
+        );
       }),
     );
     await Promise.race([Promise.all(started), running]); // every load is really running
@@ -317,7 +372,8 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
       lastOkSentAt: combine(loads).lastOkSentAt,
       load: { ...combine(loads), okSentAt: undefined },
     };
-    if (!loads.some((l) => (l.statuses["200"] ?? 0) > 0) || !loads.some((l) => (l.statuses["401"] ?? 0) > 0)) res.notes.push("the revocation run did not see both 200s before and 401s after the revocation: lengthen --duration");
+    if (!loads.some((l) => (l.statuses["200"] ?? 0) > 0) || !loads.some((l) => (l.statuses["401"] ?? 0) > 0))
+      res.notes.push("the revocation run did not see both 200s before and 401s after the revocation: lengthen --duration");
     res.revocation.push(check);
     log(`${backend}: revocation → next ${nextStatus.join("/")}, 2xx after: ${check.okSentAfterRevoke}`);
 
@@ -345,10 +401,17 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         const before = await lastUsedWrites(db);
         const started = now();
         // Offered at 10,000 req/s (the issue's rate); the table shows what the instance served.
-        const r = await runLoad({ url: c.url, path: "/__bench/key", keys: [...keys], connections: cfg.connections, duration: cfg.lastUsedSeconds, rate: LAST_USED_RATE });
+        const r = await runLoad({
+          url: c.url,
+          path: "/__bench/key",
+          keys: [...keys],
+          connections: cfg.connections,
+          duration: cfg.lastUsedSeconds,
+          rate: LAST_USED_RATE,
+        });
         // The flush after the last request: wait until the counter stops moving for two intervals.
         let after = await lastUsedWrites(db);
-        for (let stable = 0, deadline = Date.now() + 30_000; stable < 2 && Date.now() < deadline; ) {
+        for (let stable = 0, deadline = Date.now() + 30_000; stable < 2 && Date.now() < deadline;) {
           await sleep(1100);
           const w = await lastUsedWrites(db);
           stable = w === after ? stable + 1 : 0;
@@ -357,8 +420,20 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
         const writes = after - before;
         const seconds = (now() - started) / 1000;
         const keysUsed = Math.min(keys.length, r.statuses["200"] ?? 0);
-        res.lastUsed.push({ label, keysUsed, intervalSeconds: 1, seconds, requests: r.requests, offeredRate: LAST_USED_RATE, servedRate: r.rps, writes, bound: keysUsed * (Math.ceil(seconds) + 1) });
-        log(`${backend}: last-used ${label}: ${writes} writes in ${seconds.toFixed(1)} s for ${r.requests} requests (${r.rps.toFixed(0)} req/s)`);
+        res.lastUsed.push({
+          label,
+          keysUsed,
+          intervalSeconds: 1,
+          seconds,
+          requests: r.requests,
+          offeredRate: LAST_USED_RATE,
+          servedRate: r.rps,
+          writes,
+          bound: keysUsed * (Math.ceil(seconds) + 1),
+        });
+        log(
+          `${backend}: last-used ${label}: ${writes} writes in ${seconds.toFixed(1)} s for ${r.requests} requests (${r.rps.toFixed(0)} req/s)`,
+        );
       }
     } finally {
       await c.stop();
@@ -368,7 +443,12 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     const fresh = await insertKnownKeys(db, userId, prefix, 100, "bench shutdown");
     const writesAtStart = await lastUsedWrites(db);
     const d = await startInstance({ DATABASE_URL: db.url, LAST_USED_FLUSH_SECONDS: "3600" });
-    await load([d], "/__bench/key", fresh.map((k) => k.raw), Math.min(2, cfg.duration));
+    await load(
+      [d],
+      "/__bench/key",
+      fresh.map((k) => k.raw),
+      Math.min(2, cfg.duration),
+    );
     const lastRequest = new Map<string, number>();
     for (const k of fresh) {
       lastRequest.set(k.id, Date.now());
@@ -376,7 +456,10 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
     }
     const writesBeforeStop = (await lastUsedWrites(db)) - writesAtStart;
     const exitCode = await d.stop();
-    const stored = await lastUsedOf(db, fresh.map((k) => k.id));
+    const stored = await lastUsedOf(
+      db,
+      fresh.map((k) => k.id),
+    );
     let written = 0;
     let upToDate = 0;
     for (const k of fresh) {
@@ -395,7 +478,11 @@ async function benchBackend(cfg: RunConfig, db: BenchDatabase): Promise<BackendR
 }
 
 /** Writes the report and the plot; returns the plot file actually written (the SVG when the PNG could not be). */
-async function writeReport(cfg: RunConfig & { out: string; plot: string }, m: ReturnType<typeof machine>, results: BackendResults[]): Promise<string> {
+async function writeReport(
+  cfg: RunConfig & { out: string; plot: string },
+  m: ReturnType<typeof machine>,
+  results: BackendResults[],
+): Promise<string> {
   for (const file of [cfg.out, cfg.plot]) mkdirSync(path.dirname(file), { recursive: true });
   const plotError = await writePlot(results, cfg.plot);
   if (plotError) log(`plot: PNG not written (${plotError}); the SVG is next to it`);
@@ -409,13 +496,22 @@ async function main(): Promise<void> {
   const cfg = options();
   if (cfg.render) {
     // Same numbers, report written again (e.g. after a change to bench/report.ts).
-    const saved = JSON.parse(readFileSync(cfg.render, "utf8")) as { cfg: RunConfig; machine: ReturnType<typeof machine>; results: BackendResults[] };
+    const saved = JSON.parse(readFileSync(cfg.render, "utf8")) as {
+      cfg: RunConfig;
+      machine: ReturnType<typeof machine>;
+      results: BackendResults[];
+    };
     await writeReport({ ...saved.cfg, out: cfg.out, plot: cfg.plot }, saved.machine, saved.results);
     return;
   }
   const m = machine();
   const cpuAtStart = cpuTimes();
-  log(`${cfg.quick ? "QUICK " : ""}run: ${cfg.backends.join(", ")}; keys ${cfg.keyCounts.join(", ")}; ${cfg.duration} s × ${cfg.connections} connections; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  log(
+    `${cfg.quick ? "QUICK " : ""}run: ${cfg.backends.join(", ")}; keys ${cfg.keyCounts.join(", ")}; ${cfg.duration} s × ${cfg.connections} connections; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   const results: BackendResults[] = [];
   const databases = new Set<BenchDatabase>();
   const cleanup = async () => {
@@ -450,8 +546,14 @@ async function main(): Promise<void> {
   writeFileSync(out.replace(/\.md$/, ".json"), `${JSON.stringify({ cfg: config, machine: m, results }, null, 1)}\n`);
   const plotFile = await writeReport(cfg, m, results);
   const t = judge(results);
-  log(`wrote ${path.relative(process.cwd(), cfg.out)} and ${path.relative(process.cwd(), plotFile)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  for (const [name, v] of Object.entries(t)) if (v) process.stdout.write(`${name}: ${v.ok ? "met" : "NOT met"}${"worst" in v ? ` (worst ${v.worst.toFixed(3)} at ${v.where})` : ` (${v.detail})`}\n`);
+  log(
+    `wrote ${path.relative(process.cwd(), cfg.out)} and ${path.relative(process.cwd(), plotFile)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  for (const [name, v] of Object.entries(t))
+    if (v)
+      process.stdout.write(
+        `${name}: ${v.ok ? "met" : "NOT met"}${"worst" in v ? ` (worst ${v.worst.toFixed(3)} at ${v.where})` : ` (${v.detail})`}\n`,
+      );
 }
 
 main().catch(async (err: unknown) => {

@@ -73,7 +73,9 @@ export interface KnownKey {
 /** The user's personal organisation, where the app puts a portal key by default. */
 async function personalOrgOf(db: BenchDatabase, userId: string): Promise<string> {
   const [row] = await db.query<{ id: string }>(
-    db.backend === "sqlite" ? `SELECT id FROM "Organization" WHERE "personalOwnerId" = ?` : `SELECT id FROM "Organization" WHERE "personalOwnerId" = $1`,
+    db.backend === "sqlite"
+      ? `SELECT id FROM "Organization" WHERE "personalOwnerId" = ?`
+      : `SELECT id FROM "Organization" WHERE "personalOwnerId" = $1`,
     [userId],
   );
   if (!row) throw new Error(`no personal organisation for ${userId}`);
@@ -87,7 +89,12 @@ const KNOWN_COLUMNS = `(id, "userId", hash, last4, label, source, scopes, "creat
  * organisation, as a portal key would be, and returns their raw values.
  */
 export function insertKnownKeys(db: BenchDatabase, userId: string, prefix: string, count: number, label: string): Promise<KnownKey[]> {
-  return insertKeys(db, userId, Array.from({ length: count }, () => generateKey(prefix)), label);
+  return insertKeys(
+    db,
+    userId,
+    Array.from({ length: count }, () => generateKey(prefix)),
+    label,
+  );
 }
 
 /** The same with the raw keys given: the real-request benchmark seeds two databases with the same keys. */
@@ -110,7 +117,9 @@ export async function insertKeys(db: BenchDatabase, userId: string, raws: string
     for (let i = 0; i < keys.length; i += 1000) {
       const part = keys.slice(i, i + 1000);
       const n = part.length * 4;
-      const values = part.map((_, j) => `($${j * 4 + 1}, $${j * 4 + 2}, $${j * 4 + 3}, $${j * 4 + 4}, $${n + 1}, 'portal', '', now(), $${n + 2})`);
+      const values = part.map(
+        (_, j) => `($${j * 4 + 1}, $${j * 4 + 2}, $${j * 4 + 3}, $${j * 4 + 4}, $${n + 1}, 'portal', '', now(), $${n + 2})`,
+      );
       const params = part.flatMap((k) => [k.id, userId, hashKey(k.raw), last4(k.raw)]);
       await db.query(`INSERT INTO "ApiKey" ${KNOWN_COLUMNS} VALUES ${values.join(", ")}`, [...params, label, orgId]);
     }

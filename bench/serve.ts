@@ -12,6 +12,8 @@ try {
   await serveUntilSignal(config, createLogger(config.logLevel), { mount: (services) => [benchRoutes(services)] });
   process.exit(0);
 } catch (err) {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : `bench server stopped: ${err instanceof Error ? err.message : String(err)}`}\n`);
+  process.stderr.write(
+    `${err instanceof ConfigError ? err.message : `bench server stopped: ${err instanceof Error ? err.message : String(err)}`}\n`,
+  );
   process.exit(1);
 }

@@ -26,7 +26,8 @@ export interface Target {
 export function targetOf(dir: string, label: string, entry?: Target["entry"]): Target {
   const abs = path.resolve(dir);
   const chosen = entry ?? (existsSync(path.join(abs, "bench", "serve.ts")) ? "bench" : "dist");
-  if (chosen === "dist" && !existsSync(path.join(abs, "dist", "main.js"))) throw new Error(`${abs}/dist/main.js is missing: run node scripts/build.mjs there first`);
+  if (chosen === "dist" && !existsSync(path.join(abs, "dist", "main.js")))
+    throw new Error(`${abs}/dist/main.js is missing: run node scripts/build.mjs there first`);
   return { label, dir: abs, entry: chosen };
 }
 
@@ -52,7 +53,10 @@ const running = new Set<Instance>();
 export async function startInstance(env: Record<string, string>, target: Target = THIS_CHECKOUT, routes = true): Promise<Instance> {
   const port = env.PORT ?? String(await freePort());
   const args = target.entry === "bench" ? ["--import", "tsx", "bench/serve.ts"] : ["dist/main.js"];
-  const instance = await spawnInstance({ ISSUER: `http://127.0.0.1:${port}`, ...benchEnv(env), PORT: port }, { dir: target.dir, args, readyMs: 60_000 });
+  const instance = await spawnInstance(
+    { ISSUER: `http://127.0.0.1:${port}`, ...benchEnv(env), PORT: port },
+    { dir: target.dir, args, readyMs: 60_000 },
+  );
   const stop = instance.stop;
   instance.stop = async () => {
     running.delete(instance);
@@ -63,7 +67,9 @@ export async function startInstance(env: Record<string, string>, target: Target 
     const probe = await fetch(`${instance.url}/__bench/open`);
     if (probe.status !== 200) {
       await instance.stop();
-      throw new Error(`/__bench/open answered ${probe.status} on ${target.label} (${target.entry}): the benchmark's routes are not mounted`);
+      throw new Error(
+        `/__bench/open answered ${probe.status} on ${target.label} (${target.entry}): the benchmark's routes are not mounted`,
+      );
     }
   }
   return instance;
@@ -88,5 +94,7 @@ export interface CacheCounters {
 export async function cacheCounters(instance: Instance): Promise<CacheCounters | null> {
   const res = await fetch(`${instance.url}/__bench/stats`);
   const c = ((await res.json()) as { keyCache: CacheCounters | null }).keyCache;
-  return c ? { hits: c.hits, misses: c.misses, resets: c.resets, ...(c.changeReads !== undefined && { changeReads: c.changeReads }) } : null;
+  return c
+    ? { hits: c.hits, misses: c.misses, resets: c.resets, ...(c.changeReads !== undefined && { changeReads: c.changeReads }) }
+    : null;
 }

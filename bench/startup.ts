@@ -18,7 +18,8 @@ import { freePort } from "../test/support/processes.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.env.STARTUP_RUNS ?? 5);
 const t0 = performance.now();
-const trace = (what: string) => process.env.STARTUP_TRACE && process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s ${what}\n`);
+const trace = (what: string) =>
+  process.env.STARTUP_TRACE && process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s ${what}\n`);
 const tsxCli = path.join(root, "node_modules", "tsx", "dist", "cli.mjs");
 const npmCli = process.env.npm_execpath; // set when run through npm
 
@@ -29,11 +30,27 @@ interface Variant {
 }
 const node = process.execPath;
 const allVariants: Variant[] = [
-  { name: "tsx: `node --import tsx src/main.ts` (Docker before)", server: [node, "--import", "tsx", "src/main.ts"], help: [node, "--import", "tsx", "src/cli/index.ts", "--help"] },
+  {
+    name: "tsx: `node --import tsx src/main.ts` (Docker before)",
+    server: [node, "--import", "tsx", "src/main.ts"],
+    help: [node, "--import", "tsx", "src/cli/index.ts", "--help"],
+  },
   { name: "tsx: `tsx src/main.ts` (npm start before)", server: [node, tsxCli, "src/main.ts"], help: undefined },
   { name: "compiled: `node dist/main.js`", server: [node, "dist/main.js"], help: [node, "bin/keyward.js", "--help"] },
-  { name: "compiled: `node --max-semi-space-size=1 dist/main.js` (Docker, npm start's server)", server: [node, "--max-semi-space-size=1", "dist/main.js"], help: undefined },
-  ...(npmCli ? [{ name: "compiled: `npm start` (npm, the stale check, node dist/main.js)", server: [node, npmCli, "start", "--silent"], help: undefined }] : []),
+  {
+    name: "compiled: `node --max-semi-space-size=1 dist/main.js` (Docker, npm start's server)",
+    server: [node, "--max-semi-space-size=1", "dist/main.js"],
+    help: undefined,
+  },
+  ...(npmCli
+    ? [
+        {
+          name: "compiled: `npm start` (npm, the stale check, node dist/main.js)",
+          server: [node, npmCli, "start", "--silent"],
+          help: undefined,
+        },
+      ]
+    : []),
 ];
 const variants = allVariants.filter((v) => v.name.includes(process.env.STARTUP_VARIANTS ?? ""));
 
@@ -73,7 +90,14 @@ async function startOnce(command: string[], file: string, measureRss: boolean): 
   trace(`start ${command.slice(1).join(" ")}`);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: `file:${file}`, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SHUTDOWN_DRAIN_SECONDS: "0" },
+    env: {
+      ...process.env,
+      DATABASE_URL: `file:${file}`,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      SHUTDOWN_DRAIN_SECONDS: "0",
+    },
     stdio: ["ignore", "ignore", "pipe"],
     detached: true, // its own process group, signalled as one
   });
@@ -136,7 +160,9 @@ for (let run = 0; run < runs; run++) {
   process.stderr.write(`run ${run + 1}/${runs} done\n`);
 }
 
-console.log(`Startup, ${runs} runs per variant, median (min–max); node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString().slice(0, 10)}\n`);
+console.log(
+  `Startup, ${runs} runs per variant, median (min–max); node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString().slice(0, 10)}\n`,
+);
 console.log("| Variant | Ready, first start (migrates) | Ready, restart | Idle RSS (process tree) | `keyward --help` |");
 console.log("|---|---|---|---|---|");
 for (const [i, v] of variants.entries()) {

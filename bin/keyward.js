@@ -7,7 +7,9 @@ import { ensureBuilt } from "../scripts/build.mjs";
 try {
   ensureBuilt();
 } catch (err) {
-  process.stderr.write(`keyward: cannot build dist/ from src/ (run \`npm run build\` to see why): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}\n`);
+  process.stderr.write(
+    `keyward: cannot build dist/ from src/ (run \`npm run build\` to see why): ${err instanceof Error ? err.message.split("\n")[0] : String(err)}\n`,
+  );
   process.exit(1);
 }
 await import("../dist/cli/index.js");

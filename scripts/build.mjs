@@ -70,10 +70,21 @@ function buildUnlocked() {
   const old = `${dist}.old-${process.pid}`;
   rmSync(next, { recursive: true, force: true });
   try {
-    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json"), "--noCheck", "--outDir", next], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    execFileSync(
+      process.execPath,
+      [
+        path.join(root, "node_modules", "typescript", "bin", "tsc"),
+        "-p",
+        path.join(root, "tsconfig.build.json"),
+        "--noCheck",
+        "--outDir",
+        next,
+      ],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     // A source edited during the build leaves the stamp out: the next caller builds again.
     if (fingerprint() === before) writeFileSync(path.join(next, ".build-stamp"), before);
     if (existsSync(dist)) renameSync(dist, old);

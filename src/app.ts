@@ -38,7 +38,9 @@ import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
 
 export interface AppOptions {
-  /** Middleware mounted right after the health checks, built from the services: the benchmark's routes (bench/serve.ts); none in production. */
+  /**
+   * Middleware mounted right after the health checks, built from the services: the benchmark's routes (bench/serve.ts); none in production.
+   */
   mount?: (services: Services) => Middleware<KeywardState>[];
 }
 
@@ -48,7 +50,8 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.proxy = config.trustProxy;
   pinPublicOrigin(app.request, config.baseUrl); // every URL we publish derives from ISSUER, not Host / X-Forwarded-*
   app.silent = true; // errors are logged by errorHandler, once
-  app.keys = services.secrets.cookieSecrets; // Koa's name for cookie-signing secrets; shared with oidc-provider, which runs on this app's context
+  // Koa's name for cookie-signing secrets; shared with oidc-provider, which runs on this app's context
+  app.keys = services.secrets.cookieSecrets;
 
   const provider = createProvider(services);
 

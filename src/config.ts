@@ -6,9 +6,7 @@ import { parseTrustedProxies, type TrustedProxies } from "./http/client-address.
 import { parsePublicKeys } from "./secret-scanning/signature.js";
 import { buildCatalogue, catalogueFromNames, CatalogueError, scopeNames, type ScopeCatalogue } from "./scopes/catalogue.js";
 
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((v) => v === "true" || v === "1" || v === "yes");
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
 const schema = z
   .object({
@@ -23,17 +21,31 @@ const schema = z
     ALLOW_SIGNUP: bool.default(true),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     TRUST_PROXY: bool.default(false),
-    /** Reverse proxies in front of Keyward: a hop count, or their addresses / CIDR ranges (src/http/client-address.ts). Wins over TRUST_PROXY. */
+    /**
+     * Reverse proxies in front of Keyward: a hop count, or their addresses / CIDR ranges (src/http/client-address.ts). Wins over
+     * TRUST_PROXY.
+     */
     TRUSTED_PROXIES: z.string().max(5000).superRefine(problemOf(parseTrustedProxies, "TRUSTED_PROXIES")).optional(),
-    SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 14),
+    SESSION_TTL_HOURS: z.coerce
+      .number()
+      .positive()
+      .default(24 * 14),
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
-    /** After SIGTERM: how long /readyz answers 503 "stopping" while requests are still served (Connection: close), before the listener closes. */
+    /**
+     * After SIGTERM: how long /readyz answers 503 "stopping" while requests are still served (Connection: close), before the listener
+     * closes.
+     */
     SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(300).default(5),
     /** Key rows kept in memory for verification (0 turns the cache off); see docs/performance.md. */
     VERIFY_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
-    /** PostgreSQL: how long an instance answers from memory without renewing its lease; a revocation waits at most this long for a stuck instance. */
+    /**
+     * PostgreSQL: how long an instance answers from memory without renewing its lease; a revocation waits at most this long for a stuck
+     * instance.
+     */
     VERIFY_CACHE_LEASE_SECONDS: z.coerce.number().min(0.5).max(300).default(5),
-    /** PostgreSQL: follow the key-change feed (LISTEN/NOTIFY, needs a session-level connection); false checks the database on every request. */
+    /**
+     * PostgreSQL: follow the key-change feed (LISTEN/NOTIFY, needs a session-level connection); false checks the database on every request.
+     */
     VERIFY_CACHE_FEED: bool.default(true),
     LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5),
     LOGIN_WINDOW_MINUTES: z.coerce.number().positive().default(15),
@@ -54,7 +66,10 @@ const schema = z
     SECRET_SCANNING_PUBLIC_KEYS: z.string().max(100_000).superRefine(problemOf(parsePublicKeys, "SECRET_SCANNING_PUBLIC_KEYS")).optional(),
     TOTP_ENCRYPTION_KEY: z
       .string()
-      .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, "base64").length === 32, "TOTP_ENCRYPTION_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)")
+      .refine(
+        (v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, "base64").length === 32,
+        "TOTP_ENCRYPTION_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)",
+      )
       .optional(),
   })
   .transform((raw, ctx) => {
@@ -65,7 +80,12 @@ const schema = z
     }
     const env = { ...raw, scopeCatalogue };
     // TRUST_PROXY=true keeps its old meaning for the shipped deployment: one proxy (nginx) in front.
-    const trustedProxies: TrustedProxies = env.TRUSTED_PROXIES !== undefined ? parseTrustedProxies(env.TRUSTED_PROXIES) : env.TRUST_PROXY ? { kind: "hops", hops: 1 } : { kind: "none" };
+    const trustedProxies: TrustedProxies =
+      env.TRUSTED_PROXIES !== undefined
+        ? parseTrustedProxies(env.TRUSTED_PROXIES)
+        : env.TRUST_PROXY
+          ? { kind: "hops", hops: 1 }
+          : { kind: "none" };
     const baseUrl = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, "");
     return {
       port: env.PORT,

@@ -1,6 +1,7 @@
 // What the database would otherwise keep forever, cleared on start and then every hour (or every
 // CLIENT_PURGE_HOURS when shorter): DCR clients that never got a key, expired OAuth records,
-// expired sessions, abandoned second-factor log-ins, expired organisation invitations and device cookies. Expired rows already grant nothing (every
+// expired sessions, abandoned second-factor log-ins, expired organisation invitations and device cookies. Expired rows already grant
+// nothing (every
 // read checks the expiry); this only keeps the tables small.
 import type { Services } from "./services.js";
 import { purgeOAuthRecords } from "./oauth/purge.js";

@@ -78,7 +78,10 @@ function closeListener(server: http.Server): Promise<void> {
  */
 export async function serveUntilSignal(config: Config, logger: Logger, options: AppOptions = {}): Promise<void> {
   const running = await startServer(config, logger, options);
-  logger.info({ url: config.baseUrl, listen: `${config.host}:${config.port}`, database: redactDatabaseUrl(config.databaseUrl) }, "Keyward is listening");
+  logger.info(
+    { url: config.baseUrl, listen: `${config.host}:${config.port}`, database: redactDatabaseUrl(config.databaseUrl) },
+    "Keyward is listening",
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     let signals = 0;
     const onSignal = (s: NodeJS.Signals) => {

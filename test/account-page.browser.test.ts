@@ -32,7 +32,8 @@ describe.skipIf(skip)("account page in a browser", () => {
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("console", (msg: ConsoleMessage) => {
-      if (msg.type() === "error" || /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`${msg.text()} @ ${msg.location().url}`);
+      if (msg.type() === "error" || /Content Security Policy|Refused to/i.test(msg.text()))
+        problems.push(`${msg.text()} @ ${msg.location().url}`);
     });
     page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
     const scriptLoads: number[] = [];
@@ -109,7 +110,12 @@ describe.skipIf(skip)("account page in a browser", () => {
     expect(await page.getByRole("status").textContent()).toContain(`ending in ${raw.slice(-4)} was revoked`);
     // set apart by colour, not by opacity (which would fail text contrast: issue 27)
     expect(Number(await revokedRow.evaluate((el) => getComputedStyle(el).opacity))).toBe(1);
-    expect(await revokedRow.locator("td").first().evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe("rgba(0, 0, 0, 0)");
+    expect(
+      await revokedRow
+        .locator("td")
+        .first()
+        .evaluate((el) => getComputedStyle(el).backgroundColor),
+    ).not.toBe("rgba(0, 0, 0, 0)");
 
     // the key no longer works
     const res = await fetch(`${server.url}/api/api-keys`, { headers: { Authorization: `Bearer ${raw}` } });

@@ -68,7 +68,16 @@ describe("minting on the page", () => {
     const scoped = await mintOnPage(agent, csrf, "read only", ["mcp:read"]);
     const page = await agent.get(KEYS_PAGE).expect(200);
     const head = /<thead><tr>([\s\S]*?)<\/tr><\/thead>/.exec(page.text)![1]!;
-    expect([...head.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1])).toEqual(["Label", "Key", "Status", "Source", "Scopes", "Created", "Last used", "Action"]);
+    expect([...head.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1])).toEqual([
+      "Label",
+      "Key",
+      "Status",
+      "Source",
+      "Scopes",
+      "Created",
+      "Last used",
+      "Action",
+    ]);
 
     const id = idOf(page.text, "read only");
     const cells = [...rowFor(page.text, id).matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.replace(/\s+/g, " ").trim());
@@ -106,10 +115,18 @@ describe("minting on the page", () => {
 
   it("refuses bad input with a 400 page that keeps the form, and mints nothing", async () => {
     const { agent, csrf } = await signUp(server);
-    const unknownScope = await agent.post(KEYS_PAGE).type("form").send({ _csrf: csrf, label: "kept label", scopes: ["admin"] }).expect(400);
+    const unknownScope = await agent
+      .post(KEYS_PAGE)
+      .type("form")
+      .send({ _csrf: csrf, label: "kept label", scopes: ["admin"] })
+      .expect(400);
     expect(unknownScope.text).toContain("Unknown scope: admin. Known scopes: mcp:read, mcp:write");
     expect(unknownScope.text).toContain('value="kept label"');
-    const long = await agent.post(KEYS_PAGE).type("form").send({ _csrf: csrf, label: "x".repeat(101) }).expect(400);
+    const long = await agent
+      .post(KEYS_PAGE)
+      .type("form")
+      .send({ _csrf: csrf, label: "x".repeat(101) })
+      .expect(400);
     expect(long.text).toContain("Label must be at most 100 characters");
     for (const r of [unknownScope, long]) expect(r.text).not.toContain('id="new-key"');
     expect((await agent.get(KEYS_PAGE)).text).toContain("No keys yet.");
@@ -190,7 +207,10 @@ describe("CSRF on the key forms", () => {
       expect(mint.status, `mint with ${String(token)}`).toBe(403);
       expect(mint.text).toContain("Missing or invalid CSRF token");
       expect(mint.text).not.toContain('id="new-key"');
-      const revoke = await agent.post(`${KEYS_PAGE}/${id}/revoke`).type("form").send(token === undefined ? {} : { _csrf: token });
+      const revoke = await agent
+        .post(`${KEYS_PAGE}/${id}/revoke`)
+        .type("form")
+        .send(token === undefined ? {} : { _csrf: token });
       expect(revoke.status, `revoke with ${String(token)}`).toBe(403);
     }
     const page = await agent.get(KEYS_PAGE);
@@ -236,7 +256,9 @@ describe("the .mcp.json snippet", () => {
     expect(block).toContain(`"url": "${server.config.baseUrl}/mcp"`);
     expect(block).toContain('"Authorization": "Bearer ${KEYWARD_API_KEY}"');
     expect(JSON.parse(block)).toEqual({
-      mcpServers: { keyward: { type: "http", url: `${server.config.baseUrl}/mcp`, headers: { Authorization: "Bearer ${KEYWARD_API_KEY}" } } },
+      mcpServers: {
+        keyward: { type: "http", url: `${server.config.baseUrl}/mcp`, headers: { Authorization: "Bearer ${KEYWARD_API_KEY}" } },
+      },
     });
     expect(page.text).toContain('<button type="button" class="copy" data-copy-target="mcp-json">Copy</button>');
   });

@@ -33,7 +33,12 @@ describe("turning on 2FA", () => {
     expect(wrong.text).toContain(secret); // still enrolling, same secret
 
     const step = Math.floor(Date.now() / 30_000);
-    const ok = await agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: csrf, code: await codeAt(secret, step), password }).redirects(1).expect(200);
+    const ok = await agent
+      .post(`${SECURITY}/2fa/confirm`)
+      .type("form")
+      .send({ _csrf: csrf, code: await codeAt(secret, step), password })
+      .redirects(1)
+      .expect(200);
     expect(ok.headers["cache-control"]).toBe("no-store");
     const codes = [...ok.text.matchAll(/<code class="backup-code">([0-9a-z]{5}-[0-9a-z]{5})<\/code>/g)].map((m) => m[1]);
     expect(new Set(codes).size).toBe(10);
@@ -135,7 +140,11 @@ describe("log-in with 2FA", () => {
     expect(res.headers.location).toBe("/login/2fa");
     const form = await agent.get("/login/2fa").expect(200);
     await server.services.db.pendingLogin.updateMany({ data: { expiresAt: new Date(Date.now() - 1000) } });
-    const late = await agent.post("/login/2fa").type("form").send({ _csrf: csrfFrom(form.text), code: backupCodes[5]! }).redirects(0);
+    const late = await agent
+      .post("/login/2fa")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), code: backupCodes[5]! })
+      .redirects(0);
     expect(late.status).toBe(303);
     expect(late.headers.location).toBe("/login?expired=1");
     expect(hasSessionCookie(late)).toBe(false);
@@ -173,7 +182,11 @@ describe("OAuth consent for a 2FA account", () => {
     const returnTo = /name="return_to" value="([^"]+)"/.exec(start.text)![1]!;
     expect(returnTo).toMatch(/^\/interaction\//);
 
-    const pw = await agent.post("/login").type("form").send({ _csrf: csrfFrom(start.text), email: owner.email, password: owner.password, return_to: returnTo }).redirects(0);
+    const pw = await agent
+      .post("/login")
+      .type("form")
+      .send({ _csrf: csrfFrom(start.text), email: owner.email, password: owner.password, return_to: returnTo })
+      .redirects(0);
     expect(pw.status).toBe(303);
     expect(pw.headers.location).toBe("/login/2fa");
     // no consent without the code: the interaction still sends the browser to log in
@@ -188,7 +201,11 @@ describe("OAuth consent for a 2FA account", () => {
     expect(consent.status).toBe(200);
     expect(consent.text).toContain("Authorize Test MCP client?");
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
-    const allow = await agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(consent.text), scope: "mcp:read" }).redirects(0);
+    const allow = await agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(consent.text), scope: "mcp:read" })
+      .redirects(0);
     expect(allow.status).toBe(303);
     const back = new URL((await follow(agent, server, allow.headers.location!)).location!);
     const code = back.searchParams.get("code");
@@ -208,7 +225,12 @@ describe("re-authentication, password change and sign out everywhere", () => {
     const badRegen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: "wrong password" });
     expect(badRegen.status).toBe(403);
     expect(badRegen.text).toContain("Your current password is not correct.");
-    const regen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: user.password }).redirects(1).expect(200);
+    const regen = await user.agent
+      .post(`${SECURITY}/2fa/backup-codes`)
+      .type("form")
+      .send({ _csrf: csrf, password: user.password })
+      .redirects(1)
+      .expect(200);
     const fresh = [...regen.text.matchAll(/<code class="backup-code">([^<]+)<\/code>/g)].map((m) => m[1]!);
     expect(fresh).toHaveLength(10);
     const old = await passwordStep(server, user.email, user.password);
@@ -232,18 +254,31 @@ describe("re-authentication, password change and sign out everywhere", () => {
     const other = await passwordStep(server, user.email, user.password);
     await other.agent.get(KEYS_PAGE).expect(200);
 
-    const wrongCurrent = await user.agent.post(`${SECURITY}/password`).type("form").send({ _csrf: user.csrf, current_password: "nope nope", new_password: "a brand new pw", confirm_password: "a brand new pw" });
+    const wrongCurrent = await user.agent
+      .post(`${SECURITY}/password`)
+      .type("form")
+      .send({ _csrf: user.csrf, current_password: "nope nope", new_password: "a brand new pw", confirm_password: "a brand new pw" });
     expect(wrongCurrent.status).toBe(403);
-    const mismatch = await user.agent.post(`${SECURITY}/password`).type("form").send({ _csrf: user.csrf, current_password: user.password, new_password: "a brand new pw", confirm_password: "a brand new px" });
+    const mismatch = await user.agent
+      .post(`${SECURITY}/password`)
+      .type("form")
+      .send({ _csrf: user.csrf, current_password: user.password, new_password: "a brand new pw", confirm_password: "a brand new px" });
     expect(mismatch.status).toBe(400);
     expect(mismatch.text).toContain("differ");
-    const short = await user.agent.post(`${SECURITY}/password`).type("form").send({ _csrf: user.csrf, current_password: user.password, new_password: "short", confirm_password: "short" });
+    const short = await user.agent
+      .post(`${SECURITY}/password`)
+      .type("form")
+      .send({ _csrf: user.csrf, current_password: user.password, new_password: "short", confirm_password: "short" });
     expect(short.status).toBe(400);
     expect(short.text).toContain("at least 8 characters");
     // none of those changed anything
     expect((await passwordStep(server, user.email, user.password)).res.headers.location).toBe(KEYS_PAGE);
 
-    const ok = await user.agent.post(`${SECURITY}/password`).type("form").send({ _csrf: user.csrf, current_password: user.password, new_password: "a brand new pw", confirm_password: "a brand new pw" }).expect(303);
+    const ok = await user.agent
+      .post(`${SECURITY}/password`)
+      .type("form")
+      .send({ _csrf: user.csrf, current_password: user.password, new_password: "a brand new pw", confirm_password: "a brand new pw" })
+      .expect(303);
     expect(ok.headers.location).toBe(`${SECURITY}?notice=password`);
     await user.agent.get(KEYS_PAGE).expect(200); // this browser stays in
     expect((await other.agent.get(KEYS_PAGE).redirects(0)).status).toBe(302); // the other one is out
@@ -304,7 +339,9 @@ describe("brute-force limits on the code step", () => {
     const user = await signUp(limited);
     await enableTwoFactor(user.agent);
     for (let i = 0; i < 3; i++) {
-      expect((await user.agent.post(`${SECURITY}/2fa/disable`).type("form").send({ _csrf: user.csrf, password: "wrong password" })).status).toBe(403);
+      expect(
+        (await user.agent.post(`${SECURITY}/2fa/disable`).type("form").send({ _csrf: user.csrf, password: "wrong password" })).status,
+      ).toBe(403);
     }
     const blocked = await user.agent.post(`${SECURITY}/2fa/disable`).type("form").send({ _csrf: user.csrf, password: user.password });
     expect(blocked.status).toBe(429);
@@ -316,6 +353,8 @@ describe("TOTP_ENCRYPTION_KEY", () => {
   it("must be 32 bytes of base64", () => {
     expect(() => loadConfig({ TOTP_ENCRYPTION_KEY: "too-short" })).toThrow(ConfigError);
     expect(() => loadConfig({ TOTP_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString("base64") })).toThrow(/32 bytes/);
-    expect(loadConfig({ TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") }).totpEncryptionKey).toBe(Buffer.alloc(32, 7).toString("base64"));
+    expect(loadConfig({ TOTP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") }).totpEncryptionKey).toBe(
+      Buffer.alloc(32, 7).toString("base64"),
+    );
   });
 });

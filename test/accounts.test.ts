@@ -16,7 +16,11 @@ function cookie(res: { headers: Record<string, unknown> }, name: string): string
   return c;
 }
 
-const attrs = (c: string) => c.split(";").slice(1).map((s) => s.trim().toLowerCase());
+const attrs = (c: string) =>
+  c
+    .split(";")
+    .slice(1)
+    .map((s) => s.trim().toLowerCase());
 const valueOf = (c: string) => c.split(";")[0]!.split("=").slice(1).join("=");
 
 let server: TestServer;
@@ -36,13 +40,21 @@ describe("sign up", () => {
     expect(attrs(csrfCookie)).not.toContain("secure");
 
     const email = uniqueEmail("signup");
-    const res = await agent.post("/signup").type("form").send({ _csrf: csrfFrom(form.text), email: ` ${email.toUpperCase()} `, password: "long enough pw" }).expect(303);
+    const res = await agent
+      .post("/signup")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), email: ` ${email.toUpperCase()} `, password: "long enough pw" })
+      .expect(303);
     // Sign-up does not log in: its answer must be the same whether the email was free (see below).
     expect(res.headers.location).toBe(`/login?signed_up=1&return_to=${encodeURIComponent(KEYS_PAGE)}`);
     expect(setCookies(res).some((c) => c.startsWith("kw_session="))).toBe(false);
     const login = await agent.get(res.headers.location!).expect(200);
     expect(login.text).toContain("Thank you for signing up. Log in with your email and password to continue.");
-    const ok = await agent.post("/login").type("form").send({ _csrf: csrfFrom(login.text), email, password: "long enough pw", return_to: KEYS_PAGE }).expect(303);
+    const ok = await agent
+      .post("/login")
+      .type("form")
+      .send({ _csrf: csrfFrom(login.text), email, password: "long enough pw", return_to: KEYS_PAGE })
+      .expect(303);
     expect(ok.headers.location).toBe(KEYS_PAGE);
     const session = cookie(ok, "kw_session");
     expect(valueOf(session)).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -59,7 +71,11 @@ describe("sign up", () => {
   it("explains invalid input", async () => {
     const agent = browser(server);
     const csrf = csrfFrom((await agent.get("/signup")).text);
-    const bad = await agent.post("/signup").type("form").send({ _csrf: csrf, email: "not-an-email", password: "long enough pw" }).expect(400);
+    const bad = await agent
+      .post("/signup")
+      .type("form")
+      .send({ _csrf: csrf, email: "not-an-email", password: "long enough pw" })
+      .expect(400);
     expect(bad.text).toContain("Enter a valid email address");
     expect(setCookies(bad).some((c) => c.startsWith("kw_session="))).toBe(false);
     const short = await agent.post("/signup").type("form").send({ _csrf: csrf, email: uniqueEmail(), password: "short" }).expect(400);
@@ -73,7 +89,11 @@ describe("log in and log out", () => {
     const agent = browser(server);
     const form = await agent.get(`/login?return_to=${encodeURIComponent("/app/account/api-keys?x=1")}`).expect(200);
     expect(form.text).toContain('name="return_to" value="/app/account/api-keys?x=1"');
-    const ok = await agent.post("/login").type("form").send({ _csrf: csrfFrom(form.text), email, password, return_to: "/app/account/api-keys?x=1" }).expect(303);
+    const ok = await agent
+      .post("/login")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), email, password, return_to: "/app/account/api-keys?x=1" })
+      .expect(303);
     expect(ok.headers.location).toBe("/app/account/api-keys?x=1");
     expect(attrs(cookie(ok, "kw_session"))).toEqual(expect.arrayContaining(["httponly", "samesite=lax"]));
     expect((await agent.get(KEYS_PAGE).expect(200)).text).toContain(email);
@@ -143,7 +163,10 @@ describe("CSRF on the account forms", () => {
       const missing = await fresh.post(path).type("form").send(body);
       expect(missing.status, `${path} without token`).toBe(403);
       expect(missing.text).toContain("Missing or invalid CSRF token");
-      const wrong = await fresh.post(path).type("form").send({ ...body, _csrf: freshCsrf.slice(0, -2) + "xx" });
+      const wrong = await fresh
+        .post(path)
+        .type("form")
+        .send({ ...body, _csrf: freshCsrf.slice(0, -2) + "xx" });
       expect(wrong.status, `${path} with wrong token`).toBe(403);
       expect(setCookies(wrong).some((c) => c.startsWith("kw_session="))).toBe(false);
     }
@@ -177,7 +200,10 @@ describe("log-in rate limit", () => {
       const agent = browser(limited);
       const csrf = csrfFrom((await agent.get("/login")).text);
       for (let i = 0; i < 3; i++) {
-        const res = await agent.post("/login").type("form").send({ _csrf: csrf, email, password: `wrong ${i}` });
+        const res = await agent
+          .post("/login")
+          .type("form")
+          .send({ _csrf: csrf, email, password: `wrong ${i}` });
         expect(res.status, `attempt ${i + 1}`).toBe(401);
       }
       const blocked = await agent.post("/login").type("form").send({ _csrf: csrf, email, password: "wrong again" });
@@ -205,7 +231,11 @@ describe("closed sign-up", () => {
       const page = await agent.get("/signup").expect(403);
       expect(page.text).toContain("Sign-up is closed on this server.");
       const csrf = csrfFrom((await agent.get("/login").expect(200)).text);
-      const post = await agent.post("/signup").type("form").send({ _csrf: csrf, email: uniqueEmail(), password: "long enough pw" }).expect(403);
+      const post = await agent
+        .post("/signup")
+        .type("form")
+        .send({ _csrf: csrf, email: uniqueEmail(), password: "long enough pw" })
+        .expect(403);
       expect(post.text).toContain("Sign-up is closed on this server.");
       expect(setCookies(post).some((c) => c.startsWith("kw_session="))).toBe(false);
       expect(await closed.services.db.user.count()).toBe(0);
@@ -245,8 +275,16 @@ describe("behind https (ISSUER=https://…)", () => {
       const session = cookie(res, "kw_session");
       expect(attrs(session)).toEqual(expect.arrayContaining(["secure", "httponly", "samesite=lax", "path=/"]));
       expect(attrs(cookie(res, "kw_device"))).toEqual(expect.arrayContaining(["secure", "httponly", "samesite=lax", "path=/login"]));
-      const page = await request(secure.url).get(KEYS_PAGE).set("Cookie", `kw_session=${valueOf(session)}`).expect(200);
-      const out = await request(secure.url).post("/logout").set("Cookie", `kw_session=${valueOf(session)}`).type("form").send({ _csrf: csrfFrom(page.text) }).expect(303);
+      const page = await request(secure.url)
+        .get(KEYS_PAGE)
+        .set("Cookie", `kw_session=${valueOf(session)}`)
+        .expect(200);
+      const out = await request(secure.url)
+        .post("/logout")
+        .set("Cookie", `kw_session=${valueOf(session)}`)
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text) })
+        .expect(303);
       expect(attrs(cookie(out, "kw_session"))).toContain("secure");
     } finally {
       await secure.close();

@@ -41,13 +41,25 @@ interface KeyBody {
 describe("with a key", () => {
   it("create returns 201, a Location and the raw key once; list and get never show it", async () => {
     // keys:read: a key with explicit scopes reads the key list only when it names that scope
-    const created = await api(alice.raw).post("/api/api-keys").send({ label: "CI deploy", scopes: ["mcp:read", "keys:read"] }).expect(201);
+    const created = await api(alice.raw)
+      .post("/api/api-keys")
+      .send({ label: "CI deploy", scopes: ["mcp:read", "keys:read"] })
+      .expect(201);
     expect(created.headers["content-type"]).toMatch(/^application\/json/);
     expect(created.headers["cache-control"]).toBe("no-store");
     const body = created.body as KeyBody;
     expect(body.key).toMatch(/^kw_user_[0-9A-Za-z]{49}$/);
     expect(created.headers.location).toBe(`/api/api-keys/${body.id}`);
-    expect(body).toMatchObject({ label: "CI deploy", last4: body.key!.slice(-4), status: "active", source: "portal", sourceLabel: "Portal", scopes: ["mcp:read", "keys:read"], lastUsedAt: null, revokedAt: null });
+    expect(body).toMatchObject({
+      label: "CI deploy",
+      last4: body.key!.slice(-4),
+      status: "active",
+      source: "portal",
+      sourceLabel: "Portal",
+      scopes: ["mcp:read", "keys:read"],
+      lastUsedAt: null,
+      revokedAt: null,
+    });
     expect(body.id).toMatch(/^key_[0-9A-Za-z]{20}$/);
     const raw = body.key!;
 
@@ -115,10 +127,31 @@ describe("validation", () => {
 
   it("bad fields → 400 {error, error_description}", async () => {
     const before = ((await api(alice.raw).get("/api/api-keys")).body as { data: unknown[] }).data.length;
-    expectError(await api(alice.raw).post("/api/api-keys").send({ label: "x".repeat(101) }), 400, "invalid_request", /^label: Label must be at most 100 characters$/);
+    expectError(
+      await api(alice.raw)
+        .post("/api/api-keys")
+        .send({ label: "x".repeat(101) }),
+      400,
+      "invalid_request",
+      /^label: Label must be at most 100 characters$/,
+    );
     expectError(await api(alice.raw).post("/api/api-keys").send({ label: "tab\there" }), 400, "invalid_request", /control characters/);
-    expectError(await api(alice.raw).post("/api/api-keys").send({ label: "ok", scopes: ["admin"] }), 400, "invalid_request", /^Unknown scope: admin\. Known scopes: mcp:read, mcp:write$/);
-    expectError(await api(alice.raw).post("/api/api-keys").send({ label: "ok", scopes: ["a b<c"] }), 400, "invalid_request", /Scope names use letters/);
+    expectError(
+      await api(alice.raw)
+        .post("/api/api-keys")
+        .send({ label: "ok", scopes: ["admin"] }),
+      400,
+      "invalid_request",
+      /^Unknown scope: admin\. Known scopes: mcp:read, mcp:write$/,
+    );
+    expectError(
+      await api(alice.raw)
+        .post("/api/api-keys")
+        .send({ label: "ok", scopes: ["a b<c"] }),
+      400,
+      "invalid_request",
+      /Scope names use letters/,
+    );
     expectError(await api(alice.raw).post("/api/api-keys").send({ label: "ok", admin: true }), 400, "invalid_request", /admin/);
     expectError(await api(alice.raw).post("/api/api-keys").send({ label: 42 }), 400, "invalid_request", /^label: /);
     expectError(await api(alice.raw).post("/api/api-keys").send([1, 2]), 400, "invalid_request", /object/);
@@ -127,17 +160,37 @@ describe("validation", () => {
   });
 
   it("a body that is not JSON → 415", async () => {
-    expectError(await api(alice.raw).post("/api/api-keys").set("Content-Type", "text/plain").send('{"label":"x"}'), 415, "unsupported_media_type", /application\/json/);
-    expectError(await api(alice.raw).post("/api/api-keys").type("form").send({ label: "x" }), 415, "unsupported_media_type", /application\/json/);
+    expectError(
+      await api(alice.raw).post("/api/api-keys").set("Content-Type", "text/plain").send('{"label":"x"}'),
+      415,
+      "unsupported_media_type",
+      /application\/json/,
+    );
+    expectError(
+      await api(alice.raw).post("/api/api-keys").type("form").send({ label: "x" }),
+      415,
+      "unsupported_media_type",
+      /application\/json/,
+    );
   });
 
   it("invalid JSON → 400", async () => {
-    expectError(await api(alice.raw).post("/api/api-keys").set("Content-Type", "application/json").send('{"label": '), 400, "invalid_request", /not valid JSON/);
+    expectError(
+      await api(alice.raw).post("/api/api-keys").set("Content-Type", "application/json").send('{"label": '),
+      400,
+      "invalid_request",
+      /not valid JSON/,
+    );
   });
 
   it("a body over 100 kB → 413", async () => {
     const big = JSON.stringify({ label: "x", padding: "y".repeat(200_000) });
-    expectError(await api(alice.raw).post("/api/api-keys").set("Content-Type", "application/json").send(big), 413, "request_too_large", /larger than 100 kB/);
+    expectError(
+      await api(alice.raw).post("/api/api-keys").set("Content-Type", "application/json").send(big),
+      413,
+      "request_too_large",
+      /larger than 100 kB/,
+    );
   });
 });
 
@@ -177,9 +230,15 @@ describe("another user's key looks exactly like a missing one", () => {
 
 describe("authentication", () => {
   it("no credentials → 401 with a WWW-Authenticate pointing at the resource metadata", async () => {
-    for (const res of [await request(server.url).get("/api/api-keys"), await request(server.url).post("/api/api-keys").send({ label: "x" }), await request(server.url).delete("/api/api-keys/key_x")]) {
+    for (const res of [
+      await request(server.url).get("/api/api-keys"),
+      await request(server.url).post("/api/api-keys").send({ label: "x" }),
+      await request(server.url).delete("/api/api-keys/key_x"),
+    ]) {
       expect(res.status).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe(`Bearer resource_metadata="${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp"`);
+      expect(res.headers["www-authenticate"]).toBe(
+        `Bearer resource_metadata="${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp"`,
+      );
       expect(res.body).toMatchObject({ error: "unauthorized" });
     }
   });
@@ -188,7 +247,9 @@ describe("authentication", () => {
     const bad = await request(server.url).get("/api/api-keys").set("Authorization", "Bearer kw_user_nope");
     expect(bad.status).toBe(401);
     expect(bad.headers["www-authenticate"]).toContain('error="invalid_token"');
-    expect(bad.headers["www-authenticate"]).toContain(`resource_metadata="${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp"`);
+    expect(bad.headers["www-authenticate"]).toContain(
+      `resource_metadata="${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp"`,
+    );
     expect(bad.body).toEqual({ error: "invalid_token", error_description: "The key is malformed or mistyped" });
     const basic = await request(server.url).get("/api/api-keys").set("Authorization", "Basic dXNlcjpwYXNz");
     expect(basic.status).toBe(400);
@@ -203,7 +264,17 @@ describe("authentication", () => {
 
   it("a key bound to /mcp (an OAuth-issued token) cannot use the key-management API", async () => {
     const userId = (await server.services.users.findByEmail(alice.email))!.id;
-    const oauth = await server.services.keys.mint({ userId, label: "OAuth: client", source: "oauth", clientId: "dcr_test", scopes: ["mcp:read"], resource: `${server.config.baseUrl}/mcp` }, BY_OPERATOR);
+    const oauth = await server.services.keys.mint(
+      {
+        userId,
+        label: "OAuth: client",
+        source: "oauth",
+        clientId: "dcr_test",
+        scopes: ["mcp:read"],
+        resource: `${server.config.baseUrl}/mcp`,
+      },
+      BY_OPERATOR,
+    );
     // it works where it was issued for...
     const mcp = await request(server.url)
       .post("/mcp")
@@ -235,7 +306,10 @@ describe("authentication", () => {
       if (token) req.set("X-CSRF-Token", token);
       const res = await req.send({ label: "csrf?" });
       expect(res.status, `POST with ${String(token)}`).toBe(403);
-      expect(res.body).toEqual({ error: "invalid_csrf_token", error_description: "Missing or invalid CSRF token. Reload the page and try again." });
+      expect(res.body).toEqual({
+        error: "invalid_csrf_token",
+        error_description: "Missing or invalid CSRF token. Reload the page and try again.",
+      });
     }
     // a _csrf field in the JSON body is not enough
     await alice.agent.post("/api/api-keys").send({ _csrf: alice.csrf, label: "csrf?" }).expect(403);

@@ -39,10 +39,22 @@ describe("the audit trail", () => {
     const before = await server.services.db.auditEvent.count();
 
     // Portal key: minted and revoked on the page.
-    const page = await user.agent.post("/app/account/api-keys").set("User-Agent", UA).type("form").send({ _csrf: user.csrf, label: "page key" }).redirects(1).expect(200);
+    const page = await user.agent
+      .post("/app/account/api-keys")
+      .set("User-Agent", UA)
+      .type("form")
+      .send({ _csrf: user.csrf, label: "page key" })
+      .redirects(1)
+      .expect(200);
     const pageKeyId = /data-key-id="(key_[^"]+)"/.exec(page.text)![1]!;
-    await user.agent.post(`/app/account/api-keys/${pageKeyId}/revoke`).set("User-Agent", UA).type("form").send({ _csrf: user.csrf }).expect(303);
-    await user.agent.post(`/app/account/api-keys/${pageKeyId}/revoke`).type("form").send({ _csrf: user.csrf }).expect(303); // idempotent: not recorded twice
+    await user.agent
+      .post(`/app/account/api-keys/${pageKeyId}/revoke`)
+      .set("User-Agent", UA)
+      .type("form")
+      .send({ _csrf: user.csrf })
+      .expect(303);
+    // idempotent: not recorded twice
+    await user.agent.post(`/app/account/api-keys/${pageKeyId}/revoke`).type("form").send({ _csrf: user.csrf }).expect(303);
     const pageMint = await only("key.minted", (e) => e.targetId === pageKeyId);
     expect(pageMint.actorType).toBe("user");
     expect(pageMint.actorId).toBe(userId);
@@ -55,8 +67,15 @@ describe("the audit trail", () => {
 
     // JSON API, authenticated by a key: the key is the actor.
     const { raw: apiKey } = await mintOnPage(user.agent, user.csrf, "script key");
-    const scriptKeyId = (await server.services.keys.verify(apiKey)).ok ? ((await server.services.keys.verify(apiKey)) as { key: { id: string } }).key.id : "";
-    const created = await request(server.url).post("/api/api-keys").set("Authorization", `Bearer ${apiKey}`).set("User-Agent", UA).send({ label: "via api" }).expect(201);
+    const scriptKeyId = (await server.services.keys.verify(apiKey)).ok
+      ? ((await server.services.keys.verify(apiKey)) as { key: { id: string } }).key.id
+      : "";
+    const created = await request(server.url)
+      .post("/api/api-keys")
+      .set("Authorization", `Bearer ${apiKey}`)
+      .set("User-Agent", UA)
+      .send({ label: "via api" })
+      .expect(201);
     await request(server.url).delete(`/api/api-keys/${created.body.id}`).set("Authorization", `Bearer ${apiKey}`).expect(200);
     const apiMint = await only("key.minted", (e) => e.targetId === created.body.id);
     expect([apiMint.actorType, apiMint.actorId, apiMint.details.via]).toEqual(["api_key", scriptKeyId, "api"]);
@@ -79,7 +98,12 @@ describe("the audit trail", () => {
     // OAuth: consent (the user), the key (the client), RFC 7009 revocation (the client).
     const client = (await register(server, { client_name: "Audit client" })).body as { client_id: string };
     const pkce = pkcePair();
-    const back = await authorize(user.agent, server, { clientId: client.client_id, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+    const back = await authorize(user.agent, server, {
+      clientId: client.client_id,
+      challenge: pkce.challenge,
+      method: "S256",
+      scope: "mcp:read",
+    });
     const token = await exchange(server, { clientId: client.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
     expect(token.status).toBe(200);
     const oauthKey = await server.services.keys.verify(token.body.access_token as string);
@@ -88,21 +112,44 @@ describe("the audit trail", () => {
     expect([authorized.actorType, authorized.actorId, authorized.details.clientName]).toEqual(["user", userId, "Audit client"]);
     const oauthMint = await only("key.minted", (e) => e.targetId === oauthKey.key.id);
     expect([oauthMint.actorType, oauthMint.actorId, oauthMint.details.source]).toEqual(["oauth_client", client.client_id, "oauth"]);
-    await request(server.url).post("/token/revocation").set("User-Agent", UA).type("form").send({ token: token.body.access_token, client_id: client.client_id }).expect(200);
+    await request(server.url)
+      .post("/token/revocation")
+      .set("User-Agent", UA)
+      .type("form")
+      .send({ token: token.body.access_token, client_id: client.client_id })
+      .expect(200);
     expect((await server.services.keys.verify(token.body.access_token as string)).ok).toBe(false);
     const oauthRevoke = await only("key.revoked", (e) => e.targetId === oauthKey.key.id);
-    expect([oauthRevoke.actorType, oauthRevoke.actorId, oauthRevoke.details.via, oauthRevoke.userAgent]).toEqual(["oauth_client", client.client_id, "oauth_revocation", UA]);
+    expect([oauthRevoke.actorType, oauthRevoke.actorId, oauthRevoke.details.via, oauthRevoke.userAgent]).toEqual([
+      "oauth_client",
+      client.client_id,
+      "oauth_revocation",
+      UA,
+    ]);
 
     // Connected apps: disconnect revokes the app's keys, by the user.
     const pkce2 = pkcePair();
-    const back2 = await authorize(user.agent, server, { clientId: client.client_id, challenge: pkce2.challenge, method: "S256", scope: "mcp:read" });
+    const back2 = await authorize(user.agent, server, {
+      clientId: client.client_id,
+      challenge: pkce2.challenge,
+      method: "S256",
+      scope: "mcp:read",
+    });
     const token2 = await exchange(server, { clientId: client.client_id, code: back2.searchParams.get("code")!, verifier: pkce2.verifier });
     const key2 = await server.services.keys.verify(token2.body.access_token as string);
     if (!key2.ok) throw new Error("second OAuth key does not verify");
     const apps = await user.agent.get("/app/account/connected-apps").expect(200);
-    await user.agent.post(`/app/account/connected-apps/${encodeURIComponent(client.client_id)}/disconnect`).type("form").send({ _csrf: csrfFrom(apps.text) }).expect(303);
+    await user.agent
+      .post(`/app/account/connected-apps/${encodeURIComponent(client.client_id)}/disconnect`)
+      .type("form")
+      .send({ _csrf: csrfFrom(apps.text) })
+      .expect(303);
     const disconnectRevoke = await only("key.revoked", (e) => e.targetId === key2.key.id);
-    expect([disconnectRevoke.actorType, disconnectRevoke.actorId, disconnectRevoke.details.via]).toEqual(["user", userId, "connected_apps"]);
+    expect([disconnectRevoke.actorType, disconnectRevoke.actorId, disconnectRevoke.details.via]).toEqual([
+      "user",
+      userId,
+      "connected_apps",
+    ]);
     await only("oauth.disconnected", (e) => e.targetId === client.client_id);
 
     // Log-in, failed log-in (the account's trail; an unknown email records nothing anywhere).
@@ -131,7 +178,11 @@ describe("the audit trail", () => {
     expect((await only("2fa.disabled")).actorId).toBe(userId);
 
     // Password changed; signed out everywhere.
-    await user.agent.post(`${SECURITY}/password`).type("form").send({ _csrf: user.csrf, current_password: user.password, new_password: "another good pw", confirm_password: "another good pw" }).expect(303);
+    await user.agent
+      .post(`${SECURITY}/password`)
+      .type("form")
+      .send({ _csrf: user.csrf, current_password: user.password, new_password: "another good pw", confirm_password: "another good pw" })
+      .expect(303);
     const changed = await only("password.changed");
     expect([changed.actorId, changed.details.otherSessionsEnded]).toEqual([userId, 2]); // the password-only and the 2FA log-ins above
     const activity = await user.agent.get("/app/account/audit").set("User-Agent", UA).expect(200);
@@ -139,7 +190,17 @@ describe("the audit trail", () => {
     expect((await only("sessions.signed_out_everywhere")).details.sessionsEnded).toBe(1);
 
     // The activity page lists them, with IP and user agent.
-    for (const action of ["key.minted", "key.revoked", "oauth.authorized", "login.succeeded", "login.failed", "2fa.enabled", "2fa.backup_code_used", "2fa.disabled", "password.changed"]) {
+    for (const action of [
+      "key.minted",
+      "key.revoked",
+      "oauth.authorized",
+      "login.succeeded",
+      "login.failed",
+      "2fa.enabled",
+      "2fa.backup_code_used",
+      "2fa.disabled",
+      "password.changed",
+    ]) {
       expect(activity.text).toContain(`data-action="${action}"`);
     }
     expect(activity.text).toContain('data-actor="oauth_client"');
@@ -181,7 +242,11 @@ describe("append-only", () => {
           if (entry.name !== "generated") walk(p);
         } else if (entry.name.endsWith(".ts")) {
           const text = readFileSync(p, "utf8");
-          if (/auditEvent\s*\.\s*(update|updateMany|upsert|delete|deleteMany)\b/.test(text) || /(UPDATE|DELETE\s+FROM)\s+"?AuditEvent/i.test(text)) offenders.push(p);
+          if (
+            /auditEvent\s*\.\s*(update|updateMany|upsert|delete|deleteMany)\b/.test(text) ||
+            /(UPDATE|DELETE\s+FROM)\s+"?AuditEvent/i.test(text)
+          )
+            offenders.push(p);
         }
       }
     };
@@ -199,14 +264,23 @@ describe("append-only", () => {
     for (const step of [
       () => mintOnPage(user.agent, user.csrf, "second"),
       () => passwordStep(server, user.email, "wrong password"),
-      () => user.agent.post(`${SECURITY}/password`).type("form").send({ _csrf: user.csrf, current_password: user.password, new_password: "changed password", confirm_password: "changed password" }),
+      () =>
+        user.agent.post(`${SECURITY}/password`).type("form").send({
+          _csrf: user.csrf,
+          current_password: user.password,
+          new_password: "changed password",
+          confirm_password: "changed password",
+        }),
     ]) {
       await step();
       const next = await server.services.db.auditEvent.count();
       expect(next).toBeGreaterThan(count);
       count = next;
     }
-    const later = await server.services.db.auditEvent.findMany({ where: { id: { in: snapshot.map((r) => r.id) } }, orderBy: { id: "asc" } });
+    const later = await server.services.db.auditEvent.findMany({
+      where: { id: { in: snapshot.map((r) => r.id) } },
+      orderBy: { id: "asc" },
+    });
     expect(later).toEqual(snapshot);
   });
 });

@@ -42,6 +42,9 @@ describe("benchmark routes", () => {
     expect((await request(bench.url).get("/__bench/key").set("Authorization", `Bearer ${raw}`).expect(200)).body).toEqual({ ok: true });
     const stats = await request(bench.url).get("/__bench/stats").expect(200);
     expect(stats.body.keyCache).toMatchObject({ misses: expect.any(Number), hits: expect.any(Number) });
-    await request(bench.url).get("/__bench/key").set("Authorization", `Bearer ${raw.slice(0, -1)}x`).expect(401);
+    await request(bench.url)
+      .get("/__bench/key")
+      .set("Authorization", `Bearer ${raw.slice(0, -1)}x`)
+      .expect(401);
   });
 });

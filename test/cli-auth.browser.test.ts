@@ -35,7 +35,10 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startTestServer(),
-      chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+      }),
     ]);
     page = await (await browser.newContext()).newPage();
     user = await signUp(server);
@@ -87,7 +90,9 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
     expect(entry.key).toMatch(KEY);
     loginKey = { raw: entry.key, id: entry.keyId! };
     // The key is an ordinary OAuth key row bound to /mcp, and no raw key reached the server's logs.
-    const row = (await server.services.keys.list((await server.services.users.findByEmail(user.email))!.id)).find((k) => k.id === loginKey.id);
+    const row = (await server.services.keys.list((await server.services.users.findByEmail(user.email))!.id)).find(
+      (k) => k.id === loginKey.id,
+    );
     expect(row).toMatchObject({ source: "oauth", resource: `${server.url}/mcp`, status: "active" });
     expect(server.logs.join("")).not.toContain(entry.key);
     expect(run.stdout + run.stderr).not.toContain(entry.key);
@@ -105,7 +110,13 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
 
     const json = await keyward(["auth", "whoami", "--json", "--server", server.url], { env });
     expect(json.code, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ server: server.url, email: user.email, keyId: loginKey.id, tokenFrom: "file", tokenPath: credentialsFile() });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      server: server.url,
+      email: user.email,
+      keyId: loginKey.id,
+      tokenFrom: "file",
+      tokenPath: credentialsFile(),
+    });
   });
 
   it("KEYWARD_TOKEN wins over the credentials file", async () => {
@@ -159,7 +170,11 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
     expect(revoked.stderr.trim().split("\n")).toHaveLength(1);
     // The same through KEYWARD_TOKEN, and set-token refuses to store a revoked key.
     expectError(await keyward(["auth", "whoami", "--server", server.url], { env: { ...env, KEYWARD_TOKEN: portal.raw } }), 3, /revoked/);
-    expectError(await keyward(["auth", "set-token", portal.raw, "--server", server.url], { env: { XDG_CONFIG_HOME: path.join(xdg, "other") } }), 3, /revoked/);
+    expectError(
+      await keyward(["auth", "set-token", portal.raw, "--server", server.url], { env: { XDG_CONFIG_HOME: path.join(xdg, "other") } }),
+      3,
+      /revoked/,
+    );
     expect(existsSync(path.join(xdg, "other", "keyward", "credentials.json"))).toBe(false);
   });
 
@@ -175,7 +190,9 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
   });
 
   it("auth login gives up after --timeout with a clear message (exit 1)", async () => {
-    const run = await keyward(["auth", "login", "--server", server.url, "--no-browser", "--timeout", "1"], { env: { XDG_CONFIG_HOME: path.join(xdg, "timeout") } });
+    const run = await keyward(["auth", "login", "--server", server.url, "--no-browser", "--timeout", "1"], {
+      env: { XDG_CONFIG_HOME: path.join(xdg, "timeout") },
+    });
     expectError(run, 1, /timed out after 1 s waiting for the browser/);
     expect(run.stderr).toContain(`${server.url}/auth?`);
   });

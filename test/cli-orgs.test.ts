@@ -32,8 +32,16 @@ describe("keyward orgs add-member", () => {
   });
 
   it("refuses unknown accounts, organisations, roles and personal organisations", async () => {
-    expectError(await keyward(["orgs", "add-member", acme, "nobody@example.com", "--role", "member"], { env }), 1, /No account with that email/);
-    expectError(await keyward(["orgs", "add-member", "org_missing", bob.email, "--role", "member"], { env }), 3, /no organisation org_missing/);
+    expectError(
+      await keyward(["orgs", "add-member", acme, "nobody@example.com", "--role", "member"], { env }),
+      1,
+      /No account with that email/,
+    );
+    expectError(
+      await keyward(["orgs", "add-member", "org_missing", bob.email, "--role", "member"], { env }),
+      3,
+      /no organisation org_missing/,
+    );
     expectError(await keyward(["orgs", "add-member", acme, bob.email, "--role", "god"], { env }), 2, /--role/);
     expectError(await keyward(["orgs", "add-member", acme, bob.email, "--role", "member"], { env }), 1, /already a member/);
     const personal = (await owner.agent.get("/api/orgs").expect(200)).body.data[0].id as string;

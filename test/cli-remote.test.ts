@@ -65,7 +65,9 @@ describe("remote api-keys and mcp-config", () => {
   });
 
   it("works from KEYWARD_TOKEN + KEYWARD_SERVER alone, with no credentials file", async () => {
-    const run = await keyward(["api-keys", "list", "--json"], { env: { XDG_CONFIG_HOME: path.join(xdg, "empty"), KEYWARD_TOKEN: portal, KEYWARD_SERVER: server.url } });
+    const run = await keyward(["api-keys", "list", "--json"], {
+      env: { XDG_CONFIG_HOME: path.join(xdg, "empty"), KEYWARD_TOKEN: portal, KEYWARD_SERVER: server.url },
+    });
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ label: "manager" })]));
   });
@@ -86,9 +88,17 @@ describe("remote api-keys and mcp-config", () => {
   });
 
   it("usage errors: no server anywhere, --user with --server; a bad key is exit 3", async () => {
-    expectError(await keywardInProcess(["api-keys", "list"], { env: { XDG_CONFIG_HOME: path.join(xdg, "none") } }), 2, /no server: pass --server/);
+    expectError(
+      await keywardInProcess(["api-keys", "list"], { env: { XDG_CONFIG_HOME: path.join(xdg, "none") } }),
+      2,
+      /no server: pass --server/,
+    );
     expectError(await keywardInProcess(["api-keys", "list", "--user", user.email, "--server", server.url], { env }), 2, /not both/);
-    expectError(await keyward(["api-keys", "list"], { env: { ...env, KEYWARD_TOKEN: `${portal.slice(0, -6)}AAAAAA` } }), 3, /authentication failed/);
+    expectError(
+      await keyward(["api-keys", "list"], { env: { ...env, KEYWARD_TOKEN: `${portal.slice(0, -6)}AAAAAA` } }),
+      3,
+      /authentication failed/,
+    );
     expectError(await keywardInProcess(["api-keys", "list", "--server", "http://example.com"], { env }), 2, /use https/);
   });
 

@@ -61,7 +61,9 @@ afterAll(async () => {
 
 describe("keyward CLI", () => {
   it("users create reads the password from stdin", async () => {
-    const run = await keyward(["users", "create", "--email", email.toUpperCase(), "--password-stdin", "--json"], { input: `${password}\n` });
+    const run = await keyward(["users", "create", "--email", email.toUpperCase(), "--password-stdin", "--json"], {
+      input: `${password}\n`,
+    });
     expect(run.code, run.stderr).toBe(0);
     const user = JSON.parse(run.stdout) as { id: string; email: string };
     expect(user).toEqual({ id: expect.stringMatching(/^usr_/), email });
@@ -117,7 +119,9 @@ describe("keyward CLI", () => {
     expect(header).toMatch(/^ID\s+LABEL\s+LAST4\s+STATUS\s+SOURCE\s+SCOPES\s+CREATED \(UTC\)\s+LAST USED \(UTC\)$/);
     expect(rows).toHaveLength(2);
     // Newest first.
-    expect(rows[0]).toMatch(new RegExp(`^${ci.id}\\s+ci\\s+…${ci.last4}\\s+active\\s+CLI\\s+mcp:read\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+never$`));
+    expect(rows[0]).toMatch(
+      new RegExp(`^${ci.id}\\s+ci\\s+…${ci.last4}\\s+active\\s+CLI\\s+mcp:read\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+never$`),
+    );
     expect(rows[1]).toMatch(new RegExp(`^${laptop.id}\\s+laptop\\s+…${laptop.raw.slice(-4)}\\s+active\\s+CLI\\s+full access\\s+`));
     for (const raw of raws) expect(run.stdout).not.toContain(raw);
   });

@@ -18,9 +18,17 @@ async function loginRecordsIp(server: TestServer, xff: string): Promise<string |
   const user = await signUp(server);
   const agent = request.agent(server.url);
   const form = await agent.get("/login").set("X-Forwarded-For", xff).expect(200);
-  await agent.post("/login").set("X-Forwarded-For", xff).type("form").send({ _csrf: csrfFrom(form.text), email: user.email, password: user.password }).expect(303);
+  await agent
+    .post("/login")
+    .set("X-Forwarded-For", xff)
+    .type("form")
+    .send({ _csrf: csrfFrom(form.text), email: user.email, password: user.password })
+    .expect(303);
   const userId = (await server.services.users.findByEmail(user.email))!.id;
-  const rows = await server.services.db.auditEvent.findMany({ where: { userId, action: "login.succeeded" }, orderBy: { createdAt: "desc" } });
+  const rows = await server.services.db.auditEvent.findMany({
+    where: { userId, action: "login.succeeded" },
+    orderBy: { createdAt: "desc" },
+  });
   return rows[0]?.ip ?? null;
 }
 
@@ -45,7 +53,18 @@ describe("TRUST_PROXY=true (the shipped compose: one nginx in front, which appen
   });
 
   it("malformed X-Forwarded-For never fails a request and never gets a counter of its own", async () => {
-    const junk = ["", ",,,", "not-an-ip", "unknown, ", "[::1", "1.2.3.4.5", "300.1.1.1, 1.2.3", "a".repeat(4000), "::ffff:zz", ", , 999.999.999.999"];
+    const junk = [
+      "",
+      ",,,",
+      "not-an-ip",
+      "unknown, ",
+      "[::1",
+      "1.2.3.4.5",
+      "300.1.1.1, 1.2.3",
+      "a".repeat(4000),
+      "::ffff:zz",
+      ", , 999.999.999.999",
+    ];
     for (const xff of junk) {
       const res = await request(server.url).get("/login").set("X-Forwarded-For", xff);
       expect(res.status, JSON.stringify(xff.slice(0, 30))).toBe(200);

@@ -11,15 +11,19 @@ import { freePort, startInstance } from "./support/processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // Settings a developer's shell might carry: the CLI must see only what a test gives it.
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "LOG_LEVEL", "KEYWARD_DEBUG", "NODE_OPTIONS"].includes(k)));
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "LOG_LEVEL", "KEYWARD_DEBUG", "NODE_OPTIONS"].includes(k)),
+);
 
 describe("a scratch copy of the tree", () => {
   let tree: string;
-  const run = (args: string[], extra: Record<string, string> = {}) => spawnSync(process.execPath, args, { cwd: tree, env: { ...env, ...extra }, encoding: "utf8" });
+  const run = (args: string[], extra: Record<string, string> = {}) =>
+    spawnSync(process.execPath, args, { cwd: tree, env: { ...env, ...extra }, encoding: "utf8" });
 
   beforeAll(() => {
     tree = mkdtempSync(path.join(tmpdir(), "keyward-build-"));
-    for (const name of ["src", "scripts", "bin", "prisma", "prisma.config.ts", "package.json", "tsconfig.json", "tsconfig.build.json"]) cpSync(path.join(root, name), path.join(tree, name), { recursive: true });
+    for (const name of ["src", "scripts", "bin", "prisma", "prisma.config.ts", "package.json", "tsconfig.json", "tsconfig.build.json"])
+      cpSync(path.join(root, name), path.join(tree, name), { recursive: true });
     symlinkSync(path.join(root, "node_modules"), path.join(tree, "node_modules"));
     execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: tree, stdio: "pipe" });
   }, 60_000);
@@ -28,7 +32,14 @@ describe("a scratch copy of the tree", () => {
   });
 
   it("builds plain JavaScript into dist/ (the entry points `npm start` and the CLI run)", () => {
-    for (const file of ["dist/main.js", "dist/cli/index.js", "dist/app.js", "dist/generated/sqlite/client.js", "dist/generated/postgresql/client.js"]) expect(existsSync(path.join(tree, file)), file).toBe(true);
+    for (const file of [
+      "dist/main.js",
+      "dist/cli/index.js",
+      "dist/app.js",
+      "dist/generated/sqlite/client.js",
+      "dist/generated/postgresql/client.js",
+    ])
+      expect(existsSync(path.join(tree, file)), file).toBe(true);
     expect(readFileSync(path.join(tree, "dist/server.js"), "utf8")).not.toMatch(/^import type |: Promise<void>/m);
   });
 
@@ -55,7 +66,10 @@ describe("a scratch copy of the tree", () => {
 
   it("an edited source is what the next `keyward` runs (a stale dist/ is rebuilt first)", () => {
     const program = path.join(tree, "src/cli/program.ts");
-    writeFileSync(program, readFileSync(program, "utf8").replace("Keyward: self-hostable authorization server", "Keyward (edited after the build)"));
+    writeFileSync(
+      program,
+      readFileSync(program, "utf8").replace("Keyward: self-hostable authorization server", "Keyward (edited after the build)"),
+    );
     const help = run(["bin/keyward.js", "--help"]);
     expect(help.status, help.stderr).toBe(0);
     expect(help.stderr).toBe("");
@@ -101,7 +115,14 @@ describe("npm start", () => {
     // Its own process group, so whatever happens the test can end every process npm started.
     const npm = spawn("npm", ["start", "--silent"], {
       cwd: root,
-      env: { ...env, DATABASE_URL: `file:${path.join(dir, "k.db")}`, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SHUTDOWN_DRAIN_SECONDS: "0.2" },
+      env: {
+        ...env,
+        DATABASE_URL: `file:${path.join(dir, "k.db")}`,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "warn",
+        SHUTDOWN_DRAIN_SECONDS: "0.2",
+      },
       stdio: "ignore",
       detached: true,
     });

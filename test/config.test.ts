@@ -54,7 +54,8 @@ describe("loadConfig", () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     expect(message.split("\n")[0]).toBe("Invalid configuration:");
-    for (const name of ["PORT", "ISSUER", "KEY_PREFIX", "ALLOW_SIGNUP", "COOKIE_SECRET"]) expect(message).toMatch(new RegExp(`^  ${name}: `, "m"));
+    for (const name of ["PORT", "ISSUER", "KEY_PREFIX", "ALLOW_SIGNUP", "COOKIE_SECRET"])
+      expect(message).toMatch(new RegExp(`^  ${name}: `, "m"));
     expect(message).toContain("KEY_PREFIX must look like kw_user_ or bb_");
     expect(message).toContain("COOKIE_SECRET must be at least 32 characters");
     expect(message.split("\n")).toHaveLength(6);
@@ -62,7 +63,8 @@ describe("loadConfig", () => {
 
   it("refuses out-of-range ports and prefixes that are not lowercase with a trailing _", () => {
     expect(() => loadConfig({ PORT: "70000" })).toThrow(ConfigError);
-    for (const prefix of ["kw", "kw-user_", "Kw_", "kw_user", "_kw_"]) expect(() => loadConfig({ KEY_PREFIX: prefix }), prefix).toThrow(/KEY_PREFIX/);
+    for (const prefix of ["kw", "kw-user_", "Kw_", "kw_user", "_kw_"])
+      expect(() => loadConfig({ KEY_PREFIX: prefix }), prefix).toThrow(/KEY_PREFIX/);
   });
 });
 
@@ -73,7 +75,11 @@ describe("KEY_PREFIX", () => {
       const { agent, csrf } = await signUp(server);
       const { raw } = await mintOnPage(agent, csrf, "branded");
       expect(raw).toMatch(/^bb_[0-9A-Za-z]{49}$/);
-      const viaApi = await request(server.url).post("/api/api-keys").set("Authorization", `Bearer ${raw}`).send({ label: "api" }).expect(201);
+      const viaApi = await request(server.url)
+        .post("/api/api-keys")
+        .set("Authorization", `Bearer ${raw}`)
+        .send({ label: "api" })
+        .expect(201);
       expect(viaApi.body.key).toMatch(/^bb_[0-9A-Za-z]{49}$/);
       const res = await request(server.url)
         .post("/mcp")

@@ -16,7 +16,8 @@ const BEARER = { kind: "key", raw: KEY, scheme: "bearer", proofs: [] };
 
 describe("readCredential", () => {
   it("takes the key from Authorization: Bearer or X-API-Key, header names in any case", () => {
-    for (const name of ["authorization", "Authorization", "AUTHORIZATION"]) expect(read("Host", "x", name, `Bearer ${KEY}`)).toEqual(BEARER);
+    for (const name of ["authorization", "Authorization", "AUTHORIZATION"])
+      expect(read("Host", "x", name, `Bearer ${KEY}`)).toEqual(BEARER);
     for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) expect(read("authorization", `${scheme} ${KEY}`)).toEqual(BEARER);
     for (const name of ["x-api-key", "X-API-Key", "X-Api-Key"]) expect(read(name, KEY)).toEqual(BEARER);
     expect(read("x-api-key", `  ${KEY}\t`)).toEqual(BEARER);
@@ -35,7 +36,8 @@ describe("readCredential", () => {
   });
 
   it("reads `DPoP <key>` (RFC 9449) and collects every DPoP header, in order; Bearer keeps its proofs too", () => {
-    for (const scheme of ["DPoP", "dpop", "DPOP"]) expect(read("authorization", `${scheme}  ${KEY} `)).toEqual({ ...BEARER, scheme: "dpop" });
+    for (const scheme of ["DPoP", "dpop", "DPOP"])
+      expect(read("authorization", `${scheme}  ${KEY} `)).toEqual({ ...BEARER, scheme: "dpop" });
     expect(read("Authorization", `DPoP ${KEY}`, "DPoP", "p1")).toEqual({ ...BEARER, scheme: "dpop", proofs: ["p1"] });
     expect(read("Authorization", `DPoP ${KEY}`, "dpop", "p1", "DPOP", "p2")).toEqual({ ...BEARER, scheme: "dpop", proofs: ["p1", "p2"] });
     expect(read("Authorization", `DPoP ${KEY}`, "x-api-key", KEY)).toEqual({ ...BEARER, scheme: "dpop" });
@@ -44,16 +46,42 @@ describe("readCredential", () => {
   });
 
   it("anything but `Bearer <one token>` or `DPoP <one token>` in Authorization is malformed", () => {
-    for (const value of ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer    ", "Bearer\tabc", "Bearerabc", "DPoP", "DPoP ", "DPoPabc", `DPoP ${KEY} extra`, `DPoP: ${KEY}`, `Bearer ${KEY} extra`, `Bearer a\u0000b`, `Bearer a\u007fb`, `Token ${KEY}`, `Bearer: ${KEY}`]) {
+    for (const value of [
+      "Basic dXNlcjpwYXNz",
+      "Bearer",
+      "Bearer ",
+      "Bearer    ",
+      "Bearer\tabc",
+      "Bearerabc",
+      "DPoP",
+      "DPoP ",
+      "DPoPabc",
+      `DPoP ${KEY} extra`,
+      `DPoP: ${KEY}`,
+      `Bearer ${KEY} extra`,
+      `Bearer a\u0000b`,
+      `Bearer a\u007fb`,
+      `Token ${KEY}`,
+      `Bearer: ${KEY}`,
+    ]) {
       const got = read("authorization", value);
-      expect(got, JSON.stringify(value)).toEqual({ kind: "malformed", reason: "The Authorization header must be `Bearer <key>` or `DPoP <key>`" });
+      expect(got, JSON.stringify(value)).toEqual({
+        kind: "malformed",
+        reason: "The Authorization header must be `Bearer <key>` or `DPoP <key>`",
+      });
     }
   });
 
   it("two different keys, or one header twice → malformed", () => {
-    expect(read("authorization", `Bearer ${KEY}`, "x-api-key", `${KEY}x`)).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/not two different ones/) });
+    expect(read("authorization", `Bearer ${KEY}`, "x-api-key", `${KEY}x`)).toMatchObject({
+      kind: "malformed",
+      reason: expect.stringMatching(/not two different ones/),
+    });
     expect(read("authorization", `Bearer ${KEY}`, "x-api-key", KEY)).toEqual(BEARER); // the same key twice is fine
-    expect(read("Authorization", `Bearer ${KEY}`, "authorization", `Bearer ${KEY}`)).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/once/) });
+    expect(read("Authorization", `Bearer ${KEY}`, "authorization", `Bearer ${KEY}`)).toMatchObject({
+      kind: "malformed",
+      reason: expect.stringMatching(/once/),
+    });
     expect(read("X-API-Key", KEY, "x-api-key", "other")).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/once/) });
   });
 
@@ -98,6 +126,10 @@ describe("readCredential on a real Node request", () => {
     expect(await send(["X-API-Key", KEY])).toEqual(BEARER);
     expect(await send(["Authorization", `Bearer ${KEY}`, "Authorization", "Bearer other"])).toMatchObject({ kind: "malformed" });
     // Two DPoP header lines stay two proofs (Node keeps duplicates in rawHeaders): none is picked.
-    expect(await send(["Authorization", `DPoP ${KEY}`, "DPoP", "p1", "DPoP", "p2"])).toEqual({ ...BEARER, scheme: "dpop", proofs: ["p1", "p2"] });
+    expect(await send(["Authorization", `DPoP ${KEY}`, "DPoP", "p1", "DPoP", "p2"])).toEqual({
+      ...BEARER,
+      scheme: "dpop",
+      proofs: ["p1", "p2"],
+    });
   });
 });

@@ -46,9 +46,16 @@ interface ProofOptions {
 /** A DPoP proof as a client makes it, for POST /mcp with `key` unless told otherwise. */
 async function proof(options: ProofOptions = {}): Promise<string> {
   const signer = options.signer ?? pair;
-  const claims: Record<string, unknown> = { htm: options.htm ?? "POST", htu: options.htu ?? `${server.config.baseUrl}/mcp`, iat: options.iat ?? now(), jti: options.jti ?? randomUUID() };
+  const claims: Record<string, unknown> = {
+    htm: options.htm ?? "POST",
+    htu: options.htu ?? `${server.config.baseUrl}/mcp`,
+    iat: options.iat ?? now(),
+    jti: options.jti ?? randomUUID(),
+  };
   if (options.ath !== null) claims.ath = options.ath ?? ath(key);
-  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", typ: options.typ ?? "dpop+jwt", jwk: options.jwk ?? (await exportJWK(signer.publicKey)) }).sign(signer.privateKey);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", typ: options.typ ?? "dpop+jwt", jwk: options.jwk ?? (await exportJWK(signer.publicKey)) })
+    .sign(signer.privateKey);
 }
 
 /** POST /mcp tools/call whoami with these headers (supertest: any Host header can be sent). */
@@ -88,7 +95,11 @@ async function obtainKey(withDpop: boolean) {
     resource,
   }).toString();
   const params = oauth.validateAuthResponse(as, client, await approve(user.agent, server, url), state);
-  return oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT_URI, verifier, { ...insecure, additionalParameters: { resource }, ...(withDpop ? { DPoP: dpop } : {}) });
+  return oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT_URI, verifier, {
+    ...insecure,
+    additionalParameters: { resource },
+    ...(withDpop ? { DPoP: dpop } : {}),
+  });
 }
 
 beforeAll(async () => {
@@ -99,7 +110,14 @@ beforeAll(async () => {
   const registered = await oauth.processDynamicClientRegistrationResponse(
     await oauth.dynamicClientRegistrationRequest(
       as,
-      { client_name: "DPoP client", redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"], dpop_bound_access_tokens: true },
+      {
+        client_name: "DPoP client",
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: "none",
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        dpop_bound_access_tokens: true,
+      },
       insecure,
     ),
   );
@@ -108,7 +126,13 @@ beforeAll(async () => {
   pair = await oauth.generateKeyPair("ES256");
   dpop = oauth.DPoP(client, pair);
   jkt = await dpop.calculateThumbprint();
-  const config = loadConfig({ DATABASE_URL: server.database.url, PORT: "0", HOST: "127.0.0.1", ISSUER: server.config.baseUrl, LOG_LEVEL: "silent" });
+  const config = loadConfig({
+    DATABASE_URL: server.database.url,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ISSUER: server.config.baseUrl,
+    LOG_LEVEL: "silent",
+  });
   other = await startServer(config, createLogger("silent"), { migrate: false });
 });
 afterAll(async () => {
@@ -129,14 +153,22 @@ describe("binding at the token endpoint", () => {
     key = tokens.access_token;
 
     const listed = await user.agent.get("/api/api-keys").expect(200);
-    const row = (listed.body.data as { source: string; clientId: string; dpopJkt: string | null }[]).find((k) => k.clientId === client.client_id);
+    const row = (listed.body.data as { source: string; clientId: string; dpopJkt: string | null }[]).find(
+      (k) => k.clientId === client.client_id,
+    );
     expect(row).toMatchObject({ source: "oauth", dpopJkt: jkt });
     const page = await user.agent.get("/app/account/api-keys").expect(200);
-    expect(page.text).toContain(`title="DPoP-bound: works only with a proof signed by the key pair with thumbprint ${jkt}">DPoP-bound</span>`);
+    expect(page.text).toContain(
+      `title="DPoP-bound: works only with a proof signed by the key pair with thumbprint ${jkt}">DPoP-bound</span>`,
+    );
   });
 
   it("introspection reports the binding: token_type DPoP, cnf.jkt (RFC 7662 / RFC 9449 §6.2)", async () => {
-    const info = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, oauth.None(), key, insecure));
+    const info = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, oauth.None(), key, insecure),
+    );
     expect(info).toMatchObject({ active: true, token_type: "DPoP", cnf: { jkt } });
   });
 
@@ -150,7 +182,14 @@ describe("binding at the token endpoint", () => {
 describe("a DPoP-bound key at /mcp", () => {
   it("works with a fresh proof on every request (oauth4webapi)", async () => {
     for (let i = 0; i < 2; i++) {
-      const res = await oauth.protectedResourceRequest(key, "POST", new URL(resource), new Headers({ accept: "application/json, text/event-stream", "content-type": "application/json" }), JSON.stringify(WHOAMI), { ...insecure, DPoP: dpop });
+      const res = await oauth.protectedResourceRequest(
+        key,
+        "POST",
+        new URL(resource),
+        new Headers({ accept: "application/json, text/event-stream", "content-type": "application/json" }),
+        JSON.stringify(WHOAMI),
+        { ...insecure, DPoP: dpop },
+      );
       expect(res.status).toBe(200);
       const body = (await res.json()) as { result: { structuredContent: { email: string; keySource: string } } };
       expect(body.result.structuredContent).toMatchObject({ email: user.email, keySource: `OAuth: ${client.client_id}` });
@@ -166,7 +205,12 @@ describe("a DPoP-bound key at /mcp", () => {
 
   it("is refused with two proofs, even valid ones", async () => {
     const twice = [await proof(), await proof()] as unknown as string; // Node sends an array as two header lines
-    const res = await request(server.url).post("/mcp").set("Accept", "application/json, text/event-stream").set("Authorization", `DPoP ${key}`).set("DPoP", twice).send(WHOAMI);
+    const res = await request(server.url)
+      .post("/mcp")
+      .set("Accept", "application/json, text/event-stream")
+      .set("Authorization", `DPoP ${key}`)
+      .set("DPoP", twice)
+      .send(WHOAMI);
     expectRefused(res, "invalid_dpop_proof", /exactly one DPoP header/);
   });
 
@@ -176,7 +220,11 @@ describe("a DPoP-bound key at /mcp", () => {
     expectRefused(await withProof({ htu: "https://evil.example/mcp" }), "invalid_dpop_proof", /htu/);
     // htu is checked against the ISSUER, never the Host header: a proof made for the attacker's host
     // and sent with that Host is still a proof for another URL.
-    expectRefused(await mcp({ Host: "evil.example", Authorization: `DPoP ${key}`, DPoP: await proof({ htu: "http://evil.example/mcp" }) }), "invalid_dpop_proof", /htu/);
+    expectRefused(
+      await mcp({ Host: "evil.example", Authorization: `DPoP ${key}`, DPoP: await proof({ htu: "http://evil.example/mcp" }) }),
+      "invalid_dpop_proof",
+      /htu/,
+    );
     // Query and fragment are ignored (RFC 9449 §4.3).
     expect((await withProof({ htu: `${server.config.baseUrl}/mcp?x=1#y` })).status).toBe(200);
   });
@@ -195,7 +243,9 @@ describe("a DPoP-bound key at /mcp", () => {
     expect((await mcp({ Authorization: `DPoP ${key}`, DPoP: await proof() }, other.url)).status).toBe(200);
     // Six requests with one proof at once, on both instances: exactly one gets through.
     const racing = await proof();
-    const results = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => mcp({ Authorization: `DPoP ${key}`, DPoP: racing }, i % 2 ? other.url : server.url)));
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => mcp({ Authorization: `DPoP ${key}`, DPoP: racing }, i % 2 ? other.url : server.url)),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
     // What is recorded is a digest: neither the key nor the proof is in the database.
     const stored = (await server.database.contents()).toString("latin1");
@@ -223,11 +273,17 @@ describe("a DPoP-bound key at /mcp", () => {
     const none = `${b64({ alg: "none", typ: "dpop+jwt", jwk: publicJwk })}.${b64(claims)}.`;
     expectRefused(await mcp({ Authorization: `DPoP ${key}`, DPoP: none }), "invalid_dpop_proof", /not a valid/);
     const hmacKey = new TextEncoder().encode(JSON.stringify(publicJwk));
-    const hs256 = await new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: "HS256", typ: "dpop+jwt", jwk: publicJwk }).sign(hmacKey);
+    const hs256 = await new SignJWT({ ...claims, jti: randomUUID() })
+      .setProtectedHeader({ alg: "HS256", typ: "dpop+jwt", jwk: publicJwk })
+      .sign(hmacKey);
     expectRefused(await mcp({ Authorization: `DPoP ${key}`, DPoP: hs256 }), "invalid_dpop_proof", /not a valid/);
     expectRefused(await withProof({ typ: "JWT" }), "invalid_dpop_proof", /not a valid/);
     const extractable = await generateKeyPair("ES256", { extractable: true });
-    expectRefused(await withProof({ signer: extractable, jwk: await exportJWK(extractable.privateKey) }), "invalid_dpop_proof", /not a valid/);
+    expectRefused(
+      await withProof({ signer: extractable, jwk: await exportJWK(extractable.privateKey) }),
+      "invalid_dpop_proof",
+      /not a valid/,
+    );
     expectRefused(await mcp({ Authorization: `DPoP ${key}`, DPoP: "not.a.jwt" }), "invalid_dpop_proof", /not a valid/);
     expect((await withProof()).status).toBe(200); // the key itself is fine
   });
@@ -256,7 +312,14 @@ describe("junk in the DPoP header", () => {
     }
     // iat, jti of the wrong type in an otherwise valid, signed proof.
     for (const bad of [{ iat: "1" }, { jti: 42 }, { jti: "" }]) {
-      const signed = await new SignJWT({ htm: "POST", htu: `${server.config.baseUrl}/mcp`, iat: now(), jti: randomUUID(), ath: ath(key), ...bad } as unknown as JWTPayload)
+      const signed = await new SignJWT({
+        htm: "POST",
+        htu: `${server.config.baseUrl}/mcp`,
+        iat: now(),
+        jti: randomUUID(),
+        ath: ath(key),
+        ...bad,
+      } as unknown as JWTPayload)
         .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: publicJwk })
         .sign(pair.privateKey)
         .catch(() => undefined); // jose may refuse to sign some of these itself
@@ -301,13 +364,18 @@ describe("a portal key bound through the JSON API (dpop_jkt)", () => {
     expect(bad.body).toMatchObject({ error: "invalid_request", error_description: expect.stringMatching(/dpop_jkt/) });
     expect((await user.agent.get("/api/api-keys").expect(200)).body.data.length).toBe(before);
 
-    const res = await user.agent.post("/api/api-keys").set("X-CSRF-Token", user.csrf).send({ label: "CI, DPoP-bound", dpop_jkt: jkt }).expect(201);
+    const res = await user.agent
+      .post("/api/api-keys")
+      .set("X-CSRF-Token", user.csrf)
+      .send({ label: "CI, DPoP-bound", dpop_jkt: jkt })
+      .expect(201);
     expect(res.body).toMatchObject({ source: "portal", dpopJkt: jkt });
     bound = res.body.key as string;
   });
 
   it("the JSON API demands the proof too: Bearer and X-API-Key refused, a proof for GET /api/api-keys accepted", async () => {
-    const forApi = (options: ProofOptions = {}) => proof({ htm: "GET", htu: `${server.config.baseUrl}/api/api-keys`, ath: ath(bound), ...options });
+    const forApi = (options: ProofOptions = {}) =>
+      proof({ htm: "GET", htu: `${server.config.baseUrl}/api/api-keys`, ath: ath(bound), ...options });
     expectRefused(await request(server.url).get("/api/api-keys").set("Authorization", `Bearer ${bound}`), "invalid_token", /DPoP-bound/);
     expectRefused(await request(server.url).get("/api/api-keys").set("X-API-Key", bound), "invalid_token", /DPoP-bound/);
     expectRefused(await api(bound, { DPoP: await proof({ ath: ath(bound) }) }), "invalid_dpop_proof", /htm/); // a proof for POST /mcp
@@ -320,7 +388,11 @@ describe("a portal key bound through the JSON API (dpop_jkt)", () => {
   it("accepts proofs signed with Ed25519 (alg Ed25519 and EdDSA), the other advertised algorithms", async () => {
     const ed = await generateKeyPair("Ed25519");
     const edJkt = await calculateJwkThumbprint(await exportJWK(ed.publicKey));
-    const res = await user.agent.post("/api/api-keys").set("X-CSRF-Token", user.csrf).send({ label: "Ed25519-bound", dpop_jkt: edJkt }).expect(201);
+    const res = await user.agent
+      .post("/api/api-keys")
+      .set("X-CSRF-Token", user.csrf)
+      .send({ label: "Ed25519-bound", dpop_jkt: edJkt })
+      .expect(201);
     const raw = res.body.key as string;
     for (const alg of ["Ed25519", "EdDSA"]) {
       const signed = await new SignJWT({ htm: "POST", htu: `${server.config.baseUrl}/mcp`, iat: now(), jti: randomUUID(), ath: ath(raw) })
@@ -351,7 +423,11 @@ describe("a portal key bound through the JSON API (dpop_jkt)", () => {
 
     const other = await generateKeyPair("ES256");
     const before = await server.services.db.apiKey.count();
-    const rebound = await post({ label: "elsewhere", scopes: ["mcp:read"], dpop_jkt: await calculateJwkThumbprint(await exportJWK(other.publicKey)) });
+    const rebound = await post({
+      label: "elsewhere",
+      scopes: ["mcp:read"],
+      dpop_jkt: await calculateJwkThumbprint(await exportJWK(other.publicKey)),
+    });
     expect(rebound.status).toBe(403);
     expect(rebound.body.error).toBe("insufficient_scope");
     expect(await server.services.db.apiKey.count()).toBe(before);

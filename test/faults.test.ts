@@ -10,9 +10,15 @@ describe("isDatabaseUnavailable", () => {
   it("recognises outages and nothing else", () => {
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { code: "P1001" }))).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { cause: { kind: "DatabaseNotReachable" } }))).toBe(true);
-    expect(isDatabaseUnavailable(Object.assign(new Error("x"), { cause: { kind: "postgres", code: "57P01", message: "terminating connection" } }))).toBe(true);
+    expect(
+      isDatabaseUnavailable(
+        Object.assign(new Error("x"), { cause: { kind: "postgres", code: "57P01", message: "terminating connection" } }),
+      ),
+    ).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { cause: { kind: "sqlite", extendedCode: 5 } }))).toBe(true);
-    expect(isDatabaseUnavailable(Object.assign(new Error("x"), { cause: Object.assign(new Error("y"), { code: "ECONNREFUSED" }) }))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error("x"), { cause: Object.assign(new Error("y"), { code: "ECONNREFUSED" }) }))).toBe(
+      true,
+    );
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { code: "P2002" }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error("x"), { cause: { kind: "UniqueConstraintViolation" } }))).toBe(false);
     expect(isDatabaseUnavailable(new TypeError("undefined is not a function"))).toBe(false);
@@ -44,7 +50,11 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL unavailable 
     await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`);
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [dbName]);
 
-    const mcp = await request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const mcp = await request(server.url)
+      .post("/mcp")
+      .set("Authorization", `Bearer ${raw}`)
+      .set("Accept", "application/json, text/event-stream")
+      .send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(mcp.status).toBe(503);
     expect(mcp.headers["retry-after"]).toBe("5");
     expect(mcp.body.error).toBe("temporarily_unavailable");
@@ -53,7 +63,9 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL unavailable 
     expect(mint.status).toBe(503);
     expect(mint.text).not.toMatch(/at .*\.ts:\d+/); // no stack trace
 
-    const reg = await request(server.url).post("/reg").send({ redirect_uris: ["http://127.0.0.1:1/cb"], token_endpoint_auth_method: "none" });
+    const reg = await request(server.url)
+      .post("/reg")
+      .send({ redirect_uris: ["http://127.0.0.1:1/cb"], token_endpoint_auth_method: "none" });
     expect(reg.status).toBe(503);
     expect(reg.body.error).toBe("temporarily_unavailable");
 
@@ -66,6 +78,14 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL unavailable 
 
     await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
     expect(await server.services.db.apiKey.count()).toBe(before);
-    expect((await request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" })).status).toBe(200);
+    expect(
+      (
+        await request(server.url)
+          .post("/mcp")
+          .set("Authorization", `Bearer ${raw}`)
+          .set("Accept", "application/json, text/event-stream")
+          .send({ jsonrpc: "2.0", id: 1, method: "tools/list" })
+      ).status,
+    ).toBe(200);
   });
 });

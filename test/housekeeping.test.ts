@@ -60,9 +60,19 @@ describe("housekeeping", () => {
     const owner = await makeUser(db);
     const org = await db.organization.create({ data: { id: `org_hk${owner.id.slice(-8)}`, name: "Housekeeping" } });
     const now = new Date();
-    const invite = (id: string, email: string, expiresAt: Date) => ({ id, organizationId: org.id, email, role: "member", invitedById: owner.id, expiresAt });
+    const invite = (id: string, email: string, expiresAt: Date) => ({
+      id,
+      organizationId: org.id,
+      email,
+      role: "member",
+      invitedById: owner.id,
+      expiresAt,
+    });
     await db.invitation.createMany({
-      data: [invite(`inv-old-${org.id}`, "old@example.com", new Date(now.getTime() - 60_000)), invite(`inv-live-${org.id}`, "live@example.com", new Date(now.getTime() + 3600_000))],
+      data: [
+        invite(`inv-old-${org.id}`, "old@example.com", new Date(now.getTime() - 60_000)),
+        invite(`inv-live-${org.id}`, "live@example.com", new Date(now.getTime() + 3600_000)),
+      ],
     });
     const swept = await sweep(server.services, now);
     expect(swept.invitations).toBeGreaterThanOrEqual(1);

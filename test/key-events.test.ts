@@ -34,7 +34,12 @@ let acme: string;
 const bearer = (raw: string) => ({ Authorization: `Bearer ${raw}`, "User-Agent": UA });
 /** A key acting in `organizationId`, minted on `person`'s account page. */
 async function mintIn(person: Person, organizationId: string, label: string): Promise<string> {
-  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).redirects(1).expect(200);
+  const res = await person.agent
+    .post("/app/account/api-keys")
+    .type("form")
+    .send({ _csrf: person.csrf, label, organizationId })
+    .redirects(1)
+    .expect(200);
   return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
 }
 const userId = async (p: Person) => (await server.services.users.findByEmail(p.email))!.id;
@@ -62,7 +67,13 @@ async function oauthKey(person: Person, clientName: string) {
   const code = back.searchParams.get("code")!;
   const token = await exchange(server, { clientId, code, verifier: pkce.verifier });
   expect(token.status, token.text).toBe(200);
-  return { raw: token.body.access_token as string, clientId, code, verifier: pkce.verifier, registrationToken: reg.body.registration_access_token as string };
+  return {
+    raw: token.body.access_token as string,
+    clientId,
+    code,
+    verifier: pkce.verifier,
+    registrationToken: reg.body.registration_access_token as string,
+  };
 }
 
 interface Revoked {
@@ -79,7 +90,13 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     "user",
     async () => {
       const { raw } = await mintOnPage(alice.agent, alice.csrf, "page key");
-      const revoke = () => alice.agent.post(`/app/account/api-keys/${keyId}/revoke`).set("User-Agent", UA).type("form").send({ _csrf: alice.csrf }).expect(303);
+      const revoke = () =>
+        alice.agent
+          .post(`/app/account/api-keys/${keyId}/revoke`)
+          .set("User-Agent", UA)
+          .type("form")
+          .send({ _csrf: alice.csrf })
+          .expect(303);
       const keyId = await idOf(raw);
       await revoke();
       return { raw, owner: alice, again: revoke };
@@ -89,7 +106,11 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     "api",
     "api_key",
     async () => {
-      const created = await request(server.url).post("/api/api-keys").set(bearer(aliceKey)).send({ label: "api key", scopes: ["mcp:read"] }).expect(201);
+      const created = await request(server.url)
+        .post("/api/api-keys")
+        .set(bearer(aliceKey))
+        .send({ label: "api key", scopes: ["mcp:read"] })
+        .expect(201);
       const revoke = () => request(server.url).delete(`/api/api-keys/${created.body.id}`).set(bearer(aliceKey)).expect(200);
       await revoke();
       return { raw: created.body.key, owner: alice, again: revoke };
@@ -101,7 +122,9 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     async () => {
       const created = await request(server.url).post("/api/api-keys").set(bearer(aliceKey)).send({ label: "cli key" }).expect(201);
       const revoke = async () => {
-        const run = await keyward(["api-keys", "revoke", created.body.id, "--user", alice.email], { env: { DATABASE_URL: server.database.url } });
+        const run = await keyward(["api-keys", "revoke", created.body.id, "--user", alice.email], {
+          env: { DATABASE_URL: server.database.url },
+        });
         expect(run.code, run.stderr).toBe(0);
       };
       await revoke();
@@ -123,10 +146,21 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     "org_app_keys",
     "org_admin",
     async () => {
-      const app = (await request(server.url).post(`/api/orgs/${acme}/apps`).set(bearer(aliceInAcme)).send({ name: `bot ${Date.now()}` }).expect(201)).body.id as string;
-      const minted = await request(server.url).post(`/api/orgs/${acme}/apps/${app}/keys`).set(bearer(aliceInAcme)).send({ label: "app key", scopes: ["mcp:read"] }).expect(201);
+      const app = (
+        await request(server.url)
+          .post(`/api/orgs/${acme}/apps`)
+          .set(bearer(aliceInAcme))
+          .send({ name: `bot ${Date.now()}` })
+          .expect(201)
+      ).body.id as string;
+      const minted = await request(server.url)
+        .post(`/api/orgs/${acme}/apps/${app}/keys`)
+        .set(bearer(aliceInAcme))
+        .send({ label: "app key", scopes: ["mcp:read"] })
+        .expect(201);
       const raw = minted.body.key as string;
-      const revoke = () => request(server.url).delete(`/api/orgs/${acme}/apps/${app}/keys/${minted.body.id}`).set(bearer(aliceInAcme)).expect(200);
+      const revoke = () =>
+        request(server.url).delete(`/api/orgs/${acme}/apps/${app}/keys/${minted.body.id}`).set(bearer(aliceInAcme)).expect(200);
       await revoke();
       return { raw, owner: alice, again: revoke };
     },
@@ -136,7 +170,13 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     "oauth_client",
     async () => {
       const k = await oauthKey(alice, "RFC 7009 client");
-      const revoke = () => request(server.url).post("/token/revocation").set("User-Agent", UA).type("form").send({ token: k.raw, client_id: k.clientId }).expect(200);
+      const revoke = () =>
+        request(server.url)
+          .post("/token/revocation")
+          .set("User-Agent", UA)
+          .type("form")
+          .send({ token: k.raw, client_id: k.clientId })
+          .expect(200);
       await revoke();
       return { raw: k.raw, owner: alice, again: revoke };
     },
@@ -157,7 +197,11 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     "oauth_client",
     async () => {
       const k = await oauthKey(alice, "Short-lived client");
-      await request(server.url).delete(`/reg/${k.clientId}`).set("Authorization", `Bearer ${k.registrationToken}`).set("User-Agent", UA).expect(204);
+      await request(server.url)
+        .delete(`/reg/${k.clientId}`)
+        .set("Authorization", `Bearer ${k.registrationToken}`)
+        .set("User-Agent", UA)
+        .expect(204);
       return { raw: k.raw, owner: alice };
     },
   ],
@@ -167,7 +211,12 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
     async () => {
       const k = await oauthKey(alice, "Disconnected client");
       const page = await alice.agent.get("/app/account/connected-apps").expect(200);
-      await alice.agent.post(`/app/account/connected-apps/${encodeURIComponent(k.clientId)}/disconnect`).set("User-Agent", UA).type("form").send({ _csrf: csrfFrom(page.text) }).expect(303);
+      await alice.agent
+        .post(`/app/account/connected-apps/${encodeURIComponent(k.clientId)}/disconnect`)
+        .set("User-Agent", UA)
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text) })
+        .expect(303);
       return { raw: k.raw, owner: alice };
     },
   ],
@@ -178,7 +227,13 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
       const { raw } = await mintOnPage(alice.agent, alice.csrf, "leaked key");
       const body = JSON.stringify([{ token: raw, type: "keyward_api_key", url: "https://example.com/leak", source: "content" }]);
       const report = () =>
-        request(server.url).post("/api/secret-scanning/report").set("Content-Type", "application/json").set("User-Agent", UA).set("X-Keyward-Signature", hmacSignature(SECRET, Buffer.from(body))).send(body).expect(200);
+        request(server.url)
+          .post("/api/secret-scanning/report")
+          .set("Content-Type", "application/json")
+          .set("User-Agent", UA)
+          .set("X-Keyward-Signature", hmacSignature(SECRET, Buffer.from(body)))
+          .send(body)
+          .expect(200);
       await report();
       return { raw, owner: alice, again: report };
     },
@@ -196,34 +251,40 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 describe("every revoke route", () => {
-  it.each(ROUTES)("%s: the key stops working, and one key.revoked event of the one shape is recorded (actor %s)", async (via, actorType, run) => {
-    const { raw, owner, again } = await run();
-    expect(await mcpStatus(raw)).toBe(401);
-    const keyId = (await server.services.db.apiKey.findUnique({ where: { hash: hashKey(raw) } }))!.id;
-    const events = (await server.services.audit.listForUser(await userId(owner), { limit: 500 })).filter((e) => e.targetId === keyId);
-    const of = (action: string): AuditEventView[] => events.filter((e) => e.action === action);
+  it.each(ROUTES)(
+    "%s: the key stops working, and one key.revoked event of the one shape is recorded (actor %s)",
+    async (via, actorType, run) => {
+      const { raw, owner, again } = await run();
+      expect(await mcpStatus(raw)).toBe(401);
+      const keyId = (await server.services.db.apiKey.findUnique({ where: { hash: hashKey(raw) } }))!.id;
+      const events = (await server.services.audit.listForUser(await userId(owner), { limit: 500 })).filter((e) => e.targetId === keyId);
+      const of = (action: string): AuditEventView[] => events.filter((e) => e.action === action);
 
-    expect(of("key.revoked"), JSON.stringify(events)).toHaveLength(1);
-    const revoked = of("key.revoked")[0]!;
-    expect(revoked.actorType).toBe(actorType);
-    const extra = via === "secret_scanning" ? ["reason", "type", "url"] : [];
-    expect(Object.keys(revoked.details).sort()).toEqual([...SHAPE, ...extra].sort());
-    expect(revoked.details.via).toBe(via);
-    expect(JSON.stringify(revoked)).not.toContain(raw);
+      expect(of("key.revoked"), JSON.stringify(events)).toHaveLength(1);
+      const revoked = of("key.revoked")[0]!;
+      expect(revoked.actorType).toBe(actorType);
+      const extra = via === "secret_scanning" ? ["reason", "type", "url"] : [];
+      expect(Object.keys(revoked.details).sort()).toEqual([...SHAPE, ...extra].sort());
+      expect(revoked.details.via).toBe(via);
+      expect(JSON.stringify(revoked)).not.toContain(raw);
 
-    // Its key.minted event has the same shape, and the same facts about the key.
-    expect(of("key.minted")).toHaveLength(1);
-    const minted = of("key.minted")[0]!;
-    expect(Object.keys(minted.details).sort()).toEqual(SHAPE);
-    for (const fact of ["label", "last4", "source", "scopes", "clientId", "organizationId", "appId"]) expect(revoked.details[fact], fact).toEqual(minted.details[fact]);
+      // Its key.minted event has the same shape, and the same facts about the key.
+      expect(of("key.minted")).toHaveLength(1);
+      const minted = of("key.minted")[0]!;
+      expect(Object.keys(minted.details).sort()).toEqual(SHAPE);
+      for (const fact of ["label", "last4", "source", "scopes", "clientId", "organizationId", "appId"])
+        expect(revoked.details[fact], fact).toEqual(minted.details[fact]);
 
-    // Revoking again changes nothing and records no second key.revoked.
-    if (again) {
-      await again();
-      const after = (await server.services.audit.listForUser(await userId(owner), { limit: 500 })).filter((e) => e.targetId === keyId && e.action === "key.revoked");
-      expect(after).toHaveLength(1);
-    }
-  });
+      // Revoking again changes nothing and records no second key.revoked.
+      if (again) {
+        await again();
+        const after = (await server.services.audit.listForUser(await userId(owner), { limit: 500 })).filter(
+          (e) => e.targetId === keyId && e.action === "key.revoked",
+        );
+        expect(after).toHaveLength(1);
+      }
+    },
+  );
 });
 
 describe("a mint whose audit event cannot be written", () => {
@@ -234,10 +295,14 @@ describe("a mint whose audit event cannot be written", () => {
   async function breakAudit() {
     const db = server.services.db;
     if (postgres()) {
-      await db.$executeRawUnsafe(`CREATE FUNCTION ${TRIGGER}() RETURNS trigger AS $$ BEGIN IF NEW.action = 'key.minted' THEN RAISE EXCEPTION 'audit write failed'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+      await db.$executeRawUnsafe(
+        `CREATE FUNCTION ${TRIGGER}() RETURNS trigger AS $$ BEGIN IF NEW.action = 'key.minted' THEN RAISE EXCEPTION 'audit write failed'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+      );
       await db.$executeRawUnsafe(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON "AuditEvent" FOR EACH ROW EXECUTE FUNCTION ${TRIGGER}()`);
     } else {
-      await db.$executeRawUnsafe(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON "AuditEvent" WHEN NEW.action = 'key.minted' BEGIN SELECT RAISE(ABORT, 'audit write failed'); END`);
+      await db.$executeRawUnsafe(
+        `CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON "AuditEvent" WHEN NEW.action = 'key.minted' BEGIN SELECT RAISE(ABORT, 'audit write failed'); END`,
+      );
     }
   }
   async function repairAudit() {
@@ -252,11 +317,17 @@ describe("a mint whose audit event cannot be written", () => {
     const carolKey = (await mintOnPage(carol.agent, carol.csrf, "carol admin")).raw;
     const org = (await request(server.url).post("/api/orgs").set(bearer(carolKey)).send({ name: "Carol's" }).expect(201)).body.id as string;
     const carolInOrg = await mintIn(carol, org, "carol in her org");
-    const app = (await request(server.url).post(`/api/orgs/${org}/apps`).set(bearer(carolInOrg)).send({ name: "carol bot" }).expect(201)).body.id as string;
+    const app = (await request(server.url).post(`/api/orgs/${org}/apps`).set(bearer(carolInOrg)).send({ name: "carol bot" }).expect(201))
+      .body.id as string;
     // An OAuth client with the user's consent and a fresh code, ready to exchange.
     const reg = await register(server, { client_name: "Half-mint client" });
     const pkce = pkcePair();
-    const back = await authorize(carol.agent, server, { clientId: reg.body.client_id, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+    const back = await authorize(carol.agent, server, {
+      clientId: reg.body.client_id,
+      challenge: pkce.challenge,
+      method: "S256",
+      scope: "mcp:read",
+    });
     const rows = () => server.services.db.apiKey.count({ where: { userId: carolId } });
     const before = await rows();
 
@@ -268,7 +339,10 @@ describe("a mint whose audit event cannot be written", () => {
       const api = await request(server.url).post("/api/api-keys").set(bearer(carolKey)).send({ label: "half api" });
       expect(api.status).toBe(500);
       expect(api.text).not.toMatch(/audit write failed|at .*\.ts/);
-      const appKey = await request(server.url).post(`/api/orgs/${org}/apps/${app}/keys`).set(bearer(carolInOrg)).send({ label: "half app", scopes: ["mcp:read"] });
+      const appKey = await request(server.url)
+        .post(`/api/orgs/${org}/apps/${app}/keys`)
+        .set(bearer(carolInOrg))
+        .send({ label: "half app", scopes: ["mcp:read"] });
       expect(appKey.status).toBe(500);
       const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
       expect(token.status).toBeGreaterThanOrEqual(500);
@@ -299,7 +373,12 @@ describe("src/keys is the only code that writes key rows", () => {
           if (entry.name !== "generated" && p !== path.join(root, "src", "keys")) walk(p);
         } else if (entry.name.endsWith(".ts")) {
           const text = readFileSync(p, "utf8");
-          if (/apiKey\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\(|(UPDATE|INSERT INTO|DELETE FROM)\s+"ApiKey"/.test(text)) offenders.push(path.relative(root, p));
+          if (
+            /apiKey\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\(|(UPDATE|INSERT INTO|DELETE FROM)\s+"ApiKey"/.test(
+              text,
+            )
+          )
+            offenders.push(path.relative(root, p));
         }
       }
     };

@@ -33,7 +33,9 @@ const PREFIX = "kw_user_"; // the default KEY_PREFIX
 async function rollBack0012(database: TestDatabase): Promise<void> {
   if (database.backend === "sqlite") {
     const sql = readFileSync(path.join("prisma", "sqlite", "migrations", MIGRATION, "migration.sql"), "utf8");
-    const rebuild = sql.slice(sql.indexOf("PRAGMA defer_foreign_keys=ON;")).replace(`"organizationId" TEXT NOT NULL`, `"organizationId" TEXT`);
+    const rebuild = sql
+      .slice(sql.indexOf("PRAGMA defer_foreign_keys=ON;"))
+      .replace(`"organizationId" TEXT NOT NULL`, `"organizationId" TEXT`);
     expect(rebuild).toContain(`"organizationId" TEXT,`);
     const sqlite = new Database(database.file!);
     try {
@@ -88,7 +90,14 @@ describe("migration 0012: a key without an organisation", () => {
       // organisation is missing: the migration must make it rather than fail.
       withPersonal = await makeUser(before, "has-personal@example.com");
       personalOrgId = `org_p_${withPersonal.id}`;
-      await before.organization.create({ data: { id: personalOrgId, name: "Personal", personalOwnerId: withPersonal.id, memberships: { create: { userId: withPersonal.id, role: "owner" } } } });
+      await before.organization.create({
+        data: {
+          id: personalOrgId,
+          name: "Personal",
+          personalOwnerId: withPersonal.id,
+          memberships: { create: { userId: withPersonal.id, role: "owner" } },
+        },
+      });
       withoutPersonal = await makeUser(before, "no-personal@example.com");
       rawWith = await insertKeyWithoutOrganization(before, withPersonal.id, "key_legacy_with");
       rawWithout = await insertKeyWithoutOrganization(before, withoutPersonal.id, "key_legacy_without");
@@ -104,7 +113,10 @@ describe("migration 0012: a key without an organisation", () => {
     server = await startServer(config, createLogger("silent", new Writable({ write: (_c, _e, cb) => cb() })), { migrate: false });
     const { db, keys } = server.services;
 
-    const made = await db.organization.findUniqueOrThrow({ where: { personalOwnerId: withoutPersonal.id }, include: { memberships: true } });
+    const made = await db.organization.findUniqueOrThrow({
+      where: { personalOwnerId: withoutPersonal.id },
+      include: { memberships: true },
+    });
     expect(made.name).toBe("Personal");
     expect(made.memberships.map((m) => [m.userId, m.role])).toEqual([[withoutPersonal.id, "owner"]]);
     expect(await db.organization.count({ where: { personalOwnerId: withPersonal.id } })).toBe(1); // the existing one is kept, not doubled
@@ -112,9 +124,22 @@ describe("migration 0012: a key without an organisation", () => {
     expect(await db.apiKey.findUniqueOrThrow({ where: { id: "key_legacy_with" } })).toMatchObject({ organizationId: personalOrgId });
     expect(await db.apiKey.findUniqueOrThrow({ where: { id: "key_legacy_without" } })).toMatchObject({ organizationId: made.id });
 
-    expect(await keys.verify(rawWith)).toMatchObject({ ok: true, organizationId: personalOrgId, role: "owner", key: { id: "key_legacy_with" } });
-    expect(await keys.verify(rawWithout)).toMatchObject({ ok: true, organizationId: made.id, role: "owner", key: { id: "key_legacy_without" } });
-    for (const [raw, id] of [[rawWith, "key_legacy_with"], [rawWithout, "key_legacy_without"]] as const) {
+    expect(await keys.verify(rawWith)).toMatchObject({
+      ok: true,
+      organizationId: personalOrgId,
+      role: "owner",
+      key: { id: "key_legacy_with" },
+    });
+    expect(await keys.verify(rawWithout)).toMatchObject({
+      ok: true,
+      organizationId: made.id,
+      role: "owner",
+      key: { id: "key_legacy_without" },
+    });
+    for (const [raw, id] of [
+      [rawWith, "key_legacy_with"],
+      [rawWithout, "key_legacy_without"],
+    ] as const) {
       const res = await request(server.url).get("/api/api-keys").set("Authorization", `Bearer ${raw}`);
       expect(res.status).toBe(200);
       expect(res.body.data.map((k: { id: string }) => k.id)).toContain(id);
@@ -167,11 +192,20 @@ describe("verification never writes", () => {
 
     const personalKey = await keys.mint({ userId: owner.id, label: "personal", source: "portal" }, BY_OPERATOR);
     const teamKey = await keys.mint({ userId: owner.id, organizationId: team.id, label: "team", source: "portal" }, BY_OPERATOR);
-    const appKey = await keys.mint({ userId: owner.id, organizationId: team.id, appId: app.id, label: "app", source: "portal" }, BY_OPERATOR);
-    const oauthKey = await keys.mint({ userId: owner.id, label: "oauth", source: "oauth", scopes: ["openid"], resource: `${server.url}/mcp` }, BY_OPERATOR);
+    const appKey = await keys.mint(
+      { userId: owner.id, organizationId: team.id, appId: app.id, label: "app", source: "portal" },
+      BY_OPERATOR,
+    );
+    const oauthKey = await keys.mint(
+      { userId: owner.id, label: "oauth", source: "oauth", scopes: ["openid"], resource: `${server.url}/mcp` },
+      BY_OPERATOR,
+    );
     const revokedKey = await keys.mint({ userId: owner.id, label: "revoked", source: "portal" }, BY_OPERATOR);
     await keys.revoke({ kind: "own", userId: owner.id, id: revokedKey.key.id }, BY_OPERATOR);
-    const boundKey = await keys.mint({ userId: owner.id, label: "dpop", source: "portal", dpopJkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" }, BY_OPERATOR);
+    const boundKey = await keys.mint(
+      { userId: owner.id, label: "dpop", source: "portal", dpopJkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" },
+      BY_OPERATOR,
+    );
     const removedKey = await keys.mint({ userId: member.id, organizationId: team.id, label: "removed", source: "portal" }, BY_OPERATOR);
     const legacy = `legacy-${"q".repeat(40)}`;
     const hashOnly = generateKey(PREFIX);

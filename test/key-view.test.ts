@@ -25,8 +25,20 @@ const row = (extra: Partial<ApiKey> = {}): ApiKey => ({
 
 describe("toView", () => {
   it("shows status, source badge, scopes and times as ISO strings", () => {
-    expect(toView(row())).toMatchObject({ status: "active", sourceLabel: "OAuth: dcr_x", scopes: ["mcp:read", "mcp:write"], createdAt: "2026-01-01T00:00:00.000Z", lastUsedAt: "2026-01-02T00:00:00.000Z", revokedAt: null });
-    expect(toView(row({ revokedAt: new Date(Date.UTC(2026, 0, 3)), source: "weird" }))).toMatchObject({ status: "revoked", source: "unknown", sourceLabel: "Unknown", revokedAt: "2026-01-03T00:00:00.000Z" });
+    expect(toView(row())).toMatchObject({
+      status: "active",
+      sourceLabel: "OAuth: dcr_x",
+      scopes: ["mcp:read", "mcp:write"],
+      createdAt: "2026-01-01T00:00:00.000Z",
+      lastUsedAt: "2026-01-02T00:00:00.000Z",
+      revokedAt: null,
+    });
+    expect(toView(row({ revokedAt: new Date(Date.UTC(2026, 0, 3)), source: "weird" }))).toMatchObject({
+      status: "revoked",
+      source: "unknown",
+      sourceLabel: "Unknown",
+      revokedAt: "2026-01-03T00:00:00.000Z",
+    });
   });
 
   it("shows a last use noted but not yet written only when it is later than the stored one", () => {

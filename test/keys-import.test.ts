@@ -22,17 +22,22 @@ async function mcp(server: TestServer, raw: string) {
     headers: { Authorization: `Bearer ${raw}`, Accept: "application/json, text/event-stream", "Content-Type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
   });
-  const body = res.status === 200 ? ((await res.json()) as { result: { structuredContent: { keyId: string; keySource: string; email: string } } }) : undefined;
+  const body =
+    res.status === 200
+      ? ((await res.json()) as { result: { structuredContent: { keyId: string; keySource: string; email: string } } })
+      : undefined;
   return { status: res.status, info: body?.result.structuredContent };
 }
 
-const line = (raw: string, extra: Record<string, unknown> = {}) => JSON.stringify({ hash: sha256(raw), label: "from acme", created: "2023-04-05T06:07:08Z", last4: raw.slice(-4), ...extra });
+const line = (raw: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ hash: sha256(raw), label: "from acme", created: "2023-04-05T06:07:08Z", last4: raw.slice(-4), ...extra });
 
 describe("keyward api-keys import", () => {
   let server: TestServer;
   let user: Awaited<ReturnType<typeof signUp>>;
   let userId: string;
-  const run = (args: string[], input: string) => keyward(["api-keys", "import", "--user", user.email, ...args], { input, env: { DATABASE_URL: server.database.url } });
+  const run = (args: string[], input: string) =>
+    keyward(["api-keys", "import", "--user", user.email, ...args], { input, env: { DATABASE_URL: server.database.url } });
   const legacy = legacyKey();
   const modern = generateKey("kw_user_");
 
@@ -44,7 +49,15 @@ describe("keyward api-keys import", () => {
   afterAll(async () => server?.close());
 
   it("reports every bad line with its number and writes nothing", async () => {
-    const input = [line(legacy), "{not json", line(modern, { hash: "abc" }), JSON.stringify({ hash: sha256("x"), last4: "abcd" }), "", line(legacy, { label: "dup" }), line(modern, { extra: 1 })].join("\n");
+    const input = [
+      line(legacy),
+      "{not json",
+      line(modern, { hash: "abc" }),
+      JSON.stringify({ hash: sha256("x"), last4: "abcd" }),
+      "",
+      line(legacy, { label: "dup" }),
+      line(modern, { extra: 1 }),
+    ].join("\n");
     const result = await run([], input);
     expectError(result, 2, /5 invalid lines; nothing was imported/);
     expect(result.stderr).toContain("line 2: not valid JSON");
@@ -66,9 +79,18 @@ describe("keyward api-keys import", () => {
   it("imports by hash: the original raw keys authenticate at /mcp, source Unknown on the page", async () => {
     const file = path.join(server.dir, "hashes.jsonl");
     writeFileSync(file, `${line(legacy)}\r\n${line(modern, { label: "modern one", created: "2024-01-01T00:00:00.000+02:00" })}\n`);
-    const result = await keyward(["api-keys", "import", file, "--user", user.email, "--json"], { env: { DATABASE_URL: server.database.url } });
+    const result = await keyward(["api-keys", "import", file, "--user", user.email, "--json"], {
+      env: { DATABASE_URL: server.database.url },
+    });
     expect(result.code, result.stderr).toBe(0);
-    const imported = JSON.parse(result.stdout) as { id: string; label: string; source: string; sourceLabel: string; last4: string; createdAt: string }[];
+    const imported = JSON.parse(result.stdout) as {
+      id: string;
+      label: string;
+      source: string;
+      sourceLabel: string;
+      last4: string;
+      createdAt: string;
+    }[];
     expect(imported.map((k) => [k.label, k.source, k.sourceLabel, k.last4, k.createdAt])).toEqual([
       ["from acme", "unknown", "Unknown", legacy.slice(-4), "2023-04-05T06:07:08.000Z"],
       ["modern one", "unknown", "Unknown", modern.slice(-4), "2023-12-31T22:00:00.000Z"],
@@ -100,7 +122,14 @@ describe("keyward api-keys import", () => {
   });
 
   it("an unknown user is exit 3; empty input is exit 2", async () => {
-    expectError(await keyward(["api-keys", "import", "--user", "nobody@example.com"], { input: line(legacyKey()), env: { DATABASE_URL: server.database.url } }), 3, /no user with email/);
+    expectError(
+      await keyward(["api-keys", "import", "--user", "nobody@example.com"], {
+        input: line(legacyKey()),
+        env: { DATABASE_URL: server.database.url },
+      }),
+      3,
+      /no user with email/,
+    );
     expectError(await run([], "\n\n"), 2, /input is empty/);
   });
 });

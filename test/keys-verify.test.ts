@@ -47,7 +47,10 @@ function explodingDb() {
     throw new Error(`database touched: ${method}`);
   };
   // Model delegates (db.apiKey.findUnique …) and client methods (db.$queryRaw …) both count.
-  const db = new Proxy({}, { get: (_t, prop) => (prop === "then" ? undefined : String(prop).startsWith("$") ? touch(String(prop)) : model) }) as unknown as Db;
+  const db = new Proxy(
+    {},
+    { get: (_t, prop) => (prop === "then" ? undefined : String(prop).startsWith("$") ? touch(String(prop)) : model) },
+  ) as unknown as Db;
   return { db, calls };
 }
 
@@ -58,7 +61,15 @@ describe("verify", () => {
     expect(result).toMatchObject({
       ok: true,
       user: { id: user.id, email: "verify@example.com" },
-      key: { id: minted.key.id, label: "laptop", last4: minted.raw.slice(-4), status: "active", source: "portal", sourceLabel: "Portal", scopes: ["mcp:read"] },
+      key: {
+        id: minted.key.id,
+        label: "laptop",
+        last4: minted.raw.slice(-4),
+        status: "active",
+        source: "portal",
+        sourceLabel: "Portal",
+        scopes: ["mcp:read"],
+      },
     });
     if (!result.ok) throw new Error("unreachable");
     expect(result.key.lastUsedAt).not.toBeNull();
@@ -101,7 +112,10 @@ describe("verify", () => {
   });
 
   it("a key bound to another resource → wrong_resource; the right resource or none passes", async () => {
-    const minted = await keys.mint({ userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resource: "https://a.example/mcp" }, BY_OPERATOR);
+    const minted = await keys.mint(
+      { userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resource: "https://a.example/mcp" },
+      BY_OPERATOR,
+    );
     expect(await keys.verify(minted.raw, { resource: "https://b.example/mcp" })).toEqual({ ok: false, reason: "wrong_resource" });
     const ok = await keys.verify(minted.raw, { resource: "https://a.example/mcp" });
     expect(ok.ok && ok.key.sourceLabel).toBe("OAuth: dcr_abc");
@@ -130,7 +144,14 @@ describe("verify through the verification cache", () => {
     const cache = keyCache(counted, async () => token, maxRows);
     const cached = createKeys(t.db, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000, reader: cache });
     const total = () => [...reads.values()].reduce((a, b) => a + b, 0);
-    return { keys: cached, cache, reads: total, readsOf: (raw: string) => reads.get(digestKey(raw)) ?? 0, commit: () => (token = (token ?? 0) + 1), cannotVouch: () => (token = undefined) };
+    return {
+      keys: cached,
+      cache,
+      reads: total,
+      readsOf: (raw: string) => reads.get(digestKey(raw)) ?? 0,
+      commit: () => (token = (token ?? 0) + 1),
+      cannotVouch: () => (token = undefined),
+    };
   }
 
   it("answers a key it has read before from memory, and sees a revocation once the token moves", async () => {
@@ -166,14 +187,26 @@ describe("verify through the verification cache", () => {
     const f = fixture();
     // A string that fails checkFormat, stored as if imported under it, and its row put in the cache.
     const odd = "legacy-" + "x".repeat(40);
-    await t.db.apiKey.create({ data: { id: `key_odd_${Date.now()}`, userId: user.id, label: "odd", hash: hashKey(odd), last4: odd.slice(-4), source: "portal", organizationId: await createOrganizations(t.db).ensurePersonal(user.id) } });
+    await t.db.apiKey.create({
+      data: {
+        id: `key_odd_${Date.now()}`,
+        userId: user.id,
+        label: "odd",
+        hash: hashKey(odd),
+        last4: odd.slice(-4),
+        source: "portal",
+        organizationId: await createOrganizations(t.db).ensurePersonal(user.id),
+      },
+    });
     expect(await f.cache.find(digestKey(odd))).toBeDefined();
     expect(await f.keys.verify(odd)).toEqual({ ok: false, reason: "invalid_format" });
     const good = generateKey(PREFIX);
     const typo = good.slice(0, 20) + (good[20] === "a" ? "b" : "a") + good.slice(21);
-    for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)]) expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+    for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)])
+      expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
     f.cannotVouch();
-    for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)]) expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+    for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)])
+      expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
     expect(f.reads()).toBe(1); // garbage never reaches the table, cached or not
     expect(await f.keys.verify(good)).toEqual({ ok: false, reason: "unknown_key" });
     expect(f.reads()).toBe(2);
@@ -182,7 +215,9 @@ describe("verify through the verification cache", () => {
   it("with more keys in use than rows it holds, the keys used most often stay (least recently used goes first)", async () => {
     const f = fixture(4);
     const hot = await Promise.all([0, 1].map((i) => keys.mint({ userId: user.id, label: `hot ${i}`, source: "portal" }, BY_OPERATOR)));
-    const cold = await Promise.all(Array.from({ length: 20 }, (_, i) => keys.mint({ userId: user.id, label: `cold ${i}`, source: "portal" }, BY_OPERATOR)));
+    const cold = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => keys.mint({ userId: user.id, label: `cold ${i}`, source: "portal" }, BY_OPERATOR)),
+    );
     // Twice round the cold keys, a hot key between every two: 22 keys in use, 4 rows held.
     for (let i = 0; i < 40; i++) {
       expect((await f.keys.verify(hot[i % 2]!.raw)).ok).toBe(true);
@@ -207,7 +242,9 @@ describe("mint", () => {
 
   it("defaults an empty label and refuses unknown scopes and bad labels", async () => {
     expect((await keys.mint({ userId: user.id, label: "   ", source: "portal" }, BY_OPERATOR)).key.label).toBe("Untitled key");
-    await expect(keys.mint({ userId: user.id, label: "x", source: "portal", scopes: ["admin"] }, BY_OPERATOR)).rejects.toThrow(/Unknown scope: admin/);
+    await expect(keys.mint({ userId: user.id, label: "x", source: "portal", scopes: ["admin"] }, BY_OPERATOR)).rejects.toThrow(
+      /Unknown scope: admin/,
+    );
     await expect(keys.mint({ userId: user.id, label: "x".repeat(101), source: "portal" }, BY_OPERATOR)).rejects.toThrow(/at most 100/);
     await expect(keys.mint({ userId: user.id, label: "a\u0000b", source: "portal" }, BY_OPERATOR)).rejects.toThrow(/control characters/);
   });

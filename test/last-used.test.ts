@@ -26,17 +26,19 @@ function countingDb(db: Db, options: { delayMs?: number; failTimes?: number } = 
   const writes: { method: string; args: unknown[] }[] = [];
   let completed = 0;
   let failures = options.failTimes ?? 0;
-  const counted = (method: string, run: (...args: unknown[]) => Promise<unknown>) => async (...args: unknown[]) => {
-    writes.push({ method, args });
-    if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
-    if (failures > 0) {
-      failures--;
-      throw new Error("simulated write failure");
-    }
-    const out = await run(...args);
-    completed++;
-    return out;
-  };
+  const counted =
+    (method: string, run: (...args: unknown[]) => Promise<unknown>) =>
+    async (...args: unknown[]) => {
+      writes.push({ method, args });
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      if (failures > 0) {
+        failures--;
+        throw new Error("simulated write failure");
+      }
+      const out = await run(...args);
+      completed++;
+      return out;
+    };
   const apiKey = new Proxy(db.apiKey, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
@@ -48,7 +50,8 @@ function countingDb(db: Db, options: { delayMs?: number; failTimes?: number } = 
   });
   const raw = counted("$executeRawUnsafe", (...args) => db.$executeRawUnsafe(args[0] as string, ...args.slice(1)));
   const wrapped = new Proxy(db, {
-    get: (target, prop, receiver) => (prop === "apiKey" ? apiKey : prop === "$executeRawUnsafe" ? raw : Reflect.get(target, prop, receiver)),
+    get: (target, prop, receiver) =>
+      prop === "apiKey" ? apiKey : prop === "$executeRawUnsafe" ? raw : Reflect.get(target, prop, receiver),
   }) as Db;
   return { db: wrapped, writes, completed: () => completed };
 }
@@ -110,7 +113,10 @@ describe("LastUsedTracker", () => {
     minted.forEach((m, i) => tracker.touch(m.key.id, new Date(base + i)));
     expect(await tracker.flush()).toBe(501);
     expect(counted.writes.map((w) => idsOf(w).length)).toEqual([500, 1]);
-    const stored = await t.db.apiKey.findMany({ where: { id: { in: minted.map((m) => m.key.id) } }, select: { id: true, lastUsedAt: true } });
+    const stored = await t.db.apiKey.findMany({
+      where: { id: { in: minted.map((m) => m.key.id) } },
+      select: { id: true, lastUsedAt: true },
+    });
     const byId = new Map(stored.map((r) => [r.id, r.lastUsedAt?.toISOString()]));
     minted.forEach((m, i) => expect(byId.get(m.key.id)).toBe(new Date(base + i).toISOString()));
   });
@@ -212,7 +218,9 @@ describe("last used over HTTP", () => {
       const fresh = await mintOnPage(agent, csrf, "unused key");
       const freshId = /data-key-id="(key_[^"]+)"/.exec(fresh.html)![1]!;
       expect(rowFor(fresh.html, freshId)).toMatch(/<td>Never<\/td>/);
-      expect(rowFor(before.text, id)).toMatch(/<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time><\/td>\s*<td>\s*<a class="button danger small revoke"/);
+      expect(rowFor(before.text, id)).toMatch(
+        /<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time><\/td>\s*<td>\s*<a class="button danger small revoke"/,
+      );
 
       const mcp = await request(server.url)
         .post("/mcp")

@@ -23,7 +23,13 @@ async function parallelLogins(server: TestServer, attempts: { email: string; pas
       return { agent, csrf: csrfFrom(form.text) };
     }),
   );
-  const results = await Promise.all(attempts.map((a, i) => forms[i]!.agent.post("/login").type("form").send({ _csrf: forms[i]!.csrf, ...a })));
+  const results = await Promise.all(
+    attempts.map((a, i) =>
+      forms[i]!.agent.post("/login")
+        .type("form")
+        .send({ _csrf: forms[i]!.csrf, ...a }),
+    ),
+  );
   return results.map((r) => r.status);
 }
 
@@ -38,7 +44,10 @@ async function exhaustAddress(server: TestServer) {
   for (let i = 0; i <= limit; i++) {
     const agent = browser(server);
     const form = await agent.get("/login").expect(200);
-    await agent.post("/login").type("form").send({ _csrf: csrfFrom(form.text), email: uniqueEmail("sprayed"), password: "Winter2026!" });
+    await agent
+      .post("/login")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), email: uniqueEmail("sprayed"), password: "Winter2026!" });
   }
 }
 
@@ -61,7 +70,10 @@ describe("parallel wrong passwords (item 8)", () => {
 
   it("30 at once against one account: at most 5 are checked, the rest get 429 without a check", async () => {
     const { email, password } = await signUp(server);
-    const statuses = await parallelLogins(server, Array.from({ length: 30 }, (_, i) => ({ email, password: `guess number ${i}` })));
+    const statuses = await parallelLogins(
+      server,
+      Array.from({ length: 30 }, (_, i) => ({ email, password: `guess number ${i}` })),
+    );
     expect(statuses.filter((s) => s === 401)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(25);
     expect(await loginFailedRows(server, email)).toBe(5); // one audit row per argon2 check that failed
@@ -74,13 +86,26 @@ describe("parallel wrong passwords (item 8)", () => {
     onTestFinished(() => server.close());
     const passwordHash = await argon2.hash("correct horse battery", { type: argon2.argon2id });
     const users: { id: string; email: string }[] = [];
-    for (let i = 0; i < 30; i++) users.push(await server.services.db.user.create({ data: { id: `usr_spray${i}_${Date.now()}`, email: uniqueEmail("spray"), passwordHash } }));
+    for (let i = 0; i < 30; i++)
+      users.push(
+        await server.services.db.user.create({ data: { id: `usr_spray${i}_${Date.now()}`, email: uniqueEmail("spray"), passwordHash } }),
+      );
     const started = Date.now();
     const timed = await Promise.all(
-      (await Promise.all(users.map(async () => {
-        const agent = browser(server);
-        return { agent, csrf: csrfFrom((await agent.get("/login").expect(200)).text) };
-      }))).map((f, i) => f.agent.post("/login").type("form").send({ _csrf: f.csrf, email: users[i]!.email, password: "Winter2026!" }).then((r) => ({ status: r.status, ms: Date.now() - started }))),
+      (
+        await Promise.all(
+          users.map(async () => {
+            const agent = browser(server);
+            return { agent, csrf: csrfFrom((await agent.get("/login").expect(200)).text) };
+          }),
+        )
+      ).map((f, i) =>
+        f.agent
+          .post("/login")
+          .type("form")
+          .send({ _csrf: f.csrf, email: users[i]!.email, password: "Winter2026!" })
+          .then((r) => ({ status: r.status, ms: Date.now() - started })),
+      ),
     );
     // Spraying is slowed, not answered 429: a refusal here would refuse right passwords of everyone on the address.
     expect(timed.map((t) => t.status)).toEqual(Array(30).fill(401));
@@ -127,7 +152,10 @@ describe("an address over its failure limit (item 4: TRUST_PROXY=false behind a 
       const agent = browser(server);
       const csrf = csrfFrom((await agent.get("/login")).text);
       const started = Date.now();
-      const res = await agent.post("/login").type("form").send({ _csrf: csrf, ...t });
+      const res = await agent
+        .post("/login")
+        .type("form")
+        .send({ _csrf: csrf, ...t });
       expect(Date.now() - started).toBeGreaterThanOrEqual(BUSY_ADDRESS_DELAY_MS - 100);
       expect(res.status).toBe(401);
       expect(hasSessionCookie(res)).toBe(false);

@@ -31,7 +31,10 @@ async function login(server: TestServer, email: string, password: string, opts: 
   const withIp = <T extends { set(name: string, value: string): T }>(r: T) => (opts.ip ? r.set("X-Forwarded-For", opts.ip) : r);
   const form = await withIp(agent.get("/login")).expect(200);
   const started = Date.now();
-  const res = await withIp(agent.post("/login")).type("form").send({ _csrf: csrfFrom(form.text), email, password }).redirects(0);
+  const res = await withIp(agent.post("/login"))
+    .type("form")
+    .send({ _csrf: csrfFrom(form.text), email, password })
+    .redirects(0);
   return { agent, res, ms: Date.now() - started };
 }
 
@@ -48,8 +51,10 @@ async function exhaustAddress(server: TestServer, ip?: string) {
 }
 
 const userId = async (server: TestServer, email: string) => (await server.services.users.findByEmail(email))!.id;
-const deviceRows = async (server: TestServer, email: string) => server.services.db.deviceCookie.count({ where: { userId: await userId(server, email) } });
-const failedRows = async (server: TestServer, email: string) => server.services.db.auditEvent.count({ where: { userId: await userId(server, email), action: "login.failed" } });
+const deviceRows = async (server: TestServer, email: string) =>
+  server.services.db.deviceCookie.count({ where: { userId: await userId(server, email) } });
+const failedRows = async (server: TestServer, email: string) =>
+  server.services.db.auditEvent.count({ where: { userId: await userId(server, email), action: "login.failed" } });
 
 const mcpWorks = async (server: TestServer, key: string) =>
   (
@@ -101,7 +106,11 @@ describe("a stranger's wrong passwords do not lock the owner out (TRUST_PROXY=tr
     expect(afterFive.res.status).toBe(303);
     expect(hasSessionCookie(afterFive.res)).toBe(true);
     expect((await owner.agent.get(KEYS_PAGE).expect(200)).text).toContain(owner.email);
-    await owner.agent.post("/logout").type("form").send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) }).expect(303);
+    await owner.agent
+      .post("/logout")
+      .type("form")
+      .send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) })
+      .expect(303);
 
     const fifty = await strangerGuesses(server, owner.email, 50, STRANGER_IP);
     expect(fifty.every((s) => s === 429)).toBe(true); // the account's window is still full: no check at all
@@ -127,7 +136,11 @@ describe("a stranger's wrong passwords do not lock the owner out (TRUST_PROXY=tr
     const first = await login(server, owner.email, owner.password, { agent: owner.agent, ip: VICTIM_IP });
     expect(first.res.headers.location).toBe("/login/2fa");
     expect((await codeStep(owner.agent, await codeAt(secret, Math.max(currentStep(), step + 1)))).status).toBe(303);
-    await owner.agent.post("/logout").type("form").send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) }).expect(303);
+    await owner.agent
+      .post("/logout")
+      .type("form")
+      .send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) })
+      .expect(303);
 
     for (const n of [5, 50]) {
       await strangerGuesses(server, owner.email, n, STRANGER_IP);
@@ -137,7 +150,11 @@ describe("a stranger's wrong passwords do not lock the owner out (TRUST_PROXY=tr
       const code = await codeStep(owner.agent, backupCodes.pop()!); // a TOTP code's step cannot be reused: backup codes from here
       expect(code.status, `after ${n}`).toBe(303);
       expect(hasSessionCookie(code)).toBe(true);
-      await owner.agent.post("/logout").type("form").send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) }).expect(303);
+      await owner.agent
+        .post("/logout")
+        .type("form")
+        .send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) })
+        .expect(303);
     }
     // A new browser: the password step is refused for the window.
     expect((await login(server, owner.email, owner.password, { ip: VICTIM_IP })).res.status).toBe(429);
@@ -173,7 +190,11 @@ describe("a stranger's wrong passwords do not lock the owner out (TRUST_PROXY=tr
     for (let i = 0; i < 10; i++) {
       const agent = browser(server);
       const form = await agent.get("/login").set("X-Forwarded-For", NOISY_IP).expect(200);
-      const res = await agent.post("/login").set("X-Forwarded-For", NOISY_IP).type("form").send({ _csrf: csrfFrom(form.text), email: owner.email, password: `guess ${i}`, code: "000000" });
+      const res = await agent
+        .post("/login")
+        .set("X-Forwarded-For", NOISY_IP)
+        .type("form")
+        .send({ _csrf: csrfFrom(form.text), email: owner.email, password: `guess ${i}`, code: "000000" });
       expect([401, 429]).toContain(res.status);
       expect(hasSessionCookie(res)).toBe(false);
     }
@@ -209,7 +230,11 @@ describe("TRUST_PROXY=false behind a proxy: everyone shares one address", () => 
     expect(wrong.res.status).toBe(401);
     expect(wrong.ms).toBeGreaterThanOrEqual(1900);
     // The owner's usual browser is judged by its own device's limit: not slowed.
-    await owner.agent.post("/logout").type("form").send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) }).expect(303);
+    await owner.agent
+      .post("/logout")
+      .type("form")
+      .send({ _csrf: csrfFrom((await owner.agent.get(KEYS_PAGE)).text) })
+      .expect(303);
     const again = await login(server, owner.email, owner.password, { agent: owner.agent });
     expect(again.res.status).toBe(303);
     expect(again.ms).toBeLessThan(1900);
@@ -259,7 +284,10 @@ describe("which device cookies count", () => {
     plantCookie(server, tooLong, `kw_device=${"A".repeat(5000)}; Path=/login`);
     expect((await login(server, owner.email, owner.password, { agent: tooLong })).res.status).toBe(429);
     // The owner's real device cookie, expired (its row says so): ignored, and removed.
-    await server.services.db.deviceCookie.updateMany({ where: { userId: await userId(server, owner.email) }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await server.services.db.deviceCookie.updateMany({
+      where: { userId: await userId(server, owner.email) },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
     expect((await login(server, owner.email, owner.password, { agent: owner.agent })).res.status).toBe(429);
     expect(await deviceRows(server, owner.email)).toBe(0);
   });
@@ -289,7 +317,8 @@ describe("which device cookies count", () => {
     expect(changed.status).toBe(303);
     expect(await deviceRows(server, owner.email)).toBe(1);
     expect(await strangerGuesses(server, owner.email, 3)).toEqual([401, 401, 429]);
-    expect((await login(server, owner.email, newPassword, { agent: owner.agent })).res.status).toBe(429); // the old browser: no longer vouched for
+    // the old browser: no longer vouched for
+    expect((await login(server, owner.email, newPassword, { agent: owner.agent })).res.status).toBe(429);
     await second.agent.post("/logout").type("form").send({ _csrf: csrf }).expect(303);
     expect((await login(server, owner.email, newPassword, { agent: second.agent })).res.status).toBe(303);
   });
@@ -306,7 +335,13 @@ describe("parallel wrong passwords (item 8) with and without a device cookie", (
     const owner = await ownerBrowser(server);
     const csrf = csrfFrom((await owner.agent.get("/login").expect(200)).text);
     const results = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => owner.agent.post("/login").type("form").send({ _csrf: csrf, email: owner.email, password: `guess number ${i}` }).then((r) => r.status)),
+      Array.from({ length: 30 }, (_, i) =>
+        owner.agent
+          .post("/login")
+          .type("form")
+          .send({ _csrf: csrf, email: owner.email, password: `guess number ${i}` })
+          .then((r) => r.status),
+      ),
     );
     expect(results.filter((s) => s === 401)).toHaveLength(10);
     expect(results.filter((s) => s === 429)).toHaveLength(20);
@@ -323,7 +358,15 @@ describe("parallel wrong passwords (item 8) with and without a device cookie", (
         return { agent, csrf: csrfFrom((await agent.get("/login").expect(200)).text) };
       }),
     );
-    const results = await Promise.all(forms.map((f, i) => f.agent.post("/login").type("form").send({ _csrf: f.csrf, email: owner.email, password: `guess ${i}` }).then((r) => r.status)));
+    const results = await Promise.all(
+      forms.map((f, i) =>
+        f.agent
+          .post("/login")
+          .type("form")
+          .send({ _csrf: f.csrf, email: owner.email, password: `guess ${i}` })
+          .then((r) => r.status),
+      ),
+    );
     expect(results.filter((s) => s === 401)).toHaveLength(5);
     expect(results.filter((s) => s === 429)).toHaveLength(25);
     expect(await failedRows(server, owner.email)).toBe(5);

@@ -22,7 +22,12 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 const prmUrl = () => `${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp`;
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+};
 const post = () => request(server.url).post("/mcp").set("Accept", "application/json, text/event-stream");
 
 async function connect(headers: Record<string, string>) {
@@ -53,7 +58,7 @@ describe("the 401 challenge", () => {
     expect(get.headers["www-authenticate"]).toBe(`Bearer resource_metadata="${prmUrl()}"`);
   });
 
-  it("with a bad, unknown or revoked key: the same plus error=\"invalid_token\"", async () => {
+  it('with a bad, unknown or revoked key: the same plus error="invalid_token"', async () => {
     const cases: [string, string][] = [
       ["garbage", "The key is malformed or mistyped"],
       [raw.slice(0, -1) + (raw.endsWith("a") ? "b" : "a"), "The key is malformed or mistyped"],
@@ -65,7 +70,9 @@ describe("the 401 challenge", () => {
           .set(header, header === "Authorization" ? `Bearer ${key}` : key)
           .send(initialize);
         expect(res.status).toBe(401);
-        expect(res.headers["www-authenticate"]).toBe(`Bearer resource_metadata="${prmUrl()}", error="invalid_token", error_description="${description}"`);
+        expect(res.headers["www-authenticate"]).toBe(
+          `Bearer resource_metadata="${prmUrl()}", error="invalid_token", error_description="${description}"`,
+        );
         expect(res.body).toEqual({ error: "invalid_token", error_description: description });
       }
     }
@@ -73,8 +80,14 @@ describe("the 401 challenge", () => {
 
   it("a key bound to another resource is refused; one bound to this /mcp works", async () => {
     const userId = (await server.services.users.findByEmail(user.email))!.id;
-    const elsewhere = await server.services.keys.mint({ userId, label: "elsewhere", source: "oauth", clientId: "dcr_x", resource: "https://other.example/mcp" }, BY_OPERATOR);
-    const here = await server.services.keys.mint({ userId, label: "here", source: "oauth", clientId: "dcr_x", resource: `${server.config.baseUrl}/mcp` }, BY_OPERATOR);
+    const elsewhere = await server.services.keys.mint(
+      { userId, label: "elsewhere", source: "oauth", clientId: "dcr_x", resource: "https://other.example/mcp" },
+      BY_OPERATOR,
+    );
+    const here = await server.services.keys.mint(
+      { userId, label: "here", source: "oauth", clientId: "dcr_x", resource: `${server.config.baseUrl}/mcp` },
+      BY_OPERATOR,
+    );
     const refused = await post().set("Authorization", `Bearer ${elsewhere.raw}`).send(initialize);
     expect(refused.status).toBe(401);
     expect(refused.body.error_description).toBe("The key was issued for another resource");
@@ -142,7 +155,10 @@ describe("a real MCP client", () => {
     const client = await connect({ Authorization: `Bearer ${doomed}` });
     expect(((await client.callTool({ name: "whoami", arguments: {} })).structuredContent as unknown as WhoAmI).keyId).toBe(id);
     await user.agent.post(`/app/account/api-keys/${id}/revoke`).type("form").send({ _csrf: user.csrf }).expect(303);
-    await expect(client.callTool({ name: "whoami", arguments: {} })).rejects.toMatchObject({ code: 401, message: expect.stringContaining("The key has been revoked") });
+    await expect(client.callTool({ name: "whoami", arguments: {} })).rejects.toMatchObject({
+      code: 401,
+      message: expect.stringContaining("The key has been revoked"),
+    });
     await client.close().catch(() => {});
     await expect(connect({ Authorization: `Bearer ${doomed}` })).rejects.toMatchObject({ code: 401 });
   });

@@ -13,7 +13,6 @@ import request from "supertest";
 import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { BUSY_ADDRESS_DELAY_MS } from "../src/web/login-limits.js";
 
-
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
 if (!NGINX) {
@@ -76,7 +75,10 @@ describe.skipIf(!NGINX)("behind the shipped nginx (deploy/nginx.conf, TRUST_PROX
     nginx.stderr!.on("data", (d: Buffer) => (nginxLog += d.toString()));
     proxyUrl = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 100; i++) {
-      const up = await fetch(`${proxyUrl}/healthz`).then((r) => r.status, () => 0);
+      const up = await fetch(`${proxyUrl}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (up === 200) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -91,7 +93,11 @@ describe.skipIf(!NGINX)("behind the shipped nginx (deploy/nginx.conf, TRUST_PROX
   it("a spoofed X-Forwarded-For no longer escapes the per-IP registration limit", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const res = await request(proxyUrl).post("/reg").set("Content-Type", "application/json").set("X-Forwarded-For", `198.51.100.${i}`).send("{}");
+      const res = await request(proxyUrl)
+        .post("/reg")
+        .set("Content-Type", "application/json")
+        .set("X-Forwarded-For", `198.51.100.${i}`)
+        .send("{}");
       statuses.push(res.status);
     }
     expect(statuses, nginxLog).toEqual([400, 400, 400, 429, 429, 429]);
@@ -101,9 +107,17 @@ describe.skipIf(!NGINX)("behind the shipped nginx (deploy/nginx.conf, TRUST_PROX
     const user = await signUp(server);
     const agent = request.agent(proxyUrl);
     const form = await agent.get("/login").set("X-Forwarded-For", "6.6.6.6").expect(200);
-    await agent.post("/login").set("X-Forwarded-For", "6.6.6.6").type("form").send({ _csrf: csrfFrom(form.text), email: user.email, password: user.password }).expect(303);
+    await agent
+      .post("/login")
+      .set("X-Forwarded-For", "6.6.6.6")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), email: user.email, password: user.password })
+      .expect(303);
     const userId = (await server.services.users.findByEmail(user.email))!.id;
-    const logins = await server.services.db.auditEvent.findMany({ where: { userId, action: "login.succeeded" }, orderBy: { createdAt: "desc" } });
+    const logins = await server.services.db.auditEvent.findMany({
+      where: { userId, action: "login.succeeded" },
+      orderBy: { createdAt: "desc" },
+    });
     expect(logins[0]!.ip).toBe("127.0.0.1"); // nginx's $remote_addr for this test client
   });
 
@@ -114,11 +128,21 @@ describe.skipIf(!NGINX)("behind the shipped nginx (deploy/nginx.conf, TRUST_PROX
       const agent = request.agent(proxyUrl);
       const form = await agent.get("/login").set("X-Forwarded-For", `203.0.113.${i}`).expect(200);
       const started = Date.now();
-      const res = await agent.post("/login").set("X-Forwarded-For", `203.0.113.${i}`).type("form").send({ _csrf: csrfFrom(form.text), email: `nobody${i}@example.com`, password: "wrong password" });
+      const res = await agent
+        .post("/login")
+        .set("X-Forwarded-For", `203.0.113.${i}`)
+        .type("form")
+        .send({ _csrf: csrfFrom(form.text), email: `nobody${i}@example.com`, password: "wrong password" });
       results.push({ status: res.status, ms: Date.now() - started });
     }
-    expect(results.map((r) => r.status), nginxLog).toEqual(Array(10).fill(401));
+    expect(
+      results.map((r) => r.status),
+      nginxLog,
+    ).toEqual(Array(10).fill(401));
     // One counter: the 9th and 10th are over the address's limit, so their checks waited (a fresh counter each would not).
-    expect(results.slice(8).every((r) => r.ms >= BUSY_ADDRESS_DELAY_MS - 100), JSON.stringify(results)).toBe(true);
+    expect(
+      results.slice(8).every((r) => r.ms >= BUSY_ADDRESS_DELAY_MS - 100),
+      JSON.stringify(results),
+    ).toBe(true);
   });
 });

@@ -11,7 +11,8 @@ let clientId: string;
 let agent: Awaited<ReturnType<typeof signUp>>["agent"];
 beforeAll(async () => {
   server = await startTestServer();
-  clientId = (await register(server, { redirect_uris: ["http://127.0.0.1:33418/callback", "https://app.example/oauth/cb"] })).body.client_id;
+  clientId = (await register(server, { redirect_uris: ["http://127.0.0.1:33418/callback", "https://app.example/oauth/cb"] })).body
+    .client_id;
   agent = (await signUp(server)).agent;
 });
 afterAll(async () => server?.close());
@@ -48,7 +49,8 @@ describe("mix-up, code injection, PKCE downgrade", () => {
   });
 
   it("a code stolen for one client cannot be redeemed by another, even with the right verifier", async () => {
-    const attacker = (await register(server, { client_name: "Attacker", redirect_uris: ["http://127.0.0.1:33418/callback"] })).body.client_id as string;
+    const attacker = (await register(server, { client_name: "Attacker", redirect_uris: ["http://127.0.0.1:33418/callback"] })).body
+      .client_id as string;
     const pkce = pkcePair();
     const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
     const stolen = back.searchParams.get("code")!;
@@ -80,10 +82,14 @@ describe("mix-up, code injection, PKCE downgrade", () => {
     // such code can be had through /auth (above), so take a real one and strip its stored challenge,
     // as if the attacker had obtained it without PKCE.
     const pkce = pkcePair();
-    const code = (await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })).searchParams.get("code")!;
+    const code = (
+      await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })
+    ).searchParams.get("code")!;
     const { db } = server.services;
     const where = { model_id: { model: "AuthorizationCode", id: createHash("sha256").update(code).digest("hex") } };
-    const { codeChallenge, codeChallengeMethod, ...withoutChallenge } = JSON.parse((await db.oidcPayload.findUniqueOrThrow({ where })).payload) as Record<string, unknown>;
+    const { codeChallenge, codeChallengeMethod, ...withoutChallenge } = JSON.parse(
+      (await db.oidcPayload.findUniqueOrThrow({ where })).payload,
+    ) as Record<string, unknown>;
     expect([codeChallenge, codeChallengeMethod]).toEqual([pkce.challenge, "S256"]);
     await db.oidcPayload.update({ where, data: { payload: JSON.stringify(withoutChallenge) } });
     const keysBefore = await db.apiKey.count();
@@ -95,7 +101,11 @@ describe("mix-up, code injection, PKCE downgrade", () => {
   });
 
   it("implicit and hybrid response types are not offered", async () => {
-    const res = await follow(agent, server, `${authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256" })}`.replace("response_type=code", "response_type=token"));
+    const res = await follow(
+      agent,
+      server,
+      `${authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256" })}`.replace("response_type=code", "response_type=token"),
+    );
     const to = new URL(res.location!);
     expect(to.searchParams.get("error") ?? new URLSearchParams(to.hash.slice(1)).get("error")).toBe("unsupported_response_type");
   });
@@ -105,7 +115,11 @@ describe("clickjacking", () => {
   it("log-in and consent pages cannot be framed", async () => {
     const login = await request(server.url).get("/login");
     const fresh = (await register(server, { client_name: "Framed?" })).body.client_id as string; // no consent yet
-    const consent = await follow(agent, server, authorizeUrl({ clientId: fresh, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }));
+    const consent = await follow(
+      agent,
+      server,
+      authorizeUrl({ clientId: fresh, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }),
+    );
     expect(consent.text).toContain("Allow");
     for (const headers of [login.headers, consent.headers!]) {
       expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");

@@ -26,13 +26,27 @@ describe("Client ID Metadata Documents", () => {
       const make = documents.get(req.url ?? "");
       fetches++;
       if (!make) return res.writeHead(404).end();
-      res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=300" }).end(JSON.stringify(make(`${docBase}${req.url}`)));
+      res
+        .writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=300" })
+        .end(JSON.stringify(make(`${docBase}${req.url}`)));
     });
     await new Promise<void>((r) => docs.listen(0, "127.0.0.1", r));
     // The client_id is an https URL; in test mode the server fetches loopback documents over http.
     docBase = `https://127.0.0.1:${(docs.address() as AddressInfo).port}`;
-    documents.set("/good.json", (id) => ({ client_id: id, client_name: "Metadata Client", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] }));
-    documents.set("/mismatch.json", () => ({ client_id: "https://someone-else.example/client.json", client_name: "Impostor", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" }));
+    documents.set("/good.json", (id) => ({
+      client_id: id,
+      client_name: "Metadata Client",
+      redirect_uris: ["http://127.0.0.1:33418/callback"],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+    }));
+    documents.set("/mismatch.json", () => ({
+      client_id: "https://someone-else.example/client.json",
+      client_name: "Impostor",
+      redirect_uris: ["http://127.0.0.1:33418/callback"],
+      token_endpoint_auth_method: "none",
+    }));
   });
   afterAll(async () => {
     await server?.close();
@@ -73,7 +87,9 @@ describe("Client ID Metadata Documents", () => {
 
   it("refuses a document whose client_id differs from its URL", async () => {
     const { agent } = await signUp(server);
-    const res = await agent.get(authorizeUrl({ clientId: `${docBase}/mismatch.json`, challenge: pkcePair().challenge, method: "S256" })).redirects(0);
+    const res = await agent
+      .get(authorizeUrl({ clientId: `${docBase}/mismatch.json`, challenge: pkcePair().challenge, method: "S256" }))
+      .redirects(0);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).toContain("invalid_client");
@@ -81,7 +97,16 @@ describe("Client ID Metadata Documents", () => {
 
   it("refuses a redirect URI the document does not list", async () => {
     const { agent } = await signUp(server);
-    const res = await agent.get(authorizeUrl({ clientId: `${docBase}/good.json`, redirectUri: "https://attacker.example/cb", challenge: pkcePair().challenge, method: "S256" })).redirects(0);
+    const res = await agent
+      .get(
+        authorizeUrl({
+          clientId: `${docBase}/good.json`,
+          redirectUri: "https://attacker.example/cb",
+          challenge: pkcePair().challenge,
+          method: "S256",
+        }),
+      )
+      .redirects(0);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).toContain("invalid_redirect_uri");
@@ -91,7 +116,9 @@ describe("Client ID Metadata Documents", () => {
     const strict = await startTestServer();
     try {
       const { agent } = await signUp(strict);
-      const res = await agent.get(authorizeUrl({ clientId: `${docBase}/good.json`, challenge: pkcePair().challenge, method: "S256" })).redirects(0);
+      const res = await agent
+        .get(authorizeUrl({ clientId: `${docBase}/good.json`, challenge: pkcePair().challenge, method: "S256" }))
+        .redirects(0);
       expect(res.status).toBe(400);
       expect(res.text).toContain("invalid_client");
       expect(res.text).toContain("client_id metadata document fetch not allowed");
@@ -117,7 +144,11 @@ describe("restarts and the consent page", () => {
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
 
     server = await restartTestServer(server); // between the consent page and the click
-    const allowed = await agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(consent.text) }).redirects(0);
+    const allowed = await agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(consent.text) })
+      .redirects(0);
     expect(allowed.status).toBe(303);
     const back = new URL((await follow(agent, server, allowed.headers.location!)).location!);
     const code = back.searchParams.get("code")!;
@@ -131,9 +162,15 @@ describe("restarts and the consent page", () => {
   });
 
   it("escapes every client-provided value on the consent page", async () => {
-    const clientId = (await register(server, { client_name: '<script>alert("x")</script>', client_uri: "https://app.example/<img src=x onerror=alert(1)>" })).body.client_id as string;
+    const clientId = (
+      await register(server, { client_name: '<script>alert("x")</script>', client_uri: "https://app.example/<img src=x onerror=alert(1)>" })
+    ).body.client_id as string;
     const { agent } = await signUp(server);
-    const page = await follow(agent, server, authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }));
+    const page = await follow(
+      agent,
+      server,
+      authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }),
+    );
     expect(page.status).toBe(200);
     expect(page.text).not.toContain("<script>alert");
     expect(page.text).toContain("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;");
@@ -168,7 +205,11 @@ describe("restarts and the consent page", () => {
     for (const t of tokens) expect((await callMcp(server, t)).status).toBe(401);
     expect((await agent.get("/app/account/connected-apps")).text).toContain("0 of 2");
     // The consent is forgotten: the next authorization asks again.
-    const again = await follow(agent, server, authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }));
+    const again = await follow(
+      agent,
+      server,
+      authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }),
+    );
     expect(again.text).toContain("Allow");
   });
 });

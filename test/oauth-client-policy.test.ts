@@ -25,11 +25,19 @@ describe("Client ID Metadata Documents meet the registration policy", () => {
     docs = http.createServer((req, res) => {
       const make = documents.get(req.url ?? "");
       if (!make) return res.writeHead(404).end();
-      res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=300" }).end(JSON.stringify(make(`${docBase}${req.url}`)));
+      res
+        .writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=300" })
+        .end(JSON.stringify(make(`${docBase}${req.url}`)));
     });
     await new Promise<void>((r) => docs.listen(0, "127.0.0.1", r));
     docBase = `https://127.0.0.1:${(docs.address() as AddressInfo).port}`;
-    const doc = (extra: Record<string, unknown>) => (id: string) => ({ client_id: id, client_name: "Document Client", redirect_uris: [LOOPBACK_CB], token_endpoint_auth_method: "none", ...extra });
+    const doc = (extra: Record<string, unknown>) => (id: string) => ({
+      client_id: id,
+      client_name: "Document Client",
+      redirect_uris: [LOOPBACK_CB],
+      token_endpoint_auth_method: "none",
+      ...extra,
+    });
     documents.set("/good.json", doc({}));
     documents.set("/http-foreign.json", doc({ redirect_uris: ["http://evil.example/cb"] }));
     documents.set("/userinfo.json", doc({ redirect_uris: ["https://good.example@evil.example/cb"] }));
@@ -45,7 +53,11 @@ describe("Client ID Metadata Documents meet the registration policy", () => {
 
   it("accepts a document within the policy (control)", async () => {
     const { agent } = await signUp(server);
-    const page = await follow(agent, server, authorizeUrl({ clientId: `${docBase}/good.json`, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }));
+    const page = await follow(
+      agent,
+      server,
+      authorizeUrl({ clientId: `${docBase}/good.json`, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }),
+    );
     expect(page.status).toBe(200);
     expect(page.text).toContain("Document Client");
   });
@@ -56,7 +68,9 @@ describe("Client ID Metadata Documents meet the registration policy", () => {
     ["/javascript.json", "javascript:alert(1)"],
   ])("refuses %s: no consent page, no redirect to %s", async (path, redirectUri) => {
     const { agent } = await signUp(server);
-    const res = await agent.get(authorizeUrl({ clientId: `${docBase}${path}`, redirectUri, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" })).redirects(0);
+    const res = await agent
+      .get(authorizeUrl({ clientId: `${docBase}${path}`, redirectUri, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }))
+      .redirects(0);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).not.toContain("Allow");
@@ -65,7 +79,9 @@ describe("Client ID Metadata Documents meet the registration policy", () => {
 
   it.each(["/bidi-name.json", "/zero-width-name.json", "/form-post.json"])("refuses %s before any consent", async (path) => {
     const { agent } = await signUp(server);
-    const res = await agent.get(authorizeUrl({ clientId: `${docBase}${path}`, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" })).redirects(0);
+    const res = await agent
+      .get(authorizeUrl({ clientId: `${docBase}${path}`, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }))
+      .redirects(0);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).not.toContain("Allow");
@@ -117,10 +133,23 @@ describe("dynamic registration and RFC 7592 refuse invisible and ill-formed text
   it("a client stored before the policy (foreign http redirect, bidi name) cannot authorize", async () => {
     const id = "dcr_legacyClient00000000001";
     await server.services.db.oidcPayload.create({
-      data: { model: "Client", id, payload: JSON.stringify({ client_id: id, client_name: "Old \u202Eclient", redirect_uris: ["http://evil.example/cb"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] }) },
+      data: {
+        model: "Client",
+        id,
+        payload: JSON.stringify({
+          client_id: id,
+          client_name: "Old \u202Eclient",
+          redirect_uris: ["http://evil.example/cb"],
+          token_endpoint_auth_method: "none",
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+        }),
+      },
     });
     const { agent } = await signUp(server);
-    const res = await agent.get(authorizeUrl({ clientId: id, redirectUri: "http://evil.example/cb", challenge: pkcePair().challenge, method: "S256" })).redirects(0);
+    const res = await agent
+      .get(authorizeUrl({ clientId: id, redirectUri: "http://evil.example/cb", challenge: pkcePair().challenge, method: "S256" }))
+      .redirects(0);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).not.toContain("Allow");
@@ -159,16 +188,23 @@ describe("metadata documents on internal hosts are never fetched", () => {
     listener?.close();
   });
 
-  it.each(["localhost.", "LOCALHOST.", "[::127.0.0.1]", "[::ffff:7f00:1]", "0x7f.1", "2130706433", "127.1", "metadata.google.internal.", "app.localhost."])(
-    "https://%s/… is refused before any connection",
-    async (host) => {
-      const { agent } = await signUp(server);
-      const clientId = `https://${host}:${port}/client.json`;
-      const res = await agent.get(authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256" })).redirects(0);
-      expect(res.status).toBe(400);
-      expect(res.text).toContain("invalid_client");
-      expect(res.text).toContain("client_id metadata document fetch not allowed");
-      expect(connections).toBe(0);
-    },
-  );
+  it.each([
+    "localhost.",
+    "LOCALHOST.",
+    "[::127.0.0.1]",
+    "[::ffff:7f00:1]",
+    "0x7f.1",
+    "2130706433",
+    "127.1",
+    "metadata.google.internal.",
+    "app.localhost.",
+  ])("https://%s/… is refused before any connection", async (host) => {
+    const { agent } = await signUp(server);
+    const clientId = `https://${host}:${port}/client.json`;
+    const res = await agent.get(authorizeUrl({ clientId, challenge: pkcePair().challenge, method: "S256" })).redirects(0);
+    expect(res.status).toBe(400);
+    expect(res.text).toContain("invalid_client");
+    expect(res.text).toContain("client_id metadata document fetch not allowed");
+    expect(connections).toBe(0);
+  });
 });

@@ -9,7 +9,12 @@ import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/se
 import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 const HOSTILE = { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443" };
-const DOCUMENTS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"];
+const DOCUMENTS = [
+  "/.well-known/oauth-authorization-server",
+  "/.well-known/openid-configuration",
+  "/.well-known/oauth-protected-resource/mcp",
+  "/.well-known/oauth-protected-resource",
+];
 
 /** Every string in a JSON document that looks like a URL. */
 function urlsIn(value: unknown): string[] {
@@ -23,11 +28,14 @@ function urlsIn(value: unknown): string[] {
 function absoluteForm(server: TestServer, path: string): Promise<{ status: number; body: string }> {
   const { port } = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port: Number(port), method: "GET", path: `http://evil.example${path}`, headers: { host: "evil.example" } }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port: Number(port), method: "GET", path: `http://evil.example${path}`, headers: { host: "evil.example" } },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -67,14 +75,21 @@ describe.each([
     expect(reg.status, reg.text).toBe(201);
     expect(reg.body.registration_client_uri).toBe(`${server.url}/reg/${reg.body.client_id}`);
 
-    const challenge = await request(server.url).post("/mcp").set(HOSTILE).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const challenge = await request(server.url)
+      .post("/mcp")
+      .set(HOSTILE)
+      .set("Accept", "application/json, text/event-stream")
+      .send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(challenge.status).toBe(401);
     expect(challenge.headers["www-authenticate"]).toContain(`resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp"`);
     expect(challenge.headers["www-authenticate"]).not.toContain("evil.example");
 
     const { agent } = await signUp(server);
     const pkce = pkcePair();
-    const start = await agent.get(authorizeUrl({ clientId: reg.body.client_id, challenge: pkce.challenge, method: "S256" })).set(HOSTILE).redirects(0);
+    const start = await agent
+      .get(authorizeUrl({ clientId: reg.body.client_id, challenge: pkce.challenge, method: "S256" }))
+      .set(HOSTILE)
+      .redirects(0);
     expect(start.status).toBe(303);
     expect(start.headers.location).not.toContain("evil.example");
     const back = await authorize(agent, server, { clientId: reg.body.client_id, challenge: pkce.challenge, method: "S256" });
@@ -105,12 +120,24 @@ describe("the metadata lists exactly what works", () => {
   it("answers at every endpoint it advertises", async () => {
     const endpoints = Object.entries(meta).filter(([name]) => name.endsWith("_endpoint") || name === "jwks_uri");
     expect(endpoints.map(([name]) => name).sort()).toEqual(
-      ["authorization_endpoint", "introspection_endpoint", "jwks_uri", "pushed_authorization_request_endpoint", "registration_endpoint", "revocation_endpoint", "token_endpoint", "userinfo_endpoint"].sort(),
+      [
+        "authorization_endpoint",
+        "introspection_endpoint",
+        "jwks_uri",
+        "pushed_authorization_request_endpoint",
+        "registration_endpoint",
+        "revocation_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+      ].sort(),
     );
     expect(meta.pushed_authorization_request_endpoint).toBe(`${server.url}/request`);
     for (const [name, url] of endpoints) {
       const path = new URL(url as string).pathname;
-      const res = name === "authorization_endpoint" || name === "jwks_uri" || name === "userinfo_endpoint" ? await request(server.url).get(path) : await request(server.url).post(path).type("form").send({});
+      const res =
+        name === "authorization_endpoint" || name === "jwks_uri" || name === "userinfo_endpoint"
+          ? await request(server.url).get(path)
+          : await request(server.url).post(path).type("form").send({});
       expect(res.status, `${name} ${path}: ${res.text.slice(0, 200)}`).not.toBe(404);
       expect(res.status, name).toBeLessThan(500);
     }
@@ -128,7 +155,10 @@ describe("the metadata lists exactly what works", () => {
     expect(token.status, token.text).toBe(200);
     expect(token.body.refresh_token).toBeUndefined();
     expect(token.body.scope).toBe("mcp:read");
-    const refresh = await request(server.url).post("/token").type("form").send({ grant_type: "refresh_token", refresh_token: "anything", client_id: clientId });
+    const refresh = await request(server.url)
+      .post("/token")
+      .type("form")
+      .send({ grant_type: "refresh_token", refresh_token: "anything", client_id: clientId });
     expect(refresh.status).toBe(400);
     expect(refresh.body.error).toBe("unsupported_grant_type");
   });
@@ -137,9 +167,17 @@ describe("the metadata lists exactly what works", () => {
     const clientId = (await register(server)).body.client_id as string;
     const { agent } = await signUp(server);
     const pkce = pkcePair();
-    const first = await follow(agent, server, `${authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })}&response_mode=fragment`);
+    const first = await follow(
+      agent,
+      server,
+      `${authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })}&response_mode=fragment`,
+    );
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
-    const allowed = await agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(first.text) }).redirects(0);
+    const allowed = await agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(first.text) })
+      .redirects(0);
     const back = new URL((await follow(agent, server, allowed.headers.location as string)).location!);
     expect(back.search).toBe("");
     const fragment = new URLSearchParams(back.hash.slice(1));
@@ -159,10 +197,15 @@ describe("the metadata lists exactly what works", () => {
     expect(res.text).not.toContain("document.forms[0].submit()");
     expect(res.text).not.toMatch(/name="code"/);
     // Pushed first (RFC 9126), the request is refused by the client's response modes, as JSON.
-    const pushed = await request(server.url)
-      .post("/request")
-      .type("form")
-      .send({ client_id: clientId, response_type: "code", redirect_uri: "http://127.0.0.1:33418/callback", code_challenge: pkcePair().challenge, code_challenge_method: "S256", scope: "mcp:read", response_mode: "form_post" });
+    const pushed = await request(server.url).post("/request").type("form").send({
+      client_id: clientId,
+      response_type: "code",
+      redirect_uri: "http://127.0.0.1:33418/callback",
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: "S256",
+      scope: "mcp:read",
+      response_mode: "form_post",
+    });
     expect(pushed.status).toBe(400);
     expect(pushed.body.error).toBe("invalid_request");
     expect(pushed.body.request_uri).toBeUndefined();

@@ -23,7 +23,12 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.close());
 
-const errorOf = (url: URL) => ({ error: url.searchParams.get("error"), description: url.searchParams.get("error_description"), iss: url.searchParams.get("iss"), state: url.searchParams.get("state") });
+const errorOf = (url: URL) => ({
+  error: url.searchParams.get("error"),
+  description: url.searchParams.get("error_description"),
+  iss: url.searchParams.get("iss"),
+  state: url.searchParams.get("state"),
+});
 
 describe("authorization endpoint refusals", () => {
   it("refuses a request without PKCE (invalid_request, sent back to the client)", async () => {
@@ -43,7 +48,9 @@ describe("authorization endpoint refusals", () => {
 
   it("refuses an unregistered redirect_uri without redirecting to it", async () => {
     const { challenge } = pkcePair();
-    const res = await session.agent.get(authorizeUrl({ clientId, challenge, method: "S256", redirectUri: "https://attacker.example/cb" })).redirects(0);
+    const res = await session.agent
+      .get(authorizeUrl({ clientId, challenge, method: "S256", redirectUri: "https://attacker.example/cb" }))
+      .redirects(0);
     expect(res.status).toBe(400);
     expect(res.headers.location).toBeUndefined();
     expect(res.text).toContain("invalid_redirect_uri");
@@ -59,7 +66,11 @@ describe("authorization endpoint refusals", () => {
 
   it("refuses a resource this server does not protect (invalid_target)", async () => {
     const { challenge } = pkcePair();
-    const res = await follow(session.agent, server, authorizeUrl({ clientId, challenge, method: "S256", resource: "https://elsewhere.example/mcp" }));
+    const res = await follow(
+      session.agent,
+      server,
+      authorizeUrl({ clientId, challenge, method: "S256", resource: "https://elsewhere.example/mcp" }),
+    );
     expect(errorOf(new URL(res.location!)).error).toBe("invalid_target");
   });
 
@@ -122,7 +133,16 @@ describe("token endpoint refusals", () => {
 
 describe("/mcp and the key's resource", () => {
   it("refuses a key bound to another resource", async () => {
-    const minted = await server.services.keys.mint({ userId: (await server.services.users.findByEmail(session.email))!.id, label: "elsewhere", source: "oauth", clientId, resource: "https://elsewhere.example/mcp" }, BY_OPERATOR);
+    const minted = await server.services.keys.mint(
+      {
+        userId: (await server.services.users.findByEmail(session.email))!.id,
+        label: "elsewhere",
+        source: "oauth",
+        clientId,
+        resource: "https://elsewhere.example/mcp",
+      },
+      BY_OPERATOR,
+    );
     const res = await callMcp(minted.raw);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
@@ -131,7 +151,12 @@ describe("/mcp and the key's resource", () => {
 
   it("accepts a key bound to /mcp", async () => {
     const pkce = pkcePair();
-    const back = await authorize(session.agent, server, { clientId, challenge: pkce.challenge, method: "S256", resource: `${server.url}/mcp` });
+    const back = await authorize(session.agent, server, {
+      clientId,
+      challenge: pkce.challenge,
+      method: "S256",
+      resource: `${server.url}/mcp`,
+    });
     const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
     expect(token.status, `${back} ${token.text}`).toBe(200);
     const hash = createHash("sha256").update(token.body.access_token).digest("hex");

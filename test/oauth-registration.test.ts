@@ -13,7 +13,10 @@ afterAll(async () => server?.close());
 
 describe("registration", () => {
   it("registers a public client with a dcr_ id and a registration access token", async () => {
-    const res = await register(server, { client_name: "VS Code", redirect_uris: ["http://127.0.0.1:33418/callback", "https://vscode.dev/redirect"] });
+    const res = await register(server, {
+      client_name: "VS Code",
+      redirect_uris: ["http://127.0.0.1:33418/callback", "https://vscode.dev/redirect"],
+    });
     expect(res.status).toBe(201);
     expect(res.body.client_id).toMatch(/^dcr_[0-9A-Za-z]{22}$/);
     expect(res.body.token_endpoint_auth_method).toBe("none");
@@ -29,7 +32,12 @@ describe("registration", () => {
     const update = await request(server.url)
       .put(path)
       .set("Authorization", `Bearer ${res.body.registration_access_token}`)
-      .send({ client_id: res.body.client_id, client_name: "VS Code", redirect_uris: ["http://evil.example/cb"], token_endpoint_auth_method: "none" });
+      .send({
+        client_id: res.body.client_id,
+        client_name: "VS Code",
+        redirect_uris: ["http://evil.example/cb"],
+        token_endpoint_auth_method: "none",
+      });
     expect(update.status).toBe(400);
     expect(update.body.error).toBe("invalid_redirect_uri");
   });
@@ -55,7 +63,8 @@ describe("registration", () => {
   });
 
   it("checks the text of a body nested 30,000 deep without a 5xx, and still refuses a bad string at the bottom", async () => {
-    const deep = (inner: string) => `{"client_name":"Deep","redirect_uris":["http://127.0.0.1:33418/callback"],"x":${"[".repeat(30_000)}${inner}${"]".repeat(30_000)}}`;
+    const deep = (inner: string) =>
+      `{"client_name":"Deep","redirect_uris":["http://127.0.0.1:33418/callback"],"x":${"[".repeat(30_000)}${inner}${"]".repeat(30_000)}}`;
     const fine = await request(server.url).post("/reg").set("Content-Type", "application/json").send(deep(""));
     expect(fine.status, fine.text.slice(0, 200)).toBe(201);
     const bad = await request(server.url).post("/reg").set("Content-Type", "application/json").send(deep('"\\u202e"'));
@@ -86,7 +95,11 @@ describe("registration", () => {
     expect(back.port).toBe("51999");
     const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier, redirectUri });
     expect(token.status, token.text).toBe(200);
-    const wrongPath = await agent.get(`/auth?response_type=code&client_id=${clientId}&redirect_uri=${encodeURIComponent("http://127.0.0.1:51999/other")}&code_challenge=${pkce.challenge}&code_challenge_method=S256`).redirects(0);
+    const wrongPath = await agent
+      .get(
+        `/auth?response_type=code&client_id=${clientId}&redirect_uri=${encodeURIComponent("http://127.0.0.1:51999/other")}&code_challenge=${pkce.challenge}&code_challenge_method=S256`,
+      )
+      .redirects(0);
     expect(wrongPath.status).toBe(400);
     expect(wrongPath.text).toContain("invalid_redirect_uri");
   });
@@ -155,8 +168,14 @@ describe("RFC 7592 deletion", () => {
     const { agent } = await signUp(server);
     const pkce = pkcePair();
     const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
-    const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token as string;
-    const mcp = () => request(server.url).post("/mcp").set("Authorization", `Bearer ${key}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
+      .access_token as string;
+    const mcp = () =>
+      request(server.url)
+        .post("/mcp")
+        .set("Authorization", `Bearer ${key}`)
+        .set("Accept", "application/json, text/event-stream")
+        .send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect((await mcp()).status).toBe(200);
     const del = await request(server.url).delete(`/reg/${clientId}`).set("Authorization", `Bearer ${reg.body.registration_access_token}`);
     expect(del.status).toBe(204);

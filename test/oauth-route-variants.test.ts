@@ -30,7 +30,8 @@ async function clientWithKey() {
   const { agent } = await signUp(server);
   const pkce = pkcePair();
   const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
-  const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token as string;
+  const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
+    .access_token as string;
   expect((await mcp(key)).status).toBe(200);
   return { clientId, key, rat: reg.body.registration_access_token as string };
 }
@@ -40,7 +41,9 @@ const clientRows = () => server.services.db.oidcPayload.count({ where: { model: 
 describe("registration under another spelling of /reg", () => {
   it.each(SPELLINGS)("POST %s refuses an http redirect URI on a foreign host and stores nothing", async (path) => {
     const before = await clientRows();
-    const res = await request(server.url).post(path).send({ ...base, redirect_uris: ["http://evil.example/cb"] });
+    const res = await request(server.url)
+      .post(path)
+      .send({ ...base, redirect_uris: ["http://evil.example/cb"] });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_redirect_uri");
     expect(res.body.error_description).toMatch(/http is allowed only on loopback/);
@@ -48,7 +51,9 @@ describe("registration under another spelling of /reg", () => {
   });
 
   it.each(SPELLINGS)("POST %s refuses control characters in client_name", async (path) => {
-    const res = await request(server.url).post(path).send({ ...base, client_name: "Good\r\nEvil", redirect_uris: ["http://127.0.0.1:33418/callback"] });
+    const res = await request(server.url)
+      .post(path)
+      .send({ ...base, client_name: "Good\r\nEvil", redirect_uris: ["http://127.0.0.1:33418/callback"] });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_client_metadata");
   });
@@ -58,7 +63,13 @@ describe("registration under another spelling of /reg", () => {
     try {
       const statuses = [];
       for (const path of ["/reg", ...SPELLINGS]) {
-        statuses.push((await request(limited.url).post(path).send({ ...base, redirect_uris: ["http://127.0.0.1:33418/callback"] })).status);
+        statuses.push(
+          (
+            await request(limited.url)
+              .post(path)
+              .send({ ...base, redirect_uris: ["http://127.0.0.1:33418/callback"] })
+          ).status,
+        );
       }
       expect(statuses).toEqual([201, 201, 429, 429, 429]);
     } finally {
@@ -81,15 +92,18 @@ describe("registration under another spelling of /reg", () => {
 });
 
 describe("RFC 7592 DELETE under any spelling", () => {
-  it.each([(id: string) => `/reg/${id}/`, (id: string) => `/REG/${id}`, (id: string) => `/Reg/${encodeURIComponent(id)}/`])("revokes the client's keys (%#)", async (path) => {
-    const { clientId, key, rat } = await clientWithKey();
-    const del = await request(server.url).delete(path(clientId)).set("Authorization", `Bearer ${rat}`);
-    expect(del.status).toBe(204);
-    expect(await server.services.db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: clientId } } })).toBeNull();
-    const after = await mcp(key);
-    expect(after.status).toBe(401);
-    expect(await server.services.db.apiKey.count({ where: { clientId, revokedAt: null } })).toBe(0);
-  });
+  it.each([(id: string) => `/reg/${id}/`, (id: string) => `/REG/${id}`, (id: string) => `/Reg/${encodeURIComponent(id)}/`])(
+    "revokes the client's keys (%#)",
+    async (path) => {
+      const { clientId, key, rat } = await clientWithKey();
+      const del = await request(server.url).delete(path(clientId)).set("Authorization", `Bearer ${rat}`);
+      expect(del.status).toBe(204);
+      expect(await server.services.db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: clientId } } })).toBeNull();
+      const after = await mcp(key);
+      expect(after.status).toBe(401);
+      expect(await server.services.db.apiKey.count({ where: { clientId, revokedAt: null } })).toBe(0);
+    },
+  );
 });
 
 describe("errors on provider endpoints under another spelling", () => {

@@ -25,14 +25,24 @@ const call = (raw: string, name: string, args: Record<string, unknown> = {}) =>
     .set("Accept", "application/json, text/event-stream")
     .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } });
 const me = (raw: string) => request(server.url).get("/me").set("Authorization", `Bearer ${raw}`);
-const keyRow = (raw: string) => server.services.db.apiKey.findFirstOrThrow({ where: { last4: raw.slice(-4), source: "oauth" }, orderBy: { createdAt: "desc" } });
+const keyRow = (raw: string) =>
+  server.services.db.apiKey.findFirstOrThrow({ where: { last4: raw.slice(-4), source: "oauth" }, orderBy: { createdAt: "desc" } });
 
 type Step = { consent: string | null; code: string | null; verifier: string };
 
 /** Starts an authorization; `decide` answers a consent page (ticked scopes; null = Allow without the choice field). */
-async function authorize(clientId: string, scope: string | undefined, decide: (page: string) => string[] | null = () => null, withResource = true): Promise<Step> {
+async function authorize(
+  clientId: string,
+  scope: string | undefined,
+  decide: (page: string) => string[] | null = () => null,
+  withResource = true,
+): Promise<Step> {
   const pkce = pkcePair();
-  const first = await follow(user.agent, server, authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope, resource: withResource ? resource() : undefined }));
+  const first = await follow(
+    user.agent,
+    server,
+    authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope, resource: withResource ? resource() : undefined }),
+  );
   if (first.location) return { consent: null, code: new URL(first.location).searchParams.get("code"), verifier: pkce.verifier };
   expect(first.status, first.text.slice(0, 300)).toBe(200);
   const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
@@ -47,7 +57,12 @@ async function authorize(clientId: string, scope: string | undefined, decide: (p
 
 async function keyOf(clientId: string, step: Step, withResource = true): Promise<string> {
   expect(step.code).toBeTruthy();
-  const token = await exchange(server, { clientId, code: step.code!, verifier: step.verifier, resource: withResource ? resource() : undefined });
+  const token = await exchange(server, {
+    clientId,
+    code: step.code!,
+    verifier: step.verifier,
+    resource: withResource ? resource() : undefined,
+  });
   expect(token.status, token.text).toBe(200);
   return token.body.access_token as string;
 }
@@ -121,7 +136,10 @@ describe("re-authorization cannot widen a grant", () => {
 
   it("portal keys without scopes keep the user's full access; identity scopes cannot be minted on them", async () => {
     const page = await user.agent.get("/app/account/api-keys").expect(200);
-    const withSession = await user.agent.post("/api/api-keys").set("X-CSRF-Token", csrfFrom(page.text)).send({ label: "identity", scopes: ["openid"] });
+    const withSession = await user.agent
+      .post("/api/api-keys")
+      .set("X-CSRF-Token", csrfFrom(page.text))
+      .send({ label: "identity", scopes: ["openid"] });
     expect(withSession.status, withSession.text).toBe(400);
     expect(withSession.body.error_description).toContain("Unknown scope: openid");
     const full = await user.agent.post("/api/api-keys").set("X-CSRF-Token", csrfFrom(page.text)).send({ label: "full" });
@@ -131,7 +149,10 @@ describe("re-authorization cannot widen a grant", () => {
 
   it("an OAuth key row with no scopes (as the defect wrote them) has no access, and the page says None", async () => {
     const owner = await server.services.db.user.findUniqueOrThrow({ where: { email: user.email } });
-    const { raw, key } = await server.services.keys.mint({ userId: owner.id, label: "OAuth: written before the fix", source: "oauth", clientId: await newClient(), scopes: [] }, BY_OPERATOR);
+    const { raw, key } = await server.services.keys.mint(
+      { userId: owner.id, label: "OAuth: written before the fix", source: "oauth", clientId: await newClient(), scopes: [] },
+      BY_OPERATOR,
+    );
     expect((await call(raw, "notes_add", { text: "x" })).status).toBe(403);
     expect((await call(raw, "notes_list")).status).toBe(403);
     const page = await user.agent.get("/app/account/api-keys").expect(200);
@@ -152,7 +173,9 @@ describe("OIDC userinfo", () => {
     expect(who.body.result.structuredContent.effectiveScopes).toEqual(["mcp:read"]);
     expect((await call(raw, "notes_add", { text: "x" })).status).toBe(403);
     const listed = await user.agent.get("/api/api-keys").expect(200);
-    const view = (listed.body.data as { last4: string; scopes: string[]; source: string }[]).find((k) => k.source === "oauth" && raw.endsWith(k.last4));
+    const view = (listed.body.data as { last4: string; scopes: string[]; source: string }[]).find(
+      (k) => k.source === "oauth" && raw.endsWith(k.last4),
+    );
     expect(view?.scopes).toEqual(["openid", "email", "mcp:read"]);
   });
 

@@ -17,7 +17,13 @@ describe("OAuth scripted flow", () => {
     expect(clientId).toMatch(/^dcr_/);
     const { agent } = await signUp(server);
     const { verifier, challenge } = pkcePair();
-    const back = await authorize(agent, server, { clientId, challenge, method: "S256", scope: "mcp:read mcp:write", resource: `${server.url}/mcp` });
+    const back = await authorize(agent, server, {
+      clientId,
+      challenge,
+      method: "S256",
+      scope: "mcp:read mcp:write",
+      resource: `${server.url}/mcp`,
+    });
     expect(back.searchParams.get("iss")).toBe(server.url);
     const code = back.searchParams.get("code");
     expect(code, back.toString()).toBeTruthy();

@@ -20,7 +20,11 @@ const SCOPE = "mcp:read mcp:write";
 
 const tool = (name: string) => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} } });
 const whoami = (raw: string) =>
-  request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(tool("whoami"));
+  request(server.url)
+    .post("/mcp")
+    .set("Authorization", `Bearer ${raw}`)
+    .set("Accept", "application/json, text/event-stream")
+    .send(tool("whoami"));
 
 /**
  * One authorization in this browser: follows /auth; on a consent page clicks Allow. Returns the
@@ -28,13 +32,21 @@ const whoami = (raw: string) =>
  */
 async function authorizeIn(agent: Agent, clientId: string) {
   const pkce = pkcePair();
-  const first = await follow(agent, server, authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: SCOPE, resource: resource() }));
+  const first = await follow(
+    agent,
+    server,
+    authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: SCOPE, resource: resource() }),
+  );
   let consentFor: string | null = null;
   let end = first;
   if (!first.location && first.text.includes('action="/interaction/') && first.text.includes("/confirm")) {
     consentFor = /wants a key to act as <strong>([^<]+)<\/strong>/.exec(first.text)?.[1] ?? "";
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
-    const res = await agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(first.text) }).redirects(0);
+    const res = await agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(first.text) })
+      .redirects(0);
     expect(res.status, res.text.slice(0, 300)).toBe(303);
     end = await follow(agent, server, res.headers.location!);
   }
@@ -55,7 +67,12 @@ const keyCount = (userId: string) => server.services.db.apiKey.count({ where: { 
 const userId = async (email: string) => (await server.services.db.user.findUniqueOrThrow({ where: { email } })).id;
 /** The provider's session cookie as this browser holds it (supertest's cookie jar, read like a browser sending to `/auth`). */
 const providerCookie = (agent: Agent) =>
-  (agent as unknown as { jar: { getCookie(name: string, info: object): { value: string } | undefined } }).jar.getCookie("_session", { domain: "127.0.0.1", path: "/auth", secure: false, script: false })?.value;
+  (agent as unknown as { jar: { getCookie(name: string, info: object): { value: string } | undefined } }).jar.getCookie("_session", {
+    domain: "127.0.0.1",
+    path: "/auth",
+    secure: false,
+    script: false,
+  })?.value;
 
 /** A user who connected a client in `agent` (provider session + grant in place, one key issued). */
 async function connected() {
@@ -95,11 +112,21 @@ describe("the provider session ends with Keyward's", () => {
     const user = await connected();
     const { agent: other } = await passwordStep(server, user.email, user.password);
     const page = await other.get(SECURITY).expect(200);
-    await other.post(`${SECURITY}/sessions/sign-out-everywhere`).type("form").send({ _csrf: csrfFrom(page.text) }).expect(303);
+    await other
+      .post(`${SECURITY}/sessions/sign-out-everywhere`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) })
+      .expect(303);
     for (const spelling of ["/AUTH/", "/Auth"]) {
       const before = await keyCount(user.id);
       const pkce = pkcePair();
-      const url = authorizeUrl({ clientId: user.clientId, challenge: pkce.challenge, method: "S256", scope: SCOPE, resource: resource() }).replace(/^\/auth/, spelling);
+      const url = authorizeUrl({
+        clientId: user.clientId,
+        challenge: pkce.challenge,
+        method: "S256",
+        scope: SCOPE,
+        resource: resource(),
+      }).replace(/^\/auth/, spelling);
       const out = await follow(user.agent, server, url);
       expect(out.location, spelling).toBeUndefined(); // no redirect back to the client with a code
       expect(out.text, spelling).toContain('action="/login"');
@@ -115,7 +142,12 @@ describe("the provider session ends with Keyward's", () => {
     await other
       .post(`${SECURITY}/password`)
       .type("form")
-      .send({ _csrf: csrfFrom(page.text), current_password: user.password, new_password: "a brand new pw", confirm_password: "a brand new pw" })
+      .send({
+        _csrf: csrfFrom(page.text),
+        current_password: user.password,
+        new_password: "a brand new pw",
+        confirm_password: "a brand new pw",
+      })
       .expect(303);
     await expectNoCodeNoKey(user.agent, user.clientId, user.id);
   });
@@ -126,7 +158,11 @@ describe("the provider session ends with Keyward's", () => {
     const { agent: other } = await passwordStep(server, user.email, user.password);
     expect((await keyFrom(other, user.clientId)).raw).toBeTruthy();
     const page = await other.get(SECURITY).expect(200);
-    await other.post(`${SECURITY}/sessions/sign-out-everywhere`).type("form").send({ _csrf: csrfFrom(page.text) }).expect(303);
+    await other
+      .post(`${SECURITY}/sessions/sign-out-everywhere`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) })
+      .expect(303);
     await expectNoCodeNoKey(user.agent, user.clientId, user.id);
     await expectNoCodeNoKey(other, user.clientId, user.id);
   });
@@ -145,7 +181,17 @@ describe("the provider session ends with Keyward's", () => {
     const user = await connected();
     // Start one more authorization so that an Interaction row (which copies the session) exists too.
     const pkce = pkcePair();
-    await user.agent.get(authorizeUrl({ clientId: user.clientId, challenge: pkce.challenge, method: "S256", scope: "openid mcp:read mcp:write", resource: resource() })).redirects(0);
+    await user.agent
+      .get(
+        authorizeUrl({
+          clientId: user.clientId,
+          challenge: pkce.challenge,
+          method: "S256",
+          scope: "openid mcp:read mcp:write",
+          resource: resource(),
+        }),
+      )
+      .redirects(0);
     const cookie = providerCookie(user.agent)!;
     expect(cookie.length).toBeGreaterThan(10);
     const rows = await server.services.db.oidcPayload.findMany();
@@ -161,7 +207,11 @@ describe("a shared browser", () => {
     await a.agent.post("/logout").type("form").send({ _csrf: a.csrf }).expect(303);
     const bEmail = uniqueEmail("b");
     const signup = await a.agent.get("/signup").expect(200);
-    await a.agent.post("/signup").type("form").send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" }).expect(303);
+    await a.agent
+      .post("/signup")
+      .type("form")
+      .send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" })
+      .expect(303);
     await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent); // sign-up does not log in
     const bId = await userId(bEmail);
     const aKeys = await keyCount(a.id);
@@ -180,14 +230,22 @@ describe("a shared browser", () => {
     const a = await connected();
     const pkce = pkcePair();
     // A opens an authorization that stops at consent (a widening: openid is new) …
-    const page = await follow(a.agent, server, authorizeUrl({ clientId: a.clientId, challenge: pkce.challenge, method: "S256", scope: `openid ${SCOPE}`, resource: resource() }));
+    const page = await follow(
+      a.agent,
+      server,
+      authorizeUrl({ clientId: a.clientId, challenge: pkce.challenge, method: "S256", scope: `openid ${SCOPE}`, resource: resource() }),
+    );
     expect(page.status).toBe(200);
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(page.text)![1]!;
     // … then logs out, and B logs in on the same browser and opens the same page.
     await a.agent.post("/logout").type("form").send({ _csrf: a.csrf }).expect(303);
     const bEmail = uniqueEmail("b");
     const signup = await a.agent.get("/signup").expect(200);
-    await a.agent.post("/signup").type("form").send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" }).expect(303);
+    await a.agent
+      .post("/signup")
+      .type("form")
+      .send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" })
+      .expect(303);
     await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent); // sign-up does not log in
     const again = await follow(a.agent, server, `/interaction/${uid}`);
     expect(again.status).toBe(200);

@@ -59,7 +59,10 @@ async function authorizeWithPkce() {
 }
 
 const redeem = (params: URLSearchParams, verifier: string) =>
-  oauth.authorizationCodeGrantRequest(as, publicClient, oauth.None(), params, REDIRECT_URI, verifier, { ...insecure, additionalParameters: { resource } });
+  oauth.authorizationCodeGrantRequest(as, publicClient, oauth.None(), params, REDIRECT_URI, verifier, {
+    ...insecure,
+    additionalParameters: { resource },
+  });
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -107,7 +110,13 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     const pub = await oauth.processDynamicClientRegistrationResponse(
       await oauth.dynamicClientRegistrationRequest(
         as,
-        { client_name: CLIENT_NAME, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] },
+        {
+          client_name: CLIENT_NAME,
+          redirect_uris: [REDIRECT_URI],
+          token_endpoint_auth_method: "none",
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+        },
         insecure,
       ),
     );
@@ -120,7 +129,12 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     // client_credentials is not a grant this server offers: refused as invalid metadata.
     const cc = await oauth.dynamicClientRegistrationRequest(
       as,
-      { client_name: "Resource server (cc)", token_endpoint_auth_method: "client_secret_basic", grant_types: ["client_credentials"], response_types: [] },
+      {
+        client_name: "Resource server (cc)",
+        token_endpoint_auth_method: "client_secret_basic",
+        grant_types: ["client_credentials"],
+        response_types: [],
+      },
       insecure,
     );
     expect(cc.status).toBe(400);
@@ -131,7 +145,12 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     const rs = await oauth.processDynamicClientRegistrationResponse(
       await oauth.dynamicClientRegistrationRequest(
         as,
-        { client_name: "Self-made resource server", token_endpoint_auth_method: "client_secret_basic", grant_types: [], response_types: [] },
+        {
+          client_name: "Self-made resource server",
+          token_endpoint_auth_method: "client_secret_basic",
+          grant_types: [],
+          response_types: [],
+        },
         insecure,
       ),
     );
@@ -152,7 +171,14 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     const read = await fetch(uri, { headers: { authorization: `Bearer ${rat}`, accept: "application/json" } });
     expect(read.status).toBe(200);
     const config = (await read.json()) as Record<string, unknown>;
-    expect(config).toMatchObject({ client_id: pub.client_id, client_name: CLIENT_NAME, redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] });
+    expect(config).toMatchObject({
+      client_id: pub.client_id,
+      client_name: CLIENT_NAME,
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+    });
 
     const anonymous = await fetch(uri, { headers: { accept: "application/json" } });
     expect(anonymous.status).toBe(401);
@@ -210,7 +236,10 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     const tokens = await oauth.processAuthorizationCodeResponse(
       as,
       publicClient,
-      await oauth.authorizationCodeGrantRequest(as, publicClient, oauth.None(), params, REDIRECT_URI, verifier, { ...insecure, additionalParameters: { resource } }),
+      await oauth.authorizationCodeGrantRequest(as, publicClient, oauth.None(), params, REDIRECT_URI, verifier, {
+        ...insecure,
+        additionalParameters: { resource },
+      }),
     );
     expect(tokens.access_token).toMatch(KEY_SHAPE);
     expect(tokens.scope).toBe("mcp:read");
@@ -289,7 +318,11 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     expect(await introspect(publicClient, oauth.None(), portal.raw)).toEqual({ active: false });
 
     const other = await oauth.processDynamicClientRegistrationResponse(
-      await oauth.dynamicClientRegistrationRequest(as, { client_name: "Other public client", redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" }, insecure),
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        { client_name: "Other public client", redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none" },
+        insecure,
+      ),
     );
     const otherClient: oauth.Client = { client_id: other.client_id, token_endpoint_auth_method: "none" };
     expect(await introspect(otherClient, oauth.None(), oauthKey)).toEqual({ active: false });
@@ -298,7 +331,10 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     for (const key of [oauthKey, portal.raw]) {
       const refused = await oauth.revocationRequest(as, otherClient, oauth.None(), key, insecure);
       expect(refused.status).toBe(400);
-      expect(await refused.json()).toEqual({ error: "invalid_request", error_description: "client is not authorized to revoke the presented token" });
+      expect(await refused.json()).toEqual({
+        error: "invalid_request",
+        error_description: "client is not authorized to revoke the presented token",
+      });
       expect((await whoami(server, key)).res.status).toBe(200);
     }
   });

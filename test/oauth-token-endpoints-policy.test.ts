@@ -19,7 +19,8 @@ beforeAll(async () => {
   const user = await signUp(server);
   const pkce = pkcePair();
   const back = await authorize(user.agent, server, { clientId: victimClient, challenge: pkce.challenge, method: "S256" });
-  victimKey = (await exchange(server, { clientId: victimClient, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token as string;
+  victimKey = (await exchange(server, { clientId: victimClient, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
+    .access_token as string;
   portalKey = (await mintOnPage(user.agent, user.csrf, "portal key")).raw;
 });
 afterAll(async () => server?.close());
@@ -33,13 +34,20 @@ const mcpStatus = async (key: string) =>
       .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
   ).status;
 
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
 describe("a self-registered confidential client", () => {
   let id: string;
   let secret: string;
   beforeAll(async () => {
-    const reg = await register(server, { client_name: "I am a resource server, honest", token_endpoint_auth_method: "client_secret_basic", grant_types: [], response_types: [], redirect_uris: [] });
+    const reg = await register(server, {
+      client_name: "I am a resource server, honest",
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    });
     expect(reg.status, reg.text).toBe(201);
     id = reg.body.client_id as string;
     secret = reg.body.client_secret as string;
@@ -49,7 +57,11 @@ describe("a self-registered confidential client", () => {
     ["an OAuth key of another client", () => victimKey],
     ["a portal key", () => portalKey],
   ])("learns nothing about %s from introspection", async (_what, key) => {
-    const res = await request(server.url).post("/token/introspection").set("Authorization", basic(id, secret)).type("form").send({ token: key() });
+    const res = await request(server.url)
+      .post("/token/introspection")
+      .set("Authorization", basic(id, secret))
+      .type("form")
+      .send({ token: key() });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ active: false });
   });
@@ -58,7 +70,11 @@ describe("a self-registered confidential client", () => {
     ["an OAuth key of another client", () => victimKey],
     ["a portal key", () => portalKey],
   ])("cannot revoke %s: 400 invalid_request, and the key still works at /mcp", async (_what, key) => {
-    const res = await request(server.url).post("/token/revocation").set("Authorization", basic(id, secret)).type("form").send({ token: key() });
+    const res = await request(server.url)
+      .post("/token/revocation")
+      .set("Authorization", basic(id, secret))
+      .type("form")
+      .send({ token: key() });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_request");
     expect(await mcpStatus(key())).toBe(200);
@@ -100,13 +116,23 @@ describe("a resource server the operator registered", () => {
   it("is not purged with unused registered clients", async () => {
     const rs = await createResourceServers(server.services.db).add("Long-lived API");
     await purgeOAuthRecords(server.services.db, 3600_000, new Date(Date.now() + 48 * 3600_000));
-    const info = await request(server.url).post("/token/introspection").set("Authorization", basic(rs.clientId, rs.clientSecret)).type("form").send({ token: portalKey });
+    const info = await request(server.url)
+      .post("/token/introspection")
+      .set("Authorization", basic(rs.clientId, rs.clientSecret))
+      .type("form")
+      .send({ token: portalKey });
     expect(info.status).toBe(200);
     expect(info.body.active).toBe(true);
   });
 
   it("cannot be made by registration: a client that asks for an rs_ id still gets a dcr_ id", async () => {
-    const reg = await register(server, { client_id: "rs_AAAAAAAAAAAAAAAAAAAAAA", token_endpoint_auth_method: "client_secret_basic", grant_types: [], response_types: [], redirect_uris: [] });
+    const reg = await register(server, {
+      client_id: "rs_AAAAAAAAAAAAAAAAAAAAAA",
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    });
     expect(reg.status, reg.text).toBe(201);
     expect(reg.body.client_id).toMatch(/^dcr_/);
   });

@@ -15,7 +15,8 @@ const AUDIT = "/app/account/audit";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CHROME_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const rows = (html: string) => html.match(/<tr data-action="/g)?.length ?? 0;
-const olderLink = (html: string) => /<a href="(\/app\/account\/audit\?[^"]*before=[^"]+)">Older events/.exec(html)?.[1]?.replace(/&amp;/g, "&");
+const olderLink = (html: string) =>
+  /<a href="(\/app\/account\/audit\?[^"]*before=[^"]+)">Older events/.exec(html)?.[1]?.replace(/&amp;/g, "&");
 
 let server: TestServer;
 beforeAll(async () => {
@@ -28,7 +29,13 @@ const userIdOf = async (email: string) => (await server.services.users.findByEma
 describe("the activity page in words", () => {
   it("names every event kind Keyward writes, says You, and reads the browser", async () => {
     const user = await signUp(server);
-    await user.agent.post("/app/account/api-keys").set("User-Agent", CHROME_MAC).type("form").send({ _csrf: user.csrf, label: "Laptop script" }).redirects(0).expect(303);
+    await user.agent
+      .post("/app/account/api-keys")
+      .set("User-Agent", CHROME_MAC)
+      .type("form")
+      .send({ _csrf: user.csrf, label: "Laptop script" })
+      .redirects(0)
+      .expect(303);
     const page = unescapeHtml((await user.agent.get(AUDIT).expect(200)).text);
     expect(page).toContain("API key created");
     expect(page).toContain("“Laptop script” ending in");
@@ -61,8 +68,20 @@ describe("the activity page in words", () => {
     const org = (await user.agent.post("/api/orgs").set("X-CSRF-Token", user.csrf).send({ name: "Acme" }).expect(201)).body.id as string;
     await server.services.audit.recordAll([
       { userId, actor: { type: "user", id: userId }, action: "2fa.backup_code_used", details: { backupCodesLeft: 8 } },
-      { userId, actor: { type: "org_admin", id: "usr_someone_else" }, action: "org.role_changed", targetId: org, details: { role: "viewer" } },
-      { userId, actor: { type: "org_admin", id: userId }, action: "app.created", targetId: "app_1", details: { organizationId: org, name: "Deploy bot" } },
+      {
+        userId,
+        actor: { type: "org_admin", id: "usr_someone_else" },
+        action: "org.role_changed",
+        targetId: org,
+        details: { role: "viewer" },
+      },
+      {
+        userId,
+        actor: { type: "org_admin", id: userId },
+        action: "app.created",
+        targetId: "app_1",
+        details: { organizationId: org, name: "Deploy bot" },
+      },
       { userId, actor: { type: "system" }, action: "app_key.minted", details: { someCount: 3 } },
     ]);
     const page = unescapeHtml((await user.agent.get(AUDIT).expect(200)).text);
@@ -73,7 +92,7 @@ describe("the activity page in words", () => {
     expect(page).toContain("“Deploy bot” in “Acme”");
     expect(page).toContain("Organisation created");
     // a kind without a sentence still reads as words
-    expect(page).toContain("<td data-label=\"Event\">App key minted</td>");
+    expect(page).toContain('<td data-label="Event">App key minted</td>');
     expect(page).toContain("some count: 3");
     expect(page).not.toMatch(/<td data-label="Event">[a-z0-9_]+\.[a-z_]+<\/td>/);
   });
@@ -170,7 +189,9 @@ describe("small but visible", () => {
     const login = await request(server.url).get(first.headers.location!).expect(200);
     expect(login.text).toContain("Your session has expired.");
     // no cookie at all: a plain log-in link, no notice
-    expect((await request(server.url).get("/app/account/audit").expect(302)).headers.location).toBe("/login?return_to=%2Fapp%2Faccount%2Faudit");
+    expect((await request(server.url).get("/app/account/audit").expect(302)).headers.location).toBe(
+      "/login?return_to=%2Fapp%2Faccount%2Faudit",
+    );
   });
 
   it("copy buttons are hidden until the script marks the page; the navigation is labelled", async () => {

@@ -28,7 +28,10 @@ describe.skipIf(skip)("pages at phone and desktop widths", () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startTestServer(),
-      chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+      }),
     ]);
     person = await signUp(server);
     clientId = (await register(server, { client_name: "Layout test client" })).body.client_id as string;
@@ -58,15 +61,17 @@ describe.skipIf(skip)("pages at phone and desktop widths", () => {
       if (box.x + box.width > width) problems.push(`${name} @${width}: "Log out" is off screen`);
     }
     // every table fits in its card (or scrolls inside it)
-    const spills = await page.evaluate(() =>
-      [...document.querySelectorAll("table")].filter((t) => {
-        const card = t.closest(".card");
-        return card && t.getBoundingClientRect().right > card.getBoundingClientRect().right + 1 && card.scrollWidth <= card.clientWidth;
-      }).length,
+    const spills = await page.evaluate(
+      () =>
+        [...document.querySelectorAll("table")].filter((t) => {
+          const card = t.closest(".card");
+          return card && t.getBoundingClientRect().right > card.getBoundingClientRect().right + 1 && card.scrollWidth <= card.clientWidth;
+        }).length,
     );
     if (spills) problems.push(`${name} @${width}: ${spills} table(s) spill out of their card`);
     const axe = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
-    for (const v of axe.violations) problems.push(`${name} @${width}: axe ${v.id} (${v.nodes.length}): ${v.nodes[0]?.target.join(" ")} ${v.help}`);
+    for (const v of axe.violations)
+      problems.push(`${name} @${width}: axe ${v.id} (${v.nodes.length}): ${v.nodes[0]?.target.join(" ")} ${v.help}`);
   }
 
   for (const run of RUNS) {
@@ -115,7 +120,9 @@ describe.skipIf(skip)("pages at phone and desktop widths", () => {
 
       await page.goto(`${server.url}/app/account/audit`);
       await check(page, "activity", size.width, problems);
-      const tallest = await page.evaluate(() => Math.max(...[...document.querySelectorAll("table.audit tbody tr")].map((r) => r.getBoundingClientRect().height)));
+      const tallest = await page.evaluate(() =>
+        Math.max(...[...document.querySelectorAll("table.audit tbody tr")].map((r) => r.getBoundingClientRect().height)),
+      );
       if (tallest > (size.width < 500 ? 300 : 100)) problems.push(`activity @${size.width}: a row is ${tallest}px tall`);
       const ua = page.locator("table.audit tbody tr td[data-label=From] span[title]").first();
       expect(await ua.textContent()).toMatch(/^Chrome/);

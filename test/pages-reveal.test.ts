@@ -20,10 +20,15 @@ async function everyTableAsText(): Promise<string> {
   const db = server.services.db;
   const postgres = server.database.url.startsWith("postgres");
   const tables = postgres
-    ? await db.$queryRawUnsafe<{ name: string }[]>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+    ? await db.$queryRawUnsafe<{ name: string }[]>(
+        `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`,
+      )
     : await db.$queryRawUnsafe<{ name: string }[]>(`SELECT name FROM sqlite_master WHERE type = 'table'`);
   const parts: string[] = [];
-  for (const { name } of tables) parts.push(JSON.stringify(await db.$queryRawUnsafe(`SELECT * FROM "${name}"`), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)));
+  for (const { name } of tables)
+    parts.push(
+      JSON.stringify(await db.$queryRawUnsafe(`SELECT * FROM "${name}"`), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)),
+    );
   return parts.join("\n");
 }
 
@@ -88,7 +93,12 @@ describe("backup codes", () => {
     expect(backupCodes).toHaveLength(10);
 
     const csrf = csrfFrom((await user.agent.get(SECURITY).expect(200)).text);
-    const regen = await user.agent.post(`${SECURITY}/2fa/backup-codes`).type("form").send({ _csrf: csrf, password: user.password }).redirects(0).expect(303);
+    const regen = await user.agent
+      .post(`${SECURITY}/2fa/backup-codes`)
+      .type("form")
+      .send({ _csrf: csrf, password: user.password })
+      .redirects(0)
+      .expect(303);
     const reveal = (regen.headers.location as string).replace(/#.*$/, "");
     expect(reveal).toMatch(/^\/app\/account\/security\/backup-codes\/[A-Za-z0-9_-]{43}$/);
     const atRest = await everyTableAsText();

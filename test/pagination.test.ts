@@ -14,7 +14,8 @@ beforeAll(async () => {
   session = await signUp(server);
   key = (await mintOnPage(session.agent, session.csrf, "the api key")).raw;
   const user = (await server.services.users.findByEmail(session.email))!;
-  for (let i = 0; i < TOTAL - 1; i++) await server.services.keys.mint({ userId: user.id, label: `bulk ${String(i).padStart(3, "0")}`, source: "portal" }, BY_OPERATOR);
+  for (let i = 0; i < TOTAL - 1; i++)
+    await server.services.keys.mint({ userId: user.id, label: `bulk ${String(i).padStart(3, "0")}`, source: "portal" }, BY_OPERATOR);
 });
 afterAll(async () => server?.close());
 

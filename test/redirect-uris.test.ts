@@ -13,7 +13,16 @@ describe("redirect URI policy", () => {
     expect(classifyRedirectUri(uri)).toEqual({ kind });
   });
 
-  it.each(["http://example.com/cb", "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "https://a.example/cb#x", "https://u:p@a.example/", "", 42])("refuses %s", (uri) => {
+  it.each([
+    "http://example.com/cb",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "file:///etc/passwd",
+    "https://a.example/cb#x",
+    "https://u:p@a.example/",
+    "",
+    42,
+  ])("refuses %s", (uri) => {
     expect(classifyRedirectUri(uri)).toHaveProperty("error");
   });
 
@@ -68,12 +77,34 @@ describe("redirect URI policy", () => {
     expect(isInternalHost(host)).toBe(true);
   });
 
-  it.each(["claude.ai", "vscode.dev", "example.com.", "8.8.8.8", "1.1.1.1", "100.128.0.1", "172.32.0.1", "[2606:4700:4700::1111]", "xn--bcher-kva.example"])("allows public host %j", (host) => {
+  it.each([
+    "claude.ai",
+    "vscode.dev",
+    "example.com.",
+    "8.8.8.8",
+    "1.1.1.1",
+    "100.128.0.1",
+    "172.32.0.1",
+    "[2606:4700:4700::1111]",
+    "xn--bcher-kva.example",
+  ])("allows public host %j", (host) => {
     expect(isInternalHost(host)).toBe(false);
   });
 
   it("knows internal hosts", () => {
-    for (const h of ["localhost", "127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.169.254", "[::1]", "fd00::1", "intranet", "printer.local"]) expect(isInternalHost(h), h).toBe(true);
+    for (const h of [
+      "localhost",
+      "127.0.0.1",
+      "10.1.2.3",
+      "192.168.0.1",
+      "172.16.5.5",
+      "169.254.169.254",
+      "[::1]",
+      "fd00::1",
+      "intranet",
+      "printer.local",
+    ])
+      expect(isInternalHost(h), h).toBe(true);
     for (const h of ["claude.ai", "8.8.8.8", "172.32.0.1", "vscode.dev"]) expect(isInternalHost(h), h).toBe(false);
   });
 });

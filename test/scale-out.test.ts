@@ -26,7 +26,12 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
     database = await createTestDatabase();
     const portA = await freePort();
     // Behind a balancer both instances share one public URL (the issuer).
-    const env = { DATABASE_URL: database.url, ISSUER: `http://127.0.0.1:${portA}`, REGISTRATION_RATE_LIMIT: "5", LAST_USED_FLUSH_SECONDS: "3600" };
+    const env = {
+      DATABASE_URL: database.url,
+      ISSUER: `http://127.0.0.1:${portA}`,
+      REGISTRATION_RATE_LIMIT: "5",
+      LAST_USED_FLUSH_SECONDS: "3600",
+    };
     [a, b] = await Promise.all([startInstance({ ...env, PORT: String(portA) }), startInstance(env)]);
   }, 90_000);
 
@@ -37,7 +42,15 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
 
   it("finishes on B an OAuth flow started on A, and the key works on both", async () => {
     const browser = new CookieClient();
-    const reg = await fetch(`${a.url}/reg`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: "Cross", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" }) });
+    const reg = await fetch(`${a.url}/reg`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        client_name: "Cross",
+        redirect_uris: ["http://127.0.0.1:33418/callback"],
+        token_endpoint_auth_method: "none",
+      }),
+    });
     const clientId = ((await reg.json()) as { client_id: string }).client_id;
     const signup = await browser.request(`${a.url}/signup`);
     const email = `cross${Date.now()}@example.com`;
@@ -49,7 +62,15 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
     expect(loggedIn.status).toBe(303);
 
     const pkce = pkcePair();
-    const q = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: "http://127.0.0.1:33418/callback", code_challenge: pkce.challenge, code_challenge_method: "S256", scope: "mcp:read", state: "s" });
+    const q = new URLSearchParams({
+      response_type: "code",
+      client_id: clientId,
+      redirect_uri: "http://127.0.0.1:33418/callback",
+      code_challenge: pkce.challenge,
+      code_challenge_method: "S256",
+      scope: "mcp:read",
+      state: "s",
+    });
     // Every hop goes to the other instance.
     let res = await browser.request(`${a.url}/auth?${q}`);
     const hosts = [b.url, a.url];
@@ -71,7 +92,17 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
       res = await browser.request(`${hosts[hop++ % 2]}${loc.pathname}${loc.search}`);
     }
     const code = new URL(res.headers.get("location")!).searchParams.get("code")!;
-    const token = await fetch(`${b.url}/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: pkce.verifier, redirect_uri: "http://127.0.0.1:33418/callback", client_id: clientId }) });
+    const token = await fetch(`${b.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code,
+        code_verifier: pkce.verifier,
+        redirect_uri: "http://127.0.0.1:33418/callback",
+        client_id: clientId,
+      }),
+    });
     expect(token.status).toBe(200);
     const key = ((await token.json()) as { access_token: string }).access_token;
     expect((await mcp(a.url, key)).status).toBe(200);
@@ -80,14 +111,22 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
     // A portal key minted on A through the JSON API with the browser session works on B.
     const page = await browser.request(`${a.url}/app/account/api-keys`);
     const csrf = csrfOf(await page.text());
-    const minted = await browser.request(`${a.url}/api/api-keys`, { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: JSON.stringify({ label: "load" }) });
+    const minted = await browser.request(`${a.url}/api/api-keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify({ label: "load" }),
+    });
     expect(minted.status).toBe(201);
     apiKey = ((await minted.json()) as { key: string }).key;
     expect((await mcp(b.url, apiKey)).status).toBe(200);
   });
 
   it("revoked on B, a key fails on A on the very next request", async () => {
-    const minted = await fetch(`${a.url}/api/api-keys`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify({ label: "to revoke" }) });
+    const minted = await fetch(`${a.url}/api/api-keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ label: "to revoke" }),
+    });
     const { id, key } = (await minted.json()) as { id: string; key: string };
     expect((await mcp(a.url, key)).status).toBe(200);
     const del = await fetch(`${b.url}/api/api-keys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${apiKey}` } });
@@ -96,7 +135,12 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
   });
 
   it("counts a rate limit hit on A on B too", async () => {
-    const register = (url: string) => fetch(`${url}/reg`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:1/cb"], token_endpoint_auth_method: "none" }) });
+    const register = (url: string) =>
+      fetch(`${url}/reg`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:1/cb"], token_endpoint_auth_method: "none" }),
+      });
     // One registration already happened on A in the first test; the limit is 5 per hour per IP.
     const statuses = [];
     for (const url of [a.url, b.url, a.url, b.url, b.url, a.url]) statuses.push((await register(url)).status);
@@ -114,7 +158,11 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
         sent++;
         if (sent === 60) a.child.kill("SIGKILL");
         try {
-          const res = await fetch(`${target}/api/api-keys`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify({ label: `load ${n}-${i}` }) });
+          const res = await fetch(`${target}/api/api-keys`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+            body: JSON.stringify({ label: `load ${n}-${i}` }),
+          });
           if (res.status === 201) ok.push((await res.json()) as { key: string; id: string });
           else if (target === b.url) failedOnB++;
         } catch {
@@ -132,7 +180,9 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
     // Every key whose creation was acknowledged exists, whole, and works on B.
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    const rows = await client.query<{ id: string; hash: string; last4: string; label: string }>(`SELECT id, hash, last4, label FROM "ApiKey" WHERE label LIKE 'load %'`);
+    const rows = await client.query<{ id: string; hash: string; last4: string; label: string }>(
+      `SELECT id, hash, last4, label FROM "ApiKey" WHERE label LIKE 'load %'`,
+    );
     await client.end();
     const byId = new Map(rows.rows.map((r) => [r.id, r]));
     for (const { id, key } of ok) {
@@ -146,8 +196,17 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL", () => {
   }, 60_000);
 
   it("stops gracefully on SIGTERM: exit 0, last-used flushed (readiness while draining: test/shutdown.test.ts)", async () => {
-    const c = await startInstance({ DATABASE_URL: database.url, ISSUER: b.url, LAST_USED_FLUSH_SECONDS: "3600", PORT: String(await freePort()) });
-    const minted = await fetch(`${c.url}/api/api-keys`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify({ label: "flush me" }) });
+    const c = await startInstance({
+      DATABASE_URL: database.url,
+      ISSUER: b.url,
+      LAST_USED_FLUSH_SECONDS: "3600",
+      PORT: String(await freePort()),
+    });
+    const minted = await fetch(`${c.url}/api/api-keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ label: "flush me" }),
+    });
     const { id, key } = (await minted.json()) as { id: string; key: string };
     expect((await mcp(c.url, key)).status).toBe(200);
     c.child.kill("SIGTERM");

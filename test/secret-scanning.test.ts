@@ -49,8 +49,14 @@ describe("secret scanning report endpoint", () => {
     request(server.url).post(PATH).set("Content-Type", "application/json").set(headers).send(body);
 
   it("does not exist without configuration", async () => {
-    const body = JSON.stringify([{ token: generateKey("kw_user_"), type: "keyward_api_key", url: "https://example.com", source: "content" }]);
-    const res = await request(plain.url).post(PATH).set("Content-Type", "application/json").set("X-Keyward-Signature", hmacSignature(SECRET, Buffer.from(body))).send(body);
+    const body = JSON.stringify([
+      { token: generateKey("kw_user_"), type: "keyward_api_key", url: "https://example.com", source: "content" },
+    ]);
+    const res = await request(plain.url)
+      .post(PATH)
+      .set("Content-Type", "application/json")
+      .set("X-Keyward-Signature", hmacSignature(SECRET, Buffer.from(body)))
+      .send(body);
     expect(res.status).toBe(404);
   });
 
@@ -58,7 +64,9 @@ describe("secret scanning report endpoint", () => {
     const { raw } = await mintOnPage(user.agent, user.csrf, "unsigned");
     const body = JSON.stringify([{ token: raw, type: "keyward_api_key", url: "https://example.com/x", source: "content" }]);
     expect((await post(body)).status).toBe(401);
-    expect((await post(body, { "X-Keyward-Signature": hmacSignature("another-secret-of-sufficient-length!!", Buffer.from(body)) })).status).toBe(401);
+    expect(
+      (await post(body, { "X-Keyward-Signature": hmacSignature("another-secret-of-sufficient-length!!", Buffer.from(body)) })).status,
+    ).toBe(401);
     expect((await post(body, { "X-Keyward-Signature": hmacSignature(SECRET, Buffer.from(`${body} `)) })).status).toBe(401);
     const wrongEc = sign("sha256", Buffer.from(body), otherEc.privateKey).toString("base64");
     expect((await post(body, { "Github-Public-Key-Identifier": "x", "Github-Public-Key-Signature": wrongEc })).status).toBe(401);
@@ -90,13 +98,21 @@ describe("secret scanning report endpoint", () => {
     expect(key.status).toBe("revoked");
     const events = await server.services.audit.listForUser(owner.id);
     const event = events.find((e) => e.targetId === key.id && e.actorType === "secret_scanning");
-    expect(event).toMatchObject({ action: "key.revoked", actorId: "content", details: { reason: "leaked", url: "https://github.com/acme/app/blob/abc/.env" } });
+    expect(event).toMatchObject({
+      action: "key.revoked",
+      actorId: "content",
+      details: { reason: "leaked", url: "https://github.com/acme/app/blob/abc/.env" },
+    });
     expect(JSON.stringify(events)).not.toContain(raw);
 
     // Reported again: still a true positive, recorded as a report on a revoked key.
-    const again = await post(JSON.stringify([report[0]]), { "X-Keyward-Signature": hmacSignature(SECRET, Buffer.from(JSON.stringify([report[0]]))) });
+    const again = await post(JSON.stringify([report[0]]), {
+      "X-Keyward-Signature": hmacSignature(SECRET, Buffer.from(JSON.stringify([report[0]]))),
+    });
     expect(again.body).toEqual([{ token_hash: sha256(raw), token_type: "keyward_api_key", label: "true_positive" }]);
-    expect((await server.services.audit.listForUser(owner.id)).filter((e) => e.targetId === key.id && e.action === "key.leak_reported")).toHaveLength(1);
+    expect(
+      (await server.services.audit.listForUser(owner.id)).filter((e) => e.targetId === key.id && e.action === "key.leak_reported"),
+    ).toHaveLength(1);
 
     // No reported token reached the logs.
     const logs = server.logs.join("");

@@ -20,7 +20,6 @@ const mcp = (headers: Record<string, string>) =>
     .set("Accept", "application/json, text/event-stream")
     .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
 
-
 describe("no raw key at rest or in the logs", () => {
   it("holds after minting (page + API), using and revoking", async () => {
     const raws: string[] = [];
@@ -35,9 +34,17 @@ describe("no raw key at rest or in the logs", () => {
     raws.push((await mintOnPage(other.agent, other.csrf, "other user's key")).raw);
 
     // minted through the API, with a key and with the session
-    const viaKey = await request(server.url).post("/api/api-keys").set("Authorization", `Bearer ${pageKey.raw}`).send({ label: "api key", scopes: ["mcp:read", "keys:read"] }).expect(201);
+    const viaKey = await request(server.url)
+      .post("/api/api-keys")
+      .set("Authorization", `Bearer ${pageKey.raw}`)
+      .send({ label: "api key", scopes: ["mcp:read", "keys:read"] })
+      .expect(201);
     raws.push(viaKey.body.key as string);
-    const viaSession = await agent.post("/api/api-keys").set("X-CSRF-Token", csrf).send({ name: "session key", scopes: "mcp:write keys:read" }).expect(201);
+    const viaSession = await agent
+      .post("/api/api-keys")
+      .set("X-CSRF-Token", csrf)
+      .send({ name: "session key", scopes: "mcp:write keys:read" })
+      .expect(201);
     raws.push(viaSession.body.key as string);
 
     // used: /mcp with both headers, the API, wrong/typo'd variants
@@ -55,7 +62,10 @@ describe("no raw key at rest or in the logs", () => {
     // revoked: on the page and through the API, then used again
     const pageId = (viaKey.body as { id: string }).id;
     await agent.post(`/app/account/api-keys/${pageId}/revoke`).type("form").send({ _csrf: csrf }).expect(303);
-    await request(server.url).delete(`/api/api-keys/${(viaSession.body as { id: string }).id}`).set("Authorization", `Bearer ${raws[0]}`).expect(200);
+    await request(server.url)
+      .delete(`/api/api-keys/${(viaSession.body as { id: string }).id}`)
+      .set("Authorization", `Bearer ${raws[0]}`)
+      .expect(200);
     expect((await mcp({ Authorization: `Bearer ${raws[2]}` })).status).toBe(401);
     expect((await mcp({ "X-API-Key": raws[3]! })).status).toBe(401);
 
@@ -94,7 +104,10 @@ describe("no raw key at rest or in the logs", () => {
       },
     });
     const logger = createLogger("info", sink);
-    logger.info({ req: { headers: { authorization: "Bearer kw_user_SECRET", "x-api-key": "kw_user_SECRET2", cookie: "kw_session=abc" } } }, "request");
+    logger.info(
+      { req: { headers: { authorization: "Bearer kw_user_SECRET", "x-api-key": "kw_user_SECRET2", cookie: "kw_session=abc" } } },
+      "request",
+    );
     logger.info({ body: { password: "hunter22", key: "kw_user_SECRET3" } }, "body");
     const out = lines.join("");
     expect(out).not.toMatch(/SECRET|hunter22|kw_session=abc/);

@@ -20,7 +20,11 @@ let instance: Instance;
 beforeAll(async () => {
   database = await createTestDatabase();
   // Last-used times are held for an hour: only the shutdown flush can write them during this test.
-  instance = await startInstance({ DATABASE_URL: database.url, LAST_USED_FLUSH_SECONDS: "3600", SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS) });
+  instance = await startInstance({
+    DATABASE_URL: database.url,
+    LAST_USED_FLUSH_SECONDS: "3600",
+    SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS),
+  });
 }, 60_000);
 afterAll(async () => {
   if (instance && instance.child.exitCode === null) instance.child.kill("SIGKILL");
@@ -130,7 +134,10 @@ async function connect(url: string) {
       for (;;) {
         const response = take();
         if (response) return response;
-        if (ended || error) throw new Error(`connection ${error ? `failed (${error.message})` : "closed"} before a whole response; received: ${JSON.stringify(buffer)}`);
+        if (ended || error)
+          throw new Error(
+            `connection ${error ? `failed (${error.message})` : "closed"} before a whole response; received: ${JSON.stringify(buffer)}`,
+          );
         await new Promise<void>((resolve) => (wake = resolve));
       }
     },
@@ -159,11 +166,18 @@ describe(`SIGTERM on ${inject("testBackend")}`, () => {
     const browser = new CookieClient();
     const signup = await browser.request(`${instance.url}/signup`);
     const email = `shutdown${Date.now()}@example.com`;
-    expect((await browser.form(`${instance.url}/signup`, { _csrf: csrfOf(await signup.text()), email, password: "correct horse battery" })).status).toBe(303);
+    expect(
+      (await browser.form(`${instance.url}/signup`, { _csrf: csrfOf(await signup.text()), email, password: "correct horse battery" }))
+        .status,
+    ).toBe(303);
     const login = await browser.request(`${instance.url}/login`); // sign-up does not log in
-    expect((await browser.form(`${instance.url}/login`, { _csrf: csrfOf(await login.text()), email, password: "correct horse battery" })).status).toBe(303);
+    expect(
+      (await browser.form(`${instance.url}/login`, { _csrf: csrfOf(await login.text()), email, password: "correct horse battery" })).status,
+    ).toBe(303);
     const page = await browser.request(`${instance.url}/app/account/api-keys`);
-    const minted = await (await browser.form(`${instance.url}/app/account/api-keys`, { _csrf: csrfOf(await page.text()), label: "flush me" })).text();
+    const minted = await (
+      await browser.form(`${instance.url}/app/account/api-keys`, { _csrf: csrfOf(await page.text()), label: "flush me" })
+    ).text();
     const key = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(minted)![1]!;
     const id = /data-key-id="(key_[^"]+)"/.exec(minted)![1]!;
 

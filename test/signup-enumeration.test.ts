@@ -19,7 +19,11 @@ async function attempt(email: string, password: string) {
   const agent = browser(server);
   const form = await agent.get("/signup?return_to=%2Fapp%2Faccount%2Fsecurity").expect(200);
   const csrf = csrfFrom(form.text);
-  const res = await agent.post("/signup").type("form").send({ _csrf: csrf, email, password, return_to: "/app/account/security" }).redirects(0);
+  const res = await agent
+    .post("/signup")
+    .type("form")
+    .send({ _csrf: csrf, email, password, return_to: "/app/account/security" })
+    .redirects(0);
   const landing = await agent.get(res.headers.location ?? "/").redirects(0);
   const shape = (r: typeof res) => ({
     status: r.status,

@@ -19,7 +19,11 @@ describe("2FA enrolment from a stolen session (no password)", () => {
     const victim = await signUp(server);
     const thief = victim.agent; // the session cookie, without the password
     for (const body of [{}, { password: "" }, { password: "a guess at it" }]) {
-      const res = await thief.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: victim.csrf, ...body }).redirects(0);
+      const res = await thief
+        .post(`${SECURITY}/2fa/setup`)
+        .type("form")
+        .send({ _csrf: victim.csrf, ...body })
+        .redirects(0);
       expect(res.status).toBe(403);
       expect(res.text).toContain("Your current password is not correct.");
     }
@@ -47,7 +51,13 @@ describe("2FA enrolment from a stolen session (no password)", () => {
   it("password guesses on the security page are limited per account, before argon2", async () => {
     const victim = await signUp(server);
     const statuses = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => victim.agent.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: victim.csrf, password: `guess ${i}` }).then((r) => r.status)),
+      Array.from({ length: 10 }, (_, i) =>
+        victim.agent
+          .post(`${SECURITY}/2fa/setup`)
+          .type("form")
+          .send({ _csrf: victim.csrf, password: `guess ${i}` })
+          .then((r) => r.status),
+      ),
     );
     expect(statuses.filter((s) => s === 403)).toHaveLength(3);
     expect(statuses.filter((s) => s === 429)).toHaveLength(7);
@@ -59,10 +69,21 @@ describe("2FA enrolment from a stolen session (no password)", () => {
   it("with the password, enrolment works as before", async () => {
     const owner = await signUp(server);
     const page = await owner.agent.get(SECURITY).expect(200);
-    expect(page.text).toMatch(/action="\/app\/account\/security\/2fa\/setup">\s*<input type="hidden" name="_csrf"[^>]*>\s*<label>Password <input type="password" name="password"/);
-    await owner.agent.post(`${SECURITY}/2fa/setup`).type("form").send({ _csrf: csrfFrom(page.text), password: owner.password }).expect(303);
+    expect(page.text).toMatch(
+      /action="\/app\/account\/security\/2fa\/setup">\s*<input type="hidden" name="_csrf"[^>]*>\s*<label>Password <input type="password" name="password"/,
+    );
+    await owner.agent
+      .post(`${SECURITY}/2fa/setup`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), password: owner.password })
+      .expect(303);
     const secret = secretOn((await owner.agent.get(SECURITY).expect(200)).text)!;
-    await owner.agent.post(`${SECURITY}/2fa/confirm`).type("form").send({ _csrf: owner.csrf, code: await codeAt(secret, currentStep()), password: owner.password }).redirects(1).expect(200);
+    await owner.agent
+      .post(`${SECURITY}/2fa/confirm`)
+      .type("form")
+      .send({ _csrf: owner.csrf, code: await codeAt(secret, currentStep()), password: owner.password })
+      .redirects(1)
+      .expect(200);
     expect((await userRow(owner.email)).totpEnabledAt).not.toBeNull();
   });
 });

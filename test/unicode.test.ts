@@ -24,7 +24,13 @@ afterAll(async () => server?.close());
 const STACK_OR_PATH = /at .+\.(ts|js):\d+|node_modules|\/src\/|prisma|invalid `|\.ts:\d+/i;
 const counts = async () => {
   const { db } = server.services;
-  return { keys: await db.apiKey.count(), orgs: await db.organization.count(), users: await db.user.count(), notes: await db.note.count(), audit: await db.auditEvent.count() };
+  return {
+    keys: await db.apiKey.count(),
+    orgs: await db.organization.count(),
+    users: await db.user.count(),
+    notes: await db.note.count(),
+    audit: await db.auditEvent.count(),
+  };
 };
 /** A JSON body sent as raw text: JSON.stringify writes a lone surrogate as the escape \ud800. */
 const jsonText = (value: unknown) => JSON.stringify(value);
@@ -41,7 +47,10 @@ function refused(res: request.Response, where: "body" | "URL") {
   expect(res.status, res.text.slice(0, 300)).toBe(400);
   expect(res.text).not.toMatch(STACK_OR_PATH);
   if (/json/.test(res.headers["content-type"] ?? "")) {
-    expect(res.body).toEqual({ error: "invalid_request", error_description: `The request ${where} contains ill-formed Unicode (a lone UTF-16 surrogate or bytes that are not UTF-8)` });
+    expect(res.body).toEqual({
+      error: "invalid_request",
+      error_description: `The request ${where} contains ill-formed Unicode (a lone UTF-16 surrogate or bytes that are not UTF-8)`,
+    });
   } else {
     expect(res.text).toContain("ill-formed Unicode");
   }
@@ -50,24 +59,42 @@ function refused(res: request.Response, where: "body" | "URL") {
 const LONE = { high: "\ud800", low: "\udc00", reversed: "\udc00\ud800", "high at the end": "abc\udbff", "low at the start": "\udfffabc" };
 
 describe("lone surrogates in JSON bodies", () => {
-  it.each(Object.entries(LONE))("POST /api/api-keys refuses a %s surrogate in label, organizationId, scopes and a key name", async (_name, s) => {
-    const before = await counts();
-    for (const body of [{ label: s }, { label: "ok", organizationId: s }, { label: "ok", scopes: [s] }, { label: "ok", [s]: 1 }, { label: "ok", nested: { deeper: [{ x: s }] } }]) {
-      refused(await api("post", "/api/api-keys").set("Content-Type", "application/json").send(jsonText(body)), "body");
-    }
-    expect(await counts()).toEqual(before);
-  });
+  it.each(Object.entries(LONE))(
+    "POST /api/api-keys refuses a %s surrogate in label, organizationId, scopes and a key name",
+    async (_name, s) => {
+      const before = await counts();
+      for (const body of [
+        { label: s },
+        { label: "ok", organizationId: s },
+        { label: "ok", scopes: [s] },
+        { label: "ok", [s]: 1 },
+        { label: "ok", nested: { deeper: [{ x: s }] } },
+      ]) {
+        refused(await api("post", "/api/api-keys").set("Content-Type", "application/json").send(jsonText(body)), "body");
+      }
+      expect(await counts()).toEqual(before);
+    },
+  );
 
   it("POST /api/orgs refuses a lone surrogate in name; no organisation is created", async () => {
     const before = await counts();
-    refused(await api("post", "/api/orgs").set("Content-Type", "application/json").send(jsonText({ name: "Acme \ud800" })), "body");
+    refused(
+      await api("post", "/api/orgs")
+        .set("Content-Type", "application/json")
+        .send(jsonText({ name: "Acme \ud800" })),
+      "body",
+    );
     expect(await counts()).toEqual(before);
   });
 
   it("POST /login and /signup with a JSON body refuse a lone surrogate in the email", async () => {
     const before = await counts();
     for (const path of ["/login", "/signup"]) {
-      const res = await user.agent.post(path).set("Content-Type", "application/json").set("Accept", "application/json").send(jsonText({ _csrf: user.csrf, email: "\ud800@example.com", password: "correct horse battery" }));
+      const res = await user.agent
+        .post(path)
+        .set("Content-Type", "application/json")
+        .set("Accept", "application/json")
+        .send(jsonText({ _csrf: user.csrf, email: "\ud800@example.com", password: "correct horse battery" }));
       refused(res, "body");
     }
     expect(await counts()).toEqual(before);
@@ -79,7 +106,9 @@ describe("lone surrogates in JSON bodies", () => {
   });
 
   it("well-formed astral characters (surrogate pairs, escaped or not) are accepted", async () => {
-    const res = await api("post", "/api/api-keys").set("Content-Type", "application/json").send('{"label":"rocket \\ud83d\\ude80 💥","scopes":["mcp:read"]}');
+    const res = await api("post", "/api/api-keys")
+      .set("Content-Type", "application/json")
+      .send('{"label":"rocket \\ud83d\\ude80 💥","scopes":["mcp:read"]}');
     expect(res.status).toBe(201);
     expect(res.body.label).toBe("rocket 🚀 💥");
   });
@@ -89,14 +118,30 @@ describe("percent-escapes that are not UTF-8, in forms and URLs", () => {
   it("form bodies: the log-in and mint forms refuse %ED%A0%80 (a UTF-8-encoded surrogate) and %C3 (a cut character)", async () => {
     const before = await counts();
     for (const bad of ["%ED%A0%80", "%C3", "%FF", "a%F0%9F%92"]) {
-      refused(await user.agent.post("/login").type("form").send(`_csrf=${encodeURIComponent(user.csrf)}&email=${bad}&password=x`), "body");
-      refused(await user.agent.post("/app/account/api-keys").type("form").send(`_csrf=${encodeURIComponent(user.csrf)}&label=${bad}`), "body");
+      refused(
+        await user.agent
+          .post("/login")
+          .type("form")
+          .send(`_csrf=${encodeURIComponent(user.csrf)}&email=${bad}&password=x`),
+        "body",
+      );
+      refused(
+        await user.agent
+          .post("/app/account/api-keys")
+          .type("form")
+          .send(`_csrf=${encodeURIComponent(user.csrf)}&label=${bad}`),
+        "body",
+      );
     }
     expect(await counts()).toEqual(before);
   });
 
   it("a well-formed percent-encoded astral character in a form is accepted", async () => {
-    const res = await user.agent.post("/app/account/api-keys").type("form").send(`_csrf=${encodeURIComponent(user.csrf)}&label=rocket%20%F0%9F%9A%80`).redirects(1);
+    const res = await user.agent
+      .post("/app/account/api-keys")
+      .type("form")
+      .send(`_csrf=${encodeURIComponent(user.csrf)}&label=rocket%20%F0%9F%9A%80`)
+      .redirects(1);
     expect(res.status).toBe(200);
     expect(res.text).toContain("rocket 🚀");
   });
@@ -144,10 +189,16 @@ describe("MCP tools", () => {
     const logged = server.logs.length;
     await db.$executeRawUnsafe(`ALTER TABLE "Note" RENAME TO "NoteAway"`);
     try {
-      for (const [name, args] of [["notes_add", { text: "hello" }], ["notes_list", {}]] as const) {
+      for (const [name, args] of [
+        ["notes_add", { text: "hello" }],
+        ["notes_list", {}],
+      ] as const) {
         const res = await callTool(name, args);
         expect(res.status).toBe(200);
-        expect(res.body.result).toEqual({ isError: true, content: [{ type: "text", text: "The tool failed on our side and changed nothing. Please try again." }] });
+        expect(res.body.result).toEqual({
+          isError: true,
+          content: [{ type: "text", text: "The tool failed on our side and changed nothing. Please try again." }],
+        });
         expect(res.text).not.toMatch(STACK_OR_PATH);
         expect(res.text).not.toMatch(/Note|table|relation|exist/i);
       }
@@ -167,13 +218,26 @@ describe("secret-scanning reports (a body the route reads itself)", () => {
   it("a signed report with a lone surrogate in any field: 400, nothing revoked, nothing recorded", async () => {
     const { raw } = await mintOnPage(user.agent, user.csrf, "leaked?", ["mcp:read"]);
     const before = await counts();
-    for (const item of [{ token: raw, source: "\ud800" }, { token: raw, url: "https://example.com/\udc00" }, { token: raw, type: "\udc00\ud800" }, { token: `${raw}\ud800` }]) {
+    for (const item of [
+      { token: raw, source: "\ud800" },
+      { token: raw, url: "https://example.com/\udc00" },
+      { token: raw, type: "\udc00\ud800" },
+      { token: `${raw}\ud800` },
+    ]) {
       const body = jsonText([item]);
-      const res = await request(server.url).post("/api/secret-scanning/report").set("Content-Type", "application/json").set("X-Keyward-Signature", hmacSignature(SECRET_SCANNING_SECRET, Buffer.from(body))).send(body);
+      const res = await request(server.url)
+        .post("/api/secret-scanning/report")
+        .set("Content-Type", "application/json")
+        .set("X-Keyward-Signature", hmacSignature(SECRET_SCANNING_SECRET, Buffer.from(body)))
+        .send(body);
       refused(res, "body");
     }
     expect(await counts()).toEqual(before);
-    const mcp = await request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const mcp = await request(server.url)
+      .post("/mcp")
+      .set("Authorization", `Bearer ${raw}`)
+      .set("Accept", "application/json, text/event-stream")
+      .send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(mcp.status).toBe(200); // not revoked by a report we refused
   });
 });
@@ -195,7 +259,12 @@ describe("OAuth clients named with a lone surrogate (the /reg side is H2's: src/
     const reg = await named();
     if (reg.status === 201) {
       const pkce = pkcePair();
-      const back = await authorize(user.agent, server, { clientId: reg.body.client_id, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+      const back = await authorize(user.agent, server, {
+        clientId: reg.body.client_id,
+        challenge: pkce.challenge,
+        method: "S256",
+        scope: "mcp:read",
+      });
       const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
       expect(token.status, token.text.slice(0, 300)).toBeLessThan(500);
     }
@@ -212,10 +281,19 @@ describe("OAuth clients named with a lone surrogate (the /reg side is H2's: src/
       .send({ client_name: `${"a".repeat(92)}🚀`, redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" });
     expect(reg.status).toBe(201);
     const pkce = pkcePair();
-    const back = await authorize(user.agent, server, { clientId: reg.body.client_id, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+    const back = await authorize(user.agent, server, {
+      clientId: reg.body.client_id,
+      challenge: pkce.challenge,
+      method: "S256",
+      scope: "mcp:read",
+    });
     const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
     expect(token.status, token.text.slice(0, 300)).toBe(200);
-    const mcp = await request(server.url).post("/mcp").set("Authorization", `Bearer ${token.body.access_token}`).set("Accept", "application/json, text/event-stream").send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    const mcp = await request(server.url)
+      .post("/mcp")
+      .set("Authorization", `Bearer ${token.body.access_token}`)
+      .set("Accept", "application/json, text/event-stream")
+      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
     expect(mcp.status).toBe(200);
   });
 });

@@ -21,7 +21,10 @@ describe.skipIf(skip)("stored XSS payloads render inert in Chromium", () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startTestServer(),
-      chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+      }),
     ]);
   });
   afterAll(async () => {
@@ -67,7 +70,9 @@ describe.skipIf(skip)("stored XSS payloads render inert in Chromium", () => {
   });
 
   it("in a registered client's name and URIs on the consent page", async () => {
-    const clientId = (await register(server, { client_name: PAYLOADS[1], client_uri: "https://app.example/", logo_uri: "https://app.example/logo.png" })).body.client_id as string;
+    const clientId = (
+      await register(server, { client_name: PAYLOADS[1], client_uri: "https://app.example/", logo_uri: "https://app.example/logo.png" })
+    ).body.client_id as string;
     const { email, password } = await signUp(server);
     for (const bypassCSP of [false, true]) {
       const context = await browser.newContext({ bypassCSP });

@@ -16,7 +16,10 @@ export function newBackupCode(): string {
 
 /** What the user typed → the canonical code, or null when it cannot be one. */
 export function normaliseBackupCode(input: string): string | null {
-  const s = input.toLowerCase().replace(/[\s-]/g, "").replace(/[ilo]/g, (c) => (c === "o" ? "0" : "1"));
+  const s = input
+    .toLowerCase()
+    .replace(/[\s-]/g, "")
+    .replace(/[ilo]/g, (c) => (c === "o" ? "0" : "1"));
   return s.length === LENGTH && [...s].every((c) => ALPHABET.includes(c)) ? s : null;
 }
 

@@ -40,10 +40,16 @@ export function createRateLimiter(db: Db) {
         const now = new Date();
         const windowOpen = new Date(now.getTime() - limit.windowMs);
         // 1. A live window with room left: UPDATE … SET count = count + 1 WHERE count < max.
-        const took = await db.rateLimit.updateMany({ where: { key, windowStart: { gt: windowOpen }, count: { lt: limit.max } }, data: { count: { increment: 1 } } });
+        const took = await db.rateLimit.updateMany({
+          where: { key, windowStart: { gt: windowOpen }, count: { lt: limit.max } },
+          data: { count: { increment: 1 } },
+        });
         if (took.count === 1) return { ok: true, count: (await db.rateLimit.findUnique({ where: { key } }))?.count ?? limit.max };
         // 2. A window that is over: only one request can restart it (the others then see a live one).
-        const restarted = await db.rateLimit.updateMany({ where: { key, windowStart: { lte: windowOpen } }, data: { windowStart: now, count: 1 } });
+        const restarted = await db.rateLimit.updateMany({
+          where: { key, windowStart: { lte: windowOpen } },
+          data: { windowStart: now, count: 1 },
+        });
         if (restarted.count === 1) return { ok: true, count: 1 };
         const row = await db.rateLimit.findUnique({ where: { key } });
         if (row) {
@@ -77,7 +83,10 @@ export function createRateLimiter(db: Db) {
       const key = counterKey(rawKey);
       const now = new Date();
       const windowOpen = new Date(now.getTime() - limit.windowMs);
-      const { count } = await db.rateLimit.updateMany({ where: { key, windowStart: { gt: windowOpen } }, data: { count: { increment: 1 } } });
+      const { count } = await db.rateLimit.updateMany({
+        where: { key, windowStart: { gt: windowOpen } },
+        data: { count: { increment: 1 } },
+      });
       if (count === 0) {
         await db.rateLimit.upsert({ where: { key }, create: { key, windowStart: now, count: 1 }, update: { windowStart: now, count: 1 } });
         return 1;

@@ -26,7 +26,10 @@ export interface SessionView {
 
 export function createSessions(db: Db, ttlMs: number) {
   return {
-    async create(userId: string, meta: { ip?: string; userAgent?: string } = {}): Promise<{ token: string; csrfToken: string; expiresAt: Date }> {
+    async create(
+      userId: string,
+      meta: { ip?: string; userAgent?: string } = {},
+    ): Promise<{ token: string; csrfToken: string; expiresAt: Date }> {
       const token = randomToken();
       const csrfToken = randomToken();
       const expiresAt = new Date(Date.now() + ttlMs);
@@ -44,7 +47,12 @@ export function createSessions(db: Db, ttlMs: number) {
         await db.session.deleteMany({ where: { id: row.id } });
         return null;
       }
-      return { user: { id: row.user.id, email: row.user.email }, csrfToken: row.csrfToken, createdAt: row.createdAt, expiresAt: row.expiresAt };
+      return {
+        user: { id: row.user.id, email: row.user.email },
+        csrfToken: row.csrfToken,
+        createdAt: row.createdAt,
+        expiresAt: row.expiresAt,
+      };
     },
 
     async destroy(token: string): Promise<void> {
@@ -54,8 +62,18 @@ export function createSessions(db: Db, ttlMs: number) {
     /** The user's live sessions, newest first (for the security page). */
     async listForUser(userId: string, currentToken?: string): Promise<SessionView[]> {
       const current = currentToken ? digest(currentToken) : null;
-      const rows = await db.session.findMany({ where: { userId, expiresAt: { gt: new Date() } }, orderBy: [{ createdAt: "desc" }, { id: "asc" }], take: 100 });
-      return rows.map((r) => ({ createdAt: r.createdAt.toISOString(), expiresAt: r.expiresAt.toISOString(), ip: r.ip, userAgent: r.userAgent, current: r.id === current }));
+      const rows = await db.session.findMany({
+        where: { userId, expiresAt: { gt: new Date() } },
+        orderBy: [{ createdAt: "desc" }, { id: "asc" }],
+        take: 100,
+      });
+      return rows.map((r) => ({
+        createdAt: r.createdAt.toISOString(),
+        expiresAt: r.expiresAt.toISOString(),
+        ip: r.ip,
+        userAgent: r.userAgent,
+        current: r.id === current,
+      }));
     },
 
     /** Ends every session of the user (but the one with `exceptToken`, when given). Returns how many. */

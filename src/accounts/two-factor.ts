@@ -14,11 +14,10 @@ const EPOCH_TOLERANCE_SECONDS = 30;
 const TOTP_PATTERN = /^\d{6}$/;
 
 export type TwoFactorStatus =
-  | { state: "off" }
-  | { state: "pending"; secret: string; uri: string }
-  | { state: "on"; enabledAt: string; backupCodesLeft: number };
+  { state: "off" } | { state: "pending"; secret: string; uri: string } | { state: "on"; enabledAt: string; backupCodesLeft: number };
 
-export type SecondFactorResult = { ok: true; method: "totp" } | { ok: true; method: "backup_code"; backupCodesLeft: number } | { ok: false };
+export type SecondFactorResult =
+  { ok: true; method: "totp" } | { ok: true; method: "backup_code"; backupCodesLeft: number } | { ok: false };
 
 /** The code as typed, without spaces and dashes a user might add. */
 export const cleanCode = (input: string) => input.replace(/[\s]/g, "");
@@ -51,7 +50,11 @@ export function createTwoFactor(db: Db, options: { encryptionSecret: Buffer; iss
 
   const freshBackupCodes = (userId: string) => {
     const codes = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
-    const rows = codes.map((code) => ({ id: `bkc_${randomUUID().replace(/-/g, "")}`, userId, hash: hashCode(userId, normaliseBackupCode(code)!) }));
+    const rows = codes.map((code) => ({
+      id: `bkc_${randomUUID().replace(/-/g, "")}`,
+      userId,
+      hash: hashCode(userId, normaliseBackupCode(code)!),
+    }));
     return { codes, rows };
   };
 
@@ -117,7 +120,10 @@ export function createTwoFactor(db: Db, options: { encryptionSecret: Buffer; iss
     async useBackupCode(userId: string, code: string): Promise<number | null> {
       const normalised = normaliseBackupCode(code);
       if (!normalised || !(await this.isEnabled(userId))) return null;
-      const { count } = await db.backupCode.updateMany({ where: { userId, hash: hashCode(userId, normalised), usedAt: null }, data: { usedAt: new Date() } });
+      const { count } = await db.backupCode.updateMany({
+        where: { userId, hash: hashCode(userId, normalised), usedAt: null },
+        data: { usedAt: new Date() },
+      });
       if (count !== 1) return null;
       return db.backupCode.count({ where: { userId, usedAt: null } });
     },
@@ -141,7 +147,10 @@ export function createTwoFactor(db: Db, options: { encryptionSecret: Buffer; iss
     /** Turns 2FA off and forgets the secret and the backup codes. True when it was on. */
     async disable(userId: string): Promise<boolean> {
       const [updated] = await db.$transaction([
-        db.user.updateMany({ where: { id: userId, totpEnabledAt: { not: null } }, data: { totpSecret: null, totpPending: null, totpEnabledAt: null, totpLastStep: null } }),
+        db.user.updateMany({
+          where: { id: userId, totpEnabledAt: { not: null } },
+          data: { totpSecret: null, totpPending: null, totpEnabledAt: null, totpLastStep: null },
+        }),
         db.backupCode.deleteMany({ where: { userId } }),
       ]);
       return updated.count === 1;

@@ -37,7 +37,9 @@ export function createUsers(db: Db) {
       try {
         const id = `usr_${randomUUID().replace(/-/g, "")}`;
         // Every user owns a personal organisation from the start (src/orgs), made in the same write.
-        const personal = { create: { role: "owner", organization: { create: { id: newOrganizationId(), name: PERSONAL_ORG_NAME, personalOwnerId: id } } } };
+        const personal = {
+          create: { role: "owner", organization: { create: { id: newOrganizationId(), name: PERSONAL_ORG_NAME, personalOwnerId: id } } },
+        };
         const user = await db.user.create({ data: { id, email: e, passwordHash, memberships: personal } });
         return { id: user.id, email: user.email };
       } catch (err) {

@@ -16,7 +16,13 @@ import type { KeyActing } from "../keys/index.js";
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(500).optional() });
 
 const createBody = z
-  .object({ label: labelSchema.optional(), name: labelSchema.optional(), scopes: scopesSchema.optional(), organizationId: z.string().min(1).max(100).optional(), dpop_jkt: dpopJktSchema.optional() })
+  .object({
+    label: labelSchema.optional(),
+    name: labelSchema.optional(),
+    scopes: scopesSchema.optional(),
+    organizationId: z.string().min(1).max(100).optional(),
+    dpop_jkt: dpopJktSchema.optional(),
+  })
   .strict();
 
 /** Same status, headers and body for a missing id and another user's id. */
@@ -31,7 +37,8 @@ const userOf = (ctx: Ctx) => {
 /** Who called the API: the key it authenticated with, or the logged-in user (session). */
 const apiActing = (ctx: Ctx): KeyActing => {
   const auth = ctx.state.auth;
-  const actor = auth && auth.via !== "session" ? { type: "api_key" as const, id: auth.key.id } : { type: "user" as const, id: auth?.user.id ?? null };
+  const actor =
+    auth && auth.via !== "session" ? { type: "api_key" as const, id: auth.key.id } : { type: "user" as const, id: auth?.user.id ?? null };
   return { actor, via: "api", ...requestMeta(ctx) };
 };
 
@@ -50,7 +57,8 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
 
   router.get("/", read, async (ctx) => {
     const query = listQuery.safeParse(ctx.query);
-    if (!query.success) throw new HttpError(400, "invalid_request", query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    if (!query.success)
+      throw new HttpError(400, "invalid_request", query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     try {
       const page = await keys.page(userOf(ctx).id, { limit: query.data.limit ?? 100, cursor: query.data.cursor });
       ctx.body = { data: page.items, next_cursor: page.nextCursor };
@@ -65,7 +73,11 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     const input = createBody.parse(ctx.request.body ?? {});
     const scopes = input.scopes ?? [];
     // What this caller may mint: src/keys/mint-policy.ts (its organisation, a subset of its access).
-    const decision = decideMint(callerOf(ctx), { organizationId: input.organizationId, scopes, dpopJkt: input.dpop_jkt }, services.config.scopeCatalogue);
+    const decision = decideMint(
+      callerOf(ctx),
+      { organizationId: input.organizationId, scopes, dpopJkt: input.dpop_jkt },
+      services.config.scopeCatalogue,
+    );
     if (!decision.ok) throw refusalError(services.config, decision.refusal);
     try {
       const minted = await keys.mint(

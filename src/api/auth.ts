@@ -27,7 +27,10 @@ export function apiAuth(services: Services): Middleware<KeywardState> {
     if (!session) {
       ctx.status = 401;
       ctx.set("WWW-Authenticate", `Bearer resource_metadata="${mcpResourceMetadataUrl(services.config)}"`);
-      ctx.body = { error: "unauthorized", error_description: "Authentication required: send Authorization: Bearer <key>, X-API-Key: <key>, or a session cookie" };
+      ctx.body = {
+        error: "unauthorized",
+        error_description: "Authentication required: send Authorization: Bearer <key>, X-API-Key: <key>, or a session cookie",
+      };
       return;
     }
     ctx.state.auth = { user: session.user, key: null, via: "session" };

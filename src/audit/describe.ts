@@ -74,7 +74,11 @@ export interface DescribedEvent {
 }
 
 /** "backupCodesLeft" → "backup codes left". */
-const words = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/[_.]+/g, " ").toLowerCase();
+const words = (name: string) =>
+  name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_.]+/g, " ")
+    .toLowerCase();
 const text = (v: unknown): string => (v === null || v === undefined ? "" : String(v));
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -148,7 +152,13 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
     case "key.leak_reported":
       return keyDetails(e, ctx);
     case "oauth.authorized":
-      return [`${d.clientName ? `“${text(d.clientName)}”` : "An app"} (${text(e.targetId)})`, text(d.scopes) ? `may use ${text(d.scopes)}` : "with no scopes", d.resource ? `on ${text(d.resource)}` : ""].filter(Boolean).join(" ");
+      return [
+        `${d.clientName ? `“${text(d.clientName)}”` : "An app"} (${text(e.targetId)})`,
+        text(d.scopes) ? `may use ${text(d.scopes)}` : "with no scopes",
+        d.resource ? `on ${text(d.resource)}` : "",
+      ]
+        .filter(Boolean)
+        .join(" ");
     case "oauth.disconnected":
       return `App ${text(e.targetId)}: ${plural(n(d.keysRevoked), "key", "keys")} revoked`;
     case "login.succeeded":

@@ -80,7 +80,11 @@ export function createAudit(db: Db) {
           keyId ? { OR: [{ targetId: keyId }, { actorType: "api_key", actorId: keyId }] } : {},
         ],
       };
-      const rows = await db.auditEvent.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: Math.min(options.limit ?? 100, 500) });
+      const rows = await db.auditEvent.findMany({
+        where,
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: Math.min(options.limit ?? 100, 500),
+      });
       return rows.map((r) => ({
         id: r.id,
         action: r.action,

@@ -46,7 +46,10 @@ function migrationMessage(message: string): string {
   const lines = message.split(/\r?\n/);
   const at = lines.findIndex((l) => /^\s*Error:/.test(l));
   if (at <= 0) return oneLine(message);
-  const detail = lines.slice(at).join("\n").replace(/^\s*Error:\s*/, "");
+  const detail = lines
+    .slice(at)
+    .join("\n")
+    .replace(/^\s*Error:\s*/, "");
   return oneLine(`Database migration failed: ${oneLine(detail)}`);
 }
 

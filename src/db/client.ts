@@ -52,7 +52,10 @@ export async function createDb(databaseUrl: string): Promise<Db> {
   const url = normalizeDatabaseUrl(databaseUrl);
   if (providerOf(url) === "postgresql") {
     // Loaded on demand (see above).
-    const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../generated/postgresql/client.js")]);
+    const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([
+      import("@prisma/adapter-pg"),
+      import("../generated/postgresql/client.js"),
+    ]);
     // Same schema, same model API: the PostgreSQL client is used through the shared type.
     const client = new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
     return Object.assign(client, { [PROVIDER]: "postgresql" as const });

@@ -95,7 +95,11 @@ function deploy(url: string): Promise<void> {
         const errors = lines.filter((l) => /^Error|error:/i.test(l));
         // Prisma's SQLite connector reports a busy (locked) file as `SocketTimeout`.
         if (providerOf(url) === "sqlite" && /SocketTimeout|database is locked|SQLITE_BUSY/.test(out))
-          reject(new MigrationError(`Database migration failed: ${sqliteFile(url)} is in use by another process (a running Keyward server?). New migrations need the file to themselves: stop the other process and start again.`));
+          reject(
+            new MigrationError(
+              `Database migration failed: ${sqliteFile(url)} is in use by another process (a running Keyward server?). New migrations need the file to themselves: stop the other process and start again.`,
+            ),
+          );
         else reject(new MigrationError(`Database migration failed: ${(errors.length ? errors : lines.slice(-3)).join(" ")}`));
       }
     });

@@ -11,7 +11,10 @@ import { DEFECT_TEXT, percentEncodedDefect, valueDefect, type TextDefect } from 
 // %ED%A0%80 into U+FFFD or leave it undecoded).
 const rejectIllFormedText: Middleware = async (ctx, next) => {
   const raw: unknown = ctx.request.rawBody;
-  refuse(valueDefect(ctx.request.body) ?? (typeof raw === "string" && ctx.request.is("application/x-www-form-urlencoded") ? percentEncodedDefect(raw) : undefined));
+  refuse(
+    valueDefect(ctx.request.body) ??
+      (typeof raw === "string" && ctx.request.is("application/x-www-form-urlencoded") ? percentEncodedDefect(raw) : undefined),
+  );
   await next();
 };
 

@@ -15,7 +15,8 @@
 import { BlockList, isIP } from "node:net";
 import type { Middleware } from "koa";
 
-export type TrustedProxies = { kind: "none" } | { kind: "hops"; hops: number } | { kind: "cidrs"; list: readonly string[]; blocks: BlockList };
+export type TrustedProxies =
+  { kind: "none" } | { kind: "hops"; hops: number } | { kind: "cidrs"; list: readonly string[]; blocks: BlockList };
 
 /** Parses TRUSTED_PROXIES: a hop count ("1") or addresses / CIDR ranges ("10.0.0.0/8, ::1"). Throws on a bad entry. */
 export function parseTrustedProxies(value: string): TrustedProxies {
@@ -33,7 +34,8 @@ export function parseTrustedProxies(value: string): TrustedProxies {
     const family = isIP(address);
     const bits = family === 6 ? 128 : 32;
     const prefix = prefixText === undefined ? bits : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-    if (!family || rest.length > 0 || !(prefix >= 0 && prefix <= bits)) throw new Error(`has an entry that is not an address or CIDR range: ${JSON.stringify(entry.slice(0, 60))}`);
+    if (!family || rest.length > 0 || !(prefix >= 0 && prefix <= bits))
+      throw new Error(`has an entry that is not an address or CIDR range: ${JSON.stringify(entry.slice(0, 60))}`);
     blocks.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
   }
   return { kind: "cidrs", list, blocks };
@@ -54,7 +56,7 @@ const trusts = (blocks: BlockList, address: string) => blocks.check(address, isI
 
 /** The client's address for a request from `socketAddress` carrying `forwardedFor` (X-Forwarded-For, possibly absent). */
 export function clientAddress(socketAddress: string | undefined, forwardedFor: string | undefined, trusted: TrustedProxies): string {
-  const socket = normaliseAddress(socketAddress ?? "") ?? (socketAddress ?? "");
+  const socket = normaliseAddress(socketAddress ?? "") ?? socketAddress ?? "";
   if (trusted.kind === "none" || !forwardedFor) return socket;
   // Right to left: the socket peer first, then what each proxy appended.
   const chain = forwardedFor.split(",").reverse();

@@ -9,9 +9,7 @@ import type { Ctx } from "./state.js";
 /** `dpop`: the DPoP scheme; `bearer`: the Bearer scheme or X-API-Key. */
 export type Scheme = "bearer" | "dpop";
 export type Credential =
-  | { kind: "none" }
-  | { kind: "key"; raw: string; scheme: Scheme; proofs: readonly string[] }
-  | { kind: "malformed"; reason: string };
+  { kind: "none" } | { kind: "key"; raw: string; scheme: Scheme; proofs: readonly string[] } | { kind: "malformed"; reason: string };
 
 const NONE: Credential = Object.freeze({ kind: "none" });
 const NO_PROOFS: readonly string[] = Object.freeze([]);

@@ -21,7 +21,10 @@ export function health(db: Db, options: { isStopping: () => boolean }): Middlewa
       return;
     }
     try {
-      await Promise.race([db.$queryRawUnsafe("SELECT 1"), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000).unref())]);
+      await Promise.race([
+        db.$queryRawUnsafe("SELECT 1"),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000).unref()),
+      ]);
       ctx.body = { status: "ready" };
     } catch {
       ctx.status = 503;

@@ -6,6 +6,10 @@ import { mcpResourceMetadataUrl } from "../mcp/metadata.js";
 import { HttpError } from "./errors.js";
 
 export function refusalError(config: Config, refusal: Refusal): HttpError {
-  const challenge = [`Bearer error="insufficient_scope"`, ...(refusal.scope ? [`scope="${refusal.scope}"`] : []), `resource_metadata="${mcpResourceMetadataUrl(config)}"`].join(", ");
+  const challenge = [
+    `Bearer error="insufficient_scope"`,
+    ...(refusal.scope ? [`scope="${refusal.scope}"`] : []),
+    `resource_metadata="${mcpResourceMetadataUrl(config)}"`,
+  ].join(", ");
   return new HttpError(refusal.status, refusal.error, refusal.description, { "WWW-Authenticate": challenge });
 }

@@ -26,7 +26,15 @@ const DESCRIPTIONS: Record<VerifyFailure, string> = {
 };
 
 /** RFC 9449 §7.1: problems with the proof itself are `invalid_dpop_proof`; the rest `invalid_token`. */
-const PROOF_FAILURES = new Set<VerifyFailure>(["dpop_proof_missing", "dpop_proof_invalid", "dpop_proof_htm", "dpop_proof_htu", "dpop_proof_iat", "dpop_proof_ath", "dpop_proof_replayed"]);
+const PROOF_FAILURES = new Set<VerifyFailure>([
+  "dpop_proof_missing",
+  "dpop_proof_invalid",
+  "dpop_proof_htm",
+  "dpop_proof_htu",
+  "dpop_proof_iat",
+  "dpop_proof_ath",
+  "dpop_proof_replayed",
+]);
 /** Failures that are about DPoP: answered with a DPoP challenge whatever scheme the request used. */
 const DPOP_FAILURES = new Set<VerifyFailure>([...PROOF_FAILURES, "dpop_required", "dpop_key_mismatch"]);
 const DPOP_ALGS = DPOP_SIGNING_ALGS.join(" ");
@@ -50,13 +58,27 @@ export function insufficientScopeChallenge(options: Pick<KeyAuthOptions, "resour
   return `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${options.resourceMetadata}", error_description="This key lacks the ${scope} scope"`;
 }
 
-export function challenge(options: Pick<KeyAuthOptions, "resourceMetadata">, error?: { code: string; description: string }, scheme: "Bearer" | "DPoP" = "Bearer"): string {
-  const parts = scheme === "DPoP" ? [`algs="${DPOP_ALGS}"`, `resource_metadata="${options.resourceMetadata}"`] : [`resource_metadata="${options.resourceMetadata}"`];
+export function challenge(
+  options: Pick<KeyAuthOptions, "resourceMetadata">,
+  error?: { code: string; description: string },
+  scheme: "Bearer" | "DPoP" = "Bearer",
+): string {
+  const parts =
+    scheme === "DPoP"
+      ? [`algs="${DPOP_ALGS}"`, `resource_metadata="${options.resourceMetadata}"`]
+      : [`resource_metadata="${options.resourceMetadata}"`];
   if (error) parts.push(`error="${error.code}"`, `error_description="${error.description}"`);
   return `${scheme} ${parts.join(", ")}`;
 }
 
-function fail(ctx: Ctx, options: KeyAuthOptions, status: number, code: string | undefined, description: string, scheme: "Bearer" | "DPoP" = "Bearer"): void {
+function fail(
+  ctx: Ctx,
+  options: KeyAuthOptions,
+  status: number,
+  code: string | undefined,
+  description: string,
+  scheme: "Bearer" | "DPoP" = "Bearer",
+): void {
   ctx.status = status;
   ctx.set("WWW-Authenticate", challenge(options, code ? { code, description } : undefined, scheme));
   ctx.set("Cache-Control", "no-store");
@@ -86,10 +108,17 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
   };
   return async (ctx, next) => {
     const credential = readCredential(ctx);
-    if (credential.kind === "none") return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
+    if (credential.kind === "none")
+      return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
     if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
     // RFC 9449 §4.3: htu is the request's URL without query and fragment, as the client addressed it.
-    const verifyOptions = credential.scheme === "dpop" ? { resource: options.resource, presented: { scheme: "dpop", proofs: credential.proofs, htm: ctx.method, htu: `${issuer}${ctx.path}` } as const } : bearerOptions;
+    const verifyOptions =
+      credential.scheme === "dpop"
+        ? {
+            resource: options.resource,
+            presented: { scheme: "dpop", proofs: credential.proofs, htm: ctx.method, htu: `${issuer}${ctx.path}` } as const,
+          }
+        : bearerOptions;
     const presented = verifyOptions.presented;
     return admit(ctx, await keys.verify(credential.raw, verifyOptions), presented, next);
   };

@@ -69,7 +69,13 @@ export function parseImport(text: string): { rows: ImportRow[]; problems: Import
       continue;
     }
     seen.set(parsed.data.hash, line);
-    rows.push({ line, hash: parsed.data.hash, label: parsed.data.label || "Imported key", created: new Date(parsed.data.created), last4: parsed.data.last4 });
+    rows.push({
+      line,
+      hash: parsed.data.hash,
+      label: parsed.data.label || "Imported key",
+      created: new Date(parsed.data.created),
+      last4: parsed.data.last4,
+    });
   }
   return { rows, problems };
 }
@@ -94,7 +100,17 @@ export function createKeyImport(db: Db) {
       const created = await db.$transaction(
         rows.map((r) =>
           db.apiKey.create({
-            data: { id: newKeyId(), userId, organizationId, hash: r.hash, last4: r.last4, label: r.label, source: "unknown", scopes: "", createdAt: r.created },
+            data: {
+              id: newKeyId(),
+              userId,
+              organizationId,
+              hash: r.hash,
+              last4: r.last4,
+              label: r.label,
+              source: "unknown",
+              scopes: "",
+              createdAt: r.created,
+            },
           }),
         ),
       );

@@ -27,7 +27,18 @@ export { compileLegacyPattern } from "./legacy.js";
  * `reader` is how verification reads a key row: the server passes its key lookup's (src/keys/lookup/,
  * through the database driver and the verification cache); without one, Prisma runs the same query.
  */
-export function createKeys(db: Db, options: { prefix: string; scopes: readonly string[]; lastUsedFlushMs: number; onError?: (e: unknown) => void; legacyKeyPattern?: RegExp; catalogue?: ScopeCatalogue; reader?: KeyReader }) {
+export function createKeys(
+  db: Db,
+  options: {
+    prefix: string;
+    scopes: readonly string[];
+    lastUsedFlushMs: number;
+    onError?: (e: unknown) => void;
+    legacyKeyPattern?: RegExp;
+    catalogue?: ScopeCatalogue;
+    reader?: KeyReader;
+  },
+) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
   const audit = createAudit(db);
@@ -39,7 +50,11 @@ export function createKeys(db: Db, options: { prefix: string; scopes: readonly s
       // Uncached: a revocation reads the row as committed.
       findByRaw: findByRaw(options.legacyKeyPattern, prismaKeyReader(db)),
     }),
-    verify: createVerifier(db, tracker, { legacyKeyPattern: options.legacyKeyPattern, catalogue, reader: options.reader ?? prismaKeyReader(db) }),
+    verify: createVerifier(db, tracker, {
+      legacyKeyPattern: options.legacyKeyPattern,
+      catalogue,
+      reader: options.reader ?? prismaKeyReader(db),
+    }),
     ...createKeyImport(db),
     tracker,
   };

@@ -22,9 +22,13 @@ export const scopesSchema = z
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9:._-]{1,100}$/, "Scope names use letters, digits and : . _ -")).max(MAX_SCOPES));
 
 /** RFC 9449 `dpop_jkt`: the base64url SHA-256 JWK thumbprint (RFC 7638) of the key pair a key is bound to. */
-export const dpopJktSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "dpop_jkt must be the base64url SHA-256 JWK thumbprint (RFC 7638) of your DPoP public key");
+export const dpopJktSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{43}$/, "dpop_jkt must be the base64url SHA-256 JWK thumbprint (RFC 7638) of your DPoP public key");
 
 export function scopeCatalogueError(scopes: string[], catalogue: readonly string[]): string | null {
   const unknown = scopes.filter((s) => !catalogue.includes(s));
-  return unknown.length ? `Unknown scope${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Known scopes: ${catalogue.join(", ")}` : null;
+  return unknown.length
+    ? `Unknown scope${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Known scopes: ${catalogue.join(", ")}`
+    : null;
 }

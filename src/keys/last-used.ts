@@ -1,6 +1,7 @@
 // Last-used tracking without a database write per request: verified requests only note the time
 // in memory; a timer writes each key at most once per interval (batched: one UPDATE statement per
-// 500 keys, last-used-writes.ts), and stop() flushes what is left on a clean shutdown. The account page merges pending times so this instance never shows stale data.
+// 500 keys, last-used-writes.ts), and stop() flushes what is left on a clean shutdown. The account page merges pending times so this
+// instance never shows stale data.
 import type { Db } from "../db/client.js";
 import { LAST_USED_BATCH, writeLastUsed } from "./last-used-writes.js";
 

@@ -39,12 +39,17 @@ export interface Refusal {
 }
 
 /** A key minted with no scopes, not by an OAuth client: the user's full access. */
-const fullAccessKey = (caller: Caller) => caller.via === "session" || (caller.key.scopes.length === 0 && caller.key.source !== "oauth" && !caller.key.resource);
+const fullAccessKey = (caller: Caller) =>
+  caller.via === "session" || (caller.key.scopes.length === 0 && caller.key.source !== "oauth" && !caller.key.resource);
 
 /** The management scopes the caller holds (expanded; a viewer's key only the read ones). */
 export function managementOf(caller: Caller): Set<ManagementScope> {
   if (caller.via === "session") return new Set(MANAGEMENT_SCOPES);
-  const held = fullAccessKey(caller) ? new Set<ManagementScope>(MANAGEMENT_SCOPES) : caller.key.source !== "oauth" ? expandManagement(caller.key.scopes) : new Set<ManagementScope>();
+  const held = fullAccessKey(caller)
+    ? new Set<ManagementScope>(MANAGEMENT_SCOPES)
+    : caller.key.source !== "oauth"
+      ? expandManagement(caller.key.scopes)
+      : new Set<ManagementScope>();
   if (caller.role === "viewer") for (const scope of held) if (scope.endsWith(":write")) held.delete(scope);
   return held;
 }
@@ -69,7 +74,10 @@ export interface MintAsk {
 /** `dpopJkt`: the binding the new key gets (the asked one, or the calling key's own). */
 export type MintDecision = { ok: true; organizationId: string | undefined; dpopJkt: string | null } | { ok: false; refusal: Refusal };
 
-const refuse = (description: string, scope?: string): MintDecision => ({ ok: false, refusal: { status: 403, error: "insufficient_scope", description, ...(scope ? { scope } : {}) } });
+const refuse = (description: string, scope?: string): MintDecision => ({
+  ok: false,
+  refusal: { status: 403, error: "insufficient_scope", description, ...(scope ? { scope } : {}) },
+});
 
 /**
  * May `caller` mint a key with `ask`? Sessions: yes (keys.mint still checks membership). Keys: only in
@@ -78,17 +86,21 @@ const refuse = (description: string, scope?: string): MintDecision => ({ ok: fal
 export function decideMint(caller: Caller, ask: MintAsk, catalogue: ScopeCatalogue): MintDecision {
   if (caller.via === "session") return { ok: true, organizationId: ask.organizationId, dpopJkt: ask.dpopJkt ?? null };
   const bound = caller.key.dpopJkt;
-  if (bound && ask.dpopJkt && ask.dpopJkt !== bound) return refuse("This key is DPoP-bound: the keys it mints are bound to the same key pair (leave dpop_jkt out, or name this key's own).");
+  if (bound && ask.dpopJkt && ask.dpopJkt !== bound)
+    return refuse("This key is DPoP-bound: the keys it mints are bound to the same key pair (leave dpop_jkt out, or name this key's own).");
   const dpopJkt = bound ?? ask.dpopJkt ?? null;
   // Another organisation (the user's or not, existing or not) gets one answer, naming only the key's own.
   if (ask.organizationId !== undefined && ask.organizationId !== caller.organizationId) {
-    return refuse(`This key acts in organisation ${caller.organizationId} and can mint keys only there. Use a key of that organisation, or the account page.`);
+    return refuse(
+      `This key acts in organisation ${caller.organizationId} and can mint keys only there. Use a key of that organisation, or the account page.`,
+    );
   }
   const held = new Set(caller.scopes);
   if (ask.scopes.length === 0) {
     if (!fullAccessKey(caller)) return refuse("This key has limited scopes: name the scopes the new key gets (a subset of this key's).");
     // App keys are not capped by a role: full access for an app is the whole catalogue.
-    if (ask.app && catalogue.some((s) => !held.has(s.name))) return refuse("This key does not hold every scope: name the scopes the app key gets (a subset of this key's).");
+    if (ask.app && catalogue.some((s) => !held.has(s.name)))
+      return refuse("This key does not hold every scope: name the scopes the app key gets (a subset of this key's).");
     return { ok: true, organizationId: caller.organizationId, dpopJkt };
   }
   const catalogueAsked = ask.scopes.filter((s) => !isManagementScope(s));
@@ -96,6 +108,7 @@ export function decideMint(caller: Caller, ask: MintAsk, catalogue: ScopeCatalog
   if (missing.length) return refuse(`This key cannot grant ${missing.join(", ")}: a key mints only access it has itself.`, missing[0]);
   const management = managementOf(caller);
   const missingManagement = [...expandManagement(ask.scopes)].filter((s) => !management.has(s));
-  if (missingManagement.length) return refuse(`This key cannot grant ${missingManagement.join(", ")}: a key mints only access it has itself.`, missingManagement[0]);
+  if (missingManagement.length)
+    return refuse(`This key cannot grant ${missingManagement.join(", ")}: a key mints only access it has itself.`, missingManagement[0]);
   return { ok: true, organizationId: caller.organizationId, dpopJkt };
 }

@@ -66,14 +66,23 @@ async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Pris
 }
 
 export function createRevocation(db: Db, deps: RevocationDeps) {
-  const found = (row: KeyRow, wasActive: boolean): RevokedKey => ({ key: deps.view(row), wasActive, owner: { id: row.userId, email: row.user.email }, grantId: row.grantId });
+  const found = (row: KeyRow, wasActive: boolean): RevokedKey => ({
+    key: deps.view(row),
+    wasActive,
+    owner: { id: row.userId, email: row.user.email },
+    grantId: row.grantId,
+  });
 
   return {
     /** Revokes the keys `target` names; `by`: who acts, through which route, from where (the audit trail). */
     async revoke(target: RevokeTarget, by: KeyActing): Promise<RevokedKey[]> {
       const where = await whereOf(target, deps);
       if (!where) return [];
-      const rows = await db.apiKey.findMany({ where, include: { user: { select: { email: true } } }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+      const rows = await db.apiKey.findMany({
+        where,
+        include: { user: { select: { email: true } } },
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      });
       if (rows.every((row) => row.revokedAt)) {
         // Already revoked (in SQL, or by a request whose announcement could not be confirmed): "revoked"
         // is still said only once every instance has let go of the key (src/keys/lookup/announce.ts).

@@ -85,12 +85,16 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       // approved (userinfo), other keys Keyward's own API's (keys:*, orgs:*; who may grant which:
       // mint-policy.ts). OAuth clients never get management scopes.
       const extra = req.source === "oauth" ? (s: string) => (IDENTITY_SCOPES as readonly string[]).includes(s) : isManagementScope;
-      const scopeError = scopeCatalogueError(scopes.filter((s) => !extra(s)), options.scopes);
+      const scopeError = scopeCatalogueError(
+        scopes.filter((s) => !extra(s)),
+        options.scopes,
+      );
       if (scopeError) throw new KeyInputError(scopeError);
       if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {
-        if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } }))) throw new KeyInputError("No such app in that organisation");
+        if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } })))
+          throw new KeyInputError("No such app in that organisation");
       } else if (!(await db.membership.findUnique({ where: { organizationId_userId: { organizationId, userId: req.userId } } }))) {
         throw new KeyInputError("You are not a member of that organisation");
       }
@@ -127,7 +131,10 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
      * One page of a user's keys, newest first, for the account page and the JSON API (a user with
      * very many keys must not load them all). `cursor` comes from the previous page's nextCursor.
      */
-    async page(userId: string, options: { limit?: number; cursor?: string } = {}): Promise<{ items: KeyView[]; nextCursor: string | null }> {
+    async page(
+      userId: string,
+      options: { limit?: number; cursor?: string } = {},
+    ): Promise<{ items: KeyView[]; nextCursor: string | null }> {
       const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
       const after = options.cursor ? decodeCursor(options.cursor) : null;
       const rows = await db.apiKey.findMany({
@@ -146,7 +153,11 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
 
     /** The user's OAuth keys (for the connected-apps view). */
     async listOAuth(userId: string): Promise<KeyView[]> {
-      const rows = await db.apiKey.findMany({ where: { userId, appId: null, source: "oauth" }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 5000 });
+      const rows = await db.apiKey.findMany({
+        where: { userId, appId: null, source: "oauth" },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: 5000,
+      });
       return rows.map(view);
     },
 
@@ -158,7 +169,11 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
 
     /** Members' keys bound to an organisation (app keys are listed per app), newest first. */
     async listForOrganization(organizationId: string): Promise<MemberKeyView[]> {
-      const rows = await db.apiKey.findMany({ where: { organizationId, appId: null }, include: { user: true }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      const rows = await db.apiKey.findMany({
+        where: { organizationId, appId: null },
+        include: { user: true },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      });
       return rows.map((r) => ({ ...view(r), ownerId: r.userId, ownerEmail: r.user.email }));
     },
 

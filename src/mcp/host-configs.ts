@@ -29,26 +29,45 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
     case "claude-desktop":
       return auth === "oauth"
         ? {
-            host, auth, name: "Claude Desktop", language: "json",
-            where: "claude_desktop_config.json (Settings → Developer → Edit Config), or Settings → Connectors → Add custom connector with the URL alone",
+            host,
+            auth,
+            name: "Claude Desktop",
+            language: "json",
+            where:
+              "claude_desktop_config.json (Settings → Developer → Edit Config), or Settings → Connectors → Add custom connector with the URL alone",
             text: json({ mcpServers: { keyward: { command: "npx", args: ["-y", "mcp-remote", url] } } }),
             note: "mcp-remote opens your browser to log in and approve on first use.",
           }
         : {
-            host, auth, name: "Claude Desktop", language: "json",
+            host,
+            auth,
+            name: "Claude Desktop",
+            language: "json",
             where: "claude_desktop_config.json (Settings → Developer → Edit Config)",
-            text: json({ mcpServers: { keyward: { command: "npx", args: ["-y", "mcp-remote", url, "--header", header], env: { [KEY_ENV_VAR]: "<your key>" } } } }),
+            text: json({
+              mcpServers: {
+                keyward: { command: "npx", args: ["-y", "mcp-remote", url, "--header", header], env: { [KEY_ENV_VAR]: "<your key>" } },
+              },
+            }),
             note: `Replace <your key> with a key from the account page; mcp-remote sends it on every request.`,
           };
     case "vscode":
       return auth === "oauth"
         ? {
-            host, auth, name: "VS Code", language: "json", where: ".vscode/mcp.json in your workspace",
+            host,
+            auth,
+            name: "VS Code",
+            language: "json",
+            where: ".vscode/mcp.json in your workspace",
             text: json({ servers: { keyward: { type: "http", url } } }),
             note: "VS Code asks you to sign in and opens the browser the first time the server starts.",
           }
         : {
-            host, auth, name: "VS Code", language: "json", where: ".vscode/mcp.json in your workspace",
+            host,
+            auth,
+            name: "VS Code",
+            language: "json",
+            where: ".vscode/mcp.json in your workspace",
             text: json({
               inputs: [{ type: "promptString", id: "keyward-api-key", description: "Keyward API key", password: true }],
               servers: { keyward: { type: "http", url, headers: { Authorization: "Bearer ${input:keyward-api-key}" } } },
@@ -58,24 +77,40 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
     case "cursor":
       return auth === "oauth"
         ? {
-            host, auth, name: "Cursor", language: "json", where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
+            host,
+            auth,
+            name: "Cursor",
+            language: "json",
+            where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
             text: json({ mcpServers: { keyward: { url } } }),
             note: "Cursor shows a Login button for the server; it opens the browser.",
           }
         : {
-            host, auth, name: "Cursor", language: "json", where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
+            host,
+            auth,
+            name: "Cursor",
+            language: "json",
+            where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
             text: json({ mcpServers: { keyward: { url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
             note: `Cursor reads the key from the ${KEY_ENV_VAR} environment variable.`,
           };
     case "claude-code":
       return auth === "oauth"
         ? {
-            host, auth, name: "Claude Code", language: "shell", where: "a terminal",
+            host,
+            auth,
+            name: "Claude Code",
+            language: "shell",
+            where: "a terminal",
             text: `claude mcp add --transport http keyward ${url}`,
             note: "Then run /mcp in Claude Code and choose Authenticate; it opens the browser.",
           }
         : {
-            host, auth, name: "Claude Code", language: "json", where: ".mcp.json at the root of your project",
+            host,
+            auth,
+            name: "Claude Code",
+            language: "json",
+            where: ".mcp.json at the root of your project",
             text: json({ mcpServers: { keyward: { type: "http", url, headers: { Authorization: `Bearer \${${KEY_ENV_VAR}}` } } } }),
             note: `Claude Code expands \${${KEY_ENV_VAR}} from the environment, so the key never lands in the file.`,
           };

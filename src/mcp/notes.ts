@@ -21,7 +21,11 @@ export function createNotes(db: Db) {
 
     /** Newest first, at most NOTES_LISTED. */
     async list(organizationId: string, authorId: string): Promise<NoteView[]> {
-      const rows = await db.note.findMany({ where: { organizationId, authorId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: NOTES_LISTED });
+      const rows = await db.note.findMany({
+        where: { organizationId, authorId },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: NOTES_LISTED,
+      });
       return rows.map((r) => ({ id: r.id, text: r.text, createdAt: r.createdAt.toISOString() }));
     },
   };

@@ -21,7 +21,12 @@ export function buildMcpServer(identity: Identity, notes: Notes, logger: Logger)
 
 export function mcpRoutes(services: Services): Router<KeywardState> {
   const router = new Router<KeywardState>();
-  const options = { resourceMetadata: mcpResourceMetadataUrl(services.config), issuer: services.config.baseUrl, resource: mcpResource(services.config), allowApps: true };
+  const options = {
+    resourceMetadata: mcpResourceMetadataUrl(services.config),
+    issuer: services.config.baseUrl,
+    resource: mcpResource(services.config),
+    allowApps: true,
+  };
   const auth = requireKey(services.keys, options);
   const notes = createNotes(services.db);
 

@@ -29,7 +29,10 @@ export function requiredScope(tool: string): string | undefined {
 
 const needs = (tool: ToolName, text: string) => `${text} Requires scope ${TOOL_SCOPES[tool]}.`;
 
-const json = <T extends Record<string, unknown>>(value: T) => ({ content: [{ type: "text" as const, text: JSON.stringify(value, null, 2) }], structuredContent: value });
+const json = <T extends Record<string, unknown>>(value: T) => ({
+  content: [{ type: "text" as const, text: JSON.stringify(value, null, 2) }],
+  structuredContent: value,
+});
 
 const authorOf = (identity: Identity) => (identity.via === "app" ? identity.app.id : identity.user.id);
 
@@ -54,7 +57,10 @@ export function registerTools(server: McpServer, identity: Identity, notes: Note
     "whoami",
     {
       title: "Who am I",
-      description: needs("whoami", "Returns who this request acts for (a user, or an organisation's app), its organisation and the API key's scopes."),
+      description: needs(
+        "whoami",
+        "Returns who this request acts for (a user, or an organisation's app), its organisation and the API key's scopes.",
+      ),
       annotations: { readOnlyHint: true },
     },
     guarded("whoami", identity, logger, async () => {
@@ -91,6 +97,8 @@ export function registerTools(server: McpServer, identity: Identity, notes: Note
       inputSchema: { text: z.string().trim().min(1).max(MAX_NOTE_LENGTH) },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
     },
-    guarded("notes_add", identity, logger, async ({ text }: { text: string }) => json({ note: await notes.add(identity.organizationId, authorOf(identity), text) })),
+    guarded("notes_add", identity, logger, async ({ text }: { text: string }) =>
+      json({ note: await notes.add(identity.organizationId, authorOf(identity), text) }),
+    ),
   );
 }

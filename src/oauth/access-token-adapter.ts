@@ -18,7 +18,10 @@ export interface AccessTokenAdapterOptions {
   clientName(clientId: string): Promise<string | undefined>;
   /** The OpenID Connect scopes the token request being answered was granted (`openid`, `email`): kept on the key for userinfo. */
   identityScopes?(): readonly string[];
-  /** True while the request is userinfo (/me): this server's own endpoint, where a key holding `openid` is read without its resource audience. */
+  /**
+   * True while the request is userinfo (/me): this server's own endpoint, where a key holding `openid` is read without its resource
+   * audience.
+   */
   atUserinfo?(): boolean;
   /** Who acts in the request being answered (the audit trail of the keys it mints and revokes: key-audit.ts). */
   acting(via: KeyEventVia, clientId?: string): KeyActing;

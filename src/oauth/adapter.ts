@@ -24,7 +24,10 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
   const hashed = !PLAIN_IDS.has(model);
   const key = (id: string) => ({ model_id: { model, id: hashed ? sha256(id) : id } });
 
-  const read = (row: { payload: string; consumedAt: Date | null; expiresAt: Date | null } | null, id: string): AdapterPayload | undefined => {
+  const read = (
+    row: { payload: string; consumedAt: Date | null; expiresAt: Date | null } | null,
+    id: string,
+  ): AdapterPayload | undefined => {
     if (!row) return undefined;
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;

@@ -34,7 +34,8 @@ const TEXT_PROPERTIES = [
   "post_logout_redirect_uris",
 ] as const;
 
-const strings = (value: unknown): string[] => (typeof value === "string" ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
+const strings = (value: unknown): string[] =>
+  typeof value === "string" ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 
 function checkText(key: string, value: unknown): void {
   for (const s of strings(value)) {

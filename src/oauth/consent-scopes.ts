@@ -16,7 +16,11 @@ export const SCOPE_CHOICE_FIELD = "scope_choice";
 
 export function offeredScopes(missing: Record<string, string[]> | undefined, catalogue: ScopeCatalogue): OfferedScope[] {
   const names = [...new Set(Object.values(missing ?? {}).flat())];
-  return names.map((name) => ({ name, description: describeScope(catalogue, name), implies: catalogue.find((s) => s.name === name)?.implies ?? [] }));
+  return names.map((name) => ({
+    name,
+    description: describeScope(catalogue, name),
+    implies: catalogue.find((s) => s.name === name)?.implies ?? [],
+  }));
 }
 
 const choiceForm = z.object({
@@ -57,5 +61,7 @@ const IDENTITY_DESCRIPTIONS: Record<string, string> = {
 };
 
 export function identityScopesAsked(missing: string[] | undefined): OfferedScope[] {
-  return (missing ?? []).filter((name) => name in IDENTITY_DESCRIPTIONS).map((name) => ({ name, description: IDENTITY_DESCRIPTIONS[name]!, implies: [] }));
+  return (missing ?? [])
+    .filter((name) => name in IDENTITY_DESCRIPTIONS)
+    .map((name) => ({ name, description: IDENTITY_DESCRIPTIONS[name]!, implies: [] }));
 }

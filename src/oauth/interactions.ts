@@ -46,7 +46,11 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       if (d.uid !== ctx.params.uid) throw new Error("mismatch");
       return d;
     } catch {
-      throw new HttpError(400, "invalid_request", "This authorization request has expired or was already completed. Go back to the application and start connecting again.");
+      throw new HttpError(
+        400,
+        "invalid_request",
+        "This authorization request has expired or was already completed. Go back to the application and start connecting again.",
+      );
     }
   };
 
@@ -101,11 +105,20 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     // Requested scopes this client already holds: the key gets them too, without a checkbox.
     const grant = d.grantId ? await provider.Grant.find(d.grantId) : undefined;
     const requested = new Set(String(d.params.scope ?? "").split(" "));
-    const held = grant ? Object.keys(grant.resources ?? {}).flatMap((r) => grant.getResourceScope(r).split(" ")).filter((s) => s && requested.has(s)) : [];
+    const held = grant
+      ? Object.keys(grant.resources ?? {})
+          .flatMap((r) => grant.getResourceScope(r).split(" "))
+          .filter((s) => s && requested.has(s))
+      : [];
     await sendPage(ctx, "consent", {
       title: "Authorize application",
       uid: d.uid,
-      client: { id: clientId, name: client.clientName ?? "", uri: client.clientUri ?? "", isMetadataDocument: clientId.startsWith("https://") },
+      client: {
+        id: clientId,
+        name: client.clientName ?? "",
+        uri: client.clientUri ?? "",
+        isMetadataDocument: clientId.startsWith("https://"),
+      },
       redirectHost: hostOf(d.params.redirect_uri),
       redirectUri: String(d.params.redirect_uri ?? ""),
       scopes: offeredScopes(missingOf(d).missingResourceScopes, config.scopeCatalogue),
@@ -141,7 +154,8 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       grant.addResourceScope(indicator, scopes.join(" "));
       unreject(grant, indicator, scopes);
     }
-    for (const [indicator, scopes] of Object.entries(choice.rejected)) if (scopes.length) grant.rejectResourceScope(indicator, scopes.join(" "));
+    for (const [indicator, scopes] of Object.entries(choice.rejected))
+      if (scopes.length) grant.rejectResourceScope(indicator, scopes.join(" "));
     const grantId = await grant.save();
     await services.audit.record({
       userId: session.user.id,
@@ -149,7 +163,11 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       action: "oauth.authorized",
       targetId: clientId,
       ...requestMeta(ctx),
-      details: { clientName: client.clientName ?? null, scopes: Object.values(choice.granted).flat().join(" "), resource: typeof d.params.resource === "string" ? d.params.resource : null },
+      details: {
+        clientName: client.clientName ?? null,
+        scopes: Object.values(choice.granted).flat().join(" "),
+        resource: typeof d.params.resource === "string" ? d.params.resource : null,
+      },
     });
     await finish(ctx, { consent: { grantId } });
   });

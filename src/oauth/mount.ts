@@ -37,7 +37,10 @@ export function providerEndpoints(provider: Provider): Middleware {
       ctx.status = 503;
       ctx.set("Retry-After", "5");
       ctx.set("Cache-Control", "no-store");
-      ctx.body = { error: "temporarily_unavailable", error_description: "The service is temporarily unavailable. Please try again in a few seconds." };
+      ctx.body = {
+        error: "temporarily_unavailable",
+        error_description: "The service is temporarily unavailable. Please try again in a few seconds.",
+      };
     }
   };
 }

@@ -70,7 +70,19 @@ export function providerRouteOfPath(path: string): ProviderRoute | undefined {
 }
 
 /** Endpoints that answer machines (JSON errors), as opposed to /auth, which a browser opens. */
-const MACHINE_ROUTES = new Set(["discovery", "token", "jwks", "userinfo", "registration", "client", "client_update", "client_delete", "revocation", "introspection", "pushed_authorization_request"]);
+const MACHINE_ROUTES = new Set([
+  "discovery",
+  "token",
+  "jwks",
+  "userinfo",
+  "registration",
+  "client",
+  "client_update",
+  "client_delete",
+  "revocation",
+  "introspection",
+  "pushed_authorization_request",
+]);
 
 export function isMachineEndpoint(path: string): boolean {
   const route = providerRouteOfPath(path);

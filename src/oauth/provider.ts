@@ -48,7 +48,16 @@ export function createProvider(services: Services): Provider {
     cookies: { keys: secrets.cookieSecrets, long: { signed: true }, short: { signed: true } },
 
     // The first-party client every portal/CLI key belongs to (never used to authorize).
-    clients: [{ client_id: FIRST_PARTY_CLIENT_ID, client_name: "Keyward portal", grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: "none" }],
+    clients: [
+      {
+        client_id: FIRST_PARTY_CLIENT_ID,
+        client_name: "Keyward portal",
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: "none",
+      },
+    ],
 
     async findAccount(_ctx, sub) {
       const user = await users.findById(sub);
@@ -86,7 +95,8 @@ export function createProvider(services: Services): Provider {
         useGrantedResource: () => true,
         getResourceServerInfo(ctx, requested) {
           refuseUnknownScopes(ctx, config.scopes);
-          if (requested.replace(/\/+$/, "") !== resource) throw new errors.InvalidTarget(`unknown resource; this server issues keys for ${resource}`);
+          if (requested.replace(/\/+$/, "") !== resource)
+            throw new errors.InvalidTarget(`unknown resource; this server issues keys for ${resource}`);
           return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },
       },

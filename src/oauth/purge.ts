@@ -11,7 +11,11 @@ export async function purgeOAuthRecords(db: Db, clientMaxAgeMs: number, now = ne
     take: 5000,
   });
   if (stale.length === 0) return { clients: 0, expired: expired.count };
-  const used = await db.apiKey.findMany({ where: { clientId: { in: stale.map((c) => c.id) } }, select: { clientId: true }, distinct: ["clientId"] });
+  const used = await db.apiKey.findMany({
+    where: { clientId: { in: stale.map((c) => c.id) } },
+    select: { clientId: true },
+    distinct: ["clientId"],
+  });
   const keep = new Set(used.map((u) => u.clientId));
   const unused = stale.map((c) => c.id).filter((id) => !keep.has(id));
   const { count } = await db.oidcPayload.deleteMany({ where: { model: "Client", id: { in: unused } } });

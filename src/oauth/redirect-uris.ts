@@ -3,13 +3,26 @@ import { BlockList, isIP } from "node:net";
 // Which redirect URIs a client may register, and the RFC 8252 §7.3 loopback rule: an http
 // loopback redirect matches whatever port the client listens on at authorization time.
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
-const FORBIDDEN_SCHEMES = new Set(["javascript:", "data:", "file:", "vbscript:", "about:", "blob:", "ftp:", "ws:", "wss:", "mailto:", "tel:"]);
+const FORBIDDEN_SCHEMES = new Set([
+  "javascript:",
+  "data:",
+  "file:",
+  "vbscript:",
+  "about:",
+  "blob:",
+  "ftp:",
+  "ws:",
+  "wss:",
+  "mailto:",
+  "tel:",
+]);
 
 export type RedirectKind = "https" | "loopback" | "private-use";
 
 /** Classifies a redirect URI, or returns why it is refused. */
 export function classifyRedirectUri(value: unknown): { kind: RedirectKind } | { error: string } {
-  if (typeof value !== "string" || value.length === 0 || value.length > 2000) return { error: "redirect_uris must be non-empty strings of at most 2000 characters" };
+  if (typeof value !== "string" || value.length === 0 || value.length > 2000)
+    return { error: "redirect_uris must be non-empty strings of at most 2000 characters" };
   if (/[\u0000-\u0020\u007f]/.test(value)) return { error: "redirect_uris must not contain spaces or control characters" };
   const url = URL.parse(value);
   if (!url) return { error: `${value} is not a valid URI` };
@@ -17,7 +30,9 @@ export function classifyRedirectUri(value: unknown): { kind: RedirectKind } | { 
   if (url.username || url.password) return { error: `${value} must not contain user information` };
   if (url.protocol === "https:") return { kind: "https" };
   if (url.protocol === "http:") {
-    return LOOPBACK_HOSTS.has(url.hostname) ? { kind: "loopback" } : { error: `${value}: http is allowed only on loopback (127.0.0.1, [::1], localhost); use https` };
+    return LOOPBACK_HOSTS.has(url.hostname)
+      ? { kind: "loopback" }
+      : { error: `${value}: http is allowed only on loopback (127.0.0.1, [::1], localhost); use https` };
   }
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return { error: `${value}: the ${url.protocol.slice(0, -1)} scheme is not allowed` };
   if (!/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return { error: `${value} has an invalid scheme` };
@@ -58,7 +73,8 @@ for (const [network, prefix] of [
   ["198.51.100.0", 24],
   ["203.0.113.0", 24],
   ["224.0.0.0", 3], // multicast, reserved, broadcast
-] as const) INTERNAL_V4.addSubnet(network, prefix, "ipv4");
+] as const)
+  INTERNAL_V4.addSubnet(network, prefix, "ipv4");
 for (const [network, prefix] of [
   ["::", 96], // unspecified, loopback, IPv4-compatible
   ["::ffff:0:0", 96], // IPv4-mapped
@@ -72,10 +88,22 @@ for (const [network, prefix] of [
   ["fe80::", 10], // link-local
   ["fec0::", 10], // site-local (deprecated)
   ["ff00::", 8], // multicast
-] as const) INTERNAL_V6.addSubnet(network, prefix, "ipv6");
+] as const)
+  INTERNAL_V6.addSubnet(network, prefix, "ipv6");
 
 /** Name suffixes that only mean something inside a network. */
-const INTERNAL_SUFFIXES = [".localhost", ".local", ".internal", ".intranet", ".lan", ".home", ".corp", ".home.arpa", ".localdomain", ".arpa"];
+const INTERNAL_SUFFIXES = [
+  ".localhost",
+  ".local",
+  ".internal",
+  ".intranet",
+  ".lan",
+  ".home",
+  ".corp",
+  ".home.arpa",
+  ".localdomain",
+  ".arpa",
+];
 
 /**
  * True for hosts that must never be fetched from: loopback, private, link-local, unique-local,
@@ -87,7 +115,10 @@ export function isInternalHost(hostname: string): boolean {
   // 127.0.0.1 and [::127.0.0.1] into [::7f00:1], so the check sees the address that is connected to.
   const parsed = URL.parse(`http://${hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname}/`);
   if (!parsed || !parsed.hostname) return true;
-  const host = parsed.hostname.replace(/^\[|\]$/g, "").replace(/\.+$/, "").toLowerCase();
+  const host = parsed.hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.+$/, "")
+    .toLowerCase();
   if (!host) return true;
   if (isIP(host) === 4) return INTERNAL_V4.check(host, "ipv4");
   if (isIP(host) === 6) return INTERNAL_V6.check(host, "ipv6");

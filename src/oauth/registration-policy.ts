@@ -30,14 +30,20 @@ export function registrationPolicy(options: { rateLimiter: RateLimiter; perHour:
       const turn = await options.rateLimiter.consume(`register:ip:${ctx.ip}`, limit);
       if (!turn.ok) {
         ctx.set("Retry-After", "3600");
-        return oauthError(ctx, 429, "too_many_requests", `Too many client registrations from this address (limit ${limit.max} per hour). Try again later.`);
+        return oauthError(
+          ctx,
+          429,
+          "too_many_requests",
+          `Too many client registrations from this address (limit ${limit.max} per hour). Try again later.`,
+        );
       }
     }
 
     const body = await readJsonBody(ctx, 64 * 1024);
     if (!body.ok) return oauthError(ctx, body.status, body.status === 413 ? "invalid_request" : "invalid_client_metadata", body.message);
     const parsed = metadata.safeParse(body.value);
-    if (!parsed.success) return oauthError(ctx, 400, "invalid_client_metadata", parsed.error.issues[0]?.message ?? "client metadata must be a JSON object");
+    if (!parsed.success)
+      return oauthError(ctx, 400, "invalid_client_metadata", parsed.error.issues[0]?.message ?? "client metadata must be a JSON object");
     // Any string at any depth, member names included (a stack walk: a 64 kB body can nest deep).
     const bad = firstStringProblem(parsed.data, textProblem);
     if (bad) return oauthError(ctx, 400, "invalid_client_metadata", `${bad.at} ${bad.problem}`);

@@ -61,10 +61,17 @@ export function createResourceServers(db: Db) {
     },
 
     async list(): Promise<ResourceServer[]> {
-      const rows = await db.oidcPayload.findMany({ where: { model: "Client", id: { startsWith: RESOURCE_SERVER_PREFIX } }, orderBy: { createdAt: "asc" } });
+      const rows = await db.oidcPayload.findMany({
+        where: { model: "Client", id: { startsWith: RESOURCE_SERVER_PREFIX } },
+        orderBy: { createdAt: "asc" },
+      });
       return rows.map((row) => {
         const payload = JSON.parse(row.payload) as { client_name?: unknown };
-        return { clientId: row.id, name: typeof payload.client_name === "string" ? payload.client_name : "", createdAt: row.createdAt.toISOString() };
+        return {
+          clientId: row.id,
+          name: typeof payload.client_name === "string" ? payload.client_name : "",
+          createdAt: row.createdAt.toISOString(),
+        };
       });
     },
 

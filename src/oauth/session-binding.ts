@@ -17,7 +17,10 @@ import { providerRoute } from "./provider-routes.js";
 export const loginTsOf = (session: Pick<ActiveSession, "createdAt">): number => Math.floor(session.createdAt.getTime() / 1000);
 
 /** True when the provider session's log-in is this Keyward session's (never without one). */
-export function boundTo(provider: { accountId?: string; loginTs?: number }, keyward: Pick<ActiveSession, "user" | "createdAt"> | undefined): boolean {
+export function boundTo(
+  provider: { accountId?: string; loginTs?: number },
+  keyward: Pick<ActiveSession, "user" | "createdAt"> | undefined,
+): boolean {
   return !!keyward && !!provider.accountId && provider.accountId === keyward.user.id && provider.loginTs === loginTsOf(keyward);
 }
 

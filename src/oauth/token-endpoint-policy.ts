@@ -14,7 +14,9 @@ export async function introspectionAllowedPolicy(_ctx: KoaContextWithOIDC, clien
   return isResourceServer(client) || (client.clientId !== FIRST_PARTY_CLIENT_ID && ownsToken(client, token));
 }
 
-/** features.revocation.allowedPolicy: a foreign key is refused with oidc-provider's RFC 7009 error (400 invalid_request) and keeps working. */
+/**
+ * features.revocation.allowedPolicy: a foreign key is refused with oidc-provider's RFC 7009 error (400 invalid_request) and keeps working.
+ */
 export async function revocationAllowedPolicy(_ctx: KoaContextWithOIDC, client: ClientLike, token: object): Promise<boolean> {
   if (isResourceServer(client) || ownsToken(client, token)) return true;
   throw new errors.InvalidRequest("client is not authorized to revoke the presented token");

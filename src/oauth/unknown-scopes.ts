@@ -24,7 +24,11 @@ export function refuseUnknownScopes(ctx: KoaContextWithOIDC, catalogue: readonly
   const unknown = unknownScopes(ctx.oidc?.params?.scope, catalogue);
   if (unknown.length) {
     // The description travels in the redirect's Location header: name a few, count the rest.
-    const named = unknown.length > MAX_NAMED ? `${unknown.slice(0, MAX_NAMED).join(", ")} and ${unknown.length - MAX_NAMED} more` : unknown.join(", ");
-    throw new errors.InvalidScope(`unknown scope${unknown.length > 1 ? "s" : ""} ${named}; this server knows ${catalogue.join(", ")}`, unknown.slice(0, MAX_NAMED).join(" "));
+    const named =
+      unknown.length > MAX_NAMED ? `${unknown.slice(0, MAX_NAMED).join(", ")} and ${unknown.length - MAX_NAMED} more` : unknown.join(", ");
+    throw new errors.InvalidScope(
+      `unknown scope${unknown.length > 1 ? "s" : ""} ${named}; this server knows ${catalogue.join(", ")}`,
+      unknown.slice(0, MAX_NAMED).join(" "),
+    );
   }
 }

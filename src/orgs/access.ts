@@ -11,9 +11,15 @@ export const keyNotFound = () => new HttpError(404, "not_found", "No API key wit
 export const appNotFound = () => new HttpError(404, "not_found", "No app with that id.");
 export const memberNotFound = () => new HttpError(404, "not_found", "No member with that id.");
 
-export async function orgForUser(services: Services, userId: string, organizationId: string, need: "member" | "admin"): Promise<OrganizationView> {
+export async function orgForUser(
+  services: Services,
+  userId: string,
+  organizationId: string,
+  need: "member" | "admin",
+): Promise<OrganizationView> {
   const org = await services.orgs.get(userId, organizationId);
   if (!org) throw orgNotFound();
-  if (need === "admin" && !canAdminister(org.role)) throw new HttpError(403, "forbidden", "Only the organisation's owners and admins can do this.");
+  if (need === "admin" && !canAdminister(org.role))
+    throw new HttpError(403, "forbidden", "Only the organisation's owners and admins can do this.");
   return org;
 }

@@ -10,13 +10,26 @@ import { refusalError } from "../http/insufficient-scope.js";
 import { appNotFound, keyNotFound, memberNotFound, orgForUser } from "./access.js";
 import { OrgInputError } from "./organizations.js";
 import { roleSchema } from "./roles.js";
-import { KeyInputError, labelSchema, scopesSchema, type KeyActing, type KeyEventVia, type MemberKeyView, type Minted } from "../keys/index.js";
+import {
+  KeyInputError,
+  labelSchema,
+  scopesSchema,
+  type KeyActing,
+  type KeyEventVia,
+  type MemberKeyView,
+  type Minted,
+} from "../keys/index.js";
 import { decideMint, type Caller } from "../keys/mint-policy.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
 import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "./invitations.js";
 
-export const orgNameSchema = z.string().trim().min(1, "Name the organisation").max(100, "At most 100 characters").regex(/^[^\p{Cc}\p{Cf}]*$/u, "No control characters");
+export const orgNameSchema = z
+  .string()
+  .trim()
+  .min(1, "Name the organisation")
+  .max(100, "At most 100 characters")
+  .regex(/^[^\p{Cc}\p{Cf}]*$/u, "No control characters");
 export const appNameSchema = orgNameSchema;
 export const memberInput = z.object({ email: emailSchema, role: roleSchema });
 export const invitationNotFound = () => new HttpError(404, "not_found", "No invitation with that id.");
@@ -26,7 +39,11 @@ export const roleInput = z.object({ role: roleSchema });
 export const appKeyInput = z.object({ label: labelSchema.optional(), scopes: scopesSchema.optional() });
 
 /** An organisation admin acting on a member's or an app's key. */
-const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing => ({ actor: { type: "org_admin", id: actor.id }, via, ...requestMeta(ctx) });
+const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing => ({
+  actor: { type: "org_admin", id: actor.id },
+  via,
+  ...requestMeta(ctx),
+});
 const badInput = (err: unknown) => {
   if (err instanceof OrgInputError || err instanceof KeyInputError) return new HttpError(400, "invalid_request", err.message);
   return err;
@@ -38,7 +55,14 @@ export function orgActions(services: Services) {
   return {
     async create(ctx: Ctx, actor: PublicUser, name: unknown) {
       const org = await orgs.create(actor.id, orgNameSchema.parse(name));
-      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.created", targetId: org.id, ...requestMeta(ctx), details: { name: org.name } });
+      await audit.record({
+        userId: actor.id,
+        actor: { type: "user", id: actor.id },
+        action: "org.created",
+        targetId: org.id,
+        ...requestMeta(ctx),
+        details: { name: org.name },
+      });
       return org;
     },
 
@@ -57,10 +81,22 @@ export function orgActions(services: Services) {
       ] as const;
       for (const [counter, limit] of counters) {
         const taken = await rateLimiter.consume(counter, limit);
-        if (!taken.ok) throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", { "Retry-After": String(Math.ceil(taken.retryAfterMs / 1000)) });
+        if (!taken.ok)
+          throw new HttpError(429, "too_many_requests", "Too many invitations: try again later.", {
+            "Retry-After": String(Math.ceil(taken.retryAfterMs / 1000)),
+          });
       }
-      const invitation = await invitations.invite(org.id, { id: actor.id, role: org.role }, email, role).catch((e: unknown) => Promise.reject(badInput(e)));
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.member_invited", targetId: org.id, ...requestMeta(ctx), details: { invitationId: invitation.id, email, role } });
+      const invitation = await invitations
+        .invite(org.id, { id: actor.id, role: org.role }, email, role)
+        .catch((e: unknown) => Promise.reject(badInput(e)));
+      await audit.record({
+        userId: actor.id,
+        actor: { type: "org_admin", id: actor.id },
+        action: "org.member_invited",
+        targetId: org.id,
+        ...requestMeta(ctx),
+        details: { invitationId: invitation.id, email, role },
+      });
       return invitation;
     },
 
@@ -73,7 +109,14 @@ export function orgActions(services: Services) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const invitation = await invitations.revoke(org.id, invitationId);
       if (!invitation) throw invitationNotFound();
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "org.invitation_revoked", targetId: org.id, ...requestMeta(ctx), details: { invitationId: invitation.id, email: invitation.email } });
+      await audit.record({
+        userId: actor.id,
+        actor: { type: "org_admin", id: actor.id },
+        action: "org.invitation_revoked",
+        targetId: org.id,
+        ...requestMeta(ctx),
+        details: { invitationId: invitation.id, email: invitation.email },
+      });
       return invitation;
     },
 
@@ -87,14 +130,28 @@ export function orgActions(services: Services) {
       const done = await invitations.accept(actor, invitationId);
       if (!done) throw invitationNotFound();
       const { invitation, member } = done;
-      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_accepted", targetId: invitation.organizationId, ...requestMeta(ctx), details: { invitationId: invitation.id, role: member.role } });
+      await audit.record({
+        userId: actor.id,
+        actor: { type: "user", id: actor.id },
+        action: "org.invitation_accepted",
+        targetId: invitation.organizationId,
+        ...requestMeta(ctx),
+        details: { invitationId: invitation.id, role: member.role },
+      });
       return { invitation, member };
     },
 
     async declineInvitation(ctx: Ctx, actor: PublicUser, invitationId: string) {
       const invitation = await invitations.decline(actor, invitationId);
       if (!invitation) throw invitationNotFound();
-      await audit.record({ userId: actor.id, actor: { type: "user", id: actor.id }, action: "org.invitation_declined", targetId: invitation.organizationId, ...requestMeta(ctx), details: { invitationId: invitation.id } });
+      await audit.record({
+        userId: actor.id,
+        actor: { type: "user", id: actor.id },
+        action: "org.invitation_declined",
+        targetId: invitation.organizationId,
+        ...requestMeta(ctx),
+        details: { invitationId: invitation.id },
+      });
       return invitation;
     },
 
@@ -103,7 +160,14 @@ export function orgActions(services: Services) {
       const { role } = roleInput.parse(input);
       const member = await orgs.changeRole(org.id, org.role, userId, role).catch((e: unknown) => Promise.reject(badInput(e)));
       if (!member) throw memberNotFound();
-      await audit.record({ userId, actor: { type: "org_admin", id: actor.id }, action: "org.role_changed", targetId: org.id, ...requestMeta(ctx), details: { role } });
+      await audit.record({
+        userId,
+        actor: { type: "org_admin", id: actor.id },
+        action: "org.role_changed",
+        targetId: org.id,
+        ...requestMeta(ctx),
+        details: { role },
+      });
       return member;
     },
 
@@ -111,7 +175,13 @@ export function orgActions(services: Services) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const member = await orgs.removeMember(org.id, org.role, userId).catch((e: unknown) => Promise.reject(badInput(e)));
       if (!member) throw memberNotFound();
-      await audit.record({ userId, actor: { type: "org_admin", id: actor.id }, action: "org.member_removed", targetId: org.id, ...requestMeta(ctx) });
+      await audit.record({
+        userId,
+        actor: { type: "org_admin", id: actor.id },
+        action: "org.member_removed",
+        targetId: org.id,
+        ...requestMeta(ctx),
+      });
       return member;
     },
 
@@ -130,7 +200,14 @@ export function orgActions(services: Services) {
     async createApp(ctx: Ctx, actor: PublicUser, organizationId: string, name: unknown) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const app = await orgs.createApp(org.id, appNameSchema.parse(name));
-      await audit.record({ userId: actor.id, actor: { type: "org_admin", id: actor.id }, action: "app.created", targetId: app.id, ...requestMeta(ctx), details: { organizationId: org.id, name: app.name } });
+      await audit.record({
+        userId: actor.id,
+        actor: { type: "org_admin", id: actor.id },
+        action: "app.created",
+        targetId: app.id,
+        ...requestMeta(ctx),
+        details: { organizationId: org.id, name: app.name },
+      });
       return app;
     },
 
@@ -145,11 +222,23 @@ export function orgActions(services: Services) {
     async mintAppKey(ctx: Ctx, actor: PublicUser, caller: Caller, organizationId: string, appId: string, input: unknown): Promise<Minted> {
       const { org, app } = await this.app(actor, organizationId, appId);
       const { label, scopes = [] } = appKeyInput.parse(input);
-      if (scopes.some(isManagementScope)) throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
+      if (scopes.some(isManagementScope))
+        throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
       const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
       if (!decision.ok) throw refusalError(services.config, decision.refusal);
       return keys
-        .mint({ userId: actor.id, organizationId: org.id, appId: app.id, label: label ?? "", scopes, source: "portal", dpopJkt: decision.dpopJkt }, adminActing(ctx, actor, "org_app_keys"))
+        .mint(
+          {
+            userId: actor.id,
+            organizationId: org.id,
+            appId: app.id,
+            label: label ?? "",
+            scopes,
+            source: "portal",
+            dpopJkt: decision.dpopJkt,
+          },
+          adminActing(ctx, actor, "org_app_keys"),
+        )
         .catch((e: unknown) => Promise.reject(badInput(e)));
     },
 

@@ -27,7 +27,15 @@ export interface InvitationView {
   expiresAt: string;
 }
 
-type Row = { id: string; organizationId: string; email: string; role: string; createdAt: Date; expiresAt: Date; organization: { name: string } };
+type Row = {
+  id: string;
+  organizationId: string;
+  email: string;
+  role: string;
+  createdAt: Date;
+  expiresAt: Date;
+  organization: { name: string };
+};
 
 const toView = (r: Row): InvitationView => ({
   id: r.id,
@@ -56,7 +64,8 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
     async invite(organizationId: string, actor: { id: string; role: Role }, email: string, role: Role): Promise<InvitationView> {
       if (!canAssign(actor.role, role)) throw new OrgInputError("Only an owner can invite an owner.");
       const org = await db.organization.findUniqueOrThrow({ where: { id: organizationId } });
-      if (org.personalOwnerId) throw new OrgInputError("A personal organisation has no other members. Create an organisation to share access.");
+      if (org.personalOwnerId)
+        throw new OrgInputError("A personal organisation has no other members. Create an organisation to share access.");
       const userId = (await db.user.findUnique({ where: { email }, select: { id: true } }))?.id ?? null;
       const expiresAt = new Date(Date.now() + ttl);
       const row = await db.invitation.upsert({
@@ -70,13 +79,23 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
 
     /** The organisation's pending invitations, newest first. */
     async pendingForOrganization(organizationId: string): Promise<InvitationView[]> {
-      const rows = await db.invitation.findMany({ where: { organizationId, ...live() }, include, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 500 });
+      const rows = await db.invitation.findMany({
+        where: { organizationId, ...live() },
+        include,
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: 500,
+      });
       return rows.map(toView);
     },
 
     /** Invitations addressed to this account, pending, newest first. */
     async pendingForUser(userId: string): Promise<InvitationView[]> {
-      const rows = await db.invitation.findMany({ where: { userId, ...live() }, include, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 500 });
+      const rows = await db.invitation.findMany({
+        where: { userId, ...live() },
+        include,
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: 500,
+      });
       return rows.map(toView);
     },
 
@@ -99,9 +118,16 @@ export function createInvitations(db: Db, options: { ttlMs?: number } = {}) {
         const { count } = await tx.invitation.deleteMany({ where: { id } });
         if (count !== 1) return null;
         const invitation = toView(row);
-        const existing = await tx.membership.findUnique({ where: { organizationId_userId: { organizationId: row.organizationId, userId: user.id } } });
-        const m = existing ?? (await tx.membership.create({ data: { organizationId: row.organizationId, userId: user.id, role: invitation.role } }));
-        return { invitation, member: { userId: user.id, email: user.email, role: asRole(m.role) ?? "viewer", createdAt: m.createdAt.toISOString() } };
+        const existing = await tx.membership.findUnique({
+          where: { organizationId_userId: { organizationId: row.organizationId, userId: user.id } },
+        });
+        const m =
+          existing ??
+          (await tx.membership.create({ data: { organizationId: row.organizationId, userId: user.id, role: invitation.role } }));
+        return {
+          invitation,
+          member: { userId: user.id, email: user.email, role: asRole(m.role) ?? "viewer", createdAt: m.createdAt.toISOString() },
+        };
       });
     },
 

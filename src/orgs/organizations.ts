@@ -42,7 +42,12 @@ export function createOrganizations(db: Db) {
       if (found) return found.id;
       try {
         const org = await db.organization.create({
-          data: { id: newOrganizationId(), name: PERSONAL_ORG_NAME, personalOwnerId: userId, memberships: { create: { userId, role: "owner" } } },
+          data: {
+            id: newOrganizationId(),
+            name: PERSONAL_ORG_NAME,
+            personalOwnerId: userId,
+            memberships: { create: { userId, role: "owner" } },
+          },
         });
         return org.id;
       } catch (err) {
@@ -55,7 +60,12 @@ export function createOrganizations(db: Db) {
     async listForUser(userId: string): Promise<OrganizationView[]> {
       const rows = await db.membership.findMany({ where: { userId }, include: { organization: true }, orderBy: { createdAt: "asc" } });
       return rows
-        .map((m) => ({ id: m.organizationId, name: m.organization.name, personal: m.organization.personalOwnerId === userId, role: asRole(m.role) ?? "viewer" }))
+        .map((m) => ({
+          id: m.organizationId,
+          name: m.organization.name,
+          personal: m.organization.personalOwnerId === userId,
+          role: asRole(m.role) ?? "viewer",
+        }))
         .sort((a, b) => Number(b.personal) - Number(a.personal));
     },
 
@@ -63,7 +73,9 @@ export function createOrganizations(db: Db) {
     async get(userId: string, organizationId: string): Promise<OrganizationView | null> {
       const m = await membership(organizationId, userId);
       const role = m ? asRole(m.role) : null;
-      return m && role ? { id: m.organizationId, name: m.organization.name, personal: m.organization.personalOwnerId === userId, role } : null;
+      return m && role
+        ? { id: m.organizationId, name: m.organization.name, personal: m.organization.personalOwnerId === userId, role }
+        : null;
     },
 
     async roleOf(userId: string, organizationId: string): Promise<Role | null> {
@@ -72,13 +84,24 @@ export function createOrganizations(db: Db) {
     },
 
     async create(ownerId: string, name: string): Promise<OrganizationView> {
-      const org = await db.organization.create({ data: { id: newOrganizationId(), name, memberships: { create: { userId: ownerId, role: "owner" } } } });
+      const org = await db.organization.create({
+        data: { id: newOrganizationId(), name, memberships: { create: { userId: ownerId, role: "owner" } } },
+      });
       return { id: org.id, name: org.name, personal: false, role: "owner" };
     },
 
     async members(organizationId: string): Promise<MemberView[]> {
-      const rows = await db.membership.findMany({ where: { organizationId }, include: { user: true }, orderBy: [{ createdAt: "asc" }, { userId: "asc" }] });
-      return rows.map((m) => ({ userId: m.userId, email: m.user.email, role: asRole(m.role) ?? "viewer", createdAt: m.createdAt.toISOString() }));
+      const rows = await db.membership.findMany({
+        where: { organizationId },
+        include: { user: true },
+        orderBy: [{ createdAt: "asc" }, { userId: "asc" }],
+      });
+      return rows.map((m) => ({
+        userId: m.userId,
+        email: m.user.email,
+        role: asRole(m.role) ?? "viewer",
+        createdAt: m.createdAt.toISOString(),
+      }));
     },
 
     /**
@@ -89,7 +112,8 @@ export function createOrganizations(db: Db) {
     async addMember(organizationId: string, actorRole: Role, email: string, role: Role): Promise<MemberView> {
       if (!canAssign(actorRole, role)) throw new OrgInputError("Only an owner can add an owner.");
       const org = await db.organization.findUniqueOrThrow({ where: { id: organizationId } });
-      if (org.personalOwnerId) throw new OrgInputError("A personal organisation has no other members. Create an organisation to share access.");
+      if (org.personalOwnerId)
+        throw new OrgInputError("A personal organisation has no other members. Create an organisation to share access.");
       const user = await db.user.findUnique({ where: { email: email.trim().toLowerCase() } });
       if (!user) throw new OrgInputError("No account with that email address. Ask them to sign up first.");
       try {
@@ -106,10 +130,16 @@ export function createOrganizations(db: Db) {
       const current = await membership(organizationId, userId);
       const currentRole = current ? asRole(current.role) : null;
       if (!current || !currentRole) return null;
-      if (!canAssign(actorRole, currentRole) || !canAssign(actorRole, role)) throw new OrgInputError("Only an owner can change an owner's role or make someone an owner.");
+      if (!canAssign(actorRole, currentRole) || !canAssign(actorRole, role))
+        throw new OrgInputError("Only an owner can change an owner's role or make someone an owner.");
       if (current.organization.personalOwnerId) throw new OrgInputError("The owner of a personal organisation cannot be changed.");
-      if (currentRole === "owner" && role !== "owner" && (await ownerCount(organizationId)) <= 1) throw new OrgInputError("An organisation needs at least one owner.");
-      const m = await db.membership.update({ where: { organizationId_userId: { organizationId, userId } }, data: { role }, include: { user: true } });
+      if (currentRole === "owner" && role !== "owner" && (await ownerCount(organizationId)) <= 1)
+        throw new OrgInputError("An organisation needs at least one owner.");
+      const m = await db.membership.update({
+        where: { organizationId_userId: { organizationId, userId } },
+        data: { role },
+        include: { user: true },
+      });
       return { userId, email: m.user.email, role, createdAt: m.createdAt.toISOString() };
     },
 
@@ -120,7 +150,8 @@ export function createOrganizations(db: Db) {
       if (!current || !currentRole) return null;
       if (!canAssign(actorRole, currentRole)) throw new OrgInputError("Only an owner can remove an owner.");
       if (current.organization.personalOwnerId) throw new OrgInputError("The owner of a personal organisation cannot be removed.");
-      if (currentRole === "owner" && (await ownerCount(organizationId)) <= 1) throw new OrgInputError("An organisation needs at least one owner.");
+      if (currentRole === "owner" && (await ownerCount(organizationId)) <= 1)
+        throw new OrgInputError("An organisation needs at least one owner.");
       const m = await db.membership.delete({ where: { organizationId_userId: { organizationId, userId } }, include: { user: true } });
       return { userId, email: m.user.email, role: currentRole, createdAt: m.createdAt.toISOString() };
     },

@@ -19,7 +19,9 @@ export const SCOPE_NAME = /^[A-Za-z0-9._-]{1,50}(:[A-Za-z0-9._-]{1,49})?$/;
 
 const entrySchema = z
   .object({
-    name: z.string().regex(SCOPE_NAME, "scope names use letters, digits, . _ - and at most one ':' (e.g. notes:write), up to 100 characters"),
+    name: z
+      .string()
+      .regex(SCOPE_NAME, "scope names use letters, digits, . _ - and at most one ':' (e.g. notes:write), up to 100 characters"),
     description: z.string().trim().min(1, "a description is required").max(200, "at most 200 characters"),
     implies: z.array(z.string()).max(50).default([]),
     readOnly: z.boolean().optional(),

@@ -76,17 +76,30 @@ export function secretScanningReport(services: Services): Middleware<KeywardStat
     const parsed = reportSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new HttpError(400, "invalid_request", `The report must be a JSON array of {token, type, url, source}${issue ? ` (${issue.path.join(".") || "report"}: ${issue.message})` : ""}`);
+      throw new HttpError(
+        400,
+        "invalid_request",
+        `The report must be a JSON array of {token, type, url, source}${issue ? ` (${issue.path.join(".") || "report"}: ${issue.message})` : ""}`,
+      );
     }
 
     const results: { token_hash: string; token_type: string; label: ReportLabel }[] = [];
     for (const item of parsed.data) {
       // The scanner (`source`: where it looked) acts; where the key was found goes with the event.
-      const by: KeyActing = { actor: { type: "secret_scanning", id: item.source ?? null }, via: "secret_scanning", ...requestMeta(ctx), note: { reason: "leaked", url: item.url ?? null, type: item.type ?? null } };
+      const by: KeyActing = {
+        actor: { type: "secret_scanning", id: item.source ?? null },
+        via: "secret_scanning",
+        ...requestMeta(ctx),
+        note: { reason: "leaked", url: item.url ?? null, type: item.type ?? null },
+      };
       const [leaked] = await services.keys.revoke({ kind: "raw", raw: item.token }, by);
       // Revoked before this report: nothing changes, but the owner learns the key was seen in public.
       if (leaked && !leaked.wasActive) await services.audit.record(keyLeakReported(leaked.owner.id, leaked.key, by));
-      results.push({ token_hash: tokenHash(item.token), token_type: item.type ?? DEFAULT_TOKEN_TYPE, label: leaked ? "true_positive" : "false_positive" });
+      results.push({
+        token_hash: tokenHash(item.token),
+        token_type: item.type ?? DEFAULT_TOKEN_TYPE,
+        label: leaked ? "true_positive" : "false_positive",
+      });
     }
     ctx.status = 200;
     ctx.body = results;

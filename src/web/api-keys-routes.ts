@@ -46,7 +46,18 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
 
   router.use(endOnRedirect);
 
-  const page = async (ctx: Ctx, userId: string, extra: { revealed?: { raw: string; key: KeyView }; error?: string; notice?: string; form?: { label: string; scopes: string[] }; organizationId?: string }, status = 200) => {
+  const page = async (
+    ctx: Ctx,
+    userId: string,
+    extra: {
+      revealed?: { raw: string; key: KeyView };
+      error?: string;
+      notice?: string;
+      form?: { label: string; scopes: string[] };
+      organizationId?: string;
+    },
+    status = 200,
+  ) => {
     // Newest keys first, a page at a time; ?cursor= walks to older ones. A cursor we did not make
     // starts again from the newest.
     const cursor = typeof ctx.query.cursor === "string" ? ctx.query.cursor : undefined;
@@ -101,7 +112,10 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     try {
       // Any organisation the user is not a member of (or that does not exist) is refused the same way.
       const organizationId = form.organizationId || undefined;
-      const minted = await keys.mint({ userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId }, pageActing(ctx, user.id));
+      const minted = await keys.mint(
+        { userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId },
+        pageActing(ctx, user.id),
+      );
       const token = await reveals.hold(ctx.state.session!.token, "api_key", { raw: minted.raw, keyId: minted.key.id });
       ctx.status = 303;
       ctx.redirect(revealUrl(token));
@@ -117,7 +131,12 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     const held = await reveals.take(ctx.state.session!.token, "api_key", ctx.params.token!);
     const key = held ? await keys.get(user.id, held.keyId) : null;
     if (!held || !key) {
-      return sendPage(ctx, "reveal-gone", { title: "Key already shown", what: "key", back: KEYS_PAGE, backLabel: "Back to your API keys" }, 410);
+      return sendPage(
+        ctx,
+        "reveal-gone",
+        { title: "Key already shown", what: "key", back: KEYS_PAGE, backLabel: "Back to your API keys" },
+        410,
+      );
     }
     await page(ctx, user.id, { revealed: { raw: held.raw, key } });
   });

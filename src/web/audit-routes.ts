@@ -24,8 +24,20 @@ const encodeCursor = (e: AuditEventView) => `${Date.parse(e.createdAt)}-${e.id}`
 
 const blank = (v: unknown) => (v === "" ? undefined : v);
 const filterQuery = z.object({
-  kind: z.preprocess(blank, z.string({ error: "Choose one event kind." }).refine((k) => Object.hasOwn(EVENT_KINDS, k), "There is no such event kind: choose one from the list.").optional()),
-  key: z.preprocess(blank, z.string({ error: "Choose one key." }).regex(/^key_[0-9A-Za-z]{1,64}$/, "That is not a key id (they look like key_…).").optional()),
+  kind: z.preprocess(
+    blank,
+    z
+      .string({ error: "Choose one event kind." })
+      .refine((k) => Object.hasOwn(EVENT_KINDS, k), "There is no such event kind: choose one from the list.")
+      .optional(),
+  ),
+  key: z.preprocess(
+    blank,
+    z
+      .string({ error: "Choose one key." })
+      .regex(/^key_[0-9A-Za-z]{1,64}$/, "That is not a key id (they look like key_…).")
+      .optional(),
+  ),
   before: z.preprocess(
     blank,
     z

@@ -12,7 +12,15 @@ import { clearSessionCookie } from "./session.js";
 import { startSession } from "./start-session.js";
 import { requestMeta } from "../http/request-meta.js";
 import { beginSecondFactor } from "./second-factor-routes.js";
-import { BUSY_ADDRESS_DELAY_MS, deviceOrAccountTurns, limitKeys, type Turn, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
+import {
+  BUSY_ADDRESS_DELAY_MS,
+  deviceOrAccountTurns,
+  limitKeys,
+  type Turn,
+  loginLimits,
+  retryAfterSeconds,
+  tooManyAttempts,
+} from "./login-limits.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { deviceToken, rememberDevice } from "./device-cookie.js";
 
@@ -52,8 +60,8 @@ export function authRoutes(services: Services): Router<KeywardState> {
             : ctx.query.session === "expired"
               ? "Your session has expired. Log in again to continue where you were."
               : ctx.query[SIGNED_UP] === "1"
-              ? "Thank you for signing up. Log in with your email and password to continue."
-              : "";
+                ? "Thank you for signing up. Log in with your email and password to continue."
+                : "";
     await loginPage(ctx, { returnTo, notice });
   });
 
@@ -73,14 +81,27 @@ export function authRoutes(services: Services): Router<KeywardState> {
       // The turn stays taken: it was a failure. The address counts it too (it never refuses; see takeLoginTurn).
       if (turn.via !== "address") await rateLimiter.hit(limitKeys.ip(ctx.ip), limits.ip);
       // On the account's own trail only; the response is the same whether the email exists or not.
-      if (attempt.userId) await audit.record({ userId: attempt.userId, actor: { type: "user", id: null }, action: "login.failed", ...requestMeta(ctx), details: { reason: "password" } });
+      if (attempt.userId)
+        await audit.record({
+          userId: attempt.userId,
+          actor: { type: "user", id: null },
+          action: "login.failed",
+          ...requestMeta(ctx),
+          details: { reason: "password" },
+        });
       return loginPage(ctx, { email, returnTo, error: "Invalid email or password." }, 401);
     }
     const user = attempt.user;
     await turn.succeeded();
     // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
     if (await twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
-    await audit.record({ userId: user.id, actor: { type: "user", id: user.id }, action: "login.succeeded", ...requestMeta(ctx), details: { method: "password" } });
+    await audit.record({
+      userId: user.id,
+      actor: { type: "user", id: user.id },
+      action: "login.succeeded",
+      ...requestMeta(ctx),
+      details: { method: "password" },
+    });
     await rememberDevice(deviceCookies, ctx, user.id, config.secureCookies);
     await startSession(services, ctx, user.id, returnTo);
   });
@@ -147,7 +168,8 @@ export function authRoutes(services: Services): Router<KeywardState> {
     } catch (err) {
       if (!(err instanceof UserExistsError)) throw err;
       const owner = await users.findByEmail(email.data!);
-      if (owner) await audit.record({ userId: owner.id, actor: { type: "user", id: null }, action: "signup.email_taken", ...requestMeta(ctx) });
+      if (owner)
+        await audit.record({ userId: owner.id, actor: { type: "user", id: null }, action: "signup.email_taken", ...requestMeta(ctx) });
     }
     ctx.status = 303;
     ctx.redirect(`/login?${SIGNED_UP}=1&return_to=${encodeURIComponent(returnTo)}`);

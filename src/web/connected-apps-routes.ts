@@ -25,7 +25,14 @@ export function groupByClient(keys: KeyView[]): ConnectedApp[] {
   const apps = new Map<string, ConnectedApp>();
   for (const k of keys) {
     if (k.source !== "oauth" || !k.clientId) continue;
-    const app = apps.get(k.clientId) ?? { clientId: k.clientId, name: k.label.replace(/^OAuth: /, ""), activeKeys: 0, totalKeys: 0, lastUsedAt: null, firstAuthorizedAt: k.createdAt };
+    const app = apps.get(k.clientId) ?? {
+      clientId: k.clientId,
+      name: k.label.replace(/^OAuth: /, ""),
+      activeKeys: 0,
+      totalKeys: 0,
+      lastUsedAt: null,
+      firstAuthorizedAt: k.createdAt,
+    };
     app.totalKeys++;
     if (k.status === "active") app.activeKeys++;
     if (k.lastUsedAt && (!app.lastUsedAt || k.lastUsedAt > app.lastUsedAt)) app.lastUsedAt = k.lastUsedAt;
@@ -63,7 +70,14 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
     if (revoked === 0 && grants.length === 0) throw new HttpError(404, "not_found", "No connected app with that id.");
     // Forget the consent too, so the app must ask again.
     await db.oidcPayload.deleteMany({ where: { model: "Grant", id: { in: grants } } });
-    await services.audit.record({ userId: u.id, actor, action: "oauth.disconnected", targetId: clientId, ...meta, details: { keysRevoked: revoked } });
+    await services.audit.record({
+      userId: u.id,
+      actor,
+      action: "oauth.disconnected",
+      targetId: clientId,
+      ...meta,
+      details: { keysRevoked: revoked },
+    });
     ctx.status = 303;
     ctx.redirect(`${APPS_PAGE}?disconnected=1`);
   });

@@ -31,7 +31,10 @@ export const limitKeys = {
   email: (email: string) => `login:email:${email}`,
   ip: (ip: string) => `login:ip:${ip}`,
   secondFactor: (userId: string) => `login:2fa:${userId}`,
-  /** A device cookie's own counters (by the SHA-256 of its token): passwords, and codes apart, so a right password never resets the code count. */
+  /**
+   * A device cookie's own counters (by the SHA-256 of its token): passwords, and codes apart, so a right password never resets the code
+   * count.
+   */
   devicePassword: (deviceId: string) => `login:device:${deviceId}`,
   deviceCode: (deviceId: string) => `login:device-2fa:${deviceId}`,
   /** Password re-entry on the security page (enrol / disable 2FA, new backup codes, password change). */

@@ -58,7 +58,9 @@ export function createOneTimeReveals(db: Db, ttlMs = REVEAL_TTL_MS) {
       const token = randomBytes(32).toString("base64url");
       const id = sha256(token);
       const ciphertext = seal(token, id, kind, JSON.stringify(payload));
-      await db.oneTimeReveal.create({ data: { id, sessionId: sessionRowId(sessionToken), kind, ciphertext, expiresAt: new Date(now.getTime() + ttlMs) } });
+      await db.oneTimeReveal.create({
+        data: { id, sessionId: sessionRowId(sessionToken), kind, ciphertext, expiresAt: new Date(now.getTime() + ttlMs) },
+      });
       return token;
     },
 

@@ -34,14 +34,22 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
   router.get(ORGS_PAGE, async (ctx) => {
     const user = requireLogin(ctx);
     const notice = typeof ctx.query.done === "string" ? ctx.query.done.slice(0, 200) : "";
-    await sendPage(ctx, "orgs", { title: "Organisations", orgs: await orgs.listForUser(user.id), invitations: await actions.myInvitations(user), notice });
+    await sendPage(ctx, "orgs", {
+      title: "Organisations",
+      orgs: await orgs.listForUser(user.id),
+      invitations: await actions.myInvitations(user),
+      notice,
+    });
   });
 
   // Invitations addressed to the signed-in user: accept (join with the invited role) or decline.
   router.post(`${ORGS_PAGE}/invitations/:invitationId/accept`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const { invitation, member } = await actions.acceptInvitation(ctx, user, ctx.params.invitationId!);
-    seeOther(ctx, `${orgPath(invitation.organizationId)}?done=${encodeURIComponent(`You joined ${invitation.organizationName} as ${member.role}.`)}`);
+    seeOther(
+      ctx,
+      `${orgPath(invitation.organizationId)}?done=${encodeURIComponent(`You joined ${invitation.organizationName} as ${member.role}.`)}`,
+    );
   });
 
   router.post(`${ORGS_PAGE}/invitations/:invitationId/decline`, requireCsrf, async (ctx) => {
@@ -81,7 +89,10 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
   router.post(`${ORGS_PAGE}/:orgId/members`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const invitation = await actions.invite(ctx, user, ctx.params.orgId!, body(ctx));
-    seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Invited ${invitation.email} as ${invitation.role}. They join when they accept.`)}`);
+    seeOther(
+      ctx,
+      `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Invited ${invitation.email} as ${invitation.role}. They join when they accept.`)}`,
+    );
   });
 
   router.post(`${ORGS_PAGE}/:orgId/invitations/:invitationId/revoke`, requireCsrf, async (ctx) => {
@@ -119,7 +130,15 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     await sendPage(
       ctx,
       "org-app",
-      { title: app.name, org, app, keys: await keys.listForApp(app.id), revealed, scopeDefinitions: config.scopeCatalogue, notice: typeof ctx.query.done === "string" ? ctx.query.done.slice(0, 200) : "" },
+      {
+        title: app.name,
+        org,
+        app,
+        keys: await keys.listForApp(app.id),
+        revealed,
+        scopeDefinitions: config.scopeCatalogue,
+        notice: typeof ctx.query.done === "string" ? ctx.query.done.slice(0, 200) : "",
+      },
       status,
     );
   };
@@ -139,7 +158,10 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
   router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys/:keyId/revoke`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const key = await actions.revokeAppKey(ctx, user, ctx.params.orgId!, ctx.params.appId!, ctx.params.keyId!);
-    seeOther(ctx, `${appPath(ctx.params.orgId!, ctx.params.appId!)}?done=${encodeURIComponent(`Revoked the app key ending in ${key.last4}.`)}`);
+    seeOther(
+      ctx,
+      `${appPath(ctx.params.orgId!, ctx.params.appId!)}?done=${encodeURIComponent(`Revoked the app key ending in ${key.last4}.`)}`,
+    );
   });
 
   return router;

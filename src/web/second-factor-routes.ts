@@ -70,7 +70,13 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
     const meta = requestMeta(ctx);
     if (!result.ok) {
       await rateLimiter.hit(limitKeys.ip(ctx.ip), limits.ip);
-      await audit.record({ userId: pending.userId, actor: { type: "user", id: null }, action: "login.failed", ...meta, details: { reason: "second_factor" } });
+      await audit.record({
+        userId: pending.userId,
+        actor: { type: "user", id: null },
+        action: "login.failed",
+        ...meta,
+        details: { reason: "second_factor" },
+      });
       return page(ctx, "That code is not valid. Enter the current code from your authenticator app, or one of your backup codes.", 401);
     }
     // Only one request may finish a pending log-in.
@@ -79,9 +85,21 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
     clearPending(ctx);
     const actor = { type: "user" as const, id: pending.userId };
     if (result.method === "backup_code") {
-      await audit.record({ userId: pending.userId, actor, action: "2fa.backup_code_used", ...meta, details: { backupCodesLeft: result.backupCodesLeft } });
+      await audit.record({
+        userId: pending.userId,
+        actor,
+        action: "2fa.backup_code_used",
+        ...meta,
+        details: { backupCodesLeft: result.backupCodesLeft },
+      });
     }
-    await audit.record({ userId: pending.userId, actor, action: "login.succeeded", ...meta, details: { method: result.method === "totp" ? "password+totp" : "password+backup_code" } });
+    await audit.record({
+      userId: pending.userId,
+      actor,
+      action: "login.succeeded",
+      ...meta,
+      details: { method: result.method === "totp" ? "password+totp" : "password+backup_code" },
+    });
     await rememberDevice(deviceCookies, ctx, pending.userId, config.secureCookies);
     await startSession(services, ctx, pending.userId, pending.returnTo);
   });

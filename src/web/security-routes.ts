@@ -68,7 +68,10 @@ export function securityRoutes(services: Services): Router<KeywardState> {
   const page = async (ctx: Ctx, user: User, extras: PageExtras = {}, status = 200) => {
     const status2fa = await twoFactor.status(user.id);
     // qrcode is imported only to draw an enrolment QR code, not at start-up (docs/performance.md).
-    const qr = status2fa.state === "pending" ? await (await import("qrcode")).default.toDataURL(status2fa.uri, { errorCorrectionLevel: "M", margin: 1, width: 220 }) : "";
+    const qr =
+      status2fa.state === "pending"
+        ? await (await import("qrcode")).default.toDataURL(status2fa.uri, { errorCorrectionLevel: "M", margin: 1, width: 220 })
+        : "";
     await sendPage(
       ctx,
       "security",
@@ -76,7 +79,10 @@ export function securityRoutes(services: Services): Router<KeywardState> {
         title: "Account security",
         twoFactor: status2fa,
         qr,
-        sessionList: (await sessions.listForUser(user.id, ctx.state.session?.token)).map((s) => ({ ...s, browser: describeUserAgent(s.userAgent) })),
+        sessionList: (await sessions.listForUser(user.id, ctx.state.session?.token)).map((s) => ({
+          ...s,
+          browser: describeUserAgent(s.userAgent),
+        })),
         error: extras.error ?? "",
         notice: extras.notice ?? "",
         backupCodes: extras.backupCodes ?? null,
@@ -128,7 +134,8 @@ export function securityRoutes(services: Services): Router<KeywardState> {
       return page(ctx, user, { error: tooManyAttempts(turn.retryAfterMs, "code attempts") }, 429);
     }
     const backupCodes = await twoFactor.confirm(user.id, code);
-    if (!backupCodes) return page(ctx, user, { error: "That code did not match. Check that your phone's clock is right and enter the current code." }, 400);
+    if (!backupCodes)
+      return page(ctx, user, { error: "That code did not match. Check that your phone's clock is right and enter the current code." }, 400);
     await reauthLimit.clear(key);
     await audit.record({ userId: user.id, actor: actorOf(user), action: "2fa.enabled", ...requestMeta(ctx) });
     await revealCodes(ctx, backupCodes, "Two-factor authentication is on. From now on, log-in asks for a code after your password.");
@@ -149,7 +156,13 @@ export function securityRoutes(services: Services): Router<KeywardState> {
   router.get("/backup-codes/:token", async (ctx) => {
     if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx));
     const held = await reveals.take(ctx.state.session.token, "backup_codes", ctx.params.token!);
-    if (!held) return sendPage(ctx, "reveal-gone", { title: "Backup codes already shown", what: "backup codes", back: SECURITY_PAGE, backLabel: "Back to account security" }, 410);
+    if (!held)
+      return sendPage(
+        ctx,
+        "reveal-gone",
+        { title: "Backup codes already shown", what: "backup codes", back: SECURITY_PAGE, backLabel: "Back to account security" },
+        410,
+      );
     await page(ctx, loggedIn(ctx), { backupCodes: held.codes, notice: held.notice });
   });
 
@@ -170,7 +183,8 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     const input = changePasswordForm.parse(ctx.request.body ?? {});
     const fresh = passwordSchema.safeParse(input.new_password);
     if (!fresh.success) return page(ctx, user, { error: fresh.error.issues[0]!.message }, 400);
-    if (input.new_password !== input.confirm_password) return page(ctx, user, { error: "The new password and its confirmation differ." }, 400);
+    if (input.new_password !== input.confirm_password)
+      return page(ctx, user, { error: "The new password and its confirmation differ." }, 400);
     const problem = await reauthProblem(ctx, user, input.current_password);
     if (problem) return page(ctx, user, { error: problem.message }, problem.status);
     await users.setPassword(user.id, fresh.data);
@@ -180,7 +194,13 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     // Device cookies vouch for browsers that knew the old password: all go, this browser gets a new one.
     await deviceCookies.destroyAllForUser(user.id);
     await rememberDevice(deviceCookies, ctx, user.id, services.config.secureCookies);
-    await audit.record({ userId: user.id, actor: actorOf(user), action: "password.changed", ...requestMeta(ctx), details: { otherSessionsEnded: ended } });
+    await audit.record({
+      userId: user.id,
+      actor: actorOf(user),
+      action: "password.changed",
+      ...requestMeta(ctx),
+      details: { otherSessionsEnded: ended },
+    });
     ctx.status = 303;
     ctx.redirect(`${SECURITY_PAGE}?notice=password`);
   });
@@ -191,7 +211,13 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     const ended = await sessions.destroyAllForUser(user.id);
     await pendingLogins.destroyAllForUser(user.id);
     await deviceCookies.destroyAllForUser(user.id); // no browser is vouched for any more, this one included
-    await audit.record({ userId: user.id, actor: actorOf(user), action: "sessions.signed_out_everywhere", ...requestMeta(ctx), details: { sessionsEnded: ended } });
+    await audit.record({
+      userId: user.id,
+      actor: actorOf(user),
+      action: "sessions.signed_out_everywhere",
+      ...requestMeta(ctx),
+      details: { sessionsEnded: ended },
+    });
     clearSessionCookie(ctx, services.config.secureCookies);
     clearDeviceCookie(ctx, services.config.secureCookies);
     ctx.status = 303;

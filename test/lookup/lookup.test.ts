@@ -62,7 +62,8 @@ describe("verification with the cache on the real database", () => {
     const hits = lookup.stats()!.hits;
     expect((await keys.verify(minted.raw)).ok).toBe(true);
     expect(lookup.stats()!.hits).toBe(hits + 1); // the row is in memory...
-    await keysFor(other).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR); // ...when another instance revokes the key
+    // ...when another instance revokes the key
+    await keysFor(other).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
   });
 
@@ -81,7 +82,10 @@ describe("verification with the cache on the real database", () => {
     expect((await keys.verify(minted.raw)).ok).toBe(true);
     expect(lookup.stats()!.hits).toBe(hits + 1);
 
-    await other.membership.update({ where: { organizationId_userId: { organizationId: org.id, userId: member.id } }, data: { role: "viewer" } });
+    await other.membership.update({
+      where: { organizationId_userId: { organizationId: org.id, userId: member.id } },
+      data: { role: "viewer" },
+    });
     const demoted = await keys.verify(minted.raw);
     expect(demoted.ok && demoted.role).toBe("viewer");
 
@@ -107,6 +111,4 @@ describe("verification with the cache on the real database", () => {
     await t.db.$executeRawUnsafe(`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = $1`, minted.key.id);
     expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
   });
-
 });
-

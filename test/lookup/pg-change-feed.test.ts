@@ -72,7 +72,10 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     await blocker.query("BEGIN");
     await blocker.query(`SELECT 1 FROM "KeyCacheInstance" WHERE id = $1 FOR UPDATE`, [a.feed.instanceId]);
 
-    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
+    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke(
+      { kind: "own", userId: user.id, id: minted.key.id },
+      BY_OPERATOR,
+    );
     expect(a.feed.current()).toBeUndefined(); // the lease lapsed on the instance before the writer gave up on it
     expect(await a.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
 
@@ -85,13 +88,18 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     const a = await instance();
     test.onTestFinished(() => a.lookup.close());
     const { user, minted } = await cachedKey(a);
-    await t.db.$executeRawUnsafe(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keyward key-change feed'`);
+    await t.db.$executeRawUnsafe(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'keyward key-change feed'`,
+    );
     await vi.waitFor(() => expect(a.feed.current()).toBeUndefined(), { timeout: 5000 });
     const before = a.lookup.stats()!;
     for (let i = 0; i < 2; i++) expect((await a.keys.verify(minted.raw)).ok).toBe(true);
     expect(a.lookup.stats()).toMatchObject({ hits: before.hits, misses: before.misses + 2 }); // read from the database, uncached
 
-    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
+    await createKeys(writer, { prefix: PREFIX, scopes: SCOPES, lastUsedFlushMs: 3600_000 }).revoke(
+      { kind: "own", userId: user.id, id: minted.key.id },
+      BY_OPERATOR,
+    );
     expect(await a.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
     await vi.waitFor(() => expect(a.feed.current()).toBeDefined(), { timeout: 10_000 });
     expect(await a.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
@@ -112,12 +120,16 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
   it("a writer does not wait for instances that left: closed ones take their lease away, expired ones are ignored", async () => {
     const a = await instance();
     await a.lookup.close();
-    const rows = await t.db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id = $1`, a.feed.instanceId);
+    const rows = await t.db.$queryRawUnsafe<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id = $1`,
+      a.feed.instanceId,
+    );
     expect(rows[0]!.n).toBe(0);
-    await t.db.$executeRawUnsafe(`INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked) VALUES ('crashed', now() - interval '1 second', 0)`);
+    await t.db.$executeRawUnsafe(
+      `INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked) VALUES ('crashed', now() - interval '1 second', 0)`,
+    );
     const started = performance.now();
     await writerLookup.announce!();
     expect(performance.now() - started).toBeLessThan(2500); // a live but silent instance would hold it for its whole lease (5 s)
   });
 });
-

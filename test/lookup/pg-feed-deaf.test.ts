@@ -82,13 +82,19 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     test.onTestFinished(() => deaf.close());
     // Its lease is taken (the proxy passes queries and their results)...
     await vi.waitFor(async () => {
-      const rows = await t.db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id = $1`, deaf.instanceId);
+      const rows = await t.db.$queryRawUnsafe<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id = $1`,
+        deaf.instanceId,
+      );
       expect(rows[0]!.n).toBe(1);
     });
     expect(deaf.current()).toBeUndefined(); // ...but no echo came back: never trusted
     await vi.waitFor(() => expect(String(errors[0])).toMatch(/notifications do not reach this connection/), { timeout: 5000 });
     expect(deaf.current()).toBeUndefined();
-    const rows = await t.db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id = $1`, deaf.instanceId);
+    const rows = await t.db.$queryRawUnsafe<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id = $1`,
+      deaf.instanceId,
+    );
     expect(rows[0]!.n).toBe(0); // writers do not wait for it
     expect(healthy.current()).toBeDefined();
   });

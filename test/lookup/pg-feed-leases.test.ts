@@ -39,7 +39,10 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
     await psql.connect();
     const portA = await freePort();
     const env = { DATABASE_URL: database.url, ISSUER: `http://127.0.0.1:${portA}`, LAST_USED_FLUSH_SECONDS: "3600" };
-    [a, b] = await Promise.all([startInstance({ ...env, PORT: String(portA), VERIFY_CACHE_LEASE_SECONDS: "1" }), startInstance({ ...env, VERIFY_CACHE_LEASE_SECONDS: "8" })]);
+    [a, b] = await Promise.all([
+      startInstance({ ...env, PORT: String(portA), VERIFY_CACHE_LEASE_SECONDS: "1" }),
+      startInstance({ ...env, VERIFY_CACHE_LEASE_SECONDS: "8" }),
+    ]);
     owner = await makeUser(db);
     ownerKey = (await keys().mint({ userId: owner.id, label: "owner", source: "portal" }, BY_OPERATOR)).raw;
   }, 90_000);
@@ -57,7 +60,8 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
     for (const i of [a, b, a, b]) expect(await mcp(i.url, minted.raw)).toBe(200);
     return { id: minted.key.id, key: minted.raw };
   }
-  const revokeOn = (i: Instance, id: string) => fetch(`${i.url}/api/api-keys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${ownerKey}` } });
+  const revokeOn = (i: Instance, id: string) =>
+    fetch(`${i.url}/api/api-keys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${ownerKey}` } });
 
   it("revoked on either instance, a key is refused by the other on the very next request: 0 stale answers in 40 rounds", async () => {
     let stale = 0;
@@ -81,7 +85,10 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
       elapsed = performance.now() - started;
       expect(res.status).toBe(200);
       // B's lease row has lapsed: the writer did not stop at twice its own lease (2 s).
-      const live = await psql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id LIKE $1 AND "leaseUntil" > now()`, [`%:${b.child.pid}:%`]);
+      const live = await psql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id LIKE $1 AND "leaseUntil" > now()`,
+        [`%:${b.child.pid}:%`],
+      );
       expect(live.rows[0]!.n).toBe(0);
     } finally {
       b.child.kill("SIGCONT");
@@ -99,11 +106,15 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
     await blocker.connect();
     await blocker.query("BEGIN");
     await blocker.query(`SELECT 1 FROM "ApiKey" WHERE id = $1 FOR UPDATE`, [id]);
-    const cli = startKeyward(["api-keys", "revoke", id, "--user", owner.email], { env: { DATABASE_URL: database.url, VERIFY_CACHE_LEASE_SECONDS: "0.5" } });
+    const cli = startKeyward(["api-keys", "revoke", id, "--user", owner.email], {
+      env: { DATABASE_URL: database.url, VERIFY_CACHE_LEASE_SECONDS: "0.5" },
+    });
     try {
       await vi.waitFor(
         async () => {
-          const waiting = await psql.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+          const waiting = await psql.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
           expect(waiting.rows[0]!.n).toBeGreaterThan(0);
         },
         { timeout: 30_000, interval: 50 },
@@ -113,7 +124,10 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
       const run = await cli.done;
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/Revoked API key/);
-      const live = await psql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id LIKE $1 AND "leaseUntil" > now()`, [`%:${b.child.pid}:%`]);
+      const live = await psql.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "KeyCacheInstance" WHERE id LIKE $1 AND "leaseUntil" > now()`,
+        [`%:${b.child.pid}:%`],
+      );
       expect(live.rows[0]!.n).toBe(0); // the CLI did not stop at twice its own lease (1 s)
     } finally {
       b.child.kill("SIGCONT");
@@ -154,7 +168,10 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
     // A lease renewed without acknowledging: nothing Keyward does, so the row is played by the test.
     let renewing: NodeJS.Timeout;
     beforeAll(async () => {
-      const renew = () => psql.query(`INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked) VALUES ('stuck-host:1:test', now() + interval '1 second', 0) ON CONFLICT (id) DO UPDATE SET "leaseUntil" = EXCLUDED."leaseUntil"`);
+      const renew = () =>
+        psql.query(
+          `INSERT INTO "KeyCacheInstance" (id, "leaseUntil", acked) VALUES ('stuck-host:1:test', now() + interval '1 second', 0) ON CONFLICT (id) DO UPDATE SET "leaseUntil" = EXCLUDED."leaseUntil"`,
+        );
       await renew();
       renewing = setInterval(() => void renew().catch(() => {}), 200);
     });
@@ -192,7 +209,9 @@ describe.skipIf(!onPostgres)("revocation across instances with different lease s
       const run = await keyward(["api-keys", "revoke", id, "--user", owner.email], { env: { DATABASE_URL: database.url } });
       expect(run.code).toBe(1);
       expect(run.stdout).toBe("");
-      expect(run.stderr.trim().split("\n").at(-1)).toMatch(/^keyward: .*IS revoked.*1 instance\(s\) did not confirm.*stuck-host:1:test.*up to 1 s/);
+      expect(run.stderr.trim().split("\n").at(-1)).toMatch(
+        /^keyward: .*IS revoked.*1 instance\(s\) did not confirm.*stuck-host:1:test.*up to 1 s/,
+      );
       expect(await mcp(b.url, key)).toBe(401);
     });
   });

@@ -64,7 +64,9 @@ describe("SQLite change check", () => {
   const inAnotherProcess = (file: string, sql: string) =>
     new Promise<void>((resolve, reject) => {
       const script = `const D = require("better-sqlite3"); const d = new D(process.argv[1], { timeout: 10000 }); d.exec(process.argv[2]); d.close();`;
-      execFile(process.execPath, ["-e", script, file, sql], { cwd: process.cwd() }, (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()));
+      execFile(process.execPath, ["-e", script, file, sql], { cwd: process.cwd() }, (err, _out, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(),
+      );
     });
 
   async function revokedFromAnotherProcess(t: TestDb, expectedCheck: string) {
@@ -88,7 +90,8 @@ describe("SQLite change check", () => {
     }
   }
 
-  it("WAL mode: a key revoked by another process fails the very next verify", (test) => onOwnSqliteDb(test, (t) => revokedFromAnotherProcess(t, "wal-index")));
+  it("WAL mode: a key revoked by another process fails the very next verify", (test) =>
+    onOwnSqliteDb(test, (t) => revokedFromAnotherProcess(t, "wal-index")));
 
   it("outside WAL mode (data_version): a key revoked by another process fails the very next verify", (test) =>
     onOwnSqliteDb(test, async (t, file) => {

@@ -24,22 +24,42 @@ let appKey: { id: string; raw: string };
 let invitation: string;
 
 const tool = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
-const works = async (raw: string) => (await request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(tool)).status;
+const works = async (raw: string) =>
+  (
+    await request(server.url)
+      .post("/mcp")
+      .set("Authorization", `Bearer ${raw}`)
+      .set("Accept", "application/json, text/event-stream")
+      .send(tool)
+  ).status;
 
 /** Everything an admin-only action could change. */
 const snapshot = async () => {
   const db = server.services.db;
   return {
     audit: await db.auditEvent.count(),
-    memberships: await db.membership.findMany({ where: { organizationId: acme }, orderBy: { userId: "asc" }, select: { userId: true, role: true } }),
+    memberships: await db.membership.findMany({
+      where: { organizationId: acme },
+      orderBy: { userId: "asc" },
+      select: { userId: true, role: true },
+    }),
     apps: await db.app.count({ where: { organizationId: acme } }),
     keys: await db.apiKey.findMany({ where: { organizationId: acme }, orderBy: { id: "asc" }, select: { id: true, revokedAt: true } }),
-    invitations: await db.invitation.findMany({ where: { organizationId: acme }, orderBy: { id: "asc" }, select: { id: true, role: true, email: true } }),
+    invitations: await db.invitation.findMany({
+      where: { organizationId: acme },
+      orderBy: { id: "asc" },
+      select: { id: true, role: true, email: true },
+    }),
   };
 };
 
 const mintIn = async (p: Person, organizationId: string) => {
-  const res = await p.agent.post("/app/account/api-keys").type("form").send({ _csrf: p.csrf, label: "in acme", organizationId }).redirects(1).expect(200);
+  const res = await p.agent
+    .post("/app/account/api-keys")
+    .type("form")
+    .send({ _csrf: p.csrf, label: "in acme", organizationId })
+    .redirects(1)
+    .expect(200);
   return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
 };
 
@@ -47,50 +67,123 @@ beforeAll(async () => {
   server = await startTestServer();
   [alice, bob, mallory, victor] = [await signUp(server), await signUp(server), await signUp(server), await signUp(server)];
   const aliceRoot = (await mintOnPage(alice.agent, alice.csrf, "alice")).raw;
-  acme = (await request(server.url).post("/api/orgs").set("Authorization", `Bearer ${aliceRoot}`).send({ name: "Acme" }).expect(201)).body.id;
+  acme = (await request(server.url).post("/api/orgs").set("Authorization", `Bearer ${aliceRoot}`).send({ name: "Acme" }).expect(201)).body
+    .id;
   bobId = await joinOrg(server, aliceRoot, acme, bob, "member");
   await joinOrg(server, aliceRoot, acme, mallory, "member");
   await joinOrg(server, aliceRoot, acme, victor, "viewer");
   for (const p of [alice, bob, mallory, victor]) keyOf.set(p, await mintIn(p, acme));
-  const as = (raw: string) => ({ post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body) });
+  const as = (raw: string) => ({
+    post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
+  });
   const bobMinted = await as(keyOf.get(bob)!).post("/api/api-keys", { label: "bob target" }).expect(201);
   bobKey = { id: bobMinted.body.id, raw: bobMinted.body.key };
   app = (await as(keyOf.get(alice)!).post(`/api/orgs/${acme}/apps`, { name: "bot" }).expect(201)).body.id;
-  const appMinted = await as(keyOf.get(alice)!).post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "bot key", scopes: ["mcp:read"] }).expect(201);
+  const appMinted = await as(keyOf.get(alice)!)
+    .post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "bot key", scopes: ["mcp:read"] })
+    .expect(201);
   appKey = { id: appMinted.body.id, raw: appMinted.body.key };
-  invitation = (await as(keyOf.get(alice)!).post(`/api/orgs/${acme}/members`, { email: "pending@example.com", role: "admin" }).expect(202)).body.id;
+  invitation = (await as(keyOf.get(alice)!).post(`/api/orgs/${acme}/members`, { email: "pending@example.com", role: "admin" }).expect(202))
+    .body.id;
 });
 afterAll(async () => server?.close());
 
 type Attempt = (p: Person) => Promise<request.Response>;
-const viaApi = (method: "get" | "post" | "patch" | "delete", path: () => string, body?: () => object): Attempt => (p) => {
-  const req = request(server.url)[method](path()).set("Authorization", `Bearer ${keyOf.get(p)!}`);
-  return body ? req.send(body()) : req;
-};
-const viaPage = (method: "get" | "post", path: () => string, body: () => object = () => ({})): Attempt => (p) =>
-  method === "get" ? p.agent.get(path()) : p.agent.post(path()).type("form").send({ _csrf: p.csrf, ...body() });
+const viaApi =
+  (method: "get" | "post" | "patch" | "delete", path: () => string, body?: () => object): Attempt =>
+  (p) => {
+    const req = request(server.url)
+      [method](path())
+      .set("Authorization", `Bearer ${keyOf.get(p)!}`);
+    return body ? req.send(body()) : req;
+  };
+const viaPage =
+  (method: "get" | "post", path: () => string, body: () => object = () => ({})): Attempt =>
+  (p) =>
+    method === "get"
+      ? p.agent.get(path())
+      : p.agent
+          .post(path())
+          .type("form")
+          .send({ _csrf: p.csrf, ...body() });
 
 const ACTIONS: [string, Attempt][] = [
   ["API: list members' keys", viaApi("get", () => `/api/orgs/${acme}/keys`)],
   ["API: revoke a member's key", viaApi("delete", () => `/api/orgs/${acme}/keys/${bobKey.id}`)],
-  ["API: invite a member", viaApi("post", () => `/api/orgs/${acme}/members`, () => ({ email: "friend@example.com", role: "admin" }))],
+  [
+    "API: invite a member",
+    viaApi(
+      "post",
+      () => `/api/orgs/${acme}/members`,
+      () => ({ email: "friend@example.com", role: "admin" }),
+    ),
+  ],
   ["API: remove a member", viaApi("delete", () => `/api/orgs/${acme}/members/${bobId}`)],
-  ["API: change a member's role", viaApi("patch", () => `/api/orgs/${acme}/members/${bobId}`, () => ({ role: "viewer" }))],
+  [
+    "API: change a member's role",
+    viaApi(
+      "patch",
+      () => `/api/orgs/${acme}/members/${bobId}`,
+      () => ({ role: "viewer" }),
+    ),
+  ],
   ["API: list invitations", viaApi("get", () => `/api/orgs/${acme}/invitations`)],
   ["API: revoke an invitation", viaApi("delete", () => `/api/orgs/${acme}/invitations/${invitation}`)],
   ["API: list apps", viaApi("get", () => `/api/orgs/${acme}/apps`)],
-  ["API: create an app", viaApi("post", () => `/api/orgs/${acme}/apps`, () => ({ name: "mine" }))],
+  [
+    "API: create an app",
+    viaApi(
+      "post",
+      () => `/api/orgs/${acme}/apps`,
+      () => ({ name: "mine" }),
+    ),
+  ],
   ["API: list an app's keys", viaApi("get", () => `/api/orgs/${acme}/apps/${app}/keys`)],
-  ["API: mint an app key", viaApi("post", () => `/api/orgs/${acme}/apps/${app}/keys`, () => ({ label: "stolen", scopes: ["mcp:read"] }))],
+  [
+    "API: mint an app key",
+    viaApi(
+      "post",
+      () => `/api/orgs/${acme}/apps/${app}/keys`,
+      () => ({ label: "stolen", scopes: ["mcp:read"] }),
+    ),
+  ],
   ["API: revoke an app key", viaApi("delete", () => `/api/orgs/${acme}/apps/${app}/keys/${appKey.id}`)],
   ["page: revoke a member's key", viaPage("post", () => `/app/orgs/${acme}/keys/${bobKey.id}/revoke`)],
-  ["page: invite a member", viaPage("post", () => `/app/orgs/${acme}/members`, () => ({ email: "friend@example.com", role: "admin" }))],
+  [
+    "page: invite a member",
+    viaPage(
+      "post",
+      () => `/app/orgs/${acme}/members`,
+      () => ({ email: "friend@example.com", role: "admin" }),
+    ),
+  ],
   ["page: remove a member", viaPage("post", () => `/app/orgs/${acme}/members/${bobId}/remove`)],
-  ["page: change a member's role", viaPage("post", () => `/app/orgs/${acme}/members/${bobId}/role`, () => ({ role: "viewer" }))],
+  [
+    "page: change a member's role",
+    viaPage(
+      "post",
+      () => `/app/orgs/${acme}/members/${bobId}/role`,
+      () => ({ role: "viewer" }),
+    ),
+  ],
   ["page: revoke an invitation", viaPage("post", () => `/app/orgs/${acme}/invitations/${invitation}/revoke`)],
-  ["page: create an app", viaPage("post", () => `/app/orgs/${acme}/apps`, () => ({ name: "mine" }))],
+  [
+    "page: create an app",
+    viaPage(
+      "post",
+      () => `/app/orgs/${acme}/apps`,
+      () => ({ name: "mine" }),
+    ),
+  ],
   ["page: open an app", viaPage("get", () => `/app/orgs/${acme}/apps/${app}`)],
-  ["page: mint an app key", viaPage("post", () => `/app/orgs/${acme}/apps/${app}/keys`, () => ({ label: "stolen", scopes: ["mcp:read"] }))],
+  [
+    "page: mint an app key",
+    viaPage(
+      "post",
+      () => `/app/orgs/${acme}/apps/${app}/keys`,
+      () => ({ label: "stolen", scopes: ["mcp:read"] }),
+    ),
+  ],
   ["page: revoke an app key", viaPage("post", () => `/app/orgs/${acme}/apps/${app}/keys/${appKey.id}/revoke`)],
 ];
 
@@ -112,8 +205,24 @@ describe.each([
     const p = person();
     const selfId = (await server.services.db.user.findUniqueOrThrow({ where: { email: p.email } })).id;
     const before = await snapshot();
-    expect((await viaApi("patch", () => `/api/orgs/${acme}/members/${selfId}`, () => ({ role: "owner" }))(p)).status).toBe(403);
-    expect((await viaPage("post", () => `/app/orgs/${acme}/members/${selfId}/role`, () => ({ role: "admin" }))(p)).status).toBe(403);
+    expect(
+      (
+        await viaApi(
+          "patch",
+          () => `/api/orgs/${acme}/members/${selfId}`,
+          () => ({ role: "owner" }),
+        )(p)
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await viaPage(
+          "post",
+          () => `/app/orgs/${acme}/members/${selfId}/role`,
+          () => ({ role: "admin" }),
+        )(p)
+      ).status,
+    ).toBe(403);
     expect(await snapshot()).toEqual(before);
   });
 });

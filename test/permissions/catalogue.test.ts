@@ -27,18 +27,24 @@ describe("buildCatalogue", () => {
   });
 
   it("refuses cycles, unknown implied scopes, bad and duplicate names, listing every problem", () => {
-    expect(problems([{ name: "a:write", description: "A", implies: ["a:admin"] }, { name: "a:admin", description: "B", implies: ["a:write"] }])).toEqual([
-      "implication cycle: a:write → a:admin → a:write",
-    ]);
+    expect(
+      problems([
+        { name: "a:write", description: "A", implies: ["a:admin"] },
+        { name: "a:admin", description: "B", implies: ["a:write"] },
+      ]),
+    ).toEqual(["implication cycle: a:write → a:admin → a:write"]);
     expect(problems([{ name: "a:write", description: "A", implies: ["a:read", "b:read"] }])).toEqual([
       'scope "a:write" implies unknown scope "a:read"',
       'scope "a:write" implies unknown scope "b:read"',
     ]);
     expect(problems([{ name: "has space", description: "x" }])[0]).toMatch(/^\[0\.name\] scope names use/);
-    expect(problems([{ name: "x", description: "x" }, { name: "x", description: "y" }, { name: "openid", description: "z" }])).toEqual([
-      'scope "x" is listed twice',
-      'scope "openid" is reserved by OpenID Connect',
-    ]);
+    expect(
+      problems([
+        { name: "x", description: "x" },
+        { name: "x", description: "y" },
+        { name: "openid", description: "z" },
+      ]),
+    ).toEqual(['scope "x" is listed twice', 'scope "openid" is reserved by OpenID Connect']);
     expect(problems([{ name: "x", description: "" }])).toHaveLength(1);
     expect(problems([])).toEqual(["the catalogue must name at least one scope"]);
     expect(problems({ name: "x" })).toHaveLength(1);
@@ -64,7 +70,13 @@ describe("SCOPES_FILE", () => {
   };
 
   it("a bad catalogue stops the start with the problem named", () => {
-    const bad = file("cycle", JSON.stringify([{ name: "a", description: "A", implies: ["b"] }, { name: "b", description: "B", implies: ["a"] }]));
+    const bad = file(
+      "cycle",
+      JSON.stringify([
+        { name: "a", description: "A", implies: ["b"] },
+        { name: "b", description: "B", implies: ["a"] },
+      ]),
+    );
     expect(() => loadConfig({ SCOPES_FILE: bad })).toThrow(ConfigError);
     expect(() => loadConfig({ SCOPES_FILE: bad })).toThrow(/SCOPES_FILE: invalid scope catalogue: implication cycle: a → b → a/);
     expect(() => loadConfig({ SCOPES_FILE: file("json", "{") })).toThrow(/is not valid JSON/);

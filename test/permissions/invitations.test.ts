@@ -59,11 +59,19 @@ describe("inviting tells nothing about accounts and adds nobody", () => {
 
   it("the page form answers the same way for both, and never says whether an account exists", async () => {
     const page = await alice.agent.get(`/app/orgs/${acme}`).expect(200);
-    const a = await alice.agent.post(`/app/orgs/${acme}/members`).type("form").send({ _csrf: csrfFrom(page.text), email: carol.email, role: "viewer" });
-    const b = await alice.agent.post(`/app/orgs/${acme}/members`).type("form").send({ _csrf: csrfFrom(page.text), email: "ghost@example.com", role: "viewer" });
+    const a = await alice.agent
+      .post(`/app/orgs/${acme}/members`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), email: carol.email, role: "viewer" });
+    const b = await alice.agent
+      .post(`/app/orgs/${acme}/members`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), email: "ghost@example.com", role: "viewer" });
     expect(a.status).toBe(303);
     expect(b.status).toBe(303);
-    expect(decodeURIComponent(a.headers.location!).replace(carol.email, "·")).toBe(decodeURIComponent(b.headers.location!).replace("ghost@example.com", "·"));
+    expect(decodeURIComponent(a.headers.location!).replace(carol.email, "·")).toBe(
+      decodeURIComponent(b.headers.location!).replace("ghost@example.com", "·"),
+    );
     expect(await memberships(await userId(carol.email))).toBe(0);
     const after = await alice.agent.get(`/app/orgs/${acme}`).expect(200);
     expect(after.text).toContain("ghost@example.com"); // listed as pending
@@ -73,7 +81,11 @@ describe("inviting tells nothing about accounts and adds nobody", () => {
 
 describe("the invitee decides", () => {
   it("sees the invitation (API and page), accepts, and becomes a member with the invited role", async () => {
-    const mine = (await session(bob).get("/api/invitations").expect(200)).body.data as { id: string; organizationId: string; role: string }[];
+    const mine = (await session(bob).get("/api/invitations").expect(200)).body.data as {
+      id: string;
+      organizationId: string;
+      role: string;
+    }[];
     const inv = mine.find((i) => i.organizationId === acme)!;
     expect(inv).toMatchObject({ role: "member", organizationName: "Acme" });
     const page = await bob.agent.get("/app/orgs").expect(200);
@@ -85,7 +97,10 @@ describe("the invitee decides", () => {
     expect([foreign.status, foreign.text]).toEqual([missing.status, missing.text]);
     expect(await memberships(await userId(carol.email))).toBe(0);
 
-    const accepted = await bob.agent.post(`/app/orgs/invitations/${inv.id}/accept`).type("form").send({ _csrf: csrfFrom(page.text) });
+    const accepted = await bob.agent
+      .post(`/app/orgs/invitations/${inv.id}/accept`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) });
     expect(accepted.status).toBe(303);
     expect(accepted.headers.location).toContain(`/app/orgs/${acme}`);
     const members = (await api(aliceKey).get(`/api/orgs/${acme}/members`).expect(200)).body.data as { email: string; role: string }[];
@@ -97,7 +112,9 @@ describe("the invitee decides", () => {
   });
 
   it("declining leaves them out", async () => {
-    const inv = ((await session(carol).get("/api/invitations").expect(200)).body.data as { id: string; organizationId: string }[]).find((i) => i.organizationId === acme)!;
+    const inv = ((await session(carol).get("/api/invitations").expect(200)).body.data as { id: string; organizationId: string }[]).find(
+      (i) => i.organizationId === acme,
+    )!;
     const declined = await session(carol).post(`/api/invitations/${inv.id}/decline`);
     expect(declined.status, declined.text).toBe(200);
     expect(await memberships(await userId(carol.email))).toBe(0);
@@ -137,7 +154,10 @@ describe("the invitee decides", () => {
 describe("invitations are limited", () => {
   it(`after ${INVITATIONS_PER_HOUR} an hour per organisation: 429, nothing stored`, async () => {
     const org = (await api(aliceKey).post("/api/orgs", { name: "Spam target" }).expect(201)).body.id as string;
-    for (let i = 0; i < INVITATIONS_PER_HOUR; i++) await api(aliceKey).post(`/api/orgs/${org}/members`, { email: uniqueEmail("probe"), role: "viewer" }).expect(202);
+    for (let i = 0; i < INVITATIONS_PER_HOUR; i++)
+      await api(aliceKey)
+        .post(`/api/orgs/${org}/members`, { email: uniqueEmail("probe"), role: "viewer" })
+        .expect(202);
     const over = await api(aliceKey).post(`/api/orgs/${org}/members`, { email: bob.email, role: "viewer" });
     expect(over.status).toBe(429);
     expect(over.body.error).toBe("too_many_requests");
@@ -147,9 +167,16 @@ describe("invitations are limited", () => {
 
   it(`in parallel too: ${INVITATIONS_PER_HOUR * 2} invitations at once store at most ${INVITATIONS_PER_HOUR}`, async () => {
     const org = (await api(aliceKey).post("/api/orgs", { name: "Parallel spam target" }).expect(201)).body.id as string;
-    const answers = await Promise.all(Array.from({ length: INVITATIONS_PER_HOUR * 2 }, () => api(aliceKey).post(`/api/orgs/${org}/members`, { email: uniqueEmail("race"), role: "viewer" })));
+    const answers = await Promise.all(
+      Array.from({ length: INVITATIONS_PER_HOUR * 2 }, () =>
+        api(aliceKey).post(`/api/orgs/${org}/members`, { email: uniqueEmail("race"), role: "viewer" }),
+      ),
+    );
     const statuses = answers.map((a) => a.status);
-    expect(statuses.every((st) => st === 202 || st === 429), statuses.join(",")).toBe(true);
+    expect(
+      statuses.every((st) => st === 202 || st === 429),
+      statuses.join(","),
+    ).toBe(true);
     expect(statuses.filter((st) => st === 202).length).toBeLessThanOrEqual(INVITATIONS_PER_HOUR);
     expect(await server.services.db.invitation.count({ where: { organizationId: org } })).toBeLessThanOrEqual(INVITATIONS_PER_HOUR);
   });

@@ -20,16 +20,30 @@ const api = (raw: string) => ({
   post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
   delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
 });
-const tool = (name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } });
-const mcp = (raw: string, body: object) => request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
+const tool = (name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
+const mcp = (raw: string, body: object) =>
+  request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
 
 /** A key minted on the account page (a session: the user's full access), in an organisation. */
 const pageKey = async (person: Awaited<ReturnType<typeof signUp>>, scopes: string[], organizationId?: string) => {
-  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label: "seed", scopes, ...(organizationId ? { organizationId } : {}) }).redirects(1);
+  const res = await person.agent
+    .post("/app/account/api-keys")
+    .type("form")
+    .send({ _csrf: person.csrf, label: "seed", scopes, ...(organizationId ? { organizationId } : {}) })
+    .redirects(1);
   expect(res.status, res.text.slice(0, 300)).toBe(200);
   return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
 };
-const counts = async () => ({ keys: await server.services.db.apiKey.count(), orgs: await server.services.db.organization.count(), members: await server.services.db.membership.count() });
+const counts = async () => ({
+  keys: await server.services.db.apiKey.count(),
+  orgs: await server.services.db.organization.count(),
+  members: await server.services.db.membership.count(),
+});
 const refused = (res: request.Response, scope?: string) => {
   expect(res.status, res.text).toBe(403);
   expect(res.body.error).toBe("insufficient_scope");
@@ -116,10 +130,14 @@ describe("a key mints only a subset of its own access, in its own organisation",
 
   it("a viewer's key cannot mint in the user's other organisations (personal: full write), a foreign or a missing one", async () => {
     const viewerKey = await pageKey(victor, [], acme);
-    const personal = (await api(viewerKey).get("/api/orgs").expect(200)).body.data.find((o: { personal: boolean }) => o.personal).id as string;
+    const personal = (await api(viewerKey).get("/api/orgs").expect(200)).body.data.find((o: { personal: boolean }) => o.personal)
+      .id as string;
     const before = await counts();
     const toPersonal = await api(viewerKey).post("/api/api-keys", { label: "escape", organizationId: personal });
-    const toForeign = await api(viewerKey).post("/api/api-keys", { label: "escape", organizationId: (await api(aliceFull).get("/api/orgs")).body.data[0].id });
+    const toForeign = await api(viewerKey).post("/api/api-keys", {
+      label: "escape",
+      organizationId: (await api(aliceFull).get("/api/orgs")).body.data[0].id,
+    });
     const toMissing = await api(viewerKey).post("/api/api-keys", { label: "escape", organizationId: "org_missing" });
     refused(toPersonal);
     expect([toForeign.status, toForeign.text]).toEqual([toPersonal.status, toPersonal.text]);

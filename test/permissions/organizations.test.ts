@@ -21,17 +21,33 @@ const api = (raw: string) => ({
   patch: (path: string, body: object) => request(server.url).patch(path).set("Authorization", `Bearer ${raw}`).send(body),
   delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
 });
-const tool = (name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } });
-const mcp = (raw: string, body: object) => request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
+const tool = (name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
+const mcp = (raw: string, body: object) =>
+  request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
 
 /** A key acting in `organizationId`, minted on the account page (a key mints only in its own organisation). */
 const mintIn = async (person: Awaited<ReturnType<typeof signUp>>, organizationId: string, label: string) => {
-  const res = await person.agent.post("/app/account/api-keys").type("form").send({ _csrf: person.csrf, label, organizationId }).redirects(1).expect(200);
+  const res = await person.agent
+    .post("/app/account/api-keys")
+    .type("form")
+    .send({ _csrf: person.csrf, label, organizationId })
+    .redirects(1)
+    .expect(200);
   return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
 };
 
 /** Status, content type, cache header and body bytes: what must not tell a foreign id from a missing one. */
-const shape = (res: request.Response) => ({ status: res.status, type: res.headers["content-type"], cache: res.headers["cache-control"], body: res.text });
+const shape = (res: request.Response) => ({
+  status: res.status,
+  type: res.headers["content-type"],
+  cache: res.headers["cache-control"],
+  body: res.text,
+});
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -100,13 +116,18 @@ describe("role changes reach existing keys on the next request", () => {
     expect(shape(res)).toEqual(shape(missing));
     // a session is refused too, the same way for a foreign and a missing organisation
     const viaSession = await eve.agent.post("/api/api-keys").set("X-CSRF-Token", eve.csrf).send({ label: "sneaky", organizationId: acme });
-    const viaSessionMissing = await eve.agent.post("/api/api-keys").set("X-CSRF-Token", eve.csrf).send({ label: "sneaky", organizationId: "org_doesnotexist" });
+    const viaSessionMissing = await eve.agent
+      .post("/api/api-keys")
+      .set("X-CSRF-Token", eve.csrf)
+      .send({ label: "sneaky", organizationId: "org_doesnotexist" });
     expect(viaSession.status).toBe(400);
     expect(shape(viaSession)).toEqual(shape(viaSessionMissing));
   });
 
   it("an organisation keeps at least one owner", async () => {
-    const aliceId = (await api(aliceKey).get(`/api/orgs/${acme}/members`).expect(200)).body.data.find((m: { role: string }) => m.role === "owner").userId;
+    const aliceId = (await api(aliceKey).get(`/api/orgs/${acme}/members`).expect(200)).body.data.find(
+      (m: { role: string }) => m.role === "owner",
+    ).userId;
     const res = await api(aliceKey).patch(`/api/orgs/${acme}/members/${aliceId}`, { role: "member" });
     expect(res.status).toBe(400);
     expect(res.body.error_description).toBe("An organisation needs at least one owner.");
@@ -116,7 +137,12 @@ describe("role changes reach existing keys on the next request", () => {
 describe("org admins and members' keys", () => {
   it("an admin sees and revokes a member's key; the revocation is audit-logged as org_admin", async () => {
     // A key mints only in its own organisation: bob's Acme key comes from a key acting in Acme.
-    const bobInAcme = await bob.agent.post("/app/account/api-keys").type("form").send({ _csrf: bob.csrf, label: "bob acme seed", organizationId: acme }).redirects(1).expect(200);
+    const bobInAcme = await bob.agent
+      .post("/app/account/api-keys")
+      .type("form")
+      .send({ _csrf: bob.csrf, label: "bob acme seed", organizationId: acme })
+      .redirects(1)
+      .expect(200);
     const seed = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(bobInAcme.text)![1]!;
     const minted = await api(seed).post("/api/api-keys", { label: "bob acme" });
     expect(minted.status, minted.text).toBe(201);
@@ -140,7 +166,10 @@ describe("org admins and members' keys", () => {
   });
 
   it("cross-organisation ids get byte-identical answers to missing ids (API and pages)", async () => {
-    const eveInEvil = await api(await mintIn(eve, evil, "eve evil seed")).post("/api/api-keys", { label: "eve evil", organizationId: evil });
+    const eveInEvil = await api(await mintIn(eve, evil, "eve evil seed")).post("/api/api-keys", {
+      label: "eve evil",
+      organizationId: evil,
+    });
     expect(eveInEvil.status).toBe(201);
     const foreignKey = eveInEvil.body.id as string;
     const evilApp = (await api(eveKey).post(`/api/orgs/${evil}/apps`, { name: "evil app" }).expect(201)).body.id as string;
@@ -153,7 +182,10 @@ describe("org admins and members' keys", () => {
       // another organisation's key / app / member, asked through an organisation alice runs
       [await a.delete(`/api/orgs/${acme}/keys/${foreignKey}`), await a.delete(`/api/orgs/${acme}/keys/key_missing`)],
       [await a.get(`/api/orgs/${acme}/apps/${evilApp}/keys`), await a.get(`/api/orgs/${acme}/apps/app_missing/keys`)],
-      [await a.delete(`/api/orgs/${acme}/members/${(await api(eveKey).get(`/api/orgs/${evil}/members`)).body.data[0].userId}`), await a.delete(`/api/orgs/${acme}/members/usr_missing`)],
+      [
+        await a.delete(`/api/orgs/${acme}/members/${(await api(eveKey).get(`/api/orgs/${evil}/members`)).body.data[0].userId}`),
+        await a.delete(`/api/orgs/${acme}/members/usr_missing`),
+      ],
     ];
     for (const [foreign, missing] of pairs) {
       expect(foreign.status).toBe(404);
@@ -175,17 +207,28 @@ describe("org admins and members' keys", () => {
 describe("app keys", () => {
   it("are minted on the app page, listed apart from user keys, and act for the app", async () => {
     const orgPage = await alice.agent.get(`/app/orgs/${acme}`).expect(200);
-    const created = await alice.agent.post(`/app/orgs/${acme}/apps`).type("form").send({ _csrf: csrfFrom(orgPage.text), name: "Support bot" }).expect(303);
+    const created = await alice.agent
+      .post(`/app/orgs/${acme}/apps`)
+      .type("form")
+      .send({ _csrf: csrfFrom(orgPage.text), name: "Support bot" })
+      .expect(303);
     const appPath = created.headers.location as string;
     const appId = appPath.split("/").pop()!;
     const appPage = await alice.agent.get(appPath).expect(200);
-    const minted = await alice.agent.post(`${appPath}/keys`).type("form").send({ _csrf: csrfFrom(appPage.text), label: "prod", scopes: ["mcp:read"] });
+    const minted = await alice.agent
+      .post(`${appPath}/keys`)
+      .type("form")
+      .send({ _csrf: csrfFrom(appPage.text), label: "prod", scopes: ["mcp:read"] });
     expect(minted.status).toBe(201);
     const raw = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(minted.text)![1]!;
 
     const who = await mcp(raw, tool("whoami"));
     expect(who.status, who.text).toBe(200);
-    expect(who.body.result.structuredContent).toMatchObject({ app: { id: appId, name: "Support bot" }, organizationId: acme, effectiveScopes: ["mcp:read"] });
+    expect(who.body.result.structuredContent).toMatchObject({
+      app: { id: appId, name: "Support bot" },
+      organizationId: acme,
+      effectiveScopes: ["mcp:read"],
+    });
     expect(who.body.result.structuredContent.email).toBeUndefined();
     expect((await mcp(raw, tool("notes_add", { text: "x" }))).status).toBe(403);
 
@@ -193,7 +236,10 @@ describe("app keys", () => {
     const own = (await api(aliceKey).get("/api/api-keys").expect(200)).body.data as { label: string }[];
     expect(own.map((k) => k.label)).not.toContain("prod");
     expect((await api(raw).get("/api/api-keys")).status).toBe(401);
-    const appKeys = (await api(aliceKey).get(`/api/orgs/${acme}/apps/${appId}/keys`).expect(200)).body.data as { label: string; appId: string }[];
+    const appKeys = (await api(aliceKey).get(`/api/orgs/${acme}/apps/${appId}/keys`).expect(200)).body.data as {
+      label: string;
+      appId: string;
+    }[];
     expect(appKeys).toEqual([expect.objectContaining({ label: "prod", appId })]);
   });
 

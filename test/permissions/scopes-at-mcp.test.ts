@@ -14,8 +14,17 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 const call = (raw: string, body: unknown) =>
-  request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body as object);
-const tool = (name: string, args: Record<string, unknown> = {}, id = 1) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+  request(server.url)
+    .post("/mcp")
+    .set("Authorization", `Bearer ${raw}`)
+    .set("Accept", "application/json, text/event-stream")
+    .send(body as object);
+const tool = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
 const prm = () => `${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp`;
 
 describe("tool scopes at /mcp", () => {
@@ -31,7 +40,11 @@ describe("tool scopes at /mcp", () => {
       `Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="${prm()}", error_description="This key lacks the mcp:write scope"`,
     );
     expect(write.headers["cache-control"]).toBe("no-store");
-    expect(write.body).toEqual({ error: "insufficient_scope", error_description: "This key lacks the mcp:write scope", scope: "mcp:write" });
+    expect(write.body).toEqual({
+      error: "insufficient_scope",
+      error_description: "This key lacks the mcp:write scope",
+      scope: "mcp:write",
+    });
     // nothing was written
     expect((await call(raw, tool("notes_list"))).body.result.structuredContent).toEqual({ notes: [] });
   });
@@ -76,13 +89,21 @@ describe("consent grants a subset", () => {
     const reg = await register(server);
     const clientId = reg.body.client_id as string;
     const pkce = pkcePair();
-    const page = await follow(user.agent, server, authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope, resource: `${server.url}/mcp` }));
+    const page = await follow(
+      user.agent,
+      server,
+      authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope, resource: `${server.url}/mcp` }),
+    );
     return { clientId, pkce, page };
   }
 
   async function submit(page: { text: string }, form: Record<string, string | string[]>) {
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(page.text)![1]!;
-    const res = await user.agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(page.text), ...form }).redirects(0);
+    const res = await user.agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), ...form })
+      .redirects(0);
     expect(res.status, res.text).toBe(303);
     return new URL((await follow(user.agent, server, res.headers.location!)).location!);
   }
@@ -91,7 +112,9 @@ describe("consent grants a subset", () => {
     const { page } = await consentPage("mcp:read mcp:write");
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/<input type="checkbox" name="scopes" value="mcp:read" checked>\s*<code>mcp:read<\/code> — Read access/);
-    expect(page.text).toMatch(/value="mcp:write" checked>\s*<code>mcp:write<\/code> — Read and write access <small class="muted">\(includes mcp:read\)<\/small>/);
+    expect(page.text).toMatch(
+      /value="mcp:write" checked>\s*<code>mcp:write<\/code> — Read and write access <small class="muted">\(includes mcp:read\)<\/small>/,
+    );
   });
 
   it("the client receives exactly the ticked subset: token scope and key row", async () => {
@@ -119,7 +142,11 @@ describe("consent grants a subset", () => {
   it("an unknown scope is invalid_scope, sent back to the client", async () => {
     const reg = await register(server);
     const { challenge } = pkcePair();
-    const res = await follow(user.agent, server, authorizeUrl({ clientId: reg.body.client_id, challenge, method: "S256", scope: "mcp:read mcp:delete" }));
+    const res = await follow(
+      user.agent,
+      server,
+      authorizeUrl({ clientId: reg.body.client_id, challenge, method: "S256", scope: "mcp:read mcp:delete" }),
+    );
     const back = new URL(res.location!);
     expect(back.origin + back.pathname).toBe("http://127.0.0.1:33418/callback");
     expect(back.searchParams.get("error")).toBe("invalid_scope");

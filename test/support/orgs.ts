@@ -8,7 +8,10 @@ type Person = Awaited<ReturnType<typeof signUp>>;
 
 /** Invites `person` with the admin's key and accepts in their browser session; returns their user id. */
 export async function joinOrg(server: TestServer, adminKey: string, orgId: string, person: Person, role: string): Promise<string> {
-  const invited = await request(server.url).post(`/api/orgs/${orgId}/members`).set("Authorization", `Bearer ${adminKey}`).send({ email: person.email, role });
+  const invited = await request(server.url)
+    .post(`/api/orgs/${orgId}/members`)
+    .set("Authorization", `Bearer ${adminKey}`)
+    .send({ email: person.email, role });
   expect(invited.status, invited.text).toBe(202);
   const accepted = await person.agent.post(`/api/invitations/${invited.body.id}/accept`).set("X-CSRF-Token", person.csrf);
   expect(accepted.status, accepted.text).toBe(200);

@@ -68,7 +68,14 @@ export async function restartTestServer(server: TestServer): Promise<TestServer>
     },
   });
   const running = await startServer(server.config, createLogger("info", sink), { migrate: false });
-  return { ...server, ...running, close: async () => { await running.stop(); await server.database.drop(); } };
+  return {
+    ...server,
+    ...running,
+    close: async () => {
+      await running.stop();
+      await server.database.drop();
+    },
+  };
 }
 
 /** A supertest agent that keeps cookies, like a browser. */
@@ -100,7 +107,11 @@ export async function signUp(server: Reachable, email = uniqueEmail(), password 
   // Sign-up does not log in (its answer must not tell whether the email was taken): log in next.
   if (signedUp.headers.location?.startsWith("/login")) {
     const login = await agent.get("/login").expect(200);
-    await agent.post("/login").type("form").send({ _csrf: csrfFrom(login.text), email, password }).expect(303);
+    await agent
+      .post("/login")
+      .type("form")
+      .send({ _csrf: csrfFrom(login.text), email, password })
+      .expect(303);
   }
   const keysPage = await agent.get("/app/account/api-keys").expect(200);
   return { agent, email, password, csrf: csrfFrom(keysPage.text) };
@@ -108,7 +119,8 @@ export async function signUp(server: Reachable, email = uniqueEmail(), password 
 
 /** Mints a portal key through the account page; returns the raw key shown in the reveal banner. */
 export async function mintOnPage(agent: ReturnType<typeof browser>, csrf: string, label = "test key", scopes: string[] = []) {
-  const res = await agent.post("/app/account/api-keys").type("form").send({ _csrf: csrf, label, scopes }).redirects(1).expect(200); // 303 → the one-time reveal
+  // 303 → the one-time reveal
+  const res = await agent.post("/app/account/api-keys").type("form").send({ _csrf: csrf, label, scopes }).redirects(1).expect(200);
   const m = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text);
   if (!m) throw new Error("no reveal banner");
   return { raw: m[1]!, html: res.text };

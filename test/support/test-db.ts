@@ -30,12 +30,7 @@ export async function makeUser(db: Db, email = `u${randomUUID().slice(0, 8)}@exa
 
 /** Decodes the few entities ejs produces, to read text back out of a rendered page. */
 export function unescapeHtml(s: string): string {
-  return s
-    .replace(/&#34;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&amp;/g, "&");
+  return s.replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
 /** The <tr> of one key on the account page, by key id. */

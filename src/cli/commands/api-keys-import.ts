@@ -48,10 +48,16 @@ export function registerApiKeysImport(program: Command): void {
       });
       if (options.dryRun) {
         if (options.json) printJson({ dryRun: true, valid: rows.length });
-        else out(`Dry run: ${rows.length} key${rows.length === 1 ? "" : "s"} would be imported for ${result.owner.email}; nothing was written.`);
+        else
+          out(
+            `Dry run: ${rows.length} key${rows.length === 1 ? "" : "s"} would be imported for ${result.owner.email}; nothing was written.`,
+          );
         return;
       }
       if (options.json) printJson(result.imported);
-      else out(`Imported ${result.imported.length} key${result.imported.length === 1 ? "" : "s"} for ${result.owner.email} (source: Unknown).`);
+      else
+        out(
+          `Imported ${result.imported.length} key${result.imported.length === 1 ? "" : "s"} for ${result.owner.email} (source: Unknown).`,
+        );
     });
 }

@@ -63,7 +63,7 @@ export function registerApiKeys(program: Command): void {
         .argParser(collect)
         .default([], "full access"),
     )
-    .option("--json", "print the key's details and the raw key (field \"key\") as JSON")
+    .option("--json", 'print the key\'s details and the raw key (field "key") as JSON')
     .action(async (label: string, options: CreateOptions, cmd: Command) => {
       const scopes = parseScopes(options.scopes);
       const email = localUser(options);
@@ -111,7 +111,9 @@ export function registerApiKeys(program: Command): void {
     .action(async (id: string, options: UserOptions, cmd: Command) => {
       const email = localUser(options);
       if (email === null) return remoteRevoke(id, options);
-      const [done] = await withServices(cmd, async (services) => services.keys.revoke({ kind: "own", userId: (await requireUser(services, email)).id, id }, BY_CLI));
+      const [done] = await withServices(cmd, async (services) =>
+        services.keys.revoke({ kind: "own", userId: (await requireUser(services, email)).id, id }, BY_CLI),
+      );
       if (!done) throw CliError.notFound(`no API key ${id} for ${email}`);
       if (options.json) printJson(done.key);
       else out(done.wasActive ? `Revoked API key ${id} "${done.key.label}".` : `API key ${id} was already revoked.`);

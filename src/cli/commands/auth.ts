@@ -65,7 +65,14 @@ export function registerAuth(program: Command): void {
         },
       });
       const identity = await whoami(server, result.key);
-      saveCredential(server, { key: result.key, via: "login", clientId: result.clientId, email: identity.email, keyId: identity.keyId, savedAt: new Date().toISOString() });
+      saveCredential(server, {
+        key: result.key,
+        via: "login",
+        clientId: result.clientId,
+        email: identity.email,
+        keyId: identity.keyId,
+        savedAt: new Date().toISOString(),
+      });
       if (previous?.via === "login" && previous.key !== result.key) {
         // The key this command stored last time is ours to clean up.
         await revokeByOAuth(server, previous.key, previous.clientId ?? FIRST_PARTY_CLIENT_ID, result.metadata).catch(() => false);
@@ -101,7 +108,16 @@ export function registerAuth(program: Command): void {
       const identity = await whoami(target.server, target.key);
       const from = target.from === "env" ? TOKEN_ENV : credentialsPath();
       if (options.json) {
-        printJson({ server: target.server, email: identity.email, userId: identity.userId, keyId: identity.keyId, keySource: identity.keySource, scopes: identity.scopes, tokenFrom: target.from, tokenPath: target.from === "file" ? from : null });
+        printJson({
+          server: target.server,
+          email: identity.email,
+          userId: identity.userId,
+          keyId: identity.keyId,
+          keySource: identity.keySource,
+          scopes: identity.scopes,
+          tokenFrom: target.from,
+          tokenPath: target.from === "file" ? from : null,
+        });
         return;
       }
       out(`Server:  ${target.server}`);
@@ -132,10 +148,17 @@ export function registerAuth(program: Command): void {
           await call(server, `/api/api-keys/${encodeURIComponent(still.keyId)}`, { method: "DELETE", headers: bearer(stored.key) });
           still = await identityOrNull(server, stored.key);
         }
-        if (still) throw new CliError(`the server still accepts key ${still.keyId}; it stays stored. Revoke it on the account page, then run \`keyward auth logout --local\``);
+        if (still)
+          throw new CliError(
+            `the server still accepts key ${still.keyId}; it stays stored. Revoke it on the account page, then run \`keyward auth logout --local\``,
+          );
       }
       forgetCredential(server);
-      out(options.local ? `Removed the key for ${server} from ${credentialsPath()} (not revoked).` : `Logged out of ${server}: the key${stored.keyId ? ` ${stored.keyId}` : ""} is revoked and removed from ${credentialsPath()}.`);
+      out(
+        options.local
+          ? `Removed the key for ${server} from ${credentialsPath()} (not revoked).`
+          : `Logged out of ${server}: the key${stored.keyId ? ` ${stored.keyId}` : ""} is revoked and removed from ${credentialsPath()}.`,
+      );
       if (process.env[TOKEN_ENV]) note(`Note: ${TOKEN_ENV} is still set; logout does not touch it.`);
     });
 }

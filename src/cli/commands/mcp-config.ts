@@ -10,7 +10,11 @@ export function registerMcpConfig(program: Command): void {
     .command("mcp-config")
     .description("print the config snippet an MCP host needs to connect to a Keyward server")
     .addOption(new Option("--host <host>", "the MCP host").choices(MCP_HOSTS).makeOptionMandatory())
-    .addOption(new Option("--auth <kind>", "oauth: the host logs in through the browser; key: the host sends a key from an environment variable").choices(["oauth", "key"]).default("oauth"))
+    .addOption(
+      new Option("--auth <kind>", "oauth: the host logs in through the browser; key: the host sends a key from an environment variable")
+        .choices(["oauth", "key"])
+        .default("oauth"),
+    )
     .option("--server <url>", "the Keyward server (default: KEYWARD_SERVER, then the last server logged in to)")
     .action((options: { host: McpHost; auth: HostAuth; server?: string }) => {
       const snippet = hostSnippet(options.host, options.auth, resolveServer(options.server));

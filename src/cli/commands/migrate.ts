@@ -10,7 +10,10 @@ export function registerMigrate(program: Command): void {
     .action(async (_options: object, cmd: Command) => {
       const config = configFor(cmd);
       // Loaded when the command runs, so `keyward --help` does not load the database client.
-      const [{ migrate }, { normalizeDatabaseUrl, redactDatabaseUrl }] = await Promise.all([import("../../db/migrate.js"), import("../../db/client.js")]);
+      const [{ migrate }, { normalizeDatabaseUrl, redactDatabaseUrl }] = await Promise.all([
+        import("../../db/migrate.js"),
+        import("../../db/client.js"),
+      ]);
       await migrate(config.databaseUrl);
       out(`Database is up to date: ${redactDatabaseUrl(normalizeDatabaseUrl(config.databaseUrl))}`);
     });

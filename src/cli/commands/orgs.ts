@@ -31,11 +31,18 @@ export function registerOrgs(program: Command): void {
       const role = roleSchema.safeParse(options.role);
       if (!role.success) throw CliError.usage(`--role: ${role.error.issues[0]?.message ?? "invalid role"}`);
       const member = await withServices(cmd, async (services) => {
-        if (!(await services.db.organization.findUnique({ where: { id: organizationId } }))) throw CliError.notFound(`no organisation ${organizationId}`);
+        if (!(await services.db.organization.findUnique({ where: { id: organizationId } })))
+          throw CliError.notFound(`no organisation ${organizationId}`);
         const added = await services.orgs.addMember(organizationId, "owner", email.data, role.data).catch((err: unknown) => {
           throw err instanceof OrgInputError ? new CliError(err.message) : err;
         });
-        await services.audit.record({ userId: added.userId, actor: { type: "cli", id: null }, action: "org.member_added", targetId: organizationId, details: { role: added.role } });
+        await services.audit.record({
+          userId: added.userId,
+          actor: { type: "cli", id: null },
+          action: "org.member_added",
+          targetId: organizationId,
+          details: { role: added.role },
+        });
         return added;
       });
       if (options.json) printJson(member);

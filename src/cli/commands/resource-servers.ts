@@ -16,7 +16,7 @@ export function registerResourceServers(program: Command): void {
   servers
     .command("add")
     .description("register a resource server and print its client id and secret (the secret is shown once)")
-    .argument("<name>", "a name for the resource server, e.g. \"billing API\"")
+    .argument("<name>", 'a name for the resource server, e.g. "billing API"')
     .option("--json", "print the client as JSON")
     .action(async (name: string, options: JsonOption, cmd: Command) => {
       const created = await withServices(cmd, async ({ db }) => {
@@ -28,12 +28,20 @@ export function registerResourceServers(program: Command): void {
         }
       });
       if (options.json) {
-        printJson({ client_id: created.clientId, client_secret: created.clientSecret, client_name: created.name, token_endpoint_auth_method: "client_secret_basic", created_at: created.createdAt });
+        printJson({
+          client_id: created.clientId,
+          client_secret: created.clientSecret,
+          client_name: created.name,
+          token_endpoint_auth_method: "client_secret_basic",
+          created_at: created.createdAt,
+        });
         return;
       }
       out(`client_id:     ${created.clientId}`);
       out(`client_secret: ${created.clientSecret}`);
-      note(`Registered resource server "${created.name}". The secret is not shown again; authenticate with client_secret_basic or client_secret_post.`);
+      note(
+        `Registered resource server "${created.name}". The secret is not shown again; authenticate with client_secret_basic or client_secret_post.`,
+      );
     });
 
   servers
@@ -43,7 +51,15 @@ export function registerResourceServers(program: Command): void {
     .action(async (options: JsonOption, cmd: Command) => {
       const list = await withServices(cmd, ({ db }) => createResourceServers(db).list());
       if (options.json) printJson(list.map((s) => ({ client_id: s.clientId, client_name: s.name, created_at: s.createdAt })));
-      else out(list.length ? formatTable(["CLIENT ID", "NAME", "CREATED (UTC)"], list.map((s) => [s.clientId, s.name, `${s.createdAt.slice(0, 10)} ${s.createdAt.slice(11, 16)}`])) : "No resource servers.");
+      else
+        out(
+          list.length
+            ? formatTable(
+                ["CLIENT ID", "NAME", "CREATED (UTC)"],
+                list.map((s) => [s.clientId, s.name, `${s.createdAt.slice(0, 10)} ${s.createdAt.slice(11, 16)}`]),
+              )
+            : "No resource servers.",
+        );
     });
 
   servers

@@ -16,7 +16,8 @@ export interface RemoteOptions {
 
 /** The --user email for the local-database form, or null for the remote form. Both is a usage error. */
 export function localUser(options: RemoteOptions): string | null {
-  if (options.user !== undefined && options.server !== undefined) throw CliError.usage("give --user (this machine's database) or --server (a remote server), not both");
+  if (options.user !== undefined && options.server !== undefined)
+    throw CliError.usage("give --user (this machine's database) or --server (a remote server), not both");
   return options.user ?? null;
 }
 
@@ -40,7 +41,10 @@ const keyView = z.looseObject({
 const minted = keyView.extend({ key: z.string() });
 
 async function api(target: Target, what: string, path: string, init: RequestInit = {}): Promise<unknown> {
-  const res = await call(target.server, `/api/api-keys${path}`, { ...init, headers: { ...bearer(target.key), Accept: "application/json", ...init.headers } });
+  const res = await call(target.server, `/api/api-keys${path}`, {
+    ...init,
+    headers: { ...bearer(target.key), Accept: "application/json", ...init.headers },
+  });
   if (res.status === 401) {
     const text = await errorText(res);
     if (/another resource/i.test(text) || (target.from === "file" && target.stored?.via === "login")) {
@@ -64,7 +68,11 @@ function parsed<T>(schema: z.ZodType<T>, value: unknown, what: string, server: s
 
 export async function remoteCreate(label: string, scopes: string[], options: RemoteOptions): Promise<void> {
   const target = resolveTarget(options.server);
-  const body = await api(target, "create", "", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label, scopes }) });
+  const body = await api(target, "create", "", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ label, scopes }),
+  });
   const key = parsed(minted, body, "create", target.server);
   if (options.json) return printJson(key);
   out(key.key);

@@ -38,11 +38,15 @@ export function resolveTarget(option: string | undefined): Target {
   const fromEnv = process.env[TOKEN_ENV]?.trim();
   if (fromEnv) return { server, key: fromEnv, from: "env", stored };
   if (stored) return { server, key: stored.key, from: "file", stored };
-  throw authFailure(`not logged in to ${server}: run \`keyward auth login --server ${server}\`, \`keyward auth set-token\`, or set ${TOKEN_ENV}`);
+  throw authFailure(
+    `not logged in to ${server}: run \`keyward auth login --server ${server}\`, \`keyward auth set-token\`, or set ${TOKEN_ENV}`,
+  );
 }
 
 export function describeSource(target: Target): string {
-  return target.from === "env" ? `${TOKEN_ENV} environment variable` : `${credentialsPath()} (${target.stored?.via === "login" ? "auth login" : "auth set-token"})`;
+  return target.from === "env"
+    ? `${TOKEN_ENV} environment variable`
+    : `${credentialsPath()} (${target.stored?.via === "login" ? "auth login" : "auth set-token"})`;
 }
 
 export async function call(server: string, path: string, init: RequestInit = {}): Promise<Response> {

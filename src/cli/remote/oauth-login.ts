@@ -37,7 +37,8 @@ async function getJson<T>(server: string, path: string, schema: z.ZodType<T>, wh
 
 export async function discover(server: string): Promise<AuthServerMetadata> {
   const meta = await getJson(server, "/.well-known/oauth-authorization-server", asMetadata, "discovery");
-  if (meta.issuer.replace(/\/+$/, "") !== server) throw new CliError(`discovery: the server calls itself ${meta.issuer}, not ${server}; use --server ${meta.issuer}`);
+  if (meta.issuer.replace(/\/+$/, "") !== server)
+    throw new CliError(`discovery: the server calls itself ${meta.issuer}, not ${server}; use --server ${meta.issuer}`);
   return meta;
 }
 
@@ -64,7 +65,8 @@ async function listenForCallback(state: string): Promise<Callback> {
     };
     if (req.method !== "GET" || url.pathname !== "/callback") return send(404, "Not found", "This is the Keyward CLI's login callback.");
     // A request without our state is not the answer to our request: ignore it, keep waiting.
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return send(400, "Unexpected request", "This login attempt does not match the one the CLI started.");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      return send(400, "Unexpected request", "This login attempt does not match the one the CLI started.");
     const denied = url.searchParams.get("error");
     if (denied) send(200, "Login not completed", "The Keyward CLI was not authorized. You can close this window.");
     else send(200, "Logged in", "The Keyward CLI is logged in. You can close this window and return to the terminal.");
@@ -107,7 +109,10 @@ export async function oauthLogin(options: LoginOptions): Promise<LoginResult> {
   const { server, progress } = options;
   const metadata = await discover(server);
   const protectedResource = await getJson(server, "/.well-known/oauth-protected-resource/mcp", prMetadata, "discovery");
-  if (!metadata.registration_endpoint) throw new CliError(`${server} does not offer dynamic client registration (REGISTRATION=closed); use \`keyward auth set-token\` with a key from the account page`);
+  if (!metadata.registration_endpoint)
+    throw new CliError(
+      `${server} does not offer dynamic client registration (REGISTRATION=closed); use \`keyward auth set-token\` with a key from the account page`,
+    );
 
   const state = b64url(randomBytes(24));
   const verifier = b64url(randomBytes(32));
@@ -152,7 +157,11 @@ export async function oauthLogin(options: LoginOptions): Promise<LoginResult> {
     const query = await Promise.race([
       callback.result,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new CliError(`timed out after ${options.timeoutSeconds} s waiting for the browser; run \`keyward auth login\` again`)), options.timeoutSeconds * 1000);
+        timer = setTimeout(
+          () =>
+            reject(new CliError(`timed out after ${options.timeoutSeconds} s waiting for the browser; run \`keyward auth login\` again`)),
+          options.timeoutSeconds * 1000,
+        );
       }),
       new Promise<never>((_, reject) => {
         onSigint = () => reject(new CliError("cancelled", ExitCode.interrupted));
@@ -173,11 +182,19 @@ export async function oauthLogin(options: LoginOptions): Promise<LoginResult> {
     const token = await call(server, metadata.token_endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-      body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: callback.redirectUri, client_id: clientId, code_verifier: verifier, resource: protectedResource.resource }),
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: callback.redirectUri,
+        client_id: clientId,
+        code_verifier: verifier,
+        resource: protectedResource.resource,
+      }),
     });
     if (!token.ok) throw authFailure(`login failed at the token endpoint: ${await errorText(token)}`);
     const issued = tokenResponse.safeParse(await token.json().catch(() => undefined));
-    if (!issued.success || issued.data.token_type.toLowerCase() !== "bearer") throw new CliError("login failed: the token endpoint's answer has no bearer access_token");
+    if (!issued.success || issued.data.token_type.toLowerCase() !== "bearer")
+      throw new CliError("login failed: the token endpoint's answer has no bearer access_token");
     return { key: issued.data.access_token, clientId, resource: protectedResource.resource, metadata };
   } finally {
     if (timer) clearTimeout(timer);

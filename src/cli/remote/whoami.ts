@@ -46,7 +46,8 @@ export async function whoami(server: string, key: string): Promise<Identity> {
   } catch {
     throw new CliError(`whoami: ${server}/mcp did not answer like a Keyward server`);
   }
-  if (reply.error || !reply.result || reply.result.isError) throw new CliError(`whoami: the server refused: ${reply.error?.message ?? "tool error"}`);
+  if (reply.error || !reply.result || reply.result.isError)
+    throw new CliError(`whoami: the server refused: ${reply.error?.message ?? "tool error"}`);
   const identity = identitySchema.safeParse(reply.result.structuredContent);
   if (!identity.success) throw new CliError(`whoami: ${server}/mcp did not answer like a Keyward server`);
   return identity.data;

@@ -58,7 +58,8 @@ export async function checkProof(request: ProofRequest, nowSeconds = Math.floor(
     return "dpop_proof_invalid"; // malformed, wrong typ, alg not allowed, no/private/odd jwk, bad signature
   }
   const { jti, iat, htm, htu, ath } = payload;
-  if (typeof jti !== "string" || jti.length === 0 || jti.length > 256 || typeof iat !== "number" || !Number.isFinite(iat)) return "dpop_proof_invalid";
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > 256 || typeof iat !== "number" || !Number.isFinite(iat))
+    return "dpop_proof_invalid";
   if (htm !== request.htm) return "dpop_proof_htm";
   if (!sameUrl(htu, request.htu)) return "dpop_proof_htu";
   if (Math.abs(nowSeconds - iat) > DPOP_IAT_WINDOW_SECONDS) return "dpop_proof_iat";

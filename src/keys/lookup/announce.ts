@@ -73,7 +73,8 @@ export function announcingKeyWrites(db: Db, announce: (() => Promise<void>) | un
     },
   });
   // Keep what createDb attached to the client (its provider, read by providerOfDb).
-  for (const symbol of Object.getOwnPropertySymbols(db)) Object.defineProperty(extended, symbol, { value: (db as unknown as Record<symbol, unknown>)[symbol] });
+  for (const symbol of Object.getOwnPropertySymbols(db))
+    Object.defineProperty(extended, symbol, { value: (db as unknown as Record<symbol, unknown>)[symbol] });
   Object.defineProperty(extended, ANNOUNCE, { value: announce });
   return extended as unknown as Db;
 }

@@ -47,7 +47,11 @@ export function openKeyLookup(databaseUrl: string, options: KeyLookupOptions): K
   const opened =
     providerOf(url) === "sqlite"
       ? openSqliteReader(sqliteFile(url))
-      : openPostgresReader(url, { changeFeed: caching && (options.changeFeed ?? true), leaseMs: options.leaseMs ?? 5000, onError: options.onError });
+      : openPostgresReader(url, {
+          changeFeed: caching && (options.changeFeed ?? true),
+          leaseMs: options.leaseMs ?? 5000,
+          onError: options.onError,
+        });
   const cache = caching && opened.changes ? keyCache(opened.reader, opened.changes.token, options.cacheSize) : undefined;
   return {
     reader: cache ?? opened.reader,

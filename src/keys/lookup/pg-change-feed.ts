@@ -247,7 +247,10 @@ export interface Announcer {
 
 type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
 
-/** As long as any lease an instance can hold (VERIFY_CACHE_LEASE_SECONDS is at most 300): a row claiming more is waited for this long, no longer. */
+/**
+ * As long as any lease an instance can hold (VERIFY_CACHE_LEASE_SECONDS is at most 300): a row claiming more is waited for this long, no
+ * longer.
+ */
 const LONGEST_WAIT_MS = 300_000;
 /** Past the database's leaseUntil by the writer's clock before the last look, so that look sees it lapsed. */
 const SLACK_MS = 25;

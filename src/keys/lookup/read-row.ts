@@ -37,7 +37,9 @@ export interface OpenedReader {
   reader: KeyReader;
   /** The change token a cache must check before every read; undefined when nothing can vouch for one (PostgreSQL without the feed). */
   changes: { token: ChangeToken; check: ChangeCheck } | undefined;
-  /** PostgreSQL: after a commit verification must see, resolves once every instance's cache has let go of the old rows. Undefined on SQLite. */
+  /**
+   * PostgreSQL: after a commit verification must see, resolves once every instance's cache has let go of the old rows. Undefined on SQLite.
+   */
   announce: (() => Promise<void>) | undefined;
   /** PostgreSQL with the feed: the feed this instance listens to. */
   feed: ChangeFeed | undefined;
@@ -111,14 +113,21 @@ export function openPostgresReader(url: string, options: PostgresReaderOptions):
   pool.on("error", () => {});
   // Timestamps are read as text and parsed as UTC (Prisma stores UTC in `timestamp(3)`), without
   // touching pg's global type parsers, which Prisma's adapter shares.
-  const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : driver.types.getTypeParser(oid, format)) };
+  const types = {
+    getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 1114 ? (v: string) => v : driver.types.getTypeParser(oid, format)),
+  };
   const leaseMs = options.leaseMs;
   const feed = options.changeFeed ? listen(url, { leaseMs, onError: options.onError }) : undefined;
   const { announce } = announcer((text, values) => pool.query(text, values));
   return {
     reader: {
       async find(digest) {
-        const result = await pool.query({ name: "keyward_find_key", text: `${SELECT}$1`, values: [hexOfDigest(digest)], types } as pg.QueryConfig<[string]>);
+        const result = await pool.query({
+          name: "keyward_find_key",
+          text: `${SELECT}$1`,
+          values: [hexOfDigest(digest)],
+          types,
+        } as pg.QueryConfig<[string]>);
         const row = result.rows[0] as Record<string, unknown> | undefined;
         return row ? withDates(row) : undefined;
       },

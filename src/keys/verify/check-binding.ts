@@ -11,7 +11,13 @@ import type { ReplayGuard } from "../dpop/replay.js";
 import type { VerifyContext, VerifyFailure, VerifyStep } from "./context.js";
 
 export const checkBinding = (replay: ReplayGuard): VerifyStep => {
-  const checkBound = async (ctx: VerifyContext, jkt: string, htm: string, htu: string, proof: string): Promise<VerifyFailure | undefined> => {
+  const checkBound = async (
+    ctx: VerifyContext,
+    jkt: string,
+    htm: string,
+    htu: string,
+    proof: string,
+  ): Promise<VerifyFailure | undefined> => {
     const checked = await checkProof({ proof, htm, htu, raw: ctx.raw });
     if (typeof checked === "string") return checked;
     if (checked.jkt !== jkt) return "dpop_key_mismatch";

@@ -39,7 +39,11 @@ export type VerifyResult =
   | { ok: false; reason: VerifyFailure };
 
 /** `reader`: how a key row is found (the server's reads through the verification cache: src/keys/lookup/). */
-export function createVerifier(db: Db, tracker: LastUsedTracker, options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; reader: KeyReader }) {
+export function createVerifier(
+  db: Db,
+  tracker: LastUsedTracker,
+  options: { legacyKeyPattern?: RegExp; catalogue: ScopeCatalogue; reader: KeyReader },
+) {
   const steps: VerifyStep[] = [
     checkFormatOrLegacy(options.legacyKeyPattern), // garbage stops here, before any database work
     findRow(options.reader), // one indexed query, or none when the cache holds the row

@@ -13,12 +13,23 @@ export const pkcePair = () => {
 export async function register(server: Reachable, metadata: Record<string, unknown> = {}) {
   const res = await request(server.url)
     .post("/reg")
-    .send({ client_name: "Test MCP client", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], ...metadata });
+    .send({
+      client_name: "Test MCP client",
+      redirect_uris: ["http://127.0.0.1:33418/callback"],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      ...metadata,
+    });
   return res;
 }
 
 /** Follows redirects inside the server; stops at the first redirect that leaves it (the client's redirect_uri). */
-export async function follow(agent: TestAgent, server: Reachable, location: string): Promise<{ status: number; location?: string; text: string; headers?: Record<string, string> }> {
+export async function follow(
+  agent: TestAgent,
+  server: Reachable,
+  location: string,
+): Promise<{ status: number; location?: string; text: string; headers?: Record<string, string> }> {
   let url = location;
   for (let i = 0; i < 10; i++) {
     if (!url.startsWith(server.url) && !url.startsWith("/")) return { status: 302, location: url, text: "" };
@@ -44,7 +55,12 @@ export interface AuthorizeParams {
 }
 
 export function authorizeUrl(p: AuthorizeParams): string {
-  const q = new URLSearchParams({ response_type: "code", client_id: p.clientId, redirect_uri: p.redirectUri ?? "http://127.0.0.1:33418/callback", state: p.state ?? "st4te" });
+  const q = new URLSearchParams({
+    response_type: "code",
+    client_id: p.clientId,
+    redirect_uri: p.redirectUri ?? "http://127.0.0.1:33418/callback",
+    state: p.state ?? "st4te",
+  });
   if (p.challenge !== undefined) q.set("code_challenge", p.challenge);
   if (p.method !== undefined) q.set("code_challenge_method", p.method);
   if (p.scope !== undefined) q.set("scope", p.scope);
@@ -56,7 +72,8 @@ export function authorizeUrl(p: AuthorizeParams): string {
 export async function authorize(agent: TestAgent, server: Reachable, p: AuthorizeParams, decision: "Allow" | "Deny" = "Allow") {
   const first = await follow(agent, server, authorizeUrl(p));
   if (first.location) return new URL(first.location);
-  if (first.status !== 200 || !first.text.includes("Authorize")) throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
+  if (first.status !== 200 || !first.text.includes("Authorize"))
+    throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
   const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
   const res = await agent
     .post(`/interaction/${uid}/${decision === "Allow" ? "confirm" : "abort"}`)
@@ -68,7 +85,10 @@ export async function authorize(agent: TestAgent, server: Reachable, p: Authoriz
   return new URL(done.location!);
 }
 
-export async function exchange(server: Reachable, p: { clientId: string; code: string; verifier: string; redirectUri?: string; resource?: string }) {
+export async function exchange(
+  server: Reachable,
+  p: { clientId: string; code: string; verifier: string; redirectUri?: string; resource?: string },
+) {
   const form: Record<string, string> = {
     grant_type: "authorization_code",
     code: p.code,

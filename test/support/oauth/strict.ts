@@ -25,10 +25,15 @@ export async function discover(server: TestServer, algorithm: "oauth2" | "oidc")
 export async function approve(agent: TestAgent, server: TestServer, authorizationUrl: URL): Promise<URL> {
   const first = await follow(agent, server, authorizationUrl.href);
   if (first.location) return new URL(first.location);
-  if (first.status !== 200 || !first.text.includes("Authorize")) throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
+  if (first.status !== 200 || !first.text.includes("Authorize"))
+    throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
   const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)?.[1];
   if (!uid) throw new Error("no consent form on the page");
-  const res = await agent.post(`/interaction/${uid}/confirm`).type("form").send({ _csrf: csrfFrom(first.text) }).redirects(0);
+  const res = await agent
+    .post(`/interaction/${uid}/confirm`)
+    .type("form")
+    .send({ _csrf: csrfFrom(first.text) })
+    .redirects(0);
   if (res.status !== 303) throw new Error(`consent answered ${res.status}: ${res.text.slice(0, 300)}`);
   const done = await follow(agent, server, res.headers.location as string);
   if (!done.location) throw new Error(`authorization did not come back to the client: ${done.status} ${done.text.slice(0, 300)}`);
