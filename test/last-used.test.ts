@@ -217,9 +217,9 @@ describe("last used over HTTP", () => {
       // the API call above already counted as a use; a fresh key shows "Never"
       const fresh = await mintOnPage(agent, csrf, "unused key");
       const freshId = /data-key-id="(key_[^"]+)"/.exec(fresh.html)![1]!;
-      expect(rowFor(fresh.html, freshId)).toMatch(/<td>Never<\/td>/);
+      expect(rowFor(fresh.html, freshId)).toMatch(/<td data-label="Last used">Never<\/td>/);
       expect(rowFor(before.text, id)).toMatch(
-        /<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time><\/td>\s*<td>\s*<a class="button danger small revoke"/,
+        /<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time><\/td>\s*<td data-label="Action">\s*<a class="button danger small revoke"/,
       );
 
       const mcp = await request(server.url)
