@@ -156,7 +156,7 @@ describe("re-authorization cannot widen a grant", () => {
     expect((await call(raw, "notes_add", { text: "x" })).status).toBe(403);
     expect((await call(raw, "notes_list")).status).toBe(403);
     const page = await user.agent.get("/app/account/api-keys").expect(200);
-    expect(rowFor(page.text, key.id)).toContain("<td>None</td>");
+    expect(rowFor(page.text, key.id)).toContain('<td data-label="Scopes">None</td>');
   });
 });
 
