@@ -199,8 +199,8 @@ describe("small but visible", () => {
     const html = (await user.agent.get("/app/account/api-keys").expect(200)).text;
     const css = (await request(server.url).get("/static/app.css").expect(200)).text;
     const js = (await request(server.url).get("/static/app.js").expect(200)).text;
-    expect(css).toContain("button.copy { display: none; }");
-    expect(css).toContain(".js button.copy { display: inline-block; }");
+    expect(css).toMatch(/(^|\n)button\.copy\s*\{\s*display:\s*none;\s*\}/);
+    expect(css).toMatch(/\.js button\.copy\s*\{\s*display:\s*inline-block;\s*\}/);
     expect(js).toContain('document.documentElement.classList.add("js")');
     expect(html).toContain('class="copy"');
     expect(html).toContain('<nav aria-label="Main">');
