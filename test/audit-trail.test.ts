@@ -142,7 +142,7 @@ describe("the audit trail", () => {
     await user.agent
       .post(`/app/account/connected-apps/${encodeURIComponent(client.client_id)}/disconnect`)
       .type("form")
-      .send({ _csrf: csrfFrom(apps.text) })
+      .send({ _csrf: csrfFrom(apps.text), confirm: "yes" })
       .expect(303);
     const disconnectRevoke = await only("key.revoked", (e) => e.targetId === key2.key.id);
     expect([disconnectRevoke.actorType, disconnectRevoke.actorId, disconnectRevoke.details.via]).toEqual([

@@ -215,7 +215,7 @@ const ROUTES: [via: string, actorType: string, run: () => Promise<Revoked>][] = 
         .post(`/app/account/connected-apps/${encodeURIComponent(k.clientId)}/disconnect`)
         .set("User-Agent", UA)
         .type("form")
-        .send({ _csrf: csrfFrom(page.text) })
+        .send({ _csrf: csrfFrom(page.text), confirm: "yes" })
         .expect(303);
       return { raw: k.raw, owner: alice };
     },

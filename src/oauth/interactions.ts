@@ -15,6 +15,7 @@ import { loginUrl } from "../web/require-login.js";
 import { INTERACTION_PATH } from "./provider.js";
 import { chooseScopes, grantsNothing, identityScopesAsked, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
 import { boundTo, loginTsOf } from "./session-binding.js";
+import { isSelfRegistered } from "./interactions-asking-client.js";
 
 type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
 type Missing = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -118,6 +119,7 @@ export function interactionRoutes(services: Services, provider: Provider): Route
         name: client.clientName ?? "",
         uri: client.clientUri ?? "",
         isMetadataDocument: clientId.startsWith("https://"),
+        selfRegistered: isSelfRegistered(clientId),
       },
       redirectHost: hostOf(d.params.redirect_uri),
       redirectUri: String(d.params.redirect_uri ?? ""),

@@ -2,7 +2,6 @@
 // literally; everything it persists goes through the database (adapter.ts), and the access token it
 // issues is a Keyward key (access-token-adapter.ts).
 import Provider, { errors, type Configuration } from "oidc-provider";
-import ejs from "ejs";
 import type { Services } from "../services.js";
 import { mcpResource } from "../mcp/metadata.js";
 import { createPayloadAdapter } from "./adapter.js";
@@ -14,6 +13,7 @@ import { keywardInteractionPolicy } from "./interaction-policy.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
 import { oauthActing } from "./key-audit.js";
+import { renderAuthorizationError } from "./interactions-error-page.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -126,10 +126,7 @@ export function createProvider(services: Services): Provider {
     // allowed the refresh_token grant, which client-policy.ts never grants.
 
     interactions: { policy: keywardInteractionPolicy(), url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
-    async renderError(ctx, out) {
-      ctx.type = "html";
-      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error · Keyward</title><link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card narrow"><h1>Authorization error</h1><p><code>${ejs.escapeXML(String(out.error))}</code></p><p>${ejs.escapeXML(String(out.error_description ?? ""))}</p><p><a href="/">Back to Keyward</a></p></section></main></body></html>`;
-    },
+    renderError: renderAuthorizationError, // a page in words, in the site's layout (interactions-error-page.ts)
   };
 
   if (config.cimdAllowLoopback) {

@@ -23,6 +23,7 @@ import {
 } from "./login-limits.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { deviceToken, rememberDevice } from "./device-cookie.js";
+import { askingClient } from "../oauth/interactions-asking-client.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,8 +45,22 @@ export function authRoutes(services: Services): Router<KeywardState> {
   const signupLimit = { max: 20, windowMs: 3600_000 };
 
   type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string };
-  const loginPage = (ctx: Ctx, locals: LoginLocals, status = 200) =>
-    sendPage(ctx, "login", { title: "Log in", error: "", notice: "", email: "", allowSignup: config.allowSignup, ...locals }, status);
+  // During an authorization the page says which application is asking (src/oauth/interactions-asking-client.ts).
+  const loginPage = async (ctx: Ctx, locals: LoginLocals, status = 200) =>
+    sendPage(
+      ctx,
+      "login",
+      {
+        title: "Log in",
+        error: "",
+        notice: "",
+        email: "",
+        allowSignup: config.allowSignup,
+        askingApp: (await askingClient(services.db, locals.returnTo)) ?? null,
+        ...locals,
+      },
+      status,
+    );
 
   router.get("/login", async (ctx) => {
     const returnTo = safeReturnTo(ctx.query.return_to);

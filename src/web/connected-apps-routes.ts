@@ -1,11 +1,14 @@
 // "Connected apps": OAuth keys grouped by the client that received them, with a one-click
-// disconnect that revokes every key of that client and forgets the consent.
+// disconnect that revokes every key of that client and forgets the consent, after a confirmation page
+// (src/web/confirm.ts). A refused disconnect (a stale form) shows this page again with the message.
 import { Router } from "@koa/router";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import type { KeyView } from "../keys/index.js";
 import { HttpError } from "../http/errors.js";
 import { requireCsrf } from "./csrf.js";
+import { confirmed, sendConfirmation } from "./confirm.js";
+import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.js";
 import { sendPage } from "./render.js";
 import { loginUrlFor } from "./require-login.js";
 import { requestMeta } from "../http/request-meta.js";
@@ -52,14 +55,47 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
     return u;
   };
 
-  router.get(APPS_PAGE, async (ctx) => {
-    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, APPS_PAGE));
+  const appsPage = async (ctx: Ctx, formError: FormError | null = null, status = 200) => {
     const apps = groupByClient(await keys.listOAuth(user(ctx).id));
     const notice = typeof ctx.query.disconnected === "string" ? `Disconnected. Its keys no longer work.` : "";
-    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice });
+    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice, formError }, status);
+  };
+
+  router.get(APPS_PAGE, async (ctx) => {
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, APPS_PAGE));
+    await appsPage(ctx);
   });
 
-  router.post(`${APPS_PAGE}/:clientId/disconnect`, requireCsrf, async (ctx) => {
+  /** What disconnecting will do, in words; a client this user has no active key from is "not found". */
+  const confirmDisconnect = async (ctx: RoutedCtx) => {
+    const app = groupByClient(await keys.listOAuth(user(ctx).id)).find((a) => a.clientId === ctx.params.clientId && a.activeKeys > 0);
+    if (!app) throw new HttpError(404, "not_found", "No connected app with that id.");
+    const keysWord = app.activeKeys === 1 ? "its key" : `all ${app.activeKeys} of its keys`;
+    await sendConfirmation(ctx, {
+      question: `Disconnect ${app.name}?`,
+      consequences: [
+        `${app.name} (client id ${app.clientId}) loses access: ${keysWord} stop working on the next request, and your consent is forgotten.`,
+        "This cannot be undone: to use it again, connect it again and approve it.",
+      ],
+      action: `${APPS_PAGE}/${encodeURIComponent(app.clientId)}/disconnect`,
+      confirmLabel: `Yes, disconnect ${app.name}`,
+      cancelHref: APPS_PAGE,
+    });
+  };
+
+  router.get(`${APPS_PAGE}/:clientId/disconnect`, async (ctx) => {
+    if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, APPS_PAGE));
+    await confirmDisconnect(ctx);
+  });
+
+  const onAppsPage = showErrorsOnForm(
+    "disconnect",
+    (ctx, formError, status) => appsPage(ctx, formError, status),
+    (ctx) => ctx.params.clientId ?? "",
+  );
+
+  router.post(`${APPS_PAGE}/:clientId/disconnect`, onAppsPage, requireCsrf, async (ctx) => {
+    if (!confirmed(ctx)) return confirmDisconnect(ctx);
     const u = user(ctx);
     const clientId = ctx.params.clientId!;
     const meta = requestMeta(ctx);

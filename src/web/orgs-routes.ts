@@ -1,15 +1,19 @@
 // Organisation pages: /app/orgs (yours, and a form to create one), /app/orgs/:orgId (members,
 // their keys and the apps, for owners and admins), /app/orgs/:orgId/apps/:appId (an app's keys).
 // Server-rendered, POST + redirect, no JavaScript needed. The rules live in src/orgs/actions.ts.
+// What cannot be undone (a role change, removing a member, revoking a key) is confirmed first
+// (src/web/confirm.ts); a refused form shows its page again with the message next to the form.
 import { Router } from "@koa/router";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import type { PublicUser } from "../accounts/users.js";
-import { orgForUser } from "../orgs/access.js";
-import { orgActions } from "../orgs/actions.js";
+import { keyNotFound, memberNotFound, orgForUser } from "../orgs/access.js";
+import { orgActions, roleInput } from "../orgs/actions.js";
 import { canAdminister, ROLES } from "../orgs/roles.js";
 import type { Minted } from "../keys/index.js";
 import { requireCsrf } from "./csrf.js";
+import { confirmed, sendConfirmation } from "./confirm.js";
+import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.js";
 import { sendPage } from "./render.js";
 import { endOnRedirect, requireLogin } from "./require-login.js";
 
@@ -64,20 +68,46 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     seeOther(ctx, orgPath(org.id));
   });
 
-  const orgPage = async (ctx: Ctx, user: PublicUser, orgId: string, extra: { notice?: string } = {}) => {
+  const orgPage = async (
+    ctx: Ctx,
+    user: PublicUser,
+    orgId: string,
+    extra: { notice?: string; formError?: FormError } = {},
+    status = 200,
+  ) => {
     const org = await orgForUser(services, user.id, orgId, "member");
     const admin = canAdminister(org.role);
-    await sendPage(ctx, "org", {
-      title: org.name,
-      org,
-      admin,
-      roles: ROLES,
-      members: await orgs.members(org.id),
-      memberKeys: admin ? await keys.listForOrganization(org.id) : [],
-      apps: admin ? await orgs.apps(org.id) : [],
-      invitations: admin ? await actions.invitations(user, org.id) : [],
-      notice: extra.notice ?? "",
-    });
+    await sendPage(
+      ctx,
+      "org",
+      {
+        title: org.name,
+        org,
+        admin,
+        roles: ROLES,
+        members: await orgs.members(org.id),
+        memberKeys: admin ? await keys.listForOrganization(org.id) : [],
+        apps: admin ? await orgs.apps(org.id) : [],
+        invitations: admin ? await actions.invitations(user, org.id) : [],
+        notice: extra.notice ?? "",
+        formError: extra.formError ?? null,
+      },
+      status,
+    );
+  };
+
+  /** A refused org form: the organisation page again, the message next to that form (`form` in views/org.ejs). */
+  const onOrgPage = (form: string, target: (ctx: RoutedCtx) => string = () => "") =>
+    showErrorsOnForm(form, (ctx, formError, status) => orgPage(ctx, requireLogin(ctx), ctx.params.orgId!, { formError }, status), target);
+  const memberTarget = (ctx: RoutedCtx) => ctx.params.userId ?? "";
+  const keyTarget = (ctx: RoutedCtx) => ctx.params.keyId ?? "";
+
+  /** A member of the organisation, for the confirmation page (a foreign id is "not found", like a missing one). */
+  const memberOf = async (user: PublicUser, orgId: string, userId: string) => {
+    const org = await orgForUser(services, user.id, orgId, "admin");
+    const member = (await orgs.members(org.id)).find((m) => m.userId === userId);
+    if (!member) throw memberNotFound();
+    return { org, member };
   };
 
   router.get(`${ORGS_PAGE}/:orgId`, async (ctx) => {
@@ -86,7 +116,7 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     await orgPage(ctx, user, ctx.params.orgId!, { notice });
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/members`, requireCsrf, async (ctx) => {
+  router.post(`${ORGS_PAGE}/:orgId/members`, onOrgPage("invite"), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const invitation = await actions.invite(ctx, user, ctx.params.orgId!, body(ctx));
     seeOther(
@@ -95,31 +125,93 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     );
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/invitations/:invitationId/revoke`, requireCsrf, async (ctx) => {
+  router.post(`${ORGS_PAGE}/:orgId/invitations/:invitationId/revoke`, onOrgPage("invitation"), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const invitation = await actions.revokeInvitation(ctx, user, ctx.params.orgId!, ctx.params.invitationId!);
     seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Revoked the invitation for ${invitation.email}.`)}`);
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/members/:userId/role`, requireCsrf, async (ctx) => {
+  // Role change: the row's form posts here; without the confirmation it shows what will change.
+  const confirmRole = async (ctx: RoutedCtx, user: PublicUser, role: unknown) => {
+    const { org, member } = await memberOf(user, ctx.params.orgId!, ctx.params.userId!);
+    const wanted = roleInput.parse({ role }).role;
+    await sendConfirmation(ctx, {
+      question: `Make ${member.email} ${wanted} of ${org.name}?`,
+      consequences: [
+        `${member.email} is ${member.role} now and will be ${wanted}.`,
+        "The change applies to their existing keys on their next request.",
+      ],
+      action: `${orgPath(org.id)}/members/${encodeURIComponent(member.userId)}/role`,
+      confirmLabel: `Yes, make them ${wanted}`,
+      cancelHref: orgPath(org.id),
+      fields: { role: wanted },
+    });
+  };
+
+  router.get(`${ORGS_PAGE}/:orgId/members/:userId/role`, async (ctx) => {
+    await confirmRole(ctx, requireLogin(ctx), ctx.query.role);
+  });
+
+  router.post(`${ORGS_PAGE}/:orgId/members/:userId/role`, onOrgPage("member", memberTarget), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
+    if (!confirmed(ctx)) return confirmRole(ctx, user, body(ctx).role);
     const member = await actions.changeRole(ctx, user, ctx.params.orgId!, ctx.params.userId!, body(ctx));
     seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`${member.email} is now ${member.role}.`)}`);
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/members/:userId/remove`, requireCsrf, async (ctx) => {
+  const confirmRemove = async (ctx: RoutedCtx, user: PublicUser) => {
+    const { org, member } = await memberOf(user, ctx.params.orgId!, ctx.params.userId!);
+    await sendConfirmation(ctx, {
+      question: `Remove ${member.email} from ${org.name}?`,
+      consequences: [
+        `${member.email} (${member.role}) leaves ${org.name}: their keys that act in it stop working at once.`,
+        "This cannot be undone: to bring them back, invite them again and mint new keys.",
+      ],
+      action: `${orgPath(org.id)}/members/${encodeURIComponent(member.userId)}/remove`,
+      confirmLabel: `Yes, remove ${member.email}`,
+      cancelHref: orgPath(org.id),
+    });
+  };
+
+  router.get(`${ORGS_PAGE}/:orgId/members/:userId/remove`, async (ctx) => {
+    await confirmRemove(ctx, requireLogin(ctx));
+  });
+
+  router.post(`${ORGS_PAGE}/:orgId/members/:userId/remove`, onOrgPage("member", memberTarget), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
+    if (!confirmed(ctx)) return confirmRemove(ctx, user);
     const member = await actions.removeMember(ctx, user, ctx.params.orgId!, ctx.params.userId!);
     seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Removed ${member.email}.`)}`);
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/keys/:keyId/revoke`, requireCsrf, async (ctx) => {
+  const confirmMemberKeyRevoke = async (ctx: RoutedCtx, user: PublicUser) => {
+    const org = await orgForUser(services, user.id, ctx.params.orgId!, "admin");
+    const key = (await keys.listForOrganization(org.id)).find((k) => k.id === ctx.params.keyId && k.status === "active");
+    if (!key) throw keyNotFound();
+    await sendConfirmation(ctx, {
+      question: `Revoke ${key.ownerEmail}'s key ending in ${key.last4}?`,
+      consequences: [
+        `“${key.label}” ending in ${key.last4}, ${key.ownerEmail}'s key, stops working on its next request.`,
+        "This cannot be undone: they will need a new key.",
+      ],
+      action: `${orgPath(org.id)}/keys/${encodeURIComponent(key.id)}/revoke`,
+      confirmLabel: "Yes, revoke this key",
+      cancelHref: orgPath(org.id),
+    });
+  };
+
+  router.get(`${ORGS_PAGE}/:orgId/keys/:keyId/revoke`, async (ctx) => {
+    await confirmMemberKeyRevoke(ctx, requireLogin(ctx));
+  });
+
+  router.post(`${ORGS_PAGE}/:orgId/keys/:keyId/revoke`, onOrgPage("memberKey", keyTarget), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
+    if (!confirmed(ctx)) return confirmMemberKeyRevoke(ctx, user);
     const key = await actions.revokeMemberKey(ctx, user, ctx.params.orgId!, ctx.params.keyId!);
     seeOther(ctx, `${orgPath(ctx.params.orgId!)}?done=${encodeURIComponent(`Revoked ${key.ownerEmail}'s key ending in ${key.last4}.`)}`);
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/apps`, requireCsrf, async (ctx) => {
+  router.post(`${ORGS_PAGE}/:orgId/apps`, onOrgPage("app"), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const app = await actions.createApp(ctx, user, ctx.params.orgId!, body(ctx).name);
     seeOther(ctx, appPath(ctx.params.orgId!, app.id));
@@ -155,8 +247,29 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     await appPage(ctx, user, ctx.params.orgId!, ctx.params.appId!, minted, 201);
   });
 
+  const confirmAppKeyRevoke = async (ctx: RoutedCtx, user: PublicUser) => {
+    const { org, app } = await actions.app(user, ctx.params.orgId!, ctx.params.appId!);
+    const key = (await keys.listForApp(app.id)).find((k) => k.id === ctx.params.keyId && k.status === "active");
+    if (!key) throw keyNotFound();
+    await sendConfirmation(ctx, {
+      question: `Revoke ${app.name}'s key ending in ${key.last4}?`,
+      consequences: [
+        `“${key.label}” ending in ${key.last4} stops working on its next request: whatever uses it for ${app.name} loses access.`,
+        "This cannot be undone.",
+      ],
+      action: `${appPath(org.id, app.id)}/keys/${encodeURIComponent(key.id)}/revoke`,
+      confirmLabel: "Yes, revoke this key",
+      cancelHref: appPath(org.id, app.id),
+    });
+  };
+
+  router.get(`${ORGS_PAGE}/:orgId/apps/:appId/keys/:keyId/revoke`, async (ctx) => {
+    await confirmAppKeyRevoke(ctx, requireLogin(ctx));
+  });
+
   router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys/:keyId/revoke`, requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
+    if (!confirmed(ctx)) return confirmAppKeyRevoke(ctx, user);
     const key = await actions.revokeAppKey(ctx, user, ctx.params.orgId!, ctx.params.appId!, ctx.params.keyId!);
     seeOther(
       ctx,

@@ -105,7 +105,7 @@ const viaPage =
       : p.agent
           .post(path())
           .type("form")
-          .send({ _csrf: p.csrf, ...body() });
+          .send({ _csrf: p.csrf, confirm: "yes", ...body() });
 
 const ACTIONS: [string, Attempt][] = [
   ["API: list members' keys", viaApi("get", () => `/api/orgs/${acme}/keys`)],

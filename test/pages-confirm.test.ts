@@ -1,0 +1,233 @@
+// Issue 27 item 5, from the outside: what cannot be undone (disconnecting an app, removing a member,
+// changing a role, revoking a member's or an app's key) shows a confirmation page first (Cancel
+// first and focused), and a POST without that page's `confirm=yes` does not act. Refused forms show
+// their page again with the message next to the form and the input kept (400/403), never a bare error page.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import request from "supertest";
+import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { joinOrg } from "./support/orgs.js";
+import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+
+type Person = Awaited<ReturnType<typeof signUp>>;
+
+let server: TestServer;
+let alice: Person; // owner of Acme
+let bob: Person; // member
+let carol: Person; // member whose role changes
+let aliceRoot: string;
+let acme: string;
+let bobId: string;
+let carolId: string;
+const ORG_NAME = `Acme <script>alert("org")</script>`;
+
+const tool = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
+const works = async (raw: string) =>
+  (
+    await request(server.url)
+      .post("/mcp")
+      .set("Authorization", `Bearer ${raw}`)
+      .set("Accept", "application/json, text/event-stream")
+      .send(tool)
+  ).status;
+const api = (raw: string) => ({
+  post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
+});
+const roleOf = async (userId: string) =>
+  (await server.services.db.membership.findUnique({ where: { organizationId_userId: { organizationId: acme, userId } } }))?.role ?? null;
+const mintIn = async (p: Person, organizationId: string) => {
+  const res = await p.agent
+    .post("/app/account/api-keys")
+    .type("form")
+    .send({ _csrf: p.csrf, label: "in acme", organizationId })
+    .redirects(1)
+    .expect(200);
+  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
+};
+const userIdOf = async (p: Person) => (await server.services.db.user.findUniqueOrThrow({ where: { email: p.email } })).id;
+
+/** A confirmation page: says what happens, Cancel comes first and is focused, the form sends confirm=yes. */
+function expectConfirmation(html: string, words: string[]) {
+  for (const w of words) expect(html).toContain(w);
+  const cancel = html.indexOf(">Cancel</a>");
+  const submit = html.indexOf('type="submit" class="danger"');
+  expect(cancel).toBeGreaterThan(0);
+  expect(submit).toBeGreaterThan(cancel);
+  expect(html).toMatch(/<a class="button secondary" href="[^"]+" autofocus>Cancel<\/a>/);
+  expect(html).toContain('name="confirm" value="yes"');
+  expect(html).not.toContain("<script>alert");
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  [alice, bob, carol] = [await signUp(server), await signUp(server), await signUp(server)];
+  aliceRoot = (await mintOnPage(alice.agent, alice.csrf, "alice")).raw;
+  acme = (await api(aliceRoot).post("/api/orgs", { name: ORG_NAME }).expect(201)).body.id;
+  bobId = await joinOrg(server, aliceRoot, acme, bob, "member");
+  carolId = await joinOrg(server, aliceRoot, acme, carol, "member");
+});
+afterAll(async () => server?.close());
+
+describe("confirm what cannot be undone", () => {
+  it("removing a member: the GET and a bare POST only ask; confirm=yes removes, and their key stops", async () => {
+    const bobKey = await mintIn(bob, acme);
+    const path = `/app/orgs/${acme}/members/${bobId}/remove`;
+    const page = await alice.agent.get(path).expect(200);
+    expectConfirmation(page.text, [`Remove ${bob.email} from`, "cannot be undone"]);
+    const bare = await alice.agent.post(path).type("form").send({ _csrf: alice.csrf }).redirects(0);
+    expect(bare.status).toBe(200);
+    expectConfirmation(bare.text, [`Remove ${bob.email}`]);
+    expect(await roleOf(bobId)).toBe("member");
+    expect(await works(bobKey)).toBe(200);
+    const done = await alice.agent
+      .post(path)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), confirm: "yes" })
+      .redirects(0);
+    expect(done.status).toBe(303);
+    expect(await roleOf(bobId)).toBeNull();
+    expect(await works(bobKey)).toBe(401);
+  });
+
+  it("changing a role: the row's form asks first (the new role carried along), confirm=yes changes it", async () => {
+    const path = `/app/orgs/${acme}/members/${carolId}/role`;
+    const bare = await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, role: "viewer" }).redirects(0);
+    expect(bare.status).toBe(200);
+    expectConfirmation(bare.text, [`Make ${carol.email} viewer`, "is member now and will be viewer"]);
+    expect(bare.text).toContain('name="role" value="viewer"');
+    expect(await roleOf(carolId)).toBe("member");
+    expect((await alice.agent.get(`${path}?role=admin`).expect(200)).text).toContain(`Make ${carol.email} admin`);
+    const done = await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, role: "viewer", confirm: "yes" }).redirects(0);
+    expect(done.status).toBe(303);
+    expect(await roleOf(carolId)).toBe("viewer");
+  });
+
+  it("revoking a member's key from the organisation page asks first; a foreign id is the same 404 as a missing one", async () => {
+    const carolKey = await mintIn(carol, acme);
+    const id = (
+      await server.services.db.apiKey.findFirstOrThrow({
+        where: { organizationId: acme, userId: carolId, revokedAt: null },
+        orderBy: { createdAt: "desc" },
+      })
+    ).id;
+    const path = `/app/orgs/${acme}/keys/${id}/revoke`;
+    expectConfirmation((await alice.agent.get(path).expect(200)).text, [`Revoke ${carol.email}&#39;s key ending in`]);
+    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf }).redirects(0)).status).toBe(200);
+    expect(await works(carolKey)).toBe(200);
+    const foreign = (await mintOnPage(bob.agent, bob.csrf, "bob personal")).raw;
+    const foreignId = (
+      await server.services.db.apiKey.findFirstOrThrow({
+        where: { userId: await userIdOf(bob), revokedAt: null },
+        orderBy: { createdAt: "desc" },
+      })
+    ).id;
+    const missing = await alice.agent.get(`/app/orgs/${acme}/keys/nope/revoke`);
+    const other = await alice.agent.get(`/app/orgs/${acme}/keys/${foreignId}/revoke`);
+    expect(missing.status).toBe(404);
+    expect(other.status).toBe(404);
+    expect(await works(foreign)).toBe(200);
+    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, confirm: "yes" }).redirects(0)).status).toBe(303);
+    expect(await works(carolKey)).toBe(401);
+  });
+
+  it("revoking an app key asks first", async () => {
+    const inAcme = await mintIn(alice, acme);
+    const app = (await api(inAcme).post(`/api/orgs/${acme}/apps`, { name: "bot <b>x</b>" }).expect(201)).body.id as string;
+    const minted = await api(inAcme)
+      .post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "bot key", scopes: ["mcp:read"] })
+      .expect(201);
+    const path = `/app/orgs/${acme}/apps/${app}/keys/${minted.body.id}/revoke`;
+    const page = await alice.agent.get(path).expect(200);
+    expectConfirmation(page.text, ["bot &lt;b&gt;x&lt;/b&gt;", "cannot be undone"]);
+    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf }).redirects(0)).status).toBe(200);
+    expect(await works(minted.body.key)).toBe(200);
+    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, confirm: "yes" }).redirects(0)).status).toBe(303);
+    expect(await works(minted.body.key)).toBe(401);
+  });
+
+  it("disconnecting an app asks first, naming the app (escaped); confirm=yes revokes its keys", async () => {
+    const clientId = (await register(server, { client_name: `Evil <script>alert("app")</script>` })).body.client_id as string;
+    const { verifier, challenge } = pkcePair();
+    const back = await authorize(alice.agent, server, {
+      clientId,
+      challenge,
+      method: "S256",
+      resource: `${server.url}/mcp`,
+      scope: "mcp:read",
+    });
+    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier, resource: `${server.url}/mcp` });
+    const key = token.body.access_token as string;
+    expect(await works(key)).toBe(200);
+    const path = `/app/account/connected-apps/${encodeURIComponent(clientId)}/disconnect`;
+    const page = await alice.agent.get(path).expect(200);
+    expectConfirmation(page.text, ["Disconnect Evil &lt;script&gt;", "cannot be undone"]);
+    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf }).redirects(0)).status).toBe(200);
+    expect(await works(key)).toBe(200);
+    // someone else's connected app: the same 404 as a missing one
+    expect((await bob.agent.get(path)).status).toBe(404);
+    expect((await bob.agent.post(path).type("form").send({ _csrf: bob.csrf, confirm: "yes" })).status).toBe(404);
+    expect(await works(key)).toBe(200);
+    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, confirm: "yes" }).redirects(0)).status).toBe(303);
+    expect(await works(key)).toBe(401);
+  });
+});
+
+describe("errors shown on the form that caused them, input kept", () => {
+  it("demoting the last owner: 400 on the organisation page, the message in the Members card, nothing changed", async () => {
+    const aliceId = await userIdOf(alice);
+    const res = await alice.agent
+      .post(`/app/orgs/${acme}/members/${aliceId}/role`)
+      .type("form")
+      .send({ _csrf: alice.csrf, role: "member", confirm: "yes" });
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(/<p class="alert error" role="alert" id="members-error">An organisation needs at least one owner\.<\/p>/);
+    expect(res.text).toContain("<h2>Members</h2>");
+    expect(res.text).not.toContain("Error 400");
+    expect(await roleOf(aliceId)).toBe("owner");
+  });
+
+  it("inviting a malformed address: 400, the message next to the invite form, the address kept (escaped)", async () => {
+    const typed = `not-an-address"><script>alert(1)</script>`;
+    const res = await alice.agent.post(`/app/orgs/${acme}/members`).type("form").send({ _csrf: alice.csrf, email: typed, role: "admin" });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('id="invite-error"');
+    expect(res.text).toContain('value="not-an-address&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+    expect(res.text).toMatch(/<option value="admin" selected>/);
+    expect(res.text).not.toContain("<script>alert(1)");
+    expect(await server.services.db.invitation.count({ where: { organizationId: acme } })).toBe(0);
+  });
+
+  it("a stale CSRF token: 403, the page again with a fresh working form, nothing done", async () => {
+    const dave = await signUp(server);
+    const daveId = await joinOrg(server, aliceRoot, acme, dave, "member");
+    const path = `/app/orgs/${acme}/members/${daveId}/remove`;
+    const stale = await alice.agent.post(path).type("form").send({ _csrf: "stale-token-from-an-old-tab", confirm: "yes" });
+    expect(stale.status).toBe(403);
+    expect(stale.text).toContain("Nothing was changed: this form was out of date");
+    expect(stale.text).toContain("<h2>Members</h2>");
+    expect(await roleOf(daveId)).toBe("member");
+    const again = await alice.agent
+      .post(path)
+      .type("form")
+      .send({ _csrf: csrfFrom(stale.text), confirm: "yes" })
+      .redirects(0);
+    expect(again.status).toBe(303);
+    expect(await roleOf(daveId)).toBeNull();
+  });
+
+  it("a stale CSRF token on a disconnect: 403 on the Connected apps page", async () => {
+    const res = await alice.agent
+      .post(`/app/account/connected-apps/anything/disconnect`)
+      .type("form")
+      .send({ _csrf: "stale", confirm: "yes" });
+    expect(res.status).toBe(403);
+    expect(res.text).toContain("<h1>Connected apps</h1>");
+    expect(res.text).toContain("Nothing was changed");
+  });
+
+  it("someone who is not in the organisation still gets the bare 404 (the page says nothing more)", async () => {
+    const eve = await signUp(server);
+    const res = await eve.agent.post(`/app/orgs/${acme}/members/${bobId}/remove`).type("form").send({ _csrf: eve.csrf, confirm: "yes" });
+    expect(res.status).toBe(404);
+    expect(res.text).not.toContain("<h2>Members</h2>");
+  });
+});
