@@ -13,7 +13,14 @@ const schema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default("0.0.0.0"),
     ISSUER: z.url().optional(),
-    DATABASE_URL: z.string().min(1).default("file:./data/keyward.db"),
+    DATABASE_URL: z
+      .string()
+      .min(1)
+      .superRefine((url, ctx) => {
+        const problem = databaseUrlProblem(url);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .default("file:./data/keyward.db"),
     KEY_PREFIX: z
       .string()
       .regex(/^[a-z][a-z0-9]{0,15}_([a-z0-9]{1,16}_)?$/, "KEY_PREFIX must look like kw_user_ or bb_ (lowercase, ends with _)")
@@ -160,6 +167,25 @@ function problemOf(parse: (value: string) => unknown, name: string) {
       ctx.addIssue({ code: "custom", message: `${name} ${err instanceof Error ? err.message : String(err)}` });
     }
   };
+}
+
+/**
+ * Why a DATABASE_URL cannot be used, or null: only `file:<path>` (SQLite) and `postgres://` /
+ * `postgresql://` URLs are accepted, so a typo or another database's URL (`mysql://…`) is refused
+ * instead of silently becoming a SQLite file of that name. The message does not repeat the URL
+ * (it may hold a password).
+ */
+export function databaseUrlProblem(url: string): string | null {
+  if (/^postgres(ql)?:\/\//i.test(url))
+    return /^postgres(ql)?:\/\/\S+$/i.test(url) && URL.canParse(url)
+      ? null
+      : "not a valid PostgreSQL URL (postgresql://user@host:5432/name)";
+  if (url.startsWith("file:")) {
+    const file = url.slice("file:".length);
+    return file === "" || file === ":memory:" ? "must name a SQLite file, e.g. file:./data/keyward.db" : null;
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+  return `${scheme ? `the scheme ${scheme}: is not supported` : "not a database URL"}; use file:<path> for SQLite or postgresql://… for PostgreSQL`;
 }
 
 export class ConfigError extends Error {}

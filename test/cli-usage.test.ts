@@ -17,7 +17,7 @@ describe("keyward CLI usage (in process)", () => {
       expect(run.stdout).toMatch(new RegExp(`^  ${command}\\b.*\\S`, "m"));
     }
     expect(run.stdout).toContain("--database-url");
-    expect(run.stdout).toMatch(/Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 unknown user or key/);
+    expect(run.stdout).toMatch(/Exit codes: 0 success, 1 any other error, 2 usage or invalid input, 3 not found or not authenticated/);
   });
 
   it("help <command> shows that command's help", async () => {

@@ -1,4 +1,4 @@
-// CLI failures and their exit codes: 2 usage / invalid input, 3 auth / not found, 1 anything else.
+// CLI failures and their exit codes (EXIT_CODES below, the one description; docs/cli.md has the same table).
 import { CommanderError } from "commander";
 import { ZodError } from "zod";
 import { ConfigError } from "../config.js";
@@ -12,6 +12,18 @@ export const ExitCode = {
   /** The user pressed Ctrl-C at a prompt (128 + SIGINT, as shells report it). */
   interrupted: 130,
 } as const;
+
+/**
+ * What each exit code means, in the words `keyward --help`, README.md and docs/cli.md use
+ * (test/cli-help.test.ts checks that they agree).
+ */
+export const EXIT_CODES: readonly (readonly [code: number, meaning: string])[] = [
+  [ExitCode.ok, "success"],
+  [ExitCode.failure, "any other error"],
+  [ExitCode.usage, "usage or invalid input"],
+  [ExitCode.notFound, "not found or not authenticated"],
+  [ExitCode.interrupted, "cancelled with Ctrl-C"],
+];
 
 export class CliError extends Error {
   constructor(

@@ -4,7 +4,8 @@
 // so `keyward --help` and the offline commands start fast (docs/performance.md, start-up).
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { describeFailure, ExitCode } from "./errors.js";
+import { describeFailure, EXIT_CODES, ExitCode } from "./errors.js";
+import { helpConfiguration } from "./help.js";
 import { registerServe } from "./commands/serve.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerUsers } from "./commands/users.js";
@@ -24,13 +25,13 @@ function packageVersion(): string {
 const EXAMPLES = `
 Configuration comes from the environment (DATABASE_URL, KEY_PREFIX, SCOPES, …), as for the server.
 
-Examples:
+Examples (in the checkout: npx keyward …):
   $ keyward migrate
   $ printf '%s' "$PASSWORD" | keyward users create --email ada@example.com --password-stdin
   $ keyward api-keys create laptop --user ada@example.com --scopes mcp:read
   $ keyward api-keys list --user ada@example.com --json | jq -r '.[].id'
 
-Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 unknown user or key.`;
+Exit codes: ${EXIT_CODES.map(([code, meaning]) => `${code} ${meaning}`).join(", ")}.`;
 
 export function buildProgram(): Command {
   const program = new Command("keyward");
@@ -41,7 +42,7 @@ export function buildProgram(): Command {
     .helpOption("-h, --help", "show help")
     .helpCommand("help [command]", "show help for a command")
     .option("--database-url <url>", "database to use (overrides DATABASE_URL)")
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp(helpConfiguration)
     .configureOutput({ outputError: (str, write) => write(`keyward: ${str.replace(/^error: /, "")}`) })
     .exitOverride()
     .addHelpText("after", EXAMPLES);

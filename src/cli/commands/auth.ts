@@ -5,13 +5,14 @@ import { checkFormat } from "../../keys/format.js";
 import { FIRST_PARTY_CLIENT_ID } from "../../oauth/access-token-adapter.js";
 import { CliError, ExitCode } from "../errors.js";
 import { note, out, printJson, promptHidden, readAllStdin } from "../io.js";
-import { bearer, call, describeSource, resolveServer, resolveTarget, TOKEN_ENV } from "../remote/client.js";
+import { authFailure, bearer, call, describeSource, nothingToGoOn, resolveServer, resolveTarget, TOKEN_ENV } from "../remote/client.js";
 import { credentialsPath, forgetCredential, readCredentials, saveCredential } from "../remote/credentials.js";
 import { openBrowser } from "../remote/browser.js";
 import { oauthLogin, revokeByOAuth } from "../remote/oauth-login.js";
 import { normaliseServerUrl } from "../remote/server-url.js";
 import { FORMAT_PROBLEMS } from "../remote/key-problems.js";
 import { whoami, type Identity } from "../remote/whoami.js";
+import { withoutDatabase } from "../help.js";
 
 const SERVER_HELP = "the Keyward server, e.g. https://keys.example.com (default: KEYWARD_SERVER, then the last server logged in to)";
 
@@ -31,6 +32,28 @@ async function identityOrNull(server: string, key: string): Promise<Identity | n
   }
 }
 
+/** whoami / logout with no server named and no key anywhere (never logged in, or logged out): exit 3, not a usage error. */
+function refuseWhenNotLoggedIn(server: string | undefined): void {
+  if (nothingToGoOn(server))
+    throw authFailure(
+      `not logged in: no stored key; run \`keyward auth login --server <url>\` or \`keyward auth set-token --server <url>\`, or set ${TOKEN_ENV}`,
+    );
+}
+
+/** Revokes the OAuth key an earlier `auth login` stored, and says plainly if the server still accepts it. */
+async function retireLoginKey(server: string, key: string, clientId: string | undefined, keyId: string | undefined): Promise<void> {
+  const name = keyId ? `key ${keyId}` : "the key";
+  await revokeByOAuth(server, key, clientId ?? FIRST_PARTY_CLIENT_ID).catch(() => false);
+  const still = await identityOrNull(server, key).catch(() => undefined);
+  if (still === null) {
+    note(`Revoked ${name} from your earlier \`keyward auth login\`: nothing points at it any more.`);
+    return;
+  }
+  note(
+    `Warning: could not revoke ${name} from your earlier \`keyward auth login\`; it still works. Disconnect "Keyward CLI" under Connected apps on the account page, or revoke the key there.`,
+  );
+}
+
 async function readKeyArgument(key: string | undefined): Promise<string> {
   if (key !== undefined && key !== "-") return key.trim();
   if (process.stdin.isTTY && process.stderr.isTTY) return (await promptHidden("API key: ")).trim();
@@ -38,7 +61,7 @@ async function readKeyArgument(key: string | undefined): Promise<string> {
 }
 
 export function registerAuth(program: Command): void {
-  const auth = program.command("auth").description("log in to a Keyward server and keep its key for the other commands");
+  const auth = withoutDatabase(program.command("auth")).description("log in to a Keyward server and keep its key for the other commands");
 
   auth
     .command("login")
@@ -93,9 +116,13 @@ export function registerAuth(program: Command): void {
       const problem = checkFormat(key);
       if (problem) throw CliError.usage(`not a Keyward key: ${FORMAT_PROBLEMS[problem]}`);
       const identity = await whoami(server, key);
+      const previous = readCredentials().servers[server];
       saveCredential(server, { key, via: "set-token", email: identity.email, keyId: identity.keyId, savedAt: new Date().toISOString() });
       out(`Stored key ${identity.keyId} for ${identity.email} on ${server}.`);
       note(`Saved in ${credentialsPath()}.`);
+      // A key from an earlier `auth login` is the CLI's own: once nothing points at it, it is revoked
+      // (as a new `auth login` does). A pasted key is the user's: it is left alone.
+      if (previous?.via === "login" && previous.key !== key) await retireLoginKey(server, previous.key, previous.clientId, previous.keyId);
     });
 
   auth
@@ -104,6 +131,7 @@ export function registerAuth(program: Command): void {
     .option("--server <url>", SERVER_HELP)
     .option("--json", "print JSON")
     .action(async (options: { server?: string; json?: boolean }) => {
+      refuseWhenNotLoggedIn(options.server);
       const target = resolveTarget(options.server);
       const identity = await whoami(target.server, target.key);
       const from = target.from === "env" ? TOKEN_ENV : credentialsPath();
@@ -133,6 +161,7 @@ export function registerAuth(program: Command): void {
     .option("--server <url>", SERVER_HELP)
     .option("--local", "only delete the key from the credentials file; do not revoke it")
     .action(async (options: { server?: string; local?: boolean }) => {
+      refuseWhenNotLoggedIn(options.server);
       const server = resolveServer(options.server);
       const stored = readCredentials().servers[server];
       if (!stored) {

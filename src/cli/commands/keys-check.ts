@@ -5,9 +5,10 @@ import { checkFormat } from "../../keys/format.js";
 import { CliError } from "../errors.js";
 import { out, readAllStdin } from "../io.js";
 import { FORMAT_PROBLEMS } from "../remote/key-problems.js";
+import { withoutDatabase } from "../help.js";
 
 export function registerKeysCheck(program: Command): void {
-  const keys = program.command("keys").description("work with raw keys offline");
+  const keys = withoutDatabase(program.command("keys")).description("work with raw keys offline");
   keys
     .command("check")
     .description("check a key's prefix, shape and checksum offline (exit 0 valid, 2 invalid)")

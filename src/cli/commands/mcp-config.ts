@@ -1,13 +1,16 @@
 // keyward mcp-config --host <host>: the exact config snippet an MCP host needs for a server (the
 // same text as the account page, from src/mcp/host-configs.ts). Snippet on stdout, advice on stderr.
+// Without --server (or KEYWARD_SERVER, or a stored login) it is this machine's server: ISSUER, or
+// http://localhost:PORT, as `keyward serve` would announce itself.
 import { Option, type Command } from "commander";
 import { hostSnippet, MCP_HOSTS, type HostAuth, type McpHost } from "../../mcp/host-configs.js";
+import { loadConfig } from "../../config.js";
 import { note, out } from "../io.js";
 import { resolveServer } from "../remote/client.js";
+import { withoutDatabase } from "../help.js";
 
 export function registerMcpConfig(program: Command): void {
-  program
-    .command("mcp-config")
+  withoutDatabase(program.command("mcp-config"))
     .description("print the config snippet an MCP host needs to connect to a Keyward server")
     .addOption(new Option("--host <host>", "the MCP host").choices(MCP_HOSTS).makeOptionMandatory())
     .addOption(
@@ -15,9 +18,18 @@ export function registerMcpConfig(program: Command): void {
         .choices(["oauth", "key"])
         .default("oauth"),
     )
-    .option("--server <url>", "the Keyward server (default: KEYWARD_SERVER, then the last server logged in to)")
+    .option(
+      "--server <url>",
+      "the Keyward server (default: KEYWARD_SERVER, then the last server logged in to, then this machine's: ISSUER or http://localhost:PORT)",
+    )
     .action((options: { host: McpHost; auth: HostAuth; server?: string }) => {
-      const snippet = hostSnippet(options.host, options.auth, resolveServer(options.server));
+      let local = false;
+      const server = resolveServer(options.server, () => {
+        local = true;
+        return loadConfig(process.env).baseUrl;
+      });
+      const snippet = hostSnippet(options.host, options.auth, server);
+      if (local) note(`No --server given: using this machine's server, ${server} (set ISSUER, or pass --server <url>, for another).`);
       note(`${snippet.name} — put this in ${snippet.where}:`);
       out(snippet.text);
       note(snippet.note);

@@ -19,14 +19,18 @@ export function registerResourceServers(program: Command): void {
     .argument("<name>", 'a name for the resource server, e.g. "billing API"')
     .option("--json", "print the client as JSON")
     .action(async (name: string, options: JsonOption, cmd: Command) => {
-      const created = await withServices(cmd, async ({ db }) => {
-        try {
-          return await createResourceServers(db).add(name);
-        } catch (err) {
-          if (err instanceof ResourceServerInputError) throw CliError.usage(err.message);
-          throw err;
-        }
-      });
+      const created = await withServices(
+        cmd,
+        async ({ db }) => {
+          try {
+            return await createResourceServers(db).add(name);
+          } catch (err) {
+            if (err instanceof ResourceServerInputError) throw CliError.usage(err.message);
+            throw err;
+          }
+        },
+        { mayCreateDatabase: true },
+      );
       if (options.json) {
         printJson({
           client_id: created.clientId,

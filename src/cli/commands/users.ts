@@ -25,12 +25,16 @@ export function registerUsers(program: Command): void {
       const email = emailSchema.safeParse(options.email);
       if (!email.success) throw CliError.usage(`--email: ${email.error.issues[0]?.message ?? "invalid email address"}`);
       const source = passwordSource(options.passwordStdin === true);
-      const user = await withServices(cmd, async ({ users }) => {
-        if (await users.findByEmail(email.data)) throw new CliError(`an account with email ${email.data} already exists`);
-        const password = passwordSchema.safeParse(await readPassword(source));
-        if (!password.success) throw CliError.usage(password.error.issues[0]?.message ?? "invalid password");
-        return users.create(email.data, password.data);
-      });
+      const user = await withServices(
+        cmd,
+        async ({ users }) => {
+          if (await users.findByEmail(email.data)) throw new CliError(`an account with email ${email.data} already exists`);
+          const password = passwordSchema.safeParse(await readPassword(source));
+          if (!password.success) throw CliError.usage(password.error.issues[0]?.message ?? "invalid password");
+          return users.create(email.data, password.data);
+        },
+        { mayCreateDatabase: true },
+      );
       if (options.json) printJson(user);
       else out(`Created user ${user.email} (${user.id})`);
     });

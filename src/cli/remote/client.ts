@@ -20,14 +20,28 @@ export interface Target {
   stored?: StoredCredential;
 }
 
-/** --server, else KEYWARD_SERVER, else the credentials file's default (or its only) server. */
-export function resolveServer(option: string | undefined): string {
+/** True when nothing names a server or a key: no --server, KEYWARD_SERVER, KEYWARD_TOKEN or stored key. */
+export function nothingToGoOn(option: string | undefined): boolean {
+  return (
+    option === undefined &&
+    !process.env[SERVER_ENV] &&
+    !process.env[TOKEN_ENV]?.trim() &&
+    Object.keys(readCredentials().servers).length === 0
+  );
+}
+
+/**
+ * --server, else KEYWARD_SERVER, else the credentials file's default (or its only) server, else
+ * `fallback` when given (mcp-config: this machine's server), else a usage error.
+ */
+export function resolveServer(option: string | undefined, fallback?: () => string): string {
   const given = option ?? process.env[SERVER_ENV];
   if (given) return normaliseServerUrl(given);
   const data = readCredentials();
   const known = Object.keys(data.servers);
-  const fallback = data.default && data.servers[data.default] ? data.default : known.length === 1 ? known[0] : undefined;
-  if (fallback) return fallback;
+  const stored = data.default && data.servers[data.default] ? data.default : known.length === 1 ? known[0] : undefined;
+  if (stored) return stored;
+  if (fallback) return normaliseServerUrl(fallback());
   throw CliError.usage(`no server: pass --server <url> or set ${SERVER_ENV}`);
 }
 
