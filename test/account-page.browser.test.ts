@@ -1,26 +1,18 @@
 // The account page in a real (headless) Chromium: sign up through the form, mint, the reveal
 // banner, "I have copied this key", the revoke dialog, and no CSP violations for our script.
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type ConsoleMessage } from "playwright-core";
+import { type Browser, type ConsoleMessage } from "playwright-core";
+import { launchChromium, noBrowser } from "./support/browser.js";
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 // Skipped only on a developer machine without Chromium; in CI it must run (and fail if missing).
-const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
 
-describe.skipIf(skip)("account page in a browser", () => {
+describe.skipIf(noBrowser)("account page in a browser", () => {
   let server: TestServer;
   let browser: Browser;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTestServer(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-      }),
-    ]);
+    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
   });
   afterAll(async () => {
     await browser?.close();

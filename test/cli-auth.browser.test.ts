@@ -6,13 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { launchChromium, noBrowser } from "./support/browser.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { expectError, keyward, startKeyward } from "./support/cli-run.js";
 import { BY_OPERATOR } from "./support/acting.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const runBrowserTests = process.env.CI === "true" || existsSync(CHROMIUM);
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
 
 interface StoredFile {
@@ -21,7 +20,7 @@ interface StoredFile {
   servers: Record<string, { key: string; via: string; clientId?: string; email?: string; keyId?: string }>;
 }
 
-describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoami, KEYWARD_TOKEN, logout, revoked keys", () => {
+describe.skipIf(noBrowser)("keyward auth: login through the browser, whoami, KEYWARD_TOKEN, logout, revoked keys", () => {
   let server: TestServer;
   let browser: Browser;
   let page: Page;
@@ -33,13 +32,7 @@ describe.skipIf(!runBrowserTests)("keyward auth: login through the browser, whoa
   let loginKey: { raw: string; id: string };
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTestServer(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-      }),
-    ]);
+    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
     page = await (await browser.newContext()).newPage();
     user = await signUp(server);
     xdg = mkdtempSync(path.join(tmpdir(), "keyward-xdg-"));

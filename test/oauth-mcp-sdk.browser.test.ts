@@ -3,12 +3,12 @@
 // dynamically, and sends the user (headless Chromium) to log in and click Allow; the browser lands
 // on the client's loopback redirect URI, the SDK exchanges the code for a Keyward key and calls
 // whoami. The key then shows on the account page, is revoked there, and stops working for the SDK.
-import { existsSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import { launchChromium, noBrowser } from "./support/browser.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -16,9 +16,7 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { signUp, type TestServer, startTestServer } from "./support/server.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 // In CI the test must run (and fail loudly if Chromium is missing); locally it needs Chromium.
-const runBrowserTests = process.env.CI === "true" || existsSync(CHROMIUM);
 
 // ---------------------------------------------------------------------------------------------
 // The MCP client's loopback redirect URI: a tiny HTTP server that captures what comes back.
@@ -109,7 +107,7 @@ async function whoami(client: Client): Promise<WhoAmI> {
 
 // ---------------------------------------------------------------------------------------------
 
-describe.skipIf(!runBrowserTests)("MCP SDK client + browser: OAuth from /mcp's 401 to a revocable key", () => {
+describe.skipIf(noBrowser)("MCP SDK client + browser: OAuth from /mcp's 401 to a revocable key", () => {
   let server: TestServer;
   let callbacks: CallbackServer;
   let browser: Browser;
@@ -118,14 +116,7 @@ describe.skipIf(!runBrowserTests)("MCP SDK client + browser: OAuth from /mcp's 4
   let user: { email: string; password: string };
 
   beforeAll(async () => {
-    [server, callbacks, browser] = await Promise.all([
-      startTestServer(),
-      startCallbackServer(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-      }),
-    ]);
+    [server, callbacks, browser] = await Promise.all([startTestServer(), startCallbackServer(), launchChromium()]);
     context = await browser.newContext();
     page = await context.newPage();
     const signedUp = await signUp(server);

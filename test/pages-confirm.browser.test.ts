@@ -2,24 +2,22 @@
 // starts with the focus on Cancel (first in tab order, Enter goes back and nothing happens); the new
 // page states (confirmations, inline errors, the log-in page naming the app, consent with the
 // unverified-name warning, the unknown-client page) fit the screen and pass axe-core (WCAG 2.2 AA).
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { launchChromium, noBrowser } from "./support/browser.js";
 import { AxeBuilder } from "@axe-core/playwright";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { joinOrg } from "./support/orgs.js";
 import { authorizeUrl, pkcePair, register } from "./support/oauth/flow.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
 const RUNS = [
   { viewport: { width: 390, height: 844 }, colorScheme: "light" },
   { viewport: { width: 1280, height: 800 }, colorScheme: "light" },
   { viewport: { width: 390, height: 844 }, colorScheme: "dark" },
 ] as const;
 
-describe.skipIf(skip)("confirmations, inline errors and OAuth pages in a browser", () => {
+describe.skipIf(noBrowser)("confirmations, inline errors and OAuth pages in a browser", () => {
   let server: TestServer;
   let browser: Browser;
   let owner: Awaited<ReturnType<typeof signUp>>;
@@ -27,13 +25,7 @@ describe.skipIf(skip)("confirmations, inline errors and OAuth pages in a browser
   let clientId: string;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTestServer(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-      }),
-    ]);
+    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
     owner = await signUp(server);
     const root = (await mintOnPage(owner.agent, owner.csrf, "root")).raw;
     orgId = (

@@ -2,16 +2,14 @@
 // every signed-in page (and log-in, consent) is no wider than the screen, the top navigation's
 // "Log out" is on screen, tables fit their card, the activity page's rows are short, a reload of the
 // reveal page shows "shown once", and axe-core finds no WCAG 2.2 AA violation in any of these states.
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { launchChromium, noBrowser } from "./support/browser.js";
 import { AxeBuilder } from "@axe-core/playwright";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorizeUrl, pkcePair, register } from "./support/oauth/flow.js";
 import { codeAt, currentStep } from "./support/security.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
 const RUNS = [
   { viewport: { width: 390, height: 844 }, colorScheme: "light" },
   { viewport: { width: 1280, height: 800 }, colorScheme: "light" },
@@ -19,20 +17,14 @@ const RUNS = [
 ] as const;
 const LONG_LABEL = "Continuous-integration deployment key for the production cluster";
 
-describe.skipIf(skip)("pages at phone and desktop widths", () => {
+describe.skipIf(noBrowser)("pages at phone and desktop widths", () => {
   let server: TestServer;
   let browser: Browser;
   let person: Awaited<ReturnType<typeof signUp>>;
   let clientId: string;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTestServer(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-      }),
-    ]);
+    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
     person = await signUp(server);
     clientId = (await register(server, { client_name: "Layout test client" })).body.client_id as string;
     // an organisation, so the orgs list and an org page have content

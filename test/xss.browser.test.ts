@@ -1,13 +1,11 @@
 // Stored XSS: hostile key labels and client metadata render inert in a real Chromium, even with
 // the CSP out of the picture (escaping is what stops them; the CSP is the second wall).
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { launchChromium, noBrowser } from "./support/browser.js";
 import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
 import { authorizeUrl, pkcePair, register } from "./support/oauth/flow.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM) && process.env.CI !== "true";
 const PAYLOADS = [
   `<img src=x onerror="window.__xss=(window.__xss||0)+1">`,
   `<script>window.__xss=(window.__xss||0)+1</script>`,
@@ -15,17 +13,11 @@ const PAYLOADS = [
   `javascript:window.__xss=1`,
 ];
 
-describe.skipIf(skip)("stored XSS payloads render inert in Chromium", () => {
+describe.skipIf(noBrowser)("stored XSS payloads render inert in Chromium", () => {
   let server: TestServer;
   let browser: Browser;
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTestServer(),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-      }),
-    ]);
+    [server, browser] = await Promise.all([startTestServer(), launchChromium()]);
   });
   afterAll(async () => {
     await browser?.close();
