@@ -5,6 +5,7 @@ import { openKeyLookup, type KeyLookup } from "./keys/lookup/index.js";
 import { announcingKeyWrites } from "./keys/lookup/announce.js";
 import { migrate } from "./db/migrate.js";
 import { createKeys, type Keys } from "./keys/index.js";
+import { createResources, type Resources } from "./resources/index.js";
 import { createUsers, type Users } from "./accounts/users.js";
 import { createSessions, type Sessions } from "./accounts/sessions.js";
 import { createRateLimiter, type RateLimiter } from "./accounts/rate-limit.js";
@@ -26,6 +27,8 @@ export interface Services {
   sessions: Sessions;
   rateLimiter: RateLimiter;
   audit: Audit;
+  /** The MCP servers the gateway protects (src/resources/). */
+  resources: Resources;
   /** Organisations, memberships and apps (src/orgs). */
   orgs: Organizations;
   /** TOTP + backup codes (src/accounts/two-factor.ts). */
@@ -70,6 +73,8 @@ export async function openServices(config: Config, logger: Logger, options: Open
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
+  const audit = createAudit(db);
+  const resources = createResources(db, { baseUrl: config.baseUrl, scopes: config.scopes, audit, keys, cacheOf: lookup.cacheOf });
   const secrets = { cookieSecrets: await cookieSecrets(db, config.cookieSecret), tokenSigningJwks: await tokenSigningJwks(db) };
   return {
     secrets,
@@ -82,7 +87,8 @@ export async function openServices(config: Config, logger: Logger, options: Open
     users: createUsers(db),
     sessions: createSessions(db, config.sessionTtlMs),
     rateLimiter: createRateLimiter(db),
-    audit: createAudit(db),
+    audit,
+    resources,
     orgs: createOrganizations(db),
     twoFactor: createTwoFactor(db, { encryptionSecret: await totpEncryptionSecret(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),

@@ -271,7 +271,7 @@ describe("authentication", () => {
         source: "oauth",
         clientId: "dcr_test",
         scopes: ["mcp:read"],
-        resource: `${server.config.baseUrl}/mcp`,
+        resources: [`${server.config.baseUrl}/mcp`],
       },
       BY_OPERATOR,
     );

@@ -197,7 +197,7 @@ describe("verification never writes", () => {
       BY_OPERATOR,
     );
     const oauthKey = await keys.mint(
-      { userId: owner.id, label: "oauth", source: "oauth", scopes: ["openid"], resource: `${server.url}/mcp` },
+      { userId: owner.id, label: "oauth", source: "oauth", scopes: ["openid"], resources: [`${server.url}/mcp`] },
       BY_OPERATOR,
     );
     const revokedKey = await keys.mint({ userId: owner.id, label: "revoked", source: "portal" }, BY_OPERATOR);

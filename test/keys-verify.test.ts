@@ -113,7 +113,7 @@ describe("verify", () => {
 
   it("a key bound to another resource → wrong_resource; the right resource or none passes", async () => {
     const minted = await keys.mint(
-      { userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resource: "https://a.example/mcp" },
+      { userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resources: ["https://a.example/mcp"] },
       BY_OPERATOR,
     );
     expect(await keys.verify(minted.raw, { resource: "https://b.example/mcp" })).toEqual({ ok: false, reason: "wrong_resource" });

@@ -81,11 +81,11 @@ describe("the 401 challenge", () => {
   it("a key bound to another resource is refused; one bound to this /mcp works", async () => {
     const userId = (await server.services.users.findByEmail(user.email))!.id;
     const elsewhere = await server.services.keys.mint(
-      { userId, label: "elsewhere", source: "oauth", clientId: "dcr_x", resource: "https://other.example/mcp" },
+      { userId, label: "elsewhere", source: "oauth", clientId: "dcr_x", resources: ["https://other.example/mcp"] },
       BY_OPERATOR,
     );
     const here = await server.services.keys.mint(
-      { userId, label: "here", source: "oauth", clientId: "dcr_x", resource: `${server.config.baseUrl}/mcp` },
+      { userId, label: "here", source: "oauth", clientId: "dcr_x", resources: [`${server.config.baseUrl}/mcp`] },
       BY_OPERATOR,
     );
     const refused = await post().set("Authorization", `Bearer ${elsewhere.raw}`).send(initialize);

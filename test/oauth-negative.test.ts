@@ -139,7 +139,7 @@ describe("/mcp and the key's resource", () => {
         label: "elsewhere",
         source: "oauth",
         clientId,
-        resource: "https://elsewhere.example/mcp",
+        resources: ["https://elsewhere.example/mcp"],
       },
       BY_OPERATOR,
     );

@@ -17,7 +17,8 @@ export type KeyEventVia =
   | "oauth_grant_revoked" // oidc-provider revoked a grant (e.g. a code used twice)
   | "oauth_client_deleted" // RFC 7592: the client deleted its registration
   | "connected_apps" // the user disconnected an OAuth client
-  | "secret_scanning"; // a scanner reported the key as leaked
+  | "secret_scanning" // a scanner reported the key as leaked
+  | "resource_removed"; // the resource the key was bound to was removed (keyward resources remove)
 
 /** Who mints or revokes a key, through which route, from where; `note`: facts of that route (never a secret). */
 export interface KeyActing {

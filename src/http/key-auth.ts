@@ -51,6 +51,11 @@ export interface KeyAuthOptions {
   resource?: string;
   /** Accept app keys (keys owned by an organisation's app, not a person). Default: refuse them. */
   allowApps?: boolean;
+  /**
+   * The gateway: the resource is the request's own (chosen by an earlier middleware), so its
+   * identifier and its metadata URL are read per request, replacing `resource` and `resourceMetadata`.
+   */
+  forRequest?: (ctx: Ctx) => { resource: string; resourceMetadata: string };
 }
 
 /** RFC 6750 §3.1 insufficient_scope, naming the scope to ask for (MCP clients step up with it). */
@@ -89,17 +94,17 @@ const BEARER: Presentation = Object.freeze({ scheme: "bearer" });
 
 export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
   const issuer = options.issuer.replace(/\/+$/, "");
-  const bearerOptions = { resource: options.resource, presented: BEARER }; // the common case: one object for every request
+  const fixed = { resource: options.resource, presented: BEARER }; // the common case: one object for every request
   /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
-  const admit = (ctx: Ctx, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
+  const admit = (ctx: Ctx, target: KeyAuthOptions, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
     if (!result.ok) {
       const { reason } = result;
       const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
-      return fail(ctx, options, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", DESCRIPTIONS[reason], scheme);
+      return fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", DESCRIPTIONS[reason], scheme);
     }
     const { organizationId, scopes, key } = result;
     if (result.app) {
-      if (!options.allowApps) return fail(ctx, options, 401, "invalid_token", "App keys cannot be used here");
+      if (!options.allowApps) return fail(ctx, target, 401, "invalid_token", "App keys cannot be used here");
       ctx.state.auth = { via: "app", user: null, app: result.app, organizationId, role: null, key, scopes };
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
@@ -107,19 +112,22 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     return next();
   };
   return async (ctx, next) => {
+    const target = options.forRequest ? { ...options, ...options.forRequest(ctx) } : options;
     const credential = readCredential(ctx);
     if (credential.kind === "none")
-      return fail(ctx, options, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
-    if (credential.kind === "malformed") return fail(ctx, options, 400, "invalid_request", credential.reason);
+      return fail(ctx, target, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
+    if (credential.kind === "malformed") return fail(ctx, target, 400, "invalid_request", credential.reason);
     // RFC 9449 §4.3: htu is the request's URL without query and fragment, as the client addressed it.
     const verifyOptions =
       credential.scheme === "dpop"
         ? {
-            resource: options.resource,
+            resource: target.resource,
             presented: { scheme: "dpop", proofs: credential.proofs, htm: ctx.method, htu: `${issuer}${ctx.path}` } as const,
           }
-        : bearerOptions;
+        : options.forRequest
+          ? { resource: target.resource, presented: BEARER }
+          : fixed;
     const presented = verifyOptions.presented;
-    return admit(ctx, await keys.verify(credential.raw, verifyOptions), presented, next);
+    return admit(ctx, target, await keys.verify(credential.raw, verifyOptions), presented, next);
   };
 }

@@ -32,3 +32,22 @@ export function scopeCatalogueError(scopes: string[], catalogue: readonly string
     ? `Unknown scope${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Known scopes: ${catalogue.join(", ")}`
     : null;
 }
+
+export const MAX_KEY_RESOURCES = 20;
+
+/**
+ * The resources a key is bound to: absolute http(s) URLs without spaces (the column separates them
+ * with spaces), duplicates dropped; null: every resource. Which URLs exist is the caller's to check
+ * (src/resources/).
+ */
+export const resourcesSchema = z
+  .array(
+    z
+      .string()
+      .max(500)
+      .regex(/^https?:\/\/\S+$/, "A resource is an http(s) URL"),
+  )
+  .min(1, "Name at least one resource, or none for every resource")
+  .max(MAX_KEY_RESOURCES, `At most ${MAX_KEY_RESOURCES} resources per key`)
+  .transform((list) => [...new Set(list)])
+  .nullable();

@@ -21,7 +21,7 @@ export type Caller =
   | { via: "session" }
   | {
       via: "key";
-      key: Pick<KeyView, "scopes" | "source" | "resource" | "dpopJkt">;
+      key: Pick<KeyView, "scopes" | "source" | "resources" | "dpopJkt">;
       /** The organisation the key acts in. */
       organizationId: string;
       /** The key's effective catalogue scopes on this request (implications expanded, role cap applied). */
@@ -40,7 +40,7 @@ export interface Refusal {
 
 /** A key minted with no scopes, not by an OAuth client: the user's full access. */
 const fullAccessKey = (caller: Caller) =>
-  caller.via === "session" || (caller.key.scopes.length === 0 && caller.key.source !== "oauth" && !caller.key.resource);
+  caller.via === "session" || (caller.key.scopes.length === 0 && caller.key.source !== "oauth" && caller.key.resources === null);
 
 /** The management scopes the caller holds (expanded; a viewer's key only the read ones). */
 export function managementOf(caller: Caller): Set<ManagementScope> {

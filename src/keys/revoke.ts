@@ -24,7 +24,9 @@ export type RevokeTarget =
   /** Every key issued under an OAuth grant. */
   | { kind: "grant"; grantId: string }
   /** Every key an OAuth client received; with `userId`, from that user only (disconnect). */
-  | { kind: "client"; clientId: string; userId?: string };
+  | { kind: "client"; clientId: string; userId?: string }
+  /** Every key bound to this resource URL, alone or with others (the resource was removed). */
+  | { kind: "resource"; resource: string };
 
 /** One key the call found, as it is now. */
 export interface RevokedKey {
@@ -62,6 +64,18 @@ async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Pris
       return { grantId: target.grantId };
     case "client":
       return target.userId === undefined ? { clientId: target.clientId } : { clientId: target.clientId, userId: target.userId };
+    case "resource": {
+      // The column lists URLs separated by spaces: match whole entries only (…/mcp/a is not …/mcp/ab).
+      const url = target.resource;
+      return {
+        OR: [
+          { resource: url },
+          { resource: { startsWith: `${url} ` } },
+          { resource: { endsWith: ` ${url}` } },
+          { resource: { contains: ` ${url} ` } },
+        ],
+      };
+    }
   }
 }
 

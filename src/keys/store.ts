@@ -7,7 +7,7 @@ import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
 import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./view.js";
-import { dpopJktSchema, labelSchema, scopeCatalogueError } from "./input.js";
+import { dpopJktSchema, labelSchema, resourcesSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";
 
@@ -19,7 +19,11 @@ export interface MintRequest {
   source: KeySource;
   clientId?: string | null;
   scopes?: string[];
-  resource?: string | null;
+  /**
+   * RFC 8707 audiences: the resource URLs the key works at (an OAuth key: the one its client asked for;
+   * a portal key: the ones its owner picked). Null or absent: every resource.
+   */
+  resources?: readonly string[] | null;
   /** The OAuth grant the key is issued under (oidc-provider revokes keys by grant). */
   grantId?: string | null;
   /** The organisation the key acts in; default the user's personal one. The user must be a member. */
@@ -90,6 +94,8 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
         options.scopes,
       );
       if (scopeError) throw new KeyInputError(scopeError);
+      const resources = resourcesSchema.safeParse(req.resources ?? null);
+      if (!resources.success) throw new KeyInputError(resources.error.issues[0]!.message);
       if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {
@@ -107,7 +113,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
         source: req.source,
         clientId: req.clientId ?? null,
         scopes: scopes.join(" "),
-        resource: req.resource ?? null,
+        resource: resources.data === null ? null : resources.data.join(" "),
         grantId: req.grantId ?? null,
         organizationId,
         appId: req.appId ?? null,

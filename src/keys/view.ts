@@ -14,7 +14,8 @@ export interface KeyView {
   sourceLabel: string;
   clientId: string | null;
   scopes: string[];
-  resource: string | null;
+  /** RFC 8707 audiences: the resource URLs the key works at; null: every resource. */
+  resources: string[] | null;
   /** The organisation the key acts in (null only on rows the 0005 migration and mint never saw). */
   organizationId: string | null;
   /** App keys: the organisation's app that owns the key. */
@@ -55,6 +56,11 @@ export const IDENTITY_SCOPES = ["openid", "email"] as const;
  */
 export const emptyScopesMeanFullAccess = (source: string): boolean => source !== "oauth";
 
+/** The key row's `resource` column: resource URLs separated by spaces; null (or empty) means every resource. */
+export function boundResources(column: string | null): string[] | null {
+  return column ? column.split(" ").filter(Boolean) : null;
+}
+
 export function splitScopes(scopes: string): string[] {
   return scopes.split(" ").filter(Boolean);
 }
@@ -71,7 +77,7 @@ export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
     sourceLabel: sourceLabel(source, row.clientId),
     clientId: row.clientId,
     scopes: splitScopes(row.scopes),
-    resource: row.resource,
+    resources: boundResources(row.resource),
     organizationId: row.organizationId,
     appId: row.appId,
     dpopJkt: row.dpopJkt,

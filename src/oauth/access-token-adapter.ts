@@ -49,7 +49,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
           source: "oauth",
           clientId,
           scopes,
-          resource: aud ?? null,
+          resources: aud ? [aud] : null,
           grantId: payload.grantId ?? null,
           // RFC 9449: the client sent a DPoP proof to the token endpoint; the key is bound to its key pair.
           dpopJkt: typeof payload.jkt === "string" ? payload.jkt : null,
@@ -70,7 +70,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         ...(result.app ? {} : { accountId: result.user.id }),
         clientId: result.key.clientId ?? FIRST_PARTY_CLIENT_ID,
         scope: result.key.scopes.join(" "),
-        aud: result.key.scopes.includes("openid") && options.atUserinfo?.() ? undefined : (result.key.resource ?? options.defaultResource),
+        aud: result.key.scopes.includes("openid") && options.atUserinfo?.() ? undefined : (result.key.resources?.[0] ?? options.defaultResource),
         iat,
         exp: iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,

@@ -93,11 +93,17 @@ export function createProvider(services: Services): Provider {
         enabled: true,
         defaultResource: () => resource,
         useGrantedResource: () => true,
-        getResourceServerInfo(ctx, requested) {
+        async getResourceServerInfo(ctx, requested) {
           refuseUnknownScopes(ctx, config.scopes);
-          if (requested.replace(/\/+$/, "") !== resource)
-            throw new errors.InvalidTarget(`unknown resource; this server issues keys for ${resource}`);
-          return { scope: config.scopes.join(" "), audience: resource, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
+          const url = requested.replace(/\/+$/, "");
+          // Keyward's own /mcp, or a resource of the gateway (<ISSUER>/mcp/<slug>), read as every
+          // request reads it: a resource added on another instance is known at once.
+          const audience = url === resource ? resource : (await services.resources.lookup.byUrl(url))?.url;
+          if (!audience)
+            throw new errors.InvalidTarget(
+              `unknown resource; this server issues keys for ${resource} and for the resources of its gateway (${config.baseUrl}/mcp/<slug>)`,
+            );
+          return { scope: config.scopes.join(" "), audience, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },
       },
       // Clients introspect and revoke only the keys issued to them; resource servers the operator

@@ -30,7 +30,7 @@ const keyView = z.looseObject({
   sourceLabel: z.string(),
   clientId: z.string().nullable(),
   scopes: z.array(z.string()),
-  resource: z.string().nullable(),
+  resources: z.array(z.string()).nullable(),
   organizationId: z.string().nullable().default(null),
   appId: z.string().nullable().default(null),
   dpopJkt: z.string().nullable().default(null),

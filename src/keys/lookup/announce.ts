@@ -1,5 +1,5 @@
 // Writes that change what key verification reads (a revoked key, a new role, a removed member, a
-// deleted user or app) must reach every instance's verification cache before anyone is told they
+// deleted user or app, a changed or removed resource) must reach every instance's verification cache before anyone is told they
 // are done. On PostgreSQL that is an announcement every instance acknowledges (src/keys/lookup/pg-change-feed.ts);
 // on SQLite every instance already sees every commit through the file, so nothing is needed.
 //
@@ -18,6 +18,8 @@ const CHANGES_VERIFICATION: Record<string, ReadonlySet<string>> = {
   app: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
   user: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
   organization: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
+  // The gateway holds resources behind the same change token (src/resources/lookup.ts).
+  resource: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
 };
 
 /**

@@ -6,12 +6,12 @@
 //   pg-change-feed.ts (PostgreSQL only; on SQLite every instance reads the file itself).
 // openKeyLookup() wires them for the server (src/services.ts); verification only sees a KeyReader.
 import { normalizeDatabaseUrl, providerOf, sqliteFile } from "../../db/client.js";
-import { keyCache, type KeyCacheStats } from "./cache.js";
+import { keyCache, type KeyCacheStats, type RowReader } from "./cache.js";
 import { openPostgresReader, openSqliteReader, type ChangeCheck, type KeyReader } from "./read-row.js";
 import type { ChangeFeed } from "./pg-change-feed.js";
 
 export { prismaKeyReader, type KeyReader, type KeyRow, type ChangeCheck } from "./read-row.js";
-export type { KeyCacheStats } from "./cache.js";
+export type { KeyCacheStats, RowReader } from "./cache.js";
 
 export interface KeyLookupOptions {
   /** Rows kept in memory (VERIFY_CACHE_SIZE); 0 reads the database on every request. */
@@ -36,6 +36,12 @@ export interface KeyLookup {
   readonly announce: (() => Promise<void>) | undefined;
   /** PostgreSQL with the cache on: the key-change feed this instance listens to. */
   readonly feed: ChangeFeed | undefined;
+  /**
+   * Rows of another table verification depends on (the gateway's resources), kept in memory behind
+   * the same change token, so a change reaches them exactly when it reaches key rows. Without a
+   * token (cache off, PostgreSQL without the feed) the reader itself: every read goes to the database.
+   */
+  cacheOf<Row extends object>(reader: RowReader<Row>, maxRows: number): RowReader<Row>;
   /** The cache's counters; null when no rows are kept. */
   stats(): KeyCacheStats | null;
   close(): Promise<void>;
@@ -58,6 +64,7 @@ export function openKeyLookup(databaseUrl: string, options: KeyLookupOptions): K
     changeCheck: cache && opened.changes ? opened.changes.check : "none",
     announce: opened.announce,
     feed: opened.feed,
+    cacheOf: (reader, maxRows) => (caching && opened.changes ? keyCache(reader, opened.changes.token, maxRows) : reader),
     stats: () => cache?.stats() ?? null,
     close: () => opened.close(),
   };

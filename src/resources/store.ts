@@ -1,0 +1,176 @@
+// Resources as data: add, change, list and remove the MCP servers the gateway protects. Every write
+// records its audit event; removing a resource revokes every key bound to it through THE revoke path
+// (src/keys/revoke.ts), which records each key's own `key.revoked`.
+import { randomBase62 } from "../keys/format.js";
+import type { Db } from "../db/client.js";
+import type { Audit, AuditInput } from "../audit/index.js";
+import type { Keys } from "../keys/index.js";
+import type { Resource as ResourceRow } from "../generated/sqlite/client.js";
+import { resourceUrl } from "./identity.js";
+import { firstProblem, resourceChangeSchema, resourceInputSchema, type ResourceChange, type ResourceInput } from "./input.js";
+
+export interface Resource {
+  id: string;
+  slug: string;
+  name: string;
+  /** `<ISSUER>/mcp/<slug>`: the RFC 8707 identifier keys are bound to. */
+  url: string;
+  upstream: string;
+  /** Tool → the scope a tools/call of it needs. */
+  toolScopes: Readonly<Record<string, string>>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ResourceHealthView {
+  lastOkAt: string | null;
+  lastErrorAt: string | null;
+  lastError: string | null;
+  latencyMs: number | null;
+}
+
+/** A refused input, in words (the CLI prints it, a page shows it inline, the API answers 400). */
+export class ResourceInputError extends Error {}
+/** No resource by that slug. */
+export class ResourceNotFoundError extends Error {}
+
+/** Who changes a resource, from where: the audit trail's actor. */
+export interface ResourceActing {
+  actor: AuditInput["actor"];
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export function toResource(row: ResourceRow, baseUrl: string): Resource {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    url: resourceUrl(baseUrl, row.slug),
+    upstream: row.upstream,
+    toolScopes: Object.freeze(parseToolScopes(row.toolScopes)),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** The stored JSON; anything else (a hand-edited row) counts as no tool scopes rather than a crash. */
+function parseToolScopes(json: string): Record<string, string> {
+  try {
+    const value: unknown = JSON.parse(json);
+    if (!value || typeof value !== "object" || Array.isArray(value)) return {};
+    return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string"));
+  } catch {
+    return {};
+  }
+}
+
+export function createResourceStore(db: Db, options: { baseUrl: string; scopes: readonly string[]; audit: Audit; keys: Keys }) {
+  const { baseUrl, audit } = options;
+  const view = (row: ResourceRow) => toResource(row, baseUrl);
+
+  const checkScopes = (toolScopes: Record<string, string> | undefined) => {
+    for (const [tool, scope] of Object.entries(toolScopes ?? {})) {
+      if (!options.scopes.includes(scope))
+        throw new ResourceInputError(`tool ${tool}: unknown scope "${scope}" (this server's scopes: ${options.scopes.join(", ")})`);
+    }
+  };
+
+  const event = (action: string, resource: Resource, by: ResourceActing, details: AuditInput["details"] = {}): AuditInput => ({
+    userId: null,
+    actor: by.actor,
+    action,
+    targetId: resource.id,
+    ip: by.ip ?? null,
+    userAgent: by.userAgent ?? null,
+    details: { slug: resource.slug, name: resource.name, ...details },
+  });
+
+  const get = async (slug: string): Promise<Resource> => {
+    const row = await db.resource.findUnique({ where: { slug } });
+    if (!row) throw new ResourceNotFoundError(`No resource "${slug}": \`keyward resources list\` shows them`);
+    return view(row);
+  };
+
+  return {
+    async list(): Promise<Resource[]> {
+      return (await db.resource.findMany({ orderBy: { slug: "asc" } })).map(view);
+    },
+
+    get,
+
+    async find(slug: string): Promise<Resource | undefined> {
+      const row = await db.resource.findUnique({ where: { slug } });
+      return row ? view(row) : undefined;
+    },
+
+    async add(input: ResourceInput, by: ResourceActing): Promise<Resource> {
+      const parsed = resourceInputSchema.safeParse(input);
+      if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
+      const { slug, name, upstream, toolScopes } = parsed.data;
+      checkScopes(toolScopes);
+      if (await db.resource.findUnique({ where: { slug } }))
+        throw new ResourceInputError(`A resource "${slug}" exists already: change it with \`keyward resources update ${slug}\``);
+      return db.$transaction(async (tx) => {
+        const row = await tx.resource.create({
+          data: { id: `res_${randomBase62(20)}`, slug, name, upstream, toolScopes: JSON.stringify(toolScopes) },
+        });
+        const added = view(row);
+        await audit.record(event("resource.added", added, by, { upstream }), tx);
+        return added;
+      });
+    },
+
+    /** Changes what `change` names; the rest stays. Returns the resource as it is now. */
+    async update(slug: string, change: ResourceChange, by: ResourceActing): Promise<Resource> {
+      const parsed = resourceChangeSchema.safeParse(change);
+      if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
+      checkScopes(parsed.data.toolScopes);
+      const before = await get(slug);
+      const data = {
+        ...(parsed.data.name !== undefined ? { name: parsed.data.name } : {}),
+        ...(parsed.data.upstream !== undefined ? { upstream: parsed.data.upstream } : {}),
+        ...(parsed.data.toolScopes !== undefined ? { toolScopes: JSON.stringify(parsed.data.toolScopes) } : {}),
+      };
+      if (Object.keys(data).length === 0) return before;
+      return db.$transaction(async (tx) => {
+        const updated = view(await tx.resource.update({ where: { slug }, data }));
+        const changed = Object.keys(data).join(" ");
+        await audit.record(event("resource.updated", updated, by, { changed }), tx);
+        return updated;
+      });
+    },
+
+    /**
+     * Removes the resource (its URL answers 404 from the next request on) and revokes every key bound
+     * to it, alone or with other resources: a slug added again later must not bring old keys back.
+     */
+    async remove(slug: string, by: ResourceActing): Promise<{ resource: Resource; keysRevoked: number }> {
+      const resource = await get(slug);
+      await db.$transaction(async (tx) => {
+        await tx.resource.delete({ where: { slug } });
+        await tx.resourceHealth.deleteMany({ where: { resourceId: resource.id } });
+        await audit.record(event("resource.removed", resource, by), tx);
+      });
+      const revoked = await options.keys.revoke(
+        { kind: "resource", resource: resource.url },
+        { actor: by.actor, via: "resource_removed", ip: by.ip, userAgent: by.userAgent, note: { resource: slug } },
+      );
+      return { resource, keysRevoked: revoked.filter((r) => r.wasActive).length };
+    },
+
+    async health(resourceId: string): Promise<ResourceHealthView | null> {
+      const row = await db.resourceHealth.findUnique({ where: { resourceId } });
+      return row
+        ? {
+            lastOkAt: row.lastOkAt?.toISOString() ?? null,
+            lastErrorAt: row.lastErrorAt?.toISOString() ?? null,
+            lastError: row.lastError,
+            latencyMs: row.latencyMs,
+          }
+        : null;
+    },
+  };
+}
+
+export type ResourceStore = ReturnType<typeof createResourceStore>;
