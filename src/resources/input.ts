@@ -35,7 +35,7 @@ export const upstreamSchema = z
   .transform((u) => u.href);
 
 /** MCP tool names (2026-07-28: 1–128 of letters, digits, _ - . /). */
-export const toolNameSchema = z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}$/, "A tool name is 1 to 128 letters, digits or _ - . /");
+export const toolNameSchema = z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, "A tool name is 1 to 128 letters, digits or _ - . /");
 
 /** Tool → the scope a tools/call of it needs; which scopes exist is checked against the catalogue by the store. */
 export const toolScopesSchema = z
