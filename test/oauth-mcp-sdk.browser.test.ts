@@ -3,8 +3,6 @@
 // dynamically, and sends the user (headless Chromium) to log in and click Allow; the browser lands
 // on the client's loopback redirect URI, the SDK exchanges the code for a Keyward key and calls
 // whoami. The key then shows on the account page, is revoked there, and stops working for the SDK.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -15,50 +13,9 @@ import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { signUp, type TestServer, startTestServer } from "./support/server.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
+import { startCallbackServer, type CallbackServer } from "./support/oauth/callback-server.js";
 
 // In CI the test must run (and fail loudly if Chromium is missing); locally it needs Chromium.
-
-// ---------------------------------------------------------------------------------------------
-// The MCP client's loopback redirect URI: a tiny HTTP server that captures what comes back.
-
-interface CallbackServer {
-  redirectUri: string;
-  /** Resolves with the query of the callback request carrying this state. */
-  waitFor(state: string): Promise<URLSearchParams>;
-  close(): Promise<void>;
-}
-
-async function startCallbackServer(): Promise<CallbackServer> {
-  const arrived = new Map<string, URLSearchParams>();
-  const waiting = new Map<string, (q: URLSearchParams) => void>();
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (req.method !== "GET" || url.pathname !== "/callback") {
-      res.writeHead(404).end();
-      return;
-    }
-    const state = url.searchParams.get("state") ?? "";
-    arrived.set(state, url.searchParams);
-    waiting.get(state)?.(url.searchParams);
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", Connection: "close" });
-    res.end("<!doctype html><title>Connected</title><h1>Authorization complete</h1><p>You can close this window.</p>");
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    redirectUri: `http://127.0.0.1:${port}/callback`,
-    waitFor(state) {
-      const done = arrived.get(state);
-      if (done) return Promise.resolve(done);
-      return new Promise((resolve) => waiting.set(state, resolve));
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // One SDK "installation": its provider, the HTTP calls it made, and a Client/transport factory.
