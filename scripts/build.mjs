@@ -85,6 +85,7 @@ function buildUnlocked() {
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
+    wasmFromFile(next);
     // A source edited during the build leaves the stamp out: the next caller builds again.
     if (fingerprint() === before) writeFileSync(path.join(next, ".build-stamp"), before);
     if (existsSync(dist)) renameSync(dist, old);
@@ -92,6 +93,32 @@ function buildUnlocked() {
   } finally {
     rmSync(next, { recursive: true, force: true });
     rmSync(old, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The Prisma clients load their query compiler (~1.9 MB of WebAssembly) from a module holding it as one
+ * base64 string (~2.5 MB): that module's source and the string literal in it stay on the heap for the
+ * life of the process (~4.8 MB, docs/performance.md). The build decodes it once to a .wasm file beside each
+ * generated client and makes the client read that file instead: the same bytes, no string kept.
+ * A generated client of another shape is left as it is (it still works); test/compiled-build.test.ts notices.
+ */
+function wasmFromFile(out) {
+  const base64Import =
+    /const \{ wasm \} = await import\("(@prisma\/client\/runtime\/[\w.-]+\.wasm-base64\.mjs)"\);\s*return await decodeBase64AsWasm\(wasm\);/;
+  for (const backend of ["sqlite", "postgresql"]) {
+    const client = path.join(out, "generated", backend, "internal", "class.js");
+    if (!existsSync(client)) continue;
+    const code = readFileSync(client, "utf8");
+    const found = base64Import.exec(code);
+    if (!found) continue;
+    const source = readFileSync(fileURLToPath(import.meta.resolve(found[1])), "utf8");
+    const literal = /^const wasm = "([A-Za-z0-9+/=]+)";/m.exec(source);
+    if (!literal) continue;
+    writeFileSync(path.join(out, "generated", backend, "query_compiler_bg.wasm"), Buffer.from(literal[1], "base64"));
+    const read = `const { readFile } = await import("node:fs/promises");
+        return new WebAssembly.Module(await readFile(new URL("../query_compiler_bg.wasm", import.meta.url)));`;
+    writeFileSync(client, code.replace(found[0], read));
   }
 }
 
