@@ -43,6 +43,14 @@ describe("a scratch copy of the tree", () => {
     expect(readFileSync(path.join(tree, "dist/server.js"), "utf8")).not.toMatch(/^import type |: Promise<void>/m);
   });
 
+  it("dist/main.js is the server as one bundle (its own modules inlined, packages with native code imported)", () => {
+    const main = readFileSync(path.join(tree, "dist/main.js"), "utf8");
+    expect(main).not.toMatch(/from\s*"\.\/(app|server|config)\.js"/);
+    expect(main).toMatch(/from\s*"better-sqlite3"/);
+    expect(main).not.toContain("wasm-base64");
+    expect(main).toContain(`new URL("./web/render.js",import.meta.url)`);
+  });
+
   it("the Prisma clients read their query compiler from a .wasm file, not a base64 string kept on the heap", () => {
     for (const backend of ["sqlite", "postgresql"]) {
       const client = readFileSync(path.join(tree, `dist/generated/${backend}/internal/class.js`), "utf8");
