@@ -43,6 +43,24 @@ describe("a scratch copy of the tree", () => {
     expect(readFileSync(path.join(tree, "dist/server.js"), "utf8")).not.toMatch(/^import type |: Promise<void>/m);
   });
 
+  it("dist/main.js is the server as one bundle (its own modules inlined, packages with native code imported)", () => {
+    const main = readFileSync(path.join(tree, "dist/main.js"), "utf8");
+    expect(main).not.toMatch(/from\s*"\.\/(app|server|config)\.js"/);
+    expect(main).toMatch(/from\s*"better-sqlite3"/);
+    expect(main).not.toContain("wasm-base64");
+    expect(main).toContain(`new URL("./web/render.js",import.meta.url)`);
+  });
+
+  it("the Prisma clients read their query compiler from a .wasm file, not a base64 string kept on the heap", () => {
+    for (const backend of ["sqlite", "postgresql"]) {
+      const client = readFileSync(path.join(tree, `dist/generated/${backend}/internal/class.js`), "utf8");
+      expect(client, backend).not.toContain("wasm-base64");
+      expect(client, backend).toContain('new URL("../query_compiler_bg.wasm", import.meta.url)');
+      const wasm = readFileSync(path.join(tree, `dist/generated/${backend}/query_compiler_bg.wasm`));
+      expect(wasm.subarray(0, 4).toString("latin1"), backend).toBe("\0asm");
+    }
+  });
+
   it("`keyward --help` runs the compiled CLI: exit 0, nothing on stderr (no oidc-provider runtime warning)", () => {
     const help = run(["bin/keyward.js", "--help"]);
     expect(help.status, help.stderr).toBe(0);
