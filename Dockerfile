@@ -3,6 +3,8 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATABASE_URL=file:/app/data/keyward.db
+# As npm start: glibc returns freed memory instead of raising these after start-up (docs/performance.md)
+ENV MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072
 
 # Dependencies first (cached layer). postinstall generates the Prisma clients from the schemas
 # (the build step in it waits for the sources: there are none yet).
