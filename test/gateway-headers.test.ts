@@ -292,7 +292,12 @@ describe("answered by the gateway, before any upstream", () => {
       Buffer.from([0xff]),
       Buffer.from('"}}'),
     ]);
-    expect((await post().set("Authorization", `Bearer ${raw}`).set("Content-Type", "application/json").send(invalidUtf8)).status).toBe(400);
+    const res = await fetch(`${server.url}/mcp/notes`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${raw}`, "Content-Type": "application/json" },
+      body: invalidUtf8,
+    });
+    expect(res.status).toBe(400);
   });
 
   it("a body over the limit → 413, whether it says its length or not", async () => {
