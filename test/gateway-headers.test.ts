@@ -163,6 +163,50 @@ describe("what the upstream receives", () => {
   });
 });
 
+describe("what the client receives of the upstream's answer", () => {
+  it("no Set-Cookie, WWW-Authenticate or Location; Cache-Control no-store unless the upstream says otherwise; a 401 is a 502", async () => {
+    let status = 200;
+    const odd = await recordingUpstream((_req, res) => {
+      res.writeHead(status, {
+        "content-type": "application/json",
+        "set-cookie": "keyward.sid=stolen; Path=/",
+        "www-authenticate": 'Bearer realm="upstream"',
+        location: `${upstream.url}/elsewhere`,
+        "x-upstream": "kept",
+      });
+      res.end("{}");
+    });
+    try {
+      await server.services.resources.add({ slug: "odd", name: "Odd", upstream: odd.url }, BY);
+      const ok = await post("/mcp/odd").set("Authorization", `Bearer ${raw}`).send(list);
+      expect(ok.status).toBe(200);
+      expect(ok.headers["x-upstream"]).toBe("kept");
+      expect(ok.headers["cache-control"]).toBe("no-store");
+      for (const gone of ["set-cookie", "www-authenticate", "location"]) expect(ok.headers[gone], gone).toBeUndefined();
+      status = 401;
+      const refused = await post("/mcp/odd").set("Authorization", `Bearer ${raw}`).send(list);
+      expect(refused.status).toBe(502);
+      expect(refused.body).toEqual({ error: "upstream_refused", error_description: "The MCP server Odd refused the gateway's request" });
+      expect(refused.headers["www-authenticate"]).toBeUndefined();
+      expect(JSON.stringify(refused.body)).not.toContain(new URL(odd.url).port);
+    } finally {
+      await odd.close();
+    }
+  });
+
+  it("an answered request is recorded as the upstream's health (last ok, latency)", async () => {
+    const notes = await server.services.resources.get("notes");
+    let health = await server.services.resources.health(notes.id);
+    for (let i = 0; i < 70 && !health?.lastOkAt; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await server.services.resources.health(notes.id);
+    }
+    expect(health).toMatchObject({ lastError: null, lastErrorAt: null });
+    expect(health!.lastOkAt).toBeTruthy();
+    expect(health!.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe("answered by the gateway, before any upstream", () => {
   it("unknown slugs and every other spelling of a path → the same 404", async () => {
     const before = upstream.received.length;

@@ -17,8 +17,19 @@ export const tooManyStreams = (limit: number) =>
   });
 
 /** What the client hears when the upstream cannot be reached (502) or does not answer in time (504). */
-export function upstreamFailure(kind: "unreachable" | "timeout", name: string): { status: number; body: Record<string, string> } {
-  return kind === "timeout"
-    ? { status: 504, body: { error: "upstream_timeout", error_description: `The MCP server ${name} did not answer in time` } }
-    : { status: 502, body: { error: "upstream_unavailable", error_description: `The MCP server ${name} is not reachable` } };
+export function upstreamFailure(
+  kind: "unreachable" | "timeout" | "refused",
+  name: string,
+): { status: number; body: Record<string, string> } {
+  switch (kind) {
+    case "timeout":
+      return { status: 504, body: { error: "upstream_timeout", error_description: `The MCP server ${name} did not answer in time` } };
+    case "refused":
+      return {
+        status: 502,
+        body: { error: "upstream_refused", error_description: `The MCP server ${name} refused the gateway's request` },
+      };
+    default:
+      return { status: 502, body: { error: "upstream_unavailable", error_description: `The MCP server ${name} is not reachable` } };
+  }
 }

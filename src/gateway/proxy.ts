@@ -3,7 +3,8 @@
 // written as read, pipeline() carrying backpressure both ways), and a client that goes away aborts
 // the upstream request. Failing to reach the upstream (refused, reset, no such host) → 502; no
 // connection or no response headers within the timeout → 504; the client hears the resource's name,
-// never its URL or an error's text. The upstream's own answers (any status) pass through unchanged.
+// never its URL or an error's text. The upstream's own answers pass through
+// unchanged, but a 401 (the upstream refusing the gateway, not the client's key) becomes a 502.
 import { pipeline } from "node:stream/promises";
 import { Agent, request, type Dispatcher } from "undici";
 import type { Ctx } from "../http/state.js";
@@ -90,11 +91,24 @@ export async function forward(
     return { observation: { ok: false, error: kind === "timeout" ? `${words} (${options.timeoutMs / 1000} s)` : words, at: new Date() } };
   }
   const latencyMs = performance.now() - started;
+  if (answer.statusCode === 401) {
+    // The upstream refused the gateway itself (e.g. it checks X-Keyward-Assertion and is set up for
+    // another issuer): the client's key is fine, so its 401 (which would send the client back to log
+    // in, forever) is a 502 here.
+    await answer.body.dump().catch(() => undefined);
+    const failure = upstreamFailure("refused", target.name);
+    ctx.status = failure.status;
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = failure.body;
+    ctx.res.off("close", onClose);
+    return { observation: { ok: false, error: "refused the gateway (401)", at: new Date() } };
+  }
   const res = ctx.res;
   res.statusCode = answer.statusCode;
   for (const [name, value] of clientResponseHeaders(answer.headers)) {
     if (!res.hasHeader(name)) res.setHeader(name, value);
   }
+  if (!res.hasHeader("cache-control")) res.setHeader("cache-control", "no-store"); // an answer for one user: no shared cache keeps it
   ctx.respond = false;
   res.flushHeaders(); // the client learns the answer (and an SSE stream starts) now, not with the first chunk
   try {
