@@ -10,14 +10,25 @@ import type { AppAuth, KeyAuth } from "../http/state.js";
 export const ASSERTION_TYP = "kw-assertion+jwt";
 export const ASSERTION_TTL_SECONDS = 60;
 
+const PREFERRED_ALGS = ["EdDSA", "Ed25519", "ES256", "RS256"];
+
+/** A key's algorithm: its `alg`, or what its type implies. */
+function algOf(jwk: JWK): string {
+  if (typeof jwk.alg === "string") return jwk.alg;
+  if (jwk.kty === "OKP") return "EdDSA";
+  if (jwk.kty === "EC") return jwk.crv === "P-384" ? "ES384" : jwk.crv === "P-521" ? "ES512" : "ES256";
+  return "RS256";
+}
+
 export interface AssertionSigner {
   sign(identity: KeyAuth | AppAuth, audience: string): Promise<string>;
 }
 
 export function createAssertionSigner(jwks: PrivateJwks, issuer: string): AssertionSigner {
-  const jwk = (jwks.keys.find((k) => k.use === undefined || k.use === "sig") ?? jwks.keys[0]) as (JWK & { kid?: string }) | undefined;
-  if (!jwk) throw new Error("the token-signing key set is empty");
-  const alg = typeof jwk.alg === "string" ? jwk.alg : "RS256";
+  const signing = jwks.keys.filter((k) => k.use === undefined || k.use === "sig") as (JWK & { kid?: string })[];
+  const jwk = PREFERRED_ALGS.map((alg) => signing.find((k) => algOf(k) === alg)).find(Boolean) ?? signing[0];
+  if (!jwk) throw new Error("the token-signing key set holds no signing key");
+  const alg = algOf(jwk);
   let key: Promise<CryptoKey | Uint8Array> | undefined;
   const privateKey = () => (key ??= importJWK(jwk, alg));
 

@@ -24,7 +24,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     const chunks: Buffer[] = [];
     let size = 0;
     const done = (err?: Error) => {
-      req.off("data", onData).off("end", onEnd).off("error", done).off("aborted", onAborted);
+      req.off("data", onData).off("end", onEnd).off("error", done).off("aborted", onAborted).off("close", onAborted);
       if (err) {
         // Not destroyed: the client still hears the 413, and the connection closes after it (Connection: close).
         req.pause();
@@ -38,7 +38,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     };
     const onEnd = () => done();
     const onAborted = () => done(new GatewayError(400, "invalid_request", "The request body was cut short"));
-    req.on("data", onData).on("end", onEnd).on("error", done).on("aborted", onAborted);
+    req.on("data", onData).on("end", onEnd).on("error", done).on("aborted", onAborted).on("close", onAborted);
   });
   let json: unknown;
   try {
