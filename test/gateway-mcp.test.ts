@@ -275,6 +275,42 @@ describe("streams", () => {
     for (const c of controllers) c.abort();
   });
 
+  it("backpressure: a client that does not read holds the upstream back (nothing buffers the whole answer)", async () => {
+    const TOTAL = 200 * 1024 * 1024;
+    let flushed = 0;
+    const big = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const chunk = Buffer.alloc(64 * 1024, "x");
+      const pump = () => {
+        while (flushed < TOTAL) {
+          flushed += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+      res.on("close", () => res.removeAllListeners("drain"));
+    });
+    await new Promise<void>((r) => big.listen(0, "127.0.0.1", r));
+    try {
+      await server.services.resources.add(
+        { slug: "big", name: "Big", upstream: `http://127.0.0.1:${(big.address() as AddressInfo).port}/mcp` },
+        BY,
+      );
+      const { raw } = await mint(["mcp:read"]);
+      const controller = new AbortController();
+      const res = await fetch(gatewayUrl("big"), { headers: { Authorization: `Bearer ${raw}` }, signal: controller.signal });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 1000)); // the client reads nothing
+      expect(flushed).toBeLessThan(TOTAL / 4);
+      controller.abort();
+    } finally {
+      big.closeAllConnections();
+      await new Promise<void>((r) => big.close(() => r()));
+    }
+  });
+
   it("the upstream stopped mid-session → 502", async () => {
     const { raw } = await mint(["mcp:read"]);
     const { client } = await connect("second", raw);
