@@ -62,7 +62,10 @@ export async function forward(
   options: { dispatcher: Dispatcher; headers: Record<string, string | string[]>; body?: Buffer; timeoutMs: number },
 ): Promise<Forwarded> {
   const controller = new AbortController();
-  const onClose = () => controller.abort();
+  // Only a client that leaves before the answer is complete aborts (an abort builds a DOMException: not on every request).
+  const onClose = () => {
+    if (!ctx.res.writableFinished) controller.abort();
+  };
   ctx.res.once("close", onClose);
   const started = performance.now();
   let answer: Dispatcher.ResponseData;
