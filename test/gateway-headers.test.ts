@@ -4,7 +4,8 @@
 // methods, body limits, header/body disagreement, per-tool scopes, audience binding.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createHash, randomUUID } from "node:crypto";
+import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
 import { BY_OPERATOR } from "./support/acting.js";
@@ -143,6 +144,40 @@ describe("what the upstream receives", () => {
     const assertion = last().headers["x-keyward-assertion"] as string;
     const { payload } = await jwtVerify(assertion, createRemoteJWKSet(new URL(`${server.config.baseUrl}/jwks`)), { audience: url() });
     expect(payload.client_id).toBe("dcr_abc");
+  });
+
+  it("a DPoP-bound key works with a proof for this resource's URL (not one made for /mcp); neither reaches the upstream", async () => {
+    const pair = await generateKeyPair("ES256");
+    const jwk = await exportJWK(pair.publicKey);
+    const bound = await server.services.keys.mint(
+      { userId: user.id, label: "dpop", source: "portal", dpopJkt: await calculateJwkThumbprint(jwk) },
+      BY_OPERATOR,
+    );
+    const proof = (htu: string) =>
+      new SignJWT({
+        htm: "POST",
+        htu,
+        iat: Math.floor(Date.now() / 1000),
+        jti: randomUUID(),
+        ath: createHash("sha256").update(bound.raw).digest("base64url"),
+      })
+        .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk })
+        .sign(pair.privateKey);
+    const elsewhere = await post()
+      .set("Authorization", `DPoP ${bound.raw}`)
+      .set("DPoP", await proof(`${server.config.baseUrl}/mcp`))
+      .send(list);
+    expect(elsewhere.status).toBe(401);
+    expect(elsewhere.body.error).toBe("invalid_dpop_proof");
+    expect(elsewhere.headers["www-authenticate"]).toContain(`resource_metadata="${prm()}"`);
+    const ok = await post()
+      .set("Authorization", `DPoP ${bound.raw}`)
+      .set("DPoP", await proof(url()))
+      .send(list);
+    expect(ok.status).toBe(200);
+    expect(last().headers.dpop).toBeUndefined();
+    expect(last().headers.authorization).toBeUndefined();
+    expect(last().headers["x-keyward-key-id"]).toBe(bound.key.id);
   });
 
   it("GET and DELETE are forwarded without a body", async () => {
