@@ -180,6 +180,31 @@ describe("what the upstream receives", () => {
     expect(last().headers["x-keyward-key-id"]).toBe(bound.key.id);
   });
 
+  it("an app key: the app is the subject (X-Keyward-App-Id, sub_type app), no user headers", async () => {
+    const admin = {
+      Authorization: `Bearer ${(await server.services.keys.mint({ userId: user.id, label: "admin", source: "portal" }, BY_OPERATOR)).raw}`,
+    };
+    const created = await request(server.url).post("/api/orgs").set(admin).send({ name: "Gateway org" });
+    expect(created.status, created.text).toBe(201);
+    const orgId = created.body.id as string;
+    const appId = (await request(server.url).post(`/api/orgs/${orgId}/apps`).set(admin).send({ name: "Robot" }).expect(201)).body
+      .id as string;
+    const appKey = (
+      await server.services.keys.mint({ userId: user.id, label: "robot", source: "portal", organizationId: orgId, appId }, BY_OPERATOR)
+    ).raw;
+    await post().set("Authorization", `Bearer ${appKey}`).send(list).expect(200);
+    const h = last().headers;
+    expect(h["x-keyward-app-id"]).toBe(appId);
+    expect(h["x-keyward-user-id"]).toBeUndefined();
+    expect(h["x-keyward-user-email"]).toBeUndefined();
+    expect(h["x-keyward-organization-id"]).toBe(orgId);
+    const { payload } = await jwtVerify(h["x-keyward-assertion"] as string, createRemoteJWKSet(new URL(`${server.config.baseUrl}/jwks`)), {
+      audience: url(),
+    });
+    expect(payload).toMatchObject({ sub: appId, sub_type: "app", org: orgId });
+    expect(payload.email).toBeUndefined();
+  });
+
   it("GET and DELETE are forwarded without a body", async () => {
     await request(server.url).get("/mcp/notes").set("Authorization", `Bearer ${raw}`).set("Mcp-Session-Id", "s").expect(200);
     expect(last()).toMatchObject({ method: "GET", body: "" });
