@@ -109,6 +109,7 @@ describe("health writes", () => {
     const writes: unknown[] = [];
     let fail = false;
     const db = {
+      resource: { findUnique: async () => ({ id: "res" }) },
       resourceHealth: {
         upsert: async (args: unknown) => {
           if (fail) throw new Error("database down");

@@ -30,8 +30,12 @@ export function createHealthRecorder(db: Db, logger: Logger, intervalMs = 5000):
       ...(seen.ok ? { lastOkAt: seen.ok.at, latencyMs: Math.round(seen.ok.latencyMs) } : {}),
       ...(seen.error ? { lastErrorAt: seen.error.at, lastError: seen.error.error } : {}),
     };
-    db.resourceHealth
-      .upsert({ where: { resourceId }, create: { resourceId, ...data }, update: data })
+    // A resource removed meanwhile gets no health row back (remove() deleted its row).
+    db.resource
+      .findUnique({ where: { id: resourceId }, select: { id: true } })
+      .then((exists) =>
+        exists ? db.resourceHealth.upsert({ where: { resourceId }, create: { resourceId, ...data }, update: data }) : undefined,
+      )
       .catch((err: unknown) =>
         logger.warn({ err: err instanceof Error ? err.message : String(err), resourceId }, "gateway health write failed"),
       );
