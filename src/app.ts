@@ -17,6 +17,7 @@ import { apiKeysPageRoutes } from "./web/api-keys-routes.js";
 import { apiKeysApi } from "./api/api-keys.js";
 import { metadataRoutes } from "./mcp/metadata.js";
 import { mcpRoutes } from "./mcp/server.js";
+import { gateway } from "./gateway/index.js";
 import { HttpError } from "./http/errors.js";
 import { rejectIllFormedUrl } from "./http/reject-ill-formed-url.js";
 import { parseBody } from "./http/body.js";
@@ -77,7 +78,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   for (const extra of options.mount?.(services) ?? []) app.use(extra); // the benchmark's routes only (bench/serve.ts)
   app.use(serveStatic);
 
-  // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
+  // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the gateway, the JSON API.
   app.use(metadataRoutes(config).routes());
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
@@ -88,6 +89,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(endProviderSessionWithKeyward(provider));
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
+  app.use(gateway(services)); // <ISSUER>/mcp/<slug>: the MCP servers Keyward protects (src/gateway/)
   app.use(secretScanningReport(services));
   app.use(apiKeysApi(services).routes());
   app.use(orgsApi(services).routes());

@@ -71,6 +71,12 @@ const schema = z
     SECRET_SCANNING_SECRET: z.string().min(32, "SECRET_SCANNING_SECRET must be at least 32 characters").optional(),
     /** Enables the same endpoint for GitHub's ECDSA signatures: PEM public keys, one or more. */
     SECRET_SCANNING_PUBLIC_KEYS: z.string().max(100_000).superRefine(problemOf(parsePublicKeys, "SECRET_SCANNING_PUBLIC_KEYS")).optional(),
+    /** The gateway (src/gateway/): how long an upstream MCP server may take to connect and answer with headers before a 504. */
+    GATEWAY_UPSTREAM_TIMEOUT_SECONDS: z.coerce.number().positive().max(3600).default(60),
+    /** The gateway: the largest POST body it reads (and forwards) before answering 413. */
+    GATEWAY_MAX_BODY_KB: z.coerce.number().int().positive().max(1_048_576).default(4096),
+    /** The gateway: requests and streams one key may have open at once on one instance; more get 429. */
+    GATEWAY_STREAMS_PER_KEY: z.coerce.number().int().positive().max(100_000).default(16),
     TOTP_ENCRYPTION_KEY: z
       .string()
       .refine(
@@ -124,6 +130,11 @@ const schema = z
       scopes: scopeNames(env.scopeCatalogue),
       /** The operator's scope catalogue: names, descriptions, implications. */
       scopeCatalogue: env.scopeCatalogue,
+      gateway: {
+        upstreamTimeoutMs: Math.round(env.GATEWAY_UPSTREAM_TIMEOUT_SECONDS * 1000),
+        maxBodyBytes: env.GATEWAY_MAX_BODY_KB * 1024,
+        streamsPerKey: env.GATEWAY_STREAMS_PER_KEY,
+      },
       registration: env.REGISTRATION,
       registrationPerHour: env.REGISTRATION_RATE_LIMIT,
       clientPurgeMs: env.CLIENT_PURGE_HOURS * 3600_000,
