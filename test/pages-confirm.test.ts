@@ -4,11 +4,10 @@
 // their page again with the message next to the form and the input kept (400/403), never a bare error page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { joinOrg } from "./support/orgs.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
+import { mcpStatus } from "./support/mcp-status.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
-
-type Person = Awaited<ReturnType<typeof signUp>>;
 
 let server: TestServer;
 let alice: Person; // owner of Acme
@@ -20,29 +19,12 @@ let bobId: string;
 let carolId: string;
 const ORG_NAME = `Acme <script>alert("org")</script>`;
 
-const tool = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
-const works = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send(tool)
-  ).status;
+const works = (raw: string) => mcpStatus(server, raw);
 const api = (raw: string) => ({
   post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
 });
 const roleOf = async (userId: string) =>
   (await server.services.db.membership.findUnique({ where: { organizationId_userId: { organizationId: acme, userId } } }))?.role ?? null;
-const mintIn = async (p: Person, organizationId: string) => {
-  const res = await p.agent
-    .post("/app/account/api-keys")
-    .type("form")
-    .send({ _csrf: p.csrf, label: "in acme", organizationId })
-    .redirects(1)
-    .expect(200);
-  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
-};
 const userIdOf = async (p: Person) => (await server.services.db.user.findUniqueOrThrow({ where: { email: p.email } })).id;
 
 /** A confirmation page: says what happens, Cancel comes first and is focused, the form sends confirm=yes. */
@@ -61,7 +43,7 @@ beforeAll(async () => {
   server = await startTestServer();
   [alice, bob, carol] = [await signUp(server), await signUp(server), await signUp(server)];
   aliceRoot = (await mintOnPage(alice.agent, alice.csrf, "alice")).raw;
-  acme = (await api(aliceRoot).post("/api/orgs", { name: ORG_NAME }).expect(201)).body.id;
+  acme = await createOrg(server, aliceRoot, ORG_NAME);
   bobId = await joinOrg(server, aliceRoot, acme, bob, "member");
   carolId = await joinOrg(server, aliceRoot, acme, carol, "member");
 });
@@ -246,7 +228,7 @@ describe("confirmation URLs written differently (trailing slash, case, percent-e
   it("a foreign or missing id under every spelling: the same 404, for the page and for a confirmed POST; nothing changes", async () => {
     const eve = await signUp(server);
     const eveRoot = (await mintOnPage(eve.agent, eve.csrf, "eve")).raw;
-    const evil = (await api(eveRoot).post("/api/orgs", { name: "Evil" }).expect(201)).body.id as string;
+    const evil = await createOrg(server, eveRoot, "Evil");
     const frank = await signUp(server);
     const frankId = await joinOrg(server, eveRoot, evil, frank, "member");
     const eveKeyId = (await server.services.db.apiKey.findFirstOrThrow({ where: { userId: await userIdOf(eve), revokedAt: null } })).id;
