@@ -32,10 +32,12 @@ describe("keyward api-keys import, for people", () => {
       "[1, 2]",
       "nope",
       line({ label: 7 }),
+      JSON.stringify({ hash: sha256("no date"), last4: "x9Qe" }),
+      line({ label: "x".repeat(101) }),
       line(),
     ].join("\n");
     const result = await run([], input);
-    expectError(result, 2, /^keyward: 6 invalid lines; nothing was imported$/);
+    expectError(result, 2, /^keyward: 8 invalid lines; nothing was imported$/);
     const said = result.stderr.split("\n");
     expect(said).toContain('line 1: hash: missing; every line needs "hash" (text in double quotes)');
     expect(said).toContain("line 2: hash: must be text in double quotes, not a number");
@@ -45,6 +47,8 @@ describe("keyward api-keys import, for people", () => {
     );
     expect(said.find((l) => l.startsWith("line 5: "))).toMatch(/^line 5: not valid JSON: each line must be one JSON object/);
     expect(said).toContain("line 6: label: must be text in double quotes, not a number");
+    expect(said).toContain('line 7: created: missing; every line needs "created" (an ISO 8601 date-time in double quotes)');
+    expect(said).toContain("line 8: Label must be at most 100 characters");
     expect(result.stderr).not.toMatch(/Invalid input|Unrecognized key|expected \w+, received/);
     const list = await keyward(["api-keys", "list", "--user", email, "--json"], { env: { DATABASE_URL: server.database.url } });
     expect(JSON.parse(list.stdout)).toEqual([]);

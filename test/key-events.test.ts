@@ -8,10 +8,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward } from "./support/cli-run.js";
-import { joinOrg } from "./support/orgs.js";
+import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
+import { mcpStatus as mcpStatusOf } from "./support/mcp-status.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
 import { hashKey } from "../src/keys/hash.js";
 import type { AuditEventView } from "../src/audit/index.js";
@@ -22,8 +23,6 @@ const UA = "KeyEventsTest/1.0";
 /** The details of every key.minted and key.revoked event, whatever the route. */
 const SHAPE = ["appId", "clientId", "label", "last4", "organizationId", "scopes", "source", "via"];
 
-type Person = Awaited<ReturnType<typeof signUp>>;
-
 let server: TestServer;
 let alice: Person; // owner of Acme
 let bob: Person; // member of Acme
@@ -32,16 +31,6 @@ let aliceInAcme: string; // acts in Acme (a key administers only its own organis
 let acme: string;
 
 const bearer = (raw: string) => ({ Authorization: `Bearer ${raw}`, "User-Agent": UA });
-/** A key acting in `organizationId`, minted on `person`'s account page. */
-async function mintIn(person: Person, organizationId: string, label: string): Promise<string> {
-  const res = await person.agent
-    .post("/app/account/api-keys")
-    .type("form")
-    .send({ _csrf: person.csrf, label, organizationId })
-    .redirects(1)
-    .expect(200);
-  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
-}
 const userId = async (p: Person) => (await server.services.users.findByEmail(p.email))!.id;
 const idOf = async (raw: string) => {
   const v = await server.services.keys.verify(raw);
@@ -49,14 +38,7 @@ const idOf = async (raw: string) => {
   return v.key.id;
 };
 /** What an attacker holding the key sees at /mcp (tools/call). */
-const mcpStatus = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
+const mcpStatus = (raw: string) => mcpStatusOf(server, raw);
 
 /** A key minted by OAuth for `person` (consent in their browser, code exchanged by the client). */
 async function oauthKey(person: Person, clientName: string) {
@@ -244,7 +226,7 @@ beforeAll(async () => {
   server = await startTestServer({ SECRET_SCANNING_SECRET: SECRET });
   [alice, bob] = [await signUp(server), await signUp(server)];
   aliceKey = (await mintOnPage(alice.agent, alice.csrf, "alice admin")).raw;
-  acme = (await request(server.url).post("/api/orgs").set(bearer(aliceKey)).send({ name: "Acme" }).expect(201)).body.id;
+  acme = await createOrg(server, aliceKey, "Acme");
   await joinOrg(server, aliceKey, acme, bob, "member");
   aliceInAcme = await mintIn(alice, acme, "alice in acme");
 });
@@ -315,7 +297,7 @@ describe("a mint whose audit event cannot be written", () => {
     const carol = await signUp(server);
     const carolId = await userId(carol);
     const carolKey = (await mintOnPage(carol.agent, carol.csrf, "carol admin")).raw;
-    const org = (await request(server.url).post("/api/orgs").set(bearer(carolKey)).send({ name: "Carol's" }).expect(201)).body.id as string;
+    const org = await createOrg(server, carolKey, "Carol's");
     const carolInOrg = await mintIn(carol, org, "carol in her org");
     const app = (await request(server.url).post(`/api/orgs/${org}/apps`).set(bearer(carolInOrg)).send({ name: "carol bot" }).expect(201))
       .body.id as string;

@@ -7,10 +7,11 @@
 //   - Per-account limits back off: each window the account fills again lasts twice as long.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import argon2 from "argon2";
-import request from "supertest";
 import { browser, csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { BUSY_ADDRESS_DELAY_MS } from "../src/web/login-limits.js";
 import { codeAt, codeStep, currentStep, enableTwoFactor, hasSessionCookie, passwordStep } from "./support/security.js";
+import { exhaustAddress, failedLogins } from "./support/logins.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 
@@ -33,34 +34,6 @@ async function parallelLogins(server: TestServer, attempts: { email: string; pas
   return results.map((r) => r.status);
 }
 
-async function loginFailedRows(server: TestServer, email: string): Promise<number> {
-  const user = await server.services.users.findByEmail(email);
-  return server.services.db.auditEvent.count({ where: { userId: user!.id, action: "login.failed" } });
-}
-
-/** Failed log-ins on made-up emails until the shared address (127.0.0.1) is over its limit. */
-async function exhaustAddress(server: TestServer) {
-  const limit = server.config.loginMaxFailures * 4;
-  for (let i = 0; i <= limit; i++) {
-    const agent = browser(server);
-    const form = await agent.get("/login").expect(200);
-    await agent
-      .post("/login")
-      .type("form")
-      .send({ _csrf: csrfFrom(form.text), email: uniqueEmail("sprayed"), password: "Winter2026!" });
-  }
-}
-
-/** The MCP endpoint with a key: 200 for a working key. */
-const mcpWorks = async (server: TestServer, key: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${key}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
-
 describe("parallel wrong passwords (item 8)", () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -76,7 +49,7 @@ describe("parallel wrong passwords (item 8)", () => {
     );
     expect(statuses.filter((s) => s === 401)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(25);
-    expect(await loginFailedRows(server, email)).toBe(5); // one audit row per argon2 check that failed
+    expect(await failedLogins(server, email)).toBe(5); // one audit row per argon2 check that failed
     // and the right password now waits too (the account is locked for the window)
     expect((await passwordStep(server, email, password)).res.status).toBe(429);
   });
@@ -139,7 +112,7 @@ describe("an address over its failure limit (item 4: TRUST_PROXY=false behind a 
     expect(ok.status).toBe(303);
     expect(hasSessionCookie(ok)).toBe(true);
     expect((await first.agent.get(KEYS_PAGE).expect(200)).text).toContain(twoFactorUser.email);
-    expect(await mcpWorks(server, twoFactorUser.key)).toBe(200);
+    expect(await mcpStatus(server, twoFactorUser.key)).toBe(200);
   });
 
   it("a wrong password and an unknown email get the same 401 page, after the same wait, and no session", async () => {

@@ -4,11 +4,10 @@
 // their page again with the message next to the form and the input kept (400/403), never a bare error page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { joinOrg } from "./support/orgs.js";
+import { csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
+import { mcpStatus } from "./support/mcp-status.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
-
-type Person = Awaited<ReturnType<typeof signUp>>;
 
 let server: TestServer;
 let alice: Person; // owner of Acme
@@ -20,29 +19,12 @@ let bobId: string;
 let carolId: string;
 const ORG_NAME = `Acme <script>alert("org")</script>`;
 
-const tool = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
-const works = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send(tool)
-  ).status;
+const works = (raw: string) => mcpStatus(server, raw);
 const api = (raw: string) => ({
   post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
 });
 const roleOf = async (userId: string) =>
   (await server.services.db.membership.findUnique({ where: { organizationId_userId: { organizationId: acme, userId } } }))?.role ?? null;
-const mintIn = async (p: Person, organizationId: string) => {
-  const res = await p.agent
-    .post("/app/account/api-keys")
-    .type("form")
-    .send({ _csrf: p.csrf, label: "in acme", organizationId })
-    .redirects(1)
-    .expect(200);
-  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
-};
 const userIdOf = async (p: Person) => (await server.services.db.user.findUniqueOrThrow({ where: { email: p.email } })).id;
 
 /** A confirmation page: says what happens, Cancel comes first and is focused, the form sends confirm=yes. */
@@ -61,7 +43,7 @@ beforeAll(async () => {
   server = await startTestServer();
   [alice, bob, carol] = [await signUp(server), await signUp(server), await signUp(server)];
   aliceRoot = (await mintOnPage(alice.agent, alice.csrf, "alice")).raw;
-  acme = (await api(aliceRoot).post("/api/orgs", { name: ORG_NAME }).expect(201)).body.id;
+  acme = await createOrg(server, aliceRoot, ORG_NAME);
   bobId = await joinOrg(server, aliceRoot, acme, bob, "member");
   carolId = await joinOrg(server, aliceRoot, acme, carol, "member");
 });
@@ -229,5 +211,110 @@ describe("errors shown on the form that caused them, input kept", () => {
     const res = await eve.agent.post(`/app/orgs/${acme}/members/${bobId}/remove`).type("form").send({ _csrf: eve.csrf, confirm: "yes" });
     expect(res.status).toBe(404);
     expect(res.text).not.toContain("<h2>Members</h2>");
+  });
+});
+
+describe("confirmation URLs written differently (trailing slash, case, percent-encoded ids), other people's ids", () => {
+  const LITERAL = /^(app|orgs|members|remove|role|keys|apps|revoke|account|connected-apps|disconnect)$/;
+  /** The same path written differently (ids are case-sensitive: only the fixed words change case); each must answer like the path. */
+  const spellings = (path: string) => {
+    const parts = path.split("/");
+    const upper = parts.map((p) => (LITERAL.test(p) ? p.toUpperCase() : p)).join("/");
+    const id = parts.at(-2)!;
+    const encoded = [...id].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`).join("");
+    return [path, `${path}/`, upper, [...parts.slice(0, -2), encoded, parts.at(-1)].join("/")];
+  };
+
+  it("a foreign or missing id under every spelling: the same 404, for the page and for a confirmed POST; nothing changes", async () => {
+    const eve = await signUp(server);
+    const eveRoot = (await mintOnPage(eve.agent, eve.csrf, "eve")).raw;
+    const evil = await createOrg(server, eveRoot, "Evil");
+    const frank = await signUp(server);
+    const frankId = await joinOrg(server, eveRoot, evil, frank, "member");
+    const eveKeyId = (await server.services.db.apiKey.findFirstOrThrow({ where: { userId: await userIdOf(eve), revokedAt: null } })).id;
+    const evilApp = (await api(eveRoot).post(`/api/orgs/${evil}/apps`, { name: "evil app" })).body.id as string;
+    const cases = [
+      { foreign: `/app/orgs/${acme}/members/${frankId}/remove`, missing: `/app/orgs/${acme}/members/usr_missing/remove` },
+      { foreign: `/app/orgs/${acme}/members/${frankId}/role`, missing: `/app/orgs/${acme}/members/usr_missing/role` },
+      { foreign: `/app/orgs/${acme}/keys/${eveKeyId}/revoke`, missing: `/app/orgs/${acme}/keys/key_missing/revoke` },
+      { foreign: `/app/orgs/${acme}/apps/${evilApp}/keys/${eveKeyId}/revoke`, missing: `/app/orgs/${acme}/apps/app_missing/keys/k/revoke` },
+    ];
+    const before = await Promise.all([roleOf(frankId), works(eveRoot)]);
+    for (const { foreign, missing } of cases) {
+      const expected = await alice.agent.get(missing);
+      expect(expected.status, missing).toBe(404);
+      for (const url of spellings(foreign)) {
+        const page = await alice.agent.get(url).redirects(0);
+        expect(page.status, url).toBe(404);
+        expect(page.text, url).toBe(expected.text);
+        const post = await alice.agent.post(url).type("form").send({ _csrf: alice.csrf, confirm: "yes", role: "viewer" }).redirects(0);
+        expect(post.status, url).toBe(404);
+      }
+    }
+    expect(await Promise.all([roleOf(frankId), works(eveRoot)])).toEqual(before);
+    expect(
+      (await server.services.db.membership.findUnique({ where: { organizationId_userId: { organizationId: evil, userId: frankId } } }))
+        ?.role,
+    ).toBe("member");
+  });
+
+  it("someone outside the organisation gets the bare 404 under every spelling of a real member's URL", async () => {
+    const outsider = await signUp(server);
+    const expected = await outsider.agent.get(`/app/orgs/org_missing/members/usr_missing/remove`);
+    expect(expected.status).toBe(404);
+    for (const url of spellings(`/app/orgs/${acme}/members/${carolId}/remove`)) {
+      const page = await outsider.agent.get(url).redirects(0);
+      expect(page.status, url).toBe(404);
+      expect(page.text, url).toBe(expected.text);
+      expect((await outsider.agent.post(url).type("form").send({ _csrf: outsider.csrf, confirm: "yes" }).redirects(0)).status, url).toBe(
+        404,
+      );
+    }
+    expect(await roleOf(carolId)).not.toBeNull();
+  });
+
+  it("a real target under every spelling: the page asks, a bare POST only asks, a confirmed POST without the CSRF token is refused", async () => {
+    const grace = await signUp(server);
+    const graceId = await joinOrg(server, aliceRoot, acme, grace, "member");
+    const graceKey = await mintIn(grace, acme);
+    for (const url of spellings(`/app/orgs/${acme}/members/${graceId}/remove`)) {
+      expectConfirmation((await alice.agent.get(url).expect(200)).text, [`Remove ${grace.email} from`]);
+      const bare = await alice.agent.post(url).type("form").send({ _csrf: alice.csrf }).redirects(0);
+      expect(bare.status, url).toBe(200);
+      expectConfirmation(bare.text, [`Remove ${grace.email}`]);
+      expect((await alice.agent.post(url).type("form").send({ confirm: "yes" }).redirects(0)).status, url).toBe(403);
+      expect(await roleOf(graceId), url).toBe("member");
+    }
+    expect(await works(graceKey)).toBe(200);
+    // a logged-out browser is sent to log in, whatever the spelling
+    for (const url of spellings(`/app/orgs/${acme}/members/${graceId}/remove`)) {
+      const anonymous = await request(server.url).get(url).redirects(0);
+      expect(anonymous.status, url).toBe(302);
+      expect(anonymous.headers.location, url).toMatch(/^\/login\?return_to=/);
+    }
+  });
+
+  it("disconnecting: another user's connected app is the same 404 as a missing one under every spelling", async () => {
+    const clientId = (await register(server, { client_name: "Variant app" })).body.client_id as string;
+    const { verifier, challenge } = pkcePair();
+    const back = await authorize(alice.agent, server, {
+      clientId,
+      challenge,
+      method: "S256",
+      resource: `${server.url}/mcp`,
+      scope: "mcp:read",
+    });
+    const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier, resource: `${server.url}/mcp` })).body
+      .access_token as string;
+    const other = await signUp(server);
+    const expected = await other.agent.get(`/app/account/connected-apps/${encodeURIComponent("missing-client")}/disconnect`);
+    expect(expected.status).toBe(404);
+    for (const url of spellings(`/app/account/connected-apps/${encodeURIComponent(clientId)}/disconnect`)) {
+      const page = await other.agent.get(url).redirects(0);
+      expect(page.status, url).toBe(404);
+      expect(page.text, url).toBe(expected.text);
+      expect((await other.agent.post(url).type("form").send({ _csrf: other.csrf, confirm: "yes" }).redirects(0)).status, url).toBe(404);
+    }
+    expect(await works(key)).toBe(200);
   });
 });

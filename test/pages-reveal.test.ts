@@ -86,6 +86,99 @@ describe("minting on the page", () => {
   });
 });
 
+describe("the reveal URL's variants (trailing slash, case, percent-encoding)", () => {
+  /** The same URL written differently: a router that matches it must find the same one-time reveal, never a second copy. */
+  const spellings = (reveal: string) => {
+    const token = reveal.slice(reveal.lastIndexOf("/") + 1);
+    const base = reveal.slice(0, reveal.lastIndexOf("/") + 1);
+    const encoded = [...token].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`).join("");
+    return [reveal, `${reveal}/`, `${base.toUpperCase()}${token}`, `${base}${encoded}`, `${base.toUpperCase()}${encoded}/`];
+  };
+  /** Other tokens: the token is case-sensitive, so these name reveals that never existed. */
+  const otherTokens = (reveal: string) => {
+    const token = reveal.slice(reveal.lastIndexOf("/") + 1);
+    const base = reveal.slice(0, reveal.lastIndexOf("/") + 1);
+    const flipped = [...token].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("");
+    return [
+      `${base}${flipped}`,
+      `${base}${token.slice(0, -1)}`,
+      `${base}${token}A`,
+      `${base}${token}%00`,
+      `${base}${encodeURIComponent(`${token}/..`)}`,
+    ];
+  };
+  const missingText = async (agent: ReturnType<typeof browser>) =>
+    (await agent.get(`${KEYS_PAGE}/reveal/${"A".repeat(43)}`).expect(410)).text;
+
+  it("another session gets the answer for a missing reveal under every spelling; the owner's reveal is not spent", async () => {
+    const owner = await signUp(server);
+    const thief = await signUp(server);
+    const mint = await owner.agent.post(KEYS_PAGE).type("form").send({ _csrf: owner.csrf, label: "variants" }).redirects(0).expect(303);
+    const reveal = mint.headers.location as string;
+    const missing = await missingText(thief.agent);
+    for (const url of [...spellings(reveal), ...otherTokens(reveal)]) {
+      const res = await thief.agent.get(url).redirects(0);
+      expect([400, 410], url).toContain(res.status); // 400: a URL refused before any route (%00)
+      if (res.status === 410) expect(res.text, url).toBe(missing);
+      expect(res.text, url).not.toMatch(/kw_user_/);
+      const anonymous = await browser(server).get(url).redirects(0);
+      expect([302, 400], url).toContain(anonymous.status);
+      expect(anonymous.text, url).not.toMatch(/kw_user_/);
+    }
+    // The owner's own wrong tokens are missing reveals too, and spend nothing.
+    for (const url of otherTokens(reveal)) expect((await owner.agent.get(url).redirects(0)).text).not.toMatch(/kw_user_/);
+    expect(rawIn((await owner.agent.get(reveal).expect(200)).text)).toMatch(/^kw_user_/);
+  });
+
+  it("the owner sees the key once, whatever the spelling of the first view; every spelling of a replay is 410", async () => {
+    const owner = await signUp(server);
+    const missing = await missingText(owner.agent);
+    for (const [i, first] of [0, 1, 2, 3, 4].entries()) {
+      const mint = await owner.agent
+        .post(KEYS_PAGE)
+        .type("form")
+        .send({ _csrf: owner.csrf, label: `spelling ${i}` })
+        .redirects(0)
+        .expect(303);
+      const urls = spellings(mint.headers.location as string);
+      const shown = await owner.agent.get(urls[first]!).redirects(0);
+      expect(shown.status, urls[first]).toBe(200);
+      const raw = rawIn(shown.text)!;
+      expect(raw).toMatch(/^kw_user_/);
+      for (const url of urls) {
+        const again = await owner.agent.get(url).redirects(0);
+        expect(again.status, url).toBe(410);
+        expect(again.text, url).toBe(missing);
+      }
+    }
+  });
+
+  it("backup codes: another session and a replay get 410 under every spelling", async () => {
+    const user = await signUp(server);
+    await enableTwoFactor(user.agent);
+    const csrf = csrfFrom((await user.agent.get(SECURITY).expect(200)).text);
+    const regen = await user.agent
+      .post(`${SECURITY}/2fa/backup-codes`)
+      .type("form")
+      .send({ _csrf: csrf, password: user.password })
+      .redirects(0)
+      .expect(303);
+    const reveal = (regen.headers.location as string).replace(/#.*$/, "");
+    const other = await signUp(server);
+    for (const url of [...spellings(reveal), ...otherTokens(reveal)]) {
+      const res = await other.agent.get(url).redirects(0);
+      expect([400, 410], url).toContain(res.status);
+      expect(backupCodesIn(res.text), url).toHaveLength(0);
+    }
+    expect(backupCodesIn((await user.agent.get(`${reveal}/`).expect(200)).text)).toHaveLength(10);
+    for (const url of spellings(reveal)) {
+      const again = await user.agent.get(url).redirects(0);
+      expect(again.status, url).toBe(410);
+      expect(backupCodesIn(again.text), url).toHaveLength(0);
+    }
+  });
+});
+
 describe("backup codes", () => {
   it("after enrolment and after regeneration: shown once, a reload makes no new codes", async () => {
     const user = await signUp(server);

@@ -4,13 +4,11 @@
 // by the account's or the address's limits, which anyone who knows the email can fill. The row is
 // keyed by the SHA-256 of the token (a database copy hands out nothing); a password change and
 // "sign out everywhere" delete every device cookie of the account.
-import { createHash } from "node:crypto";
 import type { Db } from "../db/client.js";
+import { tokenDigest } from "./token-digest.js";
 import { randomToken } from "./sessions.js";
 
 export const DEVICE_COOKIE_TTL_MS = 180 * 24 * 3600_000;
-
-const digest = (token: string) => createHash("sha256").update(token).digest("hex");
 
 /** A device cookie that is valid for the account being logged in to. */
 export interface TrustedDevice {
@@ -26,7 +24,7 @@ export function createDeviceCookies(db: Db, ttlMs = DEVICE_COOKIE_TTL_MS) {
       const token = randomToken();
       const expiresAt = new Date(Date.now() + ttlMs);
       await db.deviceCookie.deleteMany({ where: { userId, expiresAt: { lte: new Date() } } }); // keeps the table small
-      await db.deviceCookie.create({ data: { id: digest(token), userId, expiresAt } });
+      await db.deviceCookie.create({ data: { id: tokenDigest(token), userId, expiresAt } });
       return { token, expiresAt };
     },
 
@@ -50,7 +48,7 @@ export function createDeviceCookies(db: Db, ttlMs = DEVICE_COOKIE_TTL_MS) {
 
     async find(token: string | undefined): Promise<TrustedDevice | null> {
       if (!token || token.length > 100) return null;
-      const row = await db.deviceCookie.findUnique({ where: { id: digest(token) } });
+      const row = await db.deviceCookie.findUnique({ where: { id: tokenDigest(token) } });
       if (!row) return null;
       if (row.expiresAt <= new Date()) {
         await db.deviceCookie.deleteMany({ where: { id: row.id } });
@@ -61,7 +59,7 @@ export function createDeviceCookies(db: Db, ttlMs = DEVICE_COOKIE_TTL_MS) {
 
     /** Forgets one device cookie (the browser now holds another account's). */
     async forget(token: string | undefined): Promise<void> {
-      if (token && token.length <= 100) await db.deviceCookie.deleteMany({ where: { id: digest(token) } });
+      if (token && token.length <= 100) await db.deviceCookie.deleteMany({ where: { id: tokenDigest(token) } });
     },
 
     /** Device cookies past their expiry (housekeeping; an expired one already counts for nothing). */

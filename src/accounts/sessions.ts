@@ -1,10 +1,10 @@
 // Browser sessions in the database (shared by every instance). The cookie holds a random token;
 // the row is keyed by its SHA-256, so a database leak does not hand out sessions.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Db } from "../db/client.js";
+import { tokenDigest } from "./token-digest.js";
 import type { PublicUser } from "./users.js";
 
-const digest = (token: string) => createHash("sha256").update(token).digest("hex");
 export const randomToken = () => randomBytes(32).toString("base64url");
 
 export interface ActiveSession {
@@ -34,14 +34,21 @@ export function createSessions(db: Db, ttlMs: number) {
       const csrfToken = randomToken();
       const expiresAt = new Date(Date.now() + ttlMs);
       await db.session.create({
-        data: { id: digest(token), userId, csrfToken, expiresAt, ip: meta.ip?.slice(0, 100), userAgent: meta.userAgent?.slice(0, 500) },
+        data: {
+          id: tokenDigest(token),
+          userId,
+          csrfToken,
+          expiresAt,
+          ip: meta.ip?.slice(0, 100),
+          userAgent: meta.userAgent?.slice(0, 500),
+        },
       });
       return { token, csrfToken, expiresAt };
     },
 
     async find(token: string): Promise<ActiveSession | null> {
       if (!token || token.length > 100) return null;
-      const row = await db.session.findUnique({ where: { id: digest(token) }, include: { user: true } });
+      const row = await db.session.findUnique({ where: { id: tokenDigest(token) }, include: { user: true } });
       if (!row) return null;
       if (row.expiresAt <= new Date()) {
         await db.session.deleteMany({ where: { id: row.id } });
@@ -56,12 +63,12 @@ export function createSessions(db: Db, ttlMs: number) {
     },
 
     async destroy(token: string): Promise<void> {
-      await db.session.deleteMany({ where: { id: digest(token) } });
+      await db.session.deleteMany({ where: { id: tokenDigest(token) } });
     },
 
     /** The user's live sessions, newest first (for the security page). */
     async listForUser(userId: string, currentToken?: string): Promise<SessionView[]> {
-      const current = currentToken ? digest(currentToken) : null;
+      const current = currentToken ? tokenDigest(currentToken) : null;
       const rows = await db.session.findMany({
         where: { userId, expiresAt: { gt: new Date() } },
         orderBy: [{ createdAt: "desc" }, { id: "asc" }],
@@ -78,7 +85,7 @@ export function createSessions(db: Db, ttlMs: number) {
 
     /** Ends every session of the user (but the one with `exceptToken`, when given). Returns how many. */
     async destroyAllForUser(userId: string, exceptToken?: string): Promise<number> {
-      const except = exceptToken ? { id: { not: digest(exceptToken) } } : {};
+      const except = exceptToken ? { id: { not: tokenDigest(exceptToken) } } : {};
       const { count } = await db.session.deleteMany({ where: { userId, ...except } });
       return count;
     },

@@ -10,17 +10,55 @@ import { createOrganizations } from "../orgs/organizations.js";
 
 export const MAX_IMPORT_LINES = 10_000;
 
-const lineSchema = z
-  .object({
+const FIELDS = "hash, label, created, last4";
+const EXAMPLE = '{"hash": "…", "created": "…", "last4": "…"}';
+const TEXT = "text in double quotes";
+
+/** What a JSON value is, in the words the messages use. */
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "string") return TEXT;
+  if (typeof value === "number") return "a number";
+  if (typeof value === "boolean") return "true or false";
+  return "a JSON object";
+}
+
+/** A field of the wrong type or missing: what to fix on that line. */
+const wrongType =
+  (field: string, expected: string) =>
+  ({ input }: { input?: unknown }): string =>
+    input === undefined ? `missing; every line needs "${field}" (${expected})` : `must be ${expected}, not ${kindOf(input)}`;
+
+// Every message says what to fix on that line; parseImport prefixes the field's name.
+const lineSchema = z.strictObject(
+  {
     hash: z
-      .string()
+      .string({ error: wrongType("hash", TEXT) })
       .regex(/^[0-9a-fA-F]{64}$/, "must be the SHA-256 of the raw key: 64 hexadecimal characters")
       .transform((h) => h.toLowerCase()),
-    label: labelSchema.optional(),
-    created: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z" }),
-    last4: z.string().regex(/^[\x21-\x7e]{4}$/, "must be the last 4 characters of the raw key (printable ASCII)"),
-  })
-  .strict();
+    label: z
+      .string({ error: wrongType("label", TEXT) })
+      .pipe(labelSchema)
+      .optional(),
+    created: z.iso.datetime({
+      offset: true,
+      error: (issue) =>
+        issue.code === "invalid_type"
+          ? wrongType("created", "an ISO 8601 date-time in double quotes")(issue)
+          : "must be an ISO 8601 date-time, e.g. 2024-05-01T12:00:00Z",
+    }),
+    last4: z
+      .string({ error: wrongType("last4", TEXT) })
+      .regex(/^[\x21-\x7e]{4}$/, "must be the last 4 characters of the raw key (printable ASCII)"),
+  },
+  {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}: the fields are ${FIELDS}`
+        : `each line must be one JSON object with the fields ${FIELDS}, e.g. ${EXAMPLE}; this line is ${kindOf(issue.input)}`,
+  },
+);
 
 export interface ImportRow {
   line: number;
@@ -52,13 +90,15 @@ export function parseImport(text: string): { rows: ImportRow[]; problems: Import
     try {
       json = JSON.parse(content);
     } catch {
-      problems.push({ line, message: "not valid JSON" });
+      problems.push({ line, message: `not valid JSON: each line must be one JSON object, e.g. ${EXAMPLE}` });
       continue;
     }
     const parsed = lineSchema.safeParse(json);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+        // The field's name first, unless the message already starts with it (the label rules of src/keys/input.ts).
+        const field = issue.path.join(".");
+        const where = field && !issue.message.toLowerCase().startsWith(field) ? `${field}: ` : "";
         problems.push({ line, message: `${where}${issue.message}` });
       }
       continue;

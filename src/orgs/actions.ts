@@ -22,6 +22,7 @@ import {
 import { decideMint, type Caller } from "../keys/mint-policy.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
+import type { AuditInput } from "../audit/index.js";
 import { createInvitations, INVITATIONS_PER_ACTOR_PER_HOUR, INVITATIONS_PER_HOUR } from "./invitations.js";
 
 export const orgNameSchema = z
@@ -44,6 +45,12 @@ const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing =
   via,
   ...requestMeta(ctx),
 });
+type AuditDetails = AuditInput["details"];
+/** Who else an org event names: the actor acting as a plain user, or the account it concerns when that is not the actor's. */
+interface EventParties {
+  as?: "user" | "org_admin";
+  about?: string;
+}
 const badInput = (err: unknown) => {
   if (err instanceof OrgInputError || err instanceof KeyInputError) return new HttpError(400, "invalid_request", err.message);
   return err;
@@ -52,17 +59,20 @@ const badInput = (err: unknown) => {
 export function orgActions(services: Services) {
   const { orgs, keys, audit, rateLimiter } = services;
   const invitations = createInvitations(services.db);
+  /** One audit event of an org action: by `actor` as an org admin (or `as` a plain user), about the actor (or `about` someone else). */
+  const record = (ctx: Ctx, actor: PublicUser, action: string, targetId: string, details?: AuditDetails, who: EventParties = {}) =>
+    audit.record({
+      userId: who.about ?? actor.id,
+      actor: { type: who.as ?? "org_admin", id: actor.id },
+      action,
+      targetId,
+      ...requestMeta(ctx),
+      details,
+    });
   return {
     async create(ctx: Ctx, actor: PublicUser, name: unknown) {
       const org = await orgs.create(actor.id, orgNameSchema.parse(name));
-      await audit.record({
-        userId: actor.id,
-        actor: { type: "user", id: actor.id },
-        action: "org.created",
-        targetId: org.id,
-        ...requestMeta(ctx),
-        details: { name: org.name },
-      });
+      await record(ctx, actor, "org.created", org.id, { name: org.name }, { as: "user" });
       return org;
     },
 
@@ -89,14 +99,7 @@ export function orgActions(services: Services) {
       const invitation = await invitations
         .invite(org.id, { id: actor.id, role: org.role }, email, role)
         .catch((e: unknown) => Promise.reject(badInput(e)));
-      await audit.record({
-        userId: actor.id,
-        actor: { type: "org_admin", id: actor.id },
-        action: "org.member_invited",
-        targetId: org.id,
-        ...requestMeta(ctx),
-        details: { invitationId: invitation.id, email, role },
-      });
+      await record(ctx, actor, "org.member_invited", org.id, { invitationId: invitation.id, email, role });
       return invitation;
     },
 
@@ -109,14 +112,7 @@ export function orgActions(services: Services) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const invitation = await invitations.revoke(org.id, invitationId);
       if (!invitation) throw invitationNotFound();
-      await audit.record({
-        userId: actor.id,
-        actor: { type: "org_admin", id: actor.id },
-        action: "org.invitation_revoked",
-        targetId: org.id,
-        ...requestMeta(ctx),
-        details: { invitationId: invitation.id, email: invitation.email },
-      });
+      await record(ctx, actor, "org.invitation_revoked", org.id, { invitationId: invitation.id, email: invitation.email });
       return invitation;
     },
 
@@ -130,28 +126,21 @@ export function orgActions(services: Services) {
       const done = await invitations.accept(actor, invitationId);
       if (!done) throw invitationNotFound();
       const { invitation, member } = done;
-      await audit.record({
-        userId: actor.id,
-        actor: { type: "user", id: actor.id },
-        action: "org.invitation_accepted",
-        targetId: invitation.organizationId,
-        ...requestMeta(ctx),
-        details: { invitationId: invitation.id, role: member.role },
-      });
+      await record(
+        ctx,
+        actor,
+        "org.invitation_accepted",
+        invitation.organizationId,
+        { invitationId: invitation.id, role: member.role },
+        { as: "user" },
+      );
       return { invitation, member };
     },
 
     async declineInvitation(ctx: Ctx, actor: PublicUser, invitationId: string) {
       const invitation = await invitations.decline(actor, invitationId);
       if (!invitation) throw invitationNotFound();
-      await audit.record({
-        userId: actor.id,
-        actor: { type: "user", id: actor.id },
-        action: "org.invitation_declined",
-        targetId: invitation.organizationId,
-        ...requestMeta(ctx),
-        details: { invitationId: invitation.id },
-      });
+      await record(ctx, actor, "org.invitation_declined", invitation.organizationId, { invitationId: invitation.id }, { as: "user" });
       return invitation;
     },
 
@@ -160,14 +149,7 @@ export function orgActions(services: Services) {
       const { role } = roleInput.parse(input);
       const member = await orgs.changeRole(org.id, org.role, userId, role).catch((e: unknown) => Promise.reject(badInput(e)));
       if (!member) throw memberNotFound();
-      await audit.record({
-        userId,
-        actor: { type: "org_admin", id: actor.id },
-        action: "org.role_changed",
-        targetId: org.id,
-        ...requestMeta(ctx),
-        details: { role },
-      });
+      await record(ctx, actor, "org.role_changed", org.id, { role }, { about: userId });
       return member;
     },
 
@@ -175,13 +157,7 @@ export function orgActions(services: Services) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const member = await orgs.removeMember(org.id, org.role, userId).catch((e: unknown) => Promise.reject(badInput(e)));
       if (!member) throw memberNotFound();
-      await audit.record({
-        userId,
-        actor: { type: "org_admin", id: actor.id },
-        action: "org.member_removed",
-        targetId: org.id,
-        ...requestMeta(ctx),
-      });
+      await record(ctx, actor, "org.member_removed", org.id, undefined, { about: userId });
       return member;
     },
 
@@ -200,14 +176,7 @@ export function orgActions(services: Services) {
     async createApp(ctx: Ctx, actor: PublicUser, organizationId: string, name: unknown) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       const app = await orgs.createApp(org.id, appNameSchema.parse(name));
-      await audit.record({
-        userId: actor.id,
-        actor: { type: "org_admin", id: actor.id },
-        action: "app.created",
-        targetId: app.id,
-        ...requestMeta(ctx),
-        details: { organizationId: org.id, name: app.name },
-      });
+      await record(ctx, actor, "app.created", app.id, { organizationId: org.id, name: app.name });
       return app;
     },
 

@@ -5,10 +5,9 @@
 // nothing: no audit row, no membership, app, key or invitation change.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
-import { joinOrg } from "../support/orgs.js";
-
-type Person = Awaited<ReturnType<typeof signUp>>;
+import { mintOnPage, signUp, startTestServer, type Person, type TestServer } from "../support/server.js";
+import { createOrg, joinOrg, mintIn } from "../support/orgs.js";
+import { mcpStatus } from "../support/mcp-status.js";
 
 let server: TestServer;
 let alice: Person; // owner
@@ -23,15 +22,7 @@ let app: string;
 let appKey: { id: string; raw: string };
 let invitation: string;
 
-const tool = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
-const works = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send(tool)
-  ).status;
+const works = (raw: string) => mcpStatus(server, raw);
 
 /** Everything an admin-only action could change. */
 const snapshot = async () => {
@@ -53,22 +44,11 @@ const snapshot = async () => {
   };
 };
 
-const mintIn = async (p: Person, organizationId: string) => {
-  const res = await p.agent
-    .post("/app/account/api-keys")
-    .type("form")
-    .send({ _csrf: p.csrf, label: "in acme", organizationId })
-    .redirects(1)
-    .expect(200);
-  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
-};
-
 beforeAll(async () => {
   server = await startTestServer();
   [alice, bob, mallory, victor] = [await signUp(server), await signUp(server), await signUp(server), await signUp(server)];
   const aliceRoot = (await mintOnPage(alice.agent, alice.csrf, "alice")).raw;
-  acme = (await request(server.url).post("/api/orgs").set("Authorization", `Bearer ${aliceRoot}`).send({ name: "Acme" }).expect(201)).body
-    .id;
+  acme = await createOrg(server, aliceRoot, "Acme");
   bobId = await joinOrg(server, aliceRoot, acme, bob, "member");
   await joinOrg(server, aliceRoot, acme, mallory, "member");
   await joinOrg(server, aliceRoot, acme, victor, "viewer");

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
-import { joinOrg } from "../support/orgs.js";
+import { joinOrg, mintIn } from "../support/orgs.js";
 
 let server: TestServer;
 let alice: Awaited<ReturnType<typeof signUp>>; // owner of "Acme"
@@ -29,17 +29,6 @@ const tool = (name: string, args: Record<string, unknown> = {}) => ({
 });
 const mcp = (raw: string, body: object) =>
   request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
-
-/** A key acting in `organizationId`, minted on the account page (a key mints only in its own organisation). */
-const mintIn = async (person: Awaited<ReturnType<typeof signUp>>, organizationId: string, label: string) => {
-  const res = await person.agent
-    .post("/app/account/api-keys")
-    .type("form")
-    .send({ _csrf: person.csrf, label, organizationId })
-    .redirects(1)
-    .expect(200);
-  return /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text)![1]!;
-};
 
 /** Status, content type, cache header and body bytes: what must not tell a foreign id from a missing one. */
 const shape = (res: request.Response) => ({

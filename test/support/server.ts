@@ -117,6 +117,9 @@ export async function signUp(server: Reachable, email = uniqueEmail(), password 
   return { agent, email, password, csrf: csrfFrom(keysPage.text) };
 }
 
+/** A signed-up, logged-in user: their browser, email, password and the CSRF token of their pages. */
+export type Person = Awaited<ReturnType<typeof signUp>>;
+
 /** Mints a portal key through the account page; returns the raw key shown in the reveal banner. */
 export async function mintOnPage(agent: ReturnType<typeof browser>, csrf: string, label = "test key", scopes: string[] = []) {
   // 303 → the one-time reveal

@@ -8,7 +8,6 @@ import { MAX_IMPORT_LINES, parseImport, type ImportProblem } from "../../keys/im
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { note, out, printJson, readAllStdin } from "../io.js";
-import { importProblemInWords } from "../import-messages.js";
 import { progressOn } from "../progress.js";
 
 interface ImportOptions {
@@ -24,7 +23,7 @@ const CHECK_BATCH = 1000;
 
 function refuse(problems: readonly ImportProblem[]): never {
   const sorted = [...problems].sort((a, b) => a.line - b.line);
-  for (const p of sorted) note(`line ${p.line}: ${importProblemInWords(p.message)}`);
+  for (const p of sorted) note(`line ${p.line}: ${p.message}`);
   const lines = new Set(sorted.map((p) => p.line)).size;
   throw CliError.usage(`${lines} invalid line${lines === 1 ? "" : "s"}; nothing was imported`);
 }
