@@ -24,7 +24,14 @@ export type RevokeTarget =
   /** Every key issued under an OAuth grant. */
   | { kind: "grant"; grantId: string }
   /** Every key an OAuth client received; with `userId`, from that user only (disconnect). */
-  | { kind: "client"; clientId: string; userId?: string };
+  | { kind: "client"; clientId: string; userId?: string }
+  /** Several of a user's own keys at once (bulk revoke); ids that are not theirs are simply not found. */
+  | { kind: "ownMany"; userId: string; ids: readonly string[] }
+  /**
+   * A user's own active keys unused for `days` days before `now`: created before then, and never used
+   * or last used before then (as written to the database: src/keys/last-used.ts writes at most once per interval).
+   */
+  | { kind: "ownUnused"; userId: string; days: number; now: Date };
 
 /** One key the call found, as it is now. */
 export interface RevokedKey {
@@ -62,7 +69,24 @@ async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Pris
       return { grantId: target.grantId };
     case "client":
       return target.userId === undefined ? { clientId: target.clientId } : { clientId: target.clientId, userId: target.userId };
+    case "ownMany":
+      return { id: { in: [...target.ids] }, userId: target.userId, appId: null };
+    case "ownUnused":
+      return unusedWhere(target.userId, target.days, target.now);
   }
+}
+
+/** A user's own active keys not used in the `days` days before `now` (and older than that). */
+export function unusedWhere(userId: string, days: number, now: Date): Prisma.ApiKeyWhereInput {
+  if (!Number.isInteger(days) || days < 1) throw new RangeError("days must be a whole number of at least 1");
+  const cutoff = new Date(now.getTime() - days * 86_400_000);
+  return {
+    userId,
+    appId: null,
+    revokedAt: null,
+    createdAt: { lt: cutoff },
+    OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: cutoff } }],
+  };
 }
 
 export function createRevocation(db: Db, deps: RevocationDeps) {
@@ -74,6 +98,16 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
   });
 
   return {
+    /** The keys `revoke({ kind: "ownUnused", … })` would revoke now, without revoking them (a dry run). */
+    async unusedKeys(userId: string, days: number, now: Date): Promise<KeyView[]> {
+      const rows = await db.apiKey.findMany({
+        where: unusedWhere(userId, days, now),
+        include: { user: { select: { email: true } } },
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      });
+      return rows.map((row) => deps.view(row));
+    },
+
     /** Revokes the keys `target` names; `by`: who acts, through which route, from where (the audit trail). */
     async revoke(target: RevokeTarget, by: KeyActing): Promise<RevokedKey[]> {
       const where = await whereOf(target, deps);
