@@ -11,6 +11,9 @@ import type { Audit } from "../audit/index.js";
 import { keyRevoked, type KeyActing } from "../audit/key-events.js";
 import type { KeyView } from "./view.js";
 
+/** The most ids one bulk revoke may name (the page, the JSON API, the CLI). */
+export const MAX_BULK_REVOKE = 500;
+
 /** Which keys to revoke. */
 export type RevokeTarget =
   /** A user's own key (not an app key): the account page, the JSON API, the CLI. */

@@ -12,6 +12,7 @@ import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";
 import { providerOfDb } from "../db/client.js";
 import { isWellFormed } from "../http/well-formed.js";
+import { idsWithLabelContaining } from "./label-search.js";
 import type { Prisma } from "../generated/sqlite/client.js";
 
 export class KeyInputError extends Error {}
@@ -75,15 +76,21 @@ export interface KeyCount {
   active: number;
 }
 
+/** Searches with these run through ./label-search.ts: in LIKE they would be wildcards (or PostgreSQL's escape). */
+const LIKE_SPECIAL = /[%_\\]/;
+
 /** The user's own keys (not app keys) that `filter` keeps: a WHERE clause, so paging pages the filtered list. */
-function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Prisma.ApiKeyWhereInput {
+async function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Promise<Prisma.ApiKeyWhereInput> {
   const q = filter.q?.trim();
+  const postgres = providerOfDb(db) === "postgresql";
+  let label: Prisma.ApiKeyWhereInput = {};
+  if (q && LIKE_SPECIAL.test(q)) label = { id: { in: await idsWithLabelContaining(db, userId, q) } };
   // PostgreSQL's LIKE is case-sensitive (Prisma's `mode: "insensitive"` is ILIKE there); SQLite's is not, and has no `mode`.
-  const label = q ? (providerOfDb(db) === "postgresql" ? { contains: q, mode: "insensitive" } : { contains: q }) : undefined;
+  else if (q) label = { label: (postgres ? { contains: q, mode: "insensitive" } : { contains: q }) as Prisma.StringFilter };
   return {
     userId,
     appId: null,
-    ...(label ? { label: label as Prisma.StringFilter } : {}),
+    ...label,
     ...(filter.status === "active" ? { revokedAt: null } : filter.status === "revoked" ? { revokedAt: { not: null } } : {}),
     ...(filter.source ? { source: filter.source } : {}),
   };
@@ -170,7 +177,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const after = options.cursor ? decodeCursor(options.cursor) : null;
       const rows = await db.apiKey.findMany({
         where: {
-          ...filterWhere(db, userId, options.filter),
+          ...(await filterWhere(db, userId, options.filter)),
           ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
         },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
@@ -183,7 +190,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
 
     /** How many of the user's own keys `filter` keeps, and how many of those are active. */
     async count(userId: string, filter: KeyFilter = {}): Promise<KeyCount> {
-      const where = filterWhere(db, userId, filter);
+      const where = await filterWhere(db, userId, filter);
       const [total, active] = await Promise.all([
         db.apiKey.count({ where }),
         filter.status === "revoked" ? Promise.resolve(0) : db.apiKey.count({ where: { ...where, revokedAt: null } }),

@@ -4,9 +4,10 @@ import { z } from "zod";
 import { KEY_SOURCES, type KeySource } from "../keys/view.js";
 import type { KeyFilter } from "../keys/store.js";
 import { HttpError } from "../http/errors.js";
+import { MAX_BULK_REVOKE } from "../keys/revoke.js";
 
 export const MAX_SEARCH_LENGTH = 100;
-export const MAX_BULK_IDS = 500;
+export const MAX_BULK_IDS = MAX_BULK_REVOKE;
 
 const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 
