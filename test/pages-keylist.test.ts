@@ -28,7 +28,7 @@ const idOf = (html: string, label: string) => {
   return found[1]!;
 };
 const olderLink = (html: string) => /<a href="([^"]+)">Older keys →<\/a>/.exec(html)?.[1]?.replace(/&amp;/g, "&");
-const countLine = (html: string) => unescapeHtml(/<p class="key-count" role="status">([^<]*)<\/p>/.exec(html)?.[1] ?? "");
+const countLine = (html: string) => unescapeHtml(/<p class="key-count">([^<]*)<\/p>/.exec(html)?.[1] ?? "");
 
 const works = async (raw: string) =>
   (
