@@ -106,6 +106,8 @@ describe("search, filters and the count", () => {
     // LIKE wildcards are text; HTML in labels and in the search is escaped
     expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?q=${encodeURIComponent("%")}`).expect(200)).text)).toEqual(["100% done_ok"]);
     expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?q=_`).expect(200)).text)).toEqual(["100% done_ok"]);
+    expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?q=${encodeURIComponent("\\%")}`).expect(200)).text)).toEqual([]);
+    expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?q=${encodeURIComponent("0% DONE")}`).expect(200)).text)).toEqual(["100% done_ok"]);
     const html = (await p.agent.get(`${KEYS_PAGE}?q=${encodeURIComponent("<b>script")}`).expect(200)).text;
     expect(labelsIn(html)).toEqual([other.label]);
     expect(html).toContain("laptop &lt;b&gt;script&lt;/b&gt;");
