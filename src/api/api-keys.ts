@@ -12,8 +12,35 @@ import { refusalError } from "../http/insufficient-scope.js";
 import { decideMint } from "../keys/mint-policy.js";
 import { requestMeta } from "../http/request-meta.js";
 import type { KeyActing } from "../keys/index.js";
+import { MAX_LABEL_LENGTH } from "../keys/input.js";
+import { KEY_SOURCES } from "../keys/view.js";
+import { MAX_BULK_REVOKE } from "../keys/revoke.js";
 
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(500).optional() });
+const requireJson = (ctx: Ctx) => {
+  if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
+};
+const invalid = (error: z.ZodError) =>
+  new HttpError(400, "invalid_request", error.issues.map((i) => `${i.path.length ? `${i.path.join(".")}: ` : ""}${i.message}`).join("; "));
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: z.string().max(500).optional(),
+  q: z.string().max(MAX_LABEL_LENGTH).optional(),
+  status: z.enum(["active", "revoked"]).optional(),
+  source: z.enum(KEY_SOURCES).optional(),
+});
+
+const renameBody = z.object({ label: z.string().max(10_000) }).strict();
+
+/** Bulk revoke: the ids, or every key unused for `unused_days` days; `dry_run` lists without revoking. */
+const bulkRevokeBody = z
+  .object({
+    ids: z.array(z.string().max(100)).min(1).max(MAX_BULK_REVOKE).optional(),
+    unused_days: z.number().int().min(1).max(36_500).optional(),
+    dry_run: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => (b.ids === undefined) !== (b.unused_days === undefined), "give either ids or unused_days");
 
 const createBody = z
   .object({
@@ -60,7 +87,8 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     if (!query.success)
       throw new HttpError(400, "invalid_request", query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     try {
-      const page = await keys.page(userOf(ctx).id, { limit: query.data.limit ?? 100, cursor: query.data.cursor });
+      const { limit, cursor, ...filter } = query.data;
+      const page = await keys.page(userOf(ctx).id, { limit: limit ?? 100, cursor, filter });
       ctx.body = { data: page.items, next_cursor: page.nextCursor };
     } catch (err) {
       if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
@@ -94,6 +122,51 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
       ctx.status = 201;
       ctx.set("Location", `/api/api-keys/${minted.key.id}`);
       ctx.body = { ...minted.key, key: minted.raw };
+    } catch (err) {
+      if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
+      throw err;
+    }
+  });
+
+  // Bulk revoke, all or nothing: any id that is missing or another user's is the same 404 as one
+  // missing id, and nothing is revoked. `unused_days`: keys created before then and not used since
+  // (this server's pending last-used times are written first).
+  router.post("/revoke", write, parseBody(), async (ctx) => {
+    requireJson(ctx);
+    const input = bulkRevokeBody.safeParse(ctx.request.body ?? {});
+    if (!input.success) throw invalid(input.error);
+    const userId = userOf(ctx).id;
+    const dryRun = input.data.dry_run === true;
+    if (input.data.ids) {
+      const selected = await keys.getMany(userId, input.data.ids);
+      if (!selected) throw notFound();
+      if (dryRun) {
+        ctx.body = { data: selected.filter((k) => k.status === "active"), dry_run: true };
+        return;
+      }
+      const done = await keys.revoke({ kind: "ownMany", userId, ids: selected.map((k) => k.id) }, apiActing(ctx));
+      ctx.body = { data: done.filter((d) => d.wasActive).map((d) => d.key), dry_run: false };
+      return;
+    }
+    const days = input.data.unused_days!;
+    await keys.tracker.flush();
+    const now = new Date();
+    if (dryRun) {
+      ctx.body = { data: await keys.unusedKeys(userId, days, now), dry_run: true };
+      return;
+    }
+    const done = await keys.revoke({ kind: "ownUnused", userId, days, now }, apiActing(ctx));
+    ctx.body = { data: done.filter((d) => d.wasActive).map((d) => d.key), dry_run: false };
+  });
+
+  router.patch("/:id", write, parseBody(), async (ctx) => {
+    requireJson(ctx);
+    const input = renameBody.safeParse(ctx.request.body ?? {});
+    if (!input.success) throw invalid(input.error);
+    try {
+      const key = await keys.rename(userOf(ctx).id, ctx.params.id!, input.data.label, apiActing(ctx));
+      if (!key) throw notFound();
+      ctx.body = key;
     } catch (err) {
       if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
       throw err;

@@ -8,6 +8,7 @@ import type { AuditEventView } from "./index.js";
 export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "key.minted": "API key created",
   "key.revoked": "API key revoked",
+  "key.renamed": "API key renamed",
   "key.leak_reported": "Revoked key reported as leaked",
   "oauth.authorized": "App authorized (OAuth consent)",
   "oauth.disconnected": "App disconnected",
@@ -132,6 +133,7 @@ function orgName(id: unknown, ctx: DescribeContext): string {
 function keyDetails(e: AuditEventView, ctx: DescribeContext): string {
   const d = e.details;
   const parts = [`“${text(d.label) || "Untitled key"}” ending in ${text(d.last4)}`];
+  if (e.action === "key.renamed" && d.previousLabel !== undefined) parts.push(`was “${text(d.previousLabel) || "Untitled key"}”`);
   const via = VIA[text(d.via)];
   if (via) parts.push(via);
   const scopes = text(d.scopes);
@@ -149,6 +151,7 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
   switch (e.action) {
     case "key.minted":
     case "key.revoked":
+    case "key.renamed":
     case "key.leak_reported":
       return keyDetails(e, ctx);
     case "oauth.authorized":

@@ -54,5 +54,7 @@ function keyEvent(action: string, ownerId: string, key: KeyView, by: KeyActing):
 
 export const keyMinted = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.minted", ownerId, key, by);
 export const keyRevoked = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.revoked", ownerId, key, by);
+/** A new label (the old one in `note.previousLabel`). */
+export const keyRenamed = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.renamed", ownerId, key, by);
 /** A report about a key that was already revoked (secret scanning): nothing changed, but the owner learns of it. */
 export const keyLeakReported = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.leak_reported", ownerId, key, by);

@@ -11,6 +11,9 @@ import type { Audit } from "../audit/index.js";
 import { keyRevoked, type KeyActing } from "../audit/key-events.js";
 import type { KeyView } from "./view.js";
 
+/** The most ids one bulk revoke may name (the page, the JSON API, the CLI). */
+export const MAX_BULK_REVOKE = 500;
+
 /** Which keys to revoke. */
 export type RevokeTarget =
   /** A user's own key (not an app key): the account page, the JSON API, the CLI. */
@@ -26,7 +29,14 @@ export type RevokeTarget =
   /** Every key an OAuth client received; with `userId`, from that user only (disconnect). */
   | { kind: "client"; clientId: string; userId?: string }
   /** Every key bound to this resource URL, alone or with others (the resource was removed). */
-  | { kind: "resource"; resource: string };
+  | { kind: "resource"; resource: string }
+  /** Several of a user's own keys at once (bulk revoke); ids that are not theirs are simply not found. */
+  | { kind: "ownMany"; userId: string; ids: readonly string[] }
+  /**
+   * A user's own active keys unused for `days` days before `now`: created before then, and never used
+   * or last used before then (as written to the database: src/keys/last-used.ts writes at most once per interval).
+   */
+  | { kind: "ownUnused"; userId: string; days: number; now: Date };
 
 /** One key the call found, as it is now. */
 export interface RevokedKey {
@@ -66,6 +76,7 @@ async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Pris
       return target.userId === undefined ? { clientId: target.clientId } : { clientId: target.clientId, userId: target.userId };
     case "resource": {
       // The column lists URLs separated by spaces: match whole entries only (…/mcp/a is not …/mcp/ab).
+      // (LIKE reads a `_` in a URL as any one character: that can only revoke more, never fewer.)
       const url = target.resource;
       return {
         OR: [
@@ -76,7 +87,24 @@ async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Pris
         ],
       };
     }
+    case "ownMany":
+      return { id: { in: [...target.ids] }, userId: target.userId, appId: null };
+    case "ownUnused":
+      return unusedWhere(target.userId, target.days, target.now);
   }
+}
+
+/** A user's own active keys not used in the `days` days before `now` (and older than that). */
+export function unusedWhere(userId: string, days: number, now: Date): Prisma.ApiKeyWhereInput {
+  if (!Number.isInteger(days) || days < 1) throw new RangeError("days must be a whole number of at least 1");
+  const cutoff = new Date(now.getTime() - days * 86_400_000);
+  return {
+    userId,
+    appId: null,
+    revokedAt: null,
+    createdAt: { lt: cutoff },
+    OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: cutoff } }],
+  };
 }
 
 export function createRevocation(db: Db, deps: RevocationDeps) {
@@ -88,6 +116,16 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
   });
 
   return {
+    /** The keys `revoke({ kind: "ownUnused", … })` would revoke now, without revoking them (a dry run). */
+    async unusedKeys(userId: string, days: number, now: Date): Promise<KeyView[]> {
+      const rows = await db.apiKey.findMany({
+        where: unusedWhere(userId, days, now),
+        include: { user: { select: { email: true } } },
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      });
+      return rows.map((row) => deps.view(row));
+    },
+
     /** Revokes the keys `target` names; `by`: who acts, through which route, from where (the audit trail). */
     async revoke(target: RevokeTarget, by: KeyActing): Promise<RevokedKey[]> {
       const where = await whereOf(target, deps);

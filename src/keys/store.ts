@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/client.js";
 import type { Audit } from "../audit/index.js";
-import { keyMinted, type KeyActing } from "../audit/key-events.js";
+import { keyMinted, keyRenamed, type KeyActing } from "../audit/key-events.js";
 import { checkFormat, generateKey, last4, randomBase62 } from "./format.js";
 import { hashKey } from "./hash.js";
 import type { LastUsedTracker } from "./last-used.js";
@@ -10,6 +10,10 @@ import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./view.js
 import { dpopJktSchema, labelSchema, resourcesSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";
+import { providerOfDb } from "../db/client.js";
+import { isWellFormed } from "../http/well-formed.js";
+import { idsWithLabelContaining } from "./label-search.js";
+import type { Prisma } from "../generated/sqlite/client.js";
 
 export class KeyInputError extends Error {}
 
@@ -60,6 +64,40 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   } catch {
     throw new KeyInputError("invalid cursor: pass the next_cursor of a previous page");
   }
+}
+
+/** What the key list may be narrowed to (the account page's search and filters, the JSON API's query). */
+export interface KeyFilter {
+  /** Part of the label, any case (SQLite: ASCII letters only; PostgreSQL: any letter). */
+  q?: string;
+  status?: "active" | "revoked";
+  source?: KeySource;
+}
+
+/** How many keys a user has, and how many of them are active. */
+export interface KeyCount {
+  total: number;
+  active: number;
+}
+
+/** Searches with these run through ./label-search.ts: in LIKE they would be wildcards (or PostgreSQL's escape). */
+const LIKE_SPECIAL = /[%_\\]/;
+
+/** The user's own keys (not app keys) that `filter` keeps: a WHERE clause, so paging pages the filtered list. */
+async function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Promise<Prisma.ApiKeyWhereInput> {
+  const q = filter.q?.trim();
+  const postgres = providerOfDb(db) === "postgresql";
+  let label: Prisma.ApiKeyWhereInput = {};
+  if (q && LIKE_SPECIAL.test(q)) label = { id: { in: await idsWithLabelContaining(db, userId, q) } };
+  // PostgreSQL's LIKE is case-sensitive (Prisma's `mode: "insensitive"` is ILIKE there); SQLite's is not, and has no `mode`.
+  else if (q) label = { label: (postgres ? { contains: q, mode: "insensitive" } : { contains: q }) as Prisma.StringFilter };
+  return {
+    userId,
+    appId: null,
+    ...label,
+    ...(filter.status === "active" ? { revokedAt: null } : filter.status === "revoked" ? { revokedAt: { not: null } } : {}),
+    ...(filter.source ? { source: filter.source } : {}),
+  };
 }
 
 export function newKeyId(): string {
@@ -139,14 +177,13 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
      */
     async page(
       userId: string,
-      options: { limit?: number; cursor?: string } = {},
+      options: { limit?: number; cursor?: string; filter?: KeyFilter } = {},
     ): Promise<{ items: KeyView[]; nextCursor: string | null }> {
       const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
       const after = options.cursor ? decodeCursor(options.cursor) : null;
       const rows = await db.apiKey.findMany({
         where: {
-          userId,
-          appId: null,
+          ...(await filterWhere(db, userId, options.filter)),
           ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
         },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
@@ -155,6 +192,48 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return { items: items.map(view), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    },
+
+    /** How many of the user's own keys `filter` keeps, and how many of those are active. */
+    async count(userId: string, filter: KeyFilter = {}): Promise<KeyCount> {
+      const where = await filterWhere(db, userId, filter);
+      const [total, active] = await Promise.all([
+        db.apiKey.count({ where }),
+        filter.status === "revoked" ? Promise.resolve(0) : db.apiKey.count({ where: { ...where, revokedAt: null } }),
+      ]);
+      return { total, active };
+    },
+
+    /**
+     * The user's own keys with these ids, in the order asked, or null when any of them is missing or
+     * another user's (the caller answers exactly as for one missing id). Duplicates count once.
+     */
+    async getMany(userId: string, ids: readonly string[]): Promise<KeyView[] | null> {
+      const unique = [...new Set(ids)];
+      const rows = await db.apiKey.findMany({ where: { id: { in: unique }, userId, appId: null } });
+      if (rows.length !== unique.length) return null;
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return unique.map((id) => view(byId.get(id)!));
+    },
+
+    /**
+     * Gives one of the user's own keys a new label, with its `key.renamed` event (the old label in
+     * it) in the same transaction. Null: no such key of this user (another user's id answers the same).
+     */
+    async rename(userId: string, id: string, label: string, by: KeyActing): Promise<KeyView | null> {
+      const parsed = labelSchema.safeParse(label);
+      if (!parsed.success) throw new KeyInputError(parsed.error.issues[0]!.message);
+      if (!parsed.data) throw new KeyInputError("Label must not be empty");
+      if (!isWellFormed(parsed.data)) throw new KeyInputError("Label must be well-formed Unicode");
+      return db.$transaction(async (tx) => {
+        const before = await tx.apiKey.findFirst({ where: { id, userId, appId: null } });
+        if (!before) return null;
+        if (before.label === parsed.data) return view(before);
+        await tx.apiKey.updateMany({ where: { id: before.id }, data: { label: parsed.data } });
+        const after = view({ ...before, label: parsed.data });
+        await options.audit.record(keyRenamed(userId, after, { ...by, note: { ...by.note, previousLabel: before.label } }), tx);
+        return after;
+      });
     },
 
     /** The user's OAuth keys (for the connected-apps view). */

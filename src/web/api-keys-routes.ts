@@ -4,6 +4,7 @@
 import { Router } from "@koa/router";
 import { z } from "zod";
 import { KeyInputError, type KeyActing, type KeyView } from "../keys/index.js";
+import type { KeyFilter } from "../keys/store.js";
 import { labelSchema, scopesSchema } from "../keys/input.js";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
@@ -15,6 +16,9 @@ import { allHostSnippets } from "../mcp/host-configs.js";
 import { requestMeta } from "../http/request-meta.js";
 import { MANAGEMENT_DESCRIPTIONS, MANAGEMENT_SCOPES } from "../scopes/management.js";
 import { createOneTimeReveals } from "./one-time-reveal.js";
+import { confirmed, sendConfirmation } from "./confirm.js";
+import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.js";
+import { bulkIdsInput, filterOfQuery, filterQueryString, lastUsedNote, renameForm } from "./key-list.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 export const KEYS_PER_PAGE = 50;
@@ -59,12 +63,16 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     status = 200,
   ) => {
     // Newest keys first, a page at a time; ?cursor= walks to older ones. A cursor we did not make
-    // starts again from the newest.
+    // starts again from the newest. Search and filters (?q=, ?status=, ?source=) narrow the query
+    // itself, so every page is a page of the filtered list (src/keys/store.ts).
+    const filter: KeyFilter = filterOfQuery(ctx.query);
+    const filtered = Boolean(filter.q || filter.status || filter.source);
     const cursor = typeof ctx.query.cursor === "string" ? ctx.query.cursor : undefined;
-    const list = await keys.page(userId, { limit: KEYS_PER_PAGE, cursor }).catch((err: unknown) => {
-      if (err instanceof KeyInputError) return keys.page(userId, { limit: KEYS_PER_PAGE });
+    const list = await keys.page(userId, { limit: KEYS_PER_PAGE, cursor, filter }).catch((err: unknown) => {
+      if (err instanceof KeyInputError) return keys.page(userId, { limit: KEYS_PER_PAGE, filter });
       throw err;
     });
+    const [count, matching] = await Promise.all([keys.count(userId), filtered ? keys.count(userId, filter) : null]);
     await sendPage(
       ctx,
       "api-keys",
@@ -73,6 +81,12 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         keys: list.items,
         nextCursor: list.nextCursor,
         firstPage: !cursor,
+        filter: { q: filter.q ?? "", status: filter.status ?? "", source: filter.source ?? "" },
+        filterQuery: filterQueryString(filter),
+        filtered,
+        count,
+        matching,
+        lastUsedNote: lastUsedNote(config.lastUsedFlushMs),
         revealed: extra.revealed ?? null,
         error: extra.error ?? "",
         notice: extra.notice ?? "",
@@ -97,6 +111,14 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     if (typeof ctx.query.revoked === "string") {
       const k = await keys.get(user.id, ctx.query.revoked);
       if (k) notice = `The key “${k.label}” ending in ${k.last4} was revoked. It no longer works.`;
+    }
+    if (typeof ctx.query.renamed === "string") {
+      const k = await keys.get(user.id, ctx.query.renamed);
+      if (k) notice = `The key ending in ${k.last4} is now called “${k.label}”.`;
+    }
+    if (typeof ctx.query.revokedCount === "string" && /^\d{1,4}$/.test(ctx.query.revokedCount)) {
+      const n = Number(ctx.query.revokedCount);
+      notice = `${n} ${n === 1 ? "key was" : "keys were"} revoked. ${n === 1 ? "It no longer works" : "They no longer work"}.`;
     }
     await page(ctx, user.id, { notice });
   });
@@ -155,6 +177,69 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     if (!done) throw notFound();
     ctx.status = 303;
     ctx.redirect(`${KEYS_PAGE}?revoked=${encodeURIComponent(done.key.id)}`);
+  });
+
+  // Rename: a page with one field (no JavaScript needed); a refused label or a stale form shows the
+  // same page again with the message and the input kept.
+  const renamePage = async (ctx: RoutedCtx, key: KeyView, label: string, error = "", status = 200) =>
+    sendPage(ctx, "api-key-rename", { title: "Rename API key", key, label, error }, status);
+
+  router.get(`${KEYS_PAGE}/:id/rename`, async (ctx) => {
+    const user = requireLogin(ctx);
+    const key = await keys.get(user.id, ctx.params.id!);
+    if (!key) throw notFound();
+    await renamePage(ctx, key, key.label);
+  });
+
+  const renameRefused = async (ctx: RoutedCtx, error: FormError, status: number) => {
+    const user = requireLogin(ctx);
+    const key = await keys.get(user.id, ctx.params.id!);
+    if (!key) throw notFound();
+    await renamePage(ctx, key, (error.input.label ?? key.label).slice(0, 100), error.message, status);
+  };
+
+  router.post(`${KEYS_PAGE}/:id/rename`, showErrorsOnForm("rename", renameRefused), requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const form = renameForm.parse(ctx.request.body ?? {});
+    try {
+      const key = await keys.rename(user.id, ctx.params.id!, form.label, pageActing(ctx, user.id));
+      if (!key) throw notFound();
+      ctx.status = 303;
+      ctx.redirect(`${KEYS_PAGE}?renamed=${encodeURIComponent(key.id)}`);
+    } catch (err) {
+      if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
+      throw err;
+    }
+  });
+
+  // Bulk revoke: the list's checkboxes post their ids here; the confirmation page (Cancel first and
+  // focused) sends them again with confirm=yes. Any id that is missing or another user's: the same
+  // 404 as one missing key, and nothing is revoked.
+  router.post(`${KEYS_PAGE}/revoke-selected`, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const ids = bulkIdsInput(ctx.request.body);
+    if (ids.length === 0) return page(ctx, user.id, { error: "Select at least one key to revoke." }, 400);
+    const selected = await keys.getMany(user.id, ids);
+    if (!selected) throw notFound();
+    const active = selected.filter((k) => k.status === "active");
+    if (active.length === 0) return page(ctx, user.id, { error: "The selected keys are already revoked." }, 400);
+    if (!confirmed(ctx)) {
+      const n = active.length;
+      return sendConfirmation(ctx, {
+        question: n === 1 ? "Revoke this key?" : `Revoke these ${n} keys?`,
+        consequences: [
+          ...active.map((k) => `“${k.label}” ending in ${k.last4} (${k.sourceLabel})`),
+          `${n === 1 ? "It stops" : "They stop"} working on the next request. This cannot be undone.`,
+        ],
+        action: `${KEYS_PAGE}/revoke-selected`,
+        confirmLabel: n === 1 ? "Yes, revoke this key" : `Yes, revoke ${n} keys`,
+        cancelHref: KEYS_PAGE,
+        fields: { ids: active.map((k) => k.id).join(",") },
+      });
+    }
+    const done = await keys.revoke({ kind: "ownMany", userId: user.id, ids: active.map((k) => k.id) }, pageActing(ctx, user.id));
+    ctx.status = 303;
+    ctx.redirect(`${KEYS_PAGE}?revokedCount=${done.filter((d) => d.wasActive).length}`);
   });
 
   return router;

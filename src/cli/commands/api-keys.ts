@@ -1,11 +1,13 @@
-// keyward api-keys create | list | revoke: the same key service as the account page, source "cli".
+// keyward api-keys create | list | rename | revoke (one, --ids or --all-unused-days): the same key service as the account page.
 import { Option, type Command } from "commander";
 import type { KeyActing, KeyView } from "../../keys/index.js";
 import { scopesSchema } from "../../keys/input.js";
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";
-import { localUser, remoteCreate, remoteList, remoteRevoke } from "../remote/api-keys.js";
+import { localUser, remoteBulkRevoke, remoteCreate, remoteList, remoteRename, remoteRevoke } from "../remote/api-keys.js";
+import { bulkTarget, reportBulk, type BulkTarget, type RevokeOptions } from "./api-keys-bulk.js";
+import type { Services } from "../../services.js";
 
 /** The CLI runs on the server with database access: the operator, not a user, acts. */
 const BY_CLI: KeyActing = { actor: { type: "cli", id: null }, via: "cli" };
@@ -49,8 +51,23 @@ export function keyTable(keys: readonly KeyView[]): string {
   );
 }
 
+/** --ids (all or none) or --all-unused-days on this machine's database; with --dry-run, only what would go. */
+async function localBulkRevoke(services: Services, userId: string, email: string, bulk: BulkTarget): Promise<KeyView[]> {
+  if (bulk.kind === "ids") {
+    const selected = await services.keys.getMany(userId, bulk.ids);
+    if (!selected) throw CliError.notFound(`not every id in --ids is an API key of ${email}: nothing was revoked`);
+    if (bulk.dryRun) return selected.filter((k) => k.status === "active");
+    const done = await services.keys.revoke({ kind: "ownMany", userId, ids: bulk.ids }, BY_CLI);
+    return done.filter((d) => d.wasActive).map((d) => d.key);
+  }
+  const now = new Date();
+  if (bulk.dryRun) return services.keys.unusedKeys(userId, bulk.days, now);
+  const done = await services.keys.revoke({ kind: "ownUnused", userId, days: bulk.days, now }, BY_CLI);
+  return done.filter((d) => d.wasActive).map((d) => d.key);
+}
+
 export function registerApiKeys(program: Command): void {
-  const apiKeys = program.command("api-keys").description("mint, list and revoke a user's API keys");
+  const apiKeys = program.command("api-keys").description("mint, list, rename and revoke a user's API keys");
 
   apiKeys
     .command("create")
@@ -102,17 +119,48 @@ export function registerApiKeys(program: Command): void {
     });
 
   apiKeys
-    .command("revoke")
-    .description("revoke one of a user's API keys (idempotent)")
+    .command("rename")
+    .description("give one of a user's API keys a new label (the key itself does not change)")
     .argument("<id>", "the key id (key_…), as shown by `api-keys list`")
+    .argument("<label>", "the new label (1–100 characters)")
     .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
     .option("--server <url>", "a remote Keyward server, with the key from `keyward auth set-token` or KEYWARD_TOKEN")
-    .option("--json", "print the revoked key as JSON")
-    .action(async (id: string, options: UserOptions, cmd: Command) => {
+    .option("--json", "print the renamed key as JSON")
+    .action(async (id: string, label: string, options: UserOptions, cmd: Command) => {
       const email = localUser(options);
-      if (email === null) return remoteRevoke(id, options);
+      if (email === null) return remoteRename(id, label, options);
+      const key = await withServices(cmd, async (services) =>
+        services.keys.rename((await requireUser(services, email)).id, id, label, BY_CLI),
+      );
+      if (!key) throw CliError.notFound(`no API key ${id} for ${email}`);
+      if (options.json) printJson(key);
+      else out(`Renamed API key ${id} to "${key.label}".`);
+    });
+
+  apiKeys
+    .command("revoke")
+    .description("revoke one of a user's API keys (idempotent), several (--ids), or every key unused for N days")
+    .argument("[id]", "the key id (key_…), as shown by `api-keys list`")
+    .option("--ids <ids>", "comma-separated key ids: all of them are revoked, or none if any is not the user's")
+    .option("--all-unused-days <days>", "every active key created more than N days ago and not used in the last N days (N ≥ 1)")
+    .option("--dry-run", "with --ids or --all-unused-days: list the keys that would be revoked, revoke nothing")
+    .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
+    .option("--server <url>", "a remote Keyward server, with the key from `keyward auth set-token` or KEYWARD_TOKEN")
+    .option("--json", "print the revoked key as JSON (bulk forms: a JSON array of the keys revoked or, with --dry-run, to revoke)")
+    .action(async (id: string | undefined, options: RevokeOptions, cmd: Command) => {
+      const bulk = bulkTarget(id, options);
+      const email = localUser(options);
+      if (bulk) {
+        if (email === null) return reportBulk(await remoteBulkRevoke(bulk, options), bulk, options);
+        const keys = await withServices(cmd, async (services) => {
+          const userId = (await requireUser(services, email)).id;
+          return localBulkRevoke(services, userId, email, bulk);
+        });
+        return reportBulk(keys, bulk, options);
+      }
+      if (email === null) return remoteRevoke(id!, options);
       const [done] = await withServices(cmd, async (services) =>
-        services.keys.revoke({ kind: "own", userId: (await requireUser(services, email)).id, id }, BY_CLI),
+        services.keys.revoke({ kind: "own", userId: (await requireUser(services, email)).id, id: id! }, BY_CLI),
       );
       if (!done) throw CliError.notFound(`no API key ${id} for ${email}`);
       if (options.json) printJson(done.key);

@@ -1,10 +1,11 @@
-// `keyward api-keys create|list|revoke` without --user: the same operations on a remote server
+// `keyward api-keys create|list|rename|revoke` without --user: the same operations on a remote server
 // through its JSON API, with the stored key or KEYWARD_TOKEN. The JSON API refuses keys bound to
 // <server>/mcp (what `auth login` receives), so remote management needs an unbound key: a portal
 // or CLI key stored with `keyward auth set-token` or given in KEYWARD_TOKEN (docs/cli.md).
 import { z } from "zod";
 import type { KeyView } from "../../keys/index.js";
 import { CliError } from "../errors.js";
+import type { BulkTarget } from "../commands/api-keys-bulk.js";
 import { note, out, printJson } from "../io.js";
 import { bearer, call, errorText, failure, resolveTarget, TOKEN_ENV, type Target, authFailure } from "./client.js";
 
@@ -95,4 +96,28 @@ export async function remoteRevoke(id: string, options: RemoteOptions): Promise<
   const after = parsed(keyView, await api(target, "revoke", `/${encodeURIComponent(id)}`, { method: "DELETE" }), "revoke", target.server);
   if (options.json) printJson(after);
   else out(before.status === "revoked" ? `API key ${id} was already revoked.` : `Revoked API key ${id} "${after.label}".`);
+}
+
+export async function remoteRename(id: string, label: string, options: RemoteOptions): Promise<void> {
+  const target = resolveTarget(options.server);
+  const body = await api(target, "rename", `/${encodeURIComponent(id)}`, {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ label }),
+  });
+  const key = parsed(keyView, body, "rename", target.server);
+  if (options.json) printJson(key);
+  else out(`Renamed API key ${id} to "${key.label}".`);
+}
+
+/** POST /api/api-keys/revoke: the keys it revoked (or, with dry_run, would revoke). */
+export async function remoteBulkRevoke(bulk: BulkTarget, options: RemoteOptions): Promise<KeyView[]> {
+  const target = resolveTarget(options.server);
+  const request = bulk.kind === "ids" ? { ids: bulk.ids, dry_run: bulk.dryRun } : { unused_days: bulk.days, dry_run: bulk.dryRun };
+  const body = await api(target, "revoke", "/revoke", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+  return parsed(z.object({ data: z.array(keyView) }), body, "revoke", target.server).data;
 }
