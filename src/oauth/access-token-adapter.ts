@@ -70,7 +70,10 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         ...(result.app ? {} : { accountId: result.user.id }),
         clientId: result.key.clientId ?? FIRST_PARTY_CLIENT_ID,
         scope: result.key.scopes.join(" "),
-        aud: result.key.scopes.includes("openid") && options.atUserinfo?.() ? undefined : (result.key.resources?.[0] ?? options.defaultResource),
+        aud:
+          result.key.scopes.includes("openid") && options.atUserinfo?.()
+            ? undefined
+            : (result.key.resources?.[0] ?? options.defaultResource),
         iat,
         exp: iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,
