@@ -77,8 +77,11 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(health(services.db, { isStopping: () => services.stopping }));
   for (const extra of options.mount?.(services) ?? []) app.use(extra); // the benchmark's routes only (bench/serve.ts)
   app.use(serveStatic);
+  // <ISSUER>/mcp/<slug>: the MCP servers Keyward protects (src/gateway/). Early: nothing below (OAuth,
+  // browser sessions, pages) concerns a proxied request, and each hop it skips is latency added to every call.
+  app.use(gateway(services));
 
-  // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the gateway, the JSON API.
+  // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config).routes());
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
@@ -89,7 +92,6 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(endProviderSessionWithKeyward(provider));
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
-  app.use(gateway(services)); // <ISSUER>/mcp/<slug>: the MCP servers Keyward protects (src/gateway/)
   app.use(secretScanningReport(services));
   app.use(apiKeysApi(services).routes());
   app.use(orgsApi(services).routes());
