@@ -7,7 +7,8 @@ export const MAX_TOOL_SCOPES = 200;
 
 export const slugSchema = z
   .string()
-  .regex(SLUG, "A slug is 1 to 40 lowercase letters, digits or inner hyphens (e.g. notes, github-issues)");
+  .regex(SLUG, "A slug is 1 to 40 lowercase letters, digits or inner hyphens (e.g. notes, github-issues)")
+  .refine((s) => s !== "mcp", "The slug mcp names Keyward's own MCP endpoint: choose another");
 
 export const nameSchema = z
   .string()

@@ -3,6 +3,7 @@
 // (src/keys/revoke.ts), which records each key's own `key.revoked`.
 import { randomBase62 } from "../keys/format.js";
 import type { Db } from "../db/client.js";
+import { announceCommitted } from "../keys/lookup/announce.js";
 import type { Audit, AuditInput } from "../audit/index.js";
 import type { Keys } from "../keys/index.js";
 import type { Resource as ResourceRow } from "../generated/sqlite/client.js";
@@ -111,14 +112,16 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
       checkScopes(toolScopes);
       if (await db.resource.findUnique({ where: { slug } }))
         throw new ResourceInputError(`A resource "${slug}" exists already: change it with \`keyward resources update ${slug}\``);
-      return db.$transaction(async (tx) => {
+      const added = await db.$transaction(async (tx) => {
         const row = await tx.resource.create({
           data: { id: `res_${randomBase62(20)}`, slug, name, upstream, toolScopes: JSON.stringify(toolScopes) },
         });
-        const added = view(row);
-        await audit.record(event("resource.added", added, by, { upstream }), tx);
-        return added;
+        const created = view(row);
+        await audit.record(event("resource.added", created, by, { upstream }), tx);
+        return created;
       });
+      await announceCommitted(db); // (a new slug was never held; announced anyway, so "added" means "served everywhere")
+      return added;
     },
 
     /** Changes what `change` names; the rest stays. Returns the resource as it is now. */
@@ -133,12 +136,15 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         ...(parsed.data.toolScopes !== undefined ? { toolScopes: JSON.stringify(parsed.data.toolScopes) } : {}),
       };
       if (Object.keys(data).length === 0) return before;
-      return db.$transaction(async (tx) => {
-        const updated = view(await tx.resource.update({ where: { slug }, data }));
-        const changed = Object.keys(data).join(" ");
-        await audit.record(event("resource.updated", updated, by, { changed }), tx);
-        return updated;
+      const updated = await db.$transaction(async (tx) => {
+        const row = view(await tx.resource.update({ where: { slug }, data }));
+        await audit.record(event("resource.updated", row, by, { changed: Object.keys(data).join(" ") }), tx);
+        return row;
       });
+      // The extension does not see an interactive transaction's writes: every instance must let go of
+      // the old resource before the caller is told it changed (src/keys/lookup/announce.ts).
+      await announceCommitted(db);
+      return updated;
     },
 
     /**
@@ -152,6 +158,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         await tx.resourceHealth.deleteMany({ where: { resourceId: resource.id } });
         await audit.record(event("resource.removed", resource, by), tx);
       });
+      await announceCommitted(db); // every instance answers 404 for it before anyone is told it is gone
       const revoked = await options.keys.revoke(
         { kind: "resource", resource: resource.url },
         { actor: by.actor, via: "resource_removed", ip: by.ip, userAgent: by.userAgent, note: { resource: slug } },
