@@ -78,7 +78,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(serveStatic);
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
-  app.use(metadataRoutes(config).routes());
+  app.use(metadataRoutes(config, services.resources.lookup).routes());
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
   // The browser session is read before the OAuth server runs: the provider's own session counts
