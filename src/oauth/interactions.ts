@@ -16,6 +16,7 @@ import { INTERACTION_PATH } from "./provider.js";
 import { chooseScopes, grantsNothing, identityScopesAsked, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
 import { boundTo, loginTsOf } from "./session-binding.js";
 import { isSelfRegistered } from "./interactions-asking-client.js";
+import { BUILT_IN_NAME, mcpResource } from "../mcp/metadata.js";
 
 type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
 type Missing = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -40,6 +41,18 @@ function unreject(grant: InstanceType<Provider["Grant"]>, indicator: string, sco
 export function interactionRoutes(services: Services, provider: Provider): Router<KeywardState> {
   const router = new Router<KeywardState>({ prefix: INTERACTION_PATH });
   const { config } = services;
+
+  /**
+   * The resource the key will be bound to, by name: the consent page says which MCP server the
+   * application gets to use. The provider has already refused an unknown one (invalid_target); one
+   * removed since then shows as its URL.
+   */
+  const resourceNamed = async (asked: unknown): Promise<{ resource: string; resourceName: string }> => {
+    const resource = typeof asked === "string" && asked ? asked.replace(/\/+$/, "") : mcpResource(config);
+    if (resource === mcpResource(config)) return { resource, resourceName: BUILT_IN_NAME };
+    const found = await services.resources.lookup.byUrl(resource);
+    return { resource, resourceName: found?.name ?? resource };
+  };
 
   const details = async (ctx: Ctx): Promise<Details> => {
     try {
@@ -127,7 +140,7 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       identityScopes: identityScopesAsked(missingOf(d).missingOIDCScope),
       alreadyAllowed: [...new Set(held)],
       scopeChoiceField: SCOPE_CHOICE_FIELD,
-      resource: String(d.params.resource ?? `${config.baseUrl}/mcp`),
+      ...(await resourceNamed(d.params.resource)),
     });
   });
 
