@@ -33,6 +33,7 @@ import { orgsApi } from "./api/orgs.js";
 import { secondFactorRoutes } from "./web/second-factor-routes.js";
 import { securityRoutes } from "./web/security-routes.js";
 import { auditRoutes } from "./web/audit-routes.js";
+import { resourcesRoutes } from "./web/resources-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
@@ -64,6 +65,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     apiKeysPageRoutes(services),
     connectedAppsRoutes(services),
     orgsRoutes(services),
+    resourcesRoutes(services),
     interactionRoutes(services, provider),
   ];
 
