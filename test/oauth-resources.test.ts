@@ -124,6 +124,33 @@ describe("the key is bound to exactly the resource asked for", () => {
   });
 });
 
+describe("a request naming two resources", () => {
+  it("consent names both; the key is bound to the one the token request picks, not both", async () => {
+    const pkce = pkcePair();
+    const url = `${authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read", resource: notes })}&resource=${encodeURIComponent(tickets)}`;
+    const page = await follow(person.agent, server, url);
+    if (page.location) {
+      // refused outright is fine too, as long as it is an OAuth error and not a key
+      expect(new URL(page.location).searchParams.get("error")).toBeTruthy();
+      return;
+    }
+    expect(page.text).toContain(`<strong class="resource-name">Team notes and &lt;b&gt;Tickets&lt;/b&gt; &amp; co</strong>`);
+    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(page.text)![1]!;
+    const confirmed = await person.agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) })
+      .redirects(0);
+    const back = new URL((await follow(person.agent, server, confirmed.headers.location as string)).location!);
+    const code = back.searchParams.get("code")!;
+    const token = await exchange(server, { clientId, code, verifier: pkce.verifier, resource: notes });
+    expect(token.status, token.text).toBe(200);
+    const raw = token.body.access_token as string;
+    expect((await server.services.keys.verify(raw, { resource: notes })).ok).toBe(true);
+    expect((await server.services.keys.verify(raw, { resource: tickets })).ok).toBe(false);
+  });
+});
+
 describe("unknown resources are invalid_target", () => {
   it.each([
     ["an unknown slug", () => `${server.url}/mcp/nope`],

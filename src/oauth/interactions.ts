@@ -43,15 +43,17 @@ export function interactionRoutes(services: Services, provider: Provider): Route
   const { config } = services;
 
   /**
-   * The resource the key will be bound to, by name: the consent page says which MCP server the
+   * The resource(s) the key will be bound to, by name: the consent page says which MCP server the
    * application gets to use. The provider has already refused an unknown one (invalid_target); one
-   * removed since then shows as its URL.
+   * removed since then shows as its URL. A request naming several shows them all.
    */
   const resourceNamed = async (asked: unknown): Promise<{ resource: string; resourceName: string }> => {
-    const resource = typeof asked === "string" && asked ? asked.replace(/\/+$/, "") : mcpResource(config);
-    if (resource === mcpResource(config)) return { resource, resourceName: BUILT_IN_NAME };
-    const found = await services.resources.lookup.byUrl(resource);
-    return { resource, resourceName: found?.name ?? resource };
+    const listed = (Array.isArray(asked) ? asked : [asked]).filter((r): r is string => typeof r === "string" && r !== "");
+    const urls = listed.length ? [...new Set(listed.map((r) => r.replace(/\/+$/, "")))] : [mcpResource(config)];
+    const names = await Promise.all(
+      urls.map(async (url) => (url === mcpResource(config) ? BUILT_IN_NAME : ((await services.resources.lookup.byUrl(url))?.name ?? url))),
+    );
+    return { resource: urls.join(" "), resourceName: names.join(" and ") };
   };
 
   const details = async (ctx: Ctx): Promise<Details> => {

@@ -108,6 +108,10 @@ export function registerApiKeys(program: Command): void {
       const scopeText = minted.key.scopes.length ? minted.key.scopes.join(" ") : "full access";
       note(`Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}; works at: ${bound}).`);
       note("Copy it now: it will not be shown again.");
+      // Resource URLs derive from ISSUER: without it they are this machine's default address, which
+      // the server only answers to if it runs without ISSUER too.
+      if (asked.length && !process.env.ISSUER)
+        note(`ISSUER is not set: the key is bound to ${minted.key.resources?.join(", ")}. If the server has an ISSUER, set the same here.`);
     });
 
   apiKeys
