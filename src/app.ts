@@ -34,6 +34,7 @@ import { orgsApi } from "./api/orgs.js";
 import { secondFactorRoutes } from "./web/second-factor-routes.js";
 import { securityRoutes } from "./web/security-routes.js";
 import { auditRoutes } from "./web/audit-routes.js";
+import { resourcesRoutes } from "./web/resources-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
@@ -65,6 +66,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     apiKeysPageRoutes(services),
     connectedAppsRoutes(services),
     orgsRoutes(services),
+    resourcesRoutes(services),
     interactionRoutes(services, provider),
   ];
 
@@ -82,7 +84,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(gateway(services));
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
-  app.use(metadataRoutes(config).routes());
+  app.use(metadataRoutes(config, services.resources.lookup).routes());
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
   // The browser session is read before the OAuth server runs: the provider's own session counts

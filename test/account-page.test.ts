@@ -74,6 +74,7 @@ describe("minting on the page", () => {
       "Status",
       "Source",
       "Scopes",
+      "Resources",
       "Created",
       "Last used",
       "Action",
@@ -81,19 +82,20 @@ describe("minting on the page", () => {
 
     const id = idOf(page.text, "read only");
     const cells = [...rowFor(page.text, id).matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.replace(/\s+/g, " ").trim());
-    expect(cells).toHaveLength(8);
+    expect(cells).toHaveLength(9);
     expect(cells[0]).toBe("read only");
     expect(cells[1]).toBe(`<code>…${scoped.raw.slice(-4)}</code>`);
     expect(cells[2]).toBe('<span class="status active">Active</span>');
     expect(cells[3]).toBe('<span class="badge source-portal">Portal</span>');
     expect(cells[4]).toBe("mcp:read");
-    expect(cells[5]).toMatch(/^<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time>$/);
-    const created = Date.parse(/datetime="([^"]+)"/.exec(cells[5]!)![1]!);
+    expect(cells[5]).toBe("All resources");
+    expect(cells[6]).toMatch(/^<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time>$/);
+    const created = Date.parse(/datetime="([^"]+)"/.exec(cells[6]!)![1]!);
     expect(Math.abs(Date.now() - created)).toBeLessThan(60_000);
-    expect(cells[6]).toBe("Never");
-    expect(cells[7]).toContain(`href="${KEYS_PAGE}/${id}/revoke"`);
-    expect(cells[7]).toContain(`data-last4="${scoped.raw.slice(-4)}"`);
-    expect(cells[7]).toContain(">Revoke</a>");
+    expect(cells[7]).toBe("Never");
+    expect(cells[8]).toContain(`href="${KEYS_PAGE}/${id}/revoke"`);
+    expect(cells[8]).toContain(`data-last4="${scoped.raw.slice(-4)}"`);
+    expect(cells[8]).toContain(">Revoke</a>");
 
     const full = [...rowFor(page.text, idOf(page.text, "full access")).matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.trim());
     expect(full[4]).toBe("Full access");

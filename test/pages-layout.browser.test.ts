@@ -29,6 +29,24 @@ describe.skipIf(noBrowser)("pages at phone and desktop widths", () => {
     clientId = (await register(server, { client_name: "Layout test client" })).body.client_id as string;
     // an organisation, so the orgs list and an org page have content
     await person.agent.post("/app/orgs").type("form").send({ _csrf: person.csrf, name: "Acme Widgets International" }).redirects(0);
+    // a gateway resource with a long name, a long upstream and a failing health, seen by an organisation owner
+    const resource = await server.services.resources.add(
+      {
+        slug: "engineering-knowledge-base",
+        name: "Engineering knowledge base and incident runbooks",
+        upstream: "https://internal-mcp-gateway.corp.example.com:8443/servers/knowledge-base/mcp",
+      },
+      { actor: { type: "cli" } },
+    );
+    await server.services.db.resourceHealth.create({
+      data: {
+        resourceId: resource.id,
+        lastOkAt: new Date(),
+        lastErrorAt: new Date(),
+        lastError: "connection refused by the upstream",
+        latencyMs: 12,
+      },
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -131,6 +149,10 @@ describe.skipIf(noBrowser)("pages at phone and desktop widths", () => {
       await page.getByRole("link", { name: "Acme Widgets International" }).click();
       await page.waitForURL("**/app/orgs/**");
       await check(page, "organisation", size.width, problems);
+
+      await page.goto(`${server.url}/resources`);
+      await page.locator("#resource-engineering-knowledge-base summary").first().click();
+      await check(page, "resources (owner's view, a snippet open)", size.width, problems);
 
       await context.close();
       expect(problems).toEqual([]);

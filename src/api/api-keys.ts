@@ -15,6 +15,7 @@ import type { KeyActing } from "../keys/index.js";
 import { MAX_LABEL_LENGTH } from "../keys/input.js";
 import { KEY_SOURCES } from "../keys/view.js";
 import { MAX_BULK_REVOKE } from "../keys/revoke.js";
+import { resolveResources, UnknownResourceError } from "../mcp/resource-choice.js";
 
 const requireJson = (ctx: Ctx) => {
   if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
@@ -49,6 +50,13 @@ const createBody = z
     scopes: scopesSchema.optional(),
     organizationId: z.string().min(1).max(100).optional(),
     dpop_jkt: dpopJktSchema.optional(),
+    /** Slugs ("mcp": Keyward's own) or URLs; absent or null: every resource. */
+    resources: z
+      .array(z.string().max(500))
+      .min(1, "Name at least one resource, or leave resources out for every resource")
+      .max(20)
+      .nullable()
+      .optional(),
   })
   .strict();
 
@@ -108,6 +116,9 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     );
     if (!decision.ok) throw refusalError(services.config, decision.refusal);
     try {
+      const resources = input.resources
+        ? await resolveResources(input.resources, { baseUrl: services.config.baseUrl, resources: services.resources })
+        : null;
       const minted = await keys.mint(
         {
           userId: userOf(ctx).id,
@@ -115,6 +126,7 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
           scopes,
           organizationId: decision.organizationId,
           dpopJkt: decision.dpopJkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
+          resources, // RFC 8707: the key then works only at these
           source: "portal",
         },
         apiActing(ctx),
@@ -123,7 +135,7 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
       ctx.set("Location", `/api/api-keys/${minted.key.id}`);
       ctx.body = { ...minted.key, key: minted.raw };
     } catch (err) {
-      if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
+      if (err instanceof KeyInputError || err instanceof UnknownResourceError) throw new HttpError(400, "invalid_request", err.message);
       throw err;
     }
   });

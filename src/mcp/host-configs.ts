@@ -22,8 +22,23 @@ export interface HostSnippet {
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
-export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): HostSnippet {
-  const url = `${baseUrl.replace(/\/+$/, "")}/mcp`;
+/** What a snippet connects to: Keyward's own /mcp by default, or a resource of the gateway. */
+export interface SnippetTarget {
+  /** The MCP URL the host is given. */
+  url: string;
+  /** The entry's name in the host's config (a key of mcpServers / servers, the Claude Code server name). */
+  entry: string;
+}
+
+/** A gateway resource's target: its URL, and `keyward-<slug>` as the entry so it sits beside the built-in one. */
+export const resourceTarget = (resource: { url: string; slug: string }): SnippetTarget => ({
+  url: resource.url,
+  entry: `keyward-${resource.slug}`,
+});
+
+export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string, target?: SnippetTarget): HostSnippet {
+  const url = target?.url ?? `${baseUrl.replace(/\/+$/, "")}/mcp`;
+  const entry = target?.entry ?? "keyward";
   const header = `Authorization: Bearer \${${KEY_ENV_VAR}}`;
   switch (host) {
     case "claude-desktop":
@@ -35,7 +50,7 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             language: "json",
             where:
               "claude_desktop_config.json (Settings → Developer → Edit Config), or Settings → Connectors → Add custom connector with the URL alone",
-            text: json({ mcpServers: { keyward: { command: "npx", args: ["-y", "mcp-remote", url] } } }),
+            text: json({ mcpServers: { [entry]: { command: "npx", args: ["-y", "mcp-remote", url] } } }),
             note: "mcp-remote opens your browser to log in and approve on first use.",
           }
         : {
@@ -46,7 +61,7 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             where: "claude_desktop_config.json (Settings → Developer → Edit Config)",
             text: json({
               mcpServers: {
-                keyward: { command: "npx", args: ["-y", "mcp-remote", url, "--header", header], env: { [KEY_ENV_VAR]: "<your key>" } },
+                [entry]: { command: "npx", args: ["-y", "mcp-remote", url, "--header", header], env: { [KEY_ENV_VAR]: "<your key>" } },
               },
             }),
             note: `Replace <your key> with a key from the account page; mcp-remote sends it on every request.`,
@@ -59,7 +74,7 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             name: "VS Code",
             language: "json",
             where: ".vscode/mcp.json in your workspace",
-            text: json({ servers: { keyward: { type: "http", url } } }),
+            text: json({ servers: { [entry]: { type: "http", url } } }),
             note: "VS Code asks you to sign in and opens the browser the first time the server starts.",
           }
         : {
@@ -69,8 +84,8 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             language: "json",
             where: ".vscode/mcp.json in your workspace",
             text: json({
-              inputs: [{ type: "promptString", id: "keyward-api-key", description: "Keyward API key", password: true }],
-              servers: { keyward: { type: "http", url, headers: { Authorization: "Bearer ${input:keyward-api-key}" } } },
+              inputs: [{ type: "promptString", id: `${entry}-api-key`, description: "Keyward API key", password: true }],
+              servers: { [entry]: { type: "http", url, headers: { Authorization: `Bearer \${input:${entry}-api-key}` } } },
             }),
             note: "VS Code prompts for the key once and keeps it in its secret storage.",
           };
@@ -82,7 +97,7 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             name: "Cursor",
             language: "json",
             where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-            text: json({ mcpServers: { keyward: { url } } }),
+            text: json({ mcpServers: { [entry]: { url } } }),
             note: "Cursor shows a Login button for the server; it opens the browser.",
           }
         : {
@@ -91,7 +106,7 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             name: "Cursor",
             language: "json",
             where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-            text: json({ mcpServers: { keyward: { url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
+            text: json({ mcpServers: { [entry]: { url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
             note: `Cursor reads the key from the ${KEY_ENV_VAR} environment variable.`,
           };
     case "claude-code":
@@ -102,7 +117,7 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             name: "Claude Code",
             language: "shell",
             where: "a terminal",
-            text: `claude mcp add --transport http keyward ${url}`,
+            text: `claude mcp add --transport http ${entry} ${url}`,
             note: "Then run /mcp in Claude Code and choose Authenticate; it opens the browser.",
           }
         : {
@@ -111,12 +126,12 @@ export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string): Hos
             name: "Claude Code",
             language: "json",
             where: ".mcp.json at the root of your project",
-            text: json({ mcpServers: { keyward: { type: "http", url, headers: { Authorization: `Bearer \${${KEY_ENV_VAR}}` } } } }),
+            text: json({ mcpServers: { [entry]: { type: "http", url, headers: { Authorization: `Bearer \${${KEY_ENV_VAR}}` } } } }),
             note: `Claude Code expands \${${KEY_ENV_VAR}} from the environment, so the key never lands in the file.`,
           };
   }
 }
 
-export function allHostSnippets(baseUrl: string): HostSnippet[] {
-  return MCP_HOSTS.flatMap((host) => (["oauth", "key"] as const).map((auth) => hostSnippet(host, auth, baseUrl)));
+export function allHostSnippets(baseUrl: string, target?: SnippetTarget): HostSnippet[] {
+  return MCP_HOSTS.flatMap((host) => (["oauth", "key"] as const).map((auth) => hostSnippet(host, auth, baseUrl, target)));
 }

@@ -16,6 +16,7 @@ import { INTERACTION_PATH } from "./provider.js";
 import { chooseScopes, grantsNothing, identityScopesAsked, offeredScopes, SCOPE_CHOICE_FIELD } from "./consent-scopes.js";
 import { boundTo, loginTsOf } from "./session-binding.js";
 import { isSelfRegistered } from "./interactions-asking-client.js";
+import { BUILT_IN_NAME, mcpResource } from "../mcp/metadata.js";
 
 type Details = Awaited<ReturnType<Provider["interactionDetails"]>>;
 type Missing = { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -40,6 +41,20 @@ function unreject(grant: InstanceType<Provider["Grant"]>, indicator: string, sco
 export function interactionRoutes(services: Services, provider: Provider): Router<KeywardState> {
   const router = new Router<KeywardState>({ prefix: INTERACTION_PATH });
   const { config } = services;
+
+  /**
+   * The resource(s) the key will be bound to, by name: the consent page says which MCP server the
+   * application gets to use. The provider has already refused an unknown one (invalid_target); one
+   * removed since then shows as its URL. A request naming several shows them all.
+   */
+  const resourceNamed = async (asked: unknown): Promise<{ resource: string; resourceName: string }> => {
+    const listed = (Array.isArray(asked) ? asked : [asked]).filter((r): r is string => typeof r === "string" && r !== "");
+    const urls = listed.length ? [...new Set(listed.map((r) => r.replace(/\/+$/, "")))] : [mcpResource(config)];
+    const names = await Promise.all(
+      urls.map(async (url) => (url === mcpResource(config) ? BUILT_IN_NAME : ((await services.resources.lookup.byUrl(url))?.name ?? url))),
+    );
+    return { resource: urls.join(" "), resourceName: names.join(" and ") };
+  };
 
   const details = async (ctx: Ctx): Promise<Details> => {
     try {
@@ -127,7 +142,7 @@ export function interactionRoutes(services: Services, provider: Provider): Route
       identityScopes: identityScopesAsked(missingOf(d).missingOIDCScope),
       alreadyAllowed: [...new Set(held)],
       scopeChoiceField: SCOPE_CHOICE_FIELD,
-      resource: String(d.params.resource ?? `${config.baseUrl}/mcp`),
+      ...(await resourceNamed(d.params.resource)),
     });
   });
 

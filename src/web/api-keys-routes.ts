@@ -19,6 +19,7 @@ import { createOneTimeReveals } from "./one-time-reveal.js";
 import { confirmed, sendConfirmation } from "./confirm.js";
 import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.js";
 import { bulkIdsInput, filterOfQuery, filterQueryString, lastUsedNote, renameForm } from "./key-list.js";
+import { resolveResources, resourceChoices, resourcesText, UnknownResourceError } from "../mcp/resource-choice.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 export const KEYS_PER_PAGE = 50;
@@ -28,6 +29,9 @@ const mintForm = z.object({
   label: z.string().max(1000).default(""),
   scopes: z.union([z.string(), z.array(z.string())]).optional(),
   organizationId: z.string().max(100).optional(),
+  // "all" (the default, like a classic GitHub token) or "some": the ticked `resources` (slugs, "mcp" for the built-in).
+  resourceMode: z.enum(["all", "some"]).default("all"),
+  resources: z.union([z.string().max(500), z.array(z.string().max(500)).max(100)]).optional(),
 });
 
 const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
@@ -57,7 +61,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       revealed?: { raw: string; key: KeyView };
       error?: string;
       notice?: string;
-      form?: { label: string; scopes: string[] };
+      form?: { label: string; scopes: string[]; resourceMode?: "all" | "some"; resources?: string[] };
       organizationId?: string;
     },
     status = 200,
@@ -73,6 +77,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       throw err;
     });
     const [count, matching] = await Promise.all([keys.count(userId), filtered ? keys.count(userId, filter) : null]);
+    const choices = await resourceChoices({ baseUrl: config.baseUrl, resources: services.resources });
     await sendPage(
       ctx,
       "api-keys",
@@ -90,7 +95,9 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         revealed: extra.revealed ?? null,
         error: extra.error ?? "",
         notice: extra.notice ?? "",
-        form: extra.form ?? { label: "", scopes: [] },
+        form: { resourceMode: "all", resources: [], ...(extra.form ?? { label: "", scopes: [] }) },
+        resourceChoices: choices,
+        resourcesText: (bound: string[] | null) => resourcesText(bound, choices),
         scopeCatalogue: config.scopes,
         scopeDefinitions: config.scopeCatalogue,
         managementScopes: MANAGEMENT_SCOPES.map((name) => ({ name, description: MANAGEMENT_DESCRIPTIONS[name] })),
@@ -128,21 +135,43 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     const form = mintForm.parse(ctx.request.body ?? {});
     const label = labelSchema.safeParse(form.label);
     const scopes = scopesSchema.safeParse(form.scopes ?? []);
-    const kept = { label: form.label.slice(0, 100), scopes: scopes.success ? scopes.data : [] };
+    const asked = form.resourceMode === "some" ? [form.resources ?? []].flat() : [];
+    const kept = {
+      label: form.label.slice(0, 100),
+      scopes: scopes.success ? scopes.data : [],
+      resourceMode: form.resourceMode,
+      resources: asked,
+    };
     if (!label.success) return page(ctx, user.id, { error: label.error.issues[0]!.message, form: kept }, 400);
     if (!scopes.success) return page(ctx, user.id, { error: scopes.error.issues[0]!.message, form: kept }, 400);
+    if (form.resourceMode === "some" && asked.length === 0)
+      return page(ctx, user.id, { error: "Tick at least one resource, or choose “All resources”.", form: kept }, 400);
+    // Ticked resources under "All resources" would give a wider key than the ticks say: ask, never guess.
+    if (form.resourceMode === "all" && [form.resources ?? []].flat().length > 0) {
+      const ticked = { ...kept, resources: [form.resources ?? []].flat() };
+      return page(
+        ctx,
+        user.id,
+        { error: "You ticked resources but chose “All resources”: choose “Only the ticked resources”, or untick them.", form: ticked },
+        400,
+      );
+    }
     try {
       // Any organisation the user is not a member of (or that does not exist) is refused the same way.
       const organizationId = form.organizationId || undefined;
+      // null: every resource; else the URLs of the ticked ones (a name that is no resource is refused)
+      const resources =
+        form.resourceMode === "some" ? await resolveResources(asked, { baseUrl: config.baseUrl, resources: services.resources }) : null;
       const minted = await keys.mint(
-        { userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId },
+        { userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId, resources },
         pageActing(ctx, user.id),
       );
       const token = await reveals.hold(ctx.state.session!.token, "api_key", { raw: minted.raw, keyId: minted.key.id });
       ctx.status = 303;
       ctx.redirect(revealUrl(token));
     } catch (err) {
-      if (err instanceof KeyInputError) return page(ctx, user.id, { error: err.message, form: kept }, 400);
+      if (err instanceof KeyInputError || err instanceof UnknownResourceError)
+        return page(ctx, user.id, { error: err.message, form: kept }, 400);
       throw err;
     }
   });

@@ -8,6 +8,14 @@ import { formatTable, note, out, printJson } from "../io.js";
 import { localUser, remoteBulkRevoke, remoteCreate, remoteList, remoteRename, remoteRevoke } from "../remote/api-keys.js";
 import { bulkTarget, reportBulk, type BulkTarget, type RevokeOptions } from "./api-keys-bulk.js";
 import type { Services } from "../../services.js";
+import {
+  ALL_RESOURCES,
+  resolveResources,
+  resourceChoices,
+  resourcesText,
+  shortResourceName,
+  UnknownResourceError,
+} from "../../mcp/resource-choice.js";
 
 /** The CLI runs on the server with database access: the operator, not a user, acts. */
 const BY_CLI: KeyActing = { actor: { type: "cli", id: null }, via: "cli" };
@@ -21,6 +29,8 @@ interface UserOptions {
 
 interface CreateOptions extends UserOptions {
   scopes: string[];
+  /** Slugs ("mcp": Keyward's own) or URLs; none: every resource. */
+  resource: string[];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -37,7 +47,7 @@ const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1
 
 export function keyTable(keys: readonly KeyView[]): string {
   return formatTable(
-    ["ID", "LABEL", "LAST4", "STATUS", "SOURCE", "SCOPES", "CREATED (UTC)", "LAST USED (UTC)"],
+    ["ID", "LABEL", "LAST4", "STATUS", "SOURCE", "SCOPES", "RESOURCES", "CREATED (UTC)", "LAST USED (UTC)"],
     keys.map((k) => [
       k.id,
       clip(k.label, 40),
@@ -45,6 +55,7 @@ export function keyTable(keys: readonly KeyView[]): string {
       k.status,
       k.sourceLabel,
       k.scopes.length ? k.scopes.join(" ") : k.source === "oauth" ? "none" : "full access",
+      k.resources ? k.resources.map((url) => shortResourceName(url)).join(" ") : "all",
       when(k.createdAt, "-"),
       when(k.lastUsedAt, "never"),
     ]),
@@ -80,15 +91,31 @@ export function registerApiKeys(program: Command): void {
         .argParser(collect)
         .default([], "full access"),
     )
+    .addOption(
+      new Option(
+        "--resource <slug>",
+        'bind the key to this resource: a slug from `keyward resources list`, "mcp" for Keyward\'s own /mcp, or a resource URL (repeatable)',
+      )
+        .argParser(collect)
+        .default([], "all resources"),
+    )
     .option("--json", 'print the key\'s details and the raw key (field "key") as JSON')
     .action(async (label: string, options: CreateOptions, cmd: Command) => {
       const scopes = parseScopes(options.scopes);
       const email = localUser(options);
-      if (email === null) return remoteCreate(label, scopes, options);
-      const { user, minted } = await withServices(cmd, async (services) => {
+      const asked = options.resource;
+      if (email === null) return remoteCreate(label, scopes, options, asked.length ? asked : null);
+      const { user, minted, bound } = await withServices(cmd, async (services) => {
         const owner = await requireUser(services, email);
-        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli" }, BY_CLI);
-        return { user: owner, minted };
+        const sources = { baseUrl: services.config.baseUrl, resources: services.resources };
+        const resources = asked.length
+          ? await resolveResources(asked, sources).catch((err: unknown) => {
+              throw err instanceof UnknownResourceError ? CliError.usage(err.message) : err;
+            })
+          : null;
+        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli", resources }, BY_CLI);
+        const names = resources ? resourcesText(resources, await resourceChoices(sources)) : ALL_RESOURCES;
+        return { user: owner, minted, bound: names };
       });
       if (options.json) {
         printJson({ ...minted.key, key: minted.raw });
@@ -96,8 +123,12 @@ export function registerApiKeys(program: Command): void {
       }
       out(minted.raw);
       const scopeText = minted.key.scopes.length ? minted.key.scopes.join(" ") : "full access";
-      note(`Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}).`);
+      note(`Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}; works at: ${bound}).`);
       note("Copy it now: it will not be shown again.");
+      // Resource URLs derive from ISSUER: without it they are this machine's default address, which
+      // the server only answers to if it runs without ISSUER too.
+      if (asked.length && !process.env.ISSUER)
+        note(`ISSUER is not set: the key is bound to ${minted.key.resources?.join(", ")}. If the server has an ISSUER, set the same here.`);
     });
 
   apiKeys

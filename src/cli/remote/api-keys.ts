@@ -67,17 +67,26 @@ function parsed<T>(schema: z.ZodType<T>, value: unknown, what: string, server: s
   return result.data;
 }
 
-export async function remoteCreate(label: string, scopes: string[], options: RemoteOptions): Promise<void> {
+/** `resources`: slugs or URLs the server resolves (400 naming an unknown one); null: every resource. */
+export async function remoteCreate(
+  label: string,
+  scopes: string[],
+  options: RemoteOptions,
+  resources: string[] | null = null,
+): Promise<void> {
   const target = resolveTarget(options.server);
   const body = await api(target, "create", "", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ label, scopes }),
+    body: JSON.stringify(resources ? { label, scopes, resources } : { label, scopes }),
   });
   const key = parsed(minted, body, "create", target.server);
   if (options.json) return printJson(key);
   out(key.key);
-  note(`Created API key ${key.id} "${key.label}" on ${target.server} (${key.scopes.length ? key.scopes.join(" ") : "full access"}).`);
+  const works = key.resources ? key.resources.join(", ") : "all resources";
+  note(
+    `Created API key ${key.id} "${key.label}" on ${target.server} (${key.scopes.length ? key.scopes.join(" ") : "full access"}; works at: ${works}).`,
+  );
   note("Copy it now: it will not be shown again.");
 }
 
