@@ -6,6 +6,7 @@ import type { Db } from "../db/client.js";
 import type { Audit, AuditInput } from "../audit/index.js";
 import type { Keys } from "../keys/index.js";
 import type { Resource as ResourceRow } from "../generated/sqlite/client.js";
+import { announceCommitted } from "../keys/lookup/announce.js";
 import { resourceUrl } from "./identity.js";
 import { firstProblem, resourceChangeSchema, resourceInputSchema, type ResourceChange, type ResourceInput } from "./input.js";
 
@@ -133,12 +134,16 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         ...(parsed.data.toolScopes !== undefined ? { toolScopes: JSON.stringify(parsed.data.toolScopes) } : {}),
       };
       if (Object.keys(data).length === 0) return before;
-      return db.$transaction(async (tx) => {
-        const updated = view(await tx.resource.update({ where: { slug }, data }));
+      const updated = await db.$transaction(async (tx) => {
+        const row = view(await tx.resource.update({ where: { slug }, data }));
         const changed = Object.keys(data).join(" ");
-        await audit.record(event("resource.updated", updated, by, { changed }), tx);
-        return updated;
+        await audit.record(event("resource.updated", row, by, { changed }), tx);
+        return row;
       });
+      // PostgreSQL: every instance's lookup lets go of the old row before the caller is told (an
+      // interactive transaction's writes are not seen by the announcing extension).
+      await announceCommitted(db);
+      return updated;
     },
 
     /**
@@ -152,6 +157,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         await tx.resourceHealth.deleteMany({ where: { resourceId: resource.id } });
         await audit.record(event("resource.removed", resource, by), tx);
       });
+      await announceCommitted(db);
       const revoked = await options.keys.revoke(
         { kind: "resource", resource: resource.url },
         { actor: by.actor, via: "resource_removed", ip: by.ip, userAgent: by.userAgent, note: { resource: slug } },
