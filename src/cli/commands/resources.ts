@@ -15,7 +15,7 @@ import type { Services } from "../../services.js";
 /** The CLI runs on the server with database access: the operator acts. */
 const BY_CLI: ResourceActing = { actor: { type: "cli", id: null } };
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 /** Each `--tool-scope tool=scope`, as a map (a later one for the same tool wins). */
 function toolScopesOf(values: readonly string[]): Record<string, string> {
@@ -156,16 +156,16 @@ interface JsonOption {
 interface AddOptions extends JsonOption {
   name: string;
   upstream: string;
-  toolScope: string[];
+  toolScope?: string[];
 }
 
 interface UpdateOptions extends JsonOption {
   name?: string;
   upstream?: string;
-  toolScope: string[];
+  toolScope?: string[];
   /** False when --no-tool-scopes is given. */
   toolScopes: boolean;
-  removeToolScope: string[];
+  removeToolScope?: string[];
 }
 
 interface RemoveOptions extends JsonOption {
@@ -187,10 +187,10 @@ export function registerResources(program: Command): void {
     .argument("<slug>", "the last path segment of its URL: lowercase letters, digits, inner hyphens (e.g. notes)")
     .requiredOption("--name <name>", 'its display name, e.g. "Team notes" (consent page, key list)')
     .requiredOption("--upstream <url>", "where the MCP server listens, e.g. http://127.0.0.1:8080/mcp")
-    .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect, [])
+    .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect)
     .option("--json", "print the resource as JSON")
     .action(async (slug: string, options: AddOptions, cmd: Command) => {
-      const toolScopes = toolScopesOf(options.toolScope);
+      const toolScopes = toolScopesOf(options.toolScope ?? []);
       const { added, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
         added: await resources.add({ slug, name: options.name, upstream: options.upstream, toolScopes }, BY_CLI),
         baseUrl: config.baseUrl,
@@ -252,13 +252,14 @@ export function registerResources(program: Command): void {
     .argument("<slug>", "the resource's slug (it cannot change: keys are bound to its URL)")
     .option("--name <name>", "a new display name")
     .option("--upstream <url>", "a new upstream URL")
-    .option("--tool-scope <tool=scope>", "add or change a tool's scope (repeatable)", collect, [])
-    .option("--remove-tool-scope <tool>", "a tool no longer needs a scope (repeatable)", collect, [])
+    .option("--tool-scope <tool=scope>", "add or change a tool's scope (repeatable)", collect)
+    .option("--remove-tool-scope <tool>", "a tool no longer needs a scope (repeatable)", collect)
     .option("--no-tool-scopes", "drop every tool scope first (then any --tool-scope is added)")
     .option("--json", "print the resource as JSON")
     .action(async (slug: string, options: UpdateOptions, cmd: Command) => {
-      const adding = toolScopesOf(options.toolScope);
-      const touchesScopes = options.toolScope.length > 0 || options.removeToolScope.length > 0 || !options.toolScopes;
+      const adding = toolScopesOf(options.toolScope ?? []);
+      const removing = options.removeToolScope ?? [];
+      const touchesScopes = Object.keys(adding).length > 0 || removing.length > 0 || !options.toolScopes;
       if (options.name === undefined && options.upstream === undefined && !touchesScopes)
         throw CliError.usage("nothing to change: give --name, --upstream, --tool-scope, --remove-tool-scope or --no-tool-scopes");
       const { updated, baseUrl } = await withResources(cmd, async ({ resources, config }) => {
@@ -268,7 +269,7 @@ export function registerResources(program: Command): void {
         if (touchesScopes) {
           const current = await resources.get(slug);
           const map: Record<string, string> = options.toolScopes ? { ...current.toolScopes } : {};
-          for (const tool of options.removeToolScope) {
+          for (const tool of removing) {
             if (!Object.hasOwn(map, tool)) throw CliError.usage(`${slug} has no tool scope for "${tool}"`);
             delete map[tool];
           }
