@@ -1,6 +1,7 @@
 // keyward resources add | list | show | update | remove | apply, in process (keywardInProcess), on a
 // database of this run's backend: output shapes, errors in words with their exit codes, and the
 // effects seen from the outside (keys bound to a removed resource fail verification).
+import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
@@ -191,19 +192,53 @@ describe("keyward resources remove", () => {
     expect(await services.resources.find("notes")).toBeDefined();
   });
 
+  it.skipIf(spawnSync("script", ["--version"]).status !== 0)("in a terminal it asks first: anything but y keeps it", async () => {
+    await ok("resources", "add", "asked", "--name", "Asked", "--upstream", "http://127.0.0.1:9/mcp");
+    // util-linux `script` gives the command a pseudo-terminal; the answer goes in once the question is out
+    const inTerminal = (answer: string) =>
+      new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        const child = spawn("script", ["-qec", "node bin/keyward.js resources remove asked", "/dev/null"], {
+          env: { PATH: process.env.PATH ?? "", HOME: database.dir, LOG_LEVEL: "warn", ...env },
+        });
+        let output = "";
+        let answered = false;
+        child.stdout.on("data", (d: Buffer) => {
+          output += d.toString();
+          if (!answered && output.includes("[y/N]")) {
+            answered = true;
+            child.stdin.write(`${answer}\n`);
+          }
+        });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, output }));
+      });
+    const no = await inTerminal("n");
+    expect(no.output).toMatch(
+      /Remove asked \("Asked", https:\/\/kw\.example\.test\/mcp\/asked\) and revoke the 0 active keys bound to it\? \[y\/N\]/,
+    );
+    expect(no.output).toMatch(/keyward: asked was not removed/);
+    expect(no.code).toBe(1);
+    expect(await services.resources.find("asked")).toBeDefined();
+    const yes = await inTerminal("y");
+    expect(yes.output).toMatch(/Removed resource asked "Asked"; revoked 0 keys bound to it\./);
+    expect(yes.code).toBe(0);
+    expect(await services.resources.find("asked")).toBeUndefined();
+  });
+
   it("--yes removes it, revokes the keys bound to it (not others), says how many, audit-logged", async () => {
     const url = `${ISSUER}/mcp/notes`;
     const by = { actor: { type: "cli" as const, id: null }, via: "cli" as const };
     const bound = await services.keys.mint({ userId, label: "bound", source: "cli", resources: [url] }, by);
     const other = await services.keys.mint({ userId, label: "other", source: "cli", resources: [`${ISSUER}/mcp/github-issues`] }, by);
     expect((await services.keys.verify(bound.raw, { resource: url })).ok).toBe(true);
+    const notesId = (await services.resources.get("notes")).id;
 
     const run = await ok("resources", "remove", "notes", "--yes");
     expect(run.stdout.trim()).toBe(`Removed resource notes "Team notes"; revoked 3 keys bound to it.`);
     expect(await services.keys.verify(bound.raw, { resource: url })).toEqual({ ok: false, reason: "revoked" });
     expect((await services.keys.verify(other.raw, { resource: `${ISSUER}/mcp/github-issues` })).ok).toBe(true);
     expect(await services.resources.lookup.bySlug("notes")).toBeUndefined();
-    const events = await services.db.auditEvent.findMany({ where: { action: "resource.removed" } });
+    const events = await services.db.auditEvent.findMany({ where: { action: "resource.removed", targetId: notesId } });
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actorType: "cli", userId: null });
 

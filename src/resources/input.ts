@@ -44,7 +44,7 @@ export const toolScopesSchema = z
     // Checked here rather than as the record's key schema: zod reports a bad key only as "Invalid key in record".
     for (const tool of Object.keys(m)) {
       const problem = toolNameSchema.safeParse(tool).error?.issues[0]?.message;
-      if (problem) ctx.addIssue({ code: "custom", path: [tool], message: `${problem} (got "${tool.slice(0, 140)}")` });
+      if (problem) ctx.addIssue({ code: "custom", path: [tool], message: `${problem} (got ${JSON.stringify(tool.slice(0, 140))})` });
     }
   })
   .refine((m) => Object.keys(m).length <= MAX_TOOL_SCOPES, `At most ${MAX_TOOL_SCOPES} tool scopes`);
