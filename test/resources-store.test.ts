@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { openServices, type Services } from "../src/services.js";
 import { ResourceInputError, ResourceNotFoundError } from "../src/resources/index.js";
+import { describeEvent } from "../src/audit/describe.js";
 
 const ISSUER = "http://kw.example.test";
 const BY = { actor: { type: "cli" as const, id: null } };
@@ -104,6 +105,16 @@ describe("what the store refuses, in words", () => {
     await a.resources.update("audited", { name: "Audited 2" }, BY);
     await a.resources.remove("audited", BY);
     const events = await a.db.auditEvent.findMany({ where: { targetId: r.id }, orderBy: { createdAt: "asc" } });
+    const views = events.map((e) => ({
+      ...e,
+      details: JSON.parse(e.details) as Record<string, unknown>,
+      createdAt: e.createdAt.toISOString(),
+    }));
+    expect(views.map((e) => describeEvent(e, { viewerId: "nobody", orgNames: new Map() })).map((d) => [d.what, d.summary])).toEqual([
+      ["Protected MCP server added", "“Audited” at /mcp/audited"],
+      ["Protected MCP server changed", "“Audited 2” at /mcp/audited: name changed"],
+      ["Protected MCP server removed", "“Audited 2” at /mcp/audited"],
+    ]);
     expect(events.map((e) => [e.action, e.userId, e.actorType])).toEqual([
       ["resource.added", null, "cli"],
       ["resource.updated", null, "cli"],
@@ -142,6 +153,13 @@ describe("removing a resource revokes exactly the keys bound to it", () => {
     const revoked = await a.db.auditEvent.findMany({ where: { userId, action: "key.revoked" } });
     expect(revoked).toHaveLength(3);
     for (const e of revoked) expect(JSON.parse(e.details)).toMatchObject({ via: "resource_removed", resource: "a" });
+    // and reads in words on the owner's activity page
+    const [shown] = await a.audit.listForUser(userId, { limit: 1 });
+    expect(describeEvent(shown!, { viewerId: userId, orgNames: new Map() })).toMatchObject({
+      what: "API key revoked",
+      by: "The server operator (command line)",
+      summary: expect.stringContaining("because the MCP server it was for (/mcp/a) was removed"),
+    });
 
     // the slug added again does not bring the old keys back
     await a.resources.add({ slug: "a", name: "a again", upstream: "http://127.0.0.1:9/mcp" }, BY);
