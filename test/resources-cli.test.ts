@@ -85,13 +85,16 @@ describe("keyward resources add and list", () => {
   });
 
   it("lists the built-in /mcp first, then the resources by slug", async () => {
-    const list = await json<{ slug: string | null; builtIn: boolean; url: string; upstream: string | null }[]>("resources", "list");
+    const list = await json<{ slug: string | null; builtIn: boolean; url: string; upstream: string | null; metadataUrl: string }[]>(
+      "resources",
+      "list",
+    );
     expect(list.map((r) => [r.slug, r.builtIn, r.url])).toEqual([
       [null, true, `${ISSUER}/mcp`],
       ["github-issues", false, `${ISSUER}/mcp/github-issues`],
       ["notes", false, `${ISSUER}/mcp/notes`],
     ]);
-    expect(list[0]!.upstream).toBeNull();
+    expect(list[0]).toMatchObject({ upstream: null, metadataUrl: `${ISSUER}/.well-known/oauth-protected-resource/mcp` });
     const table = (await ok("resources", "list")).stdout.split("\n");
     expect(table[0]).toMatch(/^SLUG +NAME +URL +UPSTREAM +TOOL SCOPES$/);
     expect(table[1]).toMatch(/^\(built-in\) .*\/mcp +- +whoami=mcp:read/);

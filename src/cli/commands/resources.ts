@@ -8,7 +8,7 @@ import { CliError, ExitCode } from "../errors.js";
 import { withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";
 import { parseToolScope } from "../../resources/input.js";
-import { builtInResourceUrl } from "../../resources/identity.js";
+import { BUILT_IN_PATH, builtInResourceUrl, resourceMetadataUrl } from "../../resources/identity.js";
 import type { Resource, ResourceActing, ResourceChange, ResourceHealthView } from "../../resources/index.js";
 import type { Services } from "../../services.js";
 
@@ -67,15 +67,13 @@ export interface ResourceJson {
   updatedAt: string | null;
 }
 
-const metadataUrlOf = (url: string, baseUrl: string) => `${baseUrl}/.well-known/oauth-protected-resource${url.slice(baseUrl.length)}`;
-
 function toJson(r: Resource, baseUrl: string): ResourceJson {
   return {
     id: r.id,
     slug: r.slug,
     name: r.name,
     url: r.url,
-    metadataUrl: metadataUrlOf(r.url, baseUrl),
+    metadataUrl: resourceMetadataUrl(baseUrl, r.slug),
     upstream: r.upstream,
     toolScopes: { ...r.toolScopes },
     builtIn: false,
@@ -92,7 +90,7 @@ async function builtInJson(baseUrl: string): Promise<ResourceJson> {
     slug: null,
     name: "Keyward MCP server (built-in)",
     url,
-    metadataUrl: metadataUrlOf(url, baseUrl),
+    metadataUrl: `${baseUrl}/.well-known/oauth-protected-resource${BUILT_IN_PATH}`,
     upstream: null,
     toolScopes: { ...TOOL_SCOPES },
     builtIn: true,
