@@ -59,6 +59,8 @@ const schema = z
     SCOPES: z.string().default("mcp:read mcp:write"),
     /** JSON file: [{ name, description, implies?: [...], readOnly? }]; wins over SCOPES (docs/permissions.md). */
     SCOPES_FILE: z.string().optional(),
+    /** JSON file of protected resources, applied at every start (docs/gateway.md, src/resources/file.ts). */
+    RESOURCES_FILE: z.string().optional(),
     REGISTRATION: z.enum(["open", "closed"]).default("open"),
     REGISTRATION_RATE_LIMIT: z.coerce.number().int().positive().default(20),
     CLIENT_PURGE_HOURS: z.coerce.number().positive().default(24),
@@ -135,6 +137,8 @@ const schema = z
         maxBodyBytes: env.GATEWAY_MAX_BODY_KB * 1024,
         streamsPerKey: env.GATEWAY_STREAMS_PER_KEY,
       },
+      /** RESOURCES_FILE: read and applied at start (src/server.ts), not here, so other commands never depend on it. */
+      resourcesFile: env.RESOURCES_FILE || undefined,
       registration: env.REGISTRATION,
       registrationPerHour: env.REGISTRATION_RATE_LIMIT,
       clientPurgeMs: env.CLIENT_PURGE_HOURS * 3600_000,

@@ -7,6 +7,7 @@ import type { Logger } from "./log.js";
 import { openServices, type OpenOptions, type Services } from "./services.js";
 import { redactDatabaseUrl } from "./db/client.js";
 import { startHousekeeping } from "./housekeeping.js";
+import { applyResources, readResourcesFile } from "./resources/file.js";
 
 export interface RunningServer {
   services: Services;
@@ -22,6 +23,14 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger, options: OpenOptions & AppOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, logger, options);
+  if (config.resourcesFile) {
+    try {
+      await applyResourcesFile(services, config.resourcesFile);
+    } catch (err) {
+      await services.close().catch(() => undefined);
+      throw err;
+    }
+  }
   const app = createApp(services, options);
   const handle = app.callback();
   let draining = false;
@@ -55,6 +64,22 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
       return stopping;
     },
   };
+}
+
+/**
+ * RESOURCES_FILE, before the first request: adds and updates what it declares (src/resources/file.ts).
+ * A bad file throws ResourcesFileError (its message names the file and the entry) and the start stops.
+ */
+async function applyResourcesFile(services: Services, file: string): Promise<void> {
+  const declared = readResourcesFile(file, services.config.scopes);
+  const done = await applyResources(services.resources, declared, { actor: { type: "system" } });
+  const { logger } = services;
+  logger.info({ added: done.added, updated: done.updated.map((u) => u.slug), unchanged: done.unchanged.length }, "RESOURCES_FILE applied");
+  if (done.notInFile.length)
+    logger.warn(
+      { resources: done.notInFile },
+      `resources not in RESOURCES_FILE are left as they are (remove them with keyward resources remove): ${done.notInFile.join(", ")}`,
+    );
 }
 
 /** Stops accepting, waits for in-flight requests; keep-alive sockets are closed as soon as they are idle. */

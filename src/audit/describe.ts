@@ -30,6 +30,9 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "org.invitation_accepted": "Invitation accepted",
   "org.invitation_declined": "Invitation declined",
   "app.created": "Organisation app created",
+  "resource.added": "Protected MCP server added",
+  "resource.updated": "Protected MCP server changed",
+  "resource.removed": "Protected MCP server removed",
 };
 
 /** Where a key event came from (src/audit/key-events.ts KeyEventVia), as the end of a sentence. */
@@ -45,6 +48,7 @@ const VIA: Readonly<Record<string, string>> = {
   oauth_client_deleted: "because the app deleted its registration",
   connected_apps: "when the app was disconnected",
   secret_scanning: "after secret scanning reported it leaked",
+  resource_removed: "because the MCP server it was for was removed",
 };
 
 const LOGIN_METHODS: Readonly<Record<string, string>> = {
@@ -134,7 +138,10 @@ function keyDetails(e: AuditEventView, ctx: DescribeContext): string {
   const d = e.details;
   const parts = [`“${text(d.label) || "Untitled key"}” ending in ${text(d.last4)}`];
   if (e.action === "key.renamed" && d.previousLabel !== undefined) parts.push(`was “${text(d.previousLabel) || "Untitled key"}”`);
-  const via = VIA[text(d.via)];
+  const via =
+    d.via === "resource_removed" && d.resource
+      ? `because the MCP server it was for (/mcp/${text(d.resource)}) was removed`
+      : VIA[text(d.via)];
   if (via) parts.push(via);
   const scopes = text(d.scopes);
   if (e.action === "key.minted") parts.push(scopes ? `scopes ${scopes}` : d.source === "oauth" ? "no scopes" : "full access");
@@ -192,6 +199,11 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
       return `From ${orgName(e.targetId, ctx)}`;
     case "app.created":
       return `“${text(d.name)}” in ${orgName(d.organizationId, ctx)}`;
+    case "resource.added":
+    case "resource.removed":
+      return `“${text(d.name)}” at /mcp/${text(d.slug)}`;
+    case "resource.updated":
+      return `“${text(d.name)}” at /mcp/${text(d.slug)}: ${text(d.changed).split(" ").filter(Boolean).map(words).join(", ")} changed`;
     default:
       // A kind without a sentence yet: its facts, with their names in words.
       return Object.entries(d)

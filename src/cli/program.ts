@@ -16,6 +16,7 @@ import { registerKeysCheck } from "./commands/keys-check.js";
 import { registerMcpConfig } from "./commands/mcp-config.js";
 import { registerOrgs } from "./commands/orgs.js";
 import { registerResourceServers } from "./commands/resource-servers.js";
+import { registerResources } from "./commands/resources.js";
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerKeysCheck(program);
   registerMcpConfig(program);
   registerOrgs(program);
+  registerResources(program);
   registerResourceServers(program);
   return program;
 }

@@ -262,6 +262,24 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       return rows.map((r) => ({ ...view(r), ownerId: r.userId, ownerEmail: r.user.email }));
     },
 
+    /**
+     * How many active keys are bound to this resource URL, alone or with others (whole entries of the
+     * space-separated list, as revoke.ts's "resource" target matches). Keys bound to every resource are not counted.
+     */
+    async countBoundTo(resourceUrl: string): Promise<number> {
+      return db.apiKey.count({
+        where: {
+          revokedAt: null,
+          OR: [
+            { resource: resourceUrl },
+            { resource: { startsWith: `${resourceUrl} ` } },
+            { resource: { endsWith: ` ${resourceUrl}` } },
+            { resource: { contains: ` ${resourceUrl} ` } },
+          ],
+        },
+      });
+    },
+
     /** An app's keys, newest first. */
     async listForApp(appId: string): Promise<KeyView[]> {
       const rows = await db.apiKey.findMany({ where: { appId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });

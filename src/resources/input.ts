@@ -40,7 +40,14 @@ export const toolNameSchema = z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, "A to
 
 /** Tool → the scope a tools/call of it needs; which scopes exist is checked against the catalogue by the store. */
 export const toolScopesSchema = z
-  .record(toolNameSchema, z.string().max(100))
+  .record(z.string(), z.string().max(100))
+  .superRefine((m, ctx) => {
+    // Checked here rather than as the record's key schema: zod reports a bad key only as "Invalid key in record".
+    for (const tool of Object.keys(m)) {
+      const problem = toolNameSchema.safeParse(tool).error?.issues[0]?.message;
+      if (problem) ctx.addIssue({ code: "custom", path: [tool], message: `${problem} (got ${JSON.stringify(tool.slice(0, 140))})` });
+    }
+  })
   .refine((m) => Object.keys(m).length <= MAX_TOOL_SCOPES, `At most ${MAX_TOOL_SCOPES} tool scopes`);
 
 export const resourceInputSchema = z

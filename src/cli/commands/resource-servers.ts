@@ -11,7 +11,9 @@ interface JsonOption {
 }
 
 export function registerResourceServers(program: Command): void {
-  const servers = program.command("resource-servers").description("register the resource servers that may introspect and revoke any key");
+  const servers = program
+    .command("resource-servers")
+    .description("register the confidential clients (resource servers) that may introspect and revoke any key (not resources)");
 
   servers
     .command("add")

@@ -1,0 +1,339 @@
+// keyward resources add | list | show | update | remove | apply: the MCP servers Keyward protects as a
+// gateway at <ISSUER>/mcp/<slug> (docs/gateway.md). Not to be confused with `keyward resource-servers`,
+// the confidential clients that may introspect and revoke keys. Server-side, like `api-keys --user`:
+// they work on this machine's database, and every running instance sees a change on its next request.
+import readline from "node:readline";
+import type { Command } from "commander";
+import { CliError, ExitCode } from "../errors.js";
+import { withServices } from "../context.js";
+import { formatTable, note, out, printJson } from "../io.js";
+import { parseToolScope } from "../../resources/input.js";
+import { BUILT_IN_PATH, builtInResourceUrl, resourceMetadataUrl } from "../../resources/identity.js";
+import type { Resource, ResourceActing, ResourceChange, ResourceHealthView } from "../../resources/index.js";
+import type { Services } from "../../services.js";
+
+/** The CLI runs on the server with database access: the operator acts. */
+const BY_CLI: ResourceActing = { actor: { type: "cli", id: null } };
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Each `--tool-scope tool=scope`, as a map (a later one for the same tool wins). */
+function toolScopesOf(values: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const value of values) {
+    try {
+      const [tool, scope] = parseToolScope(value);
+      map[tool] = scope;
+    } catch (err) {
+      throw CliError.usage(err instanceof Error ? err.message : String(err));
+    }
+  }
+  return map;
+}
+
+/** The store's refusals in the CLI's terms: bad input is exit 2, an unknown slug exit 3. */
+async function asCliError(err: unknown): Promise<unknown> {
+  const { ResourceInputError, ResourceNotFoundError } = await import("../../resources/store.js");
+  const { ResourcesFileError } = await import("../../resources/file.js");
+  if (err instanceof ResourceInputError || err instanceof ResourcesFileError) return CliError.usage(err.message);
+  if (err instanceof ResourceNotFoundError) return CliError.notFound(err.message);
+  return err;
+}
+
+function withResources<T>(cmd: Command, fn: (services: Services) => Promise<T>): Promise<T> {
+  return withServices(cmd, async (services) => {
+    try {
+      return await fn(services);
+    } catch (err) {
+      throw await asCliError(err);
+    }
+  });
+}
+
+/** One resource in --json output (list, show, add, update, remove). */
+export interface ResourceJson {
+  id: string | null;
+  /** Null for the built-in resource. */
+  slug: string | null;
+  name: string;
+  url: string;
+  /** RFC 9728 metadata URL (the 401 challenge names it). */
+  metadataUrl: string;
+  /** Null for the built-in resource (Keyward's own tools). */
+  upstream: string | null;
+  toolScopes: Record<string, string>;
+  builtIn: boolean;
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
+function toJson(r: Resource, baseUrl: string): ResourceJson {
+  return {
+    id: r.id,
+    slug: r.slug,
+    name: r.name,
+    url: r.url,
+    metadataUrl: resourceMetadataUrl(baseUrl, r.slug),
+    upstream: r.upstream,
+    toolScopes: { ...r.toolScopes },
+    builtIn: false,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+async function builtInJson(baseUrl: string): Promise<ResourceJson> {
+  const { TOOL_SCOPES } = await import("../../mcp/tools.js");
+  const url = builtInResourceUrl(baseUrl);
+  return {
+    id: null,
+    slug: null,
+    name: "Keyward MCP server (built-in)",
+    url,
+    metadataUrl: `${baseUrl}/.well-known/oauth-protected-resource${BUILT_IN_PATH}`,
+    upstream: null,
+    toolScopes: { ...TOOL_SCOPES },
+    builtIn: true,
+    createdAt: null,
+    updatedAt: null,
+  };
+}
+
+const toolScopesText = (m: Readonly<Record<string, string>>) =>
+  Object.keys(m).length
+    ? Object.entries(m)
+        .map(([tool, scope]) => `${tool}=${scope}`)
+        .join(" ")
+    : "none";
+
+/** 2025-01-02T13:45:12.345Z → 2025-01-02 13:45 */
+const when = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+
+function healthText(h: ResourceHealthView | null): string {
+  if (!h || (!h.lastOkAt && !h.lastErrorAt)) return "not reached yet";
+  const ok = h.lastOkAt ? `answered ${when(h.lastOkAt)} UTC${h.latencyMs !== null ? ` in ${h.latencyMs} ms` : ""}` : "never answered";
+  const failing = h.lastErrorAt && (!h.lastOkAt || h.lastErrorAt > h.lastOkAt);
+  return failing ? `failing since ${when(h.lastErrorAt!)} UTC: ${h.lastError ?? "unknown error"} (last ${ok})` : ok;
+}
+
+function details(r: ResourceJson): string[] {
+  return [
+    `slug:        ${r.slug ?? "(built-in)"}`,
+    `name:        ${r.name}`,
+    `url:         ${r.url}`,
+    `metadata:    ${r.metadataUrl}`,
+    `upstream:    ${r.upstream ?? "(Keyward's own tools)"}`,
+    `tool scopes: ${toolScopesText(r.toolScopes)}`,
+  ];
+}
+
+/** Asks on stderr; true for y / yes. Ctrl-C or Ctrl-D cancels (exit 130). */
+async function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    return await new Promise<boolean>((resolve, reject) => {
+      let answered = false;
+      rl.on("SIGINT", () => rl.close());
+      rl.on("close", () => {
+        if (!answered) reject(new CliError("cancelled", ExitCode.interrupted));
+      });
+      rl.question(question, (answer) => {
+        answered = true;
+        resolve(/^y(es)?$/i.test(answer.trim()));
+      });
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+interface JsonOption {
+  json?: boolean;
+}
+
+interface AddOptions extends JsonOption {
+  name: string;
+  upstream: string;
+  toolScope?: string[];
+}
+
+interface UpdateOptions extends JsonOption {
+  name?: string;
+  upstream?: string;
+  toolScope?: string[];
+  /** False when --no-tool-scopes is given. */
+  toolScopes: boolean;
+  removeToolScope?: string[];
+}
+
+interface RemoveOptions extends JsonOption {
+  yes?: boolean;
+}
+
+interface ApplyOptions extends JsonOption {
+  dryRun?: boolean;
+}
+
+export function registerResources(program: Command): void {
+  const resources = program
+    .command("resources")
+    .description("manage the MCP servers Keyward protects as a gateway at <ISSUER>/mcp/<slug> (not resource-servers)");
+
+  resources
+    .command("add")
+    .description("protect an MCP server: it is served at <ISSUER>/mcp/<slug> from the next request on, on every instance")
+    .argument("<slug>", "the last path segment of its URL: lowercase letters, digits, inner hyphens (e.g. notes)")
+    .requiredOption("--name <name>", 'its display name, e.g. "Team notes" (consent page, key list)')
+    .requiredOption("--upstream <url>", "where the MCP server listens, e.g. http://127.0.0.1:8080/mcp")
+    .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect)
+    .option("--json", "print the resource as JSON")
+    .action(async (slug: string, options: AddOptions, cmd: Command) => {
+      const toolScopes = toolScopesOf(options.toolScope ?? []);
+      const { added, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
+        added: await resources.add({ slug, name: options.name, upstream: options.upstream, toolScopes }, BY_CLI),
+        baseUrl: config.baseUrl,
+      }));
+      if (options.json) return printJson(toJson(added, baseUrl));
+      out(added.url);
+      note(`Added resource ${added.slug} "${added.name}": MCP hosts connect to ${added.url} (docs/gateway.md).`);
+    });
+
+  resources
+    .command("list")
+    .description("list the protected resources, the built-in /mcp first")
+    .option("--json", "print a JSON array (the built-in one has builtIn: true and slug null)")
+    .action(async (options: JsonOption, cmd: Command) => {
+      const { list, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
+        list: await resources.list(),
+        baseUrl: config.baseUrl,
+      }));
+      const rows = [await builtInJson(baseUrl), ...list.map((r) => toJson(r, baseUrl))];
+      if (options.json) return printJson(rows);
+      out(
+        formatTable(
+          ["SLUG", "NAME", "URL", "UPSTREAM", "TOOL SCOPES"],
+          rows.map((r) => [r.slug ?? "(built-in)", r.name, r.url, r.upstream ?? "-", toolScopesText(r.toolScopes)]),
+        ),
+      );
+    });
+
+  resources
+    .command("show")
+    .description("show one resource, its upstream's health and how many active keys are bound to it")
+    .argument("<slug>", "the resource's slug")
+    .option("--json", "print JSON: the resource with health and activeKeys")
+    .action(async (slug: string, options: JsonOption, cmd: Command) => {
+      const { resource, health, activeKeys, baseUrl } = await withResources(cmd, async ({ resources, keys, config }) => {
+        const resource = await resources.get(slug);
+        return {
+          resource,
+          health: await resources.health(resource.id),
+          activeKeys: await keys.countBoundTo(resource.url),
+          baseUrl: config.baseUrl,
+        };
+      });
+      const json = toJson(resource, baseUrl);
+      if (options.json) return printJson({ ...json, health, activeKeys });
+      out(
+        [
+          ...details(json),
+          `health:      ${healthText(health)}`,
+          `keys:        ${activeKeys} active bound to it (keys for every resource work here too)`,
+          `created:     ${when(json.createdAt!)} UTC, changed ${when(json.updatedAt!)} UTC`,
+        ].join("\n"),
+      );
+    });
+
+  resources
+    .command("update")
+    .description("change a resource's name, upstream or tool scopes (keys bound to it keep working)")
+    .argument("<slug>", "the resource's slug (it cannot change: keys are bound to its URL)")
+    .option("--name <name>", "a new display name")
+    .option("--upstream <url>", "a new upstream URL")
+    .option("--tool-scope <tool=scope>", "add or change a tool's scope (repeatable)", collect)
+    .option("--remove-tool-scope <tool>", "a tool no longer needs a scope (repeatable)", collect)
+    .option("--no-tool-scopes", "drop every tool scope first (then any --tool-scope is added)")
+    .option("--json", "print the resource as JSON")
+    .action(async (slug: string, options: UpdateOptions, cmd: Command) => {
+      const adding = toolScopesOf(options.toolScope ?? []);
+      const removing = options.removeToolScope ?? [];
+      const touchesScopes = Object.keys(adding).length > 0 || removing.length > 0 || !options.toolScopes;
+      if (options.name === undefined && options.upstream === undefined && !touchesScopes)
+        throw CliError.usage("nothing to change: give --name, --upstream, --tool-scope, --remove-tool-scope or --no-tool-scopes");
+      const { updated, baseUrl } = await withResources(cmd, async ({ resources, config }) => {
+        const change: ResourceChange = {};
+        if (options.name !== undefined) change.name = options.name;
+        if (options.upstream !== undefined) change.upstream = options.upstream;
+        if (touchesScopes) {
+          const current = await resources.get(slug);
+          const map: Record<string, string> = options.toolScopes ? { ...current.toolScopes } : {};
+          for (const tool of removing) {
+            if (!Object.hasOwn(map, tool)) throw CliError.usage(`${slug} has no tool scope for "${tool}"`);
+            delete map[tool];
+          }
+          change.toolScopes = { ...map, ...adding };
+        }
+        return { updated: await resources.update(slug, change, BY_CLI), baseUrl: config.baseUrl };
+      });
+      if (options.json) return printJson(toJson(updated, baseUrl));
+      out(details(toJson(updated, baseUrl)).join("\n"));
+      note(`Updated resource ${slug}: every instance uses the change from its next request.`);
+    });
+
+  resources
+    .command("remove")
+    .description("remove a resource: its URL answers 404 and every key bound to it is revoked")
+    .argument("<slug>", "the resource's slug")
+    .option("-y, --yes", "do not ask (needed when not run in a terminal)")
+    .option("--json", "print JSON: { resource, keysRevoked }")
+    .action(async (slug: string, options: RemoveOptions, cmd: Command) => {
+      if (!options.yes && !(process.stdin.isTTY && process.stderr.isTTY))
+        throw CliError.usage(`removing ${slug} revokes every key bound to it: pass --yes to confirm without a terminal`);
+      const { removed, baseUrl } = await withResources(cmd, async ({ resources, keys, config }) => {
+        if (!options.yes) {
+          const resource = await resources.get(slug);
+          const bound = await keys.countBoundTo(resource.url);
+          const sure = await confirm(
+            `Remove ${slug} ("${resource.name}", ${resource.url}) and revoke the ${bound} active key${bound === 1 ? "" : "s"} bound to it? [y/N] `,
+          );
+          if (!sure) throw new CliError(`${slug} was not removed`);
+        }
+        return { removed: await resources.remove(slug, BY_CLI), baseUrl: config.baseUrl };
+      });
+      const { resource, keysRevoked } = removed;
+      if (options.json) return printJson({ resource: toJson(resource, baseUrl), keysRevoked });
+      out(`Removed resource ${resource.slug} "${resource.name}"; revoked ${keysRevoked} key${keysRevoked === 1 ? "" : "s"} bound to it.`);
+    });
+
+  resources
+    .command("apply")
+    .description("add and update the resources a RESOURCES_FILE declares, as the server does at start")
+    .argument("<file>", 'a JSON file: { "resources": [ { "slug", "name", "upstream", "toolScopes": { tool: scope } } ] }')
+    .option("--dry-run", "print what would change, change nothing")
+    .option("--json", "print JSON: { dryRun, added, updated: [{ slug, changed }], unchanged, notInFile }")
+    .action(async (file: string, options: ApplyOptions, cmd: Command) => {
+      const done = await withResources(cmd, async ({ resources, config }) => {
+        const { readResourcesFile, planResources, applyResources } = await import("../../resources/file.js");
+        const declared = readResourcesFile(file, config.scopes);
+        if (!options.dryRun) return applyResources(resources, declared, BY_CLI);
+        const plan = planResources(declared, await resources.list());
+        return {
+          added: plan.add.map((d) => d.slug),
+          updated: plan.update.map((u) => ({ slug: u.declared.slug, changed: u.changed })),
+          unchanged: plan.unchanged,
+          notInFile: plan.notInFile,
+        };
+      });
+      const dryRun = options.dryRun === true;
+      if (options.json) return printJson({ dryRun, ...done });
+      const [add, update] = dryRun ? ["would add", "would update"] : ["added", "updated"];
+      const lines = [
+        ...done.added.map((slug) => `${add} ${slug}`),
+        ...done.updated.map((u) => `${update} ${u.slug} (${u.changed.join(", ")})`),
+        ...done.unchanged.map((slug) => `unchanged ${slug}`),
+      ];
+      out(lines.length ? lines.join("\n") : "The file declares no resources.");
+      if (done.notInFile.length)
+        note(`Not in the file, left as they are: ${done.notInFile.join(", ")} (remove them with \`keyward resources remove <slug>\`).`);
+    });
+}

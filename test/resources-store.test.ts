@@ -1,0 +1,201 @@
+// The resource store's rules (src/resources/store.ts), from the outside: what it refuses, in words;
+// that removing a resource revokes exactly the keys bound to it (proved by verifying them at its URL);
+// and that the cached lookup sees every change at once, also through a second Services instance on
+// the same database (both with their caches on). Both backends.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "./support/db.js";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/log.js";
+import { openServices, type Services } from "../src/services.js";
+import { ResourceInputError, ResourceNotFoundError } from "../src/resources/index.js";
+import { describeEvent } from "../src/audit/describe.js";
+
+const ISSUER = "http://kw.example.test";
+const BY = { actor: { type: "cli" as const, id: null } };
+const KEY_BY = { actor: { type: "cli" as const, id: null }, via: "cli" as const };
+
+let database: TestDatabase;
+let a: Services;
+let b: Services;
+let userId: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const config = loadConfig({ DATABASE_URL: database.url, ISSUER, LOG_LEVEL: "silent", SCOPES: "mcp:read mcp:write notes:write" });
+  // Two instances on one database, each with its verification cache (and so its resource cache) on.
+  a = await openServices(config, createLogger("silent"), { migrate: false });
+  b = await openServices(config, createLogger("silent"), { migrate: false });
+  userId = (await a.users.create(`res${Date.now()}@example.com`, "correct horse battery")).id;
+});
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await database?.drop();
+});
+
+const refused = async (p: Promise<unknown>, message: RegExp) => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ResourceInputError);
+  expect((err as Error).message).toMatch(message);
+};
+
+const mint = async (resources: string[] | null) => (await a.keys.mint({ userId, label: "k", source: "cli", resources }, KEY_BY)).raw;
+
+describe("what the store refuses, in words", () => {
+  const ok = { slug: "good", name: "Good", upstream: "http://127.0.0.1:9/mcp" };
+
+  it("slugs: lowercase letters, digits, inner hyphens, at most 40", async () => {
+    for (const slug of ["", "Notes", "-a", "a-", "a/b", "a b", "a.b", "ä", "x".repeat(41), "%2e", ".."])
+      await refused(a.resources.add({ ...ok, slug }, BY), /slug/i);
+  });
+
+  it("names: present, short, no control characters", async () => {
+    await refused(a.resources.add({ ...ok, slug: "n1", name: "   " }, BY), /name: A name is required/);
+    await refused(a.resources.add({ ...ok, slug: "n2", name: "x".repeat(101) }, BY), /at most 100/);
+    await refused(a.resources.add({ ...ok, slug: "n3", name: "a\u0000b" }, BY), /control characters/);
+    await refused(a.resources.add({ ...ok, slug: "n4", name: "a\u202eb" }, BY), /control characters/);
+  });
+
+  it("upstreams: absolute http(s), no credentials, no fragment", async () => {
+    await refused(a.resources.add({ ...ok, slug: "u1", upstream: "127.0.0.1:8080/mcp" }, BY), /upstream/);
+    await refused(a.resources.add({ ...ok, slug: "u2", upstream: "/mcp" }, BY), /absolute http\(s\) URL/);
+    await refused(a.resources.add({ ...ok, slug: "u3", upstream: "file:///etc/passwd" }, BY), /http:\/\/ or https:\/\//);
+    await refused(a.resources.add({ ...ok, slug: "u4", upstream: "ftp://example.com/mcp" }, BY), /http:\/\/ or https:\/\//);
+    await refused(a.resources.add({ ...ok, slug: "u5", upstream: "http://user:secret@127.0.0.1/mcp" }, BY), /user name or password/);
+    await refused(a.resources.add({ ...ok, slug: "u6", upstream: "http://user@127.0.0.1/mcp" }, BY), /user name or password/);
+    await refused(a.resources.add({ ...ok, slug: "u7", upstream: "http://127.0.0.1/mcp#x" }, BY), /fragment/);
+    // a refusal never echoes a credential back
+    const err = await a.resources.add({ ...ok, slug: "u8", upstream: "https://bob:hunter2@example.com/" }, BY).catch((e: Error) => e);
+    expect((err as Error).message).not.toContain("hunter2");
+    expect(await a.resources.list()).toEqual([]);
+  });
+
+  it("tool scopes: known scopes only, valid tool names", async () => {
+    await refused(
+      a.resources.add({ ...ok, slug: "t1", toolScopes: { notes_add: "admin:all" } }, BY),
+      /notes_add: unknown scope "admin:all"/,
+    );
+    await refused(a.resources.add({ ...ok, slug: "t2", toolScopes: { "bad tool": "mcp:read" } }, BY), /tool name/);
+    await a.resources.add({ ...ok, slug: "t3", toolScopes: { notes_add: "notes:write" } }, BY);
+    await refused(a.resources.update("t3", { toolScopes: { x: "nope" } }, BY), /unknown scope "nope"/);
+    expect((await a.resources.get("t3")).toolScopes).toEqual({ notes_add: "notes:write" });
+    await a.resources.remove("t3", BY);
+  });
+
+  it("a slug once: a second add is refused, whatever the case or spelling of the rest", async () => {
+    await a.resources.add(ok, BY);
+    await refused(a.resources.add({ ...ok, name: "Other" }, BY), /"good" exists already/);
+    await refused(b.resources.add(ok, BY), /exists already/);
+    expect((await a.resources.list()).map((r) => r.slug)).toEqual(["good"]);
+    await a.resources.remove("good", BY);
+  });
+
+  it("unknown slugs are ResourceNotFoundError for get, update and remove", async () => {
+    for (const p of [a.resources.get("nope"), a.resources.update("nope", { name: "x" }, BY), a.resources.remove("nope", BY)])
+      await expect(p).rejects.toBeInstanceOf(ResourceNotFoundError);
+  });
+
+  it("records resource.added / updated / removed with no user, and no event for an update that changes nothing", async () => {
+    const r = await a.resources.add({ slug: "audited", name: "Audited", upstream: "http://127.0.0.1:9/mcp" }, BY);
+    await a.resources.update("audited", {}, BY);
+    await a.resources.update("audited", { name: "Audited 2" }, BY);
+    await a.resources.remove("audited", BY);
+    const events = await a.db.auditEvent.findMany({ where: { targetId: r.id }, orderBy: { createdAt: "asc" } });
+    const views = events.map((e) => ({
+      ...e,
+      details: JSON.parse(e.details) as Record<string, unknown>,
+      createdAt: e.createdAt.toISOString(),
+    }));
+    expect(views.map((e) => describeEvent(e, { viewerId: "nobody", orgNames: new Map() })).map((d) => [d.what, d.summary])).toEqual([
+      ["Protected MCP server added", "“Audited” at /mcp/audited"],
+      ["Protected MCP server changed", "“Audited 2” at /mcp/audited: name changed"],
+      ["Protected MCP server removed", "“Audited 2” at /mcp/audited"],
+    ]);
+    expect(events.map((e) => [e.action, e.userId, e.actorType])).toEqual([
+      ["resource.added", null, "cli"],
+      ["resource.updated", null, "cli"],
+      ["resource.removed", null, "cli"],
+    ]);
+  });
+});
+
+describe("removing a resource revokes exactly the keys bound to it", () => {
+  it("alone or with others; not keys for …/mcp/ab when …/mcp/a goes, nor unbound keys", async () => {
+    const [ra, rab, rother] = await Promise.all(
+      ["a", "ab", "other"].map((slug) => a.resources.add({ slug, name: slug, upstream: "http://127.0.0.1:9/mcp" }, BY)),
+    );
+    const onlyA = await mint([ra!.url]);
+    const aAndOther = await mint([rother!.url, ra!.url]);
+    const aMiddle = await mint([rab!.url, ra!.url, rother!.url]);
+    const onlyAb = await mint([rab!.url]);
+    const unbound = await mint(null);
+    for (const raw of [onlyA, aAndOther, aMiddle, unbound]) expect((await b.keys.verify(raw, { resource: ra!.url })).ok).toBe(true);
+    expect(await a.keys.countBoundTo(ra!.url)).toBe(3);
+    expect(await a.keys.countBoundTo(rab!.url)).toBe(2);
+
+    const { keysRevoked } = await a.resources.remove("a", BY);
+    expect(keysRevoked).toBe(3);
+    // from the outside, through the other instance's cache: the three keys bound to a no longer work anywhere
+    for (const raw of [onlyA, aAndOther, aMiddle]) {
+      expect(await b.keys.verify(raw, { resource: ra!.url })).toEqual({ ok: false, reason: "revoked" });
+      expect((await b.keys.verify(raw, { resource: rother!.url })).ok).toBe(false);
+    }
+    expect((await b.keys.verify(onlyAb, { resource: rab!.url })).ok).toBe(true);
+    expect((await b.keys.verify(unbound, { resource: rother!.url })).ok).toBe(true);
+    expect(await a.keys.countBoundTo(ra!.url)).toBe(0);
+    expect(await a.keys.countBoundTo(rab!.url)).toBe(1);
+
+    // each revoked key has its own key.revoked event, via resource_removed, naming the resource
+    const revoked = await a.db.auditEvent.findMany({ where: { userId, action: "key.revoked" } });
+    expect(revoked).toHaveLength(3);
+    for (const e of revoked) expect(JSON.parse(e.details)).toMatchObject({ via: "resource_removed", resource: "a" });
+    // and reads in words on the owner's activity page
+    const [shown] = await a.audit.listForUser(userId, { limit: 1 });
+    expect(describeEvent(shown!, { viewerId: userId, orgNames: new Map() })).toMatchObject({
+      what: "API key revoked",
+      by: "The server operator (command line)",
+      summary: expect.stringContaining("because the MCP server it was for (/mcp/a) was removed"),
+    });
+
+    // the slug added again does not bring the old keys back
+    await a.resources.add({ slug: "a", name: "a again", upstream: "http://127.0.0.1:9/mcp" }, BY);
+    expect((await b.keys.verify(onlyA, { resource: ra!.url })).ok).toBe(false);
+    for (const slug of ["a", "ab", "other"]) await a.resources.remove(slug, BY);
+  });
+});
+
+describe("the lookup sees every change at once, on this instance and the other", () => {
+  it("add, update, remove: the very next lookup on either instance", async () => {
+    const url = `${ISSUER}/mcp/live`;
+    // warm both caches with the miss (a miss is never held, but try anyway)
+    expect(await a.resources.lookup.bySlug("live")).toBeUndefined();
+    expect(await b.resources.lookup.byUrl(url)).toBeUndefined();
+
+    await a.resources.add({ slug: "live", name: "Live", upstream: "http://127.0.0.1:9/mcp" }, BY);
+    expect((await b.resources.lookup.byUrl(url))?.name).toBe("Live");
+    expect((await a.resources.lookup.bySlug("live"))?.name).toBe("Live");
+    // held now on both; change through b, then through a
+    await b.resources.update("live", { name: "Live 2", upstream: "http://127.0.0.1:10/mcp" }, BY);
+    expect(await a.resources.lookup.bySlug("live")).toMatchObject({ name: "Live 2", upstream: "http://127.0.0.1:10/mcp" });
+    expect((await b.resources.lookup.bySlug("live"))?.name).toBe("Live 2");
+    await a.resources.update("live", { toolScopes: { notes_add: "notes:write" } }, BY);
+    expect((await b.resources.lookup.bySlug("live"))?.toolScopes).toEqual({ notes_add: "notes:write" });
+
+    await b.resources.remove("live", BY);
+    expect(await a.resources.lookup.bySlug("live")).toBeUndefined();
+    expect(await a.resources.lookup.byUrl(url)).toBeUndefined();
+    expect(await b.resources.lookup.bySlug("live")).toBeUndefined();
+  });
+
+  it("byUrl answers only for this issuer's gateway URLs", async () => {
+    await a.resources.add({ slug: "url", name: "U", upstream: "http://127.0.0.1:9/mcp" }, BY);
+    expect((await a.resources.lookup.byUrl(`${ISSUER}/mcp/url`))?.slug).toBe("url");
+    for (const other of [`${ISSUER}/mcp`, `${ISSUER}/mcp/url/`, `${ISSUER}/mcp/URL`, `http://evil.test/mcp/url`, `${ISSUER}/mcp/url?x`])
+      expect(await a.resources.lookup.byUrl(other)).toBeUndefined();
+    await a.resources.remove("url", BY);
+  });
+});
