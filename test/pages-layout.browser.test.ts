@@ -34,19 +34,24 @@ describe.skipIf(noBrowser)("pages at phone and desktop widths", () => {
       {
         slug: "engineering-knowledge-base",
         name: "Engineering knowledge base and incident runbooks",
-        upstream: "https://internal-mcp-gateway.corp.example.com:8443/servers/knowledge-base/mcp",
+        // a long upstream address nothing listens on: the request below fails and the health says so
+        upstream: "http://127.0.0.1:9/internal-mcp-gateway/corp/example/servers/knowledge-base-and-runbooks/mcp",
       },
       { actor: { type: "cli" } },
     );
-    await server.services.db.resourceHealth.create({
-      data: {
-        resourceId: resource.id,
-        lastOkAt: new Date(),
-        lastErrorAt: new Date(),
-        lastError: "connection refused by the upstream",
-        latencyMs: 12,
-      },
+    const owner = (await server.services.users.findByEmail(person.email))!;
+    const { raw } = await server.services.keys.mint(
+      { userId: owner.id, label: "gateway probe", source: "portal" },
+      { actor: { type: "cli" }, via: "cli" },
+    );
+    const failed = await fetch(`${server.url}/mcp/${resource.slug}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${raw}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
     });
+    expect(failed.status).toBe(502);
+    for (let i = 0; i < 100 && !(await server.services.resources.health(resource.id))?.lastError; i++)
+      await new Promise((r) => setTimeout(r, 50));
   });
   afterAll(async () => {
     await browser?.close();
