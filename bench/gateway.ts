@@ -1,0 +1,307 @@
+// `npm run bench -- --gateway`: what the gateway adds to a real MCP server nobody here wrote.
+// The upstream is @modelcontextprotocol/server-everything in its Streamable HTTP mode; the same
+// requests go to it directly and through Keyward's gateway (<ISSUER>/mcp/<slug>, a real key verified
+// on every request, identity headers and the signed assertion added), in the same run, taking turns
+// round after round (direct first in odd rounds, the gateway first in even ones) because this shared
+// machine's speed changes from one second to the next. Three numbers, each against its target
+// (issue 24): tools/list throughput through the gateway ≥ 90 % of direct (10 connections), p99 added
+// ≤ 1 ms (one connection), and time to the first SSE event of a long-running tool added ≤ 1 ms.
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { startInstance, stopAll } from "./servers.js";
+import { startEverything, type EverythingServer } from "../test/support/upstreams.js";
+import { medianBy, runLoad, type LoadResult } from "./load.js";
+import { mintKey, session } from "./oauth-client.js";
+import { medianInterval } from "./report.js";
+
+const t0 = performance.now();
+const log = (msg: string) => process.stderr.write(`[gateway +${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+
+const HELP = `npm run bench -- --gateway [options]
+  --backends <list>      sqlite,postgresql (default both)
+  --rounds <n>           rounds; in each, direct and gateway serve --round-duration s each (default 10)
+  --round-duration <s>   seconds per side per round (default 2)
+  --connections <n>      connections of the throughput runs (default 10)
+  --first-events <n>     long-running tool calls per side for the time to the first SSE event (default 60)
+  --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
+  --out <file>           also write the Markdown report there`;
+
+interface Options {
+  backends: Backend[];
+  rounds: number;
+  roundSeconds: number;
+  connections: number;
+  firstEvents: number;
+  pgUrl: string;
+  out?: string;
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: "boolean" },
+      gateway: { type: "boolean" },
+      backends: { type: "string" },
+      rounds: { type: "string" },
+      "round-duration": { type: "string" },
+      connections: { type: "string" },
+      "first-events": { type: "string" },
+      "pg-url": { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const num = (v: string | undefined, name: string, d: number) => {
+    const n = v === undefined ? d : Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
+    return n;
+  };
+  const backends = (values.backends ?? "sqlite,postgresql").split(",").map((s) => s.trim());
+  for (const b of backends) if (b !== "sqlite" && b !== "postgresql") throw new Error(`unknown backend ${b}`);
+  return {
+    backends: backends as Backend[],
+    rounds: Math.round(num(values.rounds, "rounds", 10)),
+    roundSeconds: num(values["round-duration"], "round-duration", 2),
+    connections: Math.round(num(values.connections, "connections", 10)),
+    firstEvents: Math.round(num(values["first-events"], "first-events", 60)),
+    pgUrl: values["pg-url"] ?? process.env.BENCH_PG_URL ?? DEFAULT_PG_ADMIN_URL,
+    out: values.out,
+  };
+}
+
+const SLUG = "everything";
+const PROTOCOL = "2025-06-18";
+const ACCEPT = "application/json, text/event-stream";
+
+/** An MCP session: initialize, then notifications/initialized; returns the session id. */
+async function openSession(url: string, auth: Record<string, string>): Promise<string> {
+  const headers = { "content-type": "application/json", accept: ACCEPT, ...auth };
+  const init = await fetch(url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: PROTOCOL, capabilities: {}, clientInfo: { name: "keyward-bench", version: "1" } },
+    }),
+  });
+  const id = init.headers.get("mcp-session-id");
+  await init.text();
+  if (init.status !== 200 || !id) throw new Error(`initialize at ${url} answered ${init.status} without a session id`);
+  const sessionHeaders = { ...headers, "mcp-session-id": id, "mcp-protocol-version": PROTOCOL };
+  const done = await fetch(url, {
+    method: "POST",
+    headers: sessionHeaders,
+    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+  });
+  await done.text();
+  return id;
+}
+
+interface Side {
+  label: "direct" | "gateway";
+  base: string;
+  path: string;
+  key?: string;
+  session: string;
+}
+
+const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
+
+function load(side: Side, connections: number, duration: number): Promise<LoadResult> {
+  return runLoad({
+    url: side.base,
+    path: side.path,
+    method: "POST",
+    body: TOOLS_LIST,
+    headers: {
+      "content-type": "application/json",
+      accept: ACCEPT,
+      "mcp-session-id": side.session,
+      "mcp-protocol-version": PROTOCOL,
+      "mcp-method": "tools/list",
+    },
+    keys: side.key ? [side.key] : undefined,
+    connections,
+    duration,
+    awake: true,
+  });
+}
+
+/** Milliseconds from sending a tools/call of the long-running tool to the first SSE event (its first progress notification). */
+async function firstEventMs(side: Side, n: number): Promise<number> {
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 100 + n,
+    method: "tools/call",
+    params: { name: "trigger-long-running-operation", arguments: { duration: 0.02, steps: 2 }, _meta: { progressToken: n } },
+  });
+  const started = performance.now();
+  const res = await fetch(`${side.base}${side.path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: ACCEPT,
+      "mcp-session-id": side.session,
+      "mcp-protocol-version": PROTOCOL,
+      "mcp-method": "tools/call",
+      "mcp-name": "trigger-long-running-operation",
+      ...(side.key ? { authorization: `Bearer ${side.key}` } : {}),
+    },
+    body,
+  });
+  if (!res.body) throw new Error(`${side.label}: no body`);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let at: number | undefined;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (at === undefined && text.includes("notifications/progress")) at = performance.now() - started;
+  }
+  if (at === undefined) throw new Error(`${side.label}: no progress event before the result (status ${res.status}): ${text.slice(0, 300)}`);
+  return at;
+}
+
+const median = (v: number[]) => medianBy(v, (x) => x);
+const quantile = (v: number[], q: number) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))]!;
+
+interface BackendResult {
+  backend: Backend;
+  rps: { direct: number[]; gateway: number[]; ratios: number[] };
+  p99: { direct: number[]; gateway: number[]; added: number[] };
+  firstEvent: { direct: number[]; gateway: number[] };
+  statuses: Record<string, Record<string, number>>;
+}
+
+async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResult> {
+  let db: BenchDatabase | undefined;
+  let upstream: EverythingServer | undefined;
+  try {
+    db = await createBenchDatabase(backend, cfg.pgUrl);
+    upstream = await startEverything();
+    const instance = await startInstance({ DATABASE_URL: db.url }, undefined, false);
+    log(`${backend}: Keyward on ${instance.url}, server-everything on ${upstream.url}`);
+    const now = backend === "sqlite" ? new Date().toISOString() : new Date();
+    await db.query(
+      backend === "sqlite"
+        ? `INSERT INTO "Resource" (id, slug, name, upstream, "toolScopes", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, '{}', ?, ?)`
+        : `INSERT INTO "Resource" (id, slug, name, upstream, "toolScopes", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, '{}', $5, $6)`,
+      ["res_bench", SLUG, "Everything (bench)", upstream.url, now, now],
+    );
+    const user = await session(instance.url);
+    const { key } = await mintKey(user, "gateway bench");
+    const gatewayPath = `/mcp/${SLUG}`;
+    const direct: Side = {
+      label: "direct",
+      base: upstream.url.replace(/\/mcp$/, ""),
+      path: "/mcp",
+      session: await openSession(upstream.url, {}),
+    };
+    const gateway: Side = {
+      label: "gateway",
+      base: instance.url,
+      path: gatewayPath,
+      key,
+      session: await openSession(`${instance.url}${gatewayPath}`, { authorization: `Bearer ${key}` }),
+    };
+    const out: BackendResult = {
+      backend,
+      rps: { direct: [], gateway: [], ratios: [] },
+      p99: { direct: [], gateway: [], added: [] },
+      firstEvent: { direct: [], gateway: [] },
+      statuses: { direct: {}, gateway: {} },
+    };
+    const count = (side: Side, r: LoadResult) => {
+      for (const [k, v] of Object.entries(r.statuses)) out.statuses[side.label]![k] = (out.statuses[side.label]![k] ?? 0) + v;
+    };
+    log(`${backend}: warm-up`);
+    await load(direct, cfg.connections, 1);
+    await load(gateway, cfg.connections, 1);
+    for (let round = 0; round < cfg.rounds; round++) {
+      const order = round % 2 === 0 ? [direct, gateway] : [gateway, direct];
+      const rps: Record<string, number> = {};
+      const p99: Record<string, number> = {};
+      for (const side of order) {
+        const r = await load(side, cfg.connections, cfg.roundSeconds);
+        count(side, r);
+        rps[side.label] = r.rps;
+      }
+      for (const side of order) {
+        const r = await load(side, 1, cfg.roundSeconds);
+        count(side, r);
+        p99[side.label] = r.p99;
+      }
+      out.rps.direct.push(rps.direct!);
+      out.rps.gateway.push(rps.gateway!);
+      out.rps.ratios.push(rps.gateway! / rps.direct!);
+      out.p99.direct.push(p99.direct!);
+      out.p99.gateway.push(p99.gateway!);
+      out.p99.added.push(p99.gateway! - p99.direct!);
+      log(
+        `${backend} round ${round + 1}/${cfg.rounds}: tools/list ${rps.direct!.toFixed(0)} vs ${rps.gateway!.toFixed(0)} req/s, p99 (1 conn) ${p99.direct!.toFixed(2)} vs ${p99.gateway!.toFixed(2)} ms`,
+      );
+    }
+    for (let i = 0; i < cfg.firstEvents; i++) {
+      const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
+      for (const side of order) out.firstEvent[side.label].push(await firstEventMs(side, i));
+    }
+    await instance.stop();
+    return out;
+  } finally {
+    await upstream?.stop();
+    await db?.drop();
+  }
+}
+
+function render(cfg: Options, results: BackendResult[]): string {
+  const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  const lines = [
+    `# Gateway overhead (npm run bench -- --gateway)`,
+    ``,
+    `${new Date().toISOString()}; ${cfg.rounds} rounds of ${cfg.roundSeconds} s per side, ${cfg.connections} connections for throughput, 1 for latency; ${cfg.firstEvents} long-running calls per side for the first SSE event.`,
+    `Upstream: @modelcontextprotocol/server-everything (Streamable HTTP, stateful); tools/list with a session; the gateway verifies a real portal key on every request.`,
+    ``,
+    `| backend | tools/list req/s direct | via gateway | gateway ÷ direct (median, interval) | p99 added (median) | first SSE event direct | via gateway | added (median) | target met |`,
+    `|---|---|---|---|---|---|---|---|---|`,
+  ];
+  for (const r of results) {
+    const ratio = median(r.rps.ratios);
+    const interval = medianInterval(r.rps.ratios);
+    const added = median(r.p99.added);
+    const fd = median(r.firstEvent.direct);
+    const fg = median(r.firstEvent.gateway);
+    const met = ratio >= 0.9 && added <= 1 && fg - fd <= 1;
+    lines.push(
+      `| ${r.backend} | ${median(r.rps.direct).toFixed(0)} | ${median(r.rps.gateway).toFixed(0)} | ${pct(ratio)}${interval ? ` (${pct(interval.lo)}–${pct(interval.hi)})` : ""} | ${ms(added)} | ${ms(fd)} (p90 ${ms(quantile(r.firstEvent.direct, 0.9))}) | ${ms(fg)} (p90 ${ms(quantile(r.firstEvent.gateway, 0.9))}) | ${ms(fg - fd)} | ${met ? "yes" : "no"} |`,
+    );
+  }
+  lines.push("", "Responses by status: " + results.map((r) => `${r.backend} ${JSON.stringify(r.statuses)}`).join("; "));
+  return lines.join("\n");
+}
+
+export async function gatewayMain(argv: string[]): Promise<void> {
+  const cfg = options(argv);
+  if (cfg.backends.includes("postgresql")) {
+    const problem = await postgresReachable(cfg.pgUrl);
+    if (problem) throw new Error(`PostgreSQL is not reachable at ${cfg.pgUrl}: ${problem} (or pass --backends sqlite)`);
+  }
+  const results: BackendResult[] = [];
+  try {
+    for (const backend of cfg.backends) results.push(await benchBackend(backend, cfg));
+  } finally {
+    await stopAll();
+  }
+  const report = render(cfg, results);
+  process.stdout.write(`${report}\n`);
+  if (cfg.out) writeFileSync(cfg.out, `${report}\n`);
+}
