@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { normalizeDatabaseUrl, providerOf, sqliteFile } from "./client.js";
+import { normalizeDatabaseUrl, postgresDriver, providerOf, sqliteFile } from "./client.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const prismaCli = path.join(root, "node_modules", "prisma", "build", "index.js");
@@ -17,7 +17,8 @@ export class MigrationError extends Error {}
 
 export async function migrate(databaseUrl: string): Promise<void> {
   const url = normalizeDatabaseUrl(databaseUrl);
-  if (providerOf(url) === "postgresql") return deploy(url);
+  // Prisma's migrate starts a schema engine (3–5 s): only when a migration is missing.
+  if (providerOf(url) === "postgresql") return (await postgresUpToDate(url)) ? undefined : deploy(url);
   const file = sqliteFile(url);
   // Prisma's migrate cannot open a WAL-mode file that another connection holds (a running server,
   // while the CLI starts), so an up-to-date file is left alone.
@@ -27,22 +28,37 @@ export async function migrate(databaseUrl: string): Promise<void> {
   useWriteAheadLog(file);
 }
 
+const APPLIED = `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
+
+/** The migrations this checkout ships for a backend (their folder names). */
+const shipped = (provider: "sqlite" | "postgresql") =>
+  readdirSync(path.join(root, "prisma", provider, "migrations"), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+
+/** True when every migration in prisma/postgresql/migrations is recorded as applied in the database. */
+async function postgresUpToDate(url: string): Promise<boolean> {
+  const client = new (postgresDriver().Client)({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  try {
+    await client.connect();
+    const applied = new Set((await client.query<{ migration_name: string }>(APPLIED)).rows.map((r) => r.migration_name));
+    return shipped("postgresql").every((name) => applied.has(name));
+  } catch {
+    return false; // no migrations table yet, or unreachable: let Prisma say what is wrong
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** True when every migration in prisma/sqlite/migrations is recorded as applied in the file. */
 function sqliteUpToDate(file: string): boolean {
   if (!existsSync(file)) return false;
-  const local = readdirSync(path.join(root, "prisma", "sqlite", "migrations"), { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name);
+  const local = shipped("sqlite");
   let sqlite: Database.Database | undefined;
   try {
     sqlite = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
     if (sqlite.pragma("journal_mode", { simple: true }) !== "wal") return false;
-    const applied = new Set(
-      sqlite
-        .prepare(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`)
-        .pluck()
-        .all() as string[],
-    );
+    const applied = new Set(sqlite.prepare(APPLIED).pluck().all() as string[]);
     return local.every((name) => applied.has(name));
   } catch {
     return false; // no migrations table yet, or not a database: let Prisma say what is wrong
