@@ -237,3 +237,46 @@ describe("keyward api-keys create --resource", () => {
     expect(refused.stderr).toMatch(/Unknown resource "nope"/);
   });
 });
+
+describe("the key list filtered by resource (?resource=)", () => {
+  let owner: Awaited<ReturnType<typeof signUp>>;
+  const last4s: Record<string, string> = {};
+  beforeAll(async () => {
+    owner = await signUp(server);
+    const user = (await server.services.users.findByEmail(owner.email))!;
+    const by = { actor: { type: "user" as const, id: user.id }, via: "api" as const };
+    const mint = async (label: string, resources: string[] | null) =>
+      (last4s[label] = (await server.services.keys.mint({ userId: user.id, label, source: "portal", resources }, by)).key.last4);
+    await mint("everywhere", null);
+    await mint("notes only", [notes]);
+    await mint("tickets only", [tickets]);
+    await mint("notes and built-in", [builtIn, notes]);
+  });
+
+  it("on the page: the keys that work there (bound to it, or to every resource), bookmarkable, with the choice kept", async () => {
+    const page = await owner.agent.get(`${KEYS_PAGE}?resource=notes`).expect(200);
+    const labels = [...page.text.matchAll(/<td class="label"[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]!.trim()).sort();
+    expect(labels).toEqual(["everywhere", "notes and built-in", "notes only"]);
+    expect(page.text).toContain('<option value="notes" selected>Team notes</option>');
+    expect(page.text).toContain("3 match your search");
+    const builtInOnly = await owner.agent.get(`${KEYS_PAGE}?resource=mcp`).expect(200);
+    expect(builtInOnly.text).toContain(`…${last4s["notes and built-in"]}`);
+    expect(builtInOnly.text).not.toContain(`…${last4s["tickets only"]}`);
+    // an unknown slug (an old bookmark) is no filter, as for the other filters
+    const unknown = await owner.agent.get(`${KEYS_PAGE}?resource=gone`).expect(200);
+    expect(unknown.text).toContain(`…${last4s["tickets only"]}`);
+  });
+
+  it("in the JSON API: by slug or URL; an unknown resource is a 400 naming it", async () => {
+    const bySlug = await owner.agent.get("/api/api-keys?resource=tickets").set("x-csrf-token", owner.csrf).expect(200);
+    expect((bySlug.body as { data: { label: string }[] }).data.map((k) => k.label).sort()).toEqual(["everywhere", "tickets only"]);
+    const byUrl = await owner.agent
+      .get(`/api/api-keys?resource=${encodeURIComponent(tickets)}`)
+      .set("x-csrf-token", owner.csrf)
+      .expect(200);
+    expect((byUrl.body as { data: unknown[] }).data).toHaveLength(2);
+    const unknown = await owner.agent.get("/api/api-keys?resource=gone").set("x-csrf-token", owner.csrf);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error_description).toContain("gone");
+  });
+});

@@ -29,6 +29,8 @@ const listQuery = z.object({
   q: z.string().max(MAX_LABEL_LENGTH).optional(),
   status: z.enum(["active", "revoked"]).optional(),
   source: z.enum(KEY_SOURCES).optional(),
+  /** A slug or URL: the keys that work at that resource (bound to it, or to every resource). */
+  resource: z.string().max(500).optional(),
 });
 
 const renameBody = z.object({ label: z.string().max(10_000) }).strict();
@@ -95,11 +97,13 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     if (!query.success)
       throw new HttpError(400, "invalid_request", query.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     try {
-      const { limit, cursor, ...filter } = query.data;
+      const { limit, cursor, resource, ...rest } = query.data;
+      const sources = { baseUrl: services.config.baseUrl, resources: services.resources };
+      const filter = { ...rest, ...(resource ? { resource: (await resolveResources([resource], sources))[0] } : {}) };
       const page = await keys.page(userOf(ctx).id, { limit: limit ?? 100, cursor, filter });
       ctx.body = { data: page.items, next_cursor: page.nextCursor };
     } catch (err) {
-      if (err instanceof KeyInputError) throw new HttpError(400, "invalid_request", err.message);
+      if (err instanceof KeyInputError || err instanceof UnknownResourceError) throw new HttpError(400, "invalid_request", err.message);
       throw err;
     }
   });

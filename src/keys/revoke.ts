@@ -10,6 +10,7 @@ import type { Prisma } from "../generated/sqlite/client.js";
 import type { Audit } from "../audit/index.js";
 import { keyRevoked, type KeyActing } from "../audit/key-events.js";
 import type { KeyView } from "./view.js";
+import { boundTo } from "./audience-where.js";
 
 /** The most ids one bulk revoke may name (the page, the JSON API, the CLI). */
 export const MAX_BULK_REVOKE = 500;
@@ -74,19 +75,8 @@ async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Pris
       return { grantId: target.grantId };
     case "client":
       return target.userId === undefined ? { clientId: target.clientId } : { clientId: target.clientId, userId: target.userId };
-    case "resource": {
-      // The column lists URLs separated by spaces: match whole entries only (…/mcp/a is not …/mcp/ab).
-      // (LIKE reads a `_` in a URL as any one character: that can only revoke more, never fewer.)
-      const url = target.resource;
-      return {
-        OR: [
-          { resource: url },
-          { resource: { startsWith: `${url} ` } },
-          { resource: { endsWith: ` ${url}` } },
-          { resource: { contains: ` ${url} ` } },
-        ],
-      };
-    }
+    case "resource":
+      return boundTo(target.resource);
     case "ownMany":
       return { id: { in: [...target.ids] }, userId: target.userId, appId: null };
     case "ownUnused":

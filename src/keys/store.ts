@@ -10,6 +10,7 @@ import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./view.js
 import { dpopJktSchema, labelSchema, resourcesSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";
+import { worksAt } from "./audience-where.js";
 import { providerOfDb } from "../db/client.js";
 import { isWellFormed } from "../http/well-formed.js";
 import { idsWithLabelContaining } from "./label-search.js";
@@ -72,6 +73,8 @@ export interface KeyFilter {
   q?: string;
   status?: "active" | "revoked";
   source?: KeySource;
+  /** A resource URL: the keys that work there (bound to it, or to every resource). */
+  resource?: string;
 }
 
 /** How many keys a user has, and how many of them are active. */
@@ -97,6 +100,7 @@ async function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Prom
     ...label,
     ...(filter.status === "active" ? { revokedAt: null } : filter.status === "revoked" ? { revokedAt: { not: null } } : {}),
     ...(filter.source ? { source: filter.source } : {}),
+    ...(filter.resource ? { AND: [worksAt(filter.resource)] } : {}),
   };
 }
 

@@ -67,17 +67,17 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     status = 200,
   ) => {
     // Newest keys first, a page at a time; ?cursor= walks to older ones. A cursor we did not make
-    // starts again from the newest. Search and filters (?q=, ?status=, ?source=) narrow the query
-    // itself, so every page is a page of the filtered list (src/keys/store.ts).
-    const filter: KeyFilter = filterOfQuery(ctx.query);
-    const filtered = Boolean(filter.q || filter.status || filter.source);
+    // starts again from the newest. Search and filters (?q=, ?status=, ?source=, ?resource=) narrow the
+    // query itself, so every page is a page of the filtered list (src/keys/store.ts).
+    const choices = await resourceChoices({ baseUrl: config.baseUrl, resources: services.resources });
+    const filter: KeyFilter = filterOfQuery(ctx.query, choices);
+    const filtered = Boolean(filter.q || filter.status || filter.source || filter.resource);
     const cursor = typeof ctx.query.cursor === "string" ? ctx.query.cursor : undefined;
     const list = await keys.page(userId, { limit: KEYS_PER_PAGE, cursor, filter }).catch((err: unknown) => {
       if (err instanceof KeyInputError) return keys.page(userId, { limit: KEYS_PER_PAGE, filter });
       throw err;
     });
     const [count, matching] = await Promise.all([keys.count(userId), filtered ? keys.count(userId, filter) : null]);
-    const choices = await resourceChoices({ baseUrl: config.baseUrl, resources: services.resources });
     await sendPage(
       ctx,
       "api-keys",
@@ -86,8 +86,13 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         keys: list.items,
         nextCursor: list.nextCursor,
         firstPage: !cursor,
-        filter: { q: filter.q ?? "", status: filter.status ?? "", source: filter.source ?? "" },
-        filterQuery: filterQueryString(filter),
+        filter: {
+          q: filter.q ?? "",
+          status: filter.status ?? "",
+          source: filter.source ?? "",
+          resource: choices.find((c) => c.url === filter.resource)?.slug ?? "",
+        },
+        filterQuery: filterQueryString(filter, choices),
         filtered,
         count,
         matching,

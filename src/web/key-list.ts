@@ -5,6 +5,7 @@ import { KEY_SOURCES, type KeySource } from "../keys/view.js";
 import type { KeyFilter } from "../keys/store.js";
 import { HttpError } from "../http/errors.js";
 import { MAX_BULK_REVOKE } from "../keys/revoke.js";
+import type { ResourceChoice } from "../mcp/resource-choice.js";
 
 export const MAX_SEARCH_LENGTH = 100;
 export const MAX_BULK_IDS = MAX_BULK_REVOKE;
@@ -12,26 +13,32 @@ export const MAX_BULK_IDS = MAX_BULK_REVOKE;
 const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 
 /**
- * ?q=&status=&source= → the filter. Lenient, as links are: a value we do not know (an old bookmark,
+ * ?q=&status=&source=&resource= → the filter (`resource`: a slug among `choices`, the resources a key
+ * can name). Lenient, as links are: a value we do not know (an old bookmark,
  * a typo) is no filter, and a search longer than a label can be is cut to that length.
  */
-export function filterOfQuery(query: Record<string, unknown>): KeyFilter {
+export function filterOfQuery(query: Record<string, unknown>, choices: readonly ResourceChoice[] = []): KeyFilter {
   const q = first(query.q);
   const status = first(query.status);
   const source = first(query.source);
+  const resource = first(query.resource);
   const filter: KeyFilter = {};
   if (typeof q === "string" && q.trim()) filter.q = q.trim().slice(0, MAX_SEARCH_LENGTH);
   if (status === "active" || status === "revoked") filter.status = status;
   if (typeof source === "string" && (KEY_SOURCES as readonly string[]).includes(source)) filter.source = source as KeySource;
+  const chosen = choices.find((c) => c.slug === resource);
+  if (chosen) filter.resource = chosen.url;
   return filter;
 }
 
 /** The filter as a query string to append to the pager's links ("" without a filter, else "&q=…"). */
-export function filterQueryString(filter: KeyFilter): string {
+export function filterQueryString(filter: KeyFilter, choices: readonly ResourceChoice[] = []): string {
   const params = new URLSearchParams();
   if (filter.q) params.set("q", filter.q);
   if (filter.status) params.set("status", filter.status);
   if (filter.source) params.set("source", filter.source);
+  const chosen = choices.find((c) => c.url === filter.resource);
+  if (chosen) params.set("resource", chosen.slug);
   const text = params.toString();
   return text ? `&${text}` : "";
 }
