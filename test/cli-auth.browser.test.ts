@@ -17,7 +17,10 @@ const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
 interface StoredFile {
   version: number;
   default?: string;
-  servers: Record<string, { key: string; via: string; clientId?: string; email?: string; keyId?: string }>;
+  servers: Record<
+    string,
+    { key: string; via: string; clientId?: string; registrationAccessToken?: string; email?: string; keyId?: string }
+  >;
 }
 
 describe.skipIf(noBrowser)("keyward auth: login through the browser, whoami, KEYWARD_TOKEN, logout, revoked keys", () => {
@@ -86,9 +89,36 @@ describe.skipIf(noBrowser)("keyward auth: login through the browser, whoami, KEY
     const row = (await server.services.keys.list((await server.services.users.findByEmail(user.email))!.id)).find(
       (k) => k.id === loginKey.id,
     );
-    expect(row).toMatchObject({ source: "oauth", resource: `${server.url}/mcp`, status: "active" });
+    expect(row).toMatchObject({ source: "oauth", resources: [`${server.url}/mcp`], status: "active" });
     expect(server.logs.join("")).not.toContain(entry.key);
     expect(run.stdout + run.stderr).not.toContain(entry.key);
+  });
+
+  it("auth login again reuses the client it registered (RFC 7592 read): one Keyward CLI in Connected apps, the old key revoked", async () => {
+    const before = stored().servers[server.url]!;
+    expect(before.registrationAccessToken).toBeTruthy();
+    const login = startKeyward(["auth", "login", "--server", server.url, "--no-browser", "--timeout", "60"], { env });
+    const [, printed] = await login.waitForStderr(/^ {2}(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)$/m);
+    const authUrl = new URL(printed!);
+    expect(authUrl.searchParams.get("client_id")).toBe(before.clientId);
+    const redirect = new URL(authUrl.searchParams.get("redirect_uri")!);
+    await page.goto(authUrl.href);
+    // Already logged in; consent is asked again or the grant is reused: either way the CLI gets its code.
+    await page.waitForURL((u) => u.pathname.startsWith("/interaction/") || u.href.startsWith(`${redirect.origin}/callback?`));
+    if (new URL(page.url()).pathname.startsWith("/interaction/")) await page.getByRole("button", { name: "Allow", exact: true }).click();
+    await page.waitForURL((u) => u.href.startsWith(`${redirect.origin}/callback?`));
+    const run = await login.done;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain("registered at the last login");
+    const after = stored().servers[server.url]!;
+    expect(after.clientId).toBe(before.clientId);
+    expect(after.key).not.toBe(before.key);
+    const owner = (await server.services.users.findByEmail(user.email))!;
+    expect((await server.services.keys.get(owner.id, before.keyId!))?.status).toBe("revoked");
+    const apps = await user.agent.get("/app/account/connected-apps").expect(200);
+    expect(apps.text.match(/<td class="label">Keyward CLI \(/g)?.length).toBe(1);
+    expect(apps.text).toContain(`OAuth: ${before.clientId}`);
+    loginKey = { raw: after.key, id: after.keyId! };
   });
 
   it("auth whoami prints the identity, the key's source and scopes, and where the key came from", async () => {

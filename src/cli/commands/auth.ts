@@ -71,9 +71,22 @@ export function registerAuth(program: Command): void {
     .option("--timeout <seconds>", "how long to wait for the browser step", seconds, 300)
     .action(async (options: { server: string; browser: boolean; timeout: number }) => {
       const server = normaliseServerUrl(options.server);
-      const previous = readCredentials().servers[server];
+      let previous = readCredentials().servers[server];
+      const reuse =
+        previous?.via === "login" && previous.clientId && previous.registrationAccessToken
+          ? { clientId: previous.clientId, registrationAccessToken: previous.registrationAccessToken }
+          : undefined;
+      if (reuse && previous) {
+        // The new key would come under the same client and grant, and revoking a token revokes its whole
+        // grant (RFC 7009 as oidc-provider does it): so the stored key goes first, not after.
+        note("Revoking the key stored by the last login; it is replaced by the one this login receives.");
+        await revokeByOAuth(server, previous.key, reuse.clientId).catch(() => false);
+        forgetCredential(server);
+        previous = undefined;
+      }
       const result = await oauthLogin({
         server,
+        client: reuse,
         timeoutSeconds: options.timeout,
         progress: note,
         openUrl(url) {
@@ -92,6 +105,7 @@ export function registerAuth(program: Command): void {
         key: result.key,
         via: "login",
         clientId: result.clientId,
+        registrationAccessToken: result.registrationAccessToken,
         email: identity.email,
         keyId: identity.keyId,
         savedAt: new Date().toISOString(),

@@ -14,6 +14,8 @@ const credentialSchema = z.object({
   via: z.enum(["login", "set-token"]),
   /** The OAuth client `auth login` registered (it revokes the key at logout). */
   clientId: z.string().max(200).optional(),
+  /** RFC 7592: lets the next `auth login` find that client again and reuse it (one Connected apps row, not one per login). */
+  registrationAccessToken: z.string().max(1024).optional(),
   email: z.string().max(320).optional(),
   keyId: z.string().max(100).optional(),
   savedAt: z.string().max(40),

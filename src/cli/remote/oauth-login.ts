@@ -20,7 +20,7 @@ const asMetadata = z.looseObject({
   authorization_response_iss_parameter_supported: z.boolean().optional(),
 });
 const prMetadata = z.looseObject({ resource: z.url(), scopes_supported: z.array(z.string()).optional() });
-const registration = z.looseObject({ client_id: z.string().min(1) });
+const registration = z.looseObject({ client_id: z.string().min(1), registration_access_token: z.string().max(1024).optional() });
 const tokenResponse = z.looseObject({ access_token: z.string().min(1), token_type: z.string() });
 
 export type AuthServerMetadata = z.infer<typeof asMetadata>;
@@ -96,13 +96,29 @@ export interface LoginOptions {
   progress(line: string): void;
   /** Called with the authorization URL once the loopback server listens. */
   openUrl(url: string): void;
+  /**
+   * The client an earlier login registered (RFC 7592 credentials): used again while the server still
+   * knows it, so logging in again does not add another "Keyward CLI" to the user's Connected apps.
+   */
+  client?: { clientId: string; registrationAccessToken: string };
 }
 
 export interface LoginResult {
   key: string;
   clientId: string;
+  /** RFC 7592: what lets the next login check and reuse this client (stored with the key). */
+  registrationAccessToken?: string;
   resource: string;
   metadata: AuthServerMetadata;
+}
+
+/** The earlier client, if the server still has it (RFC 7592 read with its registration access token). */
+async function stillRegistered(server: string, endpoint: string, client: NonNullable<LoginOptions["client"]>): Promise<boolean> {
+  const res = await call(server, `${endpoint.replace(/\/+$/, "")}/${encodeURIComponent(client.clientId)}`, {
+    headers: { Authorization: `Bearer ${client.registrationAccessToken}`, Accept: "application/json" },
+  }).catch(() => undefined);
+  await res?.body?.cancel().catch(() => {});
+  return res?.status === 200;
 }
 
 export async function oauthLogin(options: LoginOptions): Promise<LoginResult> {
@@ -121,23 +137,32 @@ export async function oauthLogin(options: LoginOptions): Promise<LoginResult> {
   let timer: NodeJS.Timeout | undefined;
   let onSigint: (() => void) | undefined;
   try {
-    progress(`Registering the Keyward CLI with ${server}…`);
-    const reg = await call(server, metadata.registration_endpoint, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({
-        client_name: `Keyward CLI (${hostname().slice(0, 60)})`,
-        redirect_uris: [callback.redirectUri],
-        grant_types: ["authorization_code"],
-        response_types: ["code"],
-        token_endpoint_auth_method: "none",
-        application_type: "native",
-      }),
-    });
-    if (!reg.ok) throw new CliError(`client registration failed: ${await errorText(reg)}`);
-    const client = registration.safeParse(await reg.json().catch(() => undefined));
-    if (!client.success) throw new CliError("client registration failed: the server's answer has no client_id");
-    const clientId = client.data.client_id;
+    let clientId: string;
+    let registrationAccessToken: string | undefined;
+    const registrationEndpoint = metadata.registration_endpoint;
+    if (options.client && (await stillRegistered(server, registrationEndpoint, options.client))) {
+      ({ clientId, registrationAccessToken } = options.client);
+      progress(`Using the Keyward CLI client registered at the last login (${clientId})…`);
+    } else {
+      progress(`Registering the Keyward CLI with ${server}…`);
+      const reg = await call(server, registrationEndpoint, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({
+          client_name: `Keyward CLI (${hostname().slice(0, 60)})`,
+          redirect_uris: [callback.redirectUri],
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "none",
+          application_type: "native",
+        }),
+      });
+      if (!reg.ok) throw new CliError(`client registration failed: ${await errorText(reg)}`);
+      const client = registration.safeParse(await reg.json().catch(() => undefined));
+      if (!client.success) throw new CliError("client registration failed: the server's answer has no client_id");
+      clientId = client.data.client_id;
+      registrationAccessToken = client.data.registration_access_token;
+    }
 
     const auth = new URL(metadata.authorization_endpoint);
     const params: Record<string, string> = {
@@ -195,7 +220,7 @@ export async function oauthLogin(options: LoginOptions): Promise<LoginResult> {
     const issued = tokenResponse.safeParse(await token.json().catch(() => undefined));
     if (!issued.success || issued.data.token_type.toLowerCase() !== "bearer")
       throw new CliError("login failed: the token endpoint's answer has no bearer access_token");
-    return { key: issued.data.access_token, clientId, resource: protectedResource.resource, metadata };
+    return { key: issued.data.access_token, clientId, registrationAccessToken, resource: protectedResource.resource, metadata };
   } finally {
     if (timer) clearTimeout(timer);
     if (onSigint) process.off("SIGINT", onSigint);
