@@ -52,7 +52,10 @@ describe("the activity page in words", () => {
         if (entry.isDirectory()) {
           if (entry.name !== "generated") walk(p);
         } else if (entry.name.endsWith(".ts")) {
-          for (const m of readFileSync(p, "utf8").matchAll(/(?:action: |keyEvent\()"([a-z0-9_]+\.[a-z0-9_.]+)"/g)) written.add(m[1]!);
+          for (const m of readFileSync(p, "utf8").matchAll(
+            /(?:action: |keyEvent\(|record\(ctx, actor, |event\()"([a-z0-9_]+\.[a-z0-9_.]+)"/g,
+          ))
+            written.add(m[1]!);
         }
       }
     };
