@@ -206,6 +206,36 @@ describe("errors shown on the form that caused them, input kept", () => {
     expect(res.text).toContain("Nothing was changed");
   });
 
+  it("the app page: a refused label (400) and a stale CSRF token (403) come back on the app page, next to the mint form, label kept and escaped", async () => {
+    const app = (
+      await api(await mintIn(alice, acme))
+        .post(`/api/orgs/${acme}/apps`, { name: "inline bot" })
+        .expect(201)
+    ).body.id as string;
+    const path = `/app/orgs/${acme}/apps/${app}/keys`;
+    const page = await alice.agent.get(`/app/orgs/${acme}/apps/${app}`).expect(200);
+    const typed = `bad\u0007"><b>label</b>`;
+    const refused = await alice.agent
+      .post(path)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), label: typed });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toMatch(/<p class="alert error" role="alert" id="app-key-error">[^<]*control characters[^<]*<\/p>/);
+    expect(refused.text).toContain("<h2>Mint an app key</h2>");
+    expect(refused.text).toContain('aria-describedby="app-key-error"');
+    expect(refused.text).not.toContain("<b>label</b>");
+    expect(refused.text).not.toContain("Error 400");
+    const stale = await alice.agent.post(path).type("form").send({ _csrf: "stale-token", label: "kept label" });
+    expect(stale.status).toBe(403);
+    expect(stale.text).toContain("Nothing was changed: this form was out of date");
+    expect(stale.text).toContain('value="kept label"');
+    const minted = await alice.agent
+      .post(path)
+      .type("form")
+      .send({ _csrf: csrfFrom(stale.text), label: "kept label" });
+    expect(minted.status).toBe(201);
+  });
+
   it("someone who is not in the organisation still gets the bare 404 (the page says nothing more)", async () => {
     const eve = await signUp(server);
     const res = await eve.agent.post(`/app/orgs/${acme}/members/${bobId}/remove`).type("form").send({ _csrf: eve.csrf, confirm: "yes" });

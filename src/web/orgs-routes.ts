@@ -217,7 +217,15 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     seeOther(ctx, appPath(ctx.params.orgId!, app.id));
   });
 
-  const appPage = async (ctx: Ctx, user: PublicUser, orgId: string, appId: string, revealed: Minted | null, status = 200) => {
+  const appPage = async (
+    ctx: Ctx,
+    user: PublicUser,
+    orgId: string,
+    appId: string,
+    revealed: Minted | null,
+    status = 200,
+    formError: FormError | null = null,
+  ) => {
     const { org, app } = await actions.app(user, orgId, appId);
     await sendPage(
       ctx,
@@ -230,17 +238,26 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
         revealed,
         scopeDefinitions: config.scopeCatalogue,
         notice: typeof ctx.query.done === "string" ? ctx.query.done.slice(0, 200) : "",
+        formError,
       },
       status,
     );
   };
+
+  /** A refused app-page form: the app's page again, the message next to that form (`form` in views/org-app.ejs). */
+  const onAppPage = (form: string, target: (ctx: RoutedCtx) => string = () => "") =>
+    showErrorsOnForm(
+      form,
+      (ctx, formError, status) => appPage(ctx, requireLogin(ctx), ctx.params.orgId!, ctx.params.appId!, null, status, formError),
+      target,
+    );
 
   router.get(`${ORGS_PAGE}/:orgId/apps/:appId`, async (ctx) => {
     const user = requireLogin(ctx);
     await appPage(ctx, user, ctx.params.orgId!, ctx.params.appId!, null);
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys`, requireCsrf, async (ctx) => {
+  router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys`, onAppPage("appKey"), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const minted = await actions.mintAppKey(ctx, user, { via: "session" }, ctx.params.orgId!, ctx.params.appId!, body(ctx));
     // The only response with the raw key: rendered, never redirected or cached.
@@ -267,7 +284,7 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     await confirmAppKeyRevoke(ctx, requireLogin(ctx));
   });
 
-  router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys/:keyId/revoke`, requireCsrf, async (ctx) => {
+  router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys/:keyId/revoke`, onAppPage("appKeyRevoke", keyTarget), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     if (!confirmed(ctx)) return confirmAppKeyRevoke(ctx, user);
     const key = await actions.revokeAppKey(ctx, user, ctx.params.orgId!, ctx.params.appId!, ctx.params.keyId!);
