@@ -105,6 +105,8 @@ describe("keyward api-keys rename", () => {
     expect(await labelOf(alice.id, k.key.id)).toBe("remote after");
     expectError(await remote(["api-keys", "rename", bobsKeyId, "mine"], alice.raw), 3, /not found/);
     expect(await labelOf(bob.id, bobsKeyId)).toBe("bob root");
+    // a label the server refuses is a usage error (2), as on the server itself
+    expectError(await remote(["api-keys", "rename", k.key.id, "bad\u0007label"], alice.raw), 2, /control characters/);
     expect(await works(bob.raw)).toBe(200);
   });
 });

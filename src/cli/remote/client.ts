@@ -89,11 +89,15 @@ export async function errorText(res: Response): Promise<string> {
   return said ? `${said} (HTTP ${res.status})` : `HTTP ${res.status}`;
 }
 
-/** A CliError for a non-2xx response: 401 is an authentication failure (exit 3). */
+/**
+ * A CliError for a non-2xx response: 401 is an authentication failure and 404 not found (exit 3), a
+ * refused input (400, 422) a usage error (exit 2), as the same command says on the server.
+ */
 export async function failure(res: Response, what: string, hint = ""): Promise<CliError> {
   const text = await errorText(res);
   if (res.status === 401) return authFailure(`${what}: authentication failed: ${text}${hint ? `; ${hint}` : ""}`);
   if (res.status === 404) return CliError.notFound(`${what}: not found: ${text}`);
+  if (res.status === 400 || res.status === 422) return CliError.usage(`${what}: ${text}`);
   return new CliError(`${what}: ${text}`);
 }
 
