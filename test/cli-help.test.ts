@@ -119,3 +119,22 @@ describe("not logged in", () => {
     expectError(await keyward(["auth", "logout"], { env: fresh() }), 3, /^keyward: not logged in/);
   });
 });
+
+describe("keyward --help stays light", () => {
+  it("loads no database driver, Prisma client or web framework (they made --help ~0.5 s instead of ~0.3 s)", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const probe = `
+      import { createRequire } from "node:module";
+      const require = createRequire(import.meta.url);
+      process.argv = ["node", "keyward", "--help"];
+      process.on("exit", () => {
+        const heavy = Object.keys(require.cache).filter((k) => /node_modules\\/(better-sqlite3|@prisma|pg|koa|http-errors)\\//.test(k));
+        process.stderr.write("HEAVY " + JSON.stringify(heavy.map((k) => k.replace(/.*node_modules\\//, ""))) + "\\n");
+      });
+      await import(${JSON.stringify(path.join(root, "dist", "cli", "index.js"))});`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: root, encoding: "utf8" });
+    const line = /HEAVY (.*)/.exec(run.stderr)?.[1];
+    expect(line, run.stderr).toBeDefined();
+    expect(JSON.parse(line!)).toEqual([]);
+  });
+});

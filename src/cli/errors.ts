@@ -2,7 +2,7 @@
 import { CommanderError } from "commander";
 import { ZodError } from "zod";
 import { ConfigError } from "../config.js";
-import { KeyInputError } from "../keys/store.js";
+import { KeyInputError } from "../keys/errors.js";
 
 export const ExitCode = {
   ok: 0,

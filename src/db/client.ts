@@ -6,6 +6,7 @@ import path from "node:path";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient as SqliteClient } from "../generated/sqlite/client.js";
 import type pg from "pg";
+import { PROVIDER } from "./provider.js";
 
 export type Db = SqliteClient;
 export type Provider = "sqlite" | "postgresql";
@@ -37,12 +38,7 @@ export function sqliteFile(databaseUrl: string): string {
  */
 export const postgresDriver = (): typeof pg => createRequire(import.meta.url)("pg") as typeof pg;
 
-const PROVIDER = Symbol("keyward.provider");
-
-/** Which database a client talks to, for the few statements written in SQL (src/keys/last-used-writes.ts). */
-export function providerOfDb(db: Db): Provider {
-  return (db as Db & { [PROVIDER]?: Provider })[PROVIDER] ?? "sqlite";
-}
+export { providerOfDb } from "./provider.js";
 
 /**
  * A Prisma client for this URL. Async because the PostgreSQL client, its adapter and the `pg` driver

@@ -3,7 +3,8 @@
 // the ids of the user's own keys whose label holds the text literally (any case: SQLite's lower()
 // folds ASCII letters only, as its LIKE does), and the page query keeps those ids. Rare (labels are
 // names), so a plain scan of one user's keys, capped at MAX_MATCHES.
-import { providerOfDb, type Db } from "../db/client.js";
+import type { Db } from "../db/client.js";
+import { providerOfDb } from "../db/provider.js";
 
 /** Well under SQLite's and PostgreSQL's bound-parameter limits (the ids go back in as `IN (…)`). */
 export const MAX_MATCHES = 10_000;

@@ -1,5 +1,6 @@
 // Mint, list and get (revoke: revoke.ts). With revoke.ts and import.ts, the only code that writes key rows.
 import { z } from "zod";
+import { KeyInputError } from "./errors.js";
 import type { Db } from "../db/client.js";
 import type { Audit } from "../audit/index.js";
 import { keyMinted, keyRenamed, type KeyActing } from "../audit/key-events.js";
@@ -11,12 +12,12 @@ import { dpopJktSchema, labelSchema, resourcesSchema, scopeCatalogueError } from
 import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";
 import { worksAt } from "./audience-where.js";
-import { providerOfDb } from "../db/client.js";
+import { providerOfDb } from "../db/provider.js";
 import { isWellFormed } from "../http/well-formed.js";
 import { idsWithLabelContaining } from "./label-search.js";
 import type { Prisma } from "../generated/sqlite/client.js";
 
-export class KeyInputError extends Error {}
+export { KeyInputError };
 
 export interface MintRequest {
   userId: string;

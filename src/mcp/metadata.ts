@@ -4,13 +4,14 @@
 import { Router } from "@koa/router";
 import type { Config } from "../config.js";
 import type { KeywardState } from "../http/state.js";
+import { BUILT_IN_NAME } from "../resources/identity.js";
 import { DPOP_SIGNING_ALGS } from "../keys/dpop/proof.js";
 import { SLUG } from "../resources/identity.js";
 import type { ResourceLookup } from "../resources/lookup.js";
 
 export const MCP_PATH = "/mcp";
 export const PRM_PATH = "/.well-known/oauth-protected-resource/mcp";
-export const BUILT_IN_NAME = "Keyward MCP server";
+export { BUILT_IN_NAME };
 
 export const mcpResource = (config: Config) => `${config.baseUrl}${MCP_PATH}`;
 export const mcpResourceMetadataUrl = (config: Config) => `${config.baseUrl}${PRM_PATH}`;

@@ -4,8 +4,7 @@
 // Keys store URLs (src/keys/: RFC 8707 audiences); this turns names into URLs and URLs back into names.
 import type { ResourceLookup } from "../resources/lookup.js";
 import type { Resource } from "../resources/store.js";
-import { SLUG, slugOfUrl } from "../resources/identity.js";
-import { BUILT_IN_NAME } from "./metadata.js";
+import { BUILT_IN_NAME, SLUG, slugOfUrl } from "../resources/identity.js";
 
 /** The built-in resource's name where a slug goes. */
 export const BUILT_IN_SLUG = "mcp";

@@ -3,6 +3,8 @@
 // Keyward's own /mcp is the built-in resource: it has no slug and no upstream.
 export const GATEWAY_PREFIX = "/mcp/";
 export const BUILT_IN_PATH = "/mcp";
+/** What the built-in resource is called on consent, key pages and in its metadata (resource_name). */
+export const BUILT_IN_NAME = "Keyward MCP server";
 
 /** Lowercase letters, digits and inner hyphens, 1 to 40 characters: one path segment, the same however a URL is written. */
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
