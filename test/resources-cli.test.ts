@@ -77,6 +77,7 @@ describe("keyward resources add and list", () => {
       url: `${ISSUER}/mcp/github-issues`,
       metadataUrl: `${ISSUER}/.well-known/oauth-protected-resource/mcp/github-issues`,
       upstream: "https://example.com/mcp",
+      transport: { kind: "http", upstream: "https://example.com/mcp" },
       toolScopes: { create_issue: "mcp:write", search: "mcp:read" },
       builtIn: false,
       createdAt: expect.any(String),

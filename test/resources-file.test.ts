@@ -44,7 +44,7 @@ describe("a server started with RESOURCES_FILE", () => {
 
   it("has the file's resources, added once by Keyward (the system), before the first request", async () => {
     const list = await server.services.resources.list();
-    expect(list.map((r) => [r.slug, r.name, r.upstream, r.toolScopes])).toEqual([
+    expect(list.map((r) => [r.slug, r.name, r.transport.kind === "http" && r.transport.upstream, r.toolScopes])).toEqual([
       ["notes", "The notes server", "http://127.0.0.1:4590/notes", { notes_add: "mcp:write" }],
       ["search", "The search server", "http://127.0.0.1:4590/search", {}],
     ]);

@@ -86,6 +86,54 @@ describe("what the store refuses, in words", () => {
     await a.resources.remove("t3", BY);
   });
 
+  it("one way to serve it: exactly one of upstream, command (stdio) or external; env and cwd with a command only", async () => {
+    const { upstream: _, ...bare } = ok;
+    await refused(a.resources.add(bare, BY), /exactly one of upstream/);
+    await refused(a.resources.add({ ...ok, slug: "k1", command: ["node", "server.js"] }, BY), /exactly one of upstream/);
+    await refused(a.resources.add({ ...bare, slug: "k2", command: ["x"], external: "https://files.example.com/mcp" }, BY), /exactly one/);
+    await refused(a.resources.add({ ...ok, slug: "k3", env: { A: "1" } }, BY), /env and cwd apply to a stdio resource/);
+    await refused(a.resources.add({ ...bare, slug: "k4", command: [] }, BY), /names a program/);
+    await refused(a.resources.add({ ...bare, slug: "k5", command: ["x"], cwd: "relative/dir" }, BY), /absolute path/);
+    await refused(a.resources.add({ ...bare, slug: "k6", command: ["x"], env: { "BAD-NAME": "1" } }, BY), /environment variable name/);
+    await refused(a.resources.add({ ...bare, slug: "k7", command: ["x"], env: { KEYWARD_USER_ID: "u" } }, BY), /set by the gateway/);
+    await refused(a.resources.add({ ...bare, slug: "k8", external: "http://files.example.com/mcp" }, BY), /https:\/\//);
+    await refused(a.resources.add({ ...bare, slug: "k9", external: "https://files.example.com/mcp?x=1" }, BY), /query/);
+    expect(await a.resources.list()).toEqual([]);
+  });
+
+  it("stdio and external resources are stored as given; the audit trail names env variables, never their values", async () => {
+    const s = await a.resources.add(
+      { slug: "files", name: "Files", command: ["npx", "-y", "fs server"], env: { TOKEN: "s3cret" }, cwd: "/srv" },
+      BY,
+    );
+    expect(s.transport).toEqual({ kind: "stdio", command: ["npx", "-y", "fs server"], env: { TOKEN: "s3cret" }, cwd: "/srv" });
+    expect(s.url).toBe(`${a.config.baseUrl}/mcp/files`);
+    const x = await a.resources.add({ slug: "far", name: "Far", external: "https://Far.Example.com/mcp" }, BY);
+    expect(x.transport).toEqual({ kind: "external", url: "https://far.example.com/mcp" });
+    expect(x.url).toBe("https://far.example.com/mcp"); // the audience of its keys is the server's own URL
+    await refused(a.resources.add({ slug: "far2", name: "Far 2", external: "https://far.example.com/mcp" }, BY), /already/);
+    const details = (await a.db.auditEvent.findMany({ where: { action: "resource.added" } })).map((e) => e.details).join(" ");
+    expect(details).toContain("TOKEN");
+    expect(details).not.toContain("s3cret");
+
+    // http and stdio may replace each other; env/cwd changes keep the command
+    expect((await a.resources.update("files", { env: { TOKEN: "t2" } }, BY)).transport).toMatchObject({
+      command: ["npx", "-y", "fs server"],
+      env: { TOKEN: "t2" },
+    });
+    expect((await a.resources.update("files", { upstream: "http://127.0.0.1:9/mcp" }, BY)).transport).toEqual({
+      kind: "http",
+      upstream: "http://127.0.0.1:9/mcp",
+    });
+    await refused(a.resources.update("files", { cwd: "/tmp" }, BY), /stdio resource/);
+    // an external resource's URL is its keys' audience: it never changes, and nothing becomes or stops being external
+    await refused(a.resources.update("far", { external: "https://other.example.com/mcp" }, BY), /cannot change/);
+    await refused(a.resources.update("far", { upstream: "http://127.0.0.1:9/mcp" }, BY), /cannot change/);
+    await refused(a.resources.update("files", { external: "https://other.example.com/mcp" }, BY), /cannot change/);
+    await a.resources.remove("files", BY);
+    await a.resources.remove("far", BY);
+  });
+
   it("a slug once: a second add is refused, whatever the case or spelling of the rest", async () => {
     await a.resources.add(ok, BY);
     await refused(a.resources.add({ ...ok, name: "Other" }, BY), /"good" exists already/);
@@ -180,7 +228,10 @@ describe("the lookup sees every change at once, on this instance and the other",
     expect((await a.resources.lookup.bySlug("live"))?.name).toBe("Live");
     // held now on both; change through b, then through a
     await b.resources.update("live", { name: "Live 2", upstream: "http://127.0.0.1:10/mcp" }, BY);
-    expect(await a.resources.lookup.bySlug("live")).toMatchObject({ name: "Live 2", upstream: "http://127.0.0.1:10/mcp" });
+    expect(await a.resources.lookup.bySlug("live")).toMatchObject({
+      name: "Live 2",
+      transport: { kind: "http", upstream: "http://127.0.0.1:10/mcp" },
+    });
     expect((await b.resources.lookup.bySlug("live"))?.name).toBe("Live 2");
     await a.resources.update("live", { toolScopes: { notes_add: "notes:write" } }, BY);
     expect((await b.resources.lookup.bySlug("live"))?.toolScopes).toEqual({ notes_add: "notes:write" });

@@ -63,7 +63,12 @@ export function gateway(services: Services): Middleware<KeywardState> {
         body = read.raw;
       }
       const headers = upstreamRequestHeaders(ctx.req.headers, auth, await signer.sign(auth, resource.url));
-      const { observation } = await forward(ctx, resource, { dispatcher, headers, body, timeoutMs: upstreamTimeoutMs });
+      const upstream = resource.transport.kind === "http" ? resource.transport.upstream : "";
+      const { observation } = await forward(
+        ctx,
+        { name: resource.name, upstream },
+        { dispatcher, headers, body, timeoutMs: upstreamTimeoutMs },
+      );
       if (observation) health.note(resource.id, observation);
     } finally {
       if (ctx.respond !== false) release(); // a streamed answer releases its slot when it closes
@@ -74,7 +79,8 @@ export function gateway(services: Services): Middleware<KeywardState> {
     if (!isGatewayPath(ctx.path)) return next();
     const slug = slugOfPath(ctx.path);
     const resource = slug === undefined ? undefined : await services.resources.lookup.bySlug(slug);
-    if (!resource) throw notFound();
+    // An external resource is served by its own server; Keyward answers for it as for no resource at all.
+    if (!resource || resource.transport.kind !== "http") throw notFound();
     if (!METHODS.has(ctx.method)) throw methodNotAllowed();
     const metadata = resourceMetadataUrl(base, resource.slug);
     resourceOf.set(ctx, { resource, metadata });

@@ -6,7 +6,8 @@
 // resource another one added a moment ago is compared and updated like any other.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { resourceInputSchema } from "./input.js";
+import { resourceInputSchema, type ResourceChange } from "./input.js";
+import type { Transport } from "./transport.js";
 import { ResourceInputError, type Resource, type ResourceActing, type ResourceStore } from "./store.js";
 
 export const MAX_FILE_RESOURCES = 1000;
@@ -80,7 +81,7 @@ export function readResourcesFile(file: string, scopes: readonly string[]): Decl
   }
 }
 
-type Field = "name" | "upstream" | "toolScopes";
+type Field = "name" | "transport" | "toolScopes";
 
 export interface ResourcesPlan {
   add: DeclaredResource[];
@@ -95,11 +96,29 @@ const sameMap = (a: Readonly<Record<string, string>>, b: Readonly<Record<string,
   return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 };
 
+/** Whether the declaration names the transport the resource has (input.ts has checked it names exactly one). */
+function sameTransport(t: Transport, d: DeclaredResource): boolean {
+  switch (t.kind) {
+    case "http":
+      return d.upstream === t.upstream;
+    case "external":
+      return d.external === t.url;
+    case "stdio":
+      return (
+        d.command !== undefined &&
+        d.command.length === t.command.length &&
+        d.command.every((part, i) => part === t.command[i]) &&
+        sameMap(d.env ?? {}, t.env) &&
+        (d.cwd ?? null) === t.cwd
+      );
+  }
+}
+
 /** What differs between a stored resource and its declaration; empty when they match. */
 export function changedFields(stored: Resource, declared: DeclaredResource): Field[] {
   const changed: Field[] = [];
   if (stored.name !== declared.name) changed.push("name");
-  if (stored.upstream !== declared.upstream) changed.push("upstream");
+  if (!sameTransport(stored.transport, declared)) changed.push("transport");
   if (!sameMap(stored.toolScopes, declared.toolScopes)) changed.push("toolScopes");
   return changed;
 }
@@ -128,7 +147,17 @@ export interface AppliedResources {
   notInFile: string[];
 }
 
-const changeOf = (d: DeclaredResource, changed: readonly Field[]) => Object.fromEntries(changed.map((f) => [f, d[f]]));
+const changeOf = (d: DeclaredResource, changed: readonly Field[]): ResourceChange => ({
+  ...(changed.includes("name") ? { name: d.name } : {}),
+  ...(changed.includes("toolScopes") ? { toolScopes: d.toolScopes } : {}),
+  ...(changed.includes("transport")
+    ? d.command
+      ? { command: d.command, env: d.env ?? {}, cwd: d.cwd ?? null }
+      : d.external
+        ? { external: d.external }
+        : { upstream: d.upstream }
+    : {}),
+});
 
 /** Brings the stored resources in line with the declarations (see the header); returns what it did. */
 export async function applyResources(

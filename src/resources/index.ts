@@ -11,6 +11,7 @@ import { createResourceLookup } from "./lookup.js";
 export * from "./identity.js";
 export { ResourceInputError, ResourceNotFoundError, type Resource, type ResourceActing, type ResourceHealthView } from "./store.js";
 export { parseToolScope, type ResourceInput, type ResourceChange } from "./input.js";
+export type { Transport, TransportKind } from "./transport.js";
 export type { ResourceLookup } from "./lookup.js";
 
 export function createResources(

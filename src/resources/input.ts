@@ -50,25 +50,96 @@ export const toolScopesSchema = z
   })
   .refine((m) => Object.keys(m).length <= MAX_TOOL_SCOPES, `At most ${MAX_TOOL_SCOPES} tool scopes`);
 
+/** stdio: the program and its arguments, as a list (no shell: nothing is expanded or interpreted). */
+export const commandSchema = z
+  .array(z.string().min(1, "A command's parts must not be empty").max(4000, "A command's part is at most 4000 characters"))
+  .min(1, 'A command names a program to run, e.g. ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/files"]')
+  .max(64, "A command has at most 64 parts")
+  .refine((parts) => parts.every((p) => !p.includes("\0")), "A command must not contain NUL characters");
+
+/** stdio: extra environment variables for the program (names as POSIX shells accept them). */
+export const envSchema = z
+  .record(z.string(), z.string().max(8000, "An environment value is at most 8000 characters"))
+  .superRefine((m, ctx) => {
+    for (const [name, value] of Object.entries(m)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name))
+        ctx.addIssue({ code: "custom", path: [name], message: `Not an environment variable name: ${JSON.stringify(name.slice(0, 140))}` });
+      else if (/^KEYWARD_/i.test(name))
+        ctx.addIssue({ code: "custom", path: [name], message: `KEYWARD_* variables are set by the gateway itself (got ${name})` });
+      if (value.includes("\0"))
+        ctx.addIssue({ code: "custom", path: [name], message: "An environment value must not contain NUL characters" });
+    }
+  })
+  .refine((m) => Object.keys(m).length <= 100, "At most 100 environment variables");
+
+/** stdio: the program's working directory, an absolute path. */
+export const cwdSchema = z
+  .string()
+  .max(4000, "A working directory is at most 4000 characters")
+  .refine((s) => s.startsWith("/") && !s.includes("\0"), "The working directory must be an absolute path, e.g. /srv/mcp");
+
+/**
+ * external: the separate resource server's public URL, the audience its keys are bound to. https, or
+ * http on a loopback address (a server on the same machine); no credentials, query or fragment.
+ */
+export const externalSchema = z
+  .string()
+  .max(2000, "A resource server URL is at most 2000 characters")
+  .refine((s) => URL.canParse(s), "The resource server's URL must be an absolute https URL, e.g. https://files.example.com/mcp")
+  .transform((s) => new URL(s))
+  .refine(
+    (u) => u.protocol === "https:" || (u.protocol === "http:" && /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(u.hostname)),
+    "The resource server's URL must be https:// (http:// only on a loopback address)",
+  )
+  .refine(
+    (u) => !u.username && !u.password && !u.search && !u.hash,
+    "The resource server's URL must not carry credentials, a ?query or a #fragment",
+  )
+  .transform((u) => u.href);
+
+const TRANSPORTS = ["upstream", "command", "external"] as const;
+const oneTransport = (r: { upstream?: unknown; command?: unknown; external?: unknown }) =>
+  TRANSPORTS.filter((t) => r[t] !== undefined).length === 1;
+const ONE_TRANSPORT =
+  "A resource is served one way: give exactly one of upstream (an HTTP MCP server), command (a stdio MCP server) or external (a separate resource server)";
+const stdioOnly = (r: { command?: unknown; env?: unknown; cwd?: unknown }) =>
+  r.command !== undefined || (r.env === undefined && r.cwd === undefined);
+const STDIO_ONLY = "env and cwd apply to a stdio resource (one with a command) only";
+
 export const resourceInputSchema = z
   .object({
     slug: slugSchema,
     name: nameSchema,
-    upstream: upstreamSchema,
+    upstream: upstreamSchema.optional(),
+    command: commandSchema.optional(),
+    env: envSchema.optional(),
+    cwd: cwdSchema.optional(),
+    external: externalSchema.optional(),
     toolScopes: toolScopesSchema.default({}),
   })
-  .strict();
+  .strict()
+  .refine(oneTransport, ONE_TRANSPORT)
+  .refine(stdioOnly, STDIO_ONLY);
 
 export type ResourceInput = z.input<typeof resourceInputSchema>;
 
 export const resourceChangeSchema = z
   .object({
     name: nameSchema.optional(),
+    /** Serves the resource from this HTTP upstream (from now on: it may have been stdio). */
     upstream: upstreamSchema.optional(),
+    /** Serves the resource by starting this stdio program (from now on: it may have been http). */
+    command: commandSchema.optional(),
+    /** stdio: replaces the whole map. */
+    env: envSchema.optional(),
+    cwd: cwdSchema.nullable().optional(),
+    /** external: cannot change (it is the audience of the resource's keys): remove and add instead. */
+    external: externalSchema.optional(),
     /** Replaces the whole map. */
     toolScopes: toolScopesSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => TRANSPORTS.filter((t) => c[t] !== undefined).length <= 1, ONE_TRANSPORT);
 
 export type ResourceChange = z.input<typeof resourceChangeSchema>;
 

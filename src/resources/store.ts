@@ -8,15 +8,17 @@ import type { Audit, AuditInput } from "../audit/index.js";
 import type { Keys } from "../keys/index.js";
 import type { Resource as ResourceRow } from "../generated/sqlite/client.js";
 import { resourceUrl } from "./identity.js";
+import { stringMap, transportColumns, transportOf, type Transport } from "./transport.js";
 import { firstProblem, resourceChangeSchema, resourceInputSchema, type ResourceChange, type ResourceInput } from "./input.js";
 
 export interface Resource {
   id: string;
   slug: string;
   name: string;
-  /** `<ISSUER>/mcp/<slug>`: the RFC 8707 identifier keys are bound to. */
+  /** The RFC 8707 identifier keys are bound to: `<ISSUER>/mcp/<slug>`, or an external server's own URL. */
   url: string;
-  upstream: string;
+  /** How it is served (src/resources/transport.ts). */
+  transport: Transport;
   /** Tool → the scope a tools/call of it needs. */
   toolScopes: Readonly<Record<string, string>>;
   createdAt: string;
@@ -47,23 +49,12 @@ export function toResource(row: ResourceRow, baseUrl: string): Resource {
     id: row.id,
     slug: row.slug,
     name: row.name,
-    url: resourceUrl(baseUrl, row.slug),
-    upstream: row.upstream,
-    toolScopes: Object.freeze(parseToolScopes(row.toolScopes)),
+    url: row.external ?? resourceUrl(baseUrl, row.slug),
+    transport: transportOf(row),
+    toolScopes: Object.freeze(stringMap(row.toolScopes)),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
-}
-
-/** The stored JSON; anything else (a hand-edited row) counts as no tool scopes rather than a crash. */
-function parseToolScopes(json: string): Record<string, string> {
-  try {
-    const value: unknown = JSON.parse(json);
-    if (!value || typeof value !== "object" || Array.isArray(value)) return {};
-    return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string"));
-  } catch {
-    return {};
-  }
 }
 
 export function createResourceStore(db: Db, options: { baseUrl: string; scopes: readonly string[]; audit: Audit; keys: Keys }) {
@@ -108,16 +99,19 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
     async add(input: ResourceInput, by: ResourceActing): Promise<Resource> {
       const parsed = resourceInputSchema.safeParse(input);
       if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
-      const { slug, name, upstream, toolScopes } = parsed.data;
+      const { slug, name, toolScopes } = parsed.data;
       checkScopes(toolScopes);
       if (await db.resource.findUnique({ where: { slug } }))
         throw new ResourceInputError(`A resource "${slug}" exists already: change it with \`keyward resources update ${slug}\``);
+      const transport = transportOfInput(parsed.data);
+      if (transport.kind === "external" && (await db.resource.findUnique({ where: { external: transport.url } })))
+        throw new ResourceInputError(`Another resource is the resource server at ${transport.url} already`);
       const added = await db.$transaction(async (tx) => {
         const row = await tx.resource.create({
-          data: { id: `res_${randomBase62(20)}`, slug, name, upstream, toolScopes: JSON.stringify(toolScopes) },
+          data: { id: `res_${randomBase62(20)}`, slug, name, ...transportColumns(transport), toolScopes: JSON.stringify(toolScopes) },
         });
         const created = view(row);
-        await audit.record(event("resource.added", created, by, { upstream }), tx);
+        await audit.record(event("resource.added", created, by, transportDetails(transport)), tx);
         return created;
       });
       await announceCommitted(db); // (a new slug was never held; announced anyway, so "added" means "served everywhere")
@@ -130,9 +124,10 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
       if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
       checkScopes(parsed.data.toolScopes);
       const before = await get(slug);
+      const transport = changedTransport(before.transport, parsed.data);
       const data = {
         ...(parsed.data.name !== undefined ? { name: parsed.data.name } : {}),
-        ...(parsed.data.upstream !== undefined ? { upstream: parsed.data.upstream } : {}),
+        ...(transport ? changedColumns(before.transport, transport) : {}),
         ...(parsed.data.toolScopes !== undefined ? { toolScopes: JSON.stringify(parsed.data.toolScopes) } : {}),
       };
       if (Object.keys(data).length === 0) return before;
@@ -181,3 +176,62 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
 }
 
 export type ResourceStore = ReturnType<typeof createResourceStore>;
+
+type ParsedInput = { upstream?: string; command?: string[]; env?: Record<string, string>; cwd?: string; external?: string };
+
+/** The transport an add names (input.ts has checked that it names exactly one). */
+function transportOfInput(input: ParsedInput): Transport {
+  if (input.command) return { kind: "stdio", command: input.command, env: input.env ?? {}, cwd: input.cwd ?? null };
+  if (input.external) return { kind: "external", url: input.external };
+  return { kind: "http", upstream: input.upstream! };
+}
+
+/**
+ * The transport after a change, or undefined when the change leaves it alone. http and stdio may
+ * replace each other (the URL and the keys stay); an external resource's URL is its keys' audience,
+ * so it never changes, and no resource becomes or stops being external: remove it and add it again.
+ */
+function changedTransport(before: Transport, change: Omit<ParsedInput, "cwd"> & { cwd?: string | null }): Transport | undefined {
+  if (change.external !== undefined || (before.kind === "external" && (change.upstream !== undefined || change.command !== undefined))) {
+    if (before.kind === "external" && change.external === before.url) return undefined;
+    throw new ResourceInputError(
+      "A resource server's URL is the audience of its keys: it cannot change, and a resource cannot become or stop being one. Remove the resource and add it again",
+    );
+  }
+  if (change.upstream !== undefined) {
+    if (change.env !== undefined || change.cwd !== undefined)
+      throw new ResourceInputError("env and cwd apply to a stdio resource (one with a command) only");
+    return { kind: "http", upstream: change.upstream };
+  }
+  if (change.command !== undefined || change.env !== undefined || change.cwd !== undefined) {
+    const was = before.kind === "stdio" ? before : undefined;
+    const command = change.command ?? was?.command;
+    if (!command) throw new ResourceInputError("env and cwd apply to a stdio resource (one with a command) only");
+    return {
+      kind: "stdio",
+      command,
+      env: change.env ?? was?.env ?? {},
+      cwd: change.cwd === undefined ? (was?.cwd ?? null) : change.cwd,
+    };
+  }
+  return undefined;
+}
+
+/** The columns a transport change writes: only those that differ, so an unchanged resource is not written at all. */
+function changedColumns(before: Transport, after: Transport): Partial<ReturnType<typeof transportColumns>> {
+  const old = transportColumns(before);
+  const now = transportColumns(after);
+  return Object.fromEntries(Object.entries(now).filter(([k, v]) => old[k as keyof typeof old] !== v));
+}
+
+/** What the audit trail records of a transport: where it points, never an environment value (it may hold a token). */
+function transportDetails(t: Transport): Record<string, string> {
+  switch (t.kind) {
+    case "http":
+      return { upstream: t.upstream };
+    case "stdio":
+      return { command: t.command.join(" "), ...(Object.keys(t.env).length ? { env: Object.keys(t.env).join(" ") } : {}) };
+    case "external":
+      return { external: t.url };
+  }
+}

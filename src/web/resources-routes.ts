@@ -8,6 +8,7 @@ import type { Services } from "../services.js";
 import type { KeywardState } from "../http/state.js";
 import type { MemberKeyView } from "../keys/index.js";
 import { resourceMetadataUrl, type ResourceHealthView } from "../resources/index.js";
+import { transportJson, transportText } from "../resources/transport.js";
 import { canAdminister } from "../orgs/roles.js";
 import { allHostSnippets, resourceTarget, type HostSnippet } from "../mcp/host-configs.js";
 import { BUILT_IN_NAME, mcpResourceMetadataUrl } from "../mcp/metadata.js";
@@ -95,7 +96,7 @@ export function resourcesRoutes(services: Services): Router<KeywardState> {
         metadataUrl: resourceMetadataUrl(config.baseUrl, r.slug),
         builtIn: false,
         snippets: allHostSnippets(config.baseUrl, resourceTarget(r)),
-        upstream: isAdmin ? r.upstream : null,
+        upstream: isAdmin ? transportText(transportJson(r.transport)) : null,
         health: isAdmin ? await services.resources.health(r.id) : null,
         holders: isAdmin ? keyHolders(r.url, orgKeys) : null,
       });

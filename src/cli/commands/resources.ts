@@ -10,6 +10,7 @@ import { formatTable, note, out, printJson } from "../io.js";
 import { parseToolScope } from "../../resources/input.js";
 import { BUILT_IN_PATH, builtInResourceUrl, resourceMetadataUrl } from "../../resources/identity.js";
 import type { Resource, ResourceActing, ResourceChange, ResourceHealthView } from "../../resources/index.js";
+import { transportJson, transportText, type TransportJson } from "../../resources/transport.js";
 import type { Services } from "../../services.js";
 
 /** The CLI runs on the server with database access: the operator acts. */
@@ -59,8 +60,10 @@ export interface ResourceJson {
   url: string;
   /** RFC 9728 metadata URL (the 401 challenge names it). */
   metadataUrl: string;
-  /** Null for the built-in resource (Keyward's own tools). */
+  /** Null for the built-in resource (Keyward's own tools) and for stdio and external resources. */
   upstream: string | null;
+  /** How it is served; null for the built-in resource. */
+  transport: TransportJson | null;
   toolScopes: Record<string, string>;
   builtIn: boolean;
   createdAt: string | null;
@@ -74,7 +77,8 @@ function toJson(r: Resource, baseUrl: string): ResourceJson {
     name: r.name,
     url: r.url,
     metadataUrl: resourceMetadataUrl(baseUrl, r.slug),
-    upstream: r.upstream,
+    upstream: r.transport.kind === "http" ? r.transport.upstream : null,
+    transport: transportJson(r.transport),
     toolScopes: { ...r.toolScopes },
     builtIn: false,
     createdAt: r.createdAt,
@@ -92,6 +96,7 @@ async function builtInJson(baseUrl: string): Promise<ResourceJson> {
     url,
     metadataUrl: `${baseUrl}/.well-known/oauth-protected-resource${BUILT_IN_PATH}`,
     upstream: null,
+    transport: null,
     toolScopes: { ...TOOL_SCOPES },
     builtIn: true,
     createdAt: null,
@@ -122,7 +127,7 @@ function details(r: ResourceJson): string[] {
     `name:        ${r.name}`,
     `url:         ${r.url}`,
     `metadata:    ${r.metadataUrl}`,
-    `upstream:    ${r.upstream ?? "(Keyward's own tools)"}`,
+    `served by:   ${r.transport ? transportText(r.transport) : "(Keyward's own tools)"}`,
     `tool scopes: ${toolScopesText(r.toolScopes)}`,
   ];
 }
@@ -153,7 +158,7 @@ interface JsonOption {
 
 interface AddOptions extends JsonOption {
   name: string;
-  upstream: string;
+  upstream?: string;
   toolScope?: string[];
 }
 
@@ -184,7 +189,7 @@ export function registerResources(program: Command): void {
     .description("protect an MCP server: it is served at <ISSUER>/mcp/<slug> from the next request on, on every instance")
     .argument("<slug>", "the last path segment of its URL: lowercase letters, digits, inner hyphens (e.g. notes)")
     .requiredOption("--name <name>", 'its display name, e.g. "Team notes" (consent page, key list)')
-    .requiredOption("--upstream <url>", "where the MCP server listens, e.g. http://127.0.0.1:8080/mcp")
+    .option("--upstream <url>", "where the MCP server listens, e.g. http://127.0.0.1:8080/mcp")
     .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect)
     .option("--json", "print the resource as JSON")
     .action(async (slug: string, options: AddOptions, cmd: Command) => {
@@ -212,7 +217,13 @@ export function registerResources(program: Command): void {
       out(
         formatTable(
           ["SLUG", "NAME", "URL", "UPSTREAM", "TOOL SCOPES"],
-          rows.map((r) => [r.slug ?? "(built-in)", r.name, r.url, r.upstream ?? "-", toolScopesText(r.toolScopes)]),
+          rows.map((r) => [
+            r.slug ?? "(built-in)",
+            r.name,
+            r.url,
+            r.transport ? transportText(r.transport) : "-",
+            toolScopesText(r.toolScopes),
+          ]),
         ),
       );
     });
