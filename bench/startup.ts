@@ -2,14 +2,18 @@
 // TypeScript through tsx (how `npm start`, Docker and the CLI ran before the build existed).
 //   ready     from spawning the process to the first 200 from /readyz, SQLite: the first start (an
 //             empty file: migrations run) and a restart on the migrated file (the common case)
-//   idle RSS  resident memory of the whole process tree 3 s after ready (npm and tsx add processes)
+//   idle RSS  resident memory STARTUP_IDLE_SECONDS (default 10) after ready, with no request at all: of
+//             the server (the node process at the bottom of the tree) and of the whole tree (npm and tsx
+//             add processes of their own)
 //   --help    `keyward --help`, spawn to exit
 // Each variant runs STARTUP_RUNS times (default 5), variants taking turns; medians, with min–max.
 // STARTUP_VARIANTS=compiled keeps only the variants whose name contains that text (skip the slow tsx ones).
-// Markdown on stdout (docs/performance.md quotes it).
+// Other commands instead of the variants, compared the same way: after `--`, separated by `--`, e.g.
+//   npm run bench:startup -- -- node dist/main.js -- env MALLOC_ARENA_MAX=2 node dist/main.js
+// Markdown on stdout (docs/performance.md quotes it). Linux only (/proc).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBuilt } from "../scripts/build.mjs";
@@ -17,6 +21,7 @@ import { freePort } from "../test/support/processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const runs = Number(process.env.STARTUP_RUNS ?? 5);
+const idleMs = Number(process.env.STARTUP_IDLE_SECONDS ?? 10) * 1000;
 const t0 = performance.now();
 const trace = (what: string) =>
   process.env.STARTUP_TRACE && process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)} s ${what}\n`);
@@ -52,23 +57,31 @@ const allVariants: Variant[] = [
       ]
     : []),
 ];
-const variants = allVariants.filter((v) => v.name.includes(process.env.STARTUP_VARIANTS ?? ""));
+/** Commands given after `--` (each one after its own `--`), replacing the built-in variants. */
+function commandsOf(argv: readonly string[]): Variant[] {
+  const commands: string[][] = [];
+  for (const word of argv.slice(argv.indexOf("--"))) {
+    if (word === "--") commands.push([]);
+    else commands.at(-1)!.push(word);
+  }
+  return commands.filter((c) => c.length).map((c) => ({ name: `\`${c.join(" ")}\``, server: c, help: undefined }));
+}
+const given = process.argv.includes("--") ? commandsOf(process.argv) : [];
+const variants = given.length ? given : allVariants.filter((v) => v.name.includes(process.env.STARTUP_VARIANTS ?? ""));
 
-/** Resident set of a process and all its descendants, in MB (Linux /proc). */
-function treeRss(pid: number): number {
-  let kb = 0;
-  const visit = (p: number) => {
-    try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
-      for (const task of readdirSync(`/proc/${p}/task`)) {
-        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, "utf8").split(" ").filter(Boolean)) visit(Number(child));
-      }
-    } catch {
-      /* exited meanwhile */
-    }
-  };
-  visit(pid);
-  return kb / 1024;
+const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+const childrenOf = (pid: number) =>
+  readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number),
+  );
+/** The process tree under pid: [pid, ...descendants]. */
+const tree = (pid: number): number[] => [pid, ...childrenOf(pid).flatMap(tree)];
+
+/** Resident memory in MB of the server (the last process without children) and of the whole tree under pid. */
+function idleRss(pid: number): { serverMb: number; treeMb: number } {
+  const pids = tree(pid);
+  const server = pids.filter((p) => childrenOf(p).length === 0).at(-1) ?? pid;
+  return { serverMb: rssKb(server) / 1024, treeMb: pids.reduce((kb, p) => kb + rssKb(p), 0) / 1024 };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -84,7 +97,11 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** Starts the server command on `file`; ms until /readyz answers 200, and the tree's RSS once idle. */
-async function startOnce(command: string[], file: string, measureRss: boolean): Promise<{ readyMs: number; rssMb?: number }> {
+async function startOnce(
+  command: string[],
+  file: string,
+  measureRss: boolean,
+): Promise<{ readyMs: number; rss?: { serverMb: number; treeMb: number } }> {
   const port = await freePort();
   const started = performance.now();
   trace(`start ${command.slice(1).join(" ")}`);
@@ -116,8 +133,8 @@ async function startOnce(command: string[], file: string, measureRss: boolean): 
     }
     const readyMs = performance.now() - started;
     if (!measureRss) return { readyMs };
-    await new Promise((r) => setTimeout(r, 3000));
-    return { readyMs, rssMb: treeRss(child.pid!) };
+    await new Promise((r) => setTimeout(r, idleMs));
+    return { readyMs, rss: idleRss(child.pid!) };
   } finally {
     await stop(child);
   }
@@ -139,7 +156,13 @@ const fmt = (xs: number[], unit: string, digits = 0) =>
   xs.length ? `${median(xs).toFixed(digits)} ${unit} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : "–";
 
 ensureBuilt();
-const results = variants.map(() => ({ first: [] as number[], restart: [] as number[], rss: [] as number[], help: [] as number[] }));
+const results = variants.map(() => ({
+  first: [] as number[],
+  restart: [] as number[],
+  server: [] as number[],
+  tree: [] as number[],
+  help: [] as number[],
+}));
 for (let run = 0; run < runs; run++) {
   for (const [i, v] of variants.entries()) {
     const r = results[i]!;
@@ -150,7 +173,8 @@ for (let run = 0; run < runs; run++) {
         r.first.push((await startOnce(v.server, file, false)).readyMs);
         const again = await startOnce(v.server, file, true);
         r.restart.push(again.readyMs);
-        r.rss.push(again.rssMb!);
+        r.server.push(again.rss!.serverMb);
+        r.tree.push(again.rss!.treeMb);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -161,11 +185,16 @@ for (let run = 0; run < runs; run++) {
 }
 
 console.log(
-  `Startup, ${runs} runs per variant, median (min–max); node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${new Date().toISOString().slice(0, 10)}\n`,
+  `Startup, ${runs} runs per variant, median (min–max), RSS ${idleMs / 1000} s after ready; node ${process.version}, ` +
+    `${cpus().length} × ${cpus()[0]?.model ?? "?"}, load ${loadavg()[0]!.toFixed(2)}, ${new Date().toISOString().slice(0, 10)}\n`,
 );
-console.log("| Variant | Ready, first start (migrates) | Ready, restart | Idle RSS (process tree) | `keyward --help` |");
-console.log("|---|---|---|---|---|");
+console.log(
+  "| Variant | Ready, first start (migrates) | Ready, restart | Idle RSS (server) | Idle RSS (process tree) | `keyward --help` |",
+);
+console.log("|---|---|---|---|---|---|");
 for (const [i, v] of variants.entries()) {
   const r = results[i]!;
-  console.log(`| ${v.name} | ${fmt(r.first, "ms")} | ${fmt(r.restart, "ms")} | ${fmt(r.rss, "MB")} | ${fmt(r.help, "ms")} |`);
+  console.log(
+    `| ${v.name} | ${fmt(r.first, "ms")} | ${fmt(r.restart, "ms")} | ${fmt(r.server, "MB")} | ${fmt(r.tree, "MB")} | ${fmt(r.help, "ms")} |`,
+  );
 }
