@@ -36,8 +36,8 @@ export async function readAllStdin(): Promise<string> {
     .replace(/\r?\n$/, "");
 }
 
-/** Asks on stderr without echoing what is typed. Ctrl-C or Ctrl-D cancels. */
-export async function promptHidden(question: string): Promise<string> {
+/** Asks on stderr and returns the answer; `hidden`: without echoing what is typed. Ctrl-C or Ctrl-D cancels (exit 130). */
+export async function ask(question: string, options: { hidden?: boolean } = {}): Promise<string> {
   let muted = false;
   const output = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
@@ -57,13 +57,18 @@ export async function promptHidden(question: string): Promise<string> {
         answered = true;
         resolve(answer);
       });
-      muted = true;
+      muted = options.hidden === true;
     });
   } finally {
     rl.close();
-    process.stderr.write("\n");
+    if (options.hidden) process.stderr.write("\n"); // the Enter that was not echoed
   }
 }
+
+export const promptHidden = (question: string): Promise<string> => ask(question, { hidden: true });
+
+/** Asks a yes/no question on stderr; true for y / yes. */
+export const confirm = async (question: string): Promise<boolean> => /^y(es)?$/i.test((await ask(question)).trim());
 
 export type PasswordSource = "stdin" | "prompt";
 

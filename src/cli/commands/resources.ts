@@ -2,11 +2,10 @@
 // gateway at <ISSUER>/mcp/<slug> (docs/gateway.md). Not to be confused with `keyward resource-servers`,
 // the confidential clients that may introspect and revoke keys. Server-side, like `api-keys --user`:
 // they work on this machine's database, and every running instance sees a change on its next request.
-import readline from "node:readline";
 import type { Command } from "commander";
-import { CliError, ExitCode } from "../errors.js";
+import { CliError } from "../errors.js";
 import { withServices } from "../context.js";
-import { formatTable, note, out, printJson } from "../io.js";
+import { confirm, formatTable, note, out, printJson } from "../io.js";
 import { parseToolScope } from "../../resources/input.js";
 import { BUILT_IN_PATH, builtInResourceUrl, resourceMetadataUrl } from "../../resources/identity.js";
 import type { Resource, ResourceActing, ResourceChange, ResourceHealthView } from "../../resources/index.js";
@@ -130,26 +129,6 @@ function details(r: ResourceJson): string[] {
     `served by:   ${r.transport ? transportText(r.transport) : "(Keyward's own tools)"}`,
     `tool scopes: ${toolScopesText(r.toolScopes)}`,
   ];
-}
-
-/** Asks on stderr; true for y / yes. Ctrl-C or Ctrl-D cancels (exit 130). */
-async function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  try {
-    return await new Promise<boolean>((resolve, reject) => {
-      let answered = false;
-      rl.on("SIGINT", () => rl.close());
-      rl.on("close", () => {
-        if (!answered) reject(new CliError("cancelled", ExitCode.interrupted));
-      });
-      rl.question(question, (answer) => {
-        answered = true;
-        resolve(/^y(es)?$/i.test(answer.trim()));
-      });
-    });
-  } finally {
-    rl.close();
-  }
 }
 
 interface JsonOption {
