@@ -6,7 +6,14 @@
 // machine's speed changes from one second to the next. Three numbers, each against its target
 // (issue 24): tools/list throughput through the gateway ≥ 90 % of direct (10 connections), p99 added
 // ≤ 1 ms (one connection), and time to the first SSE event of a long-running tool added ≤ 1 ms.
+// --pin gives Keyward a CPU of its own (Linux taskset): the benchmark, its load generator and the
+// upstream on CPU 0, Keyward on CPU 1, so both sides run the load generator and the upstream on the
+// same CPU and the gateway's work is not taken from them — a deployment where the gateway has its own
+// core. Without it, on a machine with fewer than four cores the three processes share the CPUs and
+// the throughput ratio measures how CPU is shared rather than what the gateway adds.
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { startInstance, stopAll } from "./servers.js";
@@ -25,6 +32,7 @@ const HELP = `npm run bench -- --gateway [options]
   --connections <n>      connections of the throughput runs (default 10)
   --first-events <n>     long-running tool calls per side for the time to the first SSE event (default 60)
   --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
+  --pin                  Keyward on CPU 1, everything else on CPU 0 (taskset; the load generator sleeps when idle)
   --out <file>           also write the Markdown report there`;
 
 interface Options {
@@ -34,6 +42,7 @@ interface Options {
   connections: number;
   firstEvents: number;
   pgUrl: string;
+  pin: boolean;
   out?: string;
 }
 
@@ -50,6 +59,7 @@ function options(argv: string[]): Options {
       "first-events": { type: "string" },
       "pg-url": { type: "string" },
       out: { type: "string" },
+      pin: { type: "boolean" },
     },
   });
   if (values.help) {
@@ -71,6 +81,7 @@ function options(argv: string[]): Options {
     firstEvents: Math.round(num(values["first-events"], "first-events", 60)),
     pgUrl: values["pg-url"] ?? process.env.BENCH_PG_URL ?? DEFAULT_PG_ADMIN_URL,
     out: values.out,
+    pin: values.pin === true,
   };
 }
 
@@ -114,6 +125,14 @@ interface Side {
 
 const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
 
+/** Runs `taskset` (util-linux) with these arguments; a failure names what to do instead. */
+function taskset(args: string[]): void {
+  const run = spawnSync("taskset", args, { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`taskset ${args.join(" ")} failed (${run.error?.message ?? run.stderr.trim()}): run without --pin`);
+}
+
+let pinned = false;
+
 function load(side: Side, connections: number, duration: number): Promise<LoadResult> {
   return runLoad({
     url: side.base,
@@ -130,7 +149,8 @@ function load(side: Side, connections: number, duration: number): Promise<LoadRe
     keys: side.key ? [side.key] : undefined,
     connections,
     duration,
-    awake: true,
+    // Pinned, the load generator shares CPU 0 with the upstream: polling, it would take that CPU from it.
+    awake: !pinned,
   });
 }
 
@@ -189,6 +209,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     db = await createBenchDatabase(backend, cfg.pgUrl);
     upstream = await startEverything();
     const instance = await startInstance({ DATABASE_URL: db.url }, undefined, false);
+    if (cfg.pin) taskset(["-a", "-p", "-c", "1", String(instance.child.pid)]); // every thread, the ones it starts later too
     log(`${backend}: Keyward on ${instance.url}, server-everything on ${upstream.url}`);
     const now = backend === "sqlite" ? new Date().toISOString() : new Date();
     await db.query(
@@ -270,6 +291,9 @@ function render(cfg: Options, results: BackendResult[]): string {
     ``,
     `${new Date().toISOString()}; ${cfg.rounds} rounds of ${cfg.roundSeconds} s per side, ${cfg.connections} connections for throughput, 1 for latency; ${cfg.firstEvents} long-running calls per side for the first SSE event.`,
     `Upstream: @modelcontextprotocol/server-everything (Streamable HTTP, stateful); tools/list with a session; the gateway verifies a real portal key on every request.`,
+    cfg.pin
+      ? `Pinned (--pin): Keyward on CPU 1; the benchmark, its load generator (sleeping when idle) and the upstream on CPU 0. Load average at the end ${loadavg()[0]!.toFixed(2)}.`
+      : `Not pinned: the load generator (polling, never sleeping), the upstream and Keyward share ${cpus().length} CPUs. Load average at the end ${loadavg()[0]!.toFixed(2)}.`,
     ``,
     `| backend | tools/list req/s direct | via gateway | gateway ÷ direct (median, interval) | p99 added (median) | first SSE event direct | via gateway | added (median) | target met |`,
     `|---|---|---|---|---|---|---|---|---|`,
@@ -294,6 +318,11 @@ export async function gatewayMain(argv: string[]): Promise<void> {
   if (cfg.backends.includes("postgresql")) {
     const problem = await postgresReachable(cfg.pgUrl);
     if (problem) throw new Error(`PostgreSQL is not reachable at ${cfg.pgUrl}: ${problem} (or pass --backends sqlite)`);
+  }
+  if (cfg.pin) {
+    if (cpus().length < 2) throw new Error("--pin needs two CPUs");
+    taskset(["-a", "-p", "-c", "0", String(process.pid)]); // the upstream and the load workers started from here inherit it
+    pinned = true;
   }
   const results: BackendResult[] = [];
   try {
