@@ -1,6 +1,7 @@
 // What an operator may say about a resource: validated the same way by the CLI, RESOURCES_FILE and
 // any page, with messages in words.
 import { z } from "zod";
+import { rateLimitSchema } from "../keys/limits/input.js";
 import { SLUG } from "./identity.js";
 
 export const MAX_TOOL_SCOPES = 200;
@@ -56,6 +57,8 @@ export const resourceInputSchema = z
     name: nameSchema,
     upstream: upstreamSchema,
     toolScopes: toolScopesSchema.default({}),
+    /** Requests per minute each key may send to this resource (issue 28); null or absent: no limit. */
+    keyRateLimit: rateLimitSchema.nullable().optional(),
   })
   .strict();
 
@@ -67,6 +70,8 @@ export const resourceChangeSchema = z
     upstream: upstreamSchema.optional(),
     /** Replaces the whole map. */
     toolScopes: toolScopesSchema.optional(),
+    /** null removes the limit. */
+    keyRateLimit: rateLimitSchema.nullable().optional(),
   })
   .strict();
 

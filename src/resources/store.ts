@@ -19,6 +19,8 @@ export interface Resource {
   upstream: string;
   /** Tool → the scope a tools/call of it needs. */
   toolScopes: Readonly<Record<string, string>>;
+  /** Requests per minute each key may send here (src/http/key-rate-limit.ts); null: no limit. */
+  keyRateLimit: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -50,6 +52,7 @@ export function toResource(row: ResourceRow, baseUrl: string): Resource {
     url: resourceUrl(baseUrl, row.slug),
     upstream: row.upstream,
     toolScopes: Object.freeze(parseToolScopes(row.toolScopes)),
+    keyRateLimit: row.keyRateLimit,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -108,13 +111,20 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
     async add(input: ResourceInput, by: ResourceActing): Promise<Resource> {
       const parsed = resourceInputSchema.safeParse(input);
       if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
-      const { slug, name, upstream, toolScopes } = parsed.data;
+      const { slug, name, upstream, toolScopes, keyRateLimit } = parsed.data;
       checkScopes(toolScopes);
       if (await db.resource.findUnique({ where: { slug } }))
         throw new ResourceInputError(`A resource "${slug}" exists already: change it with \`keyward resources update ${slug}\``);
       const added = await db.$transaction(async (tx) => {
         const row = await tx.resource.create({
-          data: { id: `res_${randomBase62(20)}`, slug, name, upstream, toolScopes: JSON.stringify(toolScopes) },
+          data: {
+            id: `res_${randomBase62(20)}`,
+            slug,
+            name,
+            upstream,
+            toolScopes: JSON.stringify(toolScopes),
+            keyRateLimit: keyRateLimit ?? null,
+          },
         });
         const created = view(row);
         await audit.record(event("resource.added", created, by, { upstream }), tx);
@@ -134,6 +144,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         ...(parsed.data.name !== undefined ? { name: parsed.data.name } : {}),
         ...(parsed.data.upstream !== undefined ? { upstream: parsed.data.upstream } : {}),
         ...(parsed.data.toolScopes !== undefined ? { toolScopes: JSON.stringify(parsed.data.toolScopes) } : {}),
+        ...(parsed.data.keyRateLimit !== undefined ? { keyRateLimit: parsed.data.keyRateLimit } : {}),
       };
       if (Object.keys(data).length === 0) return before;
       const updated = await db.$transaction(async (tx) => {

@@ -35,6 +35,8 @@ const keyView = z.looseObject({
   organizationId: z.string().nullable().default(null),
   appId: z.string().nullable().default(null),
   dpopJkt: z.string().nullable().default(null),
+  allowedIps: z.array(z.string()).nullable().default(null),
+  rateLimit: z.number().int().nullable().default(null),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
