@@ -9,6 +9,7 @@ import { signUp, startTestServer, type Person, type TestServer } from "./support
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
+import { expectError, keyward, keywardInProcess } from "./support/cli-run.js";
 
 const WHOAMI = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
 const DENIED = "The key is not allowed from this client IP address (its IP allowlist does not include it)";
@@ -220,6 +221,62 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
     expect((await mcp(server, first)).status).toBe(200);
     expect((await mcp(server, second)).status).toBe(200);
   });
+
+  it(
+    "the CLI: create --allow-ip (repeatable) --rate-limit, update --allow-ip / --clear-allow-ip, on the server and remotely; bad input exits 2 with words",
+    { timeout: 120_000 },
+    async () => {
+      const env = { DATABASE_URL: server.database.url };
+      const created = await keyward(
+        [
+          "api-keys",
+          "create",
+          "cli key",
+          "--user",
+          person.email,
+          "--allow-ip",
+          "198.51.100.0/24",
+          "--allow-ip",
+          "2001:DB8::/32",
+          "--rate-limit",
+          "30",
+          "--json",
+        ],
+        { env },
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const key = JSON.parse(created.stdout) as { id: string; key: string; allowedIps: string[]; rateLimit: number };
+      expect(key.allowedIps).toEqual(["198.51.100.0/24", "2001:db8::/32"]);
+      expect(key.rateLimit).toBe(30);
+      expect((await mcp(server, key.key)).status).toBe(401);
+      const opened = await keyward(["api-keys", "update", key.id, "--user", person.email, "--allow-ip", "127.0.0.1"], { env });
+      expect(opened.code, opened.stderr).toBe(0);
+      expect(opened.stdout.trim()).toBe(
+        `Updated API key ${key.id} "cli key": allowed from: 127.0.0.1/32; rate limit: 30 requests per minute.`,
+      );
+      expect((await mcp(server, key.key)).status).toBe(200);
+
+      expectError(
+        await keywardInProcess(["api-keys", "update", key.id, "--user", person.email, "--allow-ip", "10.1.2.3/8"]),
+        2,
+        /did you mean 10\.0\.0\.0\/8\?/,
+      );
+      expectError(
+        await keywardInProcess(["api-keys", "create", "x", "--user", person.email, "--rate-limit", "lots"]),
+        2,
+        /whole number of requests per minute/,
+      );
+      expectError(await keywardInProcess(["api-keys", "update", key.id, "--user", person.email]), 2, /say what to change/);
+
+      const remote = { env: { KEYWARD_TOKEN: admin, KEYWARD_SERVER: server.url, XDG_CONFIG_HOME: server.dir } };
+      const cleared = await keyward(["api-keys", "update", key.id, "--clear-allow-ip", "--clear-rate-limit", "--json"], remote);
+      expect(cleared.code, cleared.stderr).toBe(0);
+      expect(JSON.parse(cleared.stdout)).toMatchObject({ id: key.id, allowedIps: null, rateLimit: null });
+      const remoteBad = await keyward(["api-keys", "create", "r", "--allow-ip", "203.0.113.0/24", "--rate-limit", "5", "--json"], remote);
+      expect(remoteBad.code, remoteBad.stderr).toBe(0);
+      expect(JSON.parse(remoteBad.stdout)).toMatchObject({ allowedIps: ["203.0.113.0/24"], rateLimit: 5 });
+    },
+  );
 });
 
 describe("TRUSTED_PROXIES=1 (one proxy in front, which appends the address it saw)", () => {
