@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { parseAllowlist, parseRange } from "../src/keys/limits/cidr.js";
-import { signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { csrfFrom, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
@@ -220,6 +220,70 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
     await server.services.keys.setClientLimits(userId, clientId, { allowedIps: null, rateLimit: null }, BY_OPERATOR);
     expect((await mcp(server, first)).status).toBe(200);
     expect((await mcp(server, second)).status).toBe(200);
+  });
+
+  it("the pages: the key detail page shows and changes a key's limits (bad CIDR: 400 next to the form, input kept); Connected apps sets a client's", async () => {
+    const minted = await api().send({ label: "<b>paged</b>" });
+    const id = minted.body.id as string;
+    const detail = await person.agent.get(`/app/account/api-keys/${id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.text).toContain("&lt;b&gt;paged&lt;/b&gt;");
+    expect(detail.text).toContain("Allowed from: <strong>any address</strong>");
+    const list = await person.agent.get("/app/account/api-keys");
+    expect(list.text).toContain(`href="/app/account/api-keys/${id}"`);
+    const csrf = csrfFrom(detail.text);
+    const bad = await person.agent
+      .post(`/app/account/api-keys/${id}/limits`)
+      .type("form")
+      .send({ _csrf: csrf, allowedIps: "10.0.0.1/8", rateLimit: "" });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain("IP allowlist: &#34;10.0.0.1/8&#34; has bits set after its /8 prefix: did you mean 10.0.0.0/8?");
+    expect(bad.text).toContain(">10.0.0.1/8</textarea>");
+    expect((await mcp(server, minted.body.key)).status).toBe(200); // nothing changed
+    const saved = await person.agent
+      .post(`/app/account/api-keys/${id}/limits`)
+      .type("form")
+      .send({ _csrf: csrf, allowedIps: "192.0.2.0/24\n2001:db8::/32", rateLimit: "60" });
+    expect(saved.status).toBe(303);
+    expect(saved.headers.location).toBe(`/app/account/api-keys/${id}?saved=limits`);
+    expect((await mcp(server, minted.body.key)).status).toBe(401);
+    const after = await person.agent.get(saved.headers.location!);
+    expect(after.text).toContain("Allowed from: <strong>192.0.2.0/24, 2001:db8::/32</strong>");
+    expect(after.text).toContain("Rate limit: <strong>60 requests per minute</strong>");
+
+    // Another user's key id: exactly the 404 of a missing id, on the page and the form.
+    const other = await signUp(server);
+    const foreign = await other.agent.get(`/app/account/api-keys/${id}`);
+    const missing = await other.agent.get("/app/account/api-keys/key_doesnotexist0000000");
+    expect(foreign.status).toBe(404);
+    expect(foreign.text).toBe(missing.text);
+    const foreignPost = await other.agent
+      .post(`/app/account/api-keys/${id}/limits`)
+      .type("form")
+      .send({ _csrf: other.csrf, allowedIps: "", rateLimit: "" });
+    expect(foreignPost.status).toBe(404);
+    expect((await mcp(server, minted.body.key)).status).toBe(401); // still limited
+
+    // Connected apps: the client's limits page.
+    const reg = await register(server, { client_name: "Paged client" });
+    const clientId = reg.body.client_id as string;
+    const pkce = pkcePair();
+    const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const raw = token.body.access_token as string;
+    const apps = await person.agent.get("/app/account/connected-apps");
+    expect(apps.text).toContain(`href="/app/account/connected-apps/${clientId}/limits"`);
+    const form = await person.agent.get(`/app/account/connected-apps/${clientId}/limits`);
+    expect(form.status).toBe(200);
+    const post = (agent: typeof person.agent, body: object) =>
+      agent.post(`/app/account/connected-apps/${clientId}/limits`).type("form").send(body);
+    const refused = await post(person.agent, { _csrf: csrfFrom(form.text), allowedIps: "2001:db8::/129", rateLimit: "" });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain("must be a number from 0 to 128");
+    expect((await post(person.agent, { _csrf: csrfFrom(form.text), allowedIps: "198.51.100.7", rateLimit: "" })).status).toBe(303);
+    expect((await mcp(server, raw)).status).toBe(401);
+    expect((await post(other.agent, { _csrf: other.csrf, allowedIps: "", rateLimit: "" })).status).toBe(404); // not their app
+    expect((await mcp(server, raw)).status).toBe(401);
   });
 
   it(
