@@ -9,6 +9,7 @@ import { signUp, startTestServer, type Person, type TestServer } from "./support
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
+import { expectError, keyward } from "./support/cli-run.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
@@ -178,6 +179,26 @@ describe("one instance", () => {
     await server.services.resources.update("limited", { keyRateLimit: null }, { actor: { type: "cli" } });
     expect((await gw(plain)).status).toBe(200);
   });
+
+  it(
+    "keyward resources add|update --key-rate-limit / --clear-key-rate-limit; a bad number exits 2 with words",
+    { timeout: 120_000 },
+    async () => {
+      const env = { env: { DATABASE_URL: server.database.url, ISSUER: server.config.baseUrl } };
+      const added = await keyward(
+        ["resources", "add", "cli-limited", "--name", "CLI", "--upstream", upstream.url, "--key-rate-limit", "7", "--json"],
+        env,
+      );
+      expect(added.code, added.stderr).toBe(0);
+      expect(JSON.parse(added.stdout)).toMatchObject({ slug: "cli-limited", keyRateLimit: 7 });
+      expect((await server.services.resources.lookup.bySlug("cli-limited"))?.keyRateLimit).toBe(7);
+      const cleared = await keyward(["resources", "update", "cli-limited", "--clear-key-rate-limit", "--json"], env);
+      expect(cleared.code, cleared.stderr).toBe(0);
+      expect(JSON.parse(cleared.stdout)).toMatchObject({ keyRateLimit: null });
+      const bad = await keyward(["resources", "update", "cli-limited", "--key-rate-limit", "0"], env);
+      expectError(bad, 2, /at least 1 request per minute/);
+    },
+  );
 
   it("an app key and an OAuth key (its client's limit for this user) are limited the same way", async () => {
     await awayFromMinuteEdge();

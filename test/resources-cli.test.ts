@@ -78,6 +78,7 @@ describe("keyward resources add and list", () => {
       metadataUrl: `${ISSUER}/.well-known/oauth-protected-resource/mcp/github-issues`,
       upstream: "https://example.com/mcp",
       toolScopes: { create_issue: "mcp:write", search: "mcp:read" },
+      keyRateLimit: null,
       builtIn: false,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
