@@ -29,6 +29,7 @@ import { registrationPolicy } from "./oauth/registration-policy.js";
 import { defaultScope } from "./oauth/default-scope.js";
 import { interactionRoutes } from "./oauth/interactions.js";
 import { connectedAppsRoutes } from "./web/connected-apps-routes.js";
+import { keyLimitsRoutes } from "./web/key-limits-routes.js";
 import { orgsRoutes } from "./web/orgs-routes.js";
 import { orgsApi } from "./api/orgs.js";
 import { secondFactorRoutes } from "./web/second-factor-routes.js";
@@ -65,6 +66,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     auditRoutes(services),
     apiKeysPageRoutes(services),
     connectedAppsRoutes(services),
+    keyLimitsRoutes(services), // issue 28: a key's limits, an OAuth client's limits
     orgsRoutes(services),
     resourcesRoutes(services),
     interactionRoutes(services, provider),

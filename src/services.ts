@@ -15,6 +15,8 @@ import { createOrganizations, type Organizations } from "./orgs/organizations.js
 import { cookieSecrets, tokenSigningJwks, totpEncryptionSecret, type PrivateJwks } from "./secrets.js";
 import { createTwoFactor, type TwoFactor } from "./accounts/two-factor.js";
 import { createPendingLogins, type PendingLogins } from "./accounts/pending-logins.js";
+import { createKeyRateLimiter, type KeyRateLimiter } from "./keys/limits/rate-limiter.js";
+import { providerOfDb } from "./db/provider.js";
 
 export interface Services {
   config: Config;
@@ -26,6 +28,8 @@ export interface Services {
   users: Users;
   sessions: Sessions;
   rateLimiter: RateLimiter;
+  /** Rate limits per key at /mcp and the gateway (src/keys/limits/rate-limiter.ts). */
+  keyRateLimiter: KeyRateLimiter;
   audit: Audit;
   /** The MCP servers the gateway protects (src/resources/). */
   resources: Resources;
@@ -73,6 +77,12 @@ export async function openServices(config: Config, logger: Logger, options: Open
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
   keys.tracker.start();
+  const keyRateLimiter = createKeyRateLimiter(db, {
+    shared: providerOfDb(db) === "postgresql",
+    flushMs: config.keyRateLimitFlushMs,
+    onError: (err) => logger.warn({ err }, "rate-limit counters: flush failed (each instance keeps counting; retried at the next flush)"),
+  });
+  keyRateLimiter.start();
   const audit = createAudit(db);
   const resources = createResources(db, { baseUrl: config.baseUrl, scopes: config.scopes, audit, keys, cacheOf: lookup.cacheOf });
   const secrets = { cookieSecrets: await cookieSecrets(db, config.cookieSecret), tokenSigningJwks: await tokenSigningJwks(db) };
@@ -87,6 +97,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     users: createUsers(db),
     sessions: createSessions(db, config.sessionTtlMs),
     rateLimiter: createRateLimiter(db),
+    keyRateLimiter,
     audit,
     resources,
     orgs: createOrganizations(db),
@@ -95,6 +106,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     announceKeyWrites: lookup.announce,
     async close() {
       await keys.tracker.stop();
+      await keyRateLimiter.stop();
       await lookup.close();
       await db.$disconnect();
     },

@@ -17,6 +17,8 @@ const row = (extra: Partial<ApiKey> = {}): ApiKey => ({
   organizationId: "org_1",
   appId: null,
   dpopJkt: null,
+  allowedIps: null,
+  rateLimit: null,
   createdAt: new Date(Date.UTC(2026, 0, 1)),
   lastUsedAt: new Date(Date.UTC(2026, 0, 2)),
   revokedAt: null,

@@ -79,6 +79,7 @@ describe("keyward resources add and list", () => {
       upstream: "https://example.com/mcp",
       transport: { kind: "http", upstream: "https://example.com/mcp" },
       toolScopes: { create_issue: "mcp:write", search: "mcp:read" },
+      keyRateLimit: null,
       builtIn: false,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),

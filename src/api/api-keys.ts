@@ -16,6 +16,8 @@ import { MAX_LABEL_LENGTH } from "../keys/input.js";
 import { KEY_SOURCES } from "../keys/view.js";
 import { MAX_BULK_REVOKE } from "../keys/revoke.js";
 import { resolveResources, UnknownResourceError } from "../mcp/resource-choice.js";
+import { allowlistSchema, rateLimitSchema } from "../keys/limits/input.js";
+import { decideMintLimits, limitChangeRefusal } from "../keys/limits/policy.js";
 
 const requireJson = (ctx: Ctx) => {
   if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
@@ -33,7 +35,15 @@ const listQuery = z.object({
   resource: z.string().max(500).optional(),
 });
 
-const renameBody = z.object({ label: z.string().max(10_000) }).strict();
+/** A new label and/or new limits (issue 28): absent = unchanged; null limits are removed. */
+const patchBody = z
+  .object({
+    label: z.string().max(10_000).optional(),
+    allowedIps: allowlistSchema.nullable().optional(),
+    rateLimit: rateLimitSchema.nullable().optional(),
+  })
+  .strict()
+  .refine((b) => b.label !== undefined || b.allowedIps !== undefined || b.rateLimit !== undefined, "give label, allowedIps or rateLimit");
 
 /** Bulk revoke: the ids, or every key unused for `unused_days` days; `dry_run` lists without revoking. */
 const bulkRevokeBody = z
@@ -59,6 +69,10 @@ const createBody = z
       .max(20)
       .nullable()
       .optional(),
+    /** IP allowlist: CIDR ranges (a list, or one string separated by spaces or commas); absent or null: any address. */
+    allowedIps: allowlistSchema.nullable().optional(),
+    /** Requests per minute at /mcp and the gateway; absent or null: no limit. */
+    rateLimit: rateLimitSchema.nullable().optional(),
   })
   .strict();
 
@@ -110,7 +124,9 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
 
   router.post("/", write, parseBody(), async (ctx) => {
     if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
-    const input = createBody.parse(ctx.request.body ?? {});
+    const parsedBody = createBody.safeParse(ctx.request.body ?? {});
+    if (!parsedBody.success) throw invalid(parsedBody.error);
+    const input = parsedBody.data;
     const scopes = input.scopes ?? [];
     // What this caller may mint: src/keys/mint-policy.ts (its organisation, a subset of its access).
     const decision = decideMint(
@@ -119,6 +135,9 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
       services.config.scopeCatalogue,
     );
     if (!decision.ok) throw refusalError(services.config, decision.refusal);
+    // A key with limits mints only keys as limited (src/keys/limits/policy.ts).
+    const limits = decideMintLimits(callerOf(ctx), { allowedIps: input.allowedIps, rateLimit: input.rateLimit });
+    if (!limits.ok) throw new HttpError(403, "insufficient_scope", limits.description);
     try {
       const resources = input.resources
         ? await resolveResources(input.resources, { baseUrl: services.config.baseUrl, resources: services.resources })
@@ -131,6 +150,8 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
           organizationId: decision.organizationId,
           dpopJkt: decision.dpopJkt, // RFC 9449: the key then works only with DPoP proofs by that key pair
           resources, // RFC 8707: the key then works only at these
+          allowedIps: limits.allowedIps,
+          rateLimit: limits.rateLimit,
           source: "portal",
         },
         apiActing(ctx),
@@ -177,10 +198,21 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
 
   router.patch("/:id", write, parseBody(), async (ctx) => {
     requireJson(ctx);
-    const input = renameBody.safeParse(ctx.request.body ?? {});
+    const input = patchBody.safeParse(ctx.request.body ?? {});
     if (!input.success) throw invalid(input.error);
+    const { label, allowedIps, rateLimit } = input.data;
+    const userId = userOf(ctx).id;
+    const id = ctx.params.id!;
+    const changesLimits = allowedIps !== undefined || rateLimit !== undefined;
+    if (changesLimits) {
+      const refusal = limitChangeRefusal(callerOf(ctx));
+      if (refusal) throw new HttpError(403, "insufficient_scope", refusal);
+    }
     try {
-      const key = await keys.rename(userOf(ctx).id, ctx.params.id!, input.data.label, apiActing(ctx));
+      // Checked first, so that a missing id changes nothing and answers the same 404 whatever was asked.
+      if (!(await keys.get(userId, id))) throw notFound();
+      let key = label !== undefined ? await keys.rename(userId, id, label, apiActing(ctx)) : null;
+      if (changesLimits) key = await keys.setLimits({ kind: "own", userId, id }, { allowedIps, rateLimit }, apiActing(ctx));
       if (!key) throw notFound();
       ctx.body = key;
     } catch (err) {

@@ -10,6 +10,8 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "key.revoked": "API key revoked",
   "key.renamed": "API key renamed",
   "key.leak_reported": "Revoked key reported as leaked",
+  "key.limits_changed": "API key limits changed",
+  "oauth.limits_changed": "App key limits changed",
   "oauth.authorized": "App authorized (OAuth consent)",
   "oauth.disconnected": "App disconnected",
   "login.succeeded": "Logged in",
@@ -161,6 +163,10 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
     case "key.renamed":
     case "key.leak_reported":
       return keyDetails(e, ctx);
+    case "key.limits_changed":
+      return [keyDetails(e, ctx), limitsInWords(d)].filter(Boolean).join("; ");
+    case "oauth.limits_changed":
+      return `App ${text(e.targetId)}: ${limitsInWords(d)}; ${plural(n(d.keysChanged), "key", "keys")} changed`;
     case "oauth.authorized":
       return [
         `${d.clientName ? `“${text(d.clientName)}”` : "An app"} (${text(e.targetId)})`,
@@ -215,4 +221,12 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
 
 export function describeEvent(e: AuditEventView, ctx: DescribeContext): DescribedEvent {
   return { what: kindInWords(e.action), by: byWhom(e, ctx), summary: detailsOf(e, ctx), client: describeUserAgent(e.userAgent) };
+}
+
+/** A limits change's new values (key.limits_changed, oauth.limits_changed), in words. */
+function limitsInWords(d: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (d.allowedIps !== undefined) parts.push(text(d.allowedIps) ? `IP allowlist ${text(d.allowedIps)}` : "any IP address");
+  if (d.rateLimit !== undefined) parts.push(text(d.rateLimit) ? `${text(d.rateLimit)} requests per minute` : "no rate limit");
+  return parts.join(", ");
 }

@@ -56,5 +56,7 @@ export const keyMinted = (ownerId: string, key: KeyView, by: KeyActing) => keyEv
 export const keyRevoked = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.revoked", ownerId, key, by);
 /** A new label (the old one in `note.previousLabel`). */
 export const keyRenamed = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.renamed", ownerId, key, by);
+/** New limits (issue 28: IP allowlist, rate limit; the new values in `note`). */
+export const keyLimitsChanged = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.limits_changed", ownerId, key, by);
 /** A report about a key that was already revoked (secret scanning): nothing changed, but the owner learns of it. */
 export const keyLeakReported = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.leak_reported", ownerId, key, by);

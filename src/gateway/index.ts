@@ -1,7 +1,8 @@
 // The gateway: <ISSUER>/mcp/<slug> in front of the resource's upstream MCP server (docs/gateway-upstream.md).
 // In order: the resource named by the path (any other spelling, or an unknown slug → 404), the method
 // (POST, GET, DELETE), the key (requireKey: THE verification path /mcp uses, with this resource as the
-// audience and its metadata in the challenge), a slot among the key's open streams (429), the POST body
+// audience and its metadata in the challenge), its rate limits (429: src/http/key-rate-limit.ts), a
+// slot among the key's open streams (429), the POST body
 // (bounded, 413) with its tools/call scopes (403) and its Mcp-Method / Mcp-Name headers (400), then the
 // upstream with identity headers and a signed assertion instead of the client's credentials.
 // One log line per request: resource, user or app, key id, status, latency; never a key or a header.
@@ -19,6 +20,7 @@ import { upstreamRequestHeaders } from "./headers.js";
 import { createUpstreamAgent, forward } from "./proxy.js";
 import { createHealthRecorder } from "./health.js";
 import { createStreamSlots } from "./streams.js";
+import { enforceKeyRateLimit } from "../http/key-rate-limit.js";
 
 const METHODS = new Set(["POST", "GET", "DELETE"]);
 
@@ -75,6 +77,14 @@ export function gateway(services: Services): Middleware<KeywardState> {
     }
   };
 
+  // Rate limits (issue 28): the key's own, and this resource's per-key limit when it has one.
+  const limit = enforceKeyRateLimit(services.keyRateLimiter, (ctx, keyId) => {
+    const resource = resourceOf.get(ctx)?.resource;
+    return resource?.keyRateLimit
+      ? { name: "resource", bucket: `resource ${resource.id} ${keyId}`, limit: resource.keyRateLimit }
+      : undefined;
+  });
+
   return async (ctx, next) => {
     if (!isGatewayPath(ctx.path)) return next();
     const slug = slugOfPath(ctx.path);
@@ -100,6 +110,6 @@ export function gateway(services: Services): Middleware<KeywardState> {
         "gateway",
       );
     });
-    await authenticate(ctx, () => proxy(ctx, resource, metadata));
+    await authenticate(ctx, () => limit(ctx, () => proxy(ctx, resource, metadata)));
   };
 }

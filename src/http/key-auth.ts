@@ -13,6 +13,7 @@ const DESCRIPTIONS: Record<VerifyFailure, string> = {
   revoked: "The key has been revoked",
   wrong_resource: "The key was issued for another resource",
   not_member: "The key's owner is no longer a member of the key's organisation",
+  address_not_allowed: "The key is not allowed from this client IP address (its IP allowlist does not include it)",
   dpop_required: "The key is DPoP-bound: send it as Authorization: DPoP <key> with a DPoP proof",
   dpop_not_bound: "The key is not DPoP-bound: send it as Authorization: Bearer <key>",
   dpop_proof_missing: "Send exactly one DPoP header with a DPoP-bound key",
@@ -94,7 +95,6 @@ const BEARER: Presentation = Object.freeze({ scheme: "bearer" });
 
 export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
   const issuer = options.issuer.replace(/\/+$/, "");
-  const fixed = { resource: options.resource, presented: BEARER }; // the common case: one object for every request
   /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
   const admit = (ctx: Ctx, target: KeyAuthOptions, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
     if (!result.ok) {
@@ -118,15 +118,15 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
       return fail(ctx, target, 401, undefined, "Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>");
     if (credential.kind === "malformed") return fail(ctx, target, 400, "invalid_request", credential.reason);
     // RFC 9449 §4.3: htu is the request's URL without query and fragment, as the client addressed it.
+    // The client address (src/http/client-address.ts) for the key's IP allowlist, if it has one.
     const verifyOptions =
       credential.scheme === "dpop"
         ? {
             resource: target.resource,
             presented: { scheme: "dpop", proofs: credential.proofs, htm: ctx.method, htu: `${issuer}${ctx.path}` } as const,
+            address: ctx.ip,
           }
-        : options.forRequest
-          ? { resource: target.resource, presented: BEARER }
-          : fixed;
+        : { resource: target.resource, presented: BEARER, address: ctx.ip };
     const presented = verifyOptions.presented;
     return admit(ctx, target, await keys.verify(credential.raw, verifyOptions), presented, next);
   };

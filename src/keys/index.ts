@@ -10,6 +10,7 @@ import { toView } from "./view.js";
 import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { createKeyImport } from "./import.js";
 import { createAudit } from "../audit/index.js";
+import { createKeyLimits } from "./limits/store.js";
 
 export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./store.js";
 export { type RevokeTarget, type RevokedKey } from "./revoke.js";
@@ -22,6 +23,8 @@ export { labelSchema, scopesSchema, MAX_LABEL_LENGTH } from "./input.js";
 export { LastUsedTracker };
 export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
 export { compileLegacyPattern } from "./legacy.js";
+export { type ClientLimits, type LimitTarget } from "./limits/store.js";
+export { allowlistSchema, rateLimitSchema, rateLimitFromText, type LimitChanges } from "./limits/input.js";
 
 /**
  * `reader` is how verification reads a key row: the server passes its key lookup's (src/keys/lookup/,
@@ -56,6 +59,7 @@ export function createKeys(
       reader: options.reader ?? prismaKeyReader(db),
     }),
     ...createKeyImport(db),
+    ...createKeyLimits(db, { view: (row) => toView(row, tracker.pendingFor(row.id)), audit }),
     tracker,
   };
 }

@@ -21,7 +21,7 @@ export type Caller =
   | { via: "session" }
   | {
       via: "key";
-      key: Pick<KeyView, "scopes" | "source" | "resources" | "dpopJkt">;
+      key: Pick<KeyView, "scopes" | "source" | "resources" | "dpopJkt" | "allowedIps" | "rateLimit">;
       /** The organisation the key acts in. */
       organizationId: string;
       /** The key's effective catalogue scopes on this request (implications expanded, role cap applied). */

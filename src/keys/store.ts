@@ -16,6 +16,7 @@ import { providerOfDb } from "../db/provider.js";
 import { isWellFormed } from "../http/well-formed.js";
 import { idsWithLabelContaining } from "./label-search.js";
 import type { Prisma } from "../generated/sqlite/client.js";
+import { limitsAtMint } from "./limits/store.js";
 
 export { KeyInputError };
 
@@ -38,6 +39,10 @@ export interface MintRequest {
   appId?: string | null;
   /** RFC 9449 DPoP: the JWK thumbprint the key is bound to (the token endpoint's, from the client's proof). */
   dpopJkt?: string | null;
+  /** IP allowlist (CIDR ranges); absent on an OAuth key: its client's for this user (src/keys/limits/). */
+  allowedIps?: readonly string[] | null;
+  /** Requests per minute; absent on an OAuth key: its client's for this user. */
+  rateLimit?: number | null;
 }
 
 /** A key as an organisation admin sees it: whose it is, too. */
@@ -140,6 +145,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const resources = resourcesSchema.safeParse(req.resources ?? null);
       if (!resources.success) throw new KeyInputError(resources.error.issues[0]!.message);
       if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
+      const limits = await limitsAtMint(db, req); // IP allowlist and rate limit (issue 28)
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
       if (req.appId) {
         if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } })))
@@ -161,6 +167,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
         organizationId,
         appId: req.appId ?? null,
         dpopJkt: req.dpopJkt ?? null,
+        ...limits,
       };
       const row = await db.$transaction(async (tx) => {
         const created = await tx.apiKey.create({ data });

@@ -1,5 +1,6 @@
 // The public shape of a key row, as the pages, the JSON API and the CLI show it.
 import type { ApiKey } from "../generated/sqlite/client.js";
+import { allowedRanges } from "./limits/cidr.js";
 
 export type KeySource = "portal" | "oauth" | "cli" | "unknown";
 export const KEY_SOURCES: readonly KeySource[] = ["portal", "oauth", "cli", "unknown"];
@@ -22,6 +23,10 @@ export interface KeyView {
   appId: string | null;
   /** RFC 9449 DPoP: the JWK thumbprint of the key pair the key is bound to (sent only with a proof by it); null for bearer keys. */
   dpopJkt: string | null;
+  /** IP allowlist: the CIDR ranges the key works from; null: any address (src/keys/limits/cidr.ts). */
+  allowedIps: string[] | null;
+  /** Requests per minute the key may send to /mcp and the gateway; null: no limit of its own. */
+  rateLimit: number | null;
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
@@ -81,6 +86,8 @@ export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
     organizationId: row.organizationId,
     appId: row.appId,
     dpopJkt: row.dpopJkt,
+    allowedIps: allowedRanges(row.allowedIps),
+    rateLimit: row.rateLimit,
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: lastUsed ? lastUsed.toISOString() : null,
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,

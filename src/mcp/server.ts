@@ -12,6 +12,7 @@ import { createNotes, type Notes } from "./notes.js";
 import { missingScope } from "./scope-guard.js";
 import { MCP_PATH, mcpResource, mcpResourceMetadataUrl } from "./metadata.js";
 import type { Logger } from "../log.js";
+import { enforceKeyRateLimit } from "../http/key-rate-limit.js";
 
 export function buildMcpServer(identity: Identity, notes: Notes, logger: Logger): McpServer {
   const server = new McpServer({ name: "keyward", version: "0.1.0" });
@@ -30,7 +31,9 @@ export function mcpRoutes(services: Services): Router<KeywardState> {
   const auth = requireKey(services.keys, options);
   const notes = createNotes(services.db);
 
-  router.post(MCP_PATH, auth, parseBody(), async (ctx) => {
+  const limit = enforceKeyRateLimit(services.keyRateLimiter); // the key's own rate limit (429)
+
+  router.post(MCP_PATH, auth, limit, parseBody(), async (ctx) => {
     const auth = ctx.state.auth;
     if (auth?.via !== "key" && auth?.via !== "app") throw new Error("requireKey did not run");
     const lacking = missingScope(ctx.request.body, auth.scopes);

@@ -1,6 +1,7 @@
 // What an operator may say about a resource: validated the same way by the CLI, RESOURCES_FILE and
 // any page, with messages in words.
 import { z } from "zod";
+import { rateLimitSchema } from "../keys/limits/input.js";
 import { SLUG } from "./identity.js";
 
 export const MAX_TOOL_SCOPES = 200;
@@ -116,6 +117,8 @@ export const resourceInputSchema = z
     cwd: cwdSchema.optional(),
     external: externalSchema.optional(),
     toolScopes: toolScopesSchema.default({}),
+    /** Requests per minute each key may send to this resource (issue 28); null or absent: no limit. */
+    keyRateLimit: rateLimitSchema.nullable().optional(),
   })
   .strict()
   .refine(oneTransport, ONE_TRANSPORT)
@@ -137,6 +140,8 @@ export const resourceChangeSchema = z
     external: externalSchema.optional(),
     /** Replaces the whole map. */
     toolScopes: toolScopesSchema.optional(),
+    /** null removes the limit. */
+    keyRateLimit: rateLimitSchema.nullable().optional(),
   })
   .strict()
   .refine((c) => TRANSPORTS.filter((t) => c[t] !== undefined).length <= 1, ONE_TRANSPORT);

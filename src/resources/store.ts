@@ -21,6 +21,8 @@ export interface Resource {
   transport: Transport;
   /** Tool → the scope a tools/call of it needs. */
   toolScopes: Readonly<Record<string, string>>;
+  /** Requests per minute each key may send here (src/http/key-rate-limit.ts); null: no limit. */
+  keyRateLimit: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -52,6 +54,7 @@ export function toResource(row: ResourceRow, baseUrl: string): Resource {
     url: row.external ?? resourceUrl(baseUrl, row.slug),
     transport: transportOf(row),
     toolScopes: Object.freeze(stringMap(row.toolScopes)),
+    keyRateLimit: row.keyRateLimit,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -99,7 +102,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
     async add(input: ResourceInput, by: ResourceActing): Promise<Resource> {
       const parsed = resourceInputSchema.safeParse(input);
       if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
-      const { slug, name, toolScopes } = parsed.data;
+      const { slug, name, toolScopes, keyRateLimit } = parsed.data;
       checkScopes(toolScopes);
       if (await db.resource.findUnique({ where: { slug } }))
         throw new ResourceInputError(`A resource "${slug}" exists already: change it with \`keyward resources update ${slug}\``);
@@ -108,7 +111,14 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         throw new ResourceInputError(`Another resource is the resource server at ${transport.url} already`);
       const added = await db.$transaction(async (tx) => {
         const row = await tx.resource.create({
-          data: { id: `res_${randomBase62(20)}`, slug, name, ...transportColumns(transport), toolScopes: JSON.stringify(toolScopes) },
+          data: {
+            id: `res_${randomBase62(20)}`,
+            slug,
+            name,
+            ...transportColumns(transport),
+            toolScopes: JSON.stringify(toolScopes),
+            keyRateLimit: keyRateLimit ?? null,
+          },
         });
         const created = view(row);
         await audit.record(event("resource.added", created, by, transportDetails(transport)), tx);
@@ -129,6 +139,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         ...(parsed.data.name !== undefined ? { name: parsed.data.name } : {}),
         ...(transport ? changedColumns(before.transport, transport) : {}),
         ...(parsed.data.toolScopes !== undefined ? { toolScopes: JSON.stringify(parsed.data.toolScopes) } : {}),
+        ...(parsed.data.keyRateLimit !== undefined ? { keyRateLimit: parsed.data.keyRateLimit } : {}),
       };
       if (Object.keys(data).length === 0) return before;
       const updated = await db.$transaction(async (tx) => {

@@ -20,6 +20,7 @@ import { confirmed, sendConfirmation } from "./confirm.js";
 import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.js";
 import { bulkIdsInput, filterOfQuery, filterQueryString, lastUsedNote, renameForm } from "./key-list.js";
 import { resolveResources, resourceChoices, resourcesText, UnknownResourceError } from "../mcp/resource-choice.js";
+import { sendKeyDetail } from "./key-detail.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 export const KEYS_PER_PAGE = 50;
@@ -195,6 +196,15 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       );
     }
     await page(ctx, user.id, { revealed: { raw: held.raw, key } });
+  });
+
+  // The key detail page (src/web/key-detail.ts): revoked keys too; another user's id is a missing id.
+  router.get(`${KEYS_PAGE}/:id`, async (ctx) => {
+    const user = requireLogin(ctx);
+    const key = await keys.get(user.id, ctx.params.id!);
+    if (!key) throw notFound();
+    const notice = ctx.query.saved === "limits" ? "Limits saved: they hold from the next request, on every instance." : "";
+    await sendKeyDetail(ctx, services, key, { notice });
   });
 
   // The confirmation page for browsers without JavaScript (with it, a dialog asks instead).

@@ -7,6 +7,7 @@ import { requireUser, withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";
 import { localUser, remoteBulkRevoke, remoteCreate, remoteList, remoteRename, remoteRevoke } from "../remote/api-keys.js";
 import { bulkTarget, reportBulk, type BulkTarget, type RevokeOptions } from "./api-keys-bulk.js";
+import { limitChanges, limitsText, registerApiKeysUpdate, withLimitOptions, type LimitOptions } from "./api-keys-limits.js";
 import type { Services } from "../../services.js";
 import {
   ALL_RESOURCES,
@@ -27,7 +28,7 @@ interface UserOptions {
   json?: boolean;
 }
 
-interface CreateOptions extends UserOptions {
+interface CreateOptions extends UserOptions, LimitOptions {
   scopes: string[];
   /** Slugs ("mcp": Keyward's own) or URLs; none: every resource. */
   resource: string[];
@@ -78,10 +79,9 @@ async function localBulkRevoke(services: Services, userId: string, email: string
 }
 
 export function registerApiKeys(program: Command): void {
-  const apiKeys = program.command("api-keys").description("mint, list, rename and revoke a user's API keys");
+  const apiKeys = program.command("api-keys").description("mint, list, rename, limit and revoke a user's API keys");
 
-  apiKeys
-    .command("create")
+  withLimitOptions(apiKeys.command("create"))
     .description("mint an API key for a user and print it once")
     .argument("<label>", 'a name for the key, e.g. "laptop" ("" for "Untitled key")')
     .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
@@ -102,9 +102,10 @@ export function registerApiKeys(program: Command): void {
     .option("--json", 'print the key\'s details and the raw key (field "key") as JSON')
     .action(async (label: string, options: CreateOptions, cmd: Command) => {
       const scopes = parseScopes(options.scopes);
+      const limits = limitChanges(options); // --allow-ip, --rate-limit (src/cli/commands/api-keys-limits.ts)
       const email = localUser(options);
       const asked = options.resource;
-      if (email === null) return remoteCreate(label, scopes, options, asked.length ? asked : null);
+      if (email === null) return remoteCreate(label, scopes, options, asked.length ? asked : null, limits);
       const { user, minted, bound } = await withServices(cmd, async (services) => {
         const owner = await requireUser(services, email);
         const sources = { baseUrl: services.config.baseUrl, resources: services.resources };
@@ -113,7 +114,7 @@ export function registerApiKeys(program: Command): void {
               throw err instanceof UnknownResourceError ? CliError.usage(err.message) : err;
             })
           : null;
-        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli", resources }, BY_CLI);
+        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli", resources, ...limits }, BY_CLI);
         const names = resources ? resourcesText(resources, await resourceChoices(sources)) : ALL_RESOURCES;
         return { user: owner, minted, bound: names };
       });
@@ -124,6 +125,7 @@ export function registerApiKeys(program: Command): void {
       out(minted.raw);
       const scopeText = minted.key.scopes.length ? minted.key.scopes.join(" ") : "full access";
       note(`Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}; works at: ${bound}).`);
+      if (minted.key.allowedIps || minted.key.rateLimit !== null) note(`Limits: ${limitsText(minted.key)}.`);
       note("Copy it now: it will not be shown again.");
       // Resource URLs derive from ISSUER: without it they are this machine's default address, which
       // the server only answers to if it runs without ISSUER too.
@@ -167,6 +169,8 @@ export function registerApiKeys(program: Command): void {
       if (options.json) printJson(key);
       else out(`Renamed API key ${id} to "${key.label}".`);
     });
+
+  registerApiKeysUpdate(apiKeys); // issue 28: IP allowlist and rate limit
 
   apiKeys
     .command("revoke")

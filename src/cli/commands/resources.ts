@@ -7,6 +7,7 @@ import { CliError } from "../errors.js";
 import { withServices } from "../context.js";
 import { confirm, formatTable, note, out, printJson } from "../io.js";
 import { parseToolScope } from "../../resources/input.js";
+import { rateLimitFromText } from "../../keys/limits/input.js";
 import { BUILT_IN_PATH, builtInResourceUrl, resourceMetadataUrl } from "../../resources/identity.js";
 import type { Resource, ResourceActing, ResourceChange, ResourceHealthView } from "../../resources/index.js";
 import { transportJson, transportText, type TransportJson } from "../../resources/transport.js";
@@ -64,6 +65,8 @@ export interface ResourceJson {
   /** How it is served; null for the built-in resource. */
   transport: TransportJson | null;
   toolScopes: Record<string, string>;
+  /** Requests per minute each key may send here (issue 28); null: no limit. */
+  keyRateLimit: number | null;
   builtIn: boolean;
   createdAt: string | null;
   updatedAt: string | null;
@@ -79,6 +82,7 @@ function toJson(r: Resource, baseUrl: string): ResourceJson {
     upstream: r.transport.kind === "http" ? r.transport.upstream : null,
     transport: transportJson(r.transport),
     toolScopes: { ...r.toolScopes },
+    keyRateLimit: r.keyRateLimit,
     builtIn: false,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -97,6 +101,7 @@ async function builtInJson(baseUrl: string): Promise<ResourceJson> {
     upstream: null,
     transport: null,
     toolScopes: { ...TOOL_SCOPES },
+    keyRateLimit: null,
     builtIn: true,
     createdAt: null,
     updatedAt: null,
@@ -109,6 +114,14 @@ const toolScopesText = (m: Readonly<Record<string, string>>) =>
         .map(([tool, scope]) => `${tool}=${scope}`)
         .join(" ")
     : "none";
+
+/** --key-rate-limit's value: a whole number of requests per minute, or a usage error with words. */
+function keyRateLimitOf(text: string): number {
+  const parsed = rateLimitFromText(text);
+  if (!parsed.ok) throw CliError.usage(parsed.message);
+  if (parsed.value === null) throw CliError.usage("--key-rate-limit needs a number");
+  return parsed.value;
+}
 
 /** 2025-01-02T13:45:12.345Z → 2025-01-02 13:45 */
 const when = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
@@ -128,6 +141,7 @@ function details(r: ResourceJson): string[] {
     `metadata:    ${r.metadataUrl}`,
     `served by:   ${r.transport ? transportText(r.transport) : "(Keyward's own tools)"}`,
     `tool scopes: ${toolScopesText(r.toolScopes)}`,
+    `rate limit:  ${r.keyRateLimit === null ? "none" : `${r.keyRateLimit} requests per minute per key`}`,
   ];
 }
 
@@ -148,6 +162,8 @@ interface UpdateOptions extends JsonOption {
   /** False when --no-tool-scopes is given. */
   toolScopes: boolean;
   removeToolScope?: string[];
+  keyRateLimit?: string;
+  clearKeyRateLimit?: boolean;
 }
 
 interface RemoveOptions extends JsonOption {
@@ -170,11 +186,13 @@ export function registerResources(program: Command): void {
     .requiredOption("--name <name>", 'its display name, e.g. "Team notes" (consent page, key list)')
     .option("--upstream <url>", "where the MCP server listens, e.g. http://127.0.0.1:8080/mcp")
     .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect)
+    .option("--key-rate-limit <n>", "each key may send at most n requests per minute here (docs/key-lifecycle.md)")
     .option("--json", "print the resource as JSON")
-    .action(async (slug: string, options: AddOptions, cmd: Command) => {
+    .action(async (slug: string, options: AddOptions & { keyRateLimit?: string }, cmd: Command) => {
       const toolScopes = toolScopesOf(options.toolScope ?? []);
+      const keyRateLimit = options.keyRateLimit === undefined ? null : keyRateLimitOf(options.keyRateLimit);
       const { added, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
-        added: await resources.add({ slug, name: options.name, upstream: options.upstream, toolScopes }, BY_CLI),
+        added: await resources.add({ slug, name: options.name, upstream: options.upstream, toolScopes, keyRateLimit }, BY_CLI),
         baseUrl: config.baseUrl,
       }));
       if (options.json) return printJson(toJson(added, baseUrl));
@@ -243,17 +261,25 @@ export function registerResources(program: Command): void {
     .option("--tool-scope <tool=scope>", "add or change a tool's scope (repeatable)", collect)
     .option("--remove-tool-scope <tool>", "a tool no longer needs a scope (repeatable)", collect)
     .option("--no-tool-scopes", "drop every tool scope first (then any --tool-scope is added)")
+    .option("--key-rate-limit <n>", "each key may send at most n requests per minute here")
+    .option("--clear-key-rate-limit", "remove the per-key rate limit")
     .option("--json", "print the resource as JSON")
     .action(async (slug: string, options: UpdateOptions, cmd: Command) => {
       const adding = toolScopesOf(options.toolScope ?? []);
       const removing = options.removeToolScope ?? [];
       const touchesScopes = Object.keys(adding).length > 0 || removing.length > 0 || !options.toolScopes;
-      if (options.name === undefined && options.upstream === undefined && !touchesScopes)
-        throw CliError.usage("nothing to change: give --name, --upstream, --tool-scope, --remove-tool-scope or --no-tool-scopes");
+      if (options.keyRateLimit !== undefined && options.clearKeyRateLimit)
+        throw CliError.usage("give --key-rate-limit or --clear-key-rate-limit, not both");
+      const rate = options.clearKeyRateLimit ? null : options.keyRateLimit === undefined ? undefined : keyRateLimitOf(options.keyRateLimit);
+      if (options.name === undefined && options.upstream === undefined && !touchesScopes && rate === undefined)
+        throw CliError.usage(
+          "nothing to change: give --name, --upstream, --tool-scope, --remove-tool-scope, --no-tool-scopes, --key-rate-limit or --clear-key-rate-limit",
+        );
       const { updated, baseUrl } = await withResources(cmd, async ({ resources, config }) => {
         const change: ResourceChange = {};
         if (options.name !== undefined) change.name = options.name;
         if (options.upstream !== undefined) change.upstream = options.upstream;
+        if (rate !== undefined) change.keyRateLimit = rate;
         if (touchesScopes) {
           const current = await resources.get(slug);
           const map: Record<string, string> = options.toolScopes ? { ...current.toolScopes } : {};

@@ -3,7 +3,7 @@
 // <server>/mcp (what `auth login` receives), so remote management needs an unbound key: a portal
 // or CLI key stored with `keyward auth set-token` or given in KEYWARD_TOKEN (docs/cli.md).
 import { z } from "zod";
-import type { KeyView } from "../../keys/index.js";
+import type { KeyView, LimitChanges } from "../../keys/index.js";
 import { CliError } from "../errors.js";
 import type { BulkTarget } from "../commands/api-keys-bulk.js";
 import { note, out, printJson } from "../io.js";
@@ -35,6 +35,8 @@ const keyView = z.looseObject({
   organizationId: z.string().nullable().default(null),
   appId: z.string().nullable().default(null),
   dpopJkt: z.string().nullable().default(null),
+  allowedIps: z.array(z.string()).nullable().default(null),
+  rateLimit: z.number().int().nullable().default(null),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
@@ -73,12 +75,13 @@ export async function remoteCreate(
   scopes: string[],
   options: RemoteOptions,
   resources: string[] | null = null,
+  limits: LimitChanges = {},
 ): Promise<void> {
   const target = resolveTarget(options.server);
   const body = await api(target, "create", "", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(resources ? { label, scopes, resources } : { label, scopes }),
+    body: JSON.stringify({ label, scopes, ...(resources ? { resources } : {}), ...limits }),
   });
   const key = parsed(minted, body, "create", target.server);
   if (options.json) return printJson(key);
@@ -117,6 +120,17 @@ export async function remoteRename(id: string, label: string, options: RemoteOpt
   const key = parsed(keyView, body, "rename", target.server);
   if (options.json) printJson(key);
   else out(`Renamed API key ${id} to "${key.label}".`);
+}
+
+/** PATCH /api/api-keys/:id with new limits (issue 28): the key as it is now. */
+export async function remoteUpdateLimits(id: string, changes: LimitChanges, options: RemoteOptions): Promise<KeyView> {
+  const target = resolveTarget(options.server);
+  const body = await api(target, "update", `/${encodeURIComponent(id)}`, {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(changes),
+  });
+  return parsed(keyView, body, "update", target.server);
 }
 
 /** POST /api/api-keys/revoke: the keys it revoked (or, with dry_run, would revoke). */

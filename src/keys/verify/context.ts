@@ -8,6 +8,7 @@ export type VerifyFailure =
   | "revoked"
   | "wrong_resource"
   | "not_member"
+  | "address_not_allowed" // checkAddress: the key's IP allowlist does not hold the client's address
   // checkBinding (RFC 9449 DPoP):
   | "dpop_required" // a DPoP-bound key sent as Bearer or X-API-Key
   | "dpop_not_bound" // a bearer key sent with the DPoP scheme
@@ -31,6 +32,8 @@ export interface VerifyContext {
   readonly resource?: string;
   /** How the key was presented to a protected resource; absent when nobody is using it (introspection). */
   readonly presented?: Presentation;
+  /** The client address of the request using the key (src/http/client-address.ts); absent for introspection. */
+  readonly address?: string;
   /** The key's row with its owner's email (findRow); shared with the cache: read only. */
   row?: Readonly<KeyRow>;
   /** Read by findRow in the same query as the row, for checkMembership . */

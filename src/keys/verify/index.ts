@@ -15,6 +15,7 @@ import { touchLastUsed } from "./touch-last-used.js";
 import { checkMembership } from "./check-membership.js";
 import { resolveScopes } from "./resolve-scopes.js";
 import { checkBinding } from "./check-binding.js";
+import { checkAddress } from "./check-address.js";
 import { createReplayGuard } from "../dpop/replay.js";
 import type { Role } from "../../orgs/roles.js";
 import type { ScopeCatalogue } from "../../scopes/catalogue.js";
@@ -49,6 +50,7 @@ export function createVerifier(
     findRow(options.reader), // one indexed query, or none when the cache holds the row
     checkRevoked,
     checkResource,
+    checkAddress, // IP allowlists: the request's client address against the row's ranges
     checkMembership, // a pure check of what came with the row: verification never writes
     resolveScopes(options.catalogue),
     checkBinding(createReplayGuard(db)), // DPoP-bound keys: a fresh proof by their key pair (last: it records the proof)
@@ -69,8 +71,11 @@ export function createVerifier(
     };
   };
 
-  return async function verify(raw: string, options: { resource?: string; presented?: Presentation } = {}): Promise<VerifyResult> {
-    const ctx: VerifyContext = { raw, resource: options.resource, presented: options.presented };
+  return async function verify(
+    raw: string,
+    options: { resource?: string; presented?: Presentation; address?: string } = {},
+  ): Promise<VerifyResult> {
+    const ctx: VerifyContext = { raw, resource: options.resource, presented: options.presented, address: options.address };
     for (const step of steps) {
       const outcome = step(ctx);
       // Most steps answer at once; only those that return a promise are waited for (each promise

@@ -1,0 +1,34 @@
+// The key detail page (/app/account/api-keys/:id): one of the user's own keys, active or revoked,
+// with a section per feature of issue 28 (views/api-key.ejs includes each feature's partial).
+// Another user's id and a missing id get the same 404.
+import type { KeyView } from "../keys/index.js";
+import type { Services } from "../services.js";
+import type { Ctx } from "../http/state.js";
+import { HttpError } from "../http/errors.js";
+import { sendPage } from "./render.js";
+import type { FormError } from "./form-error.js";
+import { resourceChoices, resourcesText } from "../mcp/resource-choice.js";
+
+export const keyNotFound = () => new HttpError(404, "not_found", "No API key with that id.");
+
+export interface KeyDetailExtra {
+  /** A refused form on the page, shown next to it with what was sent. */
+  formError?: FormError | null;
+  notice?: string;
+}
+
+export async function sendKeyDetail(ctx: Ctx, services: Services, key: KeyView, extra: KeyDetailExtra = {}, status = 200): Promise<void> {
+  const choices = await resourceChoices({ baseUrl: services.config.baseUrl, resources: services.resources });
+  await sendPage(
+    ctx,
+    "api-key",
+    {
+      title: `API key “${key.label}”`,
+      key,
+      resourcesText: resourcesText(key.resources, choices),
+      formError: extra.formError ?? null,
+      notice: extra.notice ?? "",
+    },
+    status,
+  );
+}
