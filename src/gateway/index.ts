@@ -3,7 +3,8 @@
 // (POST, GET, DELETE), the key (requireKey: THE verification path /mcp uses, with this resource as the
 // audience and its metadata in the challenge), a slot among the key's open streams (429), the POST body
 // (bounded, 413) with its tools/call scopes (403) and its Mcp-Method / Mcp-Name headers (400), then the
-// upstream with identity headers and a signed assertion instead of the client's credentials.
+// upstream with identity headers and a signed assertion instead of the client's credentials, or, for a
+// stdio resource, the user's own process (src/gateway/stdio/: the same checks up to there).
 // One log line per request: resource, user or app, key id, status, latency; never a key or a header.
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
@@ -19,6 +20,7 @@ import { upstreamRequestHeaders } from "./headers.js";
 import { createUpstreamAgent, forward } from "./proxy.js";
 import { createHealthRecorder } from "./health.js";
 import { createStreamSlots } from "./streams.js";
+import { serveStdio } from "./stdio/index.js";
 
 const METHODS = new Set(["POST", "GET", "DELETE"]);
 
@@ -49,6 +51,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
     ctx.res.once("close", release);
     try {
       let body: Buffer | undefined;
+      let json: unknown;
       if (ctx.method === "POST") {
         const read = await readJsonBody(ctx.req, maxBodyBytes);
         checkAgreement(read.json, { method: ctx.get("mcp-method") || undefined, name: ctx.get("mcp-name") || undefined });
@@ -61,7 +64,9 @@ export function gateway(services: Services): Middleware<KeywardState> {
           return;
         }
         body = read.raw;
+        json = read.json;
       }
+      if (resource.transport.kind === "stdio") return await serveStdio(ctx, services.stdioProcesses, resource, auth, json);
       const headers = upstreamRequestHeaders(ctx.req.headers, auth, await signer.sign(auth, resource.url));
       const upstream = resource.transport.kind === "http" ? resource.transport.upstream : "";
       const { observation } = await forward(
@@ -80,7 +85,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
     const slug = slugOfPath(ctx.path);
     const resource = slug === undefined ? undefined : await services.resources.lookup.bySlug(slug);
     // An external resource is served by its own server; Keyward answers for it as for no resource at all.
-    if (!resource || resource.transport.kind !== "http") throw notFound();
+    if (!resource || resource.transport.kind === "external") throw notFound();
     if (!METHODS.has(ctx.method)) throw methodNotAllowed();
     const metadata = resourceMetadataUrl(base, resource.slug);
     resourceOf.set(ctx, { resource, metadata });
