@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { follow } from "./support/oauth/flow.js";
+import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import type { PublicUser } from "../src/accounts/users.js";
 
@@ -151,6 +154,38 @@ describe("real stdio MCP servers through the gateway", () => {
     await client.callTool({ name: "write_file", arguments: { path: file, content: "written through Keyward" } });
     expect(fs.readFileSync(file, "utf8")).toBe("written through Keyward");
     expect(textOf(await client.callTool({ name: "read_text_file", arguments: { path: file } }))).toContain("written through Keyward");
+    await finish(c);
+  });
+});
+
+describe("OAuth from the gateway URL of a stdio resource", () => {
+  it("the MCP SDK client discovers, registers, gets consent and a key bound to the resource, then runs the user's process", async () => {
+    const person = await signUp(server);
+    const provider = new RecordingOAuthProvider({ redirectUrl: "http://127.0.0.1:33418/callback", clientName: "stdio OAuth test" });
+    const transport = () => new StreamableHTTPClientTransport(new URL(gatewayUrl("probe")), { authProvider: provider });
+    const first = transport();
+    await expect(new Client({ name: "oauth", version: "1" }).connect(first)).rejects.toBeInstanceOf(UnauthorizedError);
+    const authUrl = provider.lastAuthorizationUrl;
+    expect(authUrl.searchParams.get("resource")).toBe(gatewayUrl("probe"));
+    const consent = await follow(person.agent, server, `${authUrl.pathname}${authUrl.search}`);
+    expect(consent.text).toContain("The probe server");
+    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
+    const confirmed = await person.agent
+      .post(`/interaction/${uid}/confirm`)
+      .type("form")
+      .send({ _csrf: csrfFrom(consent.text) })
+      .redirects(0);
+    const done = await follow(person.agent, server, confirmed.headers.location!);
+    await first.finishAuth(new URL(done.location!).searchParams.get("code")!);
+
+    const c = { client: new Client({ name: "oauth", version: "1" }), transport: transport() };
+    await c.client.connect(c.transport);
+    const { env } = await probeEnv(c.client);
+    const user = (await server.services.users.findByEmail(person.email))!;
+    expect(env.KEYWARD_USER_ID).toBe(user.id);
+    const key = (await server.services.keys.list(user.id)).find((k) => k.source === "oauth")!;
+    expect(key.resources).toEqual([gatewayUrl("probe")]);
+    expect(JSON.stringify(env)).not.toContain(provider.accessToken);
     await finish(c);
   });
 });
@@ -310,15 +345,21 @@ describe("the processes' life", () => {
 describe("idle stop and shutdown", () => {
   let idle: TestServer;
   beforeAll(async () => {
-    idle = await startTestServer({ GATEWAY_STDIO_IDLE_SECONDS: "0.5" });
-    await idle.services.resources.add({ slug: "probe", name: "Probe", command: PROBE, cwd: root }, BY);
+    // Declared in RESOURCES_FILE, as docs/gateway.md shows.
+    const file = path.join(fs.mkdtempSync(path.join(server.dir, "file-")), "resources.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ resources: [{ slug: "probe", name: "Probe", command: PROBE, env: { PROBE_SETTING: "from the file" }, cwd: root }] }),
+    );
+    idle = await startTestServer({ GATEWAY_STDIO_IDLE_SECONDS: "0.5", RESOURCES_FILE: file });
   }, 60_000);
   afterAll(async () => idle?.close());
 
   it("a process with no request for the idle time ends; its session then answers 404", async () => {
     const { raw } = await mint(await newUser(idle), undefined, idle);
     const { client, transport } = await connect("probe", raw, idle);
-    const { pid } = await probeEnv(client);
+    const { pid, env } = await probeEnv(client);
+    expect(env.PROBE_SETTING).toBe("from the file");
     await transport.close(); // the SDK's GET stream would count as an open request
     await until(() => !alive(pid), "the idle process to end");
     const res = await fetch(gatewayUrl("probe", idle), {
