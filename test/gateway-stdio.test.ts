@@ -44,6 +44,8 @@ beforeAll(async () => {
   await add("capped", PROBE);
   await add("everything", EVERYTHING);
   await add("files", [...FILESYSTEM, filesDir]);
+  await add("changing", PROBE, { env: { PROBE_SETTING: "before" } });
+  await add("missing", ["/nonexistent/keyward-test-program"]);
 }, 60_000);
 afterAll(async () => {
   await server?.close();
@@ -328,6 +330,28 @@ describe("the processes' life", () => {
     await server.services.stdioProcesses.check();
     expect(alive(pid)).toBe(true);
     await finish(c);
+  });
+
+  it("a change of the resource's env ends its sessions' processes: the old session answers 404, a new one runs the new settings", async () => {
+    const { raw } = await mint(await newUser());
+    const before = await connect("changing", raw);
+    const { pid, env } = await probeEnv(before.client);
+    expect(env.PROBE_SETTING).toBe("before");
+    await server.services.resources.update("changing", { env: { PROBE_SETTING: "after" } }, BY);
+    expect((await post("changing", raw, before.transport.sessionId, { jsonrpc: "2.0", id: 1, method: "tools/list" })).status).toBe(404);
+    await until(() => !alive(pid), "the old process to end");
+    const after = await connect("changing", raw);
+    expect((await probeEnv(after.client)).env.PROBE_SETTING).toBe("after");
+    await before.client.close();
+    await finish(after);
+  });
+
+  it("a command that cannot be started: 502 upstream_unavailable, and nothing left counted", async () => {
+    const { raw } = await mint(await newUser());
+    const res = await post("missing", raw, undefined, INITIALIZE);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: string }).error).toBe("upstream_unavailable");
+    expect(server.services.stdioProcesses.list().some((p) => p.resource === "missing")).toBe(false);
   });
 
   it("stderr goes to the log, tagged with the resource and the user", async () => {
