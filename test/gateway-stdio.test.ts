@@ -319,6 +319,23 @@ describe("the processes' life", () => {
     await client.close();
   });
 
+  it("removing the user from the organisation the key acts in ends the process; the next request is 401", async () => {
+    const { orgs, keys } = server.services;
+    const owner = await newUser();
+    const member = await newUser();
+    await orgs.ensurePersonal(member.id);
+    const team = await orgs.create(owner.id, "Stdio removal team");
+    await server.services.db.membership.create({ data: { organizationId: team.id, userId: member.id, role: "member" } });
+    const { raw } = await keys.mint({ userId: member.id, organizationId: team.id, label: "team", source: "portal" }, BY_OPERATOR);
+    const { client, transport } = await connect("probe", raw);
+    const { pid, env } = await probeEnv(client);
+    expect(env.KEYWARD_ORGANIZATION_ID).toBe(team.id);
+    await orgs.removeMember(team.id, "owner", member.id);
+    await until(() => !alive(pid), "the process to end after the removal");
+    expect((await post("probe", raw, transport.sessionId, { jsonrpc: "2.0", id: 3, method: "tools/list" })).status).toBe(401);
+    await client.close();
+  });
+
   it("a process keeps running while its user holds another key that works at the resource", async () => {
     const user = await newUser();
     const first = await mint(user);
