@@ -223,6 +223,14 @@ describe("one process per user session", () => {
     const readOnly = (await mint(user, ["mcp:read"])).raw;
     const res = await post("probe", readOnly, undefined, { jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(res.status).toBe(400);
+    // An initialize the transport refuses (it does not accept an SSE answer): 406, and no process is left behind.
+    const refused = await fetch(gatewayUrl("probe"), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${readOnly}`, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(INITIALIZE),
+    });
+    expect(refused.status).toBe(406);
+    await until(() => !server.services.stdioProcesses.list().some((p) => p.userId === user.id), "the unreachable process to end");
     const c = await connect("probe", readOnly);
     const { client } = c;
     await expect(client.callTool({ name: "remember", arguments: { value: "x" } })).rejects.toThrow(/403|insufficient_scope/);

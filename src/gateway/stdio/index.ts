@@ -48,6 +48,10 @@ export async function serveStdio(ctx: Ctx, pool: StdioPool, resource: Resource, 
   } catch (err) {
     done();
     throw err;
+  } finally {
+    // An initialize the transport refused (a bad Accept or protocol header): no client can ever reach
+    // this process, so it ends now rather than after the idle time.
+    if (!sessionId && session.sessionId === undefined) void session.end("closed");
   }
 }
 

@@ -40,6 +40,8 @@ export interface Session {
   readonly resource: StdioResource;
   readonly owner: Owner;
   readonly bridge: Bridge;
+  /** The Mcp-Session-Id the client was given; undefined until its initialize was accepted. */
+  readonly sessionId: string | undefined;
   /** Marks a request open (no idle stop meanwhile); call the result when it has closed. */
   begin(): () => void;
   /** Whether a request of this owner at this resource may use the session. */
