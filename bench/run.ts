@@ -29,6 +29,7 @@ import { redactDatabaseUrl } from "../src/db/client.js";
 import { verifyMicro } from "./verify-micro.js";
 import { realRequestMain } from "./real-request.js";
 import { gatewayMain } from "./gateway.js";
+import { gatewayStdioMain } from "./gateway-stdio.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const t0 = performance.now();
@@ -42,6 +43,7 @@ const LAST_USED_RATE = 10_000;
 const HELP = `npm run bench -- [options]        (every option also reads an env variable)
   --real                  the real-request benchmark instead (MCP tools/call, before/after): npm run bench -- --real --help
   --gateway               the gateway against the same MCP server called directly: npm run bench -- --gateway --help
+  --gateway --stdio       the gateway against the same stdio MCP server started directly: npm run bench -- --gateway --stdio --help
   --quick                 smoke run: 1 s runs, 1k and 20k keys, short OAuth and last-used runs
   --duration <s>          seconds per load run              BENCH_DURATION      (5; quick 1)
   --warmup <s>            warm-up before each scale point   BENCH_WARMUP        (2; quick 0.5)
@@ -495,6 +497,7 @@ async function writeReport(
 
 async function main(): Promise<void> {
   if (process.argv.includes("--real")) return realRequestMain(process.argv.slice(2));
+  if (process.argv.includes("--gateway") && process.argv.includes("--stdio")) return gatewayStdioMain(process.argv.slice(2));
   if (process.argv.includes("--gateway")) return gatewayMain(process.argv.slice(2));
   const cfg = options();
   if (cfg.render) {

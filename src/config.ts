@@ -81,6 +81,16 @@ const schema = z
     GATEWAY_MAX_BODY_KB: z.coerce.number().int().positive().max(1_048_576).default(4096),
     /** The gateway: requests and streams one key may have open at once on one instance; more get 429. */
     GATEWAY_STREAMS_PER_KEY: z.coerce.number().int().positive().max(100_000).default(16),
+    /** stdio resources (src/gateway/stdio/): a session's process with no open request for this long is ended. */
+    GATEWAY_STDIO_IDLE_SECONDS: z.coerce.number().positive().max(86_400).default(600),
+    /** stdio resources: processes one resource may have running on one instance; more get 503 with Retry-After. */
+    GATEWAY_STDIO_MAX_PER_RESOURCE: z.coerce.number().int().positive().max(10_000).default(50),
+    /** stdio resources: processes all stdio resources together may have running on one instance. */
+    GATEWAY_STDIO_MAX: z.coerce.number().int().positive().max(10_000).default(200),
+    /** stdio resources: sessions (processes) one user may have per resource; a new one ends that user's least recently used. */
+    GATEWAY_STDIO_SESSIONS_PER_USER: z.coerce.number().int().positive().max(1000).default(4),
+    /** stdio resources: how often each instance checks that every process's user still holds an active key for its resource. */
+    GATEWAY_STDIO_CHECK_SECONDS: z.coerce.number().positive().max(3600).default(30),
     TOTP_ENCRYPTION_KEY: z
       .string()
       .refine(
@@ -139,6 +149,13 @@ const schema = z
         upstreamTimeoutMs: Math.round(env.GATEWAY_UPSTREAM_TIMEOUT_SECONDS * 1000),
         maxBodyBytes: env.GATEWAY_MAX_BODY_KB * 1024,
         streamsPerKey: env.GATEWAY_STREAMS_PER_KEY,
+        stdio: {
+          idleMs: Math.round(env.GATEWAY_STDIO_IDLE_SECONDS * 1000),
+          maxPerResource: env.GATEWAY_STDIO_MAX_PER_RESOURCE,
+          max: env.GATEWAY_STDIO_MAX,
+          sessionsPerUser: env.GATEWAY_STDIO_SESSIONS_PER_USER,
+          checkMs: Math.round(env.GATEWAY_STDIO_CHECK_SECONDS * 1000),
+        },
       },
       /** RESOURCES_FILE: read and applied at start (src/server.ts), not here, so other commands never depend on it. */
       resourcesFile: env.RESOURCES_FILE || undefined,

@@ -58,7 +58,11 @@ export async function startServer(config: Config, logger: Logger, options: OpenO
         draining = true;
         housekeeping.stop();
         if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
-        await closeListener(server);
+        // stdio sessions hold SSE streams open for as long as their process runs: end the processes
+        // (and so their streams) while the listener stops, or it would wait for them for ever.
+        const listenerClosed = closeListener(server);
+        await services.stdioProcesses.close();
+        await listenerClosed;
         await services.close();
       })();
       return stopping;

@@ -17,6 +17,7 @@ import { createTwoFactor, type TwoFactor } from "./accounts/two-factor.js";
 import { createPendingLogins, type PendingLogins } from "./accounts/pending-logins.js";
 import { createKeyRateLimiter, type KeyRateLimiter } from "./keys/limits/rate-limiter.js";
 import { providerOfDb } from "./db/provider.js";
+import { createStdioPool, type StdioPool } from "./gateway/stdio/processes.js";
 
 export interface Services {
   config: Config;
@@ -33,6 +34,8 @@ export interface Services {
   audit: Audit;
   /** The MCP servers the gateway protects (src/resources/). */
   resources: Resources;
+  /** The gateway's stdio server processes on this instance, one per user session (src/gateway/stdio/); ended by close(). */
+  stdioProcesses: StdioPool;
   /** Organisations, memberships and apps (src/orgs). */
   orgs: Organizations;
   /** TOTP + backup codes (src/accounts/two-factor.ts). */
@@ -48,7 +51,7 @@ export interface Services {
    * (src/keys/lookup/announce.ts); used by app.ts after requests that changed keys, roles or members.
    */
   announceKeyWrites?: () => Promise<void>;
-  /** Flushes last-used times and closes the database. */
+  /** Ends every stdio server process, flushes last-used times and closes the database. */
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
   keyRateLimiter.start();
   const audit = createAudit(db);
   const resources = createResources(db, { baseUrl: config.baseUrl, scopes: config.scopes, audit, keys, cacheOf: lookup.cacheOf });
+  const stdioProcesses = createStdioPool(config.gateway.stdio, { logger, keys });
   const secrets = { cookieSecrets: await cookieSecrets(db, config.cookieSecret), tokenSigningJwks: await tokenSigningJwks(db) };
   return {
     secrets,
@@ -100,11 +104,13 @@ export async function openServices(config: Config, logger: Logger, options: Open
     keyRateLimiter,
     audit,
     resources,
+    stdioProcesses,
     orgs: createOrganizations(db),
     twoFactor: createTwoFactor(db, { encryptionSecret: await totpEncryptionSecret(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),
     announceKeyWrites: lookup.announce,
     async close() {
+      await stdioProcesses.close();
       await keys.tracker.stop();
       await keyRateLimiter.stop();
       await lookup.close();

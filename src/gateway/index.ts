@@ -4,7 +4,8 @@
 // audience and its metadata in the challenge), its rate limits (429: src/http/key-rate-limit.ts), a
 // slot among the key's open streams (429), the POST body
 // (bounded, 413) with its tools/call scopes (403) and its Mcp-Method / Mcp-Name headers (400), then the
-// upstream with identity headers and a signed assertion instead of the client's credentials.
+// upstream with identity headers and a signed assertion instead of the client's credentials, or, for a
+// stdio resource, the user's own process (src/gateway/stdio/: the same checks up to there).
 // One log line per request: resource, user or app, key id, status, latency; never a key or a header.
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
@@ -21,6 +22,7 @@ import { createUpstreamAgent, forward } from "./proxy.js";
 import { createHealthRecorder } from "./health.js";
 import { createStreamSlots } from "./streams.js";
 import { enforceKeyRateLimit } from "../http/key-rate-limit.js";
+import { serveStdio } from "./stdio/index.js";
 
 const METHODS = new Set(["POST", "GET", "DELETE"]);
 
@@ -51,6 +53,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
     ctx.res.once("close", release);
     try {
       let body: Buffer | undefined;
+      let json: unknown;
       if (ctx.method === "POST") {
         const read = await readJsonBody(ctx.req, maxBodyBytes);
         checkAgreement(read.json, { method: ctx.get("mcp-method") || undefined, name: ctx.get("mcp-name") || undefined });
@@ -63,7 +66,9 @@ export function gateway(services: Services): Middleware<KeywardState> {
           return;
         }
         body = read.raw;
+        json = read.json;
       }
+      if (resource.transport.kind === "stdio") return await serveStdio(ctx, services.stdioProcesses, resource, auth, json);
       const headers = upstreamRequestHeaders(ctx.req.headers, auth, await signer.sign(auth, resource.url));
       const upstream = resource.transport.kind === "http" ? resource.transport.upstream : "";
       const { observation } = await forward(
@@ -90,7 +95,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
     const slug = slugOfPath(ctx.path);
     const resource = slug === undefined ? undefined : await services.resources.lookup.bySlug(slug);
     // An external resource is served by its own server; Keyward answers for it as for no resource at all.
-    if (!resource || resource.transport.kind !== "http") throw notFound();
+    if (!resource || resource.transport.kind === "external") throw notFound();
     if (!METHODS.has(ctx.method)) throw methodNotAllowed();
     const metadata = resourceMetadataUrl(base, resource.slug);
     resourceOf.set(ctx, { resource, metadata });

@@ -292,6 +292,27 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       });
     },
 
+    /**
+     * Whether the user still holds an active key of theirs (not an app's) in the organisation that works at
+     * `resourceUrl` (bound to it, or to every resource), and is still a member of it (a removed member's
+     * keys stop working without being revoked). The stdio gateway ends a process whose user no longer
+     * does (src/gateway/stdio/processes.ts); a deleted user has no keys left (they cascade).
+     */
+    async holdsKeyAt(owner: { userId: string; organizationId: string }, resourceUrl: string): Promise<boolean> {
+      const found = await db.apiKey.findFirst({
+        where: {
+          userId: owner.userId,
+          organizationId: owner.organizationId,
+          appId: null,
+          revokedAt: null,
+          user: { memberships: { some: { organizationId: owner.organizationId } } },
+          ...worksAt(resourceUrl),
+        },
+        select: { id: true },
+      });
+      return found !== null;
+    },
+
     /** An app's keys, newest first. */
     async listForApp(appId: string): Promise<KeyView[]> {
       const rows = await db.apiKey.findMany({ where: { appId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });

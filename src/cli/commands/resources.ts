@@ -8,6 +8,7 @@ import { withServices } from "../context.js";
 import { confirm, formatTable, note, out, printJson } from "../io.js";
 import { parseToolScope } from "../../resources/input.js";
 import { rateLimitFromText } from "../../keys/limits/input.js";
+import { shellWords, ShellWordsError } from "../shell-words.js";
 import { BUILT_IN_PATH, builtInResourceUrl, resourceMetadataUrl } from "../../resources/identity.js";
 import type { Resource, ResourceActing, ResourceChange, ResourceHealthView } from "../../resources/index.js";
 import { transportJson, transportText, type TransportJson } from "../../resources/transport.js";
@@ -28,6 +29,32 @@ function toolScopesOf(values: readonly string[]): Record<string, string> {
     } catch (err) {
       throw CliError.usage(err instanceof Error ? err.message : String(err));
     }
+  }
+  return map;
+}
+
+/** `--command "<program and args>"`, split as a POSIX shell splits words (nothing expanded). */
+function commandOf(text: string): string[] {
+  try {
+    const words = shellWords(text);
+    if (words.length === 0)
+      throw new ShellWordsError(
+        '--command needs a program to run, e.g. --command "npx -y @modelcontextprotocol/server-filesystem /srv/files"',
+      );
+    return words;
+  } catch (err) {
+    if (err instanceof ShellWordsError) throw CliError.usage(`--command: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Each `--env NAME=VALUE`, as a map (a later one for the same name wins); the store checks the names. */
+function envOf(values: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf("=");
+    if (at <= 0) throw CliError.usage(`--env takes NAME=VALUE, e.g. --env GITHUB_TOKEN=ghp_… (got "${value.slice(0, at < 0 ? 40 : at)}")`);
+    map[value.slice(0, at)] = value.slice(at + 1);
   }
   return map;
 }
@@ -152,12 +179,20 @@ interface JsonOption {
 interface AddOptions extends JsonOption {
   name: string;
   upstream?: string;
+  command?: string;
+  env?: string[];
+  cwd?: string;
   toolScope?: string[];
 }
 
 interface UpdateOptions extends JsonOption {
   name?: string;
   upstream?: string;
+  command?: string;
+  env?: string[];
+  clearEnv?: boolean;
+  /** A directory, or false when --no-cwd is given. */
+  cwd?: string | false;
   toolScope?: string[];
   /** False when --no-tool-scopes is given. */
   toolScopes: boolean;
@@ -185,14 +220,30 @@ export function registerResources(program: Command): void {
     .argument("<slug>", "the last path segment of its URL: lowercase letters, digits, inner hyphens (e.g. notes)")
     .requiredOption("--name <name>", 'its display name, e.g. "Team notes" (consent page, key list)')
     .option("--upstream <url>", "where the MCP server listens, e.g. http://127.0.0.1:8080/mcp")
+    .option(
+      "--command <program and args>",
+      'a stdio MCP server the gateway starts per user session, e.g. "npx -y @modelcontextprotocol/server-filesystem /srv/files" (split like a shell splits words: quotes and backslashes, nothing expanded)',
+    )
+    .option("--env <NAME=VALUE>", "stdio: an environment variable for the program (repeatable)", collect)
+    .option("--cwd <dir>", "stdio: the program's working directory (absolute)")
     .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect)
     .option("--key-rate-limit <n>", "each key may send at most n requests per minute here (docs/key-lifecycle.md)")
     .option("--json", "print the resource as JSON")
     .action(async (slug: string, options: AddOptions & { keyRateLimit?: string }, cmd: Command) => {
       const toolScopes = toolScopesOf(options.toolScope ?? []);
       const keyRateLimit = options.keyRateLimit === undefined ? null : keyRateLimitOf(options.keyRateLimit);
+      const input = {
+        slug,
+        name: options.name,
+        upstream: options.upstream,
+        toolScopes,
+        keyRateLimit,
+        ...(options.command !== undefined ? { command: commandOf(options.command) } : {}),
+        ...(options.env !== undefined ? { env: envOf(options.env) } : {}),
+        ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      };
       const { added, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
-        added: await resources.add({ slug, name: options.name, upstream: options.upstream, toolScopes, keyRateLimit }, BY_CLI),
+        added: await resources.add(input, BY_CLI),
         baseUrl: config.baseUrl,
       }));
       if (options.json) return printJson(toJson(added, baseUrl));
@@ -254,10 +305,15 @@ export function registerResources(program: Command): void {
 
   resources
     .command("update")
-    .description("change a resource's name, upstream or tool scopes (keys bound to it keep working)")
+    .description("change a resource's name, how it is served or its tool scopes (keys bound to it keep working)")
     .argument("<slug>", "the resource's slug (it cannot change: keys are bound to its URL)")
     .option("--name <name>", "a new display name")
-    .option("--upstream <url>", "a new upstream URL")
+    .option("--upstream <url>", "a new upstream URL (a stdio resource becomes an http one)")
+    .option("--command <program and args>", "a new stdio command, split like --command of add (an http resource becomes a stdio one)")
+    .option("--env <NAME=VALUE>", "stdio: set or change an environment variable (repeatable)", collect)
+    .option("--clear-env", "stdio: drop every environment variable first (then any --env is added)")
+    .option("--cwd <dir>", "stdio: a new working directory (absolute)")
+    .option("--no-cwd", "stdio: no working directory of its own (Keyward's)")
     .option("--tool-scope <tool=scope>", "add or change a tool's scope (repeatable)", collect)
     .option("--remove-tool-scope <tool>", "a tool no longer needs a scope (repeatable)", collect)
     .option("--no-tool-scopes", "drop every tool scope first (then any --tool-scope is added)")
@@ -271,15 +327,33 @@ export function registerResources(program: Command): void {
       if (options.keyRateLimit !== undefined && options.clearKeyRateLimit)
         throw CliError.usage("give --key-rate-limit or --clear-key-rate-limit, not both");
       const rate = options.clearKeyRateLimit ? null : options.keyRateLimit === undefined ? undefined : keyRateLimitOf(options.keyRateLimit);
-      if (options.name === undefined && options.upstream === undefined && !touchesScopes && rate === undefined)
+      const settingEnv = envOf(options.env ?? []);
+      const touchesEnv = options.env !== undefined || options.clearEnv === true;
+      const command = options.command === undefined ? undefined : commandOf(options.command);
+      if (
+        options.name === undefined &&
+        options.upstream === undefined &&
+        command === undefined &&
+        !touchesEnv &&
+        options.cwd === undefined &&
+        !touchesScopes &&
+        rate === undefined
+      )
         throw CliError.usage(
-          "nothing to change: give --name, --upstream, --tool-scope, --remove-tool-scope, --no-tool-scopes, --key-rate-limit or --clear-key-rate-limit",
+          "nothing to change: give --name, --upstream, --command, --env, --clear-env, --cwd, --no-cwd, --tool-scope, --remove-tool-scope, --no-tool-scopes, --key-rate-limit or --clear-key-rate-limit",
         );
       const { updated, baseUrl } = await withResources(cmd, async ({ resources, config }) => {
         const change: ResourceChange = {};
         if (options.name !== undefined) change.name = options.name;
         if (options.upstream !== undefined) change.upstream = options.upstream;
         if (rate !== undefined) change.keyRateLimit = rate;
+        if (command !== undefined) change.command = command;
+        if (options.cwd !== undefined) change.cwd = options.cwd === false ? null : options.cwd;
+        if (touchesEnv) {
+          const current = await resources.get(slug);
+          const was = current.transport.kind === "stdio" && !options.clearEnv ? current.transport.env : {};
+          change.env = { ...was, ...settingEnv };
+        }
         if (touchesScopes) {
           const current = await resources.get(slug);
           const map: Record<string, string> = options.toolScopes ? { ...current.toolScopes } : {};
@@ -324,7 +398,10 @@ export function registerResources(program: Command): void {
   resources
     .command("apply")
     .description("add and update the resources a RESOURCES_FILE declares, as the server does at start")
-    .argument("<file>", 'a JSON file: { "resources": [ { "slug", "name", "upstream", "toolScopes": { tool: scope } } ] }')
+    .argument(
+      "<file>",
+      'a JSON file: { "resources": [ { "slug", "name", "upstream" or "command": [argv] with "env": {…} and "cwd", "toolScopes": { tool: scope } } ] }',
+    )
     .option("--dry-run", "print what would change, change nothing")
     .option("--json", "print JSON: { dryRun, added, updated: [{ slug, changed }], unchanged, notInFile }")
     .action(async (file: string, options: ApplyOptions, cmd: Command) => {

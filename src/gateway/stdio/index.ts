@@ -1,0 +1,63 @@
+// A stdio resource's requests, after the gateway has verified the key and checked tool scopes
+// (src/gateway/index.ts): an initialize without a session starts the user's process; any other
+// request goes to the session it names, if that session is this user's, at this resource, in the
+// key's organisation and with the key's scopes; otherwise 404 "Session not found", the MCP
+// spec's answer that makes a host initialize again (also after a crash, an idle stop or a change of
+// the resource's command). App keys are refused: a stdio process serves one person.
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { Ctx, KeyAuth, AppAuth } from "../../http/state.js";
+import type { Resource } from "../../resources/index.js";
+import { GatewayError } from "../errors.js";
+import { sameProgram, type StdioPool, type StdioResource } from "./processes.js";
+import type { Owner } from "./environment.js";
+
+export { createStdioPool, type StdioPool, type StdioLimits } from "./processes.js";
+
+export async function serveStdio(ctx: Ctx, pool: StdioPool, resource: Resource, auth: KeyAuth | AppAuth, body: unknown): Promise<void> {
+  if (resource.transport.kind !== "stdio") throw new Error("not a stdio resource");
+  if (auth.via !== "key")
+    throw new GatewayError(
+      403,
+      "access_denied",
+      `${resource.name} starts one process per person: an app key cannot use it, a user's key can`,
+      { "Cache-Control": "no-store" },
+    );
+  const { command, env, cwd } = resource.transport;
+  const program: StdioResource = { id: resource.id, slug: resource.slug, name: resource.name, url: resource.url, command, env, cwd };
+  const owner: Owner = { userId: auth.user.id, email: auth.user.email, organizationId: auth.organizationId, scopes: auth.scopes };
+  const sessionId = ctx.get("mcp-session-id");
+
+  let session;
+  if (!sessionId) {
+    if (ctx.method !== "POST" || !isInitializeRequest(body))
+      return jsonRpcError(ctx, 400, -32000, "Bad Request: Mcp-Session-Id header is required");
+    session = await pool.start(program, owner);
+  } else {
+    session = pool.get(sessionId);
+    if (!session || !session.serves(program, owner)) return jsonRpcError(ctx, 404, -32001, "Session not found");
+    if (!sameProgram(session.resource, program)) {
+      void session.end("changed");
+      return jsonRpcError(ctx, 404, -32001, "Session not found");
+    }
+  }
+  const done = session.begin();
+  ctx.res.once("close", done);
+  ctx.respond = false;
+  try {
+    await session.bridge.handle(ctx.req, ctx.res, body);
+  } catch (err) {
+    done();
+    throw err;
+  } finally {
+    // An initialize the transport refused (a bad Accept or protocol header): no client can ever reach
+    // this process, so it ends now rather than after the idle time.
+    if (!sessionId && session.sessionId === undefined) void session.end("closed");
+  }
+}
+
+/** The MCP SDK servers' own JSON-RPC error answers (no id: it is not an answer to one message). */
+function jsonRpcError(ctx: Ctx, status: number, code: number, message: string): void {
+  ctx.status = status;
+  ctx.set("Cache-Control", "no-store");
+  ctx.body = { jsonrpc: "2.0", error: { code, message }, id: null };
+}

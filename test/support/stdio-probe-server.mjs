@@ -1,0 +1,26 @@
+// A tiny stdio MCP server for the stdio gateway tests (src/gateway/stdio/): it reports its own
+// environment and pid through a tool, keeps a value in memory (remember / recall) so tests can prove
+// one user's process state is invisible to another's, and can crash on demand. Plain JS: the gateway
+// starts it with `node`.
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { z } from "zod";
+
+const server = new McpServer({ name: "keyward-stdio-probe", version: "1.0.0" });
+let remembered = null;
+const text = (value) => ({ content: [{ type: "text", text: typeof value === "string" ? value : JSON.stringify(value) }] });
+
+server.registerTool("environment", { description: "this process's environment and pid" }, () =>
+  text({ pid: process.pid, cwd: process.cwd(), env: process.env }),
+);
+server.registerTool("remember", { description: "keep a value in this process", inputSchema: { value: z.string() } }, ({ value }) => {
+  remembered = value;
+  return text("ok");
+});
+server.registerTool("recall", { description: "the value this process keeps" }, () => text(remembered ?? "(nothing)"));
+server.registerTool("shout", { description: "writes to stderr", inputSchema: { line: z.string() } }, ({ line }) => {
+  process.stderr.write(`${line}\n`);
+  return text("ok");
+});
+
+await server.connect(new StdioServerTransport());
