@@ -53,7 +53,9 @@ export async function resolveResources(names: readonly string[], sources: Source
     if (name === BUILT_IN_SLUG || asUrl === builtIn) url = builtIn;
     else if (slugOfUrl(sources.baseUrl, asUrl) !== undefined) url = (await sources.resources.lookup.byUrl(asUrl))?.url;
     else if (SLUG.test(name)) url = (await sources.resources.lookup.bySlug(name))?.url;
-    else if (/^https?:\/\//.test(name)) url = (await sources.resources.lookup.byUrl(name))?.url ?? (await sources.resources.lookup.byUrl(asUrl))?.url; // a separate resource server's own URL
+    // A separate resource server, by its own URL (as registered, or without its trailing slash).
+    else if (/^https?:\/\//.test(name))
+      url = (await sources.resources.lookup.byUrl(name))?.url ?? (await sources.resources.lookup.byUrl(asUrl))?.url;
     if (!url) {
       const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
       throw new UnknownResourceError(

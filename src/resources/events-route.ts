@@ -86,28 +86,30 @@ export function resourceEventsRoute(services: Services): Middleware<KeywardState
     const send = (e: KeyEvent) => write(res, frame(e.kind, e.id, { sha256: e.keyHash }));
     /** Sends what was committed since `position` (one at a time: the position only moves forward). */
     const catchUp = (): Promise<void> =>
-      (running = running.then(async () => {
-        if (closed) return;
-        // Rotated credentials or a removed resource end the stream.
-        const still = await services.resources.lookup.byCredential(basic.clientId);
-        if (!still || still.resource.id !== resource.id || still.secretHash !== holder.secretHash) return close();
-        for (;;) {
-          const page = await events.after(position, resource.url);
-          if (page.reset) {
+      (running = running
+        .then(async () => {
+          if (closed) return;
+          // Rotated credentials or a removed resource end the stream.
+          const still = await services.resources.lookup.byCredential(basic.clientId);
+          if (!still || still.resource.id !== resource.id || still.secretHash !== holder.secretHash) return close();
+          for (;;) {
+            const page = await events.after(position, resource.url);
+            if (page.reset) {
+              position = page.position;
+              await write(res, frame("reset", position, {}));
+              return;
+            }
+            for (const e of page.events) await send(e);
+            if (page.position === position) return;
+            // Events for other resources were skipped: an id alone (no data, so no event) moves the reader past them.
+            if (page.events.at(-1)?.id !== page.position) await write(res, `id: ${page.position}\n\n`);
             position = page.position;
-            await write(res, frame("reset", position, {}));
-            return;
           }
-          for (const e of page.events) await send(e);
-          if (page.position === position) return;
-          // Events for other resources were skipped: an id alone (no data, so no event) moves the reader past them.
-          if (page.events.at(-1)?.id !== page.position) await write(res, `id: ${page.position}\n\n`);
-          position = page.position;
-        }
-      }).catch((err: unknown) => {
-        services.logger.warn({ err, resource: resource.slug }, "resource event stream failed; closing it");
-        close();
-      }));
+        })
+        .catch((err: unknown) => {
+          services.logger.warn({ err, resource: resource.slug }, "resource event stream failed; closing it");
+          close();
+        }));
 
     try {
       if (lastEventId === "") position = await events.position();

@@ -142,7 +142,10 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
       const credentials = newCredentials();
       const resource = await db.$transaction(async (tx) => {
         const row = view(
-          await tx.resource.update({ where: { slug }, data: { credentialId: credentials.clientId, credentialHash: credentials.secretHash } }),
+          await tx.resource.update({
+            where: { slug },
+            data: { credentialId: credentials.clientId, credentialHash: credentials.secretHash },
+          }),
         );
         await audit.record(event("resource.credentials_rotated", row, by, { clientId: credentials.clientId }), tx);
         return row;

@@ -206,7 +206,10 @@ export function registerResources(program: Command): void {
     .action(async (slug: string, options: AddOptions, cmd: Command) => {
       const toolScopes = toolScopesOf(options.toolScope ?? []);
       const { added, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
-        added: await resources.add({ slug, name: options.name, upstream: options.upstream, external: options.external, toolScopes }, BY_CLI),
+        added: await resources.add(
+          { slug, name: options.name, upstream: options.upstream, external: options.external, toolScopes },
+          BY_CLI,
+        ),
         baseUrl: config.baseUrl,
       }));
       const { credentials } = added;
