@@ -18,6 +18,9 @@ import { csrfFrom, signUp, startTestServer, type Person, type TestServer } from 
 import { follow } from "./support/oauth/flow.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 import { hashKey } from "../src/keys/hash.js";
+import { createAssertionSigner } from "../src/gateway/assertion.js";
+import { MAX_STREAMS } from "../src/resources/events-route.js";
+import { mintOnPage } from "./support/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BY_CLI = { actor: { type: "cli" as const } };
@@ -345,5 +348,71 @@ describe("the event stream", () => {
       f.some((x) => x.event === "ready"),
     );
     expect(after.filter((f) => f.event === "changed").map((f) => JSON.parse(f.data).sha256)).toContain(hashKey(raw));
+  });
+});
+
+describe("keys for a resource server from the portal's JSON API, and the gateway's assertion", () => {
+  it("binds a key to the resource server by slug or by its URL; it works there and not at the other", async () => {
+    const manager = (await mintOnPage(person.agent, person.csrf, "manager")).raw;
+    for (const name of ["files", a.url]) {
+      const res = await request(server.url)
+        .post("/api/api-keys")
+        .set("Authorization", `Bearer ${manager}`)
+        .set("Content-Type", "application/json")
+        .send(JSON.stringify({ label: "for files", resources: [name] }));
+      expect(res.status, res.text).toBe(201);
+      expect(res.body.resources).toEqual([a.url]);
+      expect((await whoami(a, res.body.key as string)).status).toBe(200);
+      expect((await whoami(b, res.body.key as string)).status).toBe(401);
+    }
+  });
+
+  it("verifyAssertion accepts the gateway's X-Keyward-Assertion for this resource, and refuses one for another", async () => {
+    const raw = await mint([a.url], "asserted");
+    const verified = await server.services.keys.verify(raw, { resource: a.url });
+    if (!verified.ok) throw new Error(verified.reason);
+    const signer = createAssertionSigner(server.services.secrets.tokenSigningJwks, server.url);
+    const identity = {
+      via: "key" as const,
+      user: { id: verified.user.id, email: verified.user.email },
+      app: null,
+      organizationId: verified.organizationId,
+      role: verified.role,
+      key: verified.key,
+      scopes: verified.scopes,
+    };
+    const good = await fetch(`${a.base}/test/assertion`, { method: "POST", body: await signer.sign(identity, a.url) });
+    expect(good.status).toBe(200);
+    expect(await good.json()).toMatchObject({ sub: userId, email: person.email, key_id: verified.key.id, iss: server.url, aud: a.url });
+    const forB = await fetch(`${a.base}/test/assertion`, { method: "POST", body: await signer.sign(identity, b.url) });
+    expect(forB.status).toBe(401);
+    const tampered = await fetch(`${a.base}/test/assertion`, { method: "POST", body: `${await signer.sign(identity, a.url)}x` });
+    expect(tampered.status).toBe(401);
+  });
+});
+
+describe("bounded streams", () => {
+  it(`at most ${MAX_STREAMS} open streams per resource: one more is 429 with Retry-After; closing one frees its place`, async () => {
+    const auth = { authorization: basic(b.clientId, b.clientSecret) };
+    const url = `${server.url}/api/resources/tickets/events`;
+    const open: AbortController[] = [];
+    // b's own verifier holds one already
+    for (let i = 1; i < MAX_STREAMS; i++) {
+      const c = new AbortController();
+      const res = await fetch(url, { headers: auth, signal: c.signal });
+      expect(res.status).toBe(200);
+      open.push(c);
+    }
+    const over = await fetch(url, { headers: auth });
+    expect(over.status).toBe(429);
+    expect(over.headers.get("retry-after")).toBeTruthy();
+    open.pop()!.abort();
+    await until(async () => {
+      const res = await fetch(url, { headers: auth });
+      const okNow = res.status === 200;
+      await res.body?.cancel();
+      return okNow;
+    }, "a place to free up");
+    for (const c of open) c.abort();
   });
 });
