@@ -416,3 +416,21 @@ describe("bounded streams", () => {
     for (const c of open) c.abort();
   });
 });
+
+describe("shutdown", () => {
+  it("a stopping instance ends its open event streams, so its shutdown does not wait for them", { timeout: 30_000 }, async () => {
+    const other = await startTestServer();
+    try {
+      const added = await other.services.resources.add({ slug: "files", name: "Files", external: "http://127.0.0.1:9/mcp" }, BY_CLI);
+      const res = await fetch(`${other.url}/api/resources/files/events`, {
+        headers: { authorization: basic(added.credentials!.clientId, added.credentials!.clientSecret) },
+      });
+      expect(res.status).toBe(200);
+      const frames = readEvents(res, () => false); // reads until the stream ends
+      await other.stop();
+      expect((await frames).map((f) => f.event)).toEqual(["ready"]);
+    } finally {
+      await other.database.drop();
+    }
+  });
+});

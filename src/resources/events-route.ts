@@ -11,7 +11,7 @@
 // Every event has an id (the reader's position). Changes made by this instance's revoke path are sent
 // before it answers; others (another instance, the CLI, a role change) within POLL_MS.
 // At most MAX_STREAMS open streams per resource (per instance); more answer 429. A stream ends when
-// its resource is removed or its credentials are rotated.
+// its resource is removed or its credentials are rotated, and when the instance stops (within POLL_MS).
 import type { Middleware } from "koa";
 import type { ServerResponse } from "node:http";
 import type { Services } from "../services.js";
@@ -89,6 +89,8 @@ export function resourceEventsRoute(services: Services): Middleware<KeywardState
       (running = running
         .then(async () => {
           if (closed) return;
+          // A stopping instance ends its streams (its listener waits for open requests): readers reconnect to another.
+          if (services.stopping) return close();
           // Rotated credentials or a removed resource end the stream.
           const still = await services.resources.lookup.byCredential(basic.clientId);
           if (!still || still.resource.id !== resource.id || still.secretHash !== holder.secretHash) return close();
