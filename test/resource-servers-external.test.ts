@@ -21,6 +21,7 @@ import { hashKey } from "../src/keys/hash.js";
 import { createAssertionSigner } from "../src/gateway/assertion.js";
 import { MAX_STREAMS } from "../src/resources/events-route.js";
 import { mintOnPage } from "./support/server.js";
+import { createKeyEvents } from "../src/keys/events/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BY_CLI = { actor: { type: "cli" as const } };
@@ -349,6 +350,19 @@ describe("the event stream", () => {
     );
     expect(after.filter((f) => f.event === "changed").map((f) => JSON.parse(f.data).sha256)).toContain(hashKey(raw));
   });
+
+  it("records a removed user's keys as `removed` events (the database's cascade, written by the triggers)", async () => {
+    const other = await signUp(server);
+    const otherId = (await server.services.users.findByEmail(other.email))!.id;
+    const raw = (await server.services.keys.mint({ userId: otherId, label: "leaving", source: "portal", resources: [a.url] }, BY_OPERATOR))
+      .raw;
+    const position = Number((await readEvents(await events(a, "files"), (f) => f.length > 0))[0]!.id);
+    await server.services.db.user.delete({ where: { id: otherId } });
+    const after = await readEvents(await events(a, "files", { "last-event-id": String(position) }), (f) =>
+      f.some((x) => x.event === "ready"),
+    );
+    expect(after.filter((f) => f.event === "removed").map((f) => JSON.parse(f.data).sha256)).toContain(hashKey(raw));
+  });
 });
 
 describe("keys for a resource server from the portal's JSON API, and the gateway's assertion", () => {
@@ -432,5 +446,26 @@ describe("shutdown", () => {
     } finally {
       await other.database.drop();
     }
+  });
+});
+
+describe("pruned history", () => {
+  it("housekeeping's pruning keeps the newest event; a reader whose position was pruned gets reset, then ready", async () => {
+    const events = (headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/api/resources/files/events`, { headers: { authorization: basic(a.clientId, a.clientSecret), ...headers } });
+    const old = Number((await readEvents(await events(), (f) => f.length > 0))[0]!.id);
+    for (const label of ["p1", "p2"]) {
+      const raw = await mint([a.url], label);
+      await server.services.keys.revoke({ kind: "raw", raw }, { actor: { type: "cli", id: null }, via: "cli" });
+    }
+    const keyEvents = createKeyEvents(server.services.db);
+    const newest = await keyEvents.position();
+    expect(await keyEvents.prune(new Date(Date.now() + 86_400_000))).toBeGreaterThan(0);
+    expect(await keyEvents.position()).toBe(newest);
+    const reset = await readEvents(await events({ "last-event-id": String(old) }), (f) => f.some((x) => x.event === "ready"));
+    expect(reset.map((f) => f.event)).toEqual(["reset", "ready"]);
+    expect(reset.at(-1)!.id).toBe(String(newest));
+    const current = await readEvents(await events({ "last-event-id": String(newest) }), (f) => f.some((x) => x.event === "ready"));
+    expect(current.map((f) => f.event)).toEqual(["ready"]);
   });
 });

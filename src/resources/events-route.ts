@@ -25,13 +25,26 @@ const PATH = /^\/api\/resources\/([^/]+)\/events$/;
 export const MAX_STREAMS = 8;
 const POLL_MS = 1000;
 const KEEP_ALIVE_MS = 15_000;
+const STALLED_MS = 10_000;
 
 const frame = (event: string, id: number, data: object) => `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
 
+/**
+ * Resolves once the chunk is handed to the socket, or the connection is gone (a write to a closing
+ * socket may never call back). A reader that stops reading is cut off after STALLED_MS, so a stalled
+ * stream never holds the others or the revocations waiting for them (src/keys/events/ keyEventsCommitted).
+ */
 function write(res: ServerResponse, chunk: string): Promise<void> {
   return new Promise((resolve) => {
     if (res.destroyed || res.writableEnded) return resolve();
-    res.write(chunk, () => resolve());
+    const stalled = setTimeout(() => res.destroy(), STALLED_MS);
+    const done = () => {
+      clearTimeout(stalled);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("close", done);
+    res.write(chunk, done);
   });
 }
 

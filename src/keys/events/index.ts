@@ -87,10 +87,16 @@ export function onKeyEvents(listener: Listener): () => void {
 
 /**
  * Called after a commit that wrote key events (the revoke path): resolves once every stream of this
- * instance has sent what concerns it, so a resource server holding a stream to this instance has the
- * revocation before the revoker is told it is done. Never throws (a stream's failure is its own).
+ * instance has sent what concerns it (or MAX_WAIT_MS passed), so a resource server holding a stream to
+ * this instance has the revocation before the revoker is told it is done. Never throws (a stream's failure is its own).
  */
 export async function keyEventsCommitted(): Promise<void> {
   if (listeners.size === 0) return;
-  await Promise.allSettled([...listeners].map((l) => l()));
+  // A stuck connection must never hold a revocation: after MAX_WAIT_MS the streams catch up on their own (they poll).
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, MAX_WAIT_MS)));
+  await Promise.race([Promise.allSettled([...listeners].map((l) => l())), cap]);
+  clearTimeout(timer);
 }
+
+const MAX_WAIT_MS = 2000;
