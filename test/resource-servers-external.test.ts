@@ -102,7 +102,7 @@ beforeAll(async () => {
   person = await signUp(server);
   userId = (await server.services.users.findByEmail(person.email))!.id;
   await until(async () => (await status(a)).streaming && (await status(b)).streaming, "both event streams");
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await a?.stop();
@@ -147,6 +147,9 @@ describe("the MCP SDK client against a separate resource server", () => {
     expect(key.resources).toEqual([a.url]);
     // and the other resource server refuses it
     expect((await whoami(b, provider.accessToken!)).status).toBe(401);
+    // Keyward serves nothing at the slug of a separate server: its metadata is the server's own
+    expect((await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp/files`)).status).toBe(404);
+    expect((await fetch(`${server.url}/mcp/files`, { method: "POST" })).status).toBe(404);
   });
 });
 
