@@ -12,6 +12,9 @@ CREATE UNIQUE INDEX "Resource_credentialId_key" ON "Resource"("credentialId");
 -- Written by triggers, so in the same transaction as the change, whoever makes it (even by hand in a shell).
 -- "audience": the key's resource column (null: every resource), so a stream sends only what concerns its resource.
 -- "at": milliseconds since 1970, for housekeeping's pruning. Not in schema.prisma: only src/keys/events/ reads it.
+-- A later migration that rebuilds ApiKey, Membership or App (new_X, DROP, RENAME) must drop the triggers
+-- below that name the table first and create them again after: SQLite drops a table's own triggers with
+-- it, and refuses the RENAME while another table's trigger names the dropped one.
 CREATE TABLE "KeyEvent" (
     "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     "keyHash" TEXT NOT NULL,
