@@ -39,6 +39,8 @@ import { resourcesRoutes } from "./web/resources-routes.js";
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
+import { resourceIntrospection } from "./resources/introspection.js";
+import { resourceEventsRoute } from "./resources/events-route.js";
 
 export interface AppOptions {
   /**
@@ -87,6 +89,10 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
 
   // Machine surfaces: metadata, the OAuth server, the MCP endpoint, the JSON API.
   app.use(metadataRoutes(config, services.resources.lookup).routes());
+  // Separate resource servers (docs/resource-servers.md): introspection with their credentials, before
+  // oidc-provider (which never sees them), and their revocation feed.
+  app.use(resourceIntrospection(services));
+  app.use(resourceEventsRoute(services));
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
   app.use(defaultScope(config.scopes));
   // The browser session is read before the OAuth server runs: the provider's own session counts

@@ -7,6 +7,10 @@ import type { Services } from "./services.js";
 import { purgeOAuthRecords } from "./oauth/purge.js";
 import { createInvitations } from "./orgs/invitations.js";
 import { createDeviceCookies } from "./accounts/device-cookies.js";
+import { createKeyEvents } from "./keys/events/index.js";
+
+/** How long key events are kept for resource servers' event streams; a reader further behind is told to reset. */
+export const KEY_EVENT_RETENTION_MS = 7 * 86_400_000;
 
 export interface Swept {
   clients: number;
@@ -15,6 +19,7 @@ export interface Swept {
   pendingLogins: number;
   invitations: number;
   deviceCookies: number;
+  keyEvents: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
@@ -23,7 +28,8 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const pendingLogins = await services.pendingLogins.purgeExpired(now);
   const invitations = await createInvitations(services.db).purgeExpired(now);
   const deviceCookies = await createDeviceCookies(services.db).purgeExpired(now);
-  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies };
+  const keyEvents = await createKeyEvents(services.db).prune(new Date(now.getTime() - KEY_EVENT_RETENTION_MS));
+  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

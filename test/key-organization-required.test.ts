@@ -39,6 +39,12 @@ async function rollBack0012(database: TestDatabase): Promise<void> {
     expect(rebuild).toContain(`"organizationId" TEXT,`);
     const sqlite = new Database(database.file!);
     try {
+      // A database from before 0012 has none of the later migrations' triggers on other tables that read
+      // ApiKey (0017's key events): SQLite refuses to rename the rebuilt table while they name it.
+      const later = sqlite
+        .prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name != 'ApiKey' AND sql LIKE '%"ApiKey"%'`)
+        .all() as { name: string }[];
+      for (const { name } of later) sqlite.exec(`DROP TRIGGER "${name}"`);
       sqlite.exec(rebuild);
       sqlite.prepare(`DELETE FROM "_prisma_migrations" WHERE migration_name = ?`).run(MIGRATION);
     } finally {

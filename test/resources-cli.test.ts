@@ -51,6 +51,46 @@ describe("help tells resources and resource-servers apart", () => {
   });
 });
 
+describe("keyward resources add --external and credentials", () => {
+  it("prints the credentials once, keeps only the secret's hash, and --rotate replaces them", async () => {
+    const run = await ok("resources", "add", "files", "--name", "File store", "--external", "https://files.example.test/mcp");
+    const id = /client id: +(rsc_\w+)/.exec(run.stdout)?.[1];
+    const secret = /client secret: +(\S+)/.exec(run.stdout)?.[1];
+    expect(id).toBeTruthy();
+    expect(secret).toBeTruthy();
+    expect(run.stderr).toMatch(/not shown again/);
+    const row = await services.db.resource.findUnique({ where: { slug: "files" } });
+    expect(row).toMatchObject({ external: "https://files.example.test/mcp", credentialId: id });
+    expect(JSON.stringify(row)).not.toContain(secret);
+
+    const shown = await ok("resources", "credentials", "files");
+    expect(shown.stdout.trim()).toBe(`client id: ${id}`);
+    const rotated = await json<{ slug: string; clientId: string; clientSecret: string }>("resources", "credentials", "files", "--rotate");
+    expect(rotated.slug).toBe("files");
+    expect(rotated.clientId).not.toBe(id);
+    expect(rotated.clientSecret).not.toBe(secret);
+    expect((await services.db.resource.findUnique({ where: { slug: "files" } }))!.credentialId).toBe(rotated.clientId);
+
+    const added = await json<{ credentialId: string; credentials: { clientId: string; clientSecret: string } }>(
+      "resources",
+      "add",
+      "files-json",
+      "--name",
+      "Files JSON",
+      "--external",
+      "https://files-json.example.test/mcp",
+    );
+    expect(added.credentials.clientId).toBe(added.credentialId);
+    // a gateway resource has no credentials
+    await ok("resources", "add", "plain", "--name", "Plain", "--upstream", "http://127.0.0.1:8080/mcp");
+    expect((await kw("resources", "credentials", "plain", "--rotate")).code).toBe(2);
+    expect((await kw("resources", "credentials", "nothing")).code).toBe(3);
+    await ok("resources", "remove", "plain", "--yes");
+    await ok("resources", "remove", "files", "--yes");
+    await ok("resources", "remove", "files-json", "--yes");
+  });
+});
+
 describe("keyward resources add and list", () => {
   it("adds one: its URL on stdout, JSON with the documented shape", async () => {
     const run = await ok("resources", "add", "notes", "--name", "Team notes", "--upstream", "http://127.0.0.1:8080/mcp");
@@ -78,6 +118,7 @@ describe("keyward resources add and list", () => {
       metadataUrl: `${ISSUER}/.well-known/oauth-protected-resource/mcp/github-issues`,
       upstream: "https://example.com/mcp",
       transport: { kind: "http", upstream: "https://example.com/mcp" },
+      credentialId: null,
       toolScopes: { create_issue: "mcp:write", search: "mcp:read" },
       keyRateLimit: null,
       builtIn: false,

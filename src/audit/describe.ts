@@ -35,6 +35,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "resource.added": "Protected MCP server added",
   "resource.updated": "Protected MCP server changed",
   "resource.removed": "Protected MCP server removed",
+  "resource.credentials_rotated": "Resource server credentials replaced",
 };
 
 /** Where a key event came from (src/audit/key-events.ts KeyEventVia), as the end of a sentence. */
@@ -205,6 +206,8 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
       return `From ${orgName(e.targetId, ctx)}`;
     case "app.created":
       return `“${text(d.name)}” in ${orgName(d.organizationId, ctx)}`;
+    case "resource.credentials_rotated":
+      return `“${text(d.name)}” (${text(d.slug)}): new client id ${text(d.clientId)}`;
     case "resource.added":
     case "resource.removed":
       return `“${text(d.name)}” at /mcp/${text(d.slug)}`;

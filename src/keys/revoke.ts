@@ -11,6 +11,7 @@ import type { Audit } from "../audit/index.js";
 import { keyRevoked, type KeyActing } from "../audit/key-events.js";
 import type { KeyView } from "./view.js";
 import { boundTo } from "./audience-where.js";
+import { keyEventsCommitted } from "./events/index.js";
 
 /** The most ids one bulk revoke may name (the page, the JSON API, the CLI). */
 export const MAX_BULK_REVOKE = 500;
@@ -158,6 +159,8 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
       // before anyone is told they are revoked (at the end of the request; at once outside one: the
       // CLI, oidc-provider hooks).
       await announceCommitted(db);
+      // Separate resource servers streaming from this instance get the revocation before we answer.
+      if (out.some((r) => r.wasActive)) await keyEventsCommitted();
       return out;
     },
   };

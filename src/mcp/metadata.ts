@@ -53,7 +53,9 @@ export function metadataRoutes(config: Config, resources?: Pick<ResourceLookup, 
       // Only the canonical slug (lowercase, one segment): any other spelling names no resource, so
       // no path variant can reach another resource's document.
       const slug = ctx.params.slug ?? "";
-      const resource = SLUG.test(slug) ? await resources.bySlug(slug) : undefined;
+      const found = SLUG.test(slug) ? await resources.bySlug(slug) : undefined;
+      // A separate resource server publishes its own metadata (docs/resource-servers.md): Keyward serves nothing at its slug.
+      const resource = found?.transport.kind === "external" ? undefined : found;
       if (!resource) {
         // Never cached: a resource added a moment later must be discoverable at once.
         ctx.set("Cache-Control", "no-store");

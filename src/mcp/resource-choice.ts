@@ -1,6 +1,6 @@
 // Which resources a portal key is bound to, as people name them: the account page's checkboxes, the
 // JSON API's `resources` and the CLI's `--resource`. A resource is named by its slug or its URL
-// (`<ISSUER>/mcp/<slug>`); Keyward's own /mcp, which has no slug, is "mcp" or `<ISSUER>/mcp`.
+// (`<ISSUER>/mcp/<slug>`, or a separate resource server's own URL); Keyward's own /mcp, which has no slug, is "mcp" or `<ISSUER>/mcp`.
 // Keys store URLs (src/keys/: RFC 8707 audiences); this turns names into URLs and URLs back into names.
 import type { ResourceLookup } from "../resources/lookup.js";
 import type { Resource } from "../resources/store.js";
@@ -53,6 +53,9 @@ export async function resolveResources(names: readonly string[], sources: Source
     if (name === BUILT_IN_SLUG || asUrl === builtIn) url = builtIn;
     else if (slugOfUrl(sources.baseUrl, asUrl) !== undefined) url = (await sources.resources.lookup.byUrl(asUrl))?.url;
     else if (SLUG.test(name)) url = (await sources.resources.lookup.bySlug(name))?.url;
+    // A separate resource server, by its own URL (as registered, or without its trailing slash).
+    else if (/^https?:\/\//.test(name))
+      url = (await sources.resources.lookup.byUrl(name))?.url ?? (await sources.resources.lookup.byUrl(asUrl))?.url;
     if (!url) {
       const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
       throw new UnknownResourceError(

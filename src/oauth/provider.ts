@@ -96,12 +96,16 @@ export function createProvider(services: Services): Provider {
         async getResourceServerInfo(ctx, requested) {
           refuseUnknownScopes(ctx, config.scopes);
           const url = requested.replace(/\/+$/, "");
-          // Keyward's own /mcp, or a resource of the gateway (<ISSUER>/mcp/<slug>), read as every
-          // request reads it: a resource added on another instance is known at once.
-          const audience = url === resource ? resource : (await services.resources.lookup.byUrl(url))?.url;
+          // Keyward's own /mcp, a resource of the gateway (<ISSUER>/mcp/<slug>) or a separate resource
+          // server (its own URL, as registered), read as every request reads it: a resource added on
+          // another instance is known at once.
+          const audience =
+            url === resource
+              ? resource
+              : ((await services.resources.lookup.byUrl(url))?.url ?? (await services.resources.lookup.byUrl(requested))?.url);
           if (!audience)
             throw new errors.InvalidTarget(
-              `unknown resource; this server issues keys for ${resource} and for the resources of its gateway (${config.baseUrl}/mcp/<slug>)`,
+              `unknown resource; this server issues keys for ${resource}, for the resources of its gateway (${config.baseUrl}/mcp/<slug>) and for the resource servers registered with it`,
             );
           return { scope: config.scopes.join(" "), audience, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
         },

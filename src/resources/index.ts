@@ -1,6 +1,8 @@
 // Protected resources: the MCP servers Keyward fronts at <ISSUER>/mcp/<slug> (src/gateway/).
 // store.ts writes and lists them (with audit events), lookup.ts reads one per request (cached, never
-// stale), identity.ts names them, input.ts validates what an operator says about them.
+// stale), identity.ts names them, input.ts validates what an operator says about them. Separate
+// resource servers (external): credentials.ts and server-auth.ts (their credentials), introspection.ts
+// and events-route.ts (what they call), docs/resource-servers.md.
 import type { Db } from "../db/client.js";
 import type { Audit } from "../audit/index.js";
 import type { Keys } from "../keys/index.js";

@@ -9,6 +9,7 @@ import type { Keys } from "../keys/index.js";
 import type { Resource as ResourceRow } from "../generated/sqlite/client.js";
 import { resourceUrl } from "./identity.js";
 import { stringMap, transportColumns, transportOf, type Transport } from "./transport.js";
+import { newCredentials, type ResourceCredentials } from "./credentials.js";
 import { firstProblem, resourceChangeSchema, resourceInputSchema, type ResourceChange, type ResourceInput } from "./input.js";
 
 export interface Resource {
@@ -19,6 +20,8 @@ export interface Resource {
   url: string;
   /** How it is served (src/resources/transport.ts). */
   transport: Transport;
+  /** External resources: the client id its server authenticates with (the secret is never kept); null otherwise. */
+  credentialId: string | null;
   /** Tool → the scope a tools/call of it needs. */
   toolScopes: Readonly<Record<string, string>>;
   /** Requests per minute each key may send here (src/http/key-rate-limit.ts); null: no limit. */
@@ -53,6 +56,7 @@ export function toResource(row: ResourceRow, baseUrl: string): Resource {
     name: row.name,
     url: row.external ?? resourceUrl(baseUrl, row.slug),
     transport: transportOf(row),
+    credentialId: row.credentialId,
     toolScopes: Object.freeze(stringMap(row.toolScopes)),
     keyRateLimit: row.keyRateLimit,
     createdAt: row.createdAt.toISOString(),
@@ -99,7 +103,8 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
       return row ? view(row) : undefined;
     },
 
-    async add(input: ResourceInput, by: ResourceActing): Promise<Resource> {
+    /** Adds a resource; an external one comes with its credentials, returned here and never again. */
+    async add(input: ResourceInput, by: ResourceActing): Promise<Resource & { credentials?: ResourceCredentials }> {
       const parsed = resourceInputSchema.safeParse(input);
       if (!parsed.success) throw new ResourceInputError(firstProblem(parsed.error));
       const { slug, name, toolScopes, keyRateLimit } = parsed.data;
@@ -109,6 +114,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
       const transport = transportOfInput(parsed.data);
       if (transport.kind === "external" && (await db.resource.findUnique({ where: { external: transport.url } })))
         throw new ResourceInputError(`Another resource is the resource server at ${transport.url} already`);
+      const credentials = transport.kind === "external" ? newCredentials() : undefined;
       const added = await db.$transaction(async (tx) => {
         const row = await tx.resource.create({
           data: {
@@ -118,6 +124,7 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
             ...transportColumns(transport),
             toolScopes: JSON.stringify(toolScopes),
             keyRateLimit: keyRateLimit ?? null,
+            ...(credentials ? { credentialId: credentials.clientId, credentialHash: credentials.secretHash } : {}),
           },
         });
         const created = view(row);
@@ -125,7 +132,30 @@ export function createResourceStore(db: Db, options: { baseUrl: string; scopes: 
         return created;
       });
       await announceCommitted(db); // (a new slug was never held; announced anyway, so "added" means "served everywhere")
-      return added;
+      return credentials ? { ...added, credentials: { clientId: credentials.clientId, clientSecret: credentials.clientSecret } } : added;
+    },
+
+    /**
+     * New credentials for an external resource, returned here and never again: the old ones stop
+     * working on every instance before this returns (introspection and event streams refuse them).
+     */
+    async rotateCredentials(slug: string, by: ResourceActing): Promise<{ resource: Resource; credentials: ResourceCredentials }> {
+      const before = await get(slug);
+      if (before.transport.kind !== "external")
+        throw new ResourceInputError(`${slug} is not a resource server (--external): it has no credentials, the gateway serves it`);
+      const credentials = newCredentials();
+      const resource = await db.$transaction(async (tx) => {
+        const row = view(
+          await tx.resource.update({
+            where: { slug },
+            data: { credentialId: credentials.clientId, credentialHash: credentials.secretHash },
+          }),
+        );
+        await audit.record(event("resource.credentials_rotated", row, by, { clientId: credentials.clientId }), tx);
+        return row;
+      });
+      await announceCommitted(db);
+      return { resource, credentials: { clientId: credentials.clientId, clientSecret: credentials.clientSecret } };
     },
 
     /** Changes what `change` names; the rest stays. Returns the resource as it is now. */

@@ -91,6 +91,8 @@ export interface ResourceJson {
   upstream: string | null;
   /** How it is served; null for the built-in resource. */
   transport: TransportJson | null;
+  /** A resource server's (external) credentials' client id; null otherwise (the secret is never shown again). */
+  credentialId: string | null;
   toolScopes: Record<string, string>;
   /** Requests per minute each key may send here (issue 28); null: no limit. */
   keyRateLimit: number | null;
@@ -108,6 +110,7 @@ function toJson(r: Resource, baseUrl: string): ResourceJson {
     metadataUrl: resourceMetadataUrl(baseUrl, r.slug),
     upstream: r.transport.kind === "http" ? r.transport.upstream : null,
     transport: transportJson(r.transport),
+    credentialId: r.credentialId,
     toolScopes: { ...r.toolScopes },
     keyRateLimit: r.keyRateLimit,
     builtIn: false,
@@ -127,6 +130,7 @@ async function builtInJson(baseUrl: string): Promise<ResourceJson> {
     metadataUrl: `${baseUrl}/.well-known/oauth-protected-resource${BUILT_IN_PATH}`,
     upstream: null,
     transport: null,
+    credentialId: null,
     toolScopes: { ...TOOL_SCOPES },
     keyRateLimit: null,
     builtIn: true,
@@ -134,6 +138,8 @@ async function builtInJson(baseUrl: string): Promise<ResourceJson> {
     updatedAt: null,
   };
 }
+
+const credentialsText = (c: { clientId: string; clientSecret: string }) => `client id:     ${c.clientId}\nclient secret: ${c.clientSecret}`;
 
 const toolScopesText = (m: Readonly<Record<string, string>>) =>
   Object.keys(m).length
@@ -182,6 +188,7 @@ interface AddOptions extends JsonOption {
   command?: string;
   env?: string[];
   cwd?: string;
+  external?: string;
   toolScope?: string[];
 }
 
@@ -226,9 +233,13 @@ export function registerResources(program: Command): void {
     )
     .option("--env <NAME=VALUE>", "stdio: an environment variable for the program (repeatable)", collect)
     .option("--cwd <dir>", "stdio: the program's working directory (absolute)")
+    .option(
+      "--external <url>",
+      "a separate resource server that verifies keys itself, at its own public URL (its keys' audience): prints its credentials once (docs/resource-servers.md)",
+    )
     .option("--tool-scope <tool=scope>", "a tools/call of <tool> needs <scope>, e.g. notes_add=mcp:write (repeatable)", collect)
     .option("--key-rate-limit <n>", "each key may send at most n requests per minute here (docs/key-lifecycle.md)")
-    .option("--json", "print the resource as JSON")
+    .option("--json", "print the resource as JSON (an external one with its credentials: clientId, clientSecret)")
     .action(async (slug: string, options: AddOptions & { keyRateLimit?: string }, cmd: Command) => {
       const toolScopes = toolScopesOf(options.toolScope ?? []);
       const keyRateLimit = options.keyRateLimit === undefined ? null : keyRateLimitOf(options.keyRateLimit);
@@ -241,14 +252,49 @@ export function registerResources(program: Command): void {
         ...(options.command !== undefined ? { command: commandOf(options.command) } : {}),
         ...(options.env !== undefined ? { env: envOf(options.env) } : {}),
         ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+        ...(options.external !== undefined ? { external: options.external } : {}),
       };
       const { added, baseUrl } = await withResources(cmd, async ({ resources, config }) => ({
         added: await resources.add(input, BY_CLI),
         baseUrl: config.baseUrl,
       }));
-      if (options.json) return printJson(toJson(added, baseUrl));
+      const { credentials } = added;
+      if (options.json) return printJson({ ...toJson(added, baseUrl), ...(credentials ? { credentials } : {}) });
+      if (credentials) {
+        out(credentialsText(credentials));
+        note(
+          `Added resource server ${added.slug} "${added.name}" at ${added.url}. Give it these credentials now: the secret is not shown again (\`keyward resources credentials ${added.slug} --rotate\` makes new ones). See docs/resource-servers.md.`,
+        );
+        return;
+      }
       out(added.url);
       note(`Added resource ${added.slug} "${added.name}": MCP hosts connect to ${added.url} (docs/gateway.md).`);
+    });
+
+  resources
+    .command("credentials")
+    .description("a resource server's credentials (--external): show its client id, or --rotate to replace them")
+    .argument("<slug>", "the resource's slug")
+    .option("--rotate", "make new credentials and print them once: the old ones stop working at once, on every instance")
+    .option("--json", "print JSON: { slug, clientId, clientSecret? }")
+    .action(async (slug: string, options: JsonOption & { rotate?: boolean }, cmd: Command) => {
+      const done = await withResources(cmd, async ({ resources }) => {
+        if (options.rotate) {
+          const { resource, credentials } = await resources.rotateCredentials(slug, BY_CLI);
+          return { slug: resource.slug, ...credentials };
+        }
+        const resource = await resources.get(slug);
+        if (!resource.credentialId) throw CliError.usage(`${slug} is not a resource server (--external): it has no credentials`);
+        return { slug: resource.slug, clientId: resource.credentialId };
+      });
+      if (options.json) return printJson(done);
+      if ("clientSecret" in done) {
+        out(credentialsText(done));
+        note(`New credentials for ${slug}: the old ones no longer work. The secret is not shown again.`);
+        return;
+      }
+      out(`client id: ${done.clientId}`);
+      note(`The secret is not kept: \`keyward resources credentials ${slug} --rotate\` makes new credentials.`);
     });
 
   resources
