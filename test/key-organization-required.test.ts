@@ -25,6 +25,23 @@ import { BY_OPERATOR } from "./support/acting.js";
 const MIGRATION = "0012_key_organization_required";
 const PREFIX = "kw_user_"; // the default KEY_PREFIX
 
+type Column = { name: string; type: string; notnull: number; dflt_value: string | null };
+/** SQLite: the columns later migrations added to ApiKey (expiry, limits, …), which 0012's rebuild does not have. */
+let laterColumns: Column[] = [];
+
+/**
+ * Puts them back as they were, after the roll-back's rebuild and again after 0012 is applied (it
+ * rebuilds the table from its own definition): this is a roll-back of 0012 only, and the server
+ * that reads the table expects them.
+ */
+function restoreLaterColumns(sqlite: Database.Database): void {
+  const present = new Set((sqlite.prepare(`PRAGMA table_info("ApiKey")`).all() as Column[]).map((c) => c.name));
+  for (const c of laterColumns.filter((c) => !present.has(c.name)))
+    sqlite.exec(
+      `ALTER TABLE "ApiKey" ADD COLUMN "${c.name}" ${c.type}${c.notnull ? " NOT NULL" : ""}${c.dflt_value !== null ? ` DEFAULT ${c.dflt_value}` : ""}`,
+    );
+}
+
 /**
  * Puts a migrated database back where it was before 0012: organizationId nullable again and 0012
  * not recorded as applied. On SQLite the table is rebuilt from 0012's own definition, with the
@@ -45,7 +62,11 @@ async function rollBack0012(database: TestDatabase): Promise<void> {
         .prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name != 'ApiKey' AND sql LIKE '%"ApiKey"%'`)
         .all() as { name: string }[];
       for (const { name } of later) sqlite.exec(`DROP TRIGGER "${name}"`);
+      laterColumns = (sqlite.prepare(`PRAGMA table_info("ApiKey")`).all() as Column[]).filter(
+        (c) => !new RegExp(`^\\s*"${c.name}" `, "m").test(rebuild),
+      );
       sqlite.exec(rebuild);
+      restoreLaterColumns(sqlite);
       sqlite.prepare(`DELETE FROM "_prisma_migrations" WHERE migration_name = ?`).run(MIGRATION);
     } finally {
       sqlite.close();
@@ -114,6 +135,14 @@ describe("migration 0012: a key without an organisation", () => {
     }
 
     await migrate(database.url); // what every start does first
+    if (database.backend === "sqlite") {
+      const sqlite = new Database(database.file!);
+      try {
+        restoreLaterColumns(sqlite);
+      } finally {
+        sqlite.close();
+      }
+    }
 
     const config = loadConfig({ DATABASE_URL: database.url, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" });
     server = await startServer(config, createLogger("silent", new Writable({ write: (_c, _e, cb) => cb() })), { migrate: false });
