@@ -38,6 +38,8 @@ const schema = z
       .positive()
       .default(24 * 14),
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
+    /** Requests per key and hour, flushed with last-used (docs/key-lifecycle.md#usage); false turns counting off. */
+    KEY_USAGE_COUNTING: bool.default(true),
     /**
      * After SIGTERM: how long /readyz answers 503 "stopping" while requests are still served (Connection: close), before the listener
      * closes.
@@ -117,6 +119,7 @@ const schema = z
       trustedProxies,
       sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
+      usageCounting: env.KEY_USAGE_COUNTING,
       shutdownDrainMs: env.SHUTDOWN_DRAIN_SECONDS * 1000,
       verifyCacheSize: env.VERIFY_CACHE_SIZE,
       verifyCacheLeaseMs: env.VERIFY_CACHE_LEASE_SECONDS * 1000,

@@ -10,6 +10,9 @@ import { toView } from "./view.js";
 import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { createKeyImport } from "./import.js";
 import { createAudit } from "../audit/index.js";
+import { outcomeOfStatus, UsageCounter } from "./usage/counter.js";
+import { createUsageReader, USAGE_DAYS } from "./usage/read.js";
+import { pruneUsage } from "./usage/writes.js";
 
 export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./store.js";
 export { type RevokeTarget, type RevokedKey } from "./revoke.js";
@@ -22,6 +25,8 @@ export { labelSchema, scopesSchema, MAX_LABEL_LENGTH } from "./input.js";
 export { LastUsedTracker };
 export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
 export { compileLegacyPattern } from "./legacy.js";
+export { type UsageReport, type UsageTotals, USAGE_DAYS } from "./usage/read.js";
+export { STALE_DAYS, isStale } from "./usage/stale.js";
 
 /**
  * `reader` is how verification reads a key row: the server passes its key lookup's (src/keys/lookup/,
@@ -33,6 +38,8 @@ export function createKeys(
     prefix: string;
     scopes: readonly string[];
     lastUsedFlushMs: number;
+    /** Count requests per key and hour (src/keys/usage/); default on. */
+    usageCounting?: boolean;
     onError?: (e: unknown) => void;
     legacyKeyPattern?: RegExp;
     catalogue?: ScopeCatalogue;
@@ -40,7 +47,7 @@ export function createKeys(
   },
 ) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
-  const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
+  const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError, new UsageCounter(options.usageCounting ?? true));
   const audit = createAudit(db);
   return {
     ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker, audit }),
@@ -56,6 +63,13 @@ export function createKeys(
       reader: options.reader ?? prismaKeyReader(db),
     }),
     ...createKeyImport(db),
+    usage: {
+      ...createUsageReader(db, tracker.usage),
+      /** Counts one request made with a known key, by the status it was answered with (in memory; flushed with last-used). */
+      note: (keyId: string, status: number) => tracker.usage.note(keyId, outcomeOfStatus(status)),
+      /** Housekeeping: deletes hour rows older than the USAGE_DAYS shown (a day's margin kept); returns how many. */
+      prune: (now: Date) => pruneUsage(db, now, (USAGE_DAYS + 1) * 24),
+    },
     tracker,
   };
 }
