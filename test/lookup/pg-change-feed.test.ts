@@ -57,7 +57,9 @@ describe.skipIf(inject("testBackend") !== "postgresql")("PostgreSQL key-change f
     expect(a.feed.current()).toBe(before + 1); // the marker alone: the last-used UPDATE notified no one
 
     await t.db.$executeRawUnsafe(`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = $1`, minted.key.id);
-    await vi.waitFor(async () => expect(await a.keys.verify(minted.raw)).toMatchObject({ ok: false, reason: "revoked" }), { timeout: 5000 });
+    await vi.waitFor(async () => expect(await a.keys.verify(minted.raw)).toMatchObject({ ok: false, reason: "revoked" }), {
+      timeout: 5000,
+    });
   });
 
   it("a writer waits for an instance that cannot renew its lease, which stops answering from memory first", async (test) => {
