@@ -14,6 +14,7 @@ import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { sweep } from "../src/housekeeping.js";
 import { generateKey } from "../src/keys/format.js";
+import { keywardInProcess } from "./support/cli-run.js";
 
 let a: TestServer;
 let b: RunningServer;
@@ -166,6 +167,40 @@ describe("GET /api/api-keys/:id/usage", () => {
     const writeOnly = await mint("mcp only", { scopes: ["mcp:read"] });
     const res = await request(a.url).get(`/api/api-keys/${writeOnly.key.id}/usage`).set("Authorization", `Bearer ${writeOnly.raw}`);
     expect(res.status).toBe(403);
+  });
+});
+
+describe("keyward api-keys usage", () => {
+  it("prints the API's numbers, locally (--user) and remotely (--server), as JSON and as a table", async () => {
+    const email = (await a.services.db.user.findUniqueOrThrow({ where: { id: userId } })).email;
+    const key = await mint("cli");
+    for (let i = 0; i < 3; i++) expect(await mcp(a.url, key.raw)).toBe(200);
+    expect(await mcp(a.url, key.raw, addNote)).toBe(200);
+    const api = await usageOf(key.key.id, reader);
+    const local = await keywardInProcess(["api-keys", "usage", key.key.id, "--user", email, "--json"], {
+      env: { DATABASE_URL: a.database.url },
+    });
+    expect(local.code, local.stderr).toBe(0);
+    const remote = await keywardInProcess(["api-keys", "usage", key.key.id, "--server", a.url, "--json"], {
+      env: { KEYWARD_TOKEN: reader },
+    });
+    expect(remote.code, remote.stderr).toBe(0);
+    const strip = (u: object) => ({ ...u, to: undefined });
+    expect(strip(JSON.parse(local.stdout))).toEqual(strip(api));
+    expect(strip(JSON.parse(remote.stdout))).toEqual(strip(api));
+    expect(api.totals.requests).toBe(4);
+    const table = await keywardInProcess(["api-keys", "usage", key.key.id, "--server", a.url], { env: { KEYWARD_TOKEN: reader } });
+    expect(table.stdout).toMatch(new RegExp(`${new Date().toISOString().slice(0, 10)}\\s+4\\s+0\\s+0\\s+0`));
+    expect(table.stderr).toContain("4 requests, 0 × 401, 0 × 403, 0 × 429");
+  });
+
+  it("another user's key id is not found (exit 3), locally and remotely", async () => {
+    const theirs = await mint("cli theirs", {}, otherId);
+    const email = (await a.services.db.user.findUniqueOrThrow({ where: { id: userId } })).email;
+    const local = await keywardInProcess(["api-keys", "usage", theirs.key.id, "--user", email], { env: { DATABASE_URL: a.database.url } });
+    expect(local.code).toBe(3);
+    const remote = await keywardInProcess(["api-keys", "usage", theirs.key.id, "--server", a.url], { env: { KEYWARD_TOKEN: reader } });
+    expect(remote.code).toBe(3);
   });
 });
 
