@@ -103,6 +103,47 @@ describe("counting", () => {
     expect(rows.every((r) => r.key.id === r.keyId)).toBe(true);
   });
 
+  it("a 401 for a key bound to another resource, or an app key where app keys are refused, counts for that key", async () => {
+    const oauth = await mint("OAuth: bound", {
+      source: "oauth",
+      clientId: "dcr_bound",
+      scopes: ["mcp:read"],
+      resources: [`${a.config.baseUrl}/mcp`],
+    });
+    for (let i = 0; i < 2; i++) await request(a.url).get("/api/api-keys").set("Authorization", `Bearer ${oauth.raw}`).expect(401);
+    expect((await usageOf(oauth.key.id, reader)).totals).toEqual({ requests: 0, unauthorized: 2, forbidden: 0, limited: 0 });
+    const team = await a.services.orgs.create(userId, `Team bound ${Date.now()}`);
+    const app = await a.services.orgs.createApp(team.id, "Robot");
+    const appKey = await mint("app on the API", { organizationId: team.id, appId: app.id });
+    await request(a.url).get("/api/api-keys").set("Authorization", `Bearer ${appKey.raw}`).expect(401);
+    await a.services.keys.tracker.flush();
+    const stored = await a.services.db.keyUsage.findMany({ where: { keyId: appKey.key.id } });
+    expect(stored.map((r) => [r.requests, r.unauthorized])).toEqual([[0, 1]]);
+  });
+
+  it("a failed write keeps the counts for the next flush", async () => {
+    const key = await mint("flaky");
+    for (let i = 0; i < 3; i++) expect(await mcp(a.url, key.raw)).toBe(200);
+    const tracker = a.services.keys.tracker as unknown as { db: { $executeRawUnsafe: (...args: unknown[]) => Promise<number> } };
+    const original = tracker.db.$executeRawUnsafe;
+    const db = tracker.db;
+    Object.defineProperty(tracker, "db", {
+      value: new Proxy(db, {
+        get: (target, prop, receiver) =>
+          prop === "$executeRawUnsafe"
+            ? (sql: string, ...rest: unknown[]) =>
+                sql.includes("KeyUsage") ? Promise.reject(new Error("simulated")) : original.call(target, sql, ...rest)
+            : Reflect.get(target, prop, receiver),
+      }),
+      configurable: true,
+    });
+    await a.services.keys.tracker.flush();
+    Object.defineProperty(tracker, "db", { value: db, configurable: true });
+    expect(await a.services.db.keyUsage.count({ where: { keyId: key.key.id } })).toBe(0);
+    expect(await mcp(a.url, key.raw)).toBe(200);
+    expect((await usageOf(key.key.id, reader)).totals.requests).toBe(4);
+  });
+
   it("the JSON API's own requests count for the key that made them", async () => {
     const key = await mint("api");
     for (let i = 0; i < 4; i++) await request(a.url).get("/api/api-keys").set("Authorization", `Bearer ${key.raw}`).expect(200);
