@@ -14,6 +14,7 @@ import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { sweep } from "../src/housekeeping.js";
 import { generateKey } from "../src/keys/format.js";
+import { createKeys } from "../src/keys/index.js";
 import { keywardInProcess } from "./support/cli-run.js";
 
 let a: TestServer;
@@ -190,6 +191,24 @@ describe("counting", () => {
     const usage = await usageOf(key.key.id, reader);
     expect(usage.totals.requests).toBe(12);
     expect(await a.services.db.keyUsage.count({ where: { keyId: key.key.id } })).toBe(1);
+  });
+});
+
+describe("KEY_USAGE_COUNTING=false", () => {
+  it("counts nothing", async () => {
+    expect(loadConfig({ DATABASE_URL: a.config.databaseUrl, KEY_USAGE_COUNTING: "false" }).usageCounting).toBe(false);
+    const key = await mint("uncounted");
+    const keys = createKeys(a.services.db, {
+      prefix: a.config.keyPrefix,
+      scopes: ["mcp:read"],
+      lastUsedFlushMs: 3600_000,
+      usageCounting: false,
+    });
+    expect(keys.usage.enabled).toBe(false);
+    keys.usage.note(key.key.id, 200);
+    keys.usage.note(key.key.id, 401);
+    await keys.tracker.flush();
+    expect(await a.services.db.keyUsage.count({ where: { keyId: key.key.id } })).toBe(0);
   });
 });
 

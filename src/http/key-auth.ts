@@ -102,7 +102,8 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
   const issuer = options.issuer.replace(/\/+$/, "");
   // Usage (src/keys/usage/): every request whose key is known is counted by the status it got:
   // refusals here (a revoked key's 401), and the answer of whatever ran after (403, 429 or served).
-  const { note } = keys.usage;
+  // With KEY_USAGE_COUNTING=false the request goes on untouched (no callback at all).
+  const { note, enabled } = keys.usage;
   const counted = (ctx: Ctx, keyId: string, next: () => Promise<unknown>) =>
     next().then(
       () => note(keyId, ctx.status),
@@ -131,7 +132,7 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
     }
-    return counted(ctx, key.id, next);
+    return enabled ? counted(ctx, key.id, next) : next();
   };
   return async (ctx, next) => {
     const target = options.forRequest ? { ...options, ...options.forRequest(ctx) } : options;

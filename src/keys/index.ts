@@ -65,6 +65,8 @@ export function createKeys(
     ...createKeyImport(db),
     usage: {
       ...createUsageReader(db, tracker.usage),
+      /** KEY_USAGE_COUNTING: false counts nothing. */
+      enabled: tracker.usage.enabled,
       /** Counts one request made with a known key, by the status it was answered with (in memory; flushed with last-used). */
       note: (keyId: string, status: number) => tracker.usage.note(keyId, outcomeOfStatus(status)),
       /** Housekeeping: deletes hour rows older than the USAGE_DAYS shown (a day's margin kept); returns how many. */

@@ -82,7 +82,8 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     const [count, matching] = await Promise.all([keys.count(userId), filtered ? keys.count(userId, filter) : null]);
     const now = new Date();
     // "Not used for 90 days" (src/keys/usage/stale.ts): highlighted rows, and one action for all of them.
-    const staleCount = (await keys.unusedKeys(userId, STALE_DAYS, now)).length;
+    // (the views carry this server's pending last-used times: a key it just saw used is not counted)
+    const staleCount = (await keys.unusedKeys(userId, STALE_DAYS, now)).filter((k) => isStale(k, now)).length;
     await sendPage(
       ctx,
       "api-keys",
