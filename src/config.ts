@@ -40,6 +40,8 @@ const schema = z
     LAST_USED_FLUSH_SECONDS: z.coerce.number().positive().default(60),
     /** PostgreSQL: how often each instance adds its rate-limit counts to the shared ones (src/keys/limits/rate-limiter.ts). */
     KEY_RATE_LIMIT_FLUSH_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    /** Requests per key and hour, flushed with last-used (docs/key-lifecycle.md#usage); false turns counting off. */
+    KEY_USAGE_COUNTING: bool.default(true),
     /**
      * After SIGTERM: how long /readyz answers 503 "stopping" while requests are still served (Connection: close), before the listener
      * closes.
@@ -130,6 +132,7 @@ const schema = z
       sessionTtlMs: env.SESSION_TTL_HOURS * 3600_000,
       lastUsedFlushMs: env.LAST_USED_FLUSH_SECONDS * 1000,
       keyRateLimitFlushMs: env.KEY_RATE_LIMIT_FLUSH_MS,
+      usageCounting: env.KEY_USAGE_COUNTING,
       shutdownDrainMs: env.SHUTDOWN_DRAIN_SECONDS * 1000,
       verifyCacheSize: env.VERIFY_CACHE_SIZE,
       verifyCacheLeaseMs: env.VERIFY_CACHE_LEASE_SECONDS * 1000,

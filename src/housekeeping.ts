@@ -1,6 +1,7 @@
 // What the database would otherwise keep forever, cleared on start and then every hour (or every
 // CLIENT_PURGE_HOURS when shorter): DCR clients that never got a key, expired OAuth records,
-// expired sessions, abandoned second-factor log-ins, expired organisation invitations and device cookies. Expired rows already grant
+// expired sessions, abandoned second-factor log-ins, expired organisation invitations and device cookies, and key usage
+// counts older than the 30 days shown (src/keys/usage/). Expired rows already grant
 // nothing (every
 // read checks the expiry); this only keeps the tables small.
 import type { Services } from "./services.js";
@@ -20,6 +21,7 @@ export interface Swept {
   invitations: number;
   deviceCookies: number;
   keyEvents: number;
+  usageRows: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
@@ -29,7 +31,8 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const invitations = await createInvitations(services.db).purgeExpired(now);
   const deviceCookies = await createDeviceCookies(services.db).purgeExpired(now);
   const keyEvents = await createKeyEvents(services.db).prune(new Date(now.getTime() - KEY_EVENT_RETENTION_MS));
-  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents };
+  const usageRows = await services.keys.usage.prune(now);
+  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

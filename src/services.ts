@@ -74,6 +74,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     prefix: config.keyPrefix,
     scopes: config.scopes,
     lastUsedFlushMs: config.lastUsedFlushMs,
+    usageCounting: config.usageCounting,
     legacyKeyPattern: config.legacyKeyPattern,
     catalogue: config.scopeCatalogue,
     reader: lookup.reader,

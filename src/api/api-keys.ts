@@ -227,6 +227,14 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     ctx.body = key;
   });
 
+  // Usage (issue 28): the last 30 days per day and per hour, errors apart (src/keys/usage/read.ts).
+  // Another user's id: the same 404 as a missing one.
+  router.get("/:id/usage", read, async (ctx) => {
+    const key = await keys.get(userOf(ctx).id, ctx.params.id!);
+    if (!key) throw notFound();
+    ctx.body = { key_id: key.id, ...(await keys.usage.forKeys([key.id])) };
+  });
+
   router.delete("/:id", write, async (ctx) => {
     const [done] = await keys.revoke({ kind: "own", userId: userOf(ctx).id, id: ctx.params.id! }, apiActing(ctx));
     if (!done) throw notFound();

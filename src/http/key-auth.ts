@@ -93,23 +93,46 @@ function fail(
 
 const BEARER: Presentation = Object.freeze({ scheme: "bearer" });
 
+/** The status an error thrown by a later middleware will be answered with (the error middleware's rule). */
+function statusOfError(err: unknown): number {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === "number" && status >= 400 && status < 600 ? status : 500;
+}
+
 export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<KeywardState> {
   const issuer = options.issuer.replace(/\/+$/, "");
+  // Usage (src/keys/usage/): every request whose key is known is counted by the status it got:
+  // refusals here (a revoked key's 401), and the answer of whatever ran after (403, 429 or served).
+  // With KEY_USAGE_COUNTING=false the request goes on untouched (no callback at all).
+  const { note, enabled } = keys.usage;
+  const counted = (ctx: Ctx, keyId: string, next: () => Promise<unknown>) =>
+    next().then(
+      () => note(keyId, ctx.status),
+      (err: unknown) => {
+        note(keyId, statusOfError(err));
+        throw err;
+      },
+    );
   /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
   const admit = (ctx: Ctx, target: KeyAuthOptions, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
     if (!result.ok) {
       const { reason } = result;
       const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
-      return fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", DESCRIPTIONS[reason], scheme);
+      fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", DESCRIPTIONS[reason], scheme);
+      if (result.keyId) note(result.keyId, ctx.status);
+      return;
     }
     const { organizationId, scopes, key } = result;
     if (result.app) {
-      if (!options.allowApps) return fail(ctx, target, 401, "invalid_token", "App keys cannot be used here");
+      if (!options.allowApps) {
+        fail(ctx, target, 401, "invalid_token", "App keys cannot be used here");
+        return note(key.id, ctx.status);
+      }
       ctx.state.auth = { via: "app", user: null, app: result.app, organizationId, role: null, key, scopes };
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
     }
-    return next();
+    return enabled ? counted(ctx, key.id, next) : next();
   };
   return async (ctx, next) => {
     const target = options.forRequest ? { ...options, ...options.forRequest(ctx) } : options;

@@ -11,6 +11,9 @@ import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js"
 import { createKeyImport } from "./import.js";
 import { createAudit } from "../audit/index.js";
 import { createKeyLimits } from "./limits/store.js";
+import { outcomeOfStatus, UsageCounter } from "./usage/counter.js";
+import { createUsageReader, USAGE_DAYS } from "./usage/read.js";
+import { pruneUsage } from "./usage/writes.js";
 
 export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./store.js";
 export { type RevokeTarget, type RevokedKey } from "./revoke.js";
@@ -25,6 +28,8 @@ export { parseImport, type ImportRow, type ImportProblem } from "./import.js";
 export { compileLegacyPattern } from "./legacy.js";
 export { type ClientLimits, type LimitTarget } from "./limits/store.js";
 export { allowlistSchema, rateLimitSchema, rateLimitFromText, type LimitChanges } from "./limits/input.js";
+export { type UsageReport, type UsageTotals, USAGE_DAYS } from "./usage/read.js";
+export { STALE_DAYS, isStale } from "./usage/stale.js";
 
 /**
  * `reader` is how verification reads a key row: the server passes its key lookup's (src/keys/lookup/,
@@ -36,6 +41,8 @@ export function createKeys(
     prefix: string;
     scopes: readonly string[];
     lastUsedFlushMs: number;
+    /** Count requests per key and hour (src/keys/usage/); default on. */
+    usageCounting?: boolean;
     onError?: (e: unknown) => void;
     legacyKeyPattern?: RegExp;
     catalogue?: ScopeCatalogue;
@@ -43,7 +50,7 @@ export function createKeys(
   },
 ) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
-  const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError);
+  const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError, new UsageCounter(options.usageCounting ?? true));
   const audit = createAudit(db);
   return {
     ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker, audit }),
@@ -60,6 +67,15 @@ export function createKeys(
     }),
     ...createKeyImport(db),
     ...createKeyLimits(db, { view: (row) => toView(row, tracker.pendingFor(row.id)), audit }),
+    usage: {
+      ...createUsageReader(db, tracker.usage),
+      /** KEY_USAGE_COUNTING: false counts nothing. */
+      enabled: tracker.usage.enabled,
+      /** Counts one request made with a known key, by the status it was answered with (in memory; flushed with last-used). */
+      note: (keyId: string, status: number) => tracker.usage.note(keyId, outcomeOfStatus(status)),
+      /** Housekeeping: deletes hour rows older than the USAGE_DAYS shown (a day's margin kept); returns how many. */
+      prune: (now: Date) => pruneUsage(db, now, (USAGE_DAYS + 1) * 24),
+    },
     tracker,
   };
 }

@@ -21,6 +21,8 @@ import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.j
 import { bulkIdsInput, filterOfQuery, filterQueryString, lastUsedNote, renameForm } from "./key-list.js";
 import { resolveResources, resourceChoices, resourcesText, UnknownResourceError } from "../mcp/resource-choice.js";
 import { sendKeyDetail } from "./key-detail.js";
+import { keyUsageRoutes } from "./key-usage-routes.js";
+import { isStale, STALE_DAYS } from "../keys/index.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
 export const KEYS_PER_PAGE = 50;
@@ -79,6 +81,10 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       throw err;
     });
     const [count, matching] = await Promise.all([keys.count(userId), filtered ? keys.count(userId, filter) : null]);
+    const now = new Date();
+    // "Not used for 90 days" (src/keys/usage/stale.ts): highlighted rows, and one action for all of them.
+    // (the views carry this server's pending last-used times: a key it just saw used is not counted)
+    const staleCount = (await keys.unusedKeys(userId, STALE_DAYS, now)).filter((k) => isStale(k, now)).length;
     await sendPage(
       ctx,
       "api-keys",
@@ -98,6 +104,9 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         count,
         matching,
         lastUsedNote: lastUsedNote(config.lastUsedFlushMs),
+        isStale: (k: KeyView) => isStale(k, now),
+        staleDays: STALE_DAYS,
+        staleCount,
         revealed: extra.revealed ?? null,
         error: extra.error ?? "",
         notice: extra.notice ?? "",
@@ -129,6 +138,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       const k = await keys.get(user.id, ctx.query.renamed);
       if (k) notice = `The key ending in ${k.last4} is now called “${k.label}”.`;
     }
+    if (ctx.query.staleNone === "1") notice = `No key is unused for ${STALE_DAYS} days any more: nothing was revoked.`;
     if (typeof ctx.query.revokedCount === "string" && /^\d{1,4}$/.test(ctx.query.revokedCount)) {
       const n = Number(ctx.query.revokedCount);
       notice = `${n} ${n === 1 ? "key was" : "keys were"} revoked. ${n === 1 ? "It no longer works" : "They no longer work"}.`;
@@ -197,6 +207,9 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     }
     await page(ctx, user.id, { revealed: { raw: held.raw, key } });
   });
+
+  // Usage (issue 28 item 5): "revoke all stale keys" (./key-usage-routes.ts), before /:id would take its path.
+  router.use(keyUsageRoutes(services, { listPage: (ctx, userId, error) => page(ctx, userId, { error }, 400) }).routes());
 
   // The key detail page (src/web/key-detail.ts): revoked keys too; another user's id is a missing id.
   router.get(`${KEYS_PAGE}/:id`, async (ctx) => {

@@ -12,6 +12,7 @@ import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.j
 import { sendPage } from "./render.js";
 import { loginUrlFor } from "./require-login.js";
 import { requestMeta } from "../http/request-meta.js";
+import { appUsageCharts } from "./connected-apps-usage.js";
 
 export const APPS_PAGE = "/app/account/connected-apps";
 
@@ -56,9 +57,11 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
   };
 
   const appsPage = async (ctx: Ctx, formError: FormError | null = null, status = 200) => {
-    const apps = groupByClient(await keys.listOAuth(user(ctx).id));
+    const oauthKeys = await keys.listOAuth(user(ctx).id);
+    const apps = groupByClient(oauthKeys);
     const notice = typeof ctx.query.disconnected === "string" ? `Disconnected. Its keys no longer work.` : "";
-    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice, formError }, status);
+    const usage = await appUsageCharts(keys, apps, oauthKeys);
+    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice, formError, usage }, status);
   };
 
   router.get(APPS_PAGE, async (ctx) => {

@@ -1,7 +1,9 @@
 // The key detail page (/app/account/api-keys/:id): one of the user's own keys, active or revoked,
 // with a section per feature of issue 28 (views/api-key.ejs includes each feature's partial).
 // Another user's id and a missing id get the same 404.
-import type { KeyView } from "../keys/index.js";
+import { isStale, STALE_DAYS, USAGE_DAYS, type KeyView } from "../keys/index.js";
+import { usageChart } from "./usage-chart.js";
+import { lastUsedInterval } from "./key-list.js";
 import type { Services } from "../services.js";
 import type { Ctx } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
@@ -19,6 +21,7 @@ export interface KeyDetailExtra {
 
 export async function sendKeyDetail(ctx: Ctx, services: Services, key: KeyView, extra: KeyDetailExtra = {}, status = 200): Promise<void> {
   const choices = await resourceChoices({ baseUrl: services.config.baseUrl, resources: services.resources });
+  const now = new Date();
   await sendPage(
     ctx,
     "api-key",
@@ -28,6 +31,12 @@ export async function sendKeyDetail(ctx: Ctx, services: Services, key: KeyView, 
       resourcesText: resourcesText(key.resources, choices),
       formError: extra.formError ?? null,
       notice: extra.notice ?? "",
+      // Usage (views/key-usage.ejs)
+      usage: usageChart("key-usage", `the key “${key.label}” ending in ${key.last4}`, await services.keys.usage.forKeys([key.id], now)),
+      usageDays: USAGE_DAYS,
+      stale: isStale(key, now),
+      staleDays: STALE_DAYS,
+      flushNote: lastUsedInterval(services.config.lastUsedFlushMs),
     },
     status,
   );

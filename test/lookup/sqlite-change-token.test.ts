@@ -82,7 +82,7 @@ describe("SQLite change check", () => {
       expect((await keys.verify(minted.raw)).ok).toBe(true);
       expect(lookup.stats()!.hits).toBe(hits + 1); // served from memory...
       await inAnotherProcess(file, `UPDATE "ApiKey" SET "revokedAt" = '2026-01-01 00:00:00' WHERE id = '${minted.key.id}'`);
-      expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" }); // ...until the other process commits
+      expect(await keys.verify(minted.raw)).toMatchObject({ ok: false, reason: "revoked" }); // ...until the other process commits
       await inAnotherProcess(file, `UPDATE "ApiKey" SET "revokedAt" = NULL WHERE id = '${minted.key.id}'`);
       expect((await keys.verify(minted.raw)).ok).toBe(true);
     } finally {

@@ -1,4 +1,4 @@
-// keyward api-keys create | list | rename | revoke (one, --ids or --all-unused-days): the same key service as the account page.
+// keyward api-keys create | list | rename | revoke (one, --ids or --all-unused-days) | usage: the same key service as the account page.
 import { Option, type Command } from "commander";
 import type { KeyActing, KeyView } from "../../keys/index.js";
 import { scopesSchema } from "../../keys/input.js";
@@ -8,6 +8,7 @@ import { formatTable, note, out, printJson } from "../io.js";
 import { localUser, remoteBulkRevoke, remoteCreate, remoteList, remoteRename, remoteRevoke } from "../remote/api-keys.js";
 import { bulkTarget, reportBulk, type BulkTarget, type RevokeOptions } from "./api-keys-bulk.js";
 import { limitChanges, limitsText, registerApiKeysUpdate, withLimitOptions, type LimitOptions } from "./api-keys-limits.js";
+import { registerApiKeysUsage } from "./api-keys-usage.js";
 import type { Services } from "../../services.js";
 import {
   ALL_RESOURCES,
@@ -79,7 +80,7 @@ async function localBulkRevoke(services: Services, userId: string, email: string
 }
 
 export function registerApiKeys(program: Command): void {
-  const apiKeys = program.command("api-keys").description("mint, list, rename, limit and revoke a user's API keys");
+  const apiKeys = program.command("api-keys").description("mint, list, rename, limit and revoke a user's API keys, and show their usage");
 
   withLimitOptions(apiKeys.command("create"))
     .description("mint an API key for a user and print it once")
@@ -201,4 +202,6 @@ export function registerApiKeys(program: Command): void {
       if (options.json) printJson(done.key);
       else out(done.wasActive ? `Revoked API key ${id} "${done.key.label}".` : `API key ${id} was already revoked.`);
     });
+
+  registerApiKeysUsage(apiKeys);
 }

@@ -144,3 +144,19 @@ export async function remoteBulkRevoke(bulk: BulkTarget, options: RemoteOptions)
   });
   return parsed(z.object({ data: z.array(keyView) }), body, "revoke", target.server).data;
 }
+
+// Usage (issue 28 item 5): GET /api/api-keys/:id/usage, checked for its shape.
+const totals = { requests: z.number(), unauthorized: z.number(), forbidden: z.number(), limited: z.number() };
+const usageReport = z.object({
+  key_id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  totals: z.object(totals),
+  days: z.array(z.object({ date: z.string(), ...totals })),
+  hours: z.array(z.object({ hour: z.string(), ...totals })),
+});
+
+export async function remoteUsage(id: string, options: RemoteOptions): Promise<z.infer<typeof usageReport>> {
+  const target = resolveTarget(options.server);
+  return parsed(usageReport, await api(target, "usage", `/${encodeURIComponent(id)}/usage`), "usage", target.server);
+}

@@ -37,7 +37,8 @@ export type VerifyResult =
       /** Effective scopes: implications expanded, capped by the role (shared: do not modify). */
       scopes: readonly string[];
     }
-  | { ok: false; reason: VerifyFailure };
+  /** `keyId`: the key the request presented, when it was found (a revoked key, say): its usage counts the refusal. */
+  | { ok: false; reason: VerifyFailure; keyId?: string };
 
 /** `reader`: how a key row is found (the server's reads through the verification cache: src/keys/lookup/). */
 export function createVerifier(
@@ -81,7 +82,7 @@ export function createVerifier(
       // Most steps answer at once; only those that return a promise are waited for (each promise
       // costs async-hook work in the server, where AsyncLocalStorage is in use).
       const failure = outcome instanceof Promise ? await outcome : outcome;
-      if (failure) return { ok: false, reason: failure };
+      if (failure) return ctx.row ? { ok: false, reason: failure, keyId: ctx.row.id } : { ok: false, reason: failure };
     }
     return succeed(ctx);
   };
