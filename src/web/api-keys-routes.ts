@@ -21,7 +21,7 @@ import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.j
 import { bulkIdsInput, filterOfQuery, filterQueryString, lastUsedNote, renameForm } from "./key-list.js";
 import { resolveResources, resourceChoices, resourcesText, UnknownResourceError } from "../mcp/resource-choice.js";
 import { sendKeyDetail } from "./key-detail.js";
-import { keyUsageRoutes } from "./key-usage-routes.js";
+import { staleKeysRoutes } from "./stale-keys-routes.js";
 import { isStale, STALE_DAYS } from "../keys/index.js";
 
 export const KEYS_PAGE = "/app/account/api-keys";
@@ -208,8 +208,8 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
     await page(ctx, user.id, { revealed: { raw: held.raw, key } });
   });
 
-  // Usage (issue 28 item 5): "revoke all stale keys" (./key-usage-routes.ts), before /:id would take its path.
-  router.use(keyUsageRoutes(services, { listPage: (ctx, userId, error) => page(ctx, userId, { error }, 400) }).routes());
+  // Usage (issue 28 item 5): "revoke all stale keys" (./stale-keys-routes.ts), before /:id would take its path.
+  router.use(staleKeysRoutes(services, { listPage: (ctx, userId, error) => page(ctx, userId, { error }, 400) }).routes());
 
   // The key detail page (src/web/key-detail.ts): revoked keys too; another user's id is a missing id.
   router.get(`${KEYS_PAGE}/:id`, async (ctx) => {

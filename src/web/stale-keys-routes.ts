@@ -1,31 +1,27 @@
-// Usage on the account pages (issue 28 item 5): "revoke all stale keys" (every active key not used for STALE_DAYS days) behind a confirmation page
-// like the bulk revoke's. The confirmation lists the keys and sends their ids back; on confirm, only
-// those that are still stale are revoked (a key used meanwhile is kept), through THE revoke path.
+// Stale keys on the account pages (issue 28 item 5): "revoke all stale keys" (every active key not
+// used for STALE_DAYS days) behind a confirmation page like the bulk revoke's. The confirmation
+// lists the keys and sends their ids back; on confirm, only those that are still stale are revoked
+// (a key used meanwhile is kept), through THE revoke path.
 import { Router } from "@koa/router";
-import { isStale, STALE_DAYS, USAGE_DAYS, type KeyActing } from "../keys/index.js";
+import { STALE_DAYS, type KeyActing } from "../keys/index.js";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
-import { HttpError } from "../http/errors.js";
 import { requestMeta } from "../http/request-meta.js";
 import { requireCsrf } from "./csrf.js";
 import { confirmed, sendConfirmation } from "./confirm.js";
-import { sendPage } from "./render.js";
 import { requireLogin } from "./require-login.js";
-import { bulkIdsInput, lastUsedInterval, MAX_BULK_IDS } from "./key-list.js";
-import { resourceChoices, resourcesText } from "../mcp/resource-choice.js";
-import { usageChart } from "./usage-chart.js";
+import { bulkIdsInput, MAX_BULK_IDS } from "./key-list.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 export const STALE_PATH = `${KEYS_PAGE}/revoke-stale`;
 
-const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
 const pageActing = (ctx: Ctx, userId: string): KeyActing => ({ actor: { type: "user", id: userId }, via: "page", ...requestMeta(ctx) });
 
-export function keyUsageRoutes(
+export function staleKeysRoutes(
   services: Services,
   options: { listPage: (ctx: Ctx, userId: string, error: string) => Promise<void> },
 ): Router<KeywardState> {
-  const { keys, config } = services;
+  const { keys } = services;
   const router = new Router<KeywardState>();
 
   /**
