@@ -26,7 +26,7 @@ const keyView = z.looseObject({
   id: z.string(),
   label: z.string(),
   last4: z.string(),
-  status: z.enum(["active", "revoked"]),
+  status: z.enum(["active", "revoked", "expired"]),
   source: z.enum(["portal", "oauth", "cli", "unknown"]),
   sourceLabel: z.string(),
   clientId: z.string().nullable(),
@@ -38,6 +38,8 @@ const keyView = z.looseObject({
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
+  expiresAt: z.string().nullable().default(null),
+  replacedById: z.string().nullable().default(null),
 });
 const minted = keyView.extend({ key: z.string() });
 
