@@ -34,7 +34,7 @@ export function parseExpiry(input: string, now: Date = new Date()): ExpiryAsk {
   const text = input.trim().toLowerCase();
   const forms = "use never, a number of days such as 30d, a date such as 2027-01-31, or an ISO 8601 time with a zone";
   if (text === "never" || text === "") return { never: true };
-  let at: Date | null = null;
+  let at: Date;
   const days = /^(\d{1,5})d$/.exec(text);
   if (days) {
     const n = Number(days[1]);

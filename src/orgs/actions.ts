@@ -217,13 +217,14 @@ export function orgActions(services: Services) {
     async mintAppKey(ctx: Ctx, actor: PublicUser, caller: Caller, organizationId: string, appId: string, input: unknown): Promise<Minted> {
       const { org, app } = await this.app(actor, organizationId, appId);
       const { label, scopes = [], expires } = appKeyInput.parse(input);
-      let expiresAt: Date | null = null;
-      try {
-        const asked = parseExpiry(expires ?? "never");
-        expiresAt = asked.never ? null : asked.at;
-      } catch (e) {
-        throw badInput(e);
-      }
+      const expiresAt = (() => {
+        try {
+          const asked = parseExpiry(expires ?? "never");
+          return asked.never ? null : asked.at;
+        } catch (e) {
+          throw badInput(e);
+        }
+      })();
       if (scopes.some(isManagementScope))
         throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
       const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
