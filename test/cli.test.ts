@@ -116,7 +116,9 @@ describe("keyward CLI", () => {
     const run = await keyward(["api-keys", "list", "--user", email]);
     expect(run.code, run.stderr).toBe(0);
     const [header, ...rows] = run.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^ID\s+LABEL\s+LAST4\s+STATUS\s+SOURCE\s+SCOPES\s+RESOURCES\s+CREATED \(UTC\)\s+LAST USED \(UTC\)$/);
+    expect(header).toMatch(
+      /^ID\s+LABEL\s+LAST4\s+STATUS\s+SOURCE\s+SCOPES\s+RESOURCES\s+CREATED \(UTC\)\s+LAST USED \(UTC\)\s+EXPIRES \(UTC\)$/,
+    );
     expect(rows).toHaveLength(2);
     // Newest first.
     expect(rows[0]).toMatch(
