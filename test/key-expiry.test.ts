@@ -217,6 +217,22 @@ describe("an organisation's lifetime cap", () => {
     expect(ok.status).toBe(303);
   });
 
+  it("shows on the org page, where admins change it with the form (bad values come back on the form)", async () => {
+    const html = (await alice.agent.get(`/app/orgs/${orgId}`).expect(200)).text;
+    expect(html).toContain("Key lifetime policy");
+    expect(html).toContain("<strong>30 days</strong>");
+    const bad = await alice.agent.post(`/app/orgs/${orgId}/key-policy`).type("form").send({ _csrf: alice.csrf, maxDays: "0" });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('id="key-policy-error"');
+    const lifted = await alice.agent.post(`/app/orgs/${orgId}/key-policy`).type("form").send({ _csrf: alice.csrf, maxDays: "" });
+    expect(lifted.status).toBe(303);
+    expect((await alice.agent.get(`/api/orgs/${orgId}`).expect(200)).body.maxKeyLifetimeDays).toBeNull();
+    await alice.agent.post(`/app/orgs/${orgId}/key-policy`).type("form").send({ _csrf: alice.csrf, maxDays: "30" }).expect(303);
+    const memberPage = (await member.agent.get(`/app/orgs/${orgId}`).expect(200)).text;
+    expect(memberPage).toContain("<strong>30 days</strong>");
+    expect(memberPage).not.toContain("Save policy");
+  });
+
   it("applies to app keys", async () => {
     const app = await alice.agent.post(`/api/orgs/${orgId}/apps`).set("X-CSRF-Token", alice.csrf).send({ name: "Capped app" }).expect(201);
     const path = `/api/orgs/${orgId}/apps/${app.body.id as string}/keys`;
