@@ -123,6 +123,15 @@ describe("rolling through the JSON API", () => {
     expect((await api(alice.raw).get(`/api/api-keys/${old.id}`).expect(200)).body.status).toBe("expired");
   });
 
+  it("keeps a DPoP binding: the replacement is bound to the same key pair", async () => {
+    const jkt = "A".repeat(43);
+    const old = await mint({ label: "bound", dpop_jkt: jkt });
+    const rolled = (await api(alice.raw).post(`/api/api-keys/${old.id}/roll`).send({ overlap: "now" }).expect(201)).body as KeyBody & {
+      dpopJkt: string;
+    };
+    expect(rolled.dpopJkt).toBe(jkt);
+  });
+
   it("gives a key with an expiry a replacement with the same lifetime from now", async () => {
     const old = await mint({ label: "monthly", expires: "30d" });
     const rolled = (await api(alice.raw).post(`/api/api-keys/${old.id}/roll`).send({ overlap: "24h" }).expect(201)).body as KeyBody;

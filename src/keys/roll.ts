@@ -102,8 +102,11 @@ export function createRoll(db: Db, deps: { mint: KeyService["mint"]; audit: Audi
             data: { expiresAt: end, replacedById: created.id },
           });
           if (count !== 1) {
-            const now = await tx.apiKey.findUnique({ where: { id: old.id } });
-            throw (now && refusal(now, Date.now())) ?? new RollRefusedError(409, "This key changed while it was being rolled: try again.");
+            const current = await tx.apiKey.findUnique({ where: { id: old.id } });
+            throw (
+              (current && refusal(current, Date.now())) ??
+              new RollRefusedError(409, "This key changed while it was being rolled: try again.")
+            );
           }
           after = { ...old, expiresAt: end, replacedById: created.id };
           await deps.audit.record(
