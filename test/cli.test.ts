@@ -122,7 +122,9 @@ describe("keyward CLI", () => {
     expect(rows).toHaveLength(2);
     // Newest first.
     expect(rows[0]).toMatch(
-      new RegExp(`^${ci.id}\\s+ci\\s+…${ci.last4}\\s+active\\s+CLI\\s+mcp:read\\s+all\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+never$`),
+      new RegExp(
+        `^${ci.id}\\s+ci\\s+…${ci.last4}\\s+active\\s+CLI\\s+mcp:read\\s+all\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+never\\s+never$`,
+      ),
     );
     expect(rows[1]).toMatch(new RegExp(`^${laptop.id}\\s+laptop\\s+…${laptop.raw.slice(-4)}\\s+active\\s+CLI\\s+full access\\s+all\\s+`));
     for (const raw of raws) expect(run.stdout).not.toContain(raw);
