@@ -233,6 +233,19 @@ describe("an organisation's lifetime cap", () => {
     expect(memberPage).not.toContain("Save policy");
   });
 
+  it("shows a member's expired key as Expired, dimmed, to the organisation's admins", async () => {
+    const res = await member.agent
+      .post("/api/api-keys")
+      .set("X-CSRF-Token", member.csrf)
+      .send({ label: "member soon gone", organizationId: orgId, expires: "7d" });
+    expect(res.status, res.text).toBe(201);
+    await expireNow(res.body.id as string);
+    const html = (await alice.agent.get(`/app/orgs/${orgId}`).expect(200)).text;
+    const row = new RegExp(`<tr class="([^"]*)" data-key-id="${res.body.id as string}">([\\s\\S]*?)</tr>`).exec(html)!;
+    expect(row[1]).toBe("expired");
+    expect(row[2]).toContain("Expired");
+  });
+
   it("applies to app keys", async () => {
     const app = await alice.agent.post(`/api/orgs/${orgId}/apps`).set("X-CSRF-Token", alice.csrf).send({ name: "Capped app" }).expect(201);
     const path = `/api/orgs/${orgId}/apps/${app.body.id as string}/keys`;
