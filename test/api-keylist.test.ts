@@ -107,7 +107,7 @@ describe("GET /api/api-keys filters", () => {
 
   it("refuses unknown filter values with a 400 naming the field", async () => {
     for (const [query, field] of [
-      ["status=expired", "status"],
+      ["status=expiring", "status"],
       ["source=email", "source"],
       [`q=${"x".repeat(101)}`, "q"],
     ]) {

@@ -116,11 +116,15 @@ describe("keyward CLI", () => {
     const run = await keyward(["api-keys", "list", "--user", email]);
     expect(run.code, run.stderr).toBe(0);
     const [header, ...rows] = run.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^ID\s+LABEL\s+LAST4\s+STATUS\s+SOURCE\s+SCOPES\s+RESOURCES\s+CREATED \(UTC\)\s+LAST USED \(UTC\)$/);
+    expect(header).toMatch(
+      /^ID\s+LABEL\s+LAST4\s+STATUS\s+SOURCE\s+SCOPES\s+RESOURCES\s+CREATED \(UTC\)\s+LAST USED \(UTC\)\s+EXPIRES \(UTC\)$/,
+    );
     expect(rows).toHaveLength(2);
     // Newest first.
     expect(rows[0]).toMatch(
-      new RegExp(`^${ci.id}\\s+ci\\s+…${ci.last4}\\s+active\\s+CLI\\s+mcp:read\\s+all\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+never$`),
+      new RegExp(
+        `^${ci.id}\\s+ci\\s+…${ci.last4}\\s+active\\s+CLI\\s+mcp:read\\s+all\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+never\\s+never$`,
+      ),
     );
     expect(rows[1]).toMatch(new RegExp(`^${laptop.id}\\s+laptop\\s+…${laptop.raw.slice(-4)}\\s+active\\s+CLI\\s+full access\\s+all\\s+`));
     for (const raw of raws) expect(run.stdout).not.toContain(raw);

@@ -22,6 +22,8 @@ const row = (extra: Partial<ApiKey> = {}): ApiKey => ({
   createdAt: new Date(Date.UTC(2026, 0, 1)),
   lastUsedAt: new Date(Date.UTC(2026, 0, 2)),
   revokedAt: null,
+  expiresAt: null,
+  replacedById: null,
   ...extra,
 });
 

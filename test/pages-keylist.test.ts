@@ -117,7 +117,7 @@ describe("search, filters and the count", () => {
     expect(xss).toContain("No keys match this search.");
 
     // unknown values are no filter (an old bookmark); repeated parameters take the first; a long search is cut
-    expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?status=expired&source=nope`).expect(200)).text)).toHaveLength(50);
+    expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?status=expiring&source=nope`).expect(200)).text)).toHaveLength(50);
     expect(labelsIn((await p.agent.get(`${KEYS_PAGE}?status=revoked&status=active`).expect(200)).text)).toEqual(["old deploy box"]);
     await p.agent.get(`${KEYS_PAGE}?q=${"x".repeat(5000)}`).expect(200);
     // a cursor we did not make starts again from the newest (of the filtered list)

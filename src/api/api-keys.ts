@@ -18,6 +18,9 @@ import { MAX_BULK_REVOKE } from "../keys/revoke.js";
 import { resolveResources, UnknownResourceError } from "../mcp/resource-choice.js";
 import { allowlistSchema, rateLimitSchema } from "../keys/limits/input.js";
 import { decideMintLimits, limitChangeRefusal } from "../keys/limits/policy.js";
+import { parseExpiry } from "../keys/expiry.js";
+import { ROLL_OVERLAP_NAMES } from "../keys/index.js";
+import { rollError, rollInput } from "../orgs/actions.js";
 
 const requireJson = (ctx: Ctx) => {
   if (!ctx.is("application/json")) throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
@@ -29,7 +32,7 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(500).optional(),
   q: z.string().max(MAX_LABEL_LENGTH).optional(),
-  status: z.enum(["active", "revoked"]).optional(),
+  status: z.enum(["active", "revoked", "expired"]).optional(),
   source: z.enum(KEY_SOURCES).optional(),
   /** A slug or URL: the keys that work at that resource (bound to it, or to every resource). */
   resource: z.string().max(500).optional(),
@@ -73,6 +76,8 @@ const createBody = z
     allowedIps: allowlistSchema.nullable().optional(),
     /** Requests per minute at /mcp and the gateway; absent or null: no limit. */
     rateLimit: rateLimitSchema.nullable().optional(),
+    /** never (the default), `<n>d`, a date YYYY-MM-DD or an ISO 8601 time (src/keys/expiry.ts); capped by the organisation's policy. */
+    expires: z.string().max(100).optional(),
   })
   .strict();
 
@@ -142,9 +147,11 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
       const resources = input.resources
         ? await resolveResources(input.resources, { baseUrl: services.config.baseUrl, resources: services.resources })
         : null;
+      const asked = parseExpiry(input.expires ?? "never");
       const minted = await keys.mint(
         {
           userId: userOf(ctx).id,
+          expiresAt: asked.never ? null : asked.at,
           label: input.label ?? input.name ?? "",
           scopes,
           organizationId: decision.organizationId,
@@ -233,6 +240,30 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
     const key = await keys.get(userOf(ctx).id, ctx.params.id!);
     if (!key) throw notFound();
     ctx.body = { key_id: key.id, ...(await keys.usage.forKeys([key.id])) };
+  });
+
+  // Roll (src/keys/roll.ts): the replacement is revealed in this response only; the old key works until
+  // the overlap ends. The caller must be able to mint the replacement (src/keys/mint-policy.ts).
+  router.post("/:id/roll", write, parseBody(), async (ctx) => {
+    requireJson(ctx);
+    const input = rollInput.safeParse(ctx.request.body ?? {});
+    if (!input.success) throw new HttpError(400, "invalid_request", `overlap must be one of ${ROLL_OVERLAP_NAMES.join(", ")}`);
+    const userId = userOf(ctx).id;
+    const key = await keys.get(userId, ctx.params.id!);
+    if (!key) throw notFound();
+    const decision = decideMint(
+      callerOf(ctx),
+      { organizationId: key.organizationId ?? undefined, scopes: key.scopes, dpopJkt: key.dpopJkt },
+      services.config.scopeCatalogue,
+    );
+    if (!decision.ok) throw refusalError(services.config, decision.refusal);
+    const rolled = await keys
+      .roll({ kind: "own", userId, id: key.id }, input.data.overlap, apiActing(ctx))
+      .catch((e: unknown) => Promise.reject(rollError(e)));
+    if (!rolled) throw notFound();
+    ctx.status = 201;
+    ctx.set("Location", `/api/api-keys/${rolled.key.id}`);
+    ctx.body = { ...rolled.key, key: rolled.raw, replaces: rolled.old };
   });
 
   router.delete("/:id", write, async (ctx) => {

@@ -47,6 +47,11 @@ export function orgsApi(services: Services): Router<KeywardState> {
     ctx.body = await orgForUser(services, userOf(ctx).id, ctx.params.orgId!, "member");
   });
 
+  // The organisation's cap on its keys' lifetime: { "max_key_lifetime_days": 90 } or null (owners and admins).
+  router.put("/api/orgs/:orgId/key-policy", write, parseBody(), async (ctx) => {
+    ctx.body = await actions.setKeyPolicy(ctx, userOf(ctx), ctx.params.orgId!, json(ctx));
+  });
+
   router.get("/api/orgs/:orgId/members", read, async (ctx) => {
     const org = await orgForUser(services, userOf(ctx).id, ctx.params.orgId!, "member");
     ctx.body = { data: await services.orgs.members(org.id) };
@@ -103,6 +108,20 @@ export function orgsApi(services: Services): Router<KeywardState> {
     const minted = await actions.mintAppKey(ctx, userOf(ctx), callerOf(ctx), ctx.params.orgId!, ctx.params.appId!, json(ctx));
     ctx.status = 201;
     ctx.body = { ...minted.key, key: minted.raw };
+  });
+
+  router.post("/api/orgs/:orgId/apps/:appId/keys/:keyId/roll", write, parseBody(), async (ctx) => {
+    const rolled = await actions.rollAppKey(
+      ctx,
+      userOf(ctx),
+      callerOf(ctx),
+      ctx.params.orgId!,
+      ctx.params.appId!,
+      ctx.params.keyId!,
+      json(ctx),
+    );
+    ctx.status = 201;
+    ctx.body = { ...rolled.key, key: rolled.raw, replaces: rolled.old };
   });
 
   router.delete("/api/orgs/:orgId/apps/:appId/keys/:keyId", write, async (ctx) => {

@@ -12,6 +12,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "key.leak_reported": "Revoked key reported as leaked",
   "key.limits_changed": "API key limits changed",
   "oauth.limits_changed": "App key limits changed",
+  "key.rolled": "API key rolled",
   "oauth.authorized": "App authorized (OAuth consent)",
   "oauth.disconnected": "App disconnected",
   "login.succeeded": "Logged in",
@@ -31,6 +32,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "org.invitation_revoked": "Invitation withdrawn",
   "org.invitation_accepted": "Invitation accepted",
   "org.invitation_declined": "Invitation declined",
+  "org.key_policy_changed": "Organisation key lifetime policy changed",
   "app.created": "Organisation app created",
   "resource.added": "Protected MCP server added",
   "resource.updated": "Protected MCP server changed",
@@ -152,6 +154,8 @@ function keyDetails(e: AuditEventView, ctx: DescribeContext): string {
   else if (d.organizationId && ctx.orgNames.has(text(d.organizationId))) parts.push(`in ${orgName(d.organizationId, ctx)}`);
   if (d.clientId) parts.push(`app ${text(d.clientId)}`);
   if (d.url) parts.push(`found at ${text(d.url)}`);
+  if (e.action === "key.rolled" && d.replacementId) parts.push(`replaced by ${text(d.replacementId)}, works until ${text(d.endsAt)}`);
+  if (e.action === "key.minted" && d.rolledFrom) parts.push(`replaces ${text(d.rolledFrom)}`);
   return parts.join(", ");
 }
 
@@ -163,6 +167,7 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
     case "key.revoked":
     case "key.renamed":
     case "key.leak_reported":
+    case "key.rolled":
       return keyDetails(e, ctx);
     case "key.limits_changed":
       return [keyDetails(e, ctx), limitsInWords(d)].filter(Boolean).join("; ");
@@ -204,6 +209,10 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
       return `Now ${ROLES[text(d.role)] ?? text(d.role)} in ${orgName(e.targetId, ctx)}`;
     case "org.member_removed":
       return `From ${orgName(e.targetId, ctx)}`;
+    case "org.key_policy_changed":
+      return d.maxKeyLifetimeDays === null || d.maxKeyLifetimeDays === undefined
+        ? `Keys in ${orgName(e.targetId, ctx)} may live as long as their owners choose`
+        : `Keys in ${orgName(e.targetId, ctx)} live at most ${plural(n(d.maxKeyLifetimeDays), "day", "days")}`;
     case "app.created":
       return `“${text(d.name)}” in ${orgName(d.organizationId, ctx)}`;
     case "resource.credentials_rotated":

@@ -54,6 +54,8 @@ function keyEvent(action: string, ownerId: string, key: KeyView, by: KeyActing):
 
 export const keyMinted = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.minted", ownerId, key, by);
 export const keyRevoked = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.revoked", ownerId, key, by);
+/** Rolled (src/keys/roll.ts): the old key, with `note.replacementId`, `note.endsAt` (its scheduled end) and `note.overlap`. */
+export const keyRolled = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.rolled", ownerId, key, by);
 /** A new label (the old one in `note.previousLabel`). */
 export const keyRenamed = (ownerId: string, key: KeyView, by: KeyActing) => keyEvent("key.renamed", ownerId, key, by);
 /** New limits (issue 28: IP allowlist, rate limit; the new values in `note`). */

@@ -11,6 +11,7 @@ const DESCRIPTIONS: Record<VerifyFailure, string> = {
   invalid_format: "The key is malformed or mistyped",
   unknown_key: "The key is not recognised",
   revoked: "The key has been revoked",
+  expired: "key expired",
   wrong_resource: "The key was issued for another resource",
   not_member: "The key's owner is no longer a member of the key's organisation",
   address_not_allowed: "The key is not allowed from this client IP address (its IP allowlist does not include it)",

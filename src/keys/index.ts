@@ -9,6 +9,7 @@ import { findByRaw } from "./verify/find-by-raw.js";
 import { toView } from "./view.js";
 import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { createKeyImport } from "./import.js";
+import { createRoll } from "./roll.js";
 import { createAudit } from "../audit/index.js";
 import { createKeyLimits } from "./limits/store.js";
 import { outcomeOfStatus, UsageCounter } from "./usage/counter.js";
@@ -17,6 +18,8 @@ import { pruneUsage } from "./usage/writes.js";
 
 export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./store.js";
 export { type RevokeTarget, type RevokedKey } from "./revoke.js";
+export { RollRefusedError, isRollOverlap, ROLL_OVERLAP_NAMES, type RollOverlap, type RollTarget, type Rolled } from "./roll.js";
+export { parseExpiry, maxLifetimeDaysSchema, daysLeftToWarn, EXPIRY_PRESETS_DAYS, MAX_LIFETIME_DAYS } from "./expiry.js";
 export { type KeyActing, type KeyEventVia } from "../audit/key-events.js";
 export { type KeyView, type KeySource, sourceLabel } from "./view.js";
 export { type VerifyResult, type Verify, type VerifyFailure, type Presentation } from "./verify/index.js";
@@ -52,14 +55,16 @@ export function createKeys(
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
   const tracker = new LastUsedTracker(db, options.lastUsedFlushMs, options.onError, new UsageCounter(options.usageCounting ?? true));
   const audit = createAudit(db);
+  const service = createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker, audit });
   return {
-    ...createKeyService(db, { prefix: options.prefix, scopes: options.scopes, tracker, audit }),
+    ...service,
     ...createRevocation(db, {
       view: (row) => toView(row, tracker.pendingFor(row.id)),
       audit,
       // Uncached: a revocation reads the row as committed.
       findByRaw: findByRaw(options.legacyKeyPattern, prismaKeyReader(db)),
     }),
+    ...createRoll(db, { mint: service.mint, audit }),
     verify: createVerifier(db, tracker, {
       legacyKeyPattern: options.legacyKeyPattern,
       catalogue,

@@ -15,7 +15,8 @@ import { worksAt } from "./audience-where.js";
 import { providerOfDb } from "../db/provider.js";
 import { isWellFormed } from "../http/well-formed.js";
 import { idsWithLabelContaining } from "./label-search.js";
-import type { Prisma } from "../generated/sqlite/client.js";
+import type { ApiKey, Prisma } from "../generated/sqlite/client.js";
+import { applyLifetimeCap } from "./expiry.js";
 import { limitsAtMint } from "./limits/store.js";
 
 export { KeyInputError };
@@ -43,7 +44,17 @@ export interface MintRequest {
   allowedIps?: readonly string[] | null;
   /** Requests per minute; absent on an OAuth key: its client's for this user. */
   rateLimit?: number | null;
+  /**
+   * When the key stops working (./expiry.ts parseExpiry); null or absent: never. Capped by the
+   * organisation's policy: a longer ask is refused, except for OAuth keys, which get the cap.
+   */
+  expiresAt?: Date | null;
+  /** A roll's replacement (./roll.ts): a lifetime beyond the organisation's cap is cut to the cap, not refused. */
+  capExpiry?: boolean;
 }
+
+/** Runs inside the mint's transaction, after the row is written (a roll claims the old key there: ./roll.ts). */
+export type WithinMint = (tx: Prisma.TransactionClient, created: ApiKey) => Promise<void>;
 
 /** A key as an organisation admin sees it: whose it is, too. */
 export interface MemberKeyView extends KeyView {
@@ -77,7 +88,8 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 export interface KeyFilter {
   /** Part of the label, any case (SQLite: ASCII letters only; PostgreSQL: any letter). */
   q?: string;
-  status?: "active" | "revoked";
+  /** active: neither revoked nor expired; expired: not revoked, past its expiry. */
+  status?: "active" | "revoked" | "expired";
   source?: KeySource;
   /** A resource URL: the keys that work there (bound to it, or to every resource). */
   resource?: string;
@@ -100,14 +112,42 @@ async function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Prom
   if (q && LIKE_SPECIAL.test(q)) label = { id: { in: await idsWithLabelContaining(db, userId, q) } };
   // PostgreSQL's LIKE is case-sensitive (Prisma's `mode: "insensitive"` is ILIKE there); SQLite's is not, and has no `mode`.
   else if (q) label = { label: (postgres ? { contains: q, mode: "insensitive" } : { contains: q }) as Prisma.StringFilter };
+  const now = new Date();
+  const status: Prisma.ApiKeyWhereInput[] =
+    filter.status === "active"
+      ? [{ revokedAt: null }, liveAt(now)]
+      : filter.status === "expired"
+        ? [{ revokedAt: null, expiresAt: { lte: now } }]
+        : filter.status === "revoked"
+          ? [{ revokedAt: { not: null } }]
+          : [];
+  const and = [...status, ...(filter.resource ? [worksAt(filter.resource)] : [])];
   return {
     userId,
     appId: null,
     ...label,
-    ...(filter.status === "active" ? { revokedAt: null } : filter.status === "revoked" ? { revokedAt: { not: null } } : {}),
     ...(filter.source ? { source: filter.source } : {}),
-    ...(filter.resource ? { AND: [worksAt(filter.resource)] } : {}),
+    ...(and.length ? { AND: and } : {}),
   };
+}
+
+/** Not expired at `now` (no expiry, or a later one). */
+const liveAt = (now: Date): Prisma.ApiKeyWhereInput => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] });
+
+/**
+ * The expiry a key minted now in this organisation gets: the one asked for, within the organisation's
+ * cap (./expiry.ts). An organisation that does not exist is left to the membership check that follows.
+ */
+export async function lifetimeOf(
+  db: Pick<Db, "organization">,
+  organizationId: string,
+  asked: Date | null,
+  mode: "refuse" | "capped",
+): Promise<Date | null> {
+  if (asked && !Number.isFinite(asked.getTime())) throw new KeyInputError("Not a valid expiry");
+  const org = await db.organization.findUnique({ where: { id: organizationId }, select: { name: true, maxKeyLifetimeDays: true } });
+  if (!org) return asked;
+  return applyLifetimeCap(asked, { maxDays: org.maxKeyLifetimeDays, organizationName: org.name }, new Date(), mode);
 }
 
 export function newKeyId(): string {
@@ -128,7 +168,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
      * mints, through which route, from where. `raw` is given only by the OAuth token endpoint, which
      * generated it with newRawKey().
      */
-    async mint(req: MintRequest, by: KeyActing, raw: string = generateKey(options.prefix)): Promise<Minted> {
+    async mint(req: MintRequest, by: KeyActing, raw: string = generateKey(options.prefix), within?: WithinMint): Promise<Minted> {
       if (checkFormat(raw)) throw new KeyInputError("not a key in this server's format");
       const label = labelSchema.safeParse(req.label);
       if (!label.success) throw new KeyInputError(label.error.issues[0]!.message);
@@ -147,6 +187,12 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       if (req.dpopJkt != null && !dpopJktSchema.safeParse(req.dpopJkt).success) throw new KeyInputError("not a JWK thumbprint");
       const limits = await limitsAtMint(db, req); // IP allowlist and rate limit (issue 28)
       const organizationId = req.organizationId ?? (await orgs.ensurePersonal(req.userId));
+      const expiresAt = await lifetimeOf(
+        db,
+        organizationId,
+        req.expiresAt ?? null,
+        req.source === "oauth" || req.capExpiry ? "capped" : "refuse",
+      );
       if (req.appId) {
         if (!(await db.app.findFirst({ where: { id: req.appId, organizationId } })))
           throw new KeyInputError("No such app in that organisation");
@@ -168,13 +214,24 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
         appId: req.appId ?? null,
         dpopJkt: req.dpopJkt ?? null,
         ...limits,
+        expiresAt,
       };
       const row = await db.$transaction(async (tx) => {
         const created = await tx.apiKey.create({ data });
         await options.audit.record(keyMinted(req.userId, view(created), by), tx);
+        if (within) await within(tx, created);
         return created;
       });
       return { raw, key: view(row) };
+    },
+
+    /**
+     * The lifetime cap (seconds) of the keys the OAuth token endpoint mints for this user: they act in
+     * the user's personal organisation, whose policy may cap them. Null: no cap.
+     */
+    async oauthLifetimeCapSeconds(userId: string): Promise<number | null> {
+      const org = await db.organization.findUnique({ where: { personalOwnerId: userId }, select: { maxKeyLifetimeDays: true } });
+      return org?.maxKeyLifetimeDays ? org.maxKeyLifetimeDays * 86_400 : null;
     },
 
     /** The user's own keys (not app keys they minted), newest first; revoked keys stay for the audit trail. */
@@ -211,7 +268,9 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
       const where = await filterWhere(db, userId, filter);
       const [total, active] = await Promise.all([
         db.apiKey.count({ where }),
-        filter.status === "revoked" ? Promise.resolve(0) : db.apiKey.count({ where: { ...where, revokedAt: null } }),
+        filter.status === "revoked" || filter.status === "expired"
+          ? Promise.resolve(0)
+          : db.apiKey.count({ where: { AND: [where, { revokedAt: null }, liveAt(new Date())] } }),
       ]);
       return { total, active };
     },

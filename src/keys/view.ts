@@ -1,6 +1,7 @@
 // The public shape of a key row, as the pages, the JSON API and the CLI show it.
 import type { ApiKey } from "../generated/sqlite/client.js";
 import { allowedRanges } from "./limits/cidr.js";
+import { isExpired } from "./expiry.js";
 
 export type KeySource = "portal" | "oauth" | "cli" | "unknown";
 export const KEY_SOURCES: readonly KeySource[] = ["portal", "oauth", "cli", "unknown"];
@@ -9,7 +10,8 @@ export interface KeyView {
   id: string;
   label: string;
   last4: string;
-  status: "active" | "revoked";
+  /** `expired`: past `expiresAt` (and not revoked); it fails verification with "key expired". */
+  status: "active" | "revoked" | "expired";
   source: KeySource;
   /** `Portal`, `OAuth: dcr_…`, `CLI` or `Unknown`: the badge the account page shows. */
   sourceLabel: string;
@@ -30,6 +32,10 @@ export interface KeyView {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /** When the key stops working (src/keys/expiry.ts); null: never. A rolled key's scheduled end. */
+  expiresAt: string | null;
+  /** Rolled: the id of the key that replaces this one (src/keys/roll.ts). */
+  replacedById: string | null;
 }
 
 export function asSource(value: string): KeySource {
@@ -77,7 +83,7 @@ export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
     id: row.id,
     label: row.label,
     last4: row.last4,
-    status: row.revokedAt ? "revoked" : "active",
+    status: row.revokedAt ? "revoked" : isExpired(row.expiresAt) ? "expired" : "active",
     source,
     sourceLabel: sourceLabel(source, row.clientId),
     clientId: row.clientId,
@@ -91,5 +97,7 @@ export function toView(row: ApiKey, lastUsedOverride?: Date): KeyView {
     createdAt: row.createdAt.toISOString(),
     lastUsedAt: lastUsed ? lastUsed.toISOString() : null,
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+    expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
+    replacedById: row.replacedById,
   };
 }

@@ -8,7 +8,7 @@ import { IDENTITY_SCOPES } from "../keys/view.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
 export const FIRST_PARTY_CLIENT_ID = "keyward";
-/** Keys do not expire; introspection reports this far-future expiry (some consumers require one). */
+/** Keys without an expiry do not expire; introspection reports this far-future expiry for them (some consumers require one). */
 export const KEY_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
 
 export interface AccessTokenAdapterOptions {
@@ -53,6 +53,12 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
           grantId: payload.grantId ?? null,
           // RFC 9449: the client sent a DPoP proof to the token endpoint; the key is bound to its key pair.
           dpopJkt: typeof payload.jkt === "string" ? payload.jkt : null,
+          // A lifetime shorter than "does not expire" is the organisation's cap (provider.ts): the key
+          // expires when the token response's expires_in says. keys.mint caps it again, never refuses.
+          expiresAt:
+            typeof payload.exp === "number" && typeof payload.iat === "number" && payload.exp - payload.iat < KEY_LIFETIME_SECONDS
+              ? new Date(payload.exp * 1000)
+              : null,
         },
         options.acting("oauth_token", clientId),
         raw,
@@ -75,7 +81,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
             ? undefined
             : (result.key.resources?.[0] ?? options.defaultResource),
         iat,
-        exp: iat + KEY_LIFETIME_SECONDS,
+        // RFC 7662: the key's real expiry when it has one; otherwise the far-future one (issue 26).
+        exp: result.key.expiresAt ? Math.floor(Date.parse(result.key.expiresAt) / 1000) : iat + KEY_LIFETIME_SECONDS,
         expiresWithSession: false,
         // A DPoP-bound key: introspection reports cnf.jkt and token_type DPoP; oidc-provider's own
         // resource endpoints (userinfo) check the proof against it.

@@ -107,7 +107,12 @@ export function createProvider(services: Services): Provider {
             throw new errors.InvalidTarget(
               `unknown resource; this server issues keys for ${resource}, for the resources of its gateway (${config.baseUrl}/mcp/<slug>) and for the resource servers registered with it`,
             );
-          return { scope: config.scopes.join(" "), audience, accessTokenFormat: "opaque", accessTokenTTL: KEY_LIFETIME_SECONDS };
+          // The key's lifetime: KEY_LIFETIME_SECONDS (keys do not expire), or the cap of the policy of the
+          // organisation the key will act in (the user's personal one), so that expires_in and the key agree.
+          const accountId = ctx.oidc.account?.accountId;
+          const cap = accountId ? await keys.oauthLifetimeCapSeconds(accountId) : null;
+          const accessTokenTTL = Math.min(KEY_LIFETIME_SECONDS, cap ?? KEY_LIFETIME_SECONDS);
+          return { scope: config.scopes.join(" "), audience, accessTokenFormat: "opaque", accessTokenTTL };
         },
       },
       // Clients introspect and revoke only the keys issued to them; resource servers the operator
@@ -124,7 +129,8 @@ export function createProvider(services: Services): Provider {
     },
 
     ttl: {
-      AccessToken: KEY_LIFETIME_SECONDS,
+      // The resource's lifetime (getResourceServerInfo above: the organisation's cap, if any), so expires_in is the key's real one.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? KEY_LIFETIME_SECONDS,
       AuthorizationCode: 120,
       Grant: 2 * KEY_LIFETIME_SECONDS,
       Interaction: 3600,

@@ -18,8 +18,12 @@ import {
   type KeyEventVia,
   type MemberKeyView,
   type Minted,
+  RollRefusedError,
+  ROLL_OVERLAP_NAMES,
+  type RollOverlap,
 } from "../keys/index.js";
 import { decideMint, type Caller } from "../keys/mint-policy.js";
+import { maxLifetimeDaysSchema, parseExpiry } from "../keys/expiry.js";
 import { isManagementScope } from "../scopes/management.js";
 import { emailSchema, type PublicUser } from "../accounts/users.js";
 import type { AuditInput } from "../audit/index.js";
@@ -37,7 +41,12 @@ export const invitationNotFound = () => new HttpError(404, "not_found", "No invi
 const ORG_INVITE_LIMIT = { max: INVITATIONS_PER_HOUR, windowMs: 3600_000 };
 const ACTOR_INVITE_LIMIT = { max: INVITATIONS_PER_ACTOR_PER_HOUR, windowMs: 3600_000 };
 export const roleInput = z.object({ role: roleSchema });
-export const appKeyInput = z.object({ label: labelSchema.optional(), scopes: scopesSchema.optional() });
+export const appKeyInput = z.object({
+  label: labelSchema.optional(),
+  scopes: scopesSchema.optional(),
+  expires: z.string().max(100).optional(),
+});
+export const keyPolicyInput = z.object({ max_key_lifetime_days: maxLifetimeDaysSchema }).strict();
 
 /** An organisation admin acting on a member's or an app's key. */
 const adminActing = (ctx: Ctx, actor: PublicUser, via: KeyEventVia): KeyActing => ({
@@ -51,6 +60,12 @@ interface EventParties {
   as?: "user" | "org_admin";
   about?: string;
 }
+export const rollInput = z.object({ overlap: z.enum(ROLL_OVERLAP_NAMES as [RollOverlap, ...RollOverlap[]]) }).strict();
+/** A refused roll: its own status (409 revoked/expired/rolled, 400 OAuth) with its message; bad input 400. */
+export const rollError = (err: unknown) =>
+  err instanceof RollRefusedError
+    ? new HttpError(err.status, err.status === 409 ? "conflict" : "invalid_request", err.message)
+    : badInput(err);
 const badInput = (err: unknown) => {
   if (err instanceof OrgInputError || err instanceof KeyInputError) return new HttpError(400, "invalid_request", err.message);
   return err;
@@ -161,6 +176,17 @@ export function orgActions(services: Services) {
       return member;
     },
 
+    /** Owners and admins cap the lifetime of the keys minted in the organisation (src/keys/expiry.ts). */
+    async setKeyPolicy(ctx: Ctx, actor: PublicUser, organizationId: string, input: unknown) {
+      const org = await orgForUser(services, actor.id, organizationId, "admin");
+      const parsed = keyPolicyInput.safeParse(input);
+      if (!parsed.success) throw new HttpError(400, "invalid_request", parsed.error.issues.map((i) => i.message).join("; "));
+      const days = parsed.data.max_key_lifetime_days;
+      await orgs.setKeyPolicy(org.id, days);
+      await record(ctx, actor, "org.key_policy_changed", org.id, { maxKeyLifetimeDays: days });
+      return { ...org, maxKeyLifetimeDays: days };
+    },
+
     async memberKeys(actor: PublicUser, organizationId: string) {
       const org = await orgForUser(services, actor.id, organizationId, "admin");
       return keys.listForOrganization(org.id);
@@ -190,7 +216,15 @@ export function orgActions(services: Services) {
     /** `caller`: the session, or the key the request came with (what it may mint: src/keys/mint-policy.ts). */
     async mintAppKey(ctx: Ctx, actor: PublicUser, caller: Caller, organizationId: string, appId: string, input: unknown): Promise<Minted> {
       const { org, app } = await this.app(actor, organizationId, appId);
-      const { label, scopes = [] } = appKeyInput.parse(input);
+      const { label, scopes = [], expires } = appKeyInput.parse(input);
+      const expiresAt = (() => {
+        try {
+          const asked = parseExpiry(expires ?? "never");
+          return asked.never ? null : asked.at;
+        } catch (e) {
+          throw badInput(e);
+        }
+      })();
       if (scopes.some(isManagementScope))
         throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
       const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
@@ -205,10 +239,34 @@ export function orgActions(services: Services) {
             scopes,
             source: "portal",
             dpopJkt: decision.dpopJkt,
+            expiresAt,
           },
           adminActing(ctx, actor, "org_app_keys"),
         )
         .catch((e: unknown) => Promise.reject(badInput(e)));
+    },
+
+    /**
+     * Rolls an app's key (src/keys/roll.ts): admins only, as revoking; a calling key must be able to
+     * mint the replacement itself (src/keys/mint-policy.ts), so a weaker key cannot roll to gain more.
+     */
+    async rollAppKey(ctx: Ctx, actor: PublicUser, caller: Caller, organizationId: string, appId: string, keyId: string, input: unknown) {
+      const { org, app } = await this.app(actor, organizationId, appId);
+      const overlap = rollInput.safeParse(input);
+      if (!overlap.success) throw new HttpError(400, "invalid_request", `overlap must be one of ${ROLL_OVERLAP_NAMES.join(", ")}`);
+      const key = (await keys.listForApp(app.id)).find((k) => k.id === keyId);
+      if (!key) throw keyNotFound();
+      const decision = decideMint(
+        caller,
+        { organizationId: org.id, scopes: key.scopes, app: true, dpopJkt: key.dpopJkt },
+        services.config.scopeCatalogue,
+      );
+      if (!decision.ok) throw refusalError(services.config, decision.refusal);
+      const rolled = await keys
+        .roll({ kind: "app", appId: app.id, userId: actor.id, id: key.id }, overlap.data.overlap, adminActing(ctx, actor, "org_app_keys"))
+        .catch((e: unknown) => Promise.reject(rollError(e)));
+      if (!rolled) throw keyNotFound();
+      return rolled;
     },
 
     async revokeAppKey(ctx: Ctx, actor: PublicUser, organizationId: string, appId: string, keyId: string) {

@@ -9,6 +9,8 @@ export interface OrganizationView {
   name: string;
   personal: boolean;
   role: Role;
+  /** The longest lifetime its keys may be minted with, in days (src/keys/expiry.ts); null: no cap. */
+  maxKeyLifetimeDays: number | null;
 }
 
 export interface MemberView {
@@ -65,6 +67,7 @@ export function createOrganizations(db: Db) {
           name: m.organization.name,
           personal: m.organization.personalOwnerId === userId,
           role: asRole(m.role) ?? "viewer",
+          maxKeyLifetimeDays: m.organization.maxKeyLifetimeDays,
         }))
         .sort((a, b) => Number(b.personal) - Number(a.personal));
     },
@@ -74,7 +77,13 @@ export function createOrganizations(db: Db) {
       const m = await membership(organizationId, userId);
       const role = m ? asRole(m.role) : null;
       return m && role
-        ? { id: m.organizationId, name: m.organization.name, personal: m.organization.personalOwnerId === userId, role }
+        ? {
+            id: m.organizationId,
+            name: m.organization.name,
+            personal: m.organization.personalOwnerId === userId,
+            role,
+            maxKeyLifetimeDays: m.organization.maxKeyLifetimeDays,
+          }
         : null;
     },
 
@@ -87,7 +96,15 @@ export function createOrganizations(db: Db) {
       const org = await db.organization.create({
         data: { id: newOrganizationId(), name, memberships: { create: { userId: ownerId, role: "owner" } } },
       });
-      return { id: org.id, name: org.name, personal: false, role: "owner" };
+      return { id: org.id, name: org.name, personal: false, role: "owner", maxKeyLifetimeDays: null };
+    },
+
+    /**
+     * Caps the lifetime of the keys minted in the organisation from now on (null lifts the cap). Keys
+     * minted before keep their expiry. Whoever calls has checked the caller's role (owners and admins).
+     */
+    async setKeyPolicy(organizationId: string, maxKeyLifetimeDays: number | null): Promise<void> {
+      await db.organization.update({ where: { id: organizationId }, data: { maxKeyLifetimeDays } });
     },
 
     async members(organizationId: string): Promise<MemberView[]> {

@@ -3,7 +3,8 @@
 // page that shows the new key neither mints again nor shows the key again.
 import { Router } from "@koa/router";
 import { z } from "zod";
-import { KeyInputError, type KeyActing, type KeyView } from "../keys/index.js";
+import { isRollOverlap, KeyInputError, RollRefusedError, type KeyActing, type KeyView } from "../keys/index.js";
+import { daysLeftToWarn, parseExpiry } from "../keys/expiry.js";
 import type { KeyFilter } from "../keys/store.js";
 import { labelSchema, scopesSchema } from "../keys/input.js";
 import type { Services } from "../services.js";
@@ -35,7 +36,11 @@ const mintForm = z.object({
   // "all" (the default, like a classic GitHub token) or "some": the ticked `resources` (slugs, "mcp" for the built-in).
   resourceMode: z.enum(["all", "some"]).default("all"),
   resources: z.union([z.string().max(500), z.array(z.string().max(500)).max(100)]).optional(),
+  // Issue 28: never, 7d/30d/90d, or "date" with expiresDate (YYYY-MM-DD); src/keys/expiry.ts.
+  expires: z.string().max(20).default("never"),
+  expiresDate: z.string().max(20).default(""),
 });
+const rollForm = z.object({ overlap: z.string().max(10).default("") });
 
 const notFound = () => new HttpError(404, "not_found", "No API key with that id.");
 
@@ -64,7 +69,14 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       revealed?: { raw: string; key: KeyView };
       error?: string;
       notice?: string;
-      form?: { label: string; scopes: string[]; resourceMode?: "all" | "some"; resources?: string[] };
+      form?: {
+        label: string;
+        scopes: string[];
+        resourceMode?: "all" | "some";
+        resources?: string[];
+        expires?: string;
+        expiresDate?: string;
+      };
       organizationId?: string;
     },
     status = 200,
@@ -112,6 +124,7 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
         notice: extra.notice ?? "",
         form: { resourceMode: "all", resources: [], ...(extra.form ?? { label: "", scopes: [] }) },
         resourceChoices: choices,
+        daysLeft: (expiresAt: string | null) => daysLeftToWarn(expiresAt),
         resourcesText: (bound: string[] | null) => resourcesText(bound, choices),
         scopeCatalogue: config.scopes,
         scopeDefinitions: config.scopeCatalogue,
@@ -157,6 +170,8 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       scopes: scopes.success ? scopes.data : [],
       resourceMode: form.resourceMode,
       resources: asked,
+      expires: form.expires,
+      expiresDate: form.expiresDate.slice(0, 10),
     };
     if (!label.success) return page(ctx, user.id, { error: label.error.issues[0]!.message, form: kept }, 400);
     if (!scopes.success) return page(ctx, user.id, { error: scopes.error.issues[0]!.message, form: kept }, 400);
@@ -178,8 +193,12 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
       // null: every resource; else the URLs of the ticked ones (a name that is no resource is refused)
       const resources =
         form.resourceMode === "some" ? await resolveResources(asked, { baseUrl: config.baseUrl, resources: services.resources }) : null;
+      if (form.expires === "date" && !form.expiresDate)
+        return page(ctx, user.id, { error: "Pick the date the key expires.", form: kept }, 400);
+      const expiry = parseExpiry(form.expires === "date" ? form.expiresDate : form.expires);
+      const expiresAt = expiry.never ? null : expiry.at;
       const minted = await keys.mint(
-        { userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId, resources },
+        { userId: user.id, label: label.data, scopes: scopes.data, source: "portal", organizationId, resources, expiresAt },
         pageActing(ctx, user.id),
       );
       const token = await reveals.hold(ctx.state.session!.token, "api_key", { raw: minted.raw, keyId: minted.key.id });
@@ -211,13 +230,35 @@ export function apiKeysPageRoutes(services: Services): Router<KeywardState> {
   // Usage (issue 28 item 5): "revoke all stale keys" (./stale-keys-routes.ts), before /:id would take its path.
   router.use(staleKeysRoutes(services, { listPage: (ctx, userId, error) => page(ctx, userId, { error }, 400) }).routes());
 
-  // The key detail page (src/web/key-detail.ts): revoked keys too; another user's id is a missing id.
+  // The key detail page (src/web/key-detail.ts): its facts, expiry and Roll, limits, usage;
+  // revoked and expired keys too; another user's id is a missing id.
   router.get(`${KEYS_PAGE}/:id`, async (ctx) => {
     const user = requireLogin(ctx);
     const key = await keys.get(user.id, ctx.params.id!);
     if (!key) throw notFound();
     const notice = ctx.query.saved === "limits" ? "Limits saved: they hold from the next request, on every instance." : "";
     await sendKeyDetail(ctx, services, key, { notice });
+  });
+
+  // Roll: the replacement is revealed once, like any mint; the old key ends after the chosen overlap.
+  router.post(`${KEYS_PAGE}/:id/roll`, requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const key = await keys.get(user.id, ctx.params.id!);
+    if (!key) throw notFound();
+    const refused = (error: string, status: number) => sendKeyDetail(ctx, services, key, { error }, status);
+    const { overlap } = rollForm.parse(ctx.request.body ?? {});
+    if (!isRollOverlap(overlap)) return refused("Choose an overlap: none, 1 hour, 24 hours or 7 days.", 400);
+    try {
+      const rolled = await keys.roll({ kind: "own", userId: user.id, id: key.id }, overlap, pageActing(ctx, user.id));
+      if (!rolled) throw notFound();
+      const token = await reveals.hold(ctx.state.session!.token, "api_key", { raw: rolled.raw, keyId: rolled.key.id });
+      ctx.status = 303;
+      ctx.redirect(revealUrl(token));
+    } catch (err) {
+      if (err instanceof RollRefusedError) return refused(err.message, err.status);
+      if (err instanceof KeyInputError) return refused(err.message, 400);
+      throw err;
+    }
   });
 
   // The confirmation page for browsers without JavaScript (with it, a dialog asks instead).

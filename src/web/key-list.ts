@@ -24,7 +24,7 @@ export function filterOfQuery(query: Record<string, unknown>, choices: readonly 
   const resource = first(query.resource);
   const filter: KeyFilter = {};
   if (typeof q === "string" && q.trim()) filter.q = q.trim().slice(0, MAX_SEARCH_LENGTH);
-  if (status === "active" || status === "revoked") filter.status = status;
+  if (status === "active" || status === "revoked" || status === "expired") filter.status = status;
   if (typeof source === "string" && (KEY_SOURCES as readonly string[]).includes(source)) filter.source = source as KeySource;
   const chosen = choices.find((c) => c.slug === resource);
   if (chosen) filter.resource = chosen.url;

@@ -116,6 +116,19 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
     await orgPage(ctx, user, ctx.params.orgId!, { notice });
   });
 
+  // Issue 28: the organisation's key lifetime cap (views/org-key-policy.ejs); empty = no cap.
+  router.post(`${ORGS_PAGE}/:orgId/key-policy`, onOrgPage("keyPolicy"), requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const raw = body(ctx).maxDays;
+    const text = typeof raw === "string" ? raw.trim() : "";
+    const days = text === "" ? null : /^\d{1,5}$/.test(text) ? Number(text) : -1;
+    const org = await actions.setKeyPolicy(ctx, user, ctx.params.orgId!, { max_key_lifetime_days: days });
+    const said = org.maxKeyLifetimeDays
+      ? `Keys minted here now live at most ${org.maxKeyLifetimeDays} days.`
+      : "Keys minted here have no lifetime cap now.";
+    seeOther(ctx, `${orgPath(org.id)}?done=${encodeURIComponent(said)}`);
+  });
+
   router.post(`${ORGS_PAGE}/:orgId/members`, onOrgPage("invite"), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
     const invitation = await actions.invite(ctx, user, ctx.params.orgId!, body(ctx));
@@ -259,9 +272,23 @@ export function orgsRoutes(services: Services): Router<KeywardState> {
 
   router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys`, onAppPage("appKey"), requireCsrf, async (ctx) => {
     const user = requireLogin(ctx);
-    const minted = await actions.mintAppKey(ctx, user, { via: "session" }, ctx.params.orgId!, ctx.params.appId!, body(ctx));
+    const form = body(ctx);
+    const input =
+      form.expires === "date"
+        ? { ...form, expires: typeof form.expiresDate === "string" && form.expiresDate ? form.expiresDate : "missing date" }
+        : form;
+    const minted = await actions.mintAppKey(ctx, user, { via: "session" }, ctx.params.orgId!, ctx.params.appId!, input);
     // The only response with the raw key: rendered, never redirected or cached.
     await appPage(ctx, user, ctx.params.orgId!, ctx.params.appId!, minted, 201);
+  });
+
+  // Issue 28: roll an app key; the replacement is rendered once on the app's page, as a mint is.
+  router.post(`${ORGS_PAGE}/:orgId/apps/:appId/keys/:keyId/roll`, onAppPage("appKeyRevoke", keyTarget), requireCsrf, async (ctx) => {
+    const user = requireLogin(ctx);
+    const rolled = await actions.rollAppKey(ctx, user, { via: "session" }, ctx.params.orgId!, ctx.params.appId!, ctx.params.keyId!, {
+      overlap: body(ctx).overlap,
+    });
+    await appPage(ctx, user, ctx.params.orgId!, ctx.params.appId!, rolled, 201);
   });
 
   const confirmAppKeyRevoke = async (ctx: RoutedCtx, user: PublicUser) => {

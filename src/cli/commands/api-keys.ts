@@ -2,10 +2,12 @@
 import { Option, type Command } from "commander";
 import type { KeyActing, KeyView } from "../../keys/index.js";
 import { scopesSchema } from "../../keys/input.js";
+import { parseExpiry, type ExpiryAsk } from "../../keys/expiry.js";
+import { KeyInputError } from "../../keys/errors.js";
 import { CliError } from "../errors.js";
 import { requireUser, withServices } from "../context.js";
 import { formatTable, note, out, printJson } from "../io.js";
-import { localUser, remoteBulkRevoke, remoteCreate, remoteList, remoteRename, remoteRevoke } from "../remote/api-keys.js";
+import { localUser, remoteBulkRevoke, remoteCreate, remoteList, remoteRename, remoteRevoke, remoteRoll } from "../remote/api-keys.js";
 import { bulkTarget, reportBulk, type BulkTarget, type RevokeOptions } from "./api-keys-bulk.js";
 import { limitChanges, limitsText, registerApiKeysUpdate, withLimitOptions, type LimitOptions } from "./api-keys-limits.js";
 import { registerApiKeysUsage } from "./api-keys-usage.js";
@@ -19,6 +21,9 @@ import {
   UnknownResourceError,
 } from "../../mcp/resource-choice.js";
 
+/** The overlaps of `api-keys roll` (src/keys/roll.ts ROLL_OVERLAPS; listed here so --help loads no key code). */
+const ROLL_OVERLAP_CHOICES: readonly string[] = ["now", "1h", "24h", "7d"];
+
 /** The CLI runs on the server with database access: the operator, not a user, acts. */
 const BY_CLI: KeyActing = { actor: { type: "cli", id: null }, via: "cli" };
 
@@ -31,11 +36,22 @@ interface UserOptions {
 
 interface CreateOptions extends UserOptions, LimitOptions {
   scopes: string[];
+  /** never, <n>d, YYYY-MM-DD or an ISO 8601 time (src/keys/expiry.ts). */
+  expires?: string;
   /** Slugs ("mcp": Keyward's own) or URLs; none: every resource. */
   resource: string[];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** --expires, read as the page and the JSON API read it; a bad value is a usage error (exit 2). */
+function parseExpiryOption(value: string | undefined): ExpiryAsk {
+  try {
+    return parseExpiry(value ?? "never");
+  } catch (err) {
+    throw err instanceof KeyInputError ? CliError.usage(`--expires: ${err.message}`) : err;
+  }
+}
 
 function parseScopes(values: string[]): string[] {
   const parsed = scopesSchema.safeParse(values.join(" "));
@@ -49,7 +65,7 @@ const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1
 
 export function keyTable(keys: readonly KeyView[]): string {
   return formatTable(
-    ["ID", "LABEL", "LAST4", "STATUS", "SOURCE", "SCOPES", "RESOURCES", "CREATED (UTC)", "LAST USED (UTC)"],
+    ["ID", "LABEL", "LAST4", "STATUS", "SOURCE", "SCOPES", "RESOURCES", "CREATED (UTC)", "LAST USED (UTC)", "EXPIRES (UTC)"],
     keys.map((k) => [
       k.id,
       clip(k.label, 40),
@@ -60,6 +76,7 @@ export function keyTable(keys: readonly KeyView[]): string {
       k.resources ? k.resources.map((url) => shortResourceName(url)).join(" ") : "all",
       when(k.createdAt, "-"),
       when(k.lastUsedAt, "never"),
+      when(k.expiresAt, "never"),
     ]),
   );
 }
@@ -100,13 +117,18 @@ export function registerApiKeys(program: Command): void {
         .argParser(collect)
         .default([], "all resources"),
     )
+    .option(
+      "--expires <when>",
+      "never (the default), a number of days (30d), a date (2027-01-31: works through that day, UTC) or an ISO 8601 time",
+    )
     .option("--json", 'print the key\'s details and the raw key (field "key") as JSON')
     .action(async (label: string, options: CreateOptions, cmd: Command) => {
       const scopes = parseScopes(options.scopes);
       const limits = limitChanges(options); // --allow-ip, --rate-limit (src/cli/commands/api-keys-limits.ts)
       const email = localUser(options);
       const asked = options.resource;
-      if (email === null) return remoteCreate(label, scopes, options, asked.length ? asked : null, limits);
+      const expiry = parseExpiryOption(options.expires);
+      if (email === null) return remoteCreate(label, scopes, options, asked.length ? asked : null, limits, options.expires);
       const { user, minted, bound } = await withServices(cmd, async (services) => {
         const owner = await requireUser(services, email);
         const sources = { baseUrl: services.config.baseUrl, resources: services.resources };
@@ -115,7 +137,14 @@ export function registerApiKeys(program: Command): void {
               throw err instanceof UnknownResourceError ? CliError.usage(err.message) : err;
             })
           : null;
-        const minted = await services.keys.mint({ userId: owner.id, label, scopes, source: "cli", resources, ...limits }, BY_CLI);
+        const minted = await services.keys
+          .mint(
+            { userId: owner.id, label, scopes, source: "cli", resources, ...limits, expiresAt: expiry.never ? null : expiry.at },
+            BY_CLI,
+          )
+          .catch((err: unknown) => {
+            throw err instanceof KeyInputError ? CliError.usage(err.message) : err;
+          });
         const names = resources ? resourcesText(resources, await resourceChoices(sources)) : ALL_RESOURCES;
         return { user: owner, minted, bound: names };
       });
@@ -125,7 +154,9 @@ export function registerApiKeys(program: Command): void {
       }
       out(minted.raw);
       const scopeText = minted.key.scopes.length ? minted.key.scopes.join(" ") : "full access";
-      note(`Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}; works at: ${bound}).`);
+      note(
+        `Created API key ${minted.key.id} "${minted.key.label}" for ${user.email} (${scopeText}; works at: ${bound}; expires: ${minted.key.expiresAt ?? "never"}).`,
+      );
       if (minted.key.allowedIps || minted.key.rateLimit !== null) note(`Limits: ${limitsText(minted.key)}.`);
       note("Copy it now: it will not be shown again.");
       // Resource URLs derive from ISSUER: without it they are this machine's default address, which
@@ -172,6 +203,35 @@ export function registerApiKeys(program: Command): void {
     });
 
   registerApiKeysUpdate(apiKeys); // issue 28: IP allowlist and rate limit
+
+  apiKeys
+    .command("roll")
+    .description("mint a replacement of one of a user's API keys (printed once) and end the old key after an overlap")
+    .argument("<id>", "the key id (key_…), as shown by `api-keys list`")
+    .requiredOption("--overlap <window>", "how long both keys work: now, 1h, 24h or 7d")
+    .option("--user <email>", "the owner's email address (this machine's database; without it: a remote server)")
+    .option("--server <url>", "a remote Keyward server, with the key from `keyward auth set-token` or KEYWARD_TOKEN")
+    .option("--json", 'print the new key\'s details, the raw key (field "key") and the old key (field "replaces") as JSON')
+    .action(async (id: string, options: UserOptions & { overlap: string }, cmd: Command) => {
+      if (!ROLL_OVERLAP_CHOICES.includes(options.overlap))
+        throw CliError.usage(`--overlap must be one of ${ROLL_OVERLAP_CHOICES.join(", ")}`);
+      const email = localUser(options);
+      if (email === null) return remoteRoll(id, options.overlap, options);
+      const rolled = await withServices(cmd, async (services) => {
+        const { isRollOverlap, RollRefusedError } = await import("../../keys/roll.js");
+        if (!isRollOverlap(options.overlap)) throw CliError.usage(`--overlap must be one of ${ROLL_OVERLAP_CHOICES.join(", ")}`);
+        const userId = (await requireUser(services, email)).id;
+        return services.keys.roll({ kind: "own", userId, id }, options.overlap, BY_CLI).catch((err: unknown) => {
+          if (err instanceof RollRefusedError) throw err.status === 400 ? CliError.usage(err.message) : new CliError(err.message);
+          throw err instanceof KeyInputError ? CliError.usage(err.message) : err;
+        });
+      });
+      if (!rolled) throw CliError.notFound(`no API key ${id} for ${email}`);
+      if (options.json) return printJson({ ...rolled.key, key: rolled.raw, replaces: rolled.old });
+      out(rolled.raw);
+      note(`Rolled API key ${id}: the new key is ${rolled.key.id} "${rolled.key.label}"; ${id} works until ${rolled.old.expiresAt}.`);
+      note("Copy it now: it will not be shown again.");
+    });
 
   apiKeys
     .command("revoke")

@@ -48,4 +48,36 @@ export function registerOrgs(program: Command): void {
       if (options.json) printJson(member);
       else out(`Added ${member.email} to ${organizationId} as ${member.role}`);
     });
+
+  // Issue 28: the organisation's cap on the lifetime of keys minted in it from now on (src/keys/expiry.ts).
+  orgs
+    .command("key-policy")
+    .description("cap the lifetime of the keys minted in an organisation (owners and admins set it on the org page and the JSON API)")
+    .argument("<organizationId>", "the organisation (org_…)")
+    .requiredOption("--max-days <days>", "the longest lifetime in days (1–3650), or none to lift the cap")
+    .option("--json", "print the policy as JSON")
+    .action(async (organizationId: string, options: { maxDays: string; json?: boolean }, cmd: Command) => {
+      const days = options.maxDays === "none" ? null : /^\d{1,4}$/.test(options.maxDays) ? Number(options.maxDays) : NaN;
+      if (days !== null && !(days >= 1 && days <= 3650))
+        throw CliError.usage("--max-days must be a whole number of days from 1 to 3650, or none");
+      await withServices(cmd, async (services) => {
+        if (!(await services.db.organization.findUnique({ where: { id: organizationId } })))
+          throw CliError.notFound(`no organisation ${organizationId}`);
+        await services.orgs.setKeyPolicy(organizationId, days);
+        await services.audit.record({
+          userId: null,
+          actor: { type: "cli", id: null },
+          action: "org.key_policy_changed",
+          targetId: organizationId,
+          details: { maxKeyLifetimeDays: days },
+        });
+      });
+      if (options.json) printJson({ organizationId, maxKeyLifetimeDays: days });
+      else
+        out(
+          days === null
+            ? `Keys in ${organizationId} may live as long as their owners choose.`
+            : `Keys minted in ${organizationId} from now on live at most ${days} days.`,
+        );
+    });
 }

@@ -26,7 +26,7 @@ const keyView = z.looseObject({
   id: z.string(),
   label: z.string(),
   last4: z.string(),
-  status: z.enum(["active", "revoked"]),
+  status: z.enum(["active", "revoked", "expired"]),
   source: z.enum(["portal", "oauth", "cli", "unknown"]),
   sourceLabel: z.string(),
   clientId: z.string().nullable(),
@@ -40,6 +40,8 @@ const keyView = z.looseObject({
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
+  expiresAt: z.string().nullable().default(null),
+  replacedById: z.string().nullable().default(null),
 });
 const minted = keyView.extend({ key: z.string() });
 
@@ -76,19 +78,20 @@ export async function remoteCreate(
   options: RemoteOptions,
   resources: string[] | null = null,
   limits: LimitChanges = {},
+  expires?: string,
 ): Promise<void> {
   const target = resolveTarget(options.server);
   const body = await api(target, "create", "", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ label, scopes, ...(resources ? { resources } : {}), ...limits }),
+    body: JSON.stringify({ label, scopes, ...(resources ? { resources } : {}), ...limits, ...(expires !== undefined ? { expires } : {}) }),
   });
   const key = parsed(minted, body, "create", target.server);
   if (options.json) return printJson(key);
   out(key.key);
   const works = key.resources ? key.resources.join(", ") : "all resources";
   note(
-    `Created API key ${key.id} "${key.label}" on ${target.server} (${key.scopes.length ? key.scopes.join(" ") : "full access"}; works at: ${works}).`,
+    `Created API key ${key.id} "${key.label}" on ${target.server} (${key.scopes.length ? key.scopes.join(" ") : "full access"}; works at: ${works}; expires: ${key.expiresAt ?? "never"}).`,
   );
   note("Copy it now: it will not be shown again.");
 }
@@ -108,6 +111,23 @@ export async function remoteRevoke(id: string, options: RemoteOptions): Promise<
   const after = parsed(keyView, await api(target, "revoke", `/${encodeURIComponent(id)}`, { method: "DELETE" }), "revoke", target.server);
   if (options.json) printJson(after);
   else out(before.status === "revoked" ? `API key ${id} was already revoked.` : `Revoked API key ${id} "${after.label}".`);
+}
+
+/** POST /api/api-keys/:id/roll: the new key (printed once) and the old one's end. */
+export async function remoteRoll(id: string, overlap: string, options: RemoteOptions): Promise<void> {
+  const target = resolveTarget(options.server);
+  const body = await api(target, "roll", `/${encodeURIComponent(id)}/roll`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ overlap }),
+  });
+  const rolled = parsed(minted.extend({ replaces: keyView }), body, "roll", target.server);
+  if (options.json) return printJson(rolled);
+  out(rolled.key);
+  note(
+    `Rolled API key ${id} on ${target.server}: the new key is ${rolled.id} "${rolled.label}"; ${id} works until ${rolled.replaces.expiresAt}.`,
+  );
+  note("Copy it now: it will not be shown again.");
 }
 
 export async function remoteRename(id: string, label: string, options: RemoteOptions): Promise<void> {

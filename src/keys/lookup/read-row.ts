@@ -53,7 +53,7 @@ const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.na
   LEFT JOIN "App" a ON a.id = k."appId"
   WHERE k.hash = `;
 
-const DATE_COLUMNS = ["createdAt", "lastUsedAt", "revokedAt"] as const;
+const DATE_COLUMNS = ["createdAt", "lastUsedAt", "revokedAt", "expiresAt"] as const;
 
 /** Driver rows carry dates as text (SQLite) or as timestamps without zone (PostgreSQL, UTC). */
 function withDates(row: Record<string, unknown>): KeyRow {

@@ -6,6 +6,7 @@ export type VerifyFailure =
   | "invalid_format"
   | "unknown_key"
   | "revoked"
+  | "expired" // past the key's expiresAt (checkExpiry)
   | "wrong_resource"
   | "not_member"
   | "address_not_allowed" // checkAddress: the key's IP allowlist does not hold the client's address

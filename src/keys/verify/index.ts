@@ -10,6 +10,7 @@ import { checkFormatOrLegacy } from "./check-format.js";
 import { findRow } from "./find-row.js";
 import type { KeyReader } from "../lookup/index.js";
 import { checkRevoked } from "./check-revoked.js";
+import { checkExpiry } from "./check-expiry.js";
 import { checkResource } from "./check-resource.js";
 import { touchLastUsed } from "./touch-last-used.js";
 import { checkMembership } from "./check-membership.js";
@@ -50,6 +51,7 @@ export function createVerifier(
     checkFormatOrLegacy(options.legacyKeyPattern), // garbage stops here, before any database work
     findRow(options.reader), // one indexed query, or none when the cache holds the row
     checkRevoked,
+    checkExpiry, // compared with the clock on every request: a cached row expires by itself
     checkResource,
     checkAddress, // IP allowlists: the request's client address against the row's ranges
     checkMembership, // a pure check of what came with the row: verification never writes
