@@ -157,7 +157,8 @@ describe("one instance", () => {
         .set("Authorization", `Bearer ${raw}`)
         .set("Accept", "application/json, text/event-stream")
         .send(LIST);
-    const plain = (await mint({ label: "plain" })).body.key as string;
+    const plainKey = (await mint({ label: "plain" })).body as { id: string; key: string };
+    const plain = plainKey.key;
     const before = upstream.received.length;
     const first = await gw(plain);
     expect(first.status).toBe(200);
@@ -168,6 +169,9 @@ describe("one instance", () => {
     expect(refused.status).toBe(429);
     expect(refused.body.error_description).toMatch(/^Too many requests: 2 per minute is this resource's limit per key; retry in \d+ s$/);
     expect(upstream.received.length - before).toBe(2);
+    // The usage counts (issue 28 item 5) have the refusal as a 429, apart from the two served.
+    await server.services.keys.tracker.flush();
+    expect((await server.services.keys.usage.forKeys([plainKey.id])).totals).toMatchObject({ requests: 2, limited: 1 });
     // Per key: another key has its own count at the resource, and at /mcp the resource's limit does not apply.
     const own = (await mint({ label: "own", rateLimit: 5 })).body.key as string;
     const both = await gw(own);

@@ -102,8 +102,8 @@ describe("rolling through the JSON API", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       vi.setSystemTime(end);
-      expect(await server.services.keys.verify(old.key)).toEqual({ ok: false, reason: "expired" });
-      expect(await second.services.keys.verify(old.key)).toEqual({ ok: false, reason: "expired" });
+      expect(await server.services.keys.verify(old.key)).toMatchObject({ ok: false, reason: "expired" });
+      expect(await second.services.keys.verify(old.key)).toMatchObject({ ok: false, reason: "expired" });
       expect((await server.services.keys.verify(rolled.key)).ok).toBe(true);
     } finally {
       vi.useRealTimers();
@@ -130,6 +130,25 @@ describe("rolling through the JSON API", () => {
       dpopJkt: string;
     };
     expect(rolled.dpopJkt).toBe(jkt);
+  });
+
+  it("keeps the old key's limits (IP allowlist, rate limit); a key with limits of its own rolls only keys as limited", async () => {
+    const limited = await mint({ label: "limited", allowedIps: ["127.0.0.0/8"], rateLimit: 30 });
+    const rolled = (await api(alice.raw).post(`/api/api-keys/${limited.id}/roll`).send({ overlap: "now" }).expect(201)).body as KeyBody & {
+      allowedIps: string[] | null;
+      rateLimit: number | null;
+    };
+    expect(rolled.allowedIps).toEqual(["127.0.0.0/8"]);
+    expect(rolled.rateLimit).toBe(30);
+    // Rolling must not be a way out of one's own limits: a limited key cannot roll an unlimited one.
+    const free = await mint({ label: "unlimited" });
+    const caller = await mint({ label: "limited caller", allowedIps: ["127.0.0.0/8"] });
+    const refused = await api(caller.key).post(`/api/api-keys/${free.id}/roll`).send({ overlap: "now" });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toBe("insufficient_scope");
+    expect((await whoami(free.key)).status).toBe(200); // nothing rolled
+    const asLimited = await mint({ label: "as limited", allowedIps: ["127.0.0.0/8"] });
+    expect((await api(caller.key).post(`/api/api-keys/${asLimited.id}/roll`).send({ overlap: "now" })).status).toBe(201);
   });
 
   it("gives a key with an expiry a replacement with the same lifetime from now", async () => {

@@ -17,7 +17,7 @@ import { KEY_SOURCES } from "../keys/view.js";
 import { MAX_BULK_REVOKE } from "../keys/revoke.js";
 import { resolveResources, UnknownResourceError } from "../mcp/resource-choice.js";
 import { allowlistSchema, rateLimitSchema } from "../keys/limits/input.js";
-import { decideMintLimits, limitChangeRefusal } from "../keys/limits/policy.js";
+import { decideMintLimits, limitChangeRefusal, rollLimitsRefusal } from "../keys/limits/policy.js";
 import { parseExpiry } from "../keys/expiry.js";
 import { ROLL_OVERLAP_NAMES } from "../keys/index.js";
 import { rollError, rollInput } from "../orgs/actions.js";
@@ -257,6 +257,8 @@ export function apiKeysApi(services: Services): Router<KeywardState> {
       services.config.scopeCatalogue,
     );
     if (!decision.ok) throw refusalError(services.config, decision.refusal);
+    const limitsRefused = rollLimitsRefusal(callerOf(ctx), key);
+    if (limitsRefused) throw new HttpError(403, "insufficient_scope", limitsRefused);
     const rolled = await keys
       .roll({ kind: "own", userId, id: key.id }, input.data.overlap, apiActing(ctx))
       .catch((e: unknown) => Promise.reject(rollError(e)));

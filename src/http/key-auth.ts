@@ -106,8 +106,9 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
   // refusals here (a revoked key's 401), and the answer of whatever ran after (403, 429 or served).
   // With KEY_USAGE_COUNTING=false the request goes on untouched (no callback at all).
   const { note, enabled } = keys.usage;
-  const counted = (ctx: Ctx, keyId: string, next: () => Promise<unknown>) =>
-    next().then(
+  const counted = (ctx: Ctx, keyId: string, next: () => Promise<unknown> | unknown) =>
+    // A middleware after this one may answer at once without a promise (a rate limit's 429).
+    Promise.resolve(next()).then(
       () => note(keyId, ctx.status),
       (err: unknown) => {
         note(keyId, statusOfError(err));

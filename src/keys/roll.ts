@@ -16,6 +16,7 @@ import type { Audit } from "../audit/index.js";
 import { announceCommitted } from "./lookup/announce.js";
 import { isExpired } from "./expiry.js";
 import { toView, type KeySource } from "./view.js";
+import { allowedRanges } from "./limits/cidr.js";
 import type { KeyService, Minted } from "./store.js";
 
 /** The overlap windows a roll offers, in ms. */
@@ -90,6 +91,9 @@ export function createRoll(db: Db, deps: { mint: KeyService["mint"]; audit: Audi
           organizationId: old.organizationId,
           appId: old.appId,
           dpopJkt: old.dpopJkt,
+          // Its limits too: a roll never yields a less limited key (src/keys/limits/).
+          allowedIps: allowedRanges(old.allowedIps),
+          rateLimit: old.rateLimit,
           expiresAt: lifetime === null ? null : new Date(now + Math.max(lifetime, 60_000)),
           capExpiry: true,
         },

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { Services } from "../services.js";
 import type { Ctx } from "../http/state.js";
+import { decideMintLimits, rollLimitsRefusal } from "../keys/limits/policy.js";
 import { HttpError } from "../http/errors.js";
 import { requestMeta } from "../http/request-meta.js";
 import { refusalError } from "../http/insufficient-scope.js";
@@ -229,6 +230,9 @@ export function orgActions(services: Services) {
         throw new HttpError(400, "invalid_request", "App keys cannot use Keyward's own API: keys:* and orgs:* are for user keys.");
       const decision = decideMint(caller, { organizationId: org.id, scopes, app: true }, services.config.scopeCatalogue);
       if (!decision.ok) throw refusalError(services.config, decision.refusal);
+      // A caller key with limits of its own mints app keys as limited (src/keys/limits/policy.ts).
+      const limits = decideMintLimits(caller, {});
+      if (!limits.ok) throw new HttpError(403, "insufficient_scope", limits.description);
       return keys
         .mint(
           {
@@ -240,6 +244,8 @@ export function orgActions(services: Services) {
             source: "portal",
             dpopJkt: decision.dpopJkt,
             expiresAt,
+            allowedIps: limits.allowedIps,
+            rateLimit: limits.rateLimit,
           },
           adminActing(ctx, actor, "org_app_keys"),
         )
@@ -262,6 +268,8 @@ export function orgActions(services: Services) {
         services.config.scopeCatalogue,
       );
       if (!decision.ok) throw refusalError(services.config, decision.refusal);
+      const limitsRefused = rollLimitsRefusal(caller, key);
+      if (limitsRefused) throw new HttpError(403, "insufficient_scope", limitsRefused);
       const rolled = await keys
         .roll({ kind: "app", appId: app.id, userId: actor.id, id: key.id }, overlap.data.overlap, adminActing(ctx, actor, "org_app_keys"))
         .catch((e: unknown) => Promise.reject(rollError(e)));

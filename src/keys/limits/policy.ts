@@ -43,3 +43,16 @@ export function limitChangeRefusal(caller: LimitedCaller): string | null {
     ? "This key has limits of its own (an IP allowlist or a rate limit) and cannot change keys' limits: use the account page or a key without limits"
     : null;
 }
+
+/**
+ * Null when the caller may roll `key`: a roll's replacement keeps the old key's limits, so a caller
+ * with limits of its own may roll only a key at least as limited (rolling is no way out of them).
+ */
+export function rollLimitsRefusal(caller: LimitedCaller, key: Pick<KeyView, "allowedIps" | "rateLimit">): string | null {
+  const asLimited = decideMintLimits(caller, { allowedIps: key.allowedIps, rateLimit: key.rateLimit });
+  if (!asLimited.ok) return asLimited.description;
+  const same = asLimited.rateLimit === key.rateLimit && (asLimited.allowedIps ?? []).join(" ") === (key.allowedIps ?? []).join(" ");
+  return same
+    ? null
+    : "This key has limits of its own: it may roll only keys at least as limited (use the account page or a key without limits)";
+}
