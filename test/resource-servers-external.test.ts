@@ -354,6 +354,19 @@ describe("the event stream", () => {
     expect(after.filter((f) => f.event === "changed").map((f) => JSON.parse(f.data).sha256)).toContain(hashKey(raw));
   });
 
+  it("records a roll (the old key's end) as a `changed` event, so a cache lets go of the old key", async () => {
+    const raw = await mint([a.url], "rolled key");
+    const position = Number((await readEvents(await events(a, "files"), (f) => f.length > 0))[0]!.id);
+    const key = await server.services.db.apiKey.findFirstOrThrow({ where: { hash: hashKey(raw) } });
+    expect(
+      await server.services.keys.roll({ kind: "own", userId, id: key.id }, "1h", { actor: { type: "cli", id: null }, via: "cli" }),
+    ).not.toBeNull();
+    const after = await readEvents(await events(a, "files", { "last-event-id": String(position) }), (f) =>
+      f.some((x) => x.event === "ready"),
+    );
+    expect(after.filter((f) => f.event === "changed").map((f) => JSON.parse(f.data).sha256)).toContain(hashKey(raw));
+  });
+
   it("records a removed user's keys as `removed` events (the database's cascade, written by the triggers)", async () => {
     const other = await signUp(server);
     const otherId = (await server.services.users.findByEmail(other.email))!.id;
