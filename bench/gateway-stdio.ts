@@ -8,11 +8,11 @@
 // differences of the medians. Loopback only, bounded: --rounds × --calls calls per side.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createBenchDatabase, type BenchDatabase } from "./database.js";
+import { parseBenchArgs, positive } from "./options.js";
 import { startInstance, stopAll } from "./servers.js";
 import { mintKey, session } from "./oauth-client.js";
 
@@ -34,27 +34,18 @@ interface Options {
 }
 
 function options(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      help: { type: "boolean" },
-      gateway: { type: "boolean" },
-      stdio: { type: "boolean" },
-      rounds: { type: "string" },
-      calls: { type: "string" },
-      out: { type: "string" },
-    },
+  const values = parseBenchArgs(argv, HELP, {
+    gateway: { type: "boolean" },
+    stdio: { type: "boolean" },
+    rounds: { type: "string" },
+    calls: { type: "string" },
+    out: { type: "string" },
   });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    process.exit(0);
-  }
-  const num = (v: string | undefined, name: string, d: number, max: number) => {
-    const n = v === undefined ? d : Number(v);
-    if (!Number.isInteger(n) || n <= 0 || n > max) throw new Error(`--${name} must be a whole number from 1 to ${max}, got ${v}`);
-    return n;
+  return {
+    rounds: Math.round(positive(values.rounds, "rounds", 6, 100)),
+    calls: Math.round(positive(values.calls, "calls", 300, 10_000)),
+    out: typeof values.out === "string" ? values.out : undefined,
   };
-  return { rounds: num(values.rounds, "rounds", 6, 100), calls: num(values.calls, "calls", 300, 10_000), out: values.out };
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;

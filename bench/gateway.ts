@@ -14,8 +14,8 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { startInstance, stopAll } from "./servers.js";
 import { startEverything, type EverythingServer } from "../test/support/upstreams.js";
 import { medianBy, runLoad, type LoadResult } from "./load.js";
@@ -47,40 +47,25 @@ interface Options {
 }
 
 function options(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      help: { type: "boolean" },
-      gateway: { type: "boolean" },
-      backends: { type: "string" },
-      rounds: { type: "string" },
-      "round-duration": { type: "string" },
-      connections: { type: "string" },
-      "first-events": { type: "string" },
-      "pg-url": { type: "string" },
-      out: { type: "string" },
-      pin: { type: "boolean" },
-    },
+  const values = parseBenchArgs(argv, HELP, {
+    gateway: { type: "boolean" },
+    backends: { type: "string" },
+    rounds: { type: "string" },
+    "round-duration": { type: "string" },
+    connections: { type: "string" },
+    "first-events": { type: "string" },
+    "pg-url": { type: "string" },
+    out: { type: "string" },
+    pin: { type: "boolean" },
   });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    process.exit(0);
-  }
-  const num = (v: string | undefined, name: string, d: number) => {
-    const n = v === undefined ? d : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
-    return n;
-  };
-  const backends = (values.backends ?? "sqlite,postgresql").split(",").map((s) => s.trim());
-  for (const b of backends) if (b !== "sqlite" && b !== "postgresql") throw new Error(`unknown backend ${b}`);
   return {
-    backends: backends as Backend[],
-    rounds: Math.round(num(values.rounds, "rounds", 10)),
-    roundSeconds: num(values["round-duration"], "round-duration", 2),
-    connections: Math.round(num(values.connections, "connections", 10)),
-    firstEvents: Math.round(num(values["first-events"], "first-events", 60)),
-    pgUrl: values["pg-url"] ?? process.env.BENCH_PG_URL ?? DEFAULT_PG_ADMIN_URL,
-    out: values.out,
+    backends: backendsOf(values.backends),
+    rounds: Math.round(positive(values.rounds, "rounds", 10)),
+    roundSeconds: positive(values["round-duration"], "round-duration", 2),
+    connections: Math.round(positive(values.connections, "connections", 10)),
+    firstEvents: Math.round(positive(values["first-events"], "first-events", 60)),
+    pgUrl: pgUrlOf(values["pg-url"]),
+    out: typeof values.out === "string" ? values.out : undefined,
     pin: values.pin === true,
   };
 }

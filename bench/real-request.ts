@@ -13,8 +13,8 @@
 // cache's own counters (/__bench/stats).
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
 import { cacheCounters, startInstance, stopAll, targetOf, THIS_CHECKOUT, ROOT, type Instance, type Target } from "./servers.js";
 import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
@@ -68,62 +68,51 @@ interface Options {
 }
 
 function options(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      help: { type: "boolean" },
-      real: { type: "boolean" },
-      backends: { type: "string" },
-      keys: { type: "string" },
-      rounds: { type: "string" },
-      "round-duration": { type: "string" },
-      warmup: { type: "string" },
-      connections: { type: "string" },
-      "baseline-dir": { type: "string" },
-      dir: { type: "string" },
-      "entry-check": { type: "boolean" },
-      "hit-rate": { type: "boolean" },
-      "hit-keys": { type: "string" },
-      "hit-rows": { type: "string" },
-      "hit-requests": { type: "string" },
-      "pg-url": { type: "string" },
-      out: { type: "string" },
-    },
+  const values = parseBenchArgs(argv, HELP, {
+    real: { type: "boolean" },
+    backends: { type: "string" },
+    keys: { type: "string" },
+    rounds: { type: "string" },
+    "round-duration": { type: "string" },
+    warmup: { type: "string" },
+    connections: { type: "string" },
+    "baseline-dir": { type: "string" },
+    dir: { type: "string" },
+    "entry-check": { type: "boolean" },
+    "hit-rate": { type: "boolean" },
+    "hit-keys": { type: "string" },
+    "hit-rows": { type: "string" },
+    "hit-requests": { type: "string" },
+    "pg-url": { type: "string" },
+    out: { type: "string" },
   });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    process.exit(0);
-  }
-  const num = (v: string | undefined, name: string, d: number) => {
-    const n = v === undefined ? d : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
-    return n;
-  };
-  const backends = (values.backends ?? "sqlite,postgresql").split(",").map((s) => s.trim());
-  for (const b of backends) if (b !== "sqlite" && b !== "postgresql") throw new Error(`unknown backend ${b}`);
-  const measured = values.dir ? targetOf(values.dir, "measured") : THIS_CHECKOUT;
+  const text = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
+  const backends = backendsOf(values.backends);
+  const dir = text(values.dir);
+  const baselineDir = text(values["baseline-dir"]);
+  const measured = dir ? targetOf(dir, "measured") : THIS_CHECKOUT;
   const targets = values["entry-check"]
     ? [targetOf(ROOT, "bench/serve.ts (tsx)", "bench"), targetOf(ROOT, "dist/main.js (compiled)", "dist")]
-    : values["baseline-dir"]
+    : baselineDir
       ? [
-          { ...targetOf(values["baseline-dir"], "baseline"), label: `baseline (${values["baseline-dir"]})` },
-          { ...measured, label: values.dir ? `measured (${values.dir})` : "this checkout" },
+          { ...targetOf(baselineDir, "baseline"), label: `baseline (${baselineDir})` },
+          { ...measured, label: dir ? `measured (${dir})` : "this checkout" },
         ]
       : [measured];
   return {
-    backends: backends as Backend[],
-    keys: Math.round(num(values.keys, "keys", 1000)),
-    rounds: values.rounds === "0" ? 0 : Math.round(num(values.rounds, "rounds", 10)), // 0: the hit-rate case alone
-    roundSeconds: num(values["round-duration"], "round-duration", 2),
-    warmup: num(values.warmup, "warmup", 2),
-    connections: Math.round(num(values.connections, "connections", 10)),
+    backends,
+    keys: Math.round(positive(values.keys, "keys", 1000)),
+    rounds: values.rounds === "0" ? 0 : Math.round(positive(values.rounds, "rounds", 10)), // 0: the hit-rate case alone
+    roundSeconds: positive(values["round-duration"], "round-duration", 2),
+    warmup: positive(values.warmup, "warmup", 2),
+    connections: Math.round(positive(values.connections, "connections", 10)),
     targets,
     hitRate: values["hit-rate"] === true,
-    hitKeys: Math.round(num(values["hit-keys"], "hit-keys", 20_000)),
-    hitRows: Math.round(num(values["hit-rows"], "hit-rows", 10_000)),
-    hitRequests: Math.round(num(values["hit-requests"], "hit-requests", 2 * num(values["hit-keys"], "hit-keys", 20_000))),
-    pgUrl: values["pg-url"] ?? process.env.BENCH_PG_URL ?? DEFAULT_PG_ADMIN_URL,
-    out: values.out,
+    hitKeys: Math.round(positive(values["hit-keys"], "hit-keys", 20_000)),
+    hitRows: Math.round(positive(values["hit-rows"], "hit-rows", 10_000)),
+    hitRequests: Math.round(positive(values["hit-requests"], "hit-requests", 2 * positive(values["hit-keys"], "hit-keys", 20_000))),
+    pgUrl: pgUrlOf(values["pg-url"]),
+    out: text(values.out),
   };
 }
 

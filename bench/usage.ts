@@ -11,8 +11,8 @@
 // UsageCounter.note() itself (what counting adds to a request), which the machine's load hardly blurs.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
 import { startInstance, stopAll, THIS_CHECKOUT, type Instance } from "./servers.js";
 import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
@@ -55,42 +55,27 @@ interface Options {
 }
 
 function options(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      help: { type: "boolean" },
-      backends: { type: "string" },
-      keys: { type: "string" },
-      rounds: { type: "string" },
-      "round-duration": { type: "string" },
-      warmup: { type: "string" },
-      connections: { type: "string" },
-      flush: { type: "string" },
-      "pg-url": { type: "string" },
-      out: { type: "string" },
-    },
+  const values = parseBenchArgs(argv, HELP, {
+    backends: { type: "string" },
+    keys: { type: "string" },
+    rounds: { type: "string" },
+    "round-duration": { type: "string" },
+    warmup: { type: "string" },
+    connections: { type: "string" },
+    flush: { type: "string" },
+    "pg-url": { type: "string" },
+    out: { type: "string" },
   });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    process.exit(0);
-  }
-  const num = (v: string | undefined, name: string, d: number) => {
-    const n = v === undefined ? d : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
-    return n;
-  };
-  const backends = (values.backends ?? "sqlite,postgresql").split(",").map((s) => s.trim());
-  for (const b of backends) if (b !== "sqlite" && b !== "postgresql") throw new Error(`unknown backend ${b}`);
   return {
-    backends: backends as Backend[],
-    keys: Math.round(num(values.keys, "keys", 1000)),
-    rounds: Math.round(num(values.rounds, "rounds", 10)),
-    roundSeconds: num(values["round-duration"], "round-duration", 2),
-    warmup: num(values.warmup, "warmup", 2),
-    connections: Math.round(num(values.connections, "connections", 10)),
-    flush: num(values.flush, "flush", 60),
-    pgUrl: values["pg-url"] ?? process.env.BENCH_PG_URL ?? DEFAULT_PG_ADMIN_URL,
-    out: values.out,
+    backends: backendsOf(values.backends),
+    keys: Math.round(positive(values.keys, "keys", 1000)),
+    rounds: Math.round(positive(values.rounds, "rounds", 10)),
+    roundSeconds: positive(values["round-duration"], "round-duration", 2),
+    warmup: positive(values.warmup, "warmup", 2),
+    connections: Math.round(positive(values.connections, "connections", 10)),
+    flush: positive(values.flush, "flush", 60),
+    pgUrl: pgUrlOf(values["pg-url"]),
+    out: typeof values.out === "string" ? values.out : undefined,
   };
 }
 
