@@ -15,7 +15,7 @@ import type { KeyActing } from "../keys/index.js";
 import { MAX_LABEL_LENGTH } from "../keys/input.js";
 import { KEY_SOURCES } from "../keys/view.js";
 import { MAX_BULK_REVOKE } from "../keys/revoke.js";
-import { resolveResources, UnknownResourceError } from "../mcp/resource-choice.js";
+import { resolveResources, UnknownResourceError } from "../resources/choice.js";
 import { allowlistSchema, rateLimitSchema } from "../keys/limits/input.js";
 import { decideMintLimits, limitChangeRefusal, rollLimitsRefusal } from "../keys/limits/policy.js";
 import { parseExpiry } from "../keys/expiry.js";

@@ -20,7 +20,7 @@ import { createOneTimeReveals } from "./one-time-reveal.js";
 import { confirmed, sendConfirmation } from "./confirm.js";
 import { showErrorsOnForm, type FormError, type RoutedCtx } from "./form-error.js";
 import { bulkIdsInput, filterOfQuery, filterQueryString, lastUsedNote, renameForm } from "./key-list.js";
-import { resolveResources, resourceChoices, resourcesText, UnknownResourceError } from "../mcp/resource-choice.js";
+import { resolveResources, resourceChoices, resourcesText, UnknownResourceError } from "../resources/choice.js";
 import { sendKeyDetail } from "./key-detail.js";
 import { staleKeysRoutes } from "./stale-keys-routes.js";
 import { isStale, STALE_DAYS } from "../keys/index.js";

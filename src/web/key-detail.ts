@@ -10,7 +10,7 @@ import type { Ctx } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { sendPage } from "./render.js";
 import type { FormError } from "./form-error.js";
-import { resourceChoices, resourcesText } from "../mcp/resource-choice.js";
+import { resourceChoices, resourcesText } from "../resources/choice.js";
 
 /** The overlaps the Roll button offers, in words. */
 const ROLL_CHOICES = [

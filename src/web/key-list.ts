@@ -5,7 +5,7 @@ import { KEY_SOURCES, type KeySource } from "../keys/view.js";
 import type { KeyFilter } from "../keys/store.js";
 import { HttpError } from "../http/errors.js";
 import { MAX_BULK_REVOKE } from "../keys/revoke.js";
-import type { ResourceChoice } from "../mcp/resource-choice.js";
+import type { ResourceChoice } from "../resources/choice.js";
 
 export const MAX_SEARCH_LENGTH = 100;
 export const MAX_BULK_IDS = MAX_BULK_REVOKE;

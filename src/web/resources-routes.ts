@@ -12,7 +12,7 @@ import { transportJson, transportText } from "../resources/transport.js";
 import { canAdminister } from "../orgs/roles.js";
 import { allHostSnippets, resourceTarget, type HostSnippet } from "../mcp/host-configs.js";
 import { BUILT_IN_NAME, mcpResourceMetadataUrl } from "../mcp/metadata.js";
-import { BUILT_IN_SLUG } from "../mcp/resource-choice.js";
+import { BUILT_IN_SLUG } from "../resources/choice.js";
 import { sendPage } from "./render.js";
 import { endOnRedirect, requireLogin } from "./require-login.js";
 

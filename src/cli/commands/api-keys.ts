@@ -19,7 +19,7 @@ import {
   resourcesText,
   shortResourceName,
   UnknownResourceError,
-} from "../../mcp/resource-choice.js";
+} from "../../resources/choice.js";
 
 /** The overlaps of `api-keys roll` (src/keys/roll.ts ROLL_OVERLAPS; listed here so --help loads no key code). */
 const ROLL_OVERLAP_CHOICES: readonly string[] = ["now", "1h", "24h", "7d"];

@@ -2,9 +2,9 @@
 // JSON API's `resources` and the CLI's `--resource`. A resource is named by its slug or its URL
 // (`<ISSUER>/mcp/<slug>`, or a separate resource server's own URL); Keyward's own /mcp, which has no slug, is "mcp" or `<ISSUER>/mcp`.
 // Keys store URLs (src/keys/: RFC 8707 audiences); this turns names into URLs and URLs back into names.
-import type { ResourceLookup } from "../resources/lookup.js";
-import type { Resource } from "../resources/store.js";
-import { BUILT_IN_NAME, SLUG, slugOfUrl } from "../resources/identity.js";
+import type { ResourceLookup } from "./lookup.js";
+import type { Resource } from "./store.js";
+import { BUILT_IN_NAME, SLUG, slugOfUrl } from "./identity.js";
 
 /** The built-in resource's name where a slug goes. */
 export const BUILT_IN_SLUG = "mcp";
