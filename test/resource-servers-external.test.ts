@@ -211,6 +211,18 @@ describe("introspection with a resource's credentials", () => {
     expect((await whoami(b, forA)).status).toBe(401);
   });
 
+  it("reports a key's real expiry as exp (the verifier holds it no longer), and an expired key as inactive", async () => {
+    const expiresAt = new Date(Date.now() + 3 * 24 * 3600_000);
+    const raw = (
+      await server.services.keys.mint({ userId, label: "expiring", source: "portal", resources: [a.url], expiresAt }, BY_OPERATOR)
+    ).raw;
+    const answer = await introspect(basic(a.clientId, a.clientSecret), raw).expect(200);
+    expect(answer.body.exp).toBe(Math.floor(expiresAt.getTime() / 1000));
+    const row = await server.services.db.apiKey.findFirstOrThrow({ where: { hash: hashKey(raw) } });
+    await server.services.db.apiKey.update({ where: { id: row.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect((await introspect(basic(a.clientId, a.clientSecret), raw).expect(200)).body).toEqual({ active: false });
+  });
+
   it("client_secret_post works; both methods at once is 400; bad or missing credentials are 401 invalid_client with a challenge", async () => {
     const key = await mint([a.url]);
     const post = await request(server.url)

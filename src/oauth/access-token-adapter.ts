@@ -11,6 +11,10 @@ export const FIRST_PARTY_CLIENT_ID = "keyward";
 /** Keys without an expiry do not expire; introspection reports this far-future expiry for them (some consumers require one). */
 export const KEY_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
 
+/** A key's `exp` (RFC 7662, seconds): its real expiry when it has one; otherwise the far-future one (issue 26). */
+export const expClaim = (key: { createdAt: string; expiresAt: string | null }): number =>
+  key.expiresAt ? Math.floor(Date.parse(key.expiresAt) / 1000) : Math.floor(Date.parse(key.createdAt) / 1000) + KEY_LIFETIME_SECONDS;
+
 export interface AccessTokenAdapterOptions {
   keys: Keys;
   scopes: readonly string[];
@@ -82,7 +86,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
             : (result.key.resources?.[0] ?? options.defaultResource),
         iat,
         // RFC 7662: the key's real expiry when it has one; otherwise the far-future one (issue 26).
-        exp: result.key.expiresAt ? Math.floor(Date.parse(result.key.expiresAt) / 1000) : iat + KEY_LIFETIME_SECONDS,
+        exp: expClaim(result.key),
         expiresWithSession: false,
         // A DPoP-bound key: introspection reports cnf.jkt and token_type DPoP; oidc-provider's own
         // resource endpoints (userinfo) check the proof against it.

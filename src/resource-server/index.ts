@@ -224,7 +224,9 @@ export function keywardVerifier(options: KeywardVerifierOptions): KeywardVerifie
     async verifyAccessToken(token) {
       const digest = sha256Hex(token);
       const held = streaming ? cache?.get(digest) : undefined;
-      if (held) return { ...held, token };
+      // A held answer lasts until the key's own expiry at most (no event marks that moment).
+      if (held && (held.expiresAt === undefined || held.expiresAt * 1000 > Date.now())) return { ...held, token };
+      if (held) cache?.delete(digest);
       const startedIn = generation;
       const wasStreaming = streaming;
       const answer = await introspect(token);

@@ -15,7 +15,7 @@ import type { KeywardState } from "../http/state.js";
 import { HttpError } from "../http/errors.js";
 import { refuseIllFormedBody } from "../http/body.js";
 import { providerRoute } from "../oauth/provider-routes.js";
-import { FIRST_PARTY_CLIENT_ID, KEY_LIFETIME_SECONDS } from "../oauth/access-token-adapter.js";
+import { expClaim, FIRST_PARTY_CLIENT_ID } from "../oauth/access-token-adapter.js";
 import { authenticateResource, basicCredentials, invalidClient, isResourceCredentialId, type PresentedCredentials } from "./server-auth.js";
 
 /** oidc-provider's own body limit for its endpoints. */
@@ -82,8 +82,8 @@ export function resourceIntrospection(services: Services): Middleware<KeywardSta
       client_id: key.clientId ?? FIRST_PARTY_CLIENT_ID,
       token_type: key.dpopJkt ? "DPoP" : "Bearer",
       iat,
-      // Keys do not expire (revocation ends them); the far-future expiry some consumers require.
-      exp: iat + KEY_LIFETIME_SECONDS,
+      // The key's expiry, or the far-future one some consumers require for a key that never expires.
+      exp: expClaim(key),
       iss: services.config.baseUrl,
       organization_id: result.organizationId,
       role: result.role,
