@@ -167,6 +167,20 @@ describe("revocation reaches the separate server on the very next request", () =
     expect(refused.headers.get("www-authenticate")).toContain("resource_metadata=");
   });
 
+  it("a plain handler calling verifyAccessToken (no SDK middleware): the key's user, then 401 on the next request after revocation", async () => {
+    const raw = await mint([a.url], "plain key");
+    const plain = () => fetch(`${a.base}/plain`, { headers: { authorization: `Bearer ${raw}` } });
+    const ok = await plain();
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { sub: string }).sub).toBe(userId);
+    expect((await plain()).status).toBe(200); // held now
+    const id = (await server.services.keys.list(userId)).find((k) => k.label === "plain key")!.id;
+    await server.services.keys.revoke({ kind: "own", userId, id }, { actor: { type: "cli", id: null }, via: "cli" });
+    const refused = await plain();
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toContain("resource_metadata=");
+  });
+
   it("with the event stream cut, introspects every request and still refuses a revoked key; resumes when it is back", async () => {
     const raw = await mint(undefined, "unbound key");
     expect((await whoami(a, raw)).status).toBe(200);

@@ -63,6 +63,18 @@ const server = app.listen(0, "127.0.0.1", () => {
     }
   });
 
+  // A plain handler, without the SDK's middleware: verifyAccessToken called directly, as
+  // docs/resource-servers.md shows for Koa or a fetch handler.
+  app.get("/plain", async (req, res) => {
+    const token = /^Bearer (\S+)$/i.exec(req.get("authorization") ?? "")?.[1];
+    try {
+      const info = await verifier!.verifyAccessToken(token ?? "");
+      res.json({ sub: info.extra?.sub, scopes: info.scopes });
+    } catch {
+      res.status(401).set("WWW-Authenticate", `Bearer resource_metadata="${metadataUrl}"`).end();
+    }
+  });
+
   const auth: express.RequestHandler = (req, res, next) =>
     verifier
       ? requireBearerAuth({ verifier, resourceMetadataUrl: metadataUrl, expectedResource: new URL(url) })(req, res, next)
