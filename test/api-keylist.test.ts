@@ -146,7 +146,7 @@ describe("PATCH /api/api-keys/:id (rename)", () => {
       [{ label: "x".repeat(10_001) }, /label: /],
       [{ label: "tab\there" }, /control characters/],
       [{ label: 42 }, /label: /],
-      [{}, /label: /],
+      [{}, /give label, allowedIps or rateLimit/],
       [{ label: "ok", scopes: ["mcp:read"] }, /scopes|Unrecognized/i],
     ];
     for (const [body, message] of cases) {

@@ -147,7 +147,7 @@ describe("LEGACY_KEY_PATTERN", () => {
       const personal = await server.services.orgs.ensurePersonal(user.id);
       expect(imported.map((k) => k.organizationId)).toEqual([personal, personal]);
       expect((await mcp(server, legacy)).status).toBe(401);
-      expect(await server.services.keys.verify(legacy)).toEqual({ ok: false, reason: "invalid_format" });
+      expect(await server.services.keys.verify(legacy)).toMatchObject({ ok: false, reason: "invalid_format" });
       expect((await mcp(server, modern)).status).toBe(200);
     } finally {
       await server.close();

@@ -84,7 +84,7 @@ describe("verify", () => {
     const good = generateKey(PREFIX);
     const typo = good.slice(0, 20) + (good[20] === "a" ? "b" : "a") + good.slice(21);
     const inputs = ["", "garbage", "Bearer x", PREFIX, typo, "bb_" + good.slice(PREFIX.length), good + "x", PREFIX + "a".repeat(500)];
-    for (const raw of inputs) expect(await stubbed.verify(raw), JSON.stringify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+    for (const raw of inputs) expect(await stubbed.verify(raw), JSON.stringify(raw)).toMatchObject({ ok: false, reason: "invalid_format" });
     expect(calls).toEqual([]);
     // the stub is live: a well-formed key does reach it (so the check above can fail)
     await expect(stubbed.verify(good)).rejects.toThrow(/database touched: \$queryRaw/);
@@ -93,9 +93,9 @@ describe("verify", () => {
   });
 
   it("a well-formed key that was never issued → unknown_key", async () => {
-    expect(await keys.verify(generateKey(PREFIX))).toEqual({ ok: false, reason: "unknown_key" });
+    expect(await keys.verify(generateKey(PREFIX))).toMatchObject({ ok: false, reason: "unknown_key" });
     // also with another prefix: right shape and checksum, but no such row
-    expect(await keys.verify(generateKey("bb_"))).toEqual({ ok: false, reason: "unknown_key" });
+    expect(await keys.verify(generateKey("bb_"))).toMatchObject({ ok: false, reason: "unknown_key" });
   });
 
   it("a revoked key → revoked, and revoking is idempotent", async () => {
@@ -105,7 +105,7 @@ describe("verify", () => {
     expect(revoked?.wasActive).toBe(true);
     expect(revoked?.key.status).toBe("revoked");
     expect(revoked?.key.revokedAt).not.toBeNull();
-    expect(await keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
+    expect(await keys.verify(minted.raw)).toMatchObject({ ok: false, reason: "revoked" });
     const [again] = await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect(again?.wasActive).toBe(false);
     expect(again?.key.revokedAt).toBe(revoked?.key.revokedAt);
@@ -116,7 +116,7 @@ describe("verify", () => {
       { userId: user.id, label: "bound", source: "oauth", clientId: "dcr_abc", resources: ["https://a.example/mcp"] },
       BY_OPERATOR,
     );
-    expect(await keys.verify(minted.raw, { resource: "https://b.example/mcp" })).toEqual({ ok: false, reason: "wrong_resource" });
+    expect(await keys.verify(minted.raw, { resource: "https://b.example/mcp" })).toMatchObject({ ok: false, reason: "wrong_resource" });
     const ok = await keys.verify(minted.raw, { resource: "https://a.example/mcp" });
     expect(ok.ok && ok.key.sourceLabel).toBe("OAuth: dcr_abc");
     expect((await keys.verify(minted.raw)).ok).toBe(true);
@@ -166,7 +166,7 @@ describe("verify through the verification cache", () => {
     await keys.revoke({ kind: "own", userId: user.id, id: minted.key.id }, BY_OPERATOR);
     expect((await f.keys.verify(minted.raw)).ok).toBe(true); // the token has not moved: this is what the token is for
     f.commit();
-    expect(await f.keys.verify(minted.raw)).toEqual({ ok: false, reason: "revoked" });
+    expect(await f.keys.verify(minted.raw)).toMatchObject({ ok: false, reason: "revoked" });
     expect(f.reads()).toBe(2);
   });
 
@@ -199,16 +199,16 @@ describe("verify through the verification cache", () => {
       },
     });
     expect(await f.cache.find(digestKey(odd))).toBeDefined();
-    expect(await f.keys.verify(odd)).toEqual({ ok: false, reason: "invalid_format" });
+    expect(await f.keys.verify(odd)).toMatchObject({ ok: false, reason: "invalid_format" });
     const good = generateKey(PREFIX);
     const typo = good.slice(0, 20) + (good[20] === "a" ? "b" : "a") + good.slice(21);
     for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)])
-      expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+      expect(await f.keys.verify(raw)).toMatchObject({ ok: false, reason: "invalid_format" });
     f.cannotVouch();
     for (const raw of [typo, "garbage", PREFIX + "a".repeat(500)])
-      expect(await f.keys.verify(raw)).toEqual({ ok: false, reason: "invalid_format" });
+      expect(await f.keys.verify(raw)).toMatchObject({ ok: false, reason: "invalid_format" });
     expect(f.reads()).toBe(1); // garbage never reaches the table, cached or not
-    expect(await f.keys.verify(good)).toEqual({ ok: false, reason: "unknown_key" });
+    expect(await f.keys.verify(good)).toMatchObject({ ok: false, reason: "unknown_key" });
     expect(f.reads()).toBe(2);
   });
 

@@ -281,7 +281,7 @@ describe("keyward resources remove", () => {
 
     const run = await ok("resources", "remove", "notes", "--yes");
     expect(run.stdout.trim()).toBe(`Removed resource notes "Team notes"; revoked 3 keys bound to it.`);
-    expect(await services.keys.verify(bound.raw, { resource: url })).toEqual({ ok: false, reason: "revoked" });
+    expect(await services.keys.verify(bound.raw, { resource: url })).toMatchObject({ ok: false, reason: "revoked" });
     expect((await services.keys.verify(other.raw, { resource: `${ISSUER}/mcp/github-issues` })).ok).toBe(true);
     expect(await services.resources.lookup.bySlug("notes")).toBeUndefined();
     const events = await services.db.auditEvent.findMany({ where: { action: "resource.removed", targetId: notesId } });
