@@ -216,6 +216,24 @@ describe("removing a resource revokes exactly the keys bound to it", () => {
   });
 });
 
+describe("an expired key counts as no key", () => {
+  it("countBoundTo and holdsKeyAt (the stdio owner check) leave out a key past its expiry, as verification refuses it", async () => {
+    const r = await a.resources.add({ slug: "expiring", name: "Expiring", upstream: "http://127.0.0.1:9/mcp" }, BY);
+    // a user of their own: the shared one holds keys bound to every resource from the tests above
+    const alone = (await a.users.create(`expiring${Date.now()}@example.com`, "correct horse battery")).id;
+    const minted = await a.keys.mint({ userId: alone, label: "soon", source: "cli", resources: [r.url] }, KEY_BY);
+    const owner = { userId: alone, organizationId: minted.key.organizationId ?? "" };
+    expect(await a.keys.countBoundTo(r.url)).toBe(1);
+    expect(await a.keys.holdsKeyAt(owner, r.url)).toBe(true);
+
+    await a.db.apiKey.update({ where: { id: minted.key.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(await b.keys.verify(minted.raw, { resource: r.url })).toMatchObject({ ok: false, reason: "expired" });
+    expect(await a.keys.countBoundTo(r.url)).toBe(0);
+    expect(await a.keys.holdsKeyAt(owner, r.url)).toBe(false);
+    await a.resources.remove("expiring", BY);
+  });
+});
+
 describe("the lookup sees every change at once, on this instance and the other", () => {
   it("add, update, remove: the very next lookup on either instance", async () => {
     const url = `${ISSUER}/mcp/live`;

@@ -15,6 +15,7 @@ import { keyRolled, type KeyActing } from "../audit/key-events.js";
 import type { Audit } from "../audit/index.js";
 import { announceCommitted } from "./lookup/announce.js";
 import { isExpired } from "./expiry.js";
+import { activeAt } from "./audience-where.js";
 import { toView, type KeySource } from "./view.js";
 import { allowedRanges } from "./limits/cidr.js";
 import type { KeyService, Minted } from "./store.js";
@@ -102,7 +103,7 @@ export function createRoll(db: Db, deps: { mint: KeyService["mint"]; audit: Audi
         async (tx, created) => {
           // Claimed only while still active and not rolled: a concurrent roll or revoke makes this one fail as a whole.
           const { count } = await tx.apiKey.updateMany({
-            where: { id: old.id, revokedAt: null, replacedById: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+            where: { id: old.id, replacedById: null, ...activeAt(new Date()) },
             data: { expiresAt: end, replacedById: created.id },
           });
           if (count !== 1) {

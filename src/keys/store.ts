@@ -11,7 +11,7 @@ import { IDENTITY_SCOPES, toView, type KeySource, type KeyView } from "./view.js
 import { dpopJktSchema, labelSchema, resourcesSchema, scopeCatalogueError } from "./input.js";
 import { createOrganizations } from "../orgs/organizations.js";
 import { isManagementScope } from "../scopes/management.js";
-import { worksAt } from "./audience-where.js";
+import { activeAt, boundTo, worksAt } from "./audience-where.js";
 import { providerOfDb } from "../db/provider.js";
 import { isWellFormed } from "../http/well-formed.js";
 import { idsWithLabelContaining } from "./label-search.js";
@@ -115,7 +115,7 @@ async function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Prom
   const now = new Date();
   const status: Prisma.ApiKeyWhereInput[] =
     filter.status === "active"
-      ? [{ revokedAt: null }, liveAt(now)]
+      ? [activeAt(now)]
       : filter.status === "expired"
         ? [{ revokedAt: null, expiresAt: { lte: now } }]
         : filter.status === "revoked"
@@ -130,9 +130,6 @@ async function filterWhere(db: Db, userId: string, filter: KeyFilter = {}): Prom
     ...(and.length ? { AND: and } : {}),
   };
 }
-
-/** Not expired at `now` (no expiry, or a later one). */
-const liveAt = (now: Date): Prisma.ApiKeyWhereInput => ({ OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] });
 
 /**
  * The expiry a key minted now in this organisation gets: the one asked for, within the organisation's
@@ -270,7 +267,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
         db.apiKey.count({ where }),
         filter.status === "revoked" || filter.status === "expired"
           ? Promise.resolve(0)
-          : db.apiKey.count({ where: { AND: [where, { revokedAt: null }, liveAt(new Date())] } }),
+          : db.apiKey.count({ where: { AND: [where, activeAt(new Date())] } }),
       ]);
       return { total, active };
     },
@@ -334,25 +331,15 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
     },
 
     /**
-     * How many active keys are bound to this resource URL, alone or with others (whole entries of the
+     * How many working keys (not revoked, not expired) are bound to this resource URL, alone or with others (whole entries of the
      * space-separated list, as revoke.ts's "resource" target matches). Keys bound to every resource are not counted.
      */
     async countBoundTo(resourceUrl: string): Promise<number> {
-      return db.apiKey.count({
-        where: {
-          revokedAt: null,
-          OR: [
-            { resource: resourceUrl },
-            { resource: { startsWith: `${resourceUrl} ` } },
-            { resource: { endsWith: ` ${resourceUrl}` } },
-            { resource: { contains: ` ${resourceUrl} ` } },
-          ],
-        },
-      });
+      return db.apiKey.count({ where: { AND: [activeAt(new Date()), boundTo(resourceUrl)] } });
     },
 
     /**
-     * Whether the user still holds an active key of theirs (not an app's) in the organisation that works at
+     * Whether the user still holds a working key (not revoked, not expired) of theirs (not an app's) in the organisation that works at
      * `resourceUrl` (bound to it, or to every resource), and is still a member of it (a removed member's
      * keys stop working without being revoked). The stdio gateway ends a process whose user no longer
      * does (src/gateway/stdio/processes.ts); a deleted user has no keys left (they cascade).
@@ -363,9 +350,8 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
           userId: owner.userId,
           organizationId: owner.organizationId,
           appId: null,
-          revokedAt: null,
           user: { memberships: { some: { organizationId: owner.organizationId } } },
-          ...worksAt(resourceUrl),
+          AND: [activeAt(new Date()), worksAt(resourceUrl)],
         },
         select: { id: true },
       });
