@@ -13,10 +13,11 @@
 // cache's own counters (/__bench/stats).
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { DEFAULT_PG_ADMIN_URL, type Backend, type BenchDatabase } from "./database.js";
+import { forEachBackend, openBenchDatabase } from "./backends.js";
 import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
-import { cacheCounters, startInstance, stopAll, targetOf, THIS_CHECKOUT, ROOT, type Instance, type Target } from "./servers.js";
+import { cacheCounters, startInstance, targetOf, THIS_CHECKOUT, ROOT, type Instance, type Target } from "./servers.js";
 import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
 import { mintKey, session, type Session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
@@ -166,30 +167,21 @@ function hotColdSequence(keys: string[], length: number): string[] {
   );
 }
 
-/** Databases not dropped yet (Ctrl-C drops them too). */
-const openDatabases = new Set<BenchDatabase>();
-
 async function openSide(backend: Backend, target: Target, cfg: Options, env: Record<string, string>): Promise<Side> {
-  const db = await createBenchDatabase(backend, cfg.pgUrl);
-  openDatabases.add(db);
+  const db = await openBenchDatabase(backend, cfg.pgUrl);
   try {
     const instance = await startInstance({ DATABASE_URL: db.url, ...env }, target, false);
     const user = await session(instance.url);
     return { target, db, instance, user, userId: await userIdOf(db, user.email) };
   } catch (err) {
-    await dropDatabase(db);
+    await db.drop();
     throw err;
   }
 }
 
-async function dropDatabase(db: BenchDatabase): Promise<void> {
-  openDatabases.delete(db);
-  await db.drop();
-}
-
 async function closeSide(side: Side): Promise<void> {
   await side.instance.stop();
-  await dropDatabase(side.db);
+  await side.db.drop();
 }
 
 async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResult> {
@@ -352,29 +344,7 @@ export async function realRequestMain(argv: string[]): Promise<void> {
   log(
     `targets: ${cfg.targets.map((t) => `${t.label} [${t.dir}, ${t.entry}]`).join(" vs ")}; load average ${before.map((l) => l.toFixed(2)).join(" ")}`,
   );
-  process.once(
-    "SIGINT",
-    () =>
-      void stopAll().then(async () => {
-        for (const db of openDatabases) await db.drop().catch(() => {});
-        process.exit(130);
-      }),
-  );
-  const results: BackendResult[] = [];
-  try {
-    for (const backend of cfg.backends) {
-      if (backend === "postgresql") {
-        const problem = await postgresReachable(cfg.pgUrl);
-        if (problem) {
-          log(`postgresql skipped: ${problem}`);
-          continue;
-        }
-      }
-      results.push(await benchBackend(backend, cfg));
-    }
-  } finally {
-    await stopAll();
-  }
+  const results = await forEachBackend(cfg.backends, cfg.pgUrl, log, (backend) => benchBackend(backend, cfg));
   const md = render(cfg, results, { before, after: os.loadavg() });
   if (cfg.out) writeFileSync(cfg.out, md);
   process.stdout.write(md);

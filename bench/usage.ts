@@ -11,10 +11,11 @@
 // UsageCounter.note() itself (what counting adds to a request), which the machine's load hardly blurs.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
+import { DEFAULT_PG_ADMIN_URL, type Backend, type BenchDatabase } from "./database.js";
+import { forEachBackend, openBenchDatabase } from "./backends.js";
 import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
-import { startInstance, stopAll, THIS_CHECKOUT, type Instance } from "./servers.js";
+import { startInstance, THIS_CHECKOUT, type Instance } from "./servers.js";
 import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
 import { mintKey, session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
@@ -100,8 +101,6 @@ interface BackendResult {
   runs: number;
 }
 
-const openDatabases = new Set<BenchDatabase>();
-
 async function storedRequests(db: BenchDatabase): Promise<number> {
   const [row] = await db.query<{ n: string | number | null }>(`SELECT SUM("requests") AS n FROM "KeyUsage"`);
   return Number(row?.n ?? 0);
@@ -111,8 +110,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
   const sides: Side[] = [];
   try {
     for (const label of ["off", "on"] as const) {
-      const db = await createBenchDatabase(backend, cfg.pgUrl);
-      openDatabases.add(db);
+      const db = await openBenchDatabase(backend, cfg.pgUrl);
       const env = {
         DATABASE_URL: db.url,
         KEY_USAGE_COUNTING: label === "on" ? "true" : "false",
@@ -179,7 +177,6 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
   } finally {
     for (const side of sides) {
       await side.instance.stop().catch(() => {});
-      openDatabases.delete(side.db);
       await side.db.drop().catch(() => {});
     }
   }
@@ -248,29 +245,7 @@ function microNote(): { nsPerNote: number } {
 async function main(): Promise<void> {
   const cfg = options(process.argv.slice(2));
   const before = os.loadavg();
-  process.once(
-    "SIGINT",
-    () =>
-      void stopAll().then(async () => {
-        for (const db of openDatabases) await db.drop().catch(() => {});
-        process.exit(130);
-      }),
-  );
-  const results: BackendResult[] = [];
-  try {
-    for (const backend of cfg.backends) {
-      if (backend === "postgresql") {
-        const problem = await postgresReachable(cfg.pgUrl);
-        if (problem) {
-          log(`postgresql skipped: ${problem}`);
-          continue;
-        }
-      }
-      results.push(await benchBackend(backend, cfg));
-    }
-  } finally {
-    await stopAll();
-  }
+  const results = await forEachBackend(cfg.backends, cfg.pgUrl, log, (backend) => benchBackend(backend, cfg));
   const micro = microNote();
   log(`UsageCounter.note(): ${micro.nsPerNote.toFixed(0)} ns a call`);
   const md = render(cfg, results, { before, after: os.loadavg() }, micro);
