@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { parseAllowlist, parseRange } from "../src/keys/limits/cidr.js";
-import { csrfFrom, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { csrfFrom, signUp, signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
@@ -71,9 +71,7 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    person = await signUp(server);
-    userId = (await server.services.users.findByEmail(person.email))!.id;
-    admin = (await server.services.keys.mint({ userId, label: "admin", source: "portal" }, BY_OPERATOR)).raw;
+    ({ person, userId, admin } = await signUpWithKey(server));
     upstream = await recordingUpstream();
     await server.services.resources.add({ slug: "tools", name: "Tools", upstream: upstream.url }, { actor: { type: "cli" } });
   }, 60_000);

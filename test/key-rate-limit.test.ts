@@ -5,7 +5,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import request from "supertest";
-import { signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
@@ -46,9 +46,7 @@ describe("one instance", () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    person = await signUp(server);
-    userId = (await server.services.users.findByEmail(person.email))!.id;
-    admin = (await server.services.keys.mint({ userId, label: "admin", source: "portal" }, BY_OPERATOR)).raw;
+    ({ person, userId, admin } = await signUpWithKey(server));
     upstream = await recordingUpstream();
     await server.services.resources.add(
       { slug: "limited", name: "Limited", upstream: upstream.url, keyRateLimit: 2 },

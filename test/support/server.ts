@@ -6,6 +6,7 @@ import request from "supertest";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { startServer, type RunningServer } from "../../src/server.js";
+import { BY_OPERATOR } from "./acting.js";
 
 /** What the HTTP helpers below need of a server: its URL (a TestServer, or a spawned process such as the benchmark's). */
 export type Reachable = Pick<RunningServer, "url">;
@@ -127,4 +128,12 @@ export async function mintOnPage(agent: ReturnType<typeof browser>, csrf: string
   const m = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(res.text);
   if (!m) throw new Error("no reveal banner");
   return { raw: m[1]!, html: res.text };
+}
+
+/** A signed-up person with their user id and a portal key of theirs minted by the operator (every scope). */
+export async function signUpWithKey(server: TestServer) {
+  const person = await signUp(server);
+  const userId = (await server.services.users.findByEmail(person.email))!.id;
+  const admin = (await server.services.keys.mint({ userId, label: "admin", source: "portal" }, BY_OPERATOR)).raw;
+  return { person, userId, admin };
 }
