@@ -220,6 +220,31 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
     expect((await mcp(server, second)).status).toBe(200);
   });
 
+  it("userinfo (/me) uses the key too: an OAuth key limited elsewhere gets 401 there, as at /mcp", async () => {
+    const reg = await register(server, { client_name: "Userinfo client" });
+    const clientId = reg.body.client_id as string;
+    const pkce = pkcePair();
+    const back = await authorize(person.agent, server, {
+      clientId,
+      challenge: pkce.challenge,
+      method: "S256",
+      scope: "openid email mcp:read",
+    });
+    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    expect(token.status, token.text).toBe(200);
+    const me = () =>
+      request(server.url)
+        .get("/me")
+        .set("Authorization", `Bearer ${token.body.access_token as string}`);
+    expect((await me()).status).toBe(200);
+    await server.services.keys.setClientLimits(userId, clientId, { allowedIps: ["198.51.100.0/24"], rateLimit: null }, BY_OPERATOR);
+    const refused = await me();
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ error: "invalid_token" });
+    await server.services.keys.setClientLimits(userId, clientId, { allowedIps: ["127.0.0.0/8"], rateLimit: null }, BY_OPERATOR);
+    expect((await me()).status).toBe(200);
+  });
+
   it("the pages: the key detail page shows and changes a key's limits (bad CIDR: 400 next to the form, input kept); Connected apps sets a client's", async () => {
     const minted = await api().send({ label: "<b>paged</b>" });
     const id = minted.body.id as string;

@@ -27,6 +27,11 @@ export interface AccessTokenAdapterOptions {
    * audience.
    */
   atUserinfo?(): boolean;
+  /**
+   * The client address of the request being answered when it uses the key (userinfo): the key's IP allowlist
+   * applies there as at /mcp. Undefined where a key is only described (introspection), as at every other caller.
+   */
+  usedFrom?(): string | undefined;
   /** Who acts in the request being answered (the audit trail of the keys it mints and revokes: key-audit.ts). */
   acting(via: KeyEventVia, clientId?: string): KeyActing;
 }
@@ -70,7 +75,8 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
     },
 
     async find(raw) {
-      const result = await keys.verify(raw);
+      const address = options.usedFrom?.();
+      const result = await keys.verify(raw, address === undefined ? {} : { address });
       if (!result.ok) return undefined;
       const iat = Math.floor(Date.parse(result.key.createdAt) / 1000);
       const payload: AdapterPayload = {

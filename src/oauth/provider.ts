@@ -39,6 +39,7 @@ export function createProvider(services: Services): Provider {
       return code && grant ? grant.getOIDCScopeFiltered(code.scopes).split(" ").filter(Boolean) : [];
     },
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
+    usedFrom: () => (Provider.ctx?.oidc.route === "userinfo" ? Provider.ctx.ip : undefined),
     acting: oauthActing,
   });
 
