@@ -86,6 +86,23 @@ describe("a server started with RESOURCES_FILE", () => {
     expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, resources: ["manual", "wiki"] });
     expect(await server.services.db.auditEvent.count({ where: { action: "resource.removed" } })).toBe(0);
   });
+
+  it("keyRateLimit is declared like the rest: set, changed, and gone when the file no longer names it", async () => {
+    const limitOf = async () => (await server.services.resources.get("search"))?.keyRateLimit;
+    const updatesBefore = (await events("resource.updated")).length;
+    write(file, [entry("notes", { name: "Notes" }), entry("search", { keyRateLimit: 30 })]);
+    server = await restartTestServer(server);
+    expect(await limitOf()).toBe(30);
+    write(file, [entry("notes", { name: "Notes" }), entry("search", { keyRateLimit: 30 })]);
+    server = await restartTestServer(server); // the same file again: nothing written
+    expect((await events("resource.updated")).length).toBe(updatesBefore + 1);
+    write(file, [entry("notes", { name: "Notes" }), entry("search")]);
+    server = await restartTestServer(server);
+    expect(await limitOf()).toBeNull();
+    const updated = await events("resource.updated");
+    expect(updated).toHaveLength(updatesBefore + 2);
+    for (const e of updated.slice(updatesBefore)) expect(JSON.parse(e.details)).toMatchObject({ slug: "search" });
+  });
 });
 
 describe("a bad RESOURCES_FILE stops the start", () => {

@@ -12,7 +12,7 @@ import { ResourceInputError, type Resource, type ResourceActing, type ResourceSt
 
 export const MAX_FILE_RESOURCES = 1000;
 
-/** `{ "resources": [ { "slug", "name", "upstream", "toolScopes": { tool: scope } } ] }` */
+/** `{ "resources": [ { "slug", "name", "upstream", "toolScopes": { tool: scope }, "keyRateLimit": n } ] }` */
 export const resourcesFileSchema = z
   .object({
     resources: z.array(resourceInputSchema).max(MAX_FILE_RESOURCES, `At most ${MAX_FILE_RESOURCES} resources`),
@@ -81,7 +81,7 @@ export function readResourcesFile(file: string, scopes: readonly string[]): Decl
   }
 }
 
-type Field = "name" | "transport" | "toolScopes";
+type Field = "name" | "transport" | "toolScopes" | "keyRateLimit";
 
 export interface ResourcesPlan {
   add: DeclaredResource[];
@@ -120,6 +120,8 @@ export function changedFields(stored: Resource, declared: DeclaredResource): Fie
   if (stored.name !== declared.name) changed.push("name");
   if (!sameTransport(stored.transport, declared)) changed.push("transport");
   if (!sameMap(stored.toolScopes, declared.toolScopes)) changed.push("toolScopes");
+  // Declared like the rest: a file without keyRateLimit means no limit on the resource's keys.
+  if (stored.keyRateLimit !== (declared.keyRateLimit ?? null)) changed.push("keyRateLimit");
   return changed;
 }
 
@@ -150,6 +152,7 @@ export interface AppliedResources {
 const changeOf = (d: DeclaredResource, changed: readonly Field[]): ResourceChange => ({
   ...(changed.includes("name") ? { name: d.name } : {}),
   ...(changed.includes("toolScopes") ? { toolScopes: d.toolScopes } : {}),
+  ...(changed.includes("keyRateLimit") ? { keyRateLimit: d.keyRateLimit ?? null } : {}),
   ...(changed.includes("transport")
     ? d.command
       ? { command: d.command, env: d.env ?? {}, cwd: d.cwd ?? null }
