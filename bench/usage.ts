@@ -9,6 +9,9 @@
 // server answers (and counts) but the load tool no longer records: the stored count may exceed the
 // recorded 200s by at most connections × runs, never fall short. In-process, it also times
 // UsageCounter.note() itself (what counting adds to a request), which the machine's load hardly blurs.
+// With --rate-limit N, the "on" instance's keys also carry a per-key limit of N requests a minute (set
+// high enough never to refuse): the limiter then counts every request too, both controls of issue 28
+// against neither.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { DEFAULT_PG_ADMIN_URL, type Backend, type BenchDatabase } from "./database.js";
@@ -33,6 +36,7 @@ const HELP = `npx tsx bench/usage.ts [options]
   --warmup <s>           warm-up per instance (default 2)
   --connections <n>      autocannon connections (default 10)
   --flush <s>            LAST_USED_FLUSH_SECONDS of both instances (default 60, the server's default)
+  --rate-limit <n>       also give the "on" instance's keys a rate limit of n requests a minute (default: none)
   --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
   --out <file>           also write the Markdown report there`;
 
@@ -51,6 +55,8 @@ interface Options {
   warmup: number;
   connections: number;
   flush: number;
+  /** Per-key limit on the "on" instance's keys; null: none. */
+  rateLimit: number | null;
   pgUrl: string;
   out?: string;
 }
@@ -64,6 +70,7 @@ function options(argv: string[]): Options {
     warmup: { type: "string" },
     connections: { type: "string" },
     flush: { type: "string" },
+    "rate-limit": { type: "string" },
     "pg-url": { type: "string" },
     out: { type: "string" },
   });
@@ -75,6 +82,7 @@ function options(argv: string[]): Options {
     warmup: positive(values.warmup, "warmup", 2),
     connections: Math.round(positive(values.connections, "connections", 10)),
     flush: positive(values.flush, "flush", 60),
+    rateLimit: values["rate-limit"] === undefined ? null : Math.round(positive(values["rate-limit"], "rate-limit", 1)),
     pgUrl: pgUrlOf(values["pg-url"]),
     out: typeof values.out === "string" ? values.out : undefined,
   };
@@ -125,6 +133,8 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     const prefix = probe.key.slice(0, probe.key.lastIndexOf("_") + 1);
     const raws = Array.from({ length: cfg.keys }, () => generateKey(prefix));
     for (const [i, side] of sides.entries()) await insertKeys(side.db, await userIdOf(side.db, users[i]!.email), raws, "usage bench");
+    if (cfg.rateLimit !== null)
+      await sides[1]!.db.query(`UPDATE "ApiKey" SET "rateLimit" = ${cfg.rateLimit} WHERE "label" = 'usage bench'`);
     const load = (side: Side, duration: number) =>
       runLoad({
         url: side.instance.url,
@@ -191,7 +201,9 @@ function render(
   micro: { nsPerNote: number } | null,
 ): string {
   const L: string[] = [];
-  L.push(`## Usage counting on vs off: MCP tools/call (whoami), ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`, "");
+  const on =
+    cfg.rateLimit === null ? "Usage counting" : `Usage counting + a rate limit of ${cfg.rateLimit.toLocaleString("en")}/min per key`;
+  L.push(`## ${on} on vs off: MCP tools/call (whoami), ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`, "");
   L.push(
     `${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, shared with other work while this ran; load average ${load.before.map((l) => l.toFixed(2)).join(" ")} before, ${load.after.map((l) => l.toFixed(2)).join(" ")} after. ${cfg.keys.toLocaleString("en")} keys round-robin, ${cfg.connections} connections, ${cfg.rounds} rounds × ${cfg.roundSeconds} s per instance (taking turns, lead alternating), LAST_USED_FLUSH_SECONDS=${cfg.flush}.`,
     "",
