@@ -220,6 +220,39 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
     expect((await mcp(server, second)).status).toBe(200);
   });
 
+  it("an organisation's admin sees each member key's and app key's limits on the organisation and app pages", async () => {
+    const org = await request(server.url)
+      .post("/api/orgs")
+      .set("Authorization", `Bearer ${admin}`)
+      .send({ name: "Limits org" })
+      .expect(201);
+    const app = await request(server.url)
+      .post(`/api/orgs/${org.body.id}/apps`)
+      .set("Authorization", `Bearer ${admin}`)
+      .send({ name: "Limited robot" })
+      .expect(201);
+    const member = await server.services.keys.mint(
+      { userId, label: "member limited", source: "portal", organizationId: org.body.id, allowedIps: ["198.51.100.0/24"], rateLimit: 7 },
+      BY_OPERATOR,
+    );
+    await server.services.keys.mint(
+      {
+        userId,
+        label: "app limited",
+        source: "portal",
+        organizationId: org.body.id,
+        appId: app.body.id,
+        allowedIps: ["2001:db8::/32", "203.0.113.0/24"],
+      },
+      BY_OPERATOR,
+    );
+    const page = await person.agent.get(`/app/orgs/${org.body.id}`).expect(200);
+    const row = page.text.slice(page.text.indexOf(`data-key-id="${member.key.id}"`));
+    expect(row.slice(0, row.indexOf("</tr>"))).toMatch(/From 198\.51\.100\.0\/24<\/span><br><span>7\/min/);
+    const appPage = await person.agent.get(`/app/orgs/${org.body.id}/apps/${app.body.id}`).expect(200);
+    expect(appPage.text).toContain('<span title="2001:db8::/32, 203.0.113.0/24">From 2 IP ranges</span>');
+  });
+
   it("userinfo (/me) uses the key too: an OAuth key limited elsewhere gets 401 there, as at /mcp", async () => {
     const reg = await register(server, { client_name: "Userinfo client" });
     const clientId = reg.body.client_id as string;
