@@ -42,6 +42,7 @@ import { pinPublicOrigin } from "./http/public-origin.js";
 import { resourceIntrospection } from "./resources/introspection.js";
 import { resourceEventsRoute } from "./resources/events-route.js";
 import { countRequests, metricsEndpoint, observeOAuth } from "./metrics/index.js"; // observability (issue 29)
+import { openApiRoute } from "./api/openapi.js";
 
 export interface AppOptions {
   /**
@@ -107,6 +108,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
   app.use(secretScanningReport(services));
+  app.use(openApiRoute); // GET /api/openapi.json (issue 29)
   app.use(apiKeysApi(services).routes());
   app.use(orgsApi(services).routes());
 
