@@ -30,7 +30,7 @@ const READ_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.
 
 export interface Metrics {
   readonly registry: Registry;
-  /** One answered request: its route family, status and time to the answer's headers (or to the end of next()). */
+  /** One answered request: its route family, status and time until the pipeline was done with it (a stream: until it ended). */
   request(family: RouteFamily, status: number, seconds: number): void;
   /** One verification's outcome: "ok" or the failure's reason (src/keys/verify/context.ts VerifyFailure). */
   verification(outcome: string): void;
@@ -78,7 +78,7 @@ export function createMetrics(
   });
   const duration = new Histogram({
     name: "keyward_http_request_duration_seconds",
-    help: "Time from a request's arrival to its answer (for streamed answers: to the response headers), by route family.",
+    help: "Time from a request's arrival until its answer was written (a streamed answer: until the stream ended), by route family.",
     labelNames: ["family"] as const,
     buckets: SECONDS,
     registers: [registry],
