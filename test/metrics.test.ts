@@ -44,6 +44,13 @@ describe("access", () => {
     }
   });
 
+  it("a METRICS_TOKEN shorter than 16 characters stops the start with a clear message", async () => {
+    const { loadConfig } = await import("../src/config.js");
+    expect(() => loadConfig({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN must be at least 16 characters/);
+    expect(loadConfig({ METRICS_TOKEN: TOKEN }).metricsToken).toBe(TOKEN);
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+  });
+
   it("401 with a challenge for no token, a wrong one, or one sent another way; JSON whatever the Accept header", async () => {
     for (const headers of [
       {},
