@@ -36,6 +36,7 @@ const HELP = `npm run bench -- --real [options]
   --baseline-dir <dir>   a second checkout to compare with (built: its dist/ must exist)
   --dir <dir>            the checkout measured (default this one)
   --entry-check          compare this checkout's dist/main.js with bench/serve.ts (tsx)
+  --metrics-check        compare this checkout without metrics and with them (METRICS_TOKEN set, /metrics unscraped)
   --hit-rate             also: 20,000 keys over VERIFY_CACHE_SIZE=10,000, hot 20 % → 80 % (per target)
   --hit-keys <n>         keys of the hit-rate case (default 20000); rows: --hit-rows (default 10000)
   --hit-requests <n>     requests counted in the hit-rate case (default 2 × --hit-keys), after one pass over every
@@ -80,6 +81,7 @@ function options(argv: string[]): Options {
     "baseline-dir": { type: "string" },
     dir: { type: "string" },
     "entry-check": { type: "boolean" },
+    "metrics-check": { type: "boolean" },
     "hit-rate": { type: "boolean" },
     "hit-keys": { type: "string" },
     "hit-rows": { type: "string" },
@@ -94,12 +96,17 @@ function options(argv: string[]): Options {
   const measured = dir ? targetOf(dir, "measured") : THIS_CHECKOUT;
   const targets = values["entry-check"]
     ? [targetOf(ROOT, "bench/serve.ts (tsx)", "bench"), targetOf(ROOT, "dist/main.js (compiled)", "dist")]
-    : baselineDir
+    : values["metrics-check"]
       ? [
-          { ...targetOf(baselineDir, "baseline"), label: `baseline (${baselineDir})` },
-          { ...measured, label: dir ? `measured (${dir})` : "this checkout" },
+          { ...measured, label: "metrics off" },
+          { ...measured, label: "metrics on", env: { METRICS_TOKEN: "bench-metrics-token-0123456789" } },
         ]
-      : [measured];
+      : baselineDir
+        ? [
+            { ...targetOf(baselineDir, "baseline"), label: `baseline (${baselineDir})` },
+            { ...measured, label: dir ? `measured (${dir})` : "this checkout" },
+          ]
+        : [measured];
   return {
     backends,
     keys: Math.round(positive(values.keys, "keys", 1000)),
@@ -170,7 +177,7 @@ function hotColdSequence(keys: string[], length: number): string[] {
 async function openSide(backend: Backend, target: Target, cfg: Options, env: Record<string, string>): Promise<Side> {
   const db = await openBenchDatabase(backend, cfg.pgUrl);
   try {
-    const instance = await startInstance({ DATABASE_URL: db.url, ...env }, target, false);
+    const instance = await startInstance({ DATABASE_URL: db.url, ...env, ...target.env }, target, false);
     const user = await session(instance.url);
     return { target, db, instance, user, userId: await userIdOf(db, user.email) };
   } catch (err) {

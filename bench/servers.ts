@@ -20,6 +20,8 @@ export interface Target {
   label: string;
   dir: string;
   entry: "bench" | "dist";
+  /** Settings this target's instances get on top of the benchmark's (--metrics-check: METRICS_TOKEN on one side). */
+  env?: Record<string, string>;
 }
 
 /** A checkout as a target: its bench/serve.ts when it has one, its dist/main.js otherwise (or as asked). */

@@ -41,6 +41,8 @@ import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
 import { resourceIntrospection } from "./resources/introspection.js";
 import { resourceEventsRoute } from "./resources/events-route.js";
+import { countRequests, metricsEndpoint, observeOAuth } from "./metrics/index.js"; // observability (issue 29)
+import { openApiRoute } from "./api/openapi.js";
 
 export interface AppOptions {
   /**
@@ -59,6 +61,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.keys = services.secrets.cookieSecrets;
 
   const provider = createProvider(services);
+  observeOAuth(provider, services.metrics); // observability: OAuth flow steps, from the provider's events
 
   const pages = [
     landingRoutes(services),
@@ -76,11 +79,13 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
 
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
+  if (services.metrics) app.use(countRequests(services.metrics)); // observability: outside the error handler, so refusals count too
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger, { page: renderError, isMachinePath: isMachineEndpoint })); // browsers get a page, machines JSON
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query
   app.use(announceKeyWrites(services.announceKeyWrites)); // revocations hold on every instance before we answer
   app.use(health(services.db, { isStopping: () => services.stopping }));
+  if (services.metrics && config.metricsToken) app.use(metricsEndpoint(services.metrics, config.metricsToken)); // observability
   for (const extra of options.mount?.(services) ?? []) app.use(extra); // the benchmark's routes only (bench/serve.ts)
   app.use(serveStatic);
   // <ISSUER>/mcp/<slug>: the MCP servers Keyward protects (src/gateway/). Early: nothing below (OAuth,
@@ -103,6 +108,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
   app.use(secretScanningReport(services));
+  app.use(openApiRoute); // GET /api/openapi.json (issue 29)
   app.use(apiKeysApi(services).routes());
   app.use(orgsApi(services).routes());
 

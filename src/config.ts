@@ -93,6 +93,8 @@ const schema = z
     GATEWAY_STDIO_SESSIONS_PER_USER: z.coerce.number().int().positive().max(1000).default(4),
     /** stdio resources: how often each instance checks that every process's user still holds an active key for its resource. */
     GATEWAY_STDIO_CHECK_SECONDS: z.coerce.number().positive().max(3600).default(30),
+    // Observability (docs/observability.md): GET /metrics for a scraper that sends this bearer token; unset, /metrics is a 404.
+    METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").max(1000).optional(),
     TOTP_ENCRYPTION_KEY: z
       .string()
       .refine(
@@ -168,6 +170,8 @@ const schema = z
       clientIdMetadataDocuments: env.CLIENT_ID_METADATA_DOCUMENTS,
       /** Test mode only: lets metadata documents live on loopback, fetched over plain http. */
       cimdAllowLoopback: env.CIMD_ALLOW_LOOPBACK,
+      /** Observability: METRICS_TOKEN; undefined turns metrics off (nothing counted, /metrics 404). */
+      metricsToken: env.METRICS_TOKEN,
     };
   });
 

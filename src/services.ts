@@ -18,6 +18,8 @@ import { createPendingLogins, type PendingLogins } from "./accounts/pending-logi
 import { createKeyRateLimiter, type KeyRateLimiter } from "./keys/limits/rate-limiter.js";
 import { providerOfDb } from "./db/provider.js";
 import { createStdioPool, type StdioPool } from "./gateway/stdio/processes.js";
+import { createMetrics, observeVerify, type Metrics } from "./metrics/index.js";
+import { poolOfDb } from "./db/client.js";
 
 export interface Services {
   config: Config;
@@ -51,6 +53,8 @@ export interface Services {
    * (src/keys/lookup/announce.ts); used by app.ts after requests that changed keys, roles or members.
    */
   announceKeyWrites?: () => Promise<void>;
+  /** Observability (src/metrics/): this instance's registry; undefined without METRICS_TOKEN (nothing is counted). */
+  metrics?: Metrics;
   /** Ends every stdio server process, flushes last-used times and closes the database. */
   close(): Promise<void>;
 }
@@ -63,13 +67,16 @@ export interface OpenOptions {
 
 export async function openServices(config: Config, logger: Logger, options: OpenOptions = {}): Promise<Services> {
   if (options.migrate ?? true) await migrate(config.databaseUrl);
+  const metrics = config.metricsToken ? createMetrics() : undefined; // observability: read below, and in app.ts
   const lookup = openKeyLookup(config.databaseUrl, {
+    onRead: metrics && ((seconds) => metrics.keyRowRead(seconds)),
     cacheSize: (options.verifyCache ?? true) ? config.verifyCacheSize : 0,
     leaseMs: config.verifyCacheLeaseMs,
     changeFeed: config.verifyCacheFeed,
     onError: (err) => logger.warn({ err }, "key-change feed: verification reads the database on every request until it is back"),
   });
   const db = announcingKeyWrites(await createDb(config.databaseUrl), lookup.announce);
+  metrics?.setSources({ cacheStats: () => lookup.stats(), pools: () => ({ prisma: poolOfDb(db), key_lookup: lookup.pool }) });
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,
@@ -80,6 +87,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     reader: lookup.reader,
     onError: (err) => logger.error({ err }, "last-used flush failed"),
   });
+  if (metrics) keys.verify = observeVerify(keys.verify, metrics); // observability: verification outcomes by reason
   keys.tracker.start();
   const keyRateLimiter = createKeyRateLimiter(db, {
     shared: providerOfDb(db) === "postgresql",
@@ -110,6 +118,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     twoFactor: createTwoFactor(db, { encryptionSecret: await totpEncryptionSecret(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),
     announceKeyWrites: lookup.announce,
+    metrics,
     async close() {
       await stdioProcesses.close();
       await keys.tracker.stop();

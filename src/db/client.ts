@@ -40,6 +40,13 @@ export const postgresDriver = (): typeof pg => createRequire(import.meta.url)("p
 
 export { providerOfDb } from "./provider.js";
 
+const POOL = Symbol("keyward.pool");
+
+/** PostgreSQL: the Prisma client's connection pool (its counts are read by /metrics); undefined on SQLite. */
+export function poolOfDb(db: Db): pg.Pool | undefined {
+  return (db as Db & { [POOL]?: pg.Pool })[POOL];
+}
+
 /**
  * A Prisma client for this URL. Async because the PostgreSQL client, its adapter and the `pg` driver
  * are imported only for a PostgreSQL URL: a SQLite server never loads them (docs/performance.md).
@@ -52,9 +59,11 @@ export async function createDb(databaseUrl: string): Promise<Db> {
       import("@prisma/adapter-pg"),
       import("../generated/postgresql/client.js"),
     ]);
+    // The pool is ours (the adapter ends it on $disconnect), so /metrics can read its counts (poolOfDb).
+    const pool = new (postgresDriver().Pool)({ connectionString: url });
     // Same schema, same model API: the PostgreSQL client is used through the shared type.
-    const client = new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
-    return Object.assign(client, { [PROVIDER]: "postgresql" as const });
+    const client = new PostgresClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }) as unknown as Db;
+    return Object.assign(client, { [PROVIDER]: "postgresql" as const, [POOL]: pool });
   }
   mkdirSync(path.dirname(sqliteFile(url)), { recursive: true });
   const client = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: sqliteFile(url), timeout: 10_000 }) });

@@ -76,7 +76,10 @@ export function gateway(services: Services): Middleware<KeywardState> {
         { name: resource.name, upstream },
         { dispatcher, headers, body, timeoutMs: upstreamTimeoutMs },
       );
-      if (observation) health.note(resource.id, observation);
+      if (observation) {
+        health.note(resource.id, observation);
+        services.metrics?.upstream(observation); // observability: time to the upstream's headers, or a failure
+      }
     } finally {
       if (ctx.respond !== false) release(); // a streamed answer releases its slot when it closes
     }

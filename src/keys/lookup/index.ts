@@ -9,6 +9,7 @@ import { normalizeDatabaseUrl, providerOf, sqliteFile } from "../../db/client.js
 import { keyCache, type KeyCacheStats, type RowReader } from "./cache.js";
 import { openPostgresReader, openSqliteReader, type ChangeCheck, type KeyReader } from "./read-row.js";
 import type { ChangeFeed } from "./pg-change-feed.js";
+import type pg from "pg";
 
 export { prismaKeyReader, type KeyReader, type KeyRow, type ChangeCheck } from "./read-row.js";
 export type { KeyCacheStats, RowReader } from "./cache.js";
@@ -22,6 +23,8 @@ export interface KeyLookupOptions {
   leaseMs?: number;
   /** Feed problems (logged by the server; serving carries on, reading key rows from the database, until the feed is back). */
   onError?: (err: unknown) => void;
+  /** Each key-row read that went to the database, with its time in seconds (/metrics: src/metrics/). */
+  onRead?: (seconds: number) => void;
 }
 
 export interface KeyLookup {
@@ -44,6 +47,8 @@ export interface KeyLookup {
   cacheOf<Row extends object>(reader: RowReader<Row>, maxRows: number): RowReader<Row>;
   /** The cache's counters; null when no rows are kept. */
   stats(): KeyCacheStats | null;
+  /** PostgreSQL: the key reader's own connection pool (/metrics reads its counts). */
+  readonly pool: pg.Pool | undefined;
   close(): Promise<void>;
 }
 
@@ -58,14 +63,30 @@ export function openKeyLookup(databaseUrl: string, options: KeyLookupOptions): K
           leaseMs: options.leaseMs ?? 5000,
           onError: options.onError,
         });
-  const cache = caching && opened.changes ? keyCache(opened.reader, opened.changes.token, options.cacheSize) : undefined;
+  const reader = options.onRead ? timedReader(opened.reader, options.onRead) : opened.reader;
+  const cache = caching && opened.changes ? keyCache(reader, opened.changes.token, options.cacheSize) : undefined;
   return {
-    reader: cache ?? opened.reader,
+    reader: cache ?? reader,
     changeCheck: cache && opened.changes ? opened.changes.check : "none",
     announce: opened.announce,
     feed: opened.feed,
     cacheOf: (reader, maxRows) => (caching && opened.changes ? keyCache(reader, opened.changes.token, maxRows) : reader),
     stats: () => cache?.stats() ?? null,
+    pool: opened.pool,
     close: () => opened.close(),
+  };
+}
+
+/** The database reader, timed: each read's seconds go to `onRead` (metrics), whatever its outcome. */
+function timedReader(reader: KeyReader, onRead: (seconds: number) => void): KeyReader {
+  return {
+    async find(digest) {
+      const started = performance.now();
+      try {
+        return await reader.find(digest);
+      } finally {
+        onRead((performance.now() - started) / 1000);
+      }
+    },
   };
 }

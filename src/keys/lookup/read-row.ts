@@ -43,6 +43,8 @@ export interface OpenedReader {
   announce: (() => Promise<void>) | undefined;
   /** PostgreSQL with the feed: the feed this instance listens to. */
   feed: ChangeFeed | undefined;
+  /** PostgreSQL: the reader's own connection pool (its counts are read by /metrics). */
+  pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -136,6 +138,7 @@ export function openPostgresReader(url: string, options: PostgresReaderOptions):
     changes: feed && { token: async () => feed.current(), check: "feed" },
     announce,
     feed,
+    pool,
     async close() {
       await feed?.close();
       await pool.end();
