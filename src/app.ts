@@ -41,6 +41,7 @@ import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
 import { resourceIntrospection } from "./resources/introspection.js";
 import { resourceEventsRoute } from "./resources/events-route.js";
+import { upstreamLoginRoutes } from "./upstream-login/routes.js"; // issue 29: upstream identity providers
 
 export interface AppOptions {
   /**
@@ -63,6 +64,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   const pages = [
     landingRoutes(services),
     authRoutes(services),
+    upstreamLoginRoutes(services), // issue 29: "Continue with …" through an upstream OpenID Connect provider
     secondFactorRoutes(services),
     securityRoutes(services),
     auditRoutes(services),
