@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { browser, csrfFrom, startTestServer, type TestServer } from "./support/server.js";
+import { startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 
 const good = {
   id: "corp",
@@ -78,10 +79,35 @@ describe("UPSTREAM_PROVIDERS", () => {
 
 describe("LOCAL_PASSWORDS=off", () => {
   let server: TestServer;
+  let idp: UpstreamIdp;
   beforeAll(async () => {
-    server = await startTestServer({ LOCAL_PASSWORDS: "off", UPSTREAM_PROVIDERS: JSON.stringify([good]) });
+    idp = await startUpstreamIdp();
+    const corp = { ...good, issuer: idp.issuer };
+    server = await startTestServer({ LOCAL_PASSWORDS: "off", UPSTREAM_PROVIDERS: JSON.stringify([corp]) });
+    idp.configure([
+      { clientId: corp.clientId, clientSecret: corp.clientSecret, redirectUri: `${server.url}/login/upstream/corp/callback` },
+    ]);
   });
-  afterAll(async () => server?.close());
+  afterAll(async () => {
+    await server?.close();
+    await idp?.close();
+  });
+
+  it("the provider is the way in: a first log-in makes the account although sign-up is closed", async () => {
+    const agent = browser(server);
+    const page = await agent.get("/login").expect(200);
+    const started = await agent
+      .post("/login/upstream/corp")
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) })
+      .redirects(0);
+    expect(started.status).toBe(303);
+    idp.accounts.set("only-way-in", { email: "sso-user@corp.example", email_verified: true });
+    idp.loginAs("only-way-in");
+    const back = new URL(await throughUpstream(idp, started.headers.location!));
+    expect((await agent.get(back.pathname + back.search).redirects(0)).status).toBe(303);
+    expect((await agent.get("/app/account/api-keys").expect(200)).text).toContain("sso-user@corp.example");
+  });
 
   it("the log-in page has the provider's button and no password form; sign-up is closed", async () => {
     const page = await browser(server).get("/login").expect(200);

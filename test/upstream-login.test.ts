@@ -63,6 +63,7 @@ beforeAll(async () => {
     // Names the upstream as localhost: its metadata says 127.0.0.1, another issuer.
     provider("mismatch", { issuer: idp.issuer.replace("127.0.0.1", "localhost") }),
     provider("down", { issuer: "http://127.0.0.1:9" }),
+    provider("ghostorg", { organization: "org_doesNotExist0000000000" }),
   ];
   server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers) });
   idp.configure(
@@ -148,6 +149,22 @@ describe("upstream log-in", () => {
       .send({ _csrf: csrfFrom(page.text), email: local.email, password: local.password })
       .redirects(0);
     expect(again.status).toBe(303);
+  });
+
+  it("an account keeps one identity per provider: another sub with the same email is refused", async () => {
+    const email = uniqueEmail("twice");
+    expect((await logIn(browser(server), "test", person({ email, email_verified: true }))).status).toBe(303);
+    const other = await logIn(browser(server), "test", person({ email, email_verified: true }));
+    expect(other.status).toBe(403);
+    expect(other.text).toContain("already linked to another");
+  });
+
+  it("a provider whose organisation does not exist refuses new accounts with a clear page", async () => {
+    const email = uniqueEmail("ghost");
+    const res = await logIn(browser(server), "ghostorg", person({ email, email_verified: true }));
+    expect(res.status).toBe(503);
+    expect(res.text).toContain("not set up correctly");
+    expect(await userOf(email)).toBeNull();
   });
 
   it("an unverified email neither links nor makes an account", async () => {
