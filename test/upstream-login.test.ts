@@ -261,6 +261,28 @@ describe("upstream log-in", () => {
     expect((await agent.get(back.pathname + back.search).redirects(0)).status).toBe(400); // the cookie was used
   });
 
+  it("the pending log-in cookie is sealed: it reveals no verifier, and a changed or made-up one is refused", async () => {
+    const agent = browser(server);
+    const started = await start(agent, "test");
+    const cookie = [started.headers["set-cookie"] ?? []].flat().find((c) => c.startsWith("kw_upstream="))!;
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+    expect(cookie).toContain("path=/login/upstream");
+    const sealed = decodeURIComponent(cookie.slice("kw_upstream=".length).split(";")[0]!);
+    const state = new URL(started.headers.location!).searchParams.get("state")!;
+    expect(sealed).not.toContain(state);
+    idp.loginAs(person({ email: uniqueEmail("sealed"), email_verified: true }));
+    const back = new URL(await throughUpstream(idp, started.headers.location!));
+    const flipped = sealed.slice(0, -2) + (sealed.endsWith("A") ? "B" : "A") + sealed.slice(-1);
+    for (const forged of [flipped, "v1.made.up.value"]) {
+      const res = await request(server.url)
+        .get(back.pathname + back.search)
+        .set("Cookie", `kw_upstream=${encodeURIComponent(forged)}`)
+        .redirects(0);
+      expect(res.status).toBe(400);
+    }
+  });
+
   it("the upstream saying no is a page, not a session", async () => {
     const agent = browser(server);
     const started = await start(agent, "test");
