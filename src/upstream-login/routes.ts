@@ -122,12 +122,12 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
     const idClaims = tokens.claims()!;
     let email = typeof idClaims.email === "string" ? idClaims.email : null;
     let verified: unknown = idClaims.email_verified;
-    // Many providers put email only in userinfo; the answer must be about the same subject.
-    if (email === null) {
+    // Many providers put email (or whether it is verified) only in userinfo; its answer must be about the same subject.
+    if (email === null || typeof verified !== "boolean") {
       try {
         const info = await oidc.fetchUserInfo(configuration, tokens.access_token, idClaims.sub);
-        email = typeof info.email === "string" ? info.email : null;
-        verified = info.email_verified;
+        // Its email and flag together, or else the ID token's: a flag only ever speaks for its own email.
+        if (typeof info.email === "string") [email, verified] = [info.email, info.email_verified];
       } catch (err) {
         return refused(ctx, p, err, returnTo);
       }
@@ -170,7 +170,7 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
       return problemPage(
         ctx,
         403,
-        cancelled ? `You did not allow ${p.name} to log you in.` : `${p.name} did not log you in (${err.error}).`,
+        cancelled ? `You did not allow ${p.name} to log you in.` : `${p.name} did not log you in (${err.error.slice(0, 100)}).`,
         returnTo,
       );
     }
