@@ -107,6 +107,21 @@ describe("upstream log-in", () => {
     // The activity page says how.
     const activity = await agent.get("/app/account/audit").expect(200);
     expect(activity.text).toContain("with Test IdP test");
+    // The security page says where its password and 2FA live, and asks for no Keyward password.
+    const security = await agent.get("/app/account/security").expect(200);
+    expect(security.text).toContain("You log in with <strong>Test IdP test</strong>");
+    expect(security.text).not.toContain('action="/app/account/security/password"');
+    expect(security.text).not.toContain('action="/app/account/security/2fa/setup"');
+    const change = await agent
+      .post("/app/account/security/password")
+      .type("form")
+      .send({
+        _csrf: csrfFrom(security.text),
+        current_password: "keyward-dummy-password",
+        new_password: "a new password 123",
+        confirm_password: "a new password 123",
+      });
+    expect(change.status).toBe(403);
     // The upstream account has no password here: the password form never lets anyone in as it.
     const login = await browser(server).get("/login");
     const tried = await browser(server)
@@ -149,6 +164,8 @@ describe("upstream log-in", () => {
       .send({ _csrf: csrfFrom(page.text), email: local.email, password: local.password })
       .redirects(0);
     expect(again.status).toBe(303);
+    // It keeps its password, so its security page keeps the password forms.
+    expect((await local.agent.get("/app/account/security").expect(200)).text).toContain('action="/app/account/security/password"');
   });
 
   it("an account keeps one identity per provider: another sub with the same email is refused", async () => {

@@ -92,6 +92,12 @@ export function createUsers(db: Db) {
       return argon2.verify(user.passwordHash, password.slice(0, 1024)).catch(() => false);
     },
 
+    /** False for an account made by an upstream identity provider (NO_LOCAL_PASSWORD). */
+    async hasLocalPassword(userId: string): Promise<boolean> {
+      const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
+      return usable(user?.passwordHash);
+    },
+
     async setPassword(userId: string, password: string): Promise<void> {
       const passwordHash = await argon2.hash(passwordSchema.parse(password), { type: argon2.argon2id });
       await db.user.update({ where: { id: userId }, data: { passwordHash } });
