@@ -43,6 +43,7 @@ import { resourceIntrospection } from "./resources/introspection.js";
 import { resourceEventsRoute } from "./resources/events-route.js";
 import { countRequests, metricsEndpoint, observeOAuth } from "./metrics/index.js"; // observability (issue 29)
 import { openApiRoute } from "./api/openapi.js";
+import { upstreamLoginRoutes } from "./upstream-login/routes.js"; // issue 29: upstream identity providers
 
 export interface AppOptions {
   /**
@@ -66,6 +67,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   const pages = [
     landingRoutes(services),
     authRoutes(services),
+    upstreamLoginRoutes(services), // issue 29: "Continue with …" through an upstream OpenID Connect provider
     secondFactorRoutes(services),
     securityRoutes(services),
     auditRoutes(services),

@@ -5,6 +5,7 @@ import { compileLegacyPattern } from "./keys/legacy.js";
 import { parseTrustedProxies, type TrustedProxies } from "./http/client-address.js";
 import { parsePublicKeys } from "./secret-scanning/signature.js";
 import { buildCatalogue, catalogueFromNames, CatalogueError, scopeNames, type ScopeCatalogue } from "./scopes/catalogue.js";
+import { loadUpstreamProviders } from "./upstream-login/config.js";
 
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
@@ -102,11 +103,36 @@ const schema = z
         "TOTP_ENCRYPTION_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)",
       )
       .optional(),
+    // Issue 29: upstream identity providers (src/upstream-login/, docs/upstream-login.md).
+    /** JSON array of OpenID Connect providers offered on the log-in page; UPSTREAM_PROVIDERS_FILE wins over UPSTREAM_PROVIDERS. */
+    UPSTREAM_PROVIDERS: z.string().max(100_000).optional(),
+    UPSTREAM_PROVIDERS_FILE: z.string().optional(),
+    /** off: no password log-in or sign-up; only the upstream providers let people in. */
+    LOCAL_PASSWORDS: z.enum(["on", "off", "true", "false"]).default("on"),
   })
   .transform((raw, ctx) => {
     const scopeCatalogue = loadScopeCatalogue(raw.SCOPES_FILE, raw.SCOPES);
     if (typeof scopeCatalogue === "string") {
       ctx.addIssue({ code: "custom", path: [raw.SCOPES_FILE ? "SCOPES_FILE" : "SCOPES"], message: scopeCatalogue });
+      return z.NEVER;
+    }
+    // Issue 29: upstream identity providers.
+    const upstreamProviders = loadUpstreamProviders(raw.UPSTREAM_PROVIDERS_FILE, raw.UPSTREAM_PROVIDERS);
+    if (typeof upstreamProviders === "string") {
+      ctx.addIssue({
+        code: "custom",
+        path: [raw.UPSTREAM_PROVIDERS_FILE ? "UPSTREAM_PROVIDERS_FILE" : "UPSTREAM_PROVIDERS"],
+        message: upstreamProviders,
+      });
+      return z.NEVER;
+    }
+    const localPasswords = raw.LOCAL_PASSWORDS === "on" || raw.LOCAL_PASSWORDS === "true";
+    if (!localPasswords && upstreamProviders.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["LOCAL_PASSWORDS"],
+        message: "LOCAL_PASSWORDS=off needs at least one upstream provider (UPSTREAM_PROVIDERS), or nobody could log in",
+      });
       return z.NEVER;
     }
     const env = { ...raw, scopeCatalogue };
@@ -125,7 +151,7 @@ const schema = z
       secureCookies: baseUrl.startsWith("https://"),
       databaseUrl: env.DATABASE_URL,
       keyPrefix: env.KEY_PREFIX,
-      allowSignup: env.ALLOW_SIGNUP,
+      allowSignup: env.ALLOW_SIGNUP && localPasswords, // sign-up makes a password account: none with LOCAL_PASSWORDS=off
       logLevel: env.LOG_LEVEL,
       /** Whether a proxy's X-Forwarded-Proto / -Host are believed (Koa's app.proxy). */
       trustProxy: trustedProxies.kind !== "none",
@@ -172,6 +198,10 @@ const schema = z
       cimdAllowLoopback: env.CIMD_ALLOW_LOOPBACK,
       /** Observability: METRICS_TOKEN; undefined turns metrics off (nothing counted, /metrics 404). */
       metricsToken: env.METRICS_TOKEN,
+      // Issue 29: upstream identity providers (src/upstream-login/).
+      upstreamProviders,
+      /** Password log-in and sign-up; false when LOCAL_PASSWORDS=off. */
+      localPasswords,
     };
   });
 

@@ -29,6 +29,14 @@ export class UserExistsError extends Error {
 // Verified against when the email is unknown, so both failures take the same time.
 const DUMMY_HASH = argon2.hash("keyward-dummy-password", { type: argon2.argon2id });
 
+/**
+ * The password hash of an account made by an upstream identity provider (src/upstream-login/): not
+ * an argon2 hash, so it never verifies. Such an account logs in through its provider only; a check
+ * against it runs argon2 on the dummy hash, so it takes as long as any other failure.
+ */
+export const NO_LOCAL_PASSWORD = "!no-local-password";
+const usable = (hash: string | undefined): hash is string => !!hash && hash !== NO_LOCAL_PASSWORD;
+
 export function createUsers(db: Db) {
   return {
     async create(email: string, password: string): Promise<PublicUser> {
@@ -70,16 +78,24 @@ export function createUsers(db: Db) {
     async attempt(email: string, password: string): Promise<{ ok: true; user: PublicUser } | { ok: false; userId: string | null }> {
       const parsed = emailSchema.safeParse(email);
       const user = parsed.success ? await db.user.findUnique({ where: { email: parsed.data } }) : null;
-      const hash = user?.passwordHash ?? (await DUMMY_HASH);
+      const hash = usable(user?.passwordHash) ? user.passwordHash : await DUMMY_HASH;
       const ok = await argon2.verify(hash, password.slice(0, 1024)).catch(() => false);
-      return user && ok ? { ok: true, user: { id: user.id, email: user.email } } : { ok: false, userId: user?.id ?? null };
+      return user && ok && usable(user.passwordHash)
+        ? { ok: true, user: { id: user.id, email: user.email } }
+        : { ok: false, userId: user?.id ?? null };
     },
 
     /** Re-checks a logged-in user's password (before sensitive changes). */
     async verifyPassword(userId: string, password: string): Promise<boolean> {
       const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
-      if (!user) return false;
+      if (!user || !usable(user.passwordHash)) return false;
       return argon2.verify(user.passwordHash, password.slice(0, 1024)).catch(() => false);
+    },
+
+    /** False for an account made by an upstream identity provider (NO_LOCAL_PASSWORD). */
+    async hasLocalPassword(userId: string): Promise<boolean> {
+      const user = await db.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
+      return usable(user?.passwordHash);
     },
 
     async setPassword(userId: string, password: string): Promise<void> {

@@ -38,6 +38,9 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "resource.updated": "Protected MCP server changed",
   "resource.removed": "Protected MCP server removed",
   "resource.credentials_rotated": "Resource server credentials replaced",
+  // Issue 29: upstream identity providers (src/upstream-login/).
+  "upstream.account_created": "Account created by logging in with an identity provider",
+  "upstream.linked": "Identity provider log-in linked to your account",
 };
 
 /** Where a key event came from (src/audit/key-events.ts KeyEventVia), as the end of a sentence. */
@@ -184,9 +187,14 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
     case "oauth.disconnected":
       return `App ${text(e.targetId)}: ${plural(n(d.keysRevoked), "key", "keys")} revoked`;
     case "login.succeeded":
-      return LOGIN_METHODS[text(d.method)] ?? "";
+      return d.method === "upstream" ? `with ${text(d.providerName) || "an identity provider"}` : (LOGIN_METHODS[text(d.method)] ?? "");
     case "login.failed":
-      return FAILED_LOGINS[text(d.reason)] ?? "";
+      return d.reason === "upstream"
+        ? `With ${text(d.providerName) || "an identity provider"}: refused (${words(text(d.refusal))})`
+        : (FAILED_LOGINS[text(d.reason)] ?? "");
+    case "upstream.account_created":
+    case "upstream.linked":
+      return `${text(d.providerName)} (${text(d.provider)})`;
     case "2fa.backup_code_used":
       return `${plural(n(d.backupCodesLeft), "backup code", "backup codes")} left`;
     case "password.changed":

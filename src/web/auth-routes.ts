@@ -56,6 +56,9 @@ export function authRoutes(services: Services): Router<KeywardState> {
         notice: "",
         email: "",
         allowSignup: config.allowSignup,
+        // Issue 29: "Continue with …" buttons (src/upstream-login/), and whether the password form shows.
+        upstreams: config.upstreamProviders.map((p) => ({ id: p.id, name: p.name })),
+        localPasswords: config.localPasswords,
         askingApp: (await askingClient(services.db, locals.returnTo)) ?? null,
         ...locals,
       },
@@ -81,6 +84,12 @@ export function authRoutes(services: Services): Router<KeywardState> {
   });
 
   router.post("/login", requireCsrf, async (ctx) => {
+    if (!config.localPasswords)
+      throw new HttpError(
+        403,
+        "local_passwords_off",
+        "Log-in with a password is turned off on this server. Use one of the buttons on the log-in page.",
+      );
     const input = credentials.parse(ctx.request.body ?? {});
     const returnTo = safeReturnTo(input.return_to);
     const email = input.email.trim().toLowerCase();

@@ -18,6 +18,7 @@ import { clearDeviceCookie, rememberDevice } from "./device-cookie.js";
 import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 import { createOneTimeReveals } from "./one-time-reveal.js";
 import { describeUserAgent } from "../audit/describe.js";
+import { linkedProviderNames } from "../upstream-login/identities.js"; // issue 29
 
 export const SECURITY_PAGE = "/app/account/security";
 export const BACKUP_CODES_REVEAL = `${SECURITY_PAGE}/backup-codes`;
@@ -86,6 +87,10 @@ export function securityRoutes(services: Services): Router<KeywardState> {
         error: extras.error ?? "",
         notice: extras.notice ?? "",
         backupCodes: extras.backupCodes ?? null,
+        // Issue 29: an account made by an upstream identity provider has no password here (src/upstream-login/).
+        upstreamOnly: (await users.hasLocalPassword(user.id))
+          ? null
+          : await linkedProviderNames(services.db, services.config.upstreamProviders, user.id),
       },
       status,
     );

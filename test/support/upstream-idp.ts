@@ -1,0 +1,105 @@
+// A real OpenID Connect provider (a second oidc-provider) as the upstream identity provider of the
+// upstream-login tests. It listens on 127.0.0.1 at once (so Keyward's config can name its issuer),
+// and serves once `configure` gave it its clients (Keyward's redirect URIs are known only then). Its
+// log-in step has no UI: the next interaction logs in as whoever `loginAs` named, and consents.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import Provider from "oidc-provider";
+import request from "supertest";
+
+export interface UpstreamAccount {
+  email?: string;
+  email_verified?: boolean;
+  name?: string;
+}
+
+export interface UpstreamClient {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+}
+
+export interface UpstreamIdp {
+  issuer: string;
+  /** Accounts by `sub`; the claims they give. */
+  accounts: Map<string, UpstreamAccount>;
+  /** Who logs in at the next interaction. */
+  loginAs(sub: string): void;
+  configure(clients: UpstreamClient[]): void;
+  close(): Promise<void>;
+}
+
+export async function startUpstreamIdp(): Promise<UpstreamIdp> {
+  let handle: http.RequestListener = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server = http.createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const accounts = new Map<string, UpstreamAccount>();
+  let next = "";
+  return {
+    issuer,
+    accounts,
+    loginAs(sub) {
+      next = sub;
+    },
+    configure(clients) {
+      const provider = new Provider(issuer, {
+        clients: clients.map((c) => ({
+          client_id: c.clientId,
+          client_secret: c.clientSecret,
+          redirect_uris: [c.redirectUri],
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "client_secret_basic",
+        })),
+        findAccount: (_ctx, sub) => {
+          const account = accounts.get(sub);
+          return account ? { accountId: sub, claims: () => ({ sub, ...account }) } : undefined;
+        },
+        claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+        pkce: { required: () => true },
+        interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+        features: { devInteractions: { enabled: false } },
+        cookies: { keys: ["upstream-idp-test-cookie-secret-0123456789"] },
+      });
+      const callback = provider.callback();
+      handle = (req, res) => {
+        if (!req.url?.startsWith("/interaction/")) return void callback(req, res);
+        void (async () => {
+          const details = await provider.interactionDetails(req, res);
+          if (details.prompt.name === "login") {
+            await provider.interactionFinished(req, res, { login: { accountId: next } }, { mergeWithLastSubmission: false });
+            return;
+          }
+          const grant = new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+          grant.addOIDCScope(String(details.params.scope));
+          await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: false });
+        })().catch((err: unknown) => {
+          res.statusCode = 500;
+          res.end(String(err));
+        });
+      };
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * The browser at the upstream: follows `authorizeUrl` through the upstream's log-in and consent
+ * (its own cookies) until it redirects away; returns where it sent the browser (Keyward's callback).
+ */
+export async function throughUpstream(idp: UpstreamIdp, authorizeUrl: string): Promise<string> {
+  const agent = request.agent(idp.issuer);
+  let url = new URL(authorizeUrl, idp.issuer);
+  for (let i = 0; i < 10; i++) {
+    if (url.origin !== idp.issuer) return url.href;
+    const res = await agent.get(url.pathname + url.search).redirects(0);
+    if (res.status < 300 || res.status >= 400 || !res.headers.location)
+      throw new Error(`upstream answered ${res.status}: ${res.text.slice(0, 300)}`);
+    url = new URL(res.headers.location, url);
+  }
+  throw new Error("too many redirects at the upstream");
+}
