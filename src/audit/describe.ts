@@ -38,6 +38,17 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "resource.updated": "Protected MCP server changed",
   "resource.removed": "Protected MCP server removed",
   "resource.credentials_rotated": "Resource server credentials replaced",
+  // Operators (src/admin/)
+  "user.signed_up": "Account created (sign-up)",
+  "user.created": "Account created on the server (keyward users create)",
+  "user.disabled": "Account disabled by an administrator",
+  "user.enabled": "Account enabled again by an administrator",
+  "2fa.reset": "Two-factor authentication reset by an administrator",
+  "admin.granted": "Made an administrator of this server",
+  "admin.revoked": "No longer an administrator of this server",
+  "oauth_client.blocked": "OAuth client blocked by an administrator",
+  "oauth_client.unblocked": "OAuth client unblocked by an administrator",
+  "oauth_client.deleted": "OAuth client deleted its registration",
 };
 
 /** Where a key event came from (src/audit/key-events.ts KeyEventVia), as the end of a sentence. */
@@ -65,6 +76,7 @@ const LOGIN_METHODS: Readonly<Record<string, string>> = {
 const FAILED_LOGINS: Readonly<Record<string, string>> = {
   password: "Wrong password",
   second_factor: "Right password, wrong two-factor code",
+  disabled: "Right password, but the account is disabled",
 };
 
 const ROLES: Readonly<Record<string, string>> = { owner: "owner", admin: "admin", member: "member", viewer: "viewer" };

@@ -12,6 +12,7 @@ import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 import { keywardInteractionPolicy } from "./interaction-policy.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
+import { blockedClientsAreUnknown } from "../admin/blocked-client-adapter.js";
 import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
@@ -20,7 +21,9 @@ export const INTERACTION_PATH = "/interaction";
 
 function payloadAdapter(services: Services, name: string) {
   const adapter = createPayloadAdapter(services.db, name);
-  return name === "Client" ? revokeKeysOnClientDeletion(adapter, services.keys) : adapter;
+  return name === "Client"
+    ? blockedClientsAreUnknown(revokeKeysOnClientDeletion(adapter, services.keys, services.audit), services.db)
+    : adapter;
 }
 
 export function createProvider(services: Services): Provider {
@@ -60,7 +63,7 @@ export function createProvider(services: Services): Provider {
     ],
 
     async findAccount(_ctx, sub) {
-      const user = await users.findById(sub);
+      const user = await users.findEnabledById(sub); // a disabled account (src/admin/) is no account
       return user ? { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email }) } : undefined;
     },
     claims: { openid: ["sub"], email: ["email"] },
