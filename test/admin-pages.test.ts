@@ -151,6 +151,13 @@ describe("users", () => {
     expect(events.find((e) => e.action === "user.disabled")).toMatchObject({ actorType: "user" });
   });
 
+  it("a session read after its account was disabled (a race with the disabling) is refused", async () => {
+    const dave = await signUp(server);
+    await dave.agent.get("/app/account/api-keys").expect(200);
+    await server.services.db.user.update({ where: { email: dave.email }, data: { disabledAt: new Date() } });
+    expect((await dave.agent.get("/app/account/api-keys").redirects(0)).status).toBe(302);
+  });
+
   it("an admin cannot disable themselves; the last admin cannot lose the role", async () => {
     const adminId = (await server.services.users.findByEmail(admin.email))!.id;
     await admin.agent.post(`/admin/users/${adminId}/disable`).type("form").send({ _csrf: admin.csrf }).expect(400);
@@ -222,7 +229,20 @@ describe("OAuth clients", () => {
     expect(again.status).toBe(400);
     expect(again.body).toMatchObject({ error: "invalid_client_metadata" });
     expect(again.body.error_description).toContain("blocked");
-    expect((await register(server, { client_name: "Another client" })).status).toBe(201);
+    const other = await register(server, { client_name: "Another client" });
+    expect(other.status).toBe(201);
+    // Nor can another client take the blocked metadata through an RFC 7592 update.
+    const update = await request(server.url)
+      .put(`/reg/${other.body.client_id as string}`)
+      .set("Authorization", `Bearer ${other.body.registration_access_token as string}`)
+      .send({
+        client_id: other.body.client_id,
+        client_name: "Shady MCP client",
+        redirect_uris: [redirectUri],
+        token_endpoint_auth_method: "none",
+      });
+    expect(update.status).toBe(400);
+    expect(update.body).toMatchObject({ error: "invalid_client_metadata" });
     expect((await admin.agent.get("/admin/clients").expect(200)).text).toContain("Unblock");
 
     await admin.agent.post("/admin/clients/unblock").type("form").send({ _csrf: admin.csrf, client_id: clientId }).expect(303);
