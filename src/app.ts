@@ -44,6 +44,9 @@ import { resourceEventsRoute } from "./resources/events-route.js";
 import { countRequests, metricsEndpoint, observeOAuth } from "./metrics/index.js"; // observability (issue 29)
 import { openApiRoute } from "./api/openapi.js";
 import { upstreamLoginRoutes } from "./upstream-login/routes.js"; // issue 29: upstream identity providers
+// Operators (issue 29): admin pages, blocked clients' registrations
+import { adminRoutes } from "./admin/routes.js";
+import { refuseBlockedRegistrations } from "./admin/registration-refusal.js";
 
 export interface AppOptions {
   /**
@@ -101,6 +104,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(resourceIntrospection(services));
   app.use(resourceEventsRoute(services));
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
+  app.use(refuseBlockedRegistrations(services.db)); // operators: a blocked client's metadata cannot register again
   app.use(defaultScope(config.scopes));
   // The browser session is read before the OAuth server runs: the provider's own session counts
   // only while it is this one (src/oauth/session-binding.ts).
@@ -118,6 +122,8 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(parseBody());
   app.use(provideCsrfToken(config.secureCookies));
   for (const router of pages) app.use(router.routes()).use(router.allowedMethods());
+  // Operators (issue 29): /admin/… for instance administrators only; no allowedMethods (a 405 would tell non-admins a route exists).
+  app.use(adminRoutes(services).routes());
 
   app.use(() => {
     throw new HttpError(404, "not_found", "There is nothing at this address.");

@@ -327,6 +327,18 @@ describe("the processes' life", () => {
     await client.close();
   });
 
+  it("operators: disabling the user ends the process; the next request is 401", async () => {
+    const { createOperators } = await import("../src/admin/operators.js");
+    const user = await newUser();
+    const { raw } = await mint(user);
+    const { client, transport } = await connect("probe", raw);
+    const { pid } = await probeEnv(client);
+    await createOperators(server.services.db, server.services.audit).disable(user.id, BY);
+    await until(() => !alive(pid), "the process to end after the disabling");
+    expect((await post("probe", raw, transport.sessionId, { jsonrpc: "2.0", id: 3, method: "tools/list" })).status).toBe(401);
+    await client.close();
+  });
+
   it("removing the user from the organisation the key acts in ends the process; the next request is 401", async () => {
     const { orgs, keys } = server.services;
     const owner = await newUser();

@@ -13,6 +13,8 @@ export interface ActiveSession {
   /** When the user logged in (the OAuth provider's session is bound to it: src/oauth/session-binding.ts). */
   createdAt: Date;
   expiresAt: Date;
+  /** An instance administrator (src/admin/), read with the session on every request. */
+  admin: boolean;
 }
 
 export interface SessionView {
@@ -50,7 +52,8 @@ export function createSessions(db: Db, ttlMs: number) {
       if (!token || token.length > 100) return null;
       const row = await db.session.findUnique({ where: { id: tokenDigest(token) }, include: { user: true } });
       if (!row) return null;
-      if (row.expiresAt <= new Date()) {
+      // A disabled account (src/admin/) has no session, even one a disabling on another instance raced with.
+      if (row.expiresAt <= new Date() || row.user.disabledAt) {
         await db.session.deleteMany({ where: { id: row.id } });
         return null;
       }
@@ -59,6 +62,7 @@ export function createSessions(db: Db, ttlMs: number) {
         csrfToken: row.csrfToken,
         createdAt: row.createdAt,
         expiresAt: row.expiresAt,
+        admin: row.user.isAdmin,
       };
     },
 

@@ -49,6 +49,9 @@ export function createUsers(db: Db) {
           create: { role: "owner", organization: { create: { id: newOrganizationId(), name: PERSONAL_ORG_NAME, personalOwnerId: id } } },
         };
         const user = await db.user.create({ data: { id, email: e, passwordHash, memberships: personal } });
+        // Operators (src/admin/): the first account of an instance without an administrator becomes
+        // its administrator, in one statement (migration 0024 made an existing instance's first account one).
+        await db.$executeRaw`UPDATE "User" SET "isAdmin" = true WHERE "id" = ${id} AND NOT EXISTS (SELECT 1 FROM "User" WHERE "isAdmin" = true)`;
         return { id: user.id, email: user.email };
       } catch (err) {
         if ((err as { code?: string }).code === "P2002") throw new UserExistsError();
@@ -66,6 +69,18 @@ export function createUsers(db: Db) {
     async findById(id: string): Promise<PublicUser | null> {
       const user = await db.user.findUnique({ where: { id } });
       return user ? { id: user.id, email: user.email } : null;
+    },
+
+    /** An enabled account by id; null when missing or disabled by an operator (src/admin/). */
+    async findEnabledById(id: string): Promise<PublicUser | null> {
+      const user = await db.user.findUnique({ where: { id } });
+      return user && !user.disabledAt ? { id: user.id, email: user.email } : null;
+    },
+
+    /** Whether an operator disabled the account (src/admin/): no log-in, no session, no working key. */
+    async isDisabled(id: string): Promise<boolean> {
+      const user = await db.user.findUnique({ where: { id }, select: { disabledAt: true } });
+      return Boolean(user?.disabledAt);
     },
 
     /** The user when email and password match; null otherwise, in the same time either way. */

@@ -41,6 +41,17 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   // Issue 29: upstream identity providers (src/upstream-login/).
   "upstream.account_created": "Account created by logging in with an identity provider",
   "upstream.linked": "Identity provider log-in linked to your account",
+  // Operators (src/admin/)
+  "user.signed_up": "Account created (sign-up)",
+  "user.created": "Account created on the server (keyward users create)",
+  "user.disabled": "Account disabled by an administrator",
+  "user.enabled": "Account enabled again by an administrator",
+  "2fa.reset": "Two-factor authentication reset by an administrator",
+  "admin.granted": "Made an administrator of this server",
+  "admin.revoked": "No longer an administrator of this server",
+  "oauth_client.blocked": "OAuth client blocked by an administrator",
+  "oauth_client.unblocked": "OAuth client unblocked by an administrator",
+  "oauth_client.deleted": "OAuth client deleted its registration",
 };
 
 /** Where a key event came from (src/audit/key-events.ts KeyEventVia), as the end of a sentence. */
@@ -68,6 +79,7 @@ const LOGIN_METHODS: Readonly<Record<string, string>> = {
 const FAILED_LOGINS: Readonly<Record<string, string>> = {
   password: "Wrong password",
   second_factor: "Right password, wrong two-factor code",
+  disabled: "Right password, but the account is disabled",
 };
 
 const ROLES: Readonly<Record<string, string>> = { owner: "owner", admin: "admin", member: "member", viewer: "viewer" };

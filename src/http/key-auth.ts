@@ -11,6 +11,8 @@ const DESCRIPTIONS: Record<VerifyFailure, string> = {
   invalid_format: "The key is malformed or mistyped",
   unknown_key: "The key is not recognised",
   revoked: "The key has been revoked",
+  user_disabled: "The key's owner has been disabled by an administrator of this server",
+  client_blocked: "The OAuth client the key was issued to has been blocked by an administrator of this server",
   expired: "key expired",
   wrong_resource: "The key was issued for another resource",
   not_member: "The key's owner is no longer a member of the key's organisation",

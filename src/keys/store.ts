@@ -350,7 +350,8 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
           userId: owner.userId,
           organizationId: owner.organizationId,
           appId: null,
-          user: { memberships: { some: { organizationId: owner.organizationId } } },
+          // A disabled owner (src/admin/) holds no working key: their stdio processes end at the next check.
+          user: { disabledAt: null, memberships: { some: { organizationId: owner.organizationId } } },
           AND: [activeAt(new Date()), worksAt(resourceUrl)],
         },
         select: { id: true },

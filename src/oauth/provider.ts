@@ -12,6 +12,7 @@ import { OIDC_SCOPES, refuseUnknownScopes } from "./unknown-scopes.js";
 import { keywardInteractionPolicy } from "./interaction-policy.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
+import { refuseBlockedClients } from "../admin/blocked-clients.js";
 import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
@@ -20,7 +21,7 @@ export const INTERACTION_PATH = "/interaction";
 
 function payloadAdapter(services: Services, name: string) {
   const adapter = createPayloadAdapter(services.db, name);
-  return name === "Client" ? revokeKeysOnClientDeletion(adapter, services.keys) : adapter;
+  return name === "Client" ? revokeKeysOnClientDeletion(adapter, services.keys, services.audit) : adapter;
 }
 
 export function createProvider(services: Services): Provider {
@@ -61,7 +62,7 @@ export function createProvider(services: Services): Provider {
     ],
 
     async findAccount(_ctx, sub) {
-      const user = await users.findById(sub);
+      const user = await users.findEnabledById(sub); // a disabled account (src/admin/) is no account
       return user ? { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email }) } : undefined;
     },
     claims: { openid: ["sub"], email: ["email"] },
@@ -158,6 +159,7 @@ export function createProvider(services: Services): Provider {
 
   provider = new Provider(config.baseUrl, configuration);
   provider.proxy = config.trustProxy;
+  refuseBlockedClients(provider, services.db); // operators (src/admin/): a blocked client is no client
 
   // The token value is a Keyward key (see access-token-adapter.ts). The original must run first:
   // it sets the token's format.

@@ -117,6 +117,17 @@ export function authRoutes(services: Services): Router<KeywardState> {
     }
     const user = attempt.user;
     await turn.succeeded();
+    // Operators (src/admin/): a disabled account is told so, only once its password was right.
+    if (await users.isDisabled(user.id)) {
+      await audit.record({
+        userId: user.id,
+        actor: { type: "user", id: null },
+        action: "login.failed",
+        ...requestMeta(ctx),
+        details: { reason: "disabled" },
+      });
+      return loginPage(ctx, { email, returnTo, error: "This account has been disabled by an administrator of this server." }, 403);
+    }
     // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
     if (await twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
     await audit.record({
@@ -188,7 +199,9 @@ export function authRoutes(services: Services): Router<KeywardState> {
       return signupPage(ctx, { email: input.email, returnTo, error: "Too many sign-ups from your address. Try again in an hour." }, 429);
     }
     try {
-      await users.create(email.data!, password.data!);
+      const created = await users.create(email.data!, password.data!);
+      // Operators (src/admin/): sign-ups are on the instance-wide audit trail.
+      await audit.record({ userId: created.id, actor: { type: "user", id: created.id }, action: "user.signed_up", ...requestMeta(ctx) });
     } catch (err) {
       if (!(err instanceof UserExistsError)) throw err;
       const owner = await users.findByEmail(email.data!);

@@ -15,6 +15,7 @@ export interface PageLocals {
 export async function renderPage(ctx: Ctx, view: string, locals: PageLocals): Promise<string> {
   const common = {
     user: ctx.state.session?.user ?? null,
+    isAdmin: ctx.state.session?.admin === true, // operators (src/admin/): the nav's Admin link
     csrfToken: ctx.state.csrfToken ?? "",
     path: ctx.path,
   };

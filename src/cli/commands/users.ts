@@ -27,11 +27,13 @@ export function registerUsers(program: Command): void {
       const source = passwordSource(options.passwordStdin === true);
       const user = await withServices(
         cmd,
-        async ({ users }) => {
+        async ({ users, audit }) => {
           if (await users.findByEmail(email.data)) throw new CliError(`an account with email ${email.data} already exists`);
           const password = passwordSchema.safeParse(await readPassword(source));
           if (!password.success) throw CliError.usage(password.error.issues[0]?.message ?? "invalid password");
-          return users.create(email.data, password.data);
+          const created = await users.create(email.data, password.data);
+          await audit.record({ userId: created.id, actor: { type: "cli" }, action: "user.created" }); // operators: on the instance-wide trail
+          return created;
         },
         { mayCreateDatabase: true },
       );

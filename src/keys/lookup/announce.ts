@@ -20,6 +20,8 @@ const CHANGES_VERIFICATION: Record<string, ReadonlySet<string>> = {
   organization: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
   // The gateway holds resources behind the same change token (src/resources/lookup.ts).
   resource: new Set(["update", "updateMany", "upsert", "delete", "deleteMany"]),
+  // Operators (src/admin/): a blocked client's keys fail at once, on every instance.
+  blockedClient: new Set(["create", "createMany", "update", "updateMany", "upsert", "delete", "deleteMany"]),
 };
 
 /**

@@ -24,6 +24,10 @@ export interface KeyRow extends ApiKey {
   memberRole: string | null;
   appName: string | null;
   appOrganizationId: string | null;
+  /** The owner's account was disabled by an operator (src/admin/); null while enabled. */
+  userDisabledAt: Date | null;
+  /** The OAuth client the key was issued to was blocked by an operator (src/admin/); null otherwise. */
+  clientBlockedAt: Date | null;
 }
 
 /** Reads the row whose stored hash is this digest (src/keys/hash.ts digestKey: 32 one-byte characters). */
@@ -48,14 +52,16 @@ export interface OpenedReader {
   close(): Promise<void>;
 }
 
-const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.name AS "appName", a."organizationId" AS "appOrganizationId"
+const SELECT = `SELECT k.*, u.email AS "userEmail", m.role AS "memberRole", a.name AS "appName", a."organizationId" AS "appOrganizationId",
+    u."disabledAt" AS "userDisabledAt", b."blockedAt" AS "clientBlockedAt"
   FROM "ApiKey" k
   JOIN "User" u ON u.id = k."userId"
+  LEFT JOIN "BlockedClient" b ON b."clientId" = k."clientId"
   LEFT JOIN "Membership" m ON m."organizationId" = k."organizationId" AND m."userId" = k."userId"
   LEFT JOIN "App" a ON a.id = k."appId"
   WHERE k.hash = `;
 
-const DATE_COLUMNS = ["createdAt", "lastUsedAt", "revokedAt", "expiresAt"] as const;
+const DATE_COLUMNS = ["createdAt", "lastUsedAt", "revokedAt", "expiresAt", "userDisabledAt", "clientBlockedAt"] as const;
 
 /** Driver rows carry dates as text (SQLite) or as timestamps without zone (PostgreSQL, UTC). */
 function withDates(row: Record<string, unknown>): KeyRow {

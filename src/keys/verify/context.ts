@@ -6,6 +6,8 @@ export type VerifyFailure =
   | "invalid_format"
   | "unknown_key"
   | "revoked"
+  | "user_disabled" // checkUserDisabled: an operator disabled the key's owner (src/admin/)
+  | "client_blocked" // checkClientBlocked: an operator blocked the key's OAuth client (src/admin/)
   | "expired" // past the key's expiresAt (checkExpiry)
   | "wrong_resource"
   | "not_member"

@@ -10,6 +10,8 @@ import { checkFormatOrLegacy } from "./check-format.js";
 import { findRow } from "./find-row.js";
 import type { KeyReader } from "../lookup/index.js";
 import { checkRevoked } from "./check-revoked.js";
+import { checkUserDisabled } from "./check-user-disabled.js";
+import { checkClientBlocked } from "./check-client-blocked.js";
 import { checkExpiry } from "./check-expiry.js";
 import { checkResource } from "./check-resource.js";
 import { touchLastUsed } from "./touch-last-used.js";
@@ -51,6 +53,8 @@ export function createVerifier(
     checkFormatOrLegacy(options.legacyKeyPattern), // garbage stops here, before any database work
     findRow(options.reader), // one indexed query, or none when the cache holds the row
     checkRevoked,
+    checkUserDisabled, // an operator disabled the owner's account (src/admin/)
+    checkClientBlocked, // an operator blocked the OAuth client the key was issued to (src/admin/)
     checkExpiry, // compared with the clock on every request: a cached row expires by itself
     checkResource,
     checkAddress, // IP allowlists: the request's client address against the row's ranges
