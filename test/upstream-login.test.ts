@@ -143,6 +143,20 @@ describe("upstream log-in", () => {
     expect((await auditOf(first!.id)).filter((a) => a === "login.succeeded")).toHaveLength(2);
   });
 
+  it("an account an administrator disabled does not log in through a provider either (403, no session)", async () => {
+    const email = uniqueEmail("disabled");
+    const sub = person({ email, email_verified: true });
+    expect((await logIn(browser(server), "test", sub)).status).toBe(303);
+    const user = await userOf(email);
+    await server.services.db.user.update({ where: { id: user!.id }, data: { disabledAt: new Date() } });
+    const agent = browser(server);
+    const refused = await logIn(agent, "test", sub);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain("This account has been disabled by an administrator of this server.");
+    expect((await agent.get("/app/account")).status).not.toBe(200);
+    expect((await auditOf(user!.id)).at(-1)).toBe("login.failed");
+  });
+
   it("links an existing local account by a verified email; the password keeps working", async () => {
     const local = await signUp(server);
     const sub = person({ email: local.email, email_verified: true });

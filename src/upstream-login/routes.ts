@@ -158,6 +158,11 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
         details: { ...about, organizationId: p.organization ?? null, role: p.organization ? p.role : null },
       });
     if (resolution.linked) await audit.record({ userId: resolution.userId, actor, action: "upstream.linked", ...meta, details: about });
+    // Operators (src/admin/): a disabled account does not log in through a provider either.
+    if (await services.users.isDisabled(resolution.userId)) {
+      await audit.record({ userId: resolution.userId, actor, action: "login.failed", ...meta, details: { reason: "disabled", ...about } });
+      return problemPage(ctx, 403, "This account has been disabled by an administrator of this server.", returnTo);
+    }
     await audit.record({ userId: resolution.userId, actor, action: "login.succeeded", ...meta, details: { method: "upstream", ...about } });
     await startSession(services, ctx, resolution.userId, returnTo);
   });
