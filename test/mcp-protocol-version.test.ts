@@ -176,6 +176,17 @@ describe("/mcp", () => {
     expect(JSON.stringify(await unknown.json())).toContain(MODERN);
   });
 
+  it("the tool list never changes: subscriptions/listen is acknowledged and closed at once, not held open", async () => {
+    const res = await modernPost(mcpUrl(), reader, {
+      method: "subscriptions/listen",
+      params: { notifications: { toolsListChanged: true } },
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text(); // resolves: the stream ends
+    expect(text).toContain("notifications/subscriptions/acknowledged");
+    expect(text).toContain('"resultType":"complete"');
+  });
+
   it("on 2026-07-28 too: a tool the key lacks the scope for → 403 insufficient_scope; no key → 401; headers that lie → 400", async () => {
     const lacking = await modernPost(
       mcpUrl(),

@@ -26,7 +26,9 @@ import { enforceKeyRateLimit } from "../http/key-rate-limit.js";
 import { sendWebResponse, webRequestOf } from "./web-exchange.js";
 
 export function buildMcpServer(identity: Identity, notes: Notes, logger: Logger): McpServer {
-  const server = new McpServer({ name: "keyward", version: "0.1.0" });
+  // The tool list never changes, so no list_changed to listen for: a 2026-07-28 `subscriptions/listen`
+  // is acknowledged and closed at once instead of holding a connection open.
+  const server = new McpServer({ name: "keyward", version: "0.1.0" }, { capabilities: { tools: { listChanged: false } } });
   registerTools(server, identity, notes, logger);
   return server;
 }
