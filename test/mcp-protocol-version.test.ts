@@ -4,6 +4,8 @@
 // client) pinned to 2026-07-28 and negotiating, v1 (@modelcontextprotocol/sdk) on its own versions; at
 // the gateway in front of an upstream on the SDK v2 and in front of server-everything (2025-era only),
 // and with raw requests whose headers lie about their body.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
@@ -14,6 +16,8 @@ import { BY_OPERATOR } from "./support/acting.js";
 import type { PublicUser } from "../src/accounts/users.js";
 
 const MODERN = "2026-07-28";
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const EVERYTHING_STDIO = ["node", path.join(root, "node_modules/@modelcontextprotocol/server-everything/dist/index.js"), "stdio"];
 const ENVELOPE = "io.modelcontextprotocol/protocolVersion";
 
 let server: TestServer;
@@ -30,6 +34,7 @@ beforeAll(async () => {
   everything = await startEverything();
   await server.services.resources.add({ slug: "modern", name: "Modern", upstream: modern.url, toolScopes: { wipe: "mcp:write" } }, BY);
   await server.services.resources.add({ slug: "everything", name: "Everything", upstream: everything.url }, BY);
+  await server.services.resources.add({ slug: "stdio", name: "Everything (stdio)", command: EVERYTHING_STDIO, cwd: root }, BY);
   user = await server.services.users.create(uniqueEmail("proto"), "correct horse battery");
   const mint = async (scopes: string[]) =>
     (await server.services.keys.mint({ userId: user.id, label: "proto", source: "portal", scopes }, BY_OPERATOR)).raw;
@@ -213,6 +218,20 @@ describe("/mcp", () => {
       { "Mcp-Method": "tools/list" },
     );
     expect(wrongMethod.status).toBe(400);
+    const wrongVersion = await modernPost(
+      mcpUrl(),
+      writer,
+      { method: "tools/call", params: { name: "whoami", arguments: {} } },
+      { "Mcp-Name": "whoami", "MCP-Protocol-Version": "2025-11-25" },
+    );
+    expect(wrongVersion.status).toBe(400);
+    const agreeing = await modernPost(
+      mcpUrl(),
+      writer,
+      { method: "tools/call", params: { name: "whoami", arguments: {} } },
+      { "Mcp-Name": "whoami" },
+    );
+    expect(agreeing.status).toBe(200);
   });
 });
 
@@ -307,5 +326,16 @@ describe("the gateway", () => {
     }
     // Pinned to 2026-07-28, the same client is told the upstream does not speak it (no silent downgrade).
     await expect(connectV2(gatewayUrl("everything"), reader, { pin: MODERN })).rejects.toThrow(/pinned protocol version 2026-07-28/);
+  });
+
+  it("a stdio resource (2025-era sessions): the negotiating v2 client falls back to initialize and works", async () => {
+    const client = await connectV2(gatewayUrl("stdio"), reader, "auto");
+    try {
+      expect(client.getProtocolEra()).toBe("legacy");
+      const echoed = await client.callTool({ name: "echo", arguments: { message: "over stdio" } });
+      expect(JSON.stringify(echoed.content)).toContain("over stdio");
+    } finally {
+      await client.close();
+    }
   });
 });
