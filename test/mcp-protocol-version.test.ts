@@ -235,6 +235,87 @@ describe("/mcp", () => {
   });
 });
 
+describe("odd 2026-07-28 requests at /mcp", () => {
+  it("are answered 2xx or 4xx, never 5xx, and never run a tool the key lacks the scope for", async () => {
+    const meta = {
+      [ENVELOPE]: MODERN,
+      "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+      "io.modelcontextprotocol/clientCapabilities": {},
+    };
+    const bodies: [unknown, Record<string, string>][] = [
+      [{ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { [ENVELOPE]: 42 } } }, {}],
+      [{ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { [ENVELOPE]: MODERN } } }, {}],
+      [{ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: "x" } }, {}],
+      [{ jsonrpc: "2.0", id: 1, method: "tools/list" }, {}], // modern header, no envelope
+      [
+        {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { _meta: meta, protocolVersion: MODERN, capabilities: {}, clientInfo: { name: "x", version: "1" } },
+        },
+        {},
+      ],
+      [[{ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: meta } }], {}],
+      [{ jsonrpc: "2.0", method: "notifications/cancelled", params: { _meta: meta, requestId: 1 } }, {}],
+      [{ jsonrpc: "2.0", id: 1, result: {} }, {}],
+      [{ jsonrpc: "2.0", id: 1, method: "no/such/method", params: { _meta: meta } }, {}],
+      [
+        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { _meta: meta, name: "no_such_tool", arguments: {} } },
+        { "Mcp-Name": "no_such_tool" },
+      ],
+      [
+        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { _meta: meta, name: "notes_add", arguments: { text: "" } } },
+        { "Mcp-Name": "notes_add" },
+      ],
+      [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { _meta: meta, name: "whoami" } }, { "Mcp-Name": "=?base64?%%%?=" }],
+      [{ jsonrpc: "2.0", id: { x: 1 }, method: "tools/list", params: { _meta: meta } }, {}],
+      [{ jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { _meta: meta } }, {}],
+    ];
+    for (const [body, headers] of bodies) {
+      const method =
+        !Array.isArray(body) && typeof (body as { method?: unknown }).method === "string"
+          ? (body as { method: string }).method
+          : "tools/list";
+      const res = await fetch(mcpUrl(), {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${writer}`,
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          "MCP-Protocol-Version": MODERN,
+          "Mcp-Method": method,
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      expect(res.status, `${JSON.stringify(body)} → ${res.status} ${text}`).toBeLessThan(500);
+    }
+    // notes_add with a read-only key, hidden in a batch or behind a lying header: never runs.
+    const before = await server.services.db.note.count();
+    const hidden = await fetch(mcpUrl(), {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${reader}`,
+        "Content-Type": "application/json",
+        Accept: "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "whoami",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { _meta: meta, name: "notes_add", arguments: { text: "sneaky" } },
+      }),
+    });
+    expect(hidden.status).toBe(403);
+    expect(await server.services.db.note.count()).toBe(before);
+  });
+});
+
 describe("the gateway", () => {
   it("a v2 client pinned to 2026-07-28 reaches an upstream on the SDK v2: tools, a prompt with a non-ASCII name, the standard headers passed on", async () => {
     const before = modern.received.length;

@@ -89,6 +89,8 @@ export function mcpRoutes(services: Services): Router<KeywardState> {
     } else {
       identities.set(request, auth);
       response = await modern.fetch(request, { parsedBody: body });
+      // The SDK reports refusals and failures alike through onerror (logged at debug): a failure is the 5xx.
+      if (response.status >= 500) logger.error({ status: response.status, keyId: auth.key.id }, "MCP request failed");
     }
     await sendWebResponse(ctx, response);
   });
