@@ -33,7 +33,10 @@ beforeAll(async () => {
   modern = await modernUpstream();
   everything = await startEverything();
   await server.services.resources.add({ slug: "modern", name: "Modern", upstream: modern.url, toolScopes: { wipe: "mcp:write" } }, BY);
-  await server.services.resources.add({ slug: "everything", name: "Everything", upstream: everything.url }, BY);
+  await server.services.resources.add(
+    { slug: "everything", name: "Everything", upstream: everything.url, toolScopes: { "get-sum": "mcp:write" } },
+    BY,
+  );
   await server.services.resources.add({ slug: "stdio", name: "Everything (stdio)", command: EVERYTHING_STDIO, cwd: root }, BY);
   user = await server.services.users.create(uniqueEmail("proto"), "correct horse battery");
   const mint = async (scopes: string[]) =>
@@ -62,9 +65,22 @@ async function connectV2(url: string, key: string, mode: Negotiation) {
   return client;
 }
 
-async function connectV1(url: string, key: string) {
+/** The v1 client; with `nameFor`, its tools/call POSTs also carry Mcp-Method and Mcp-Name: nameFor(the tool called), true or not. */
+async function connectV1(url: string, key: string, nameFor?: (tool: string) => string) {
   const client = new ClientV1({ name: "keyward-protocol-test", version: "1.0.0" });
-  await client.connect(new TransportV1(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+  const fetchWithHeaders = async (input: string | URL | Request, init?: RequestInit) => {
+    const message = typeof init?.body === "string" ? (JSON.parse(init.body) as { method?: string; params?: { name?: string } }) : undefined;
+    if (nameFor && message?.method === "tools/call" && message.params?.name !== undefined) {
+      const headers = new Headers(init?.headers);
+      headers.set("Mcp-Method", "tools/call");
+      headers.set("Mcp-Name", nameFor(message.params.name));
+      return fetch(input, { ...init, headers });
+    }
+    return fetch(input, init);
+  };
+  await client.connect(
+    new TransportV1(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${key}` } }, fetch: fetchWithHeaders }),
+  );
   return client;
 }
 
@@ -407,6 +423,34 @@ describe("the gateway", () => {
     }
     // Pinned to 2026-07-28, the same client is told the upstream does not speak it (no silent downgrade).
     await expect(connectV2(gatewayUrl("everything"), reader, { pin: MODERN })).rejects.toThrow(/pinned protocol version 2026-07-28/);
+  });
+
+  it("server-everything with the headers and without: agreeing headers pass, lying ones → 400, the body decides without them", async () => {
+    const truthful = await connectV1(gatewayUrl("everything"), reader, (tool) => tool);
+    try {
+      expect(JSON.stringify((await truthful.callTool({ name: "echo", arguments: { message: "told" } })).content)).toContain("told");
+      await expect(truthful.callTool({ name: "get-sum", arguments: { a: 1, b: 2 } })).rejects.toMatchObject({ code: 403 });
+    } finally {
+      await truthful.close();
+    }
+    const liar = await connectV1(gatewayUrl("everything"), reader, () => "echo");
+    try {
+      await expect(liar.callTool({ name: "get-sum", arguments: { a: 1, b: 2 } })).rejects.toMatchObject({ code: 400 });
+    } finally {
+      await liar.close();
+    }
+    const silent = await connectV1(gatewayUrl("everything"), reader);
+    try {
+      await expect(silent.callTool({ name: "get-sum", arguments: { a: 1, b: 2 } })).rejects.toMatchObject({ code: 403 });
+    } finally {
+      await silent.close();
+    }
+    const allowed = await connectV1(gatewayUrl("everything"), writer, (tool) => tool);
+    try {
+      expect(JSON.stringify((await allowed.callTool({ name: "get-sum", arguments: { a: 1, b: 2 } })).content)).toContain("3");
+    } finally {
+      await allowed.close();
+    }
   });
 
   it("a stdio resource (2025-era sessions): the negotiating v2 client falls back to initialize and works", async () => {
