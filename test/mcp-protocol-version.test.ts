@@ -13,6 +13,7 @@ import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextproto
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { modernUpstream, startEverything, type EverythingServer, type ModernUpstream } from "./support/upstreams.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { decodeHeaderValue } from "../src/gateway/tool-check.js";
 import type { PublicUser } from "../src/accounts/users.js";
 
 const MODERN = "2026-07-28";
@@ -248,6 +249,37 @@ describe("/mcp", () => {
       { "Mcp-Name": "whoami" },
     );
     expect(agreeing.status).toBe(200);
+  });
+});
+
+describe("a 2026-07-28 client and revocation", () => {
+  it("a key revoked mid-connection is refused on the next request, at /mcp and through the gateway", async () => {
+    for (const url of [mcpUrl(), gatewayUrl("modern")]) {
+      const { raw, key } = await server.services.keys.mint(
+        { userId: user.id, label: "doomed", source: "portal", scopes: ["mcp:read"] },
+        BY_OPERATOR,
+      );
+      const client = await connectV2(url, raw, { pin: MODERN });
+      try {
+        await client.listTools();
+        await server.services.keys.revoke({ kind: "own", userId: user.id, id: key.id }, BY_OPERATOR);
+        await expect(client.listTools()).rejects.toThrow(/401|revoked|nauthorized/i);
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    }
+  });
+});
+
+describe("Mcp-Name values as sent", () => {
+  it("plain values stay; =?base64?…?= is decoded only when canonical Base64 of UTF-8", () => {
+    expect(decodeHeaderValue("echo")).toBe("echo");
+    expect(decodeHeaderValue(base64Name("résumé"))).toBe("résumé");
+    expect(decodeHeaderValue("=?base64??=")).toBe("");
+    expect(decodeHeaderValue("=?base64?ZWNobw?=")).toBeUndefined(); // padding missing
+    expect(decodeHeaderValue("=?base64?ZW Nobw==?=")).toBeUndefined();
+    expect(decodeHeaderValue("=?base64?/w==?=")).toBeUndefined(); // 0xFF is not UTF-8
+    expect(decodeHeaderValue("=?base64?ZWNobw==")).toBe("=?base64?ZWNobw=="); // no sentinel end: a plain value
   });
 });
 
