@@ -2,8 +2,8 @@
 // In order: the resource named by the path (any other spelling, or an unknown slug → 404), the method
 // (POST, GET, DELETE), the key (requireKey: THE verification path /mcp uses, with this resource as the
 // audience and its metadata in the challenge), its rate limits (429: src/http/key-rate-limit.ts), a
-// slot among the key's open streams (429), the POST body
-// (bounded, 413) with its tools/call scopes (403) and its Mcp-Method / Mcp-Name headers (400), then the
+// slot among the key's open streams (429), the POST body (bounded, 413) with its Mcp-Method / Mcp-Name /
+// MCP-Protocol-Version headers (400, src/gateway/tool-check.ts) and its tools/call scopes (403), then the
 // upstream with identity headers and a signed assertion instead of the client's credentials, or, for a
 // stdio resource, the user's own process (src/gateway/stdio/: the same checks up to there).
 // One log line per request: resource, user or app, key id, status, latency; never a key or a header.
@@ -56,7 +56,11 @@ export function gateway(services: Services): Middleware<KeywardState> {
       let json: unknown;
       if (ctx.method === "POST") {
         const read = await readJsonBody(ctx.req, maxBodyBytes);
-        checkAgreement(read.json, { method: ctx.get("mcp-method") || undefined, name: ctx.get("mcp-name") || undefined });
+        checkAgreement(read.json, {
+          method: ctx.get("mcp-method") || undefined,
+          name: ctx.get("mcp-name") || undefined,
+          protocolVersion: ctx.get("mcp-protocol-version") || undefined,
+        });
         const check = checkToolScopes(read.json, auth.scopes, resource.toolScopes);
         if (!check.ok) {
           ctx.status = 403;

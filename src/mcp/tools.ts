@@ -4,8 +4,7 @@
 // A tool that fails for an internal reason answers with a generic tool error (the SDK would put the
 // error's message, e.g. Prisma's text with our file paths, in the result); the error is logged.
 // Arguments are validated by the SDK before a tool runs, and its validation messages stay as they are.
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { Logger } from "../log.js";
 import type { AppAuth, KeyAuth } from "../http/state.js";
@@ -94,7 +93,7 @@ export function registerTools(server: McpServer, identity: Identity, notes: Note
     {
       title: "Add a note",
       description: needs("notes_add", "Saves a short note in this key's organisation."),
-      inputSchema: { text: z.string().trim().min(1).max(MAX_NOTE_LENGTH) },
+      inputSchema: z.object({ text: z.string().trim().min(1).max(MAX_NOTE_LENGTH) }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
     },
     guarded("notes_add", identity, logger, async ({ text }: { text: string }) =>

@@ -114,3 +114,67 @@ export async function startEverything(): Promise<EverythingServer> {
     },
   };
 }
+
+// --- protocol versions (issue 26 item 5) ---
+
+export interface ModernUpstream {
+  url: string;
+  /** The standard MCP headers of every POST it received, in order. */
+  received: { method?: string; name?: string; protocolVersion?: string; userId?: string }[];
+  close(): Promise<void>;
+}
+
+/**
+ * An MCP server on the official SDK v2 (@modelcontextprotocol/server): 2026-07-28 and, through the
+ * SDK's stateless fallback, 2025-era clients. Tools `echo` and `wipe`, a prompt with a non-ASCII name
+ * (its Mcp-Name travels Base64-encoded); records the standard headers each POST carried.
+ */
+export async function modernUpstream(): Promise<ModernUpstream> {
+  const { McpServer, createMcpHandler } = await import("@modelcontextprotocol/server");
+  const { z } = await import("zod");
+  const factory = () => {
+    const server = new McpServer({ name: "modern-upstream", version: "1.0.0" });
+    server.registerTool("echo", { description: "Echoes", inputSchema: z.object({ message: z.string() }) }, ({ message }) => ({
+      content: [{ type: "text", text: `echo: ${message}` }],
+    }));
+    server.registerTool("wipe", { description: "Wipes" }, () => ({ content: [{ type: "text", text: "wiped" }] }));
+    server.registerPrompt("résumé", { description: "A prompt whose name is not ASCII" }, () => ({
+      messages: [{ role: "user", content: { type: "text", text: "les données" } }],
+    }));
+    return server;
+  };
+  const handler = createMcpHandler(factory);
+  const received: ModernUpstream["received"] = [];
+  const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(", ") : value);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void (async () => {
+        if (req.method === "POST")
+          received.push({
+            method: one(req.headers["mcp-method"]),
+            name: one(req.headers["mcp-name"]),
+            protocolVersion: one(req.headers["mcp-protocol-version"]),
+            userId: one(req.headers["x-keyward-user-id"]),
+          });
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(req.headers))
+          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+        const body = req.method === "POST" ? Buffer.concat(chunks) : undefined;
+        const response = await handler.fetch(new Request(`http://127.0.0.1${req.url ?? "/"}`, { method: req.method, headers, body }));
+        res.writeHead(response.status, Object.fromEntries(response.headers));
+        if (response.body) for await (const chunk of response.body) res.write(chunk);
+        res.end();
+      })().catch(() => res.destroy());
+    });
+  });
+  return {
+    url: await listen(server),
+    received,
+    close: async () => {
+      await handler.close();
+      await closeServer(server);
+    },
+  };
+}
