@@ -41,6 +41,8 @@ import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
 import { resourceIntrospection } from "./resources/introspection.js";
 import { resourceEventsRoute } from "./resources/events-route.js";
+import { explainOAuthErrors, watchConnections } from "./doctor/provider-events.js"; // issue 26: connection doctor
+import { doctorRoutes } from "./doctor/routes.js";
 
 export interface AppOptions {
   /**
@@ -59,6 +61,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.keys = services.secrets.cookieSecrets;
 
   const provider = createProvider(services);
+  watchConnections(provider, services); // issue 26: connection doctor (OAuth steps)
 
   const pages = [
     landingRoutes(services),
@@ -72,6 +75,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     orgsRoutes(services),
     resourcesRoutes(services),
     interactionRoutes(services, provider),
+    doctorRoutes(services), // issue 26: connection doctor pages
   ];
 
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
@@ -100,6 +104,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(loadSession(services.sessions));
   app.use(endUnboundProviderSessions(provider));
   app.use(endProviderSessionWithKeyward(provider));
+  app.use(explainOAuthErrors); // issue 26: the connection doctor's words in OAuth error_description
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
   app.use(secretScanningReport(services));

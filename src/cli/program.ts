@@ -17,6 +17,7 @@ import { registerMcpConfig } from "./commands/mcp-config.js";
 import { registerOrgs } from "./commands/orgs.js";
 import { registerResourceServers } from "./commands/resource-servers.js";
 import { registerResources } from "./commands/resources.js";
+import { registerDoctor } from "./commands/doctor.js"; // issue 26: connection doctor
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerOrgs(program);
   registerResources(program);
   registerResourceServers(program);
+  registerDoctor(program); // issue 26: connection doctor
   return program;
 }
 
