@@ -146,7 +146,9 @@ describe("/mcp and the key's resource", () => {
     const res = await callMcp(minted.raw);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
-    expect(res.body.error_description).toBe("The key was issued for another resource");
+    expect(res.body.error_description).toBe(
+      `The key was issued for another resource: the client asked for resource https://elsewhere.example/mcp but is calling ${server.url}/mcp`,
+    );
   });
 
   it("accepts a key bound to /mcp", async () => {

@@ -12,6 +12,7 @@ import { describe, type ConnectionFailure } from "./reasons.js";
 export const EVENTS_PER_CLIENT = 50;
 export const EVENT_TTL_MS = 14 * 86_400_000;
 const REPEAT_WINDOW_MS = 60_000;
+const NEWEST = [{ createdAt: "desc" as const }, { id: "desc" as const }];
 
 export type ConnectionStep = "discovery" | "registration" | "authorization" | "consent" | "token" | "mcp_request";
 export type Detail = Record<string, string | number | boolean | null | string[]>;
@@ -25,6 +26,8 @@ export interface NewConnectionEvent {
   /** Why it failed; for a success, something the person should know (no resource parameter). */
   reason?: ConnectionFailure;
   detail?: Detail;
+  /** When it happened, when that was before it is recorded (a step whose details took a lookup); default now. */
+  at?: Date;
 }
 
 export interface ConnectionEvent {
@@ -85,6 +88,10 @@ function clip(detail: Detail): Detail {
 export function createConnectionEvents(db: Db, logger: Logger) {
   const recent = new Map<string, number>();
   const pending = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    const p = work.finally(() => pending.delete(p));
+    pending.add(p);
+  };
 
   const write = async (e: NewConnectionEvent): Promise<void> => {
     const userId = e.userId ?? null;
@@ -97,6 +104,7 @@ export function createConnectionEvents(db: Db, logger: Logger) {
         outcome: e.outcome,
         reason: e.reason ? describe(e.reason).slice(0, 1000) : "",
         detail: JSON.stringify(clip(e.detail ?? {})),
+        createdAt: e.at ?? new Date(),
       },
     });
     const cutoff = await db.connectionEvent.findMany({
@@ -126,26 +134,32 @@ export function createConnectionEvents(db: Db, logger: Logger) {
       if (last !== undefined && now - last < REPEAT_WINDOW_MS) return;
       if (recent.size > 5000) recent.clear();
       recent.set(same, now);
-      const p = write(e)
-        .catch((err: unknown) => logger.warn({ err, step: e.step }, "connection doctor: an event was not recorded"))
-        .finally(() => pending.delete(p));
-      pending.add(p);
+      track(
+        write({ ...e, at: e.at ?? new Date(now) }).catch((err: unknown) =>
+          logger.warn({ err, step: e.step }, "connection doctor: an event was not recorded"),
+        ),
+      );
     },
+
+    /** Work that ends in record() (a lookup first): settled() waits for it too. */
+    track,
 
     /** Resolves once every event recorded so far is written (tests, shutdown). */
     async settled(): Promise<void> {
-      await Promise.all([...pending]);
+      // A few rounds: a lookup's write is added once the lookup is done. Bounded, so that a busy server's
+      // steady stream of new writes never keeps a waiter waiting.
+      for (let round = 0; round < 5 && pending.size > 0; round++) await Promise.all([...pending]);
     },
 
     /** The newest events of a client, all users (operators: `keyward doctor --client`). */
     async ofClient(clientId: string, limit = 20): Promise<ConnectionEvent[]> {
-      const rows = await db.connectionEvent.findMany({ where: { clientId }, orderBy: { id: "desc" }, take: limit });
+      const rows = await db.connectionEvent.findMany({ where: { clientId }, orderBy: NEWEST, take: limit });
       return rows.map(toEvent);
     },
 
     /** The newest events of a key (the key's page, `keyward doctor --key`). */
     async ofKey(keyId: string, limit = 20): Promise<ConnectionEvent[]> {
-      const rows = await db.connectionEvent.findMany({ where: { keyId }, orderBy: { id: "desc" }, take: limit });
+      const rows = await db.connectionEvent.findMany({ where: { keyId }, orderBy: NEWEST, take: limit });
       return rows.map(toEvent);
     },
 
@@ -156,7 +170,7 @@ export function createConnectionEvents(db: Db, logger: Logger) {
     async forUser(userId: string, clientId: string, withClientEvents: boolean, limit = 20): Promise<ConnectionEvent[]> {
       const rows = await db.connectionEvent.findMany({
         where: { clientId, OR: withClientEvents ? [{ userId }, { userId: null }] : [{ userId }] },
-        orderBy: { id: "desc" },
+        orderBy: NEWEST,
         take: limit,
       });
       return rows.map(toEvent);

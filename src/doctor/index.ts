@@ -55,6 +55,7 @@ export function createDoctor(db: Db, logger: Logger) {
     async refused(reason: VerifyFailure, key: RefusedKey, calling: string | undefined, words: string): Promise<string> {
       let failure = keyFailure(reason, key, calling) ?? { kind: "key_refused", words };
       if (failure.kind === "wrong_resource" && failure.oauth) {
+        await events.settled(); // its code exchange's event, if still being written
         const sent = await events.resourceSent(key.id).catch(() => undefined);
         if (sent === false) failure = { ...failure, resourceSent: false };
       }
@@ -93,19 +94,23 @@ export function createDoctor(db: Db, logger: Logger) {
       if (firstUses.size > 10_000) firstUses.clear();
       firstUses.add(key.id);
       const clientId = key.clientId;
-      void events.firstUseRecorded(key.id).then(
-        (done) => {
-          if (!done)
-            events.record({
-              clientId,
-              userId: key.userId,
-              keyId: key.id,
-              step: "mcp_request",
-              outcome: "ok",
-              detail: { resource: calling ?? null },
-            });
-        },
-        (err: unknown) => logger.warn({ err }, "connection doctor: first use not checked"),
+      const at = new Date();
+      events.track(
+        events.firstUseRecorded(key.id).then(
+          (done) => {
+            if (!done)
+              events.record({
+                clientId,
+                userId: key.userId,
+                keyId: key.id,
+                step: "mcp_request",
+                outcome: "ok",
+                detail: { resource: calling ?? null },
+                at,
+              });
+          },
+          (err: unknown) => logger.warn({ err }, "connection doctor: first use not checked"),
+        ),
       );
     },
   };

@@ -171,21 +171,30 @@ export function watchConnections(provider: Provider, services: Services): void {
     const resource = texts(params.resource).length ? texts(params.resource) : texts(code.resource);
     const userId = code.accountId ?? null;
     // The key's id, by its hash as verification finds it; the token itself is never kept.
-    void Promise.all([
-      services.db.apiKey.findUnique({ where: { hash: hashKey(token.jti) }, select: { id: true } }),
-      events.lastAuthorizationNamedResource(clientId, userId),
-    ])
-      .then(([key, resourceSent]) =>
-        events.record({
-          clientId,
-          userId,
-          keyId: key?.id ?? null,
-          step: "token",
-          outcome: "ok",
-          detail: { resource: resource.length ? resource : [defaultResource], resourceSent, scope: token.scope ?? null, dpop: !!token.jkt },
-        }),
-      )
-      .catch(warn);
+    const at = new Date();
+    events.track(
+      Promise.all([
+        services.db.apiKey.findUnique({ where: { hash: hashKey(token.jti) }, select: { id: true } }),
+        events.lastAuthorizationNamedResource(clientId, userId),
+      ])
+        .then(([key, resourceSent]) =>
+          events.record({
+            clientId,
+            userId,
+            keyId: key?.id ?? null,
+            step: "token",
+            outcome: "ok",
+            detail: {
+              resource: resource.length ? resource : [defaultResource],
+              resourceSent,
+              scope: token.scope ?? null,
+              dpop: !!token.jkt,
+            },
+            at,
+          }),
+        )
+        .catch(warn),
+    );
   });
 
   provider.on("grant.error", (ctx: KoaContextWithOIDC, err: unknown) => {
@@ -199,16 +208,20 @@ export function watchConnections(provider: Provider, services: Services): void {
       decided.then((d) => d?.failure),
     );
     if (!clientId) return;
-    void decided.then((d) => {
-      if (d)
-        events.record({
-          clientId,
-          userId: d.userId ?? null,
-          step: "token",
-          outcome: "failed",
-          reason: d.failure,
-          detail: { grant_type: text(ctx.oidc.params?.grant_type) ?? null },
-        });
-    });
+    const at = new Date();
+    events.track(
+      decided.then((d) => {
+        if (d)
+          events.record({
+            clientId,
+            userId: d.userId ?? null,
+            step: "token",
+            outcome: "failed",
+            reason: d.failure,
+            detail: { grant_type: text(ctx.oidc.params?.grant_type) ?? null },
+            at,
+          });
+      }),
+    );
   });
 }

@@ -129,17 +129,17 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
       },
     );
   /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
-  const admit = async (ctx: Ctx, target: KeyAuthOptions, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
-    if (!result.ok) {
-      const { reason, found } = result;
-      const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
-      // issue 26: connection doctor (a found key's refusal, in the words it records)
-      const words =
-        found && options.doctor ? await options.doctor.refused(reason, found, target.resource, DESCRIPTIONS[reason]) : DESCRIPTIONS[reason];
-      fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", words, scheme);
-      if (result.keyId) note(result.keyId, ctx.status);
-      return;
-    }
+  /** A refusal (401), in the connection doctor's words (issue 26) when the key was found. */
+  const refuse = async (ctx: Ctx, target: KeyAuthOptions, result: Extract<VerifyResult, { ok: false }>, presented: Presentation) => {
+    const { reason, found } = result;
+    const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
+    const words =
+      found && options.doctor ? await options.doctor.refused(reason, found, target.resource, DESCRIPTIONS[reason]) : DESCRIPTIONS[reason];
+    fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", words, scheme);
+    if (result.keyId) note(result.keyId, ctx.status);
+  };
+  const admit = (ctx: Ctx, target: KeyAuthOptions, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
+    if (!result.ok) return refuse(ctx, target, result, presented);
     const { organizationId, scopes, key } = result;
     if (result.app) {
       if (!options.allowApps) {
