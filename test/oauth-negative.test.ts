@@ -93,7 +93,7 @@ describe("token endpoint refusals", () => {
     const { code } = await codeFor();
     const res = await exchange(server, { clientId, code, verifier: pkcePair().verifier });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ error: "invalid_grant", error_description: "grant request is invalid" });
+    expect(res.body).toMatchObject({ error: "invalid_grant", error_description: "code_verifier did not match the code_challenge of the authorization request" });
   });
 
   it("refuses a redirect_uri that differs from the authorization request", async () => {
@@ -101,6 +101,7 @@ describe("token endpoint refusals", () => {
     const res = await exchange(server, { clientId, code, verifier, redirectUri: "http://127.0.0.1:33418/other" });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_grant");
+    expect(res.body.error_description).toBe("The redirect_uri sent with the code is not the one of the authorization request");
   });
 
   it("refuses a replayed code and revokes the key the first use produced", async () => {
