@@ -239,3 +239,34 @@ describe("keyward doctor --client", () => {
     expect(run.stderr).toContain("give --client <id> or --key <id>");
   });
 });
+
+describe("bounds", () => {
+  // Last in this file: the sweep, two weeks ahead, ends the sessions too.
+  it("keeps the newest 50 events per client and user, writes a repeat within a minute once, and housekeeping drops old ones", async () => {
+    const { events } = server.services.doctor;
+    const client = "dcr_bounds";
+    for (let i = 0; i < 60; i++)
+      events.record({
+        clientId: client,
+        userId: "usr_x",
+        step: "authorization",
+        outcome: "failed",
+        reason: { kind: "oauth_error", error: "invalid_request", description: `attempt ${i}` },
+      });
+    events.record({
+      clientId: client,
+      userId: "usr_x",
+      step: "authorization",
+      outcome: "failed",
+      reason: { kind: "oauth_error", error: "invalid_request", description: "attempt 59" },
+    });
+    await events.settled();
+    const kept = await server.services.db.connectionEvent.findMany({ where: { clientId: client }, orderBy: { id: "asc" } });
+    expect(kept).toHaveLength(50);
+    expect(new Set(kept.map((e) => e.reason)).size).toBe(50); // the repeat was not written twice
+    const { sweep } = await import("../src/housekeeping.js");
+    const swept = await sweep(server.services, new Date(Date.now() + 15 * 86_400_000));
+    expect(swept.connectionEvents).toBeGreaterThanOrEqual(50);
+    expect(await server.services.db.connectionEvent.count({ where: { clientId: client } })).toBe(0);
+  });
+});

@@ -93,7 +93,10 @@ describe("token endpoint refusals", () => {
     const { code } = await codeFor();
     const res = await exchange(server, { clientId, code, verifier: pkcePair().verifier });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ error: "invalid_grant", error_description: "code_verifier did not match the code_challenge of the authorization request" });
+    expect(res.body).toMatchObject({
+      error: "invalid_grant",
+      error_description: "code_verifier did not match the code_challenge of the authorization request",
+    });
   });
 
   it("refuses a redirect_uri that differs from the authorization request", async () => {
