@@ -47,6 +47,8 @@ import { upstreamLoginRoutes } from "./upstream-login/routes.js"; // issue 29: u
 // Operators (issue 29): admin pages, blocked clients' registrations
 import { adminRoutes } from "./admin/routes.js";
 import { refuseBlockedRegistrations } from "./admin/registration-refusal.js";
+import { explainOAuthErrors, watchConnections } from "./doctor/provider-events.js"; // issue 26: connection doctor
+import { doctorRoutes } from "./doctor/routes.js";
 
 export interface AppOptions {
   /**
@@ -66,6 +68,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
 
   const provider = createProvider(services);
   observeOAuth(provider, services.metrics); // observability: OAuth flow steps, from the provider's events
+  watchConnections(provider, services); // issue 26: connection doctor (OAuth steps)
 
   const pages = [
     landingRoutes(services),
@@ -80,6 +83,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     orgsRoutes(services),
     resourcesRoutes(services),
     interactionRoutes(services, provider),
+    doctorRoutes(services), // issue 26: connection doctor pages
   ];
 
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
@@ -111,6 +115,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(loadSession(services.sessions));
   app.use(endUnboundProviderSessions(provider));
   app.use(endProviderSessionWithKeyward(provider));
+  app.use(explainOAuthErrors); // issue 26: the connection doctor's words in OAuth error_description
   app.use(providerEndpoints(provider));
   app.use(mcpRoutes(services).routes());
   app.use(secretScanningReport(services));

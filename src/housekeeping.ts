@@ -9,6 +9,7 @@ import { purgeOAuthRecords } from "./oauth/purge.js";
 import { createInvitations } from "./orgs/invitations.js";
 import { createDeviceCookies } from "./accounts/device-cookies.js";
 import { createKeyEvents } from "./keys/events/index.js";
+import { EVENT_TTL_MS } from "./doctor/events.js";
 
 /** How long key events are kept for resource servers' event streams; a reader further behind is told to reset. */
 export const KEY_EVENT_RETENTION_MS = 7 * 86_400_000;
@@ -22,6 +23,8 @@ export interface Swept {
   deviceCookies: number;
   keyEvents: number;
   usageRows: number;
+  /** Connection doctor events past their 14 days (issue 26). */
+  connectionEvents: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
@@ -32,7 +35,8 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const deviceCookies = await createDeviceCookies(services.db).purgeExpired(now);
   const keyEvents = await createKeyEvents(services.db).prune(new Date(now.getTime() - KEY_EVENT_RETENTION_MS));
   const usageRows = await services.keys.usage.prune(now);
-  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows };
+  const connectionEvents = await services.doctor.events.prune(new Date(now.getTime() - EVENT_TTL_MS)); // issue 26
+  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows, connectionEvents };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

@@ -20,6 +20,7 @@ import { providerOfDb } from "./db/provider.js";
 import { createStdioPool, type StdioPool } from "./gateway/stdio/processes.js";
 import { createMetrics, observeVerify, type Metrics } from "./metrics/index.js";
 import { poolOfDb } from "./db/client.js";
+import { createDoctor, type Doctor } from "./doctor/index.js"; // issue 26: connection doctor
 
 export interface Services {
   config: Config;
@@ -46,6 +47,8 @@ export interface Services {
   pendingLogins: PendingLogins;
   /** Made on first start, shared through the database (src/secrets.ts). */
   secrets: { cookieSecrets: string[]; tokenSigningJwks: PrivateJwks };
+  /** The connection doctor (src/doctor/, issue 26): steps and failures of OAuth connections, per client and user. */
+  doctor: Doctor;
   /** True once shutdown has begun (readiness turns 503). */
   stopping: boolean;
   /**
@@ -98,6 +101,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
   const audit = createAudit(db);
   const resources = createResources(db, { baseUrl: config.baseUrl, scopes: config.scopes, audit, keys, cacheOf: lookup.cacheOf });
   const stdioProcesses = createStdioPool(config.gateway.stdio, { logger, keys });
+  const doctor = createDoctor(db, logger); // issue 26: connection doctor
   const secrets = { cookieSecrets: await cookieSecrets(db, config.cookieSecret), tokenSigningJwks: await tokenSigningJwks(db) };
   return {
     secrets,
@@ -117,10 +121,12 @@ export async function openServices(config: Config, logger: Logger, options: Open
     orgs: createOrganizations(db),
     twoFactor: createTwoFactor(db, { encryptionSecret: await totpEncryptionSecret(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),
+    doctor, // issue 26: connection doctor
     announceKeyWrites: lookup.announce,
     metrics,
     async close() {
       await stdioProcesses.close();
+      await doctor.events.settled(); // issue 26: connection events still being written
       await keys.tracker.stop();
       await keyRateLimiter.stop();
       await lookup.close();

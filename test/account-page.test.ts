@@ -160,7 +160,7 @@ describe("revoking", () => {
     const denied = await mcpCall(raw);
     expect(denied.status).toBe(401);
     expect(denied.headers["www-authenticate"]).toContain('error="invalid_token"');
-    expect(denied.body).toEqual({ error: "invalid_token", error_description: "The key has been revoked" });
+    expect(denied.body).toEqual({ error: "invalid_token", error_description: "The key has been revoked (just now)" });
     expect((await mcpCall(keep.raw)).status).toBe(200);
 
     const page = await agent.get(res.headers.location!).expect(200);

@@ -319,7 +319,7 @@ describe("answered by the gateway, before any upstream", () => {
     const refused = await post().set("Authorization", `Bearer ${bound.raw}`).send(list);
     expect(refused.status).toBe(401);
     expect(refused.headers["www-authenticate"]).toBe(
-      `Bearer resource_metadata="${prm()}", error="invalid_token", error_description="The key was issued for another resource"`,
+      `Bearer resource_metadata="${prm()}", error="invalid_token", error_description="The key was issued for another resource: it is bound to ${url("other")} but was sent to ${url()}"`,
     );
     await post("/mcp/other").set("Authorization", `Bearer ${bound.raw}`).send(list).expect(200);
     // A key for Keyward's own /mcp only is not a key for a gateway resource.
@@ -336,7 +336,7 @@ describe("answered by the gateway, before any upstream", () => {
       const res = await post().set("Authorization", `Bearer ${raw}`).send(body);
       expect(res.status).toBe(403);
       expect(res.headers["www-authenticate"]).toBe(
-        `Bearer error="insufficient_scope", scope="tools:admin", resource_metadata="${prm()}", error_description="This key lacks the tools:admin scope"`,
+        `Bearer error="insufficient_scope", scope="tools:admin", resource_metadata="${prm()}", error_description="This key lacks the tools:admin scope (needed for wipe)"`,
       );
       expect(res.body).toMatchObject({ error: "insufficient_scope", scope: "tools:admin" });
     }

@@ -122,7 +122,7 @@ describe("through the gateway with the MCP SDK client", () => {
     });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe(
-      `Bearer resource_metadata="${prm("everything")}", error="invalid_token", error_description="The key was issued for another resource"`,
+      `Bearer resource_metadata="${prm("everything")}", error="invalid_token", error_description="The key was issued for another resource: it is bound to ${gatewayUrl("second")} but was sent to ${gatewayUrl("everything")}"`,
     );
     // It does work where it is bound.
     const { client } = await connect("second", raw);

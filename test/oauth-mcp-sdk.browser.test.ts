@@ -244,7 +244,7 @@ describe.skipIf(noBrowser)("MCP SDK client + browser: OAuth from /mcp's 401 to a
       .send({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
     expect(raw.status).toBe(401);
     expect(raw.headers["www-authenticate"]).toBe(
-      `Bearer resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="The key has been revoked"`,
+      `Bearer resource_metadata="${server.url}/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="The key has been revoked (just now)"`,
     );
 
     // The SDK's next call: a 401, then the SDK tries to re-authorize (recorded, not followed) → rejects.

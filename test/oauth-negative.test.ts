@@ -93,7 +93,10 @@ describe("token endpoint refusals", () => {
     const { code } = await codeFor();
     const res = await exchange(server, { clientId, code, verifier: pkcePair().verifier });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ error: "invalid_grant", error_description: "grant request is invalid" });
+    expect(res.body).toMatchObject({
+      error: "invalid_grant",
+      error_description: "code_verifier did not match the code_challenge of the authorization request",
+    });
   });
 
   it("refuses a redirect_uri that differs from the authorization request", async () => {
@@ -101,6 +104,7 @@ describe("token endpoint refusals", () => {
     const res = await exchange(server, { clientId, code, verifier, redirectUri: "http://127.0.0.1:33418/other" });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_grant");
+    expect(res.body.error_description).toBe("The redirect_uri sent with the code is not the one of the authorization request");
   });
 
   it("refuses a replayed code and revokes the key the first use produced", async () => {
@@ -146,7 +150,9 @@ describe("/mcp and the key's resource", () => {
     const res = await callMcp(minted.raw);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
-    expect(res.body.error_description).toBe("The key was issued for another resource");
+    expect(res.body.error_description).toBe(
+      `The key was issued for another resource: the client asked for resource https://elsewhere.example/mcp but is calling ${server.url}/mcp`,
+    );
   });
 
   it("accepts a key bound to /mcp", async () => {

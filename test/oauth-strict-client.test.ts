@@ -373,7 +373,7 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     const after = await whoami(server, oauthKey);
     expect(after.res.status).toBe(401);
     expect(after.res.headers["www-authenticate"]).toContain('error="invalid_token"');
-    expect(after.res.body.error_description).toBe("The key has been revoked");
+    expect(after.res.body.error_description).toBe("The key has been revoked (just now)");
     expect(await introspect(resourceServer, resourceServerAuth, oauthKey)).toEqual({ active: false });
     expect(await introspect(publicClient, oauth.None(), oauthKey)).toEqual({ active: false });
 
@@ -397,7 +397,7 @@ describe("a strict OAuth client (oauth4webapi)", () => {
 
     const after = await whoami(server, portal.raw);
     expect(after.res.status).toBe(401);
-    expect(after.res.body.error_description).toBe("The key has been revoked");
+    expect(after.res.body.error_description).toBe("The key has been revoked (just now)");
     expect(await introspect(resourceServer, resourceServerAuth, portal.raw)).toEqual({ active: false });
 
     const page = await user.agent.get("/app/account/api-keys").expect(200);
@@ -418,7 +418,7 @@ describe("a strict OAuth client (oauth4webapi)", () => {
     // RFC 6749 §4.1.2 / OAuth 2.1: tokens issued from a replayed code are revoked (via the grant).
     const after = await whoami(server, tokens.access_token);
     expect(after.res.status).toBe(401);
-    expect(after.res.body.error_description).toBe("The key has been revoked");
+    expect(after.res.body.error_description).toBe("The key has been revoked (just now)");
     expect(await introspect(resourceServer, resourceServerAuth, tokens.access_token)).toEqual({ active: false });
   });
 

@@ -18,6 +18,7 @@ import { registerOrgs } from "./commands/orgs.js";
 import { registerResourceServers } from "./commands/resource-servers.js";
 import { registerResources } from "./commands/resources.js";
 import { registerAdmin } from "./commands/admin.js"; // operators (issue 29)
+import { registerDoctor } from "./commands/doctor.js"; // issue 26: connection doctor
 
 function packageVersion(): string {
   const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerResources(program);
   registerResourceServers(program);
   registerAdmin(program); // operators (issue 29)
+  registerDoctor(program); // issue 26: connection doctor
   return program;
 }
 

@@ -10,7 +10,7 @@
 import type { Middleware } from "koa";
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
-import { insufficientScopeChallenge, requireKey } from "../http/key-auth.js";
+import { headerSafe, insufficientScopeChallenge, requireKey } from "../http/key-auth.js";
 import { resourceMetadataUrl, type Resource } from "../resources/index.js";
 import { isGatewayPath, slugOfPath } from "./address.js";
 import { methodNotAllowed, notFound, tooManyStreams } from "./errors.js";
@@ -34,6 +34,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
   const authenticate = requireKey(services.keys, {
     issuer: base,
     allowApps: true,
+    doctor: services.doctor, // issue 26: connection doctor
     resourceMetadata: `${base}/.well-known/oauth-protected-resource/mcp`, // replaced per request below
     forRequest: (ctx) => {
       const found = resourceOf.get(ctx)!;
@@ -63,10 +64,13 @@ export function gateway(services: Services): Middleware<KeywardState> {
         });
         const check = checkToolScopes(read.json, auth.scopes, resource.toolScopes);
         if (!check.ok) {
+          const tool = headerSafe(check.tool);
+          const user = auth.via === "key" ? auth.user.id : null;
+          const words = services.doctor.lacking({ ...auth.key, userId: user }, check.scope, tool, resource.url); // issue 26
           ctx.status = 403;
-          ctx.set("WWW-Authenticate", insufficientScopeChallenge({ resourceMetadata: metadata }, check.scope));
+          ctx.set("WWW-Authenticate", insufficientScopeChallenge({ resourceMetadata: metadata }, check.scope, tool));
           ctx.set("Cache-Control", "no-store");
-          ctx.body = { error: "insufficient_scope", error_description: `This key lacks the ${check.scope} scope`, scope: check.scope };
+          ctx.body = { error: "insufficient_scope", error_description: words, scope: check.scope };
           return;
         }
         body = read.raw;

@@ -12,10 +12,10 @@
 // So can a body that other JSON parsers could read differently from ours: a member that is `method`,
 // `params`, `name`, `uri` or `taskId` only after case folding (Go's encoding/json matches field names
 // that way: a `"Name"` would be the tool name there and nothing here).
-import { calledTools, missingScope } from "../mcp/scope-guard.js";
+import { calledTools, lackingCall } from "../mcp/scope-guard.js";
 import { GatewayError } from "./errors.js";
 
-export type ToolCheck = { ok: true } | { ok: false; scope: string };
+export type ToolCheck = { ok: true } | { ok: false; scope: string; tool: string };
 
 const MESSAGE_MEMBERS = ["jsonrpc", "id", "method", "params"];
 /** The params member `Mcp-Name` carries, per method (MCP 2026-07-28, standard request headers). */
@@ -102,6 +102,6 @@ export function checkAgreement(body: unknown, headers: StandardHeaders): void {
 /** The first mapped scope a tools/call in the body needs and the key lacks. */
 export function checkToolScopes(body: unknown, granted: readonly string[], toolScopes: Readonly<Record<string, string>>): ToolCheck {
   if (calledTools(body).length === 0) return { ok: true };
-  const scope = missingScope(body, granted, (tool) => (Object.hasOwn(toolScopes, tool) ? toolScopes[tool] : undefined));
-  return scope ? { ok: false, scope } : { ok: true };
+  const lacking = lackingCall(body, granted, (tool) => (Object.hasOwn(toolScopes, tool) ? toolScopes[tool] : undefined));
+  return lacking ? { ok: false, scope: lacking.scope, tool: lacking.tool } : { ok: true };
 }

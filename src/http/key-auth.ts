@@ -6,6 +6,8 @@ import type { Middleware } from "koa";
 import { DPOP_SIGNING_ALGS, type Keys, type Presentation, type VerifyFailure, type VerifyResult } from "../keys/index.js";
 import { readCredential } from "./credential.js";
 import type { Ctx, KeywardState } from "./state.js";
+import { describe } from "../doctor/reasons.js";
+import type { Doctor } from "../doctor/index.js";
 
 const DESCRIPTIONS: Record<VerifyFailure, string> = {
   invalid_format: "The key is malformed or mistyped",
@@ -60,11 +62,22 @@ export interface KeyAuthOptions {
    * identifier and its metadata URL are read per request, replacing `resource` and `resourceMetadata`.
    */
   forRequest?: (ctx: Ctx) => { resource: string; resourceMetadata: string };
+  /** The connection doctor (src/doctor/): a found key's refusal in its words, recorded; an OAuth key's first use. */
+  doctor?: Doctor;
 }
 
-/** RFC 6750 §3.1 insufficient_scope, naming the scope to ask for (MCP clients step up with it). */
-export function insufficientScopeChallenge(options: Pick<KeyAuthOptions, "resourceMetadata">, scope: string): string {
-  return `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${options.resourceMetadata}", error_description="This key lacks the ${scope} scope"`;
+/**
+ * RFC 6750 §3.1 insufficient_scope, naming the scope to ask for (MCP clients step up with it), and in
+ * words the tool that needs it (the connection doctor's words: src/doctor/reasons.ts).
+ */
+export function insufficientScopeChallenge(options: Pick<KeyAuthOptions, "resourceMetadata">, scope: string, tool?: string): string {
+  const words = describe({ kind: "missing_scope", scope, tool: headerSafe(tool) });
+  return `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${options.resourceMetadata}", error_description="${words}"`;
+}
+
+/** A tool name as it may appear in a quoted header value; anything else is left out. */
+export function headerSafe(name: string | undefined): string | undefined {
+  return name !== undefined && /^[\w.:/-]{1,100}$/.test(name) ? name : undefined;
 }
 
 export function challenge(
@@ -118,14 +131,17 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
       },
     );
   /** The verified key becomes ctx.state.auth, and the request goes on; anything else is answered here. */
+  /** A refusal (401), in the connection doctor's words (issue 26) when the key was found. */
+  const refuse = async (ctx: Ctx, target: KeyAuthOptions, result: Extract<VerifyResult, { ok: false }>, presented: Presentation) => {
+    const { reason, found } = result;
+    const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
+    const words =
+      found && options.doctor ? await options.doctor.refused(reason, found, target.resource, DESCRIPTIONS[reason]) : DESCRIPTIONS[reason];
+    fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", words, scheme);
+    if (result.keyId) note(result.keyId, ctx.status);
+  };
   const admit = (ctx: Ctx, target: KeyAuthOptions, result: VerifyResult, presented: Presentation, next: () => Promise<unknown>) => {
-    if (!result.ok) {
-      const { reason } = result;
-      const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
-      fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", DESCRIPTIONS[reason], scheme);
-      if (result.keyId) note(result.keyId, ctx.status);
-      return;
-    }
+    if (!result.ok) return refuse(ctx, target, result, presented);
     const { organizationId, scopes, key } = result;
     if (result.app) {
       if (!options.allowApps) {
@@ -136,6 +152,7 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
     }
+    options.doctor?.used({ id: key.id, clientId: key.clientId, source: key.source, userId: result.user.id }, target.resource); // issue 26
     return enabled ? counted(ctx, key.id, next) : next();
   };
   return async (ctx, next) => {

@@ -17,6 +17,19 @@ export function missingScope(body: unknown, granted: readonly string[], scopeOf:
   return undefined;
 }
 
+/** The first call this body makes that `granted` does not allow: the scope it needs and the tool (issue 26: the doctor names it). */
+export function lackingCall(
+  body: unknown,
+  granted: readonly string[],
+  scopeOf: ScopeOf = requiredScope,
+): { scope: string; tool: string } | undefined {
+  for (const tool of calledTools(body)) {
+    const scope = scopeOf(tool);
+    if (scope && !granted.includes(scope)) return { scope, tool };
+  }
+  return undefined;
+}
+
 /** The tool names the tools/call messages of a JSON-RPC body (one message or a batch) name. */
 export function calledTools(body: unknown): string[] {
   const messages = Array.isArray(body) ? body : [body];

@@ -16,10 +16,10 @@ import { McpServer, WebStandardStreamableHTTPServerTransport, createMcpHandler, 
 import type { Services } from "../services.js";
 import type { Ctx, KeywardState } from "../http/state.js";
 import { parseBody } from "../http/body.js";
-import { insufficientScopeChallenge, requireKey } from "../http/key-auth.js";
+import { headerSafe, insufficientScopeChallenge, requireKey } from "../http/key-auth.js";
 import { registerTools, type Identity } from "./tools.js";
 import { createNotes, type Notes } from "./notes.js";
-import { missingScope } from "./scope-guard.js";
+import { lackingCall } from "./scope-guard.js";
 import { MCP_PATH, mcpResource, mcpResourceMetadataUrl } from "./metadata.js";
 import type { Logger } from "../log.js";
 import { enforceKeyRateLimit } from "../http/key-rate-limit.js";
@@ -41,6 +41,7 @@ export function mcpRoutes(services: Services): Router<KeywardState> {
     issuer: services.config.baseUrl,
     resource: mcpResource(services.config),
     allowApps: true,
+    doctor: services.doctor, // issue 26: connection doctor
   };
   const auth = requireKey(services.keys, options);
   const notes = createNotes(services.db);
@@ -74,12 +75,16 @@ export function mcpRoutes(services: Services): Router<KeywardState> {
     const auth = ctx.state.auth;
     if (auth?.via !== "key" && auth?.via !== "app") throw new Error("requireKey did not run");
     const body: unknown = ctx.request.body;
-    const lacking = missingScope(body, auth.scopes);
-    if (lacking) {
+    const call = lackingCall(body, auth.scopes);
+    if (call) {
+      const { scope: lacking } = call;
+      const tool = headerSafe(call.tool);
+      const user = auth.via === "key" ? auth.user.id : null;
+      const words = services.doctor.lacking({ ...auth.key, userId: user }, lacking, tool, options.resource); // issue 26
       ctx.status = 403;
-      ctx.set("WWW-Authenticate", insufficientScopeChallenge(options, lacking));
+      ctx.set("WWW-Authenticate", insufficientScopeChallenge(options, lacking, tool));
       ctx.set("Cache-Control", "no-store");
-      ctx.body = { error: "insufficient_scope", error_description: `This key lacks the ${lacking} scope`, scope: lacking };
+      ctx.body = { error: "insufficient_scope", error_description: words, scope: lacking };
       return;
     }
     const request = webRequestOf(ctx, options.resource);

@@ -6,6 +6,7 @@ import type { KoaContextWithOIDC } from "oidc-provider";
 import ejs from "ejs";
 import type { Ctx } from "../http/state.js";
 import { renderPage } from "../web/render.js";
+import { explainedFailure } from "../doctor/provider-events.js";
 
 interface Words {
   heading: string;
@@ -47,7 +48,7 @@ export async function renderAuthorizationError(ctx: KoaContextWithOIDC, out: { e
     title: words.heading,
     ...words,
     code,
-    description: clip(out.error_description),
+    description: clip((await explainedFailure(ctx)) ?? out.error_description), // issue 26: the connection doctor's words
     clientId: clip(ctx.oidc?.params?.client_id),
   };
   ctx.type = "html";

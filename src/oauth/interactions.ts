@@ -162,6 +162,13 @@ export function interactionRoutes(services: Services, provider: Provider): Route
     // naming one of them shows this page again (src/oauth/interaction-policy.ts). Ticking none is a denial.
     const choice = chooseScopes(missing.missingResourceScopes, ctx.request.body);
     if (grantsNothing(choice, missing.missingResourceScopes)) {
+      services.doctor.events.record({
+        clientId,
+        userId: session.user.id,
+        step: "consent",
+        outcome: "failed",
+        reason: { kind: "consent_denied" },
+      }); // issue 26
       return finish(ctx, { error: "access_denied", error_description: "The user granted none of the requested permissions" });
     }
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
@@ -186,11 +193,22 @@ export function interactionRoutes(services: Services, provider: Provider): Route
         resource: typeof d.params.resource === "string" ? d.params.resource : null,
       },
     });
+    const granted = Object.values(choice.granted).flat();
+    services.doctor.events.record({ clientId, userId: session.user.id, step: "consent", outcome: "ok", detail: { scopes: granted } }); // issue 26
     await finish(ctx, { consent: { grantId } });
   });
 
   router.post("/:uid/abort", requireCsrf, async (ctx) => {
-    await details(ctx);
+    const d = await details(ctx);
+    const clientId = typeof d.params.client_id === "string" ? d.params.client_id : undefined;
+    if (clientId)
+      services.doctor.events.record({
+        clientId,
+        userId: d.session?.accountId ?? null,
+        step: "consent",
+        outcome: "failed",
+        reason: { kind: "consent_denied" },
+      }); // issue 26
     await finish(ctx, { error: "access_denied", error_description: "The user denied the authorization request" });
   });
 

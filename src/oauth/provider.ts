@@ -15,6 +15,8 @@ import { revokeKeysOnClientDeletion } from "./client-adapter.js";
 import { refuseBlockedClients } from "../admin/blocked-clients.js";
 import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
+import { describe } from "../doctor/reasons.js";
+import { defaultedResource } from "../doctor/provider-events.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -93,7 +95,7 @@ export function createProvider(services: Services): Provider {
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => resource,
+        defaultResource: (ctx) => defaultedResource(ctx, services, resource), // issue 26: the doctor notes a request without one
         useGrantedResource: () => true,
         async getResourceServerInfo(ctx, requested) {
           refuseUnknownScopes(ctx, config.scopes);
@@ -105,10 +107,7 @@ export function createProvider(services: Services): Provider {
             url === resource
               ? resource
               : ((await services.resources.lookup.byUrl(url))?.url ?? (await services.resources.lookup.byUrl(requested))?.url);
-          if (!audience)
-            throw new errors.InvalidTarget(
-              `unknown resource; this server issues keys for ${resource}, for the resources of its gateway (${config.baseUrl}/mcp/<slug>) and for the resource servers registered with it`,
-            );
+          if (!audience) throw new errors.InvalidTarget(describe({ kind: "unknown_resource", resource: requested, builtIn: resource })); // issue 26: the doctor's words
           // The key's lifetime: KEY_LIFETIME_SECONDS (keys do not expire), or the cap of the policy of the
           // organisation the key will act in (the user's personal one), so that expires_in and the key agree.
           const accountId = ctx.oidc.account?.accountId;

@@ -61,7 +61,8 @@ export function connectedAppsRoutes(services: Services): Router<KeywardState> {
     const apps = groupByClient(oauthKeys);
     const notice = typeof ctx.query.disconnected === "string" ? `Disconnected. Its keys no longer work.` : "";
     const usage = await appUsageCharts(keys, apps, oauthKeys);
-    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice, formError, usage }, status);
+    const attempts = (await services.doctor.events.clientsOf(user(ctx).id)).filter((c) => !apps.some((a) => a.clientId === c)); // issue 26
+    await sendPage(ctx, "connected-apps", { title: "Connected apps", apps, notice, formError, usage, attempts }, status);
   };
 
   router.get(APPS_PAGE, async (ctx) => {

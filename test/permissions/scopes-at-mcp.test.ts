@@ -37,12 +37,12 @@ describe("tool scopes at /mcp", () => {
     const write = await call(raw, tool("notes_add", { text: "hello" }));
     expect(write.status).toBe(403);
     expect(write.headers["www-authenticate"]).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="${prm()}", error_description="This key lacks the mcp:write scope"`,
+      `Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="${prm()}", error_description="This key lacks the mcp:write scope (needed for notes_add)"`,
     );
     expect(write.headers["cache-control"]).toBe("no-store");
     expect(write.body).toEqual({
       error: "insufficient_scope",
-      error_description: "This key lacks the mcp:write scope",
+      error_description: "This key lacks the mcp:write scope (needed for notes_add)",
       scope: "mcp:write",
     });
     // nothing was written

@@ -8,7 +8,7 @@ import type { LastUsedTracker } from "../last-used.js";
 import { toView, type KeyView } from "../view.js";
 import { checkFormatOrLegacy } from "./check-format.js";
 import { findRow } from "./find-row.js";
-import type { KeyReader } from "../lookup/index.js";
+import type { KeyReader, KeyRow } from "../lookup/index.js";
 import { checkRevoked } from "./check-revoked.js";
 import { checkUserDisabled } from "./check-user-disabled.js";
 import { checkClientBlocked } from "./check-client-blocked.js";
@@ -40,8 +40,11 @@ export type VerifyResult =
       /** Effective scopes: implications expanded, capped by the role (shared: do not modify). */
       scopes: readonly string[];
     }
-  /** `keyId`: the key the request presented, when it was found (a revoked key, say): its usage counts the refusal. */
-  | { ok: false; reason: VerifyFailure; keyId?: string };
+  /**
+   * `keyId`: the key the request presented, when it was found (a revoked key, say): its usage counts the refusal.
+   * `found`: its row (shared with the cache: read only), for the connection doctor's words (src/doctor/).
+   */
+  | { ok: false; reason: VerifyFailure; keyId?: string; found?: Readonly<KeyRow> };
 
 /** `reader`: how a key row is found (the server's reads through the verification cache: src/keys/lookup/). */
 export function createVerifier(
@@ -88,7 +91,7 @@ export function createVerifier(
       // Most steps answer at once; only those that return a promise are waited for (each promise
       // costs async-hook work in the server, where AsyncLocalStorage is in use).
       const failure = outcome instanceof Promise ? await outcome : outcome;
-      if (failure) return ctx.row ? { ok: false, reason: failure, keyId: ctx.row.id } : { ok: false, reason: failure };
+      if (failure) return ctx.row ? { ok: false, reason: failure, keyId: ctx.row.id, found: ctx.row } : { ok: false, reason: failure };
     }
     return succeed(ctx);
   };
