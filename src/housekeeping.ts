@@ -9,6 +9,9 @@ import { purgeOAuthRecords } from "./oauth/purge.js";
 import { createInvitations } from "./orgs/invitations.js";
 import { createDeviceCookies } from "./accounts/device-cookies.js";
 import { createKeyEvents } from "./keys/events/index.js";
+// Email (src/mail/): expired single-use links, and the owners' mails 7 days before a key expires.
+import { createEmailTokens } from "./mail/email-tokens.js";
+import { sendExpiryNotices } from "./mail/notices.js";
 
 /** How long key events are kept for resource servers' event streams; a reader further behind is told to reset. */
 export const KEY_EVENT_RETENTION_MS = 7 * 86_400_000;
@@ -22,6 +25,10 @@ export interface Swept {
   deviceCookies: number;
   keyEvents: number;
   usageRows: number;
+  /** Email: expired reset / verification links removed. */
+  emailTokens: number;
+  /** Email: keys whose owner was just mailed that they expire within 7 days. */
+  expiryNotices: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
@@ -32,7 +39,9 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const deviceCookies = await createDeviceCookies(services.db).purgeExpired(now);
   const keyEvents = await createKeyEvents(services.db).prune(new Date(now.getTime() - KEY_EVENT_RETENTION_MS));
   const usageRows = await services.keys.usage.prune(now);
-  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows };
+  const emailTokens = await createEmailTokens(services.db).purgeExpired(now);
+  const expiryNotices = await sendExpiryNotices(services.db, services.mailer, services.config.baseUrl, now);
+  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows, emailTokens, expiryNotices };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

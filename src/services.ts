@@ -18,6 +18,9 @@ import { createPendingLogins, type PendingLogins } from "./accounts/pending-logi
 import { createKeyRateLimiter, type KeyRateLimiter } from "./keys/limits/rate-limiter.js";
 import { providerOfDb } from "./db/provider.js";
 import { createStdioPool, type StdioPool } from "./gateway/stdio/processes.js";
+// Email (src/mail/)
+import { createMailer, type Mailer } from "./mail/mailer.js";
+import { revokedByOthersNotifier } from "./mail/notices.js";
 
 export interface Services {
   config: Config;
@@ -44,6 +47,8 @@ export interface Services {
   pendingLogins: PendingLogins;
   /** Made on first start, shared through the database (src/secrets.ts). */
   secrets: { cookieSecrets: string[]; tokenSigningJwks: PrivateJwks };
+  /** Email (src/mail/): SMTP when SMTP_URL is set, else a no-op; sending never blocks a request. */
+  mailer: Mailer;
   /** True once shutdown has begun (readiness turns 503). */
   stopping: boolean;
   /**
@@ -70,6 +75,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     onError: (err) => logger.warn({ err }, "key-change feed: verification reads the database on every request until it is back"),
   });
   const db = announcingKeyWrites(await createDb(config.databaseUrl), lookup.announce);
+  const mailer = createMailer(config.mail, logger); // Email (src/mail/)
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,
@@ -79,6 +85,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     catalogue: config.scopeCatalogue,
     reader: lookup.reader,
     onError: (err) => logger.error({ err }, "last-used flush failed"),
+    onRevoked: revokedByOthersNotifier(mailer, config.baseUrl), // Email: the owner learns of keys others revoked
   });
   keys.tracker.start();
   const keyRateLimiter = createKeyRateLimiter(db, {
@@ -110,11 +117,13 @@ export async function openServices(config: Config, logger: Logger, options: Open
     twoFactor: createTwoFactor(db, { encryptionSecret: await totpEncryptionSecret(db, config.totpEncryptionKey), issuer: "Keyward" }),
     pendingLogins: createPendingLogins(db),
     announceKeyWrites: lookup.announce,
+    mailer,
     async close() {
       await stdioProcesses.close();
       await keys.tracker.stop();
       await keyRateLimiter.stop();
       await lookup.close();
+      await mailer.close(); // Email: mails still on their way are handed over first
       await db.$disconnect();
     },
   };
