@@ -118,6 +118,33 @@ describe("keys revoked by someone else", () => {
   });
 });
 
+describe("removing an MCP server", () => {
+  it("mails the owners of the keys bound to it", async () => {
+    const user = await signUp(server);
+    await mintOnPage(user.agent, user.csrf, "bound");
+    const resource = await server.services.resources.add(
+      { slug: "mailnotice", name: "Mail notice", upstream: "http://127.0.0.1:9/mcp" },
+      { actor: { type: "cli" } },
+    );
+    const key = (await server.services.db.apiKey.findFirst({ where: { label: "bound", user: { email: user.email } } }))!;
+    await server.services.db.apiKey.update({ where: { id: key.id }, data: { resource: resource.url } });
+    await server.services.resources.remove("mailnotice", { actor: { type: "cli" } });
+    const [mail] = await smtp.waitFor(user.email, { subject: REVOKED });
+    expect(mail!.text).toContain("because the MCP server it was for was removed");
+  });
+});
+
+describe("the mailer", () => {
+  it("hands over the mails still on their way before it closes (shutdown, the end of a CLI command)", async () => {
+    const { createMailer } = await import("../src/mail/mailer.js");
+    const { createLogger } = await import("../src/log.js");
+    const mailer = createMailer({ smtpUrl: smtp.url, from: "keyward@example.com" }, createLogger("silent"));
+    mailer.send({ to: "closing@example.com", subject: "sent while closing", text: "hello", html: "<p>hello</p>" });
+    await mailer.close();
+    expect(smtp.to("closing@example.com", "sent while closing")).toHaveLength(1);
+  });
+});
+
 describe("keys about to expire", () => {
   it("mails the owner once, 7 days ahead, for every kind of key; not revoked, rolled or short-lived keys", async () => {
     const user = await signUp(server);

@@ -6,13 +6,14 @@ import request from "supertest";
 import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { linkIn, startSmtp, type TestSmtp } from "./support/smtp.js";
 import { enableTwoFactor, passwordStep } from "./support/security.js";
-import { RESET_LINKS_PER_HOUR } from "../src/mail/routes.js";
+import { LINK_REQUESTS_PER_IP_HOUR, RESET_LINKS_PER_HOUR } from "../src/mail/routes.js";
 
 let smtp: TestSmtp;
 let server: TestServer;
 beforeAll(async () => {
   smtp = await startSmtp();
-  server = await startTestServer({ SMTP_URL: smtp.url, MAIL_FROM: "Keyward <keyward@example.com>" });
+  // TRUSTED_PROXIES: one test asks from an address of its own (X-Forwarded-For), the others from 127.0.0.1.
+  server = await startTestServer({ SMTP_URL: smtp.url, MAIL_FROM: "Keyward <keyward@example.com>", TRUSTED_PROXIES: "127.0.0.1" });
 });
 afterAll(async () => {
   await server?.close();
@@ -69,6 +70,23 @@ describe("forgot password", () => {
     await server.services.mailer.idle();
     expect(smtp.to(unknown)).toHaveLength(0);
     expect(smtp.to(user.email, RESET_SUBJECT)).toHaveLength(1);
+  });
+
+  it("builds the link from ISSUER, whatever Host or X-Forwarded-Host the request names", async () => {
+    const user = await signUp(server);
+    const agent = browser(server);
+    const form = await agent.get("/forgot-password").expect(200);
+    await agent
+      .post("/forgot-password")
+      .set("Host", "evil.example")
+      .set("X-Forwarded-Host", "evil.example")
+      .set("X-Forwarded-Proto", "https")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), email: user.email })
+      .expect(200);
+    const [mail] = await smtp.waitFor(user.email, { subject: RESET_SUBJECT });
+    expect(mail!.text).toContain(`${server.url}/reset-password?token=`);
+    expect(mail!.text + mail!.html).not.toContain("evil.example");
   });
 
   it("stores only the token's hash, and never logs it", async () => {
@@ -178,6 +196,23 @@ describe("forgot password", () => {
     }
     await server.services.mailer.idle();
     expect(smtp.to(user.email, RESET_SUBJECT)).toHaveLength(RESET_LINKS_PER_HOUR);
+  });
+
+  it(`answers 429 with Retry-After after ${LINK_REQUESTS_PER_IP_HOUR} link requests an hour from one address`, async () => {
+    const agent = browser(server);
+    const form = await agent.get("/forgot-password").expect(200);
+    const ask = (email: string) =>
+      agent
+        .post("/forgot-password")
+        .set("X-Forwarded-For", "203.0.113.77")
+        .type("form")
+        .send({ _csrf: csrfFrom(form.text), email });
+    for (let i = 0; i < LINK_REQUESTS_PER_IP_HOUR; i++) expect((await ask(uniqueEmail("sprayed"))).status).toBe(200);
+    const refused = await ask(uniqueEmail("sprayed"));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
+    expect(refused.text).toContain("Too many links asked for from your address");
+    expect((await askForLink(browser(server), uniqueEmail("elsewhere"))).status).toBe(200); // another address is not affected
   });
 
   it("refuses a form without its CSRF token", async () => {
