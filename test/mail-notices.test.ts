@@ -143,6 +143,26 @@ describe("the mailer", () => {
     await mailer.close();
     expect(smtp.to("closing@example.com", "sent while closing")).toHaveLength(1);
   });
+
+  it("without SMTP_URL sends nothing and logs one debug line per mail, without its body", async () => {
+    const { createMailer } = await import("../src/mail/mailer.js");
+    const { createLogger } = await import("../src/log.js");
+    const { Writable } = await import("node:stream");
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const mailer = createMailer({ smtpUrl: undefined, from: "keyward@example.com" }, createLogger("debug", sink));
+    expect(mailer.enabled).toBe(false);
+    mailer.send({ to: "nobody@example.com", subject: "not sent", text: "secret link", html: "<p>secret link</p>" });
+    await mailer.close();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("mail: not sent (SMTP_URL is not set)");
+    expect(lines[0]).not.toContain("secret link");
+  });
 });
 
 describe("keys about to expire", () => {

@@ -7,6 +7,7 @@ import type { RevokedKey } from "../keys/revoke.js";
 import type { Mailer } from "./mailer.js";
 import { keysExpiringMessage, keysRevokedMessage, newDeviceMessage } from "./messages.js";
 import { describeUserAgent } from "../audit/describe.js";
+import { claimExpiryNotice, expiringUnnoticed } from "../keys/expiry-notices.js";
 
 /** Warn this long before a key expires. */
 export const EXPIRY_NOTICE_MS = 7 * 86_400_000;
@@ -46,33 +47,25 @@ export function revokedByOthersNotifier(mailer: Mailer, baseUrl: string) {
 
 /**
  * Housekeeping: mails each owner once about their keys that expire within 7 days (portal, app and
- * OAuth keys alike). A key is claimed by setting expiryNoticeSentAt in one conditional write, so of
- * several instances sweeping at once exactly one mails it. Left out: revoked keys, rolled keys (their
+ * OAuth keys alike). Each key is claimed once (src/keys/expiry-notices.ts), so of several instances
+ * sweeping at once exactly one mails it. Left out: revoked keys, rolled keys (their
  * end was chosen with the roll), and keys whose whole life is 7 days or less (their owner chose it a
  * moment ago). Returns how many keys were noticed.
  */
 export async function sendExpiryNotices(db: Db, mailer: Mailer, baseUrl: string, now = new Date()): Promise<number> {
   if (!mailer.enabled) return 0;
-  const horizon = new Date(now.getTime() + EXPIRY_NOTICE_MS);
-  const rows = await db.apiKey.findMany({
-    where: { revokedAt: null, replacedById: null, expiryNoticeSentAt: null, expiresAt: { gt: now, lte: horizon } },
-    select: { id: true, label: true, last4: true, expiresAt: true, createdAt: true, userId: true, user: { select: { email: true } } },
-    orderBy: [{ expiresAt: "asc" }, { id: "asc" }],
-    take: 1000,
-  });
+  const keys = await expiringUnnoticed(db, now, new Date(now.getTime() + EXPIRY_NOTICE_MS));
   const owners = new Map<string, { email: string; keys: { label: string; last4: string; expiresAt: Date }[] }>();
   let noticed = 0;
-  for (const row of rows) {
-    const expiresAt = row.expiresAt!;
-    if (expiresAt.getTime() - row.createdAt.getTime() <= EXPIRY_NOTICE_MS) continue;
-    const { count } = await db.apiKey.updateMany({ where: { id: row.id, expiryNoticeSentAt: null }, data: { expiryNoticeSentAt: now } });
-    if (count !== 1) continue; // another instance took it
+  for (const key of keys) {
+    if (key.expiresAt.getTime() - key.createdAt.getTime() <= EXPIRY_NOTICE_MS) continue;
+    if (!(await claimExpiryNotice(db, key.id, now))) continue; // another instance took it
     noticed++;
-    const entry = owners.get(row.userId) ?? { email: row.user.email, keys: [] };
-    entry.keys.push({ label: row.label, last4: row.last4, expiresAt });
-    owners.set(row.userId, entry);
+    const entry = owners.get(key.userId) ?? { email: key.email, keys: [] };
+    entry.keys.push({ label: key.label, last4: key.last4, expiresAt: key.expiresAt });
+    owners.set(key.userId, entry);
   }
-  for (const { email, keys } of owners.values()) mailer.send(keysExpiringMessage(email, keys, `${baseUrl}/app/account/api-keys`));
+  for (const { email, keys: listed } of owners.values()) mailer.send(keysExpiringMessage(email, listed, `${baseUrl}/app/account/api-keys`));
   return noticed;
 }
 
