@@ -36,6 +36,7 @@ import { secondFactorRoutes } from "./web/second-factor-routes.js";
 import { securityRoutes } from "./web/security-routes.js";
 import { auditRoutes } from "./web/audit-routes.js";
 import { resourcesRoutes } from "./web/resources-routes.js";
+import { mailRoutes } from "./mail/routes.js"; // Email: forgot password, email verification
 import { secretScanningReport } from "./secret-scanning/report.js";
 import { announceKeyWrites } from "./http/key-writes.js";
 import { pinPublicOrigin } from "./http/public-origin.js";
@@ -82,6 +83,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     keyLimitsRoutes(services), // issue 28: a key's limits, an OAuth client's limits
     orgsRoutes(services),
     resourcesRoutes(services),
+    mailRoutes(services), // Email (src/mail/)
     interactionRoutes(services, provider),
     doctorRoutes(services), // issue 26: connection doctor pages
   ];

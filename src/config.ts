@@ -96,6 +96,20 @@ const schema = z
     GATEWAY_STDIO_CHECK_SECONDS: z.coerce.number().positive().max(3600).default(30),
     // Observability (docs/observability.md): GET /metrics for a scraper that sends this bearer token; unset, /metrics is a 404.
     METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").max(1000).optional(),
+    // Email (src/mail/, docs/email.md): unset SMTP_URL sends nothing (a debug log line instead).
+    /** smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…:465; nodemailer's connection URL. */
+    SMTP_URL: z
+      .string()
+      .max(2000)
+      .refine(
+        (v) => /^smtps?:\/\/[^\s]+$/i.test(v) && URL.canParse(v),
+        "SMTP_URL must look like smtp://user:password@host:587 or smtps://…",
+      )
+      .optional(),
+    /** The From of every mail, e.g. "Keyward <keyward@example.com>"; default keyward@ the ISSUER's host name. */
+    MAIL_FROM: z.string().max(500).optional(),
+    /** required: a new account logs in only after following the link mailed at sign-up (needs SMTP_URL); off: no check. */
+    EMAIL_VERIFICATION: z.enum(["required", "off"]).default("off"),
     TOTP_ENCRYPTION_KEY: z
       .string()
       .refine(
@@ -136,6 +150,14 @@ const schema = z
       return z.NEVER;
     }
     const env = { ...raw, scopeCatalogue };
+    if (env.EMAIL_VERIFICATION === "required" && !env.SMTP_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["EMAIL_VERIFICATION"],
+        message: "EMAIL_VERIFICATION=required needs SMTP_URL (the link is mailed)",
+      });
+      return z.NEVER;
+    }
     // TRUST_PROXY=true keeps its old meaning for the shipped deployment: one proxy (nginx) in front.
     const trustedProxies: TrustedProxies =
       env.TRUSTED_PROXIES !== undefined
@@ -202,6 +224,12 @@ const schema = z
       upstreamProviders,
       /** Password log-in and sign-up; false when LOCAL_PASSWORDS=off. */
       localPasswords,
+      /** Email (src/mail/): smtpUrl undefined = mail off. */
+      mail: {
+        smtpUrl: env.SMTP_URL,
+        from: env.MAIL_FROM ?? `Keyward <keyward@${new URL(baseUrl).hostname}>`,
+        verification: env.EMAIL_VERIFICATION,
+      },
     };
   });
 

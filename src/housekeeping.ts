@@ -10,6 +10,9 @@ import { createInvitations } from "./orgs/invitations.js";
 import { createDeviceCookies } from "./accounts/device-cookies.js";
 import { createKeyEvents } from "./keys/events/index.js";
 import { EVENT_TTL_MS } from "./doctor/events.js";
+// Email (src/mail/): expired single-use links, and the owners' mails 7 days before a key expires.
+import { createEmailTokens } from "./mail/email-tokens.js";
+import { sendExpiryNotices } from "./mail/notices.js";
 
 /** How long key events are kept for resource servers' event streams; a reader further behind is told to reset. */
 export const KEY_EVENT_RETENTION_MS = 7 * 86_400_000;
@@ -25,6 +28,10 @@ export interface Swept {
   usageRows: number;
   /** Connection doctor events past their 14 days (issue 26). */
   connectionEvents: number;
+  /** Email: expired reset / verification links removed. */
+  emailTokens: number;
+  /** Email: keys whose owner was just mailed that they expire within 7 days. */
+  expiryNotices: number;
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
@@ -36,7 +43,9 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const keyEvents = await createKeyEvents(services.db).prune(new Date(now.getTime() - KEY_EVENT_RETENTION_MS));
   const usageRows = await services.keys.usage.prune(now);
   const connectionEvents = await services.doctor.events.prune(new Date(now.getTime() - EVENT_TTL_MS)); // issue 26
-  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows, connectionEvents };
+  const emailTokens = await createEmailTokens(services.db).purgeExpired(now);
+  const expiryNotices = await sendExpiryNotices(services.db, services.mailer, services.config.baseUrl, now);
+  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows, connectionEvents, emailTokens, expiryNotices };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */

@@ -21,6 +21,9 @@ import { createStdioPool, type StdioPool } from "./gateway/stdio/processes.js";
 import { createMetrics, observeVerify, type Metrics } from "./metrics/index.js";
 import { poolOfDb } from "./db/client.js";
 import { createDoctor, type Doctor } from "./doctor/index.js"; // issue 26: connection doctor
+// Email (src/mail/)
+import { createMailer, type Mailer } from "./mail/mailer.js";
+import { revokedByOthersNotifier } from "./mail/notices.js";
 
 export interface Services {
   config: Config;
@@ -49,6 +52,8 @@ export interface Services {
   secrets: { cookieSecrets: string[]; tokenSigningJwks: PrivateJwks };
   /** The connection doctor (src/doctor/, issue 26): steps and failures of OAuth connections, per client and user. */
   doctor: Doctor;
+  /** Email (src/mail/): SMTP when SMTP_URL is set, else a no-op; sending never blocks a request. */
+  mailer: Mailer;
   /** True once shutdown has begun (readiness turns 503). */
   stopping: boolean;
   /**
@@ -80,6 +85,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
   });
   const db = announcingKeyWrites(await createDb(config.databaseUrl), lookup.announce);
   metrics?.setSources({ cacheStats: () => lookup.stats(), pools: () => ({ prisma: poolOfDb(db), key_lookup: lookup.pool }) });
+  const mailer = createMailer(config.mail, logger); // Email (src/mail/)
   const keys = createKeys(db, {
     prefix: config.keyPrefix,
     scopes: config.scopes,
@@ -89,6 +95,7 @@ export async function openServices(config: Config, logger: Logger, options: Open
     catalogue: config.scopeCatalogue,
     reader: lookup.reader,
     onError: (err) => logger.error({ err }, "last-used flush failed"),
+    onRevoked: revokedByOthersNotifier(mailer, config.baseUrl), // Email: the owner learns of keys others revoked
   });
   if (metrics) keys.verify = observeVerify(keys.verify, metrics); // observability: verification outcomes by reason
   keys.tracker.start();
@@ -124,12 +131,14 @@ export async function openServices(config: Config, logger: Logger, options: Open
     doctor, // issue 26: connection doctor
     announceKeyWrites: lookup.announce,
     metrics,
+    mailer,
     async close() {
       await stdioProcesses.close();
       await doctor.events.settled(); // issue 26: connection events still being written
       await keys.tracker.stop();
       await keyRateLimiter.stop();
       await lookup.close();
+      await mailer.close(); // Email: mails still on their way are handed over first
       await db.$disconnect();
     },
   };

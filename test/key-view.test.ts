@@ -24,6 +24,7 @@ const row = (extra: Partial<ApiKey> = {}): ApiKey => ({
   revokedAt: null,
   expiresAt: null,
   replacedById: null,
+  expiryNoticeSentAt: null,
   ...extra,
 });
 

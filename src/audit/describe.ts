@@ -23,6 +23,8 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "2fa.backup_code_used": "Backup code used",
   "2fa.backup_codes_regenerated": "New backup codes made",
   "password.changed": "Password changed",
+  "password.reset": "Password reset with a link mailed to you",
+  "email.verified": "Email address confirmed",
   "sessions.signed_out_everywhere": "Signed out everywhere",
   "org.created": "Organisation created",
   "org.member_invited": "Member invited to an organisation",

@@ -3,7 +3,8 @@ import type { Db } from "../db/client.js";
 import { prismaKeyReader, type KeyReader } from "./lookup/index.js";
 import { LastUsedTracker } from "./last-used.js";
 import { createKeyService } from "./store.js";
-import { createRevocation } from "./revoke.js";
+import { createRevocation, type RevokedKey } from "./revoke.js";
+import type { KeyActing } from "../audit/key-events.js";
 import { createVerifier } from "./verify/index.js";
 import { findByRaw } from "./verify/find-by-raw.js";
 import { toView } from "./view.js";
@@ -50,6 +51,8 @@ export function createKeys(
     legacyKeyPattern?: RegExp;
     catalogue?: ScopeCatalogue;
     reader?: KeyReader;
+    /** After a revocation commits (src/keys/revoke.ts): the keys it revoked and who acted (src/mail/ notices). */
+    onRevoked?: (revoked: RevokedKey[], by: KeyActing) => void;
   },
 ) {
   const catalogue = options.catalogue ?? catalogueFromNames(options.scopes);
@@ -63,6 +66,7 @@ export function createKeys(
       audit,
       // Uncached: a revocation reads the row as committed.
       findByRaw: findByRaw(options.legacyKeyPattern, prismaKeyReader(db)),
+      onRevoked: options.onRevoked,
     }),
     ...createRoll(db, { mint: service.mint, audit }),
     verify: createVerifier(db, tracker, {

@@ -58,6 +58,8 @@ export interface RevocationDeps {
   audit: Audit;
   /** The raw-key lookup (src/keys/verify/find-by-raw.ts). */
   findByRaw: (raw: string) => Promise<{ id: string } | undefined>;
+  /** Told of the keys a call revoked, after the commit (src/mail/: the owner is mailed when someone else acted); must not throw. */
+  onRevoked?: (revoked: RevokedKey[], by: KeyActing) => void;
 }
 
 async function whereOf(target: RevokeTarget, deps: RevocationDeps): Promise<Prisma.ApiKeyWhereInput | null> {
@@ -161,6 +163,8 @@ export function createRevocation(db: Db, deps: RevocationDeps) {
       await announceCommitted(db);
       // Separate resource servers streaming from this instance get the revocation before we answer.
       if (out.some((r) => r.wasActive)) await keyEventsCommitted();
+      const revoked = out.filter((r) => r.wasActive);
+      if (revoked.length > 0) deps.onRevoked?.(revoked, by);
       return out;
     },
   };

@@ -23,6 +23,8 @@ import {
 } from "./login-limits.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { deviceToken, rememberDevice } from "./device-cookie.js";
+import { newDeviceNotice } from "../mail/notices.js";
+import { createVerification } from "../mail/verification.js";
 import { askingClient } from "../oauth/interactions-asking-client.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -43,8 +45,16 @@ export function authRoutes(services: Services): Router<KeywardState> {
   const limits = loginLimits(config);
   const takeTurn = deviceOrAccountTurns(rateLimiter, limits);
   const signupLimit = { max: 20, windowMs: 3600_000 };
+  // Email (src/mail/): EMAIL_VERIFICATION=required keeps unconfirmed accounts out; the log-in page offers "Forgot password?" with SMTP.
+  const verification = createVerification({
+    db: services.db,
+    mailer: services.mailer,
+    rateLimiter,
+    baseUrl: config.baseUrl,
+    required: config.mail.verification === "required",
+  });
 
-  type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string };
+  type LoginLocals = { error?: string; notice?: string; email?: string; returnTo: string; unverifiedEmail?: string };
   // During an authorization the page says which application is asking (src/oauth/interactions-asking-client.ts).
   const loginPage = async (ctx: Ctx, locals: LoginLocals, status = 200) =>
     sendPage(
@@ -59,6 +69,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
         // Issue 29: "Continue with …" buttons (src/upstream-login/), and whether the password form shows.
         upstreams: config.upstreamProviders.map((p) => ({ id: p.id, name: p.name })),
         localPasswords: config.localPasswords,
+        forgotPassword: services.mailer.enabled,
         askingApp: (await askingClient(services.db, locals.returnTo)) ?? null,
         ...locals,
       },
@@ -78,8 +89,14 @@ export function authRoutes(services: Services): Router<KeywardState> {
             : ctx.query.session === "expired"
               ? "Your session has expired. Log in again to continue where you were."
               : ctx.query[SIGNED_UP] === "1"
-                ? "Thank you for signing up. Log in with your email and password to continue."
-                : "";
+                ? verification.required
+                  ? "Thank you for signing up. Follow the link we mailed you to confirm your address, then log in."
+                  : "Thank you for signing up. Log in with your email and password to continue."
+                : ctx.query.reset === "1"
+                  ? "Your password was changed and every browser was signed out. Log in with the new password."
+                  : ctx.query.verified === "1"
+                    ? "Your email address is confirmed. Log in to continue."
+                    : "";
     await loginPage(ctx, { returnTo, notice });
   });
 
@@ -128,6 +145,13 @@ export function authRoutes(services: Services): Router<KeywardState> {
       });
       return loginPage(ctx, { email, returnTo, error: "This account has been disabled by an administrator of this server." }, 403);
     }
+    // EMAIL_VERIFICATION=required: the right password of an unconfirmed account gets no session, and a fresh link.
+    if (!(await verification.mayLogIn(user.id))) {
+      verification.sendLink(user.id);
+      const error =
+        "Confirm your email address first: follow the link we mailed you (check your spam folder too). We just sent another one.";
+      return loginPage(ctx, { email, returnTo, error, unverifiedEmail: user.email }, 403);
+    }
     // 2FA accounts get no session yet: a second step asks for the code (second-factor-routes.ts).
     if (await twoFactor.isEnabled(user.id)) return beginSecondFactor(services, ctx, user.id, returnTo);
     await audit.record({
@@ -137,7 +161,9 @@ export function authRoutes(services: Services): Router<KeywardState> {
       ...requestMeta(ctx),
       details: { method: "password" },
     });
-    await rememberDevice(deviceCookies, ctx, user.id, config.secureCookies);
+    // Email: a browser new to this account (no device cookie for it) gets the account a notice (src/mail/notices.ts).
+    if (await rememberDevice(deviceCookies, ctx, user.id, config.secureCookies))
+      newDeviceNotice(services.mailer, services.db, config.baseUrl, { userId: user.id, ...requestMeta(ctx), at: new Date() });
     await startSession(services, ctx, user.id, returnTo);
   });
 
@@ -202,6 +228,7 @@ export function authRoutes(services: Services): Router<KeywardState> {
       const created = await users.create(email.data!, password.data!);
       // Operators (src/admin/): sign-ups are on the instance-wide audit trail.
       await audit.record({ userId: created.id, actor: { type: "user", id: created.id }, action: "user.signed_up", ...requestMeta(ctx) });
+      if (verification.required) verification.sendLink(created.id); // Email: the confirmation link
     } catch (err) {
       if (!(err instanceof UserExistsError)) throw err;
       const owner = await users.findByEmail(email.data!);

@@ -11,15 +11,17 @@ export const deviceToken = (ctx: Ctx): string | undefined => ctx.cookies.get(DEV
 
 /**
  * After a complete log-in (every factor): the browser keeps a device cookie for this account. One it
- * already holds for the account stays; one for another account is replaced (and forgotten).
+ * already holds for the account stays; one for another account is replaced (and forgotten). True
+ * when the browser had none for this account (a new device: src/mail/ may tell the account).
  */
-export async function rememberDevice(deviceCookies: DeviceCookies, ctx: Ctx, userId: string, secure: boolean): Promise<void> {
+export async function rememberDevice(deviceCookies: DeviceCookies, ctx: Ctx, userId: string, secure: boolean): Promise<boolean> {
   const current = deviceToken(ctx);
-  if (await deviceCookies.forUser(current, userId)) return;
+  if (await deviceCookies.forUser(current, userId)) return false;
   await deviceCookies.forget(current);
   const { token, expiresAt } = await deviceCookies.issue(userId);
   allowSecureCookies(ctx, secure);
   ctx.cookies.set(DEVICE_COOKIE, token, { ...cookieOptions(secure, expiresAt), path: DEVICE_COOKIE_PATH });
+  return true;
 }
 
 export function clearDeviceCookie(ctx: Ctx, secure: boolean): void {

@@ -12,6 +12,7 @@ import { allowSecureCookies, cookieOptions } from "./session.js";
 import { startSession } from "./start-session.js";
 import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { deviceToken, rememberDevice } from "./device-cookie.js";
+import { newDeviceNotice } from "../mail/notices.js";
 import { deviceOrAccountTurns, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 
 export const PENDING_LOGIN_COOKIE = "kw_login";
@@ -100,7 +101,9 @@ export function secondFactorRoutes(services: Services): Router<KeywardState> {
       ...meta,
       details: { method: result.method === "totp" ? "password+totp" : "password+backup_code" },
     });
-    await rememberDevice(deviceCookies, ctx, pending.userId, config.secureCookies);
+    // Email: a browser new to this account (no device cookie for it) gets the account a notice (src/mail/notices.ts).
+    if (await rememberDevice(deviceCookies, ctx, pending.userId, config.secureCookies))
+      newDeviceNotice(services.mailer, services.db, config.baseUrl, { userId: pending.userId, ...requestMeta(ctx), at: new Date() });
     await startSession(services, ctx, pending.userId, pending.returnTo);
   });
 
