@@ -45,7 +45,18 @@ export async function sweep(services: Services, now = new Date()): Promise<Swept
   const connectionEvents = await services.doctor.events.prune(new Date(now.getTime() - EVENT_TTL_MS)); // issue 26
   const emailTokens = await createEmailTokens(services.db).purgeExpired(now);
   const expiryNotices = await sendExpiryNotices(services.db, services.mailer, services.config.baseUrl, now);
-  return { ...oauth, sessions, pendingLogins, invitations, deviceCookies, keyEvents, usageRows, connectionEvents, emailTokens, expiryNotices };
+  return {
+    ...oauth,
+    sessions,
+    pendingLogins,
+    invitations,
+    deviceCookies,
+    keyEvents,
+    usageRows,
+    connectionEvents,
+    emailTokens,
+    expiryNotices,
+  };
 }
 
 /** Sweeps now and then periodically; stop() ends it. Failures are logged and retried next time. */
