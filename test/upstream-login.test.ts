@@ -157,8 +157,22 @@ describe("upstream log-in", () => {
     expect((await auditOf(user!.id)).at(-1)).toBe("login.failed");
   });
 
-  it("links an existing local account by a verified email; the password keeps working", async () => {
+  it("never links a local account whose address Keyward never confirmed (someone may have signed up with another's address)", async () => {
+    const squatter = await signUp(server); // signed up with the colleague's address, before the colleague's first log-in
+    const sub = person({ email: squatter.email, email_verified: true });
+    const agent = browser(server);
+    const refused = await logIn(agent, "test", sub);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain("its address was never confirmed, so it cannot be linked");
+    const user = await userOf(squatter.email);
+    expect(await server.services.db.upstreamIdentity.count({ where: { userId: user!.id } })).toBe(0);
+    expect((await agent.get("/app/account")).status).not.toBe(200);
+    expect((await auditOf(user!.id)).at(-1)).toBe("login.failed");
+  });
+
+  it("links an existing local account by a verified email once its address is confirmed; the password keeps working", async () => {
     const local = await signUp(server);
+    await server.services.db.user.update({ where: { email: local.email }, data: { emailVerifiedAt: new Date() } });
     const sub = person({ email: local.email, email_verified: true });
     const res = await logIn(browser(server), "test", sub);
     expect(res.status, res.text).toBe(303);

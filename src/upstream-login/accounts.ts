@@ -2,7 +2,10 @@
 //   - the provider's allowed domains, when it has any, are checked at every log-in, against a verified email;
 //   - an identity already linked (provider id + `sub`) is that user;
 //   - otherwise the upstream must give an email it says is verified (email_verified = true): an
-//     existing account with that email is linked (one identity per provider and account), or a new
+//     existing account with that email is linked (one identity per provider and account) when Keyward
+//     knows that account's owner holds the address too — they confirmed it by a mailed link, or the
+//     account has no password (a provider made it from a verified email). Otherwise anyone could sign up
+//     with a colleague's address first and own the account the colleague is then linked to. Or a new
 //     account is made (a password that never verifies, its personal organisation, and the provider's
 //     organisation and role). An unverified email never links nor makes anything.
 import { randomUUID } from "node:crypto";
@@ -17,7 +20,8 @@ export interface UpstreamClaims {
   emailVerified: boolean;
 }
 
-export type Refusal = "no_email" | "unverified_email" | "domain_not_allowed" | "already_linked" | "no_account" | "organization_missing";
+export type Refusal =
+  "no_email" | "unverified_email" | "domain_not_allowed" | "already_linked" | "unconfirmed_account" | "no_account" | "organization_missing";
 
 export type Resolution =
   | { ok: true; userId: string; email: string; created: boolean; linked: boolean }
@@ -48,8 +52,10 @@ export function upstreamAccounts(db: Db) {
     }
     if (!email) return { ok: false, reason: "no_email" };
     if (!claims.emailVerified) return { ok: false, reason: "unverified_email" };
-    const existing = await db.user.findUnique({ where: { email }, select: { id: true } });
+    const existing = await db.user.findUnique({ where: { email }, select: { id: true, emailVerifiedAt: true, passwordHash: true } });
     if (existing) {
+      if (existing.emailVerifiedAt === null && existing.passwordHash !== NO_LOCAL_PASSWORD)
+        return { ok: false, reason: "unconfirmed_account", userId: existing.id };
       const other = await db.upstreamIdentity.findUnique({
         where: { providerId_userId: { providerId: provider.id, userId: existing.id } },
       });

@@ -37,6 +37,8 @@ const REFUSALS: Record<Refusal, (name: string) => string> = {
   domain_not_allowed: (name) => `Your ${name} account's email address is not at a domain allowed to log in here.`,
   already_linked: (name) =>
     `The Keyward account with your email address is already linked to another ${name} account. Log in with that one.`,
+  unconfirmed_account: (name) =>
+    `A Keyward account with your email address already exists, but its address was never confirmed, so it cannot be linked to your ${name} account. Log in with its password instead; once the address is confirmed (a password reset by email confirms it), ${name} works too.`,
   no_account: (name) => `There is no Keyward account for your ${name} account's email address. Ask an administrator for one.`,
   organization_missing: (name) =>
     `Log-in with ${name} is not set up correctly on this server (its organisation does not exist). Tell an administrator.`,
