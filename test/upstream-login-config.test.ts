@@ -107,6 +107,8 @@ describe("LOCAL_PASSWORDS=off", () => {
     const back = new URL(await throughUpstream(idp, started.headers.location!));
     expect((await agent.get(back.pathname + back.search).redirects(0)).status).toBe(303);
     expect((await agent.get("/app/account/api-keys").expect(200)).text).toContain("sso-user@corp.example");
+    // the instance's first account, as by sign-up: its administrator (docs/operators.md)
+    expect((await server.services.db.user.findUnique({ where: { email: "sso-user@corp.example" } }))?.isAdmin).toBe(true);
   });
 
   it("the log-in page has the provider's button and no password form; sign-up is closed", async () => {

@@ -37,6 +37,15 @@ const DUMMY_HASH = argon2.hash("keyward-dummy-password", { type: argon2.argon2id
 export const NO_LOCAL_PASSWORD = "!no-local-password";
 const usable = (hash: string | undefined): hash is string => !!hash && hash !== NO_LOCAL_PASSWORD;
 
+/**
+ * Operators (src/admin/): the first account of an instance without an administrator becomes its
+ * administrator, in one statement (migration 0024 made an existing instance's first account one).
+ * Called wherever an account is made: sign-up, `keyward users create`, a first upstream log-in.
+ */
+export async function claimFirstAdmin(db: Db, userId: string): Promise<void> {
+  await db.$executeRaw`UPDATE "User" SET "isAdmin" = true WHERE "id" = ${userId} AND NOT EXISTS (SELECT 1 FROM "User" WHERE "isAdmin" = true)`;
+}
+
 export function createUsers(db: Db) {
   return {
     async create(email: string, password: string): Promise<PublicUser> {
@@ -49,9 +58,7 @@ export function createUsers(db: Db) {
           create: { role: "owner", organization: { create: { id: newOrganizationId(), name: PERSONAL_ORG_NAME, personalOwnerId: id } } },
         };
         const user = await db.user.create({ data: { id, email: e, passwordHash, memberships: personal } });
-        // Operators (src/admin/): the first account of an instance without an administrator becomes
-        // its administrator, in one statement (migration 0024 made an existing instance's first account one).
-        await db.$executeRaw`UPDATE "User" SET "isAdmin" = true WHERE "id" = ${id} AND NOT EXISTS (SELECT 1 FROM "User" WHERE "isAdmin" = true)`;
+        await claimFirstAdmin(db, id);
         return { id: user.id, email: user.email };
       } catch (err) {
         if ((err as { code?: string }).code === "P2002") throw new UserExistsError();

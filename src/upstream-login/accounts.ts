@@ -10,7 +10,7 @@
 //     organisation and role). An unverified email never links nor makes anything.
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client.js";
-import { emailSchema, NO_LOCAL_PASSWORD } from "../accounts/users.js";
+import { claimFirstAdmin, emailSchema, NO_LOCAL_PASSWORD } from "../accounts/users.js";
 import { newOrganizationId, PERSONAL_ORG_NAME } from "../orgs/ids.js";
 import type { UpstreamProvider } from "./config.js";
 
@@ -82,6 +82,7 @@ export function upstreamAccounts(db: Db) {
         upstreamIdentities: { create: { providerId: provider.id, subject: claims.subject, email } },
       },
     });
+    await claimFirstAdmin(db, id);
     return { ok: true, userId: id, email, created: true, linked: false };
   };
 
