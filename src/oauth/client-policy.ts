@@ -32,6 +32,9 @@ const TEXT_PROPERTIES = [
   "scope",
   "default_acr_values",
   "post_logout_redirect_uris",
+  // RFC 7591 §2: kept (and compared by the registration fingerprint, src/oauth/dedup/fingerprint.ts).
+  "software_id",
+  "software_version",
 ] as const;
 
 const strings = (value: unknown): string[] =>

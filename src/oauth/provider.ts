@@ -14,6 +14,7 @@ import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
 import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
+import { supersedeEarlierRegistrations } from "./dedup/supersede.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -40,6 +41,8 @@ export function createProvider(services: Services): Provider {
     },
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
     acting: oauthActing,
+    // Issue 26: a host that registers again on every connect leaves one client (docs/hosts.md#registrations).
+    beforeMint: async (userId, clientId) => void (await supersedeEarlierRegistrations(services.db, services.audit, { userId, clientId })),
   });
 
   const configuration: Configuration = {
