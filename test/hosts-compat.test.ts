@@ -113,6 +113,9 @@ describe("application_type (SEP-837, the 2026-07-28 authorization profile)", () 
     ["web", ["http://127.0.0.1:33418/callback"], "web"],
     ["web", ["vscode://vscode.github-authentication/did-authenticate"], "native"],
     [undefined, ["https://chatgpt.com/connector_platform_oauth_redirect"], "web"],
+    [undefined, ["http://127.0.0.1:33418/callback"], "web"],
+    [undefined, ["cursor://anysphere.cursor-mcp/oauth/callback"], "native"],
+    ["native", ["https://app.example/oauth/callback"], "native"],
   ])("%s with %j registers as %s", async (applicationType, redirectUris, registered) => {
     const reg = await register(server, { redirect_uris: redirectUris, ...(applicationType ? { application_type: applicationType } : {}) });
     expect(reg.status, reg.text).toBe(201);

@@ -42,7 +42,8 @@ export function createProvider(services: Services): Provider {
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
     acting: oauthActing,
     // Issue 26: a host that registers again on every connect leaves one client (docs/hosts.md#registrations).
-    beforeMint: async (userId, clientId) => void (await supersedeEarlierRegistrations(services.db, services.audit, { userId, clientId })),
+    beforeMint: async (userId, clientId) =>
+      void (await supersedeEarlierRegistrations(services.db, services.audit, services.keys, { userId, clientId })),
   });
 
   const configuration: Configuration = {

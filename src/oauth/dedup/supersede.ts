@@ -13,6 +13,7 @@
 // URIs gains nothing: only the user's own consent moves only the user's own keys.
 import type { Db } from "../../db/client.js";
 import type { Audit } from "../../audit/index.js";
+import type { Keys } from "../../keys/index.js";
 import { createPayloadAdapter } from "../adapter.js";
 import { clientFingerprint } from "./fingerprint.js";
 
@@ -27,6 +28,7 @@ export interface Superseded {
 export async function supersedeEarlierRegistrations(
   db: Db,
   audit: Pick<Audit, "record">,
+  keys: Pick<Keys, "moveClientKeys">,
   req: { userId: string; clientId: string },
 ): Promise<Superseded[]> {
   const { userId, clientId } = req;
@@ -47,20 +49,7 @@ export async function supersedeEarlierRegistrations(
     if (!earlier) continue;
     const metadata = await clients.find(earlier);
     if (!metadata || clientFingerprint(metadata) !== fingerprint) continue;
-    const keysMoved = await db.$transaction(async (tx) => {
-      const moved = await tx.apiKey.updateMany({ where: { userId, appId: null, clientId: earlier }, data: { clientId } });
-      const limits = await tx.clientKeyLimit.findUnique({ where: { userId_clientId: { userId, clientId: earlier } } });
-      if (limits) {
-        const { allowedIps, rateLimit } = limits;
-        await tx.clientKeyLimit.upsert({
-          where: { userId_clientId: { userId, clientId } },
-          create: { userId, clientId, allowedIps, rateLimit },
-          update: {},
-        });
-        await tx.clientKeyLimit.delete({ where: { userId_clientId: { userId, clientId: earlier } } });
-      }
-      return moved.count;
-    });
+    const keysMoved = await keys.moveClientKeys(userId, earlier, clientId);
     // Nobody's key is left on it: the registration is gone for good (other users' keys keep it alive).
     const left = await db.apiKey.count({ where: { clientId: earlier } });
     const deleted = left === 0 && (await db.oidcPayload.deleteMany({ where: { model: "Client", id: earlier } })).count > 0;
