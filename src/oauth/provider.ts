@@ -42,8 +42,12 @@ export function createProvider(services: Services): Provider {
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
     acting: oauthActing,
     // Issue 26: a host that registers again on every connect leaves one client (docs/hosts.md#registrations).
-    beforeMint: async (userId, clientId) =>
-      void (await supersedeEarlierRegistrations(services.db, services.audit, services.keys, { userId, clientId })),
+    // Best effort: a failure to tidy up never fails the connection (the key is minted all the same).
+    beforeMint: async (userId, clientId) => {
+      await supersedeEarlierRegistrations(services.db, services.audit, services.keys, { userId, clientId }).catch((err: unknown) =>
+        services.logger.error({ err, clientId }, "superseding earlier registrations failed"),
+      );
+    },
   });
 
   const configuration: Configuration = {
