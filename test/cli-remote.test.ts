@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostSnippet, MCP_HOSTS } from "../src/mcp/host-configs.js";
+import { HOST_AUTHS, hostSnippet, MCP_HOSTS } from "../src/mcp/host-configs.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { expectError, keyward, keywardInProcess } from "./support/cli-run.js";
 
@@ -105,7 +105,7 @@ describe("remote api-keys and mcp-config", () => {
   it("mcp-config prints each host's snippet for the server; the account page shows the same text", async () => {
     const page = await user.agent.get("/app/account/api-keys").expect(200);
     for (const host of MCP_HOSTS) {
-      for (const auth of ["oauth", "key"] as const) {
+      for (const auth of HOST_AUTHS[host]) {
         const run = await keywardInProcess(["mcp-config", "--host", host, "--auth", auth, "--server", server.url], { env });
         expect(run.code, run.stderr).toBe(0);
         const expected = hostSnippet(host, auth, server.url);
@@ -115,7 +115,12 @@ describe("remote api-keys and mcp-config", () => {
         if (auth === "key") expect(run.stdout).toMatch(/KEYWARD_API_KEY|input:keyward-api-key/);
         expect(run.stdout).not.toContain(portal);
         // HTML-escaped on the page.
-        const escaped = expected.text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&#34;");
+        const escaped = expected.text
+          .replace(/&/g, "&amp;")
+          .replace(/</g, "&lt;")
+          .replace(/>/g, "&gt;")
+          .replace(/"/g, "&#34;")
+          .replace(/'/g, "&#39;");
         expect(page.text).toContain(escaped);
       }
     }

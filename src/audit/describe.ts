@@ -15,6 +15,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "key.rolled": "API key rolled",
   "oauth.authorized": "App authorized (OAuth consent)",
   "oauth.disconnected": "App disconnected",
+  "oauth.registration_superseded": "App registered again (its earlier registration's keys moved to the new one)",
   "login.succeeded": "Logged in",
   "login.failed": "Failed log-in",
   "signup.email_taken": "Sign-up attempted with your email (nothing was changed)",
@@ -200,6 +201,8 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
         .join(" ");
     case "oauth.disconnected":
       return `App ${text(e.targetId)}: ${plural(n(d.keysRevoked), "key", "keys")} revoked`;
+    case "oauth.registration_superseded":
+      return `App ${text(e.targetId)} replaces ${text(d.previousClientId)}: ${plural(n(d.keysMoved), "key", "keys")} moved${d.previousDeleted ? ", the old registration deleted" : ""}`;
     case "login.succeeded":
       return d.method === "upstream" ? `with ${text(d.providerName) || "an identity provider"}` : (LOGIN_METHODS[text(d.method)] ?? "");
     case "login.failed":

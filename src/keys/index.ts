@@ -10,6 +10,7 @@ import { findByRaw } from "./verify/find-by-raw.js";
 import { toView } from "./view.js";
 import { catalogueFromNames, type ScopeCatalogue } from "../scopes/catalogue.js";
 import { createKeyImport } from "./import.js";
+import { createReattribution } from "./reattribute.js";
 import { createRoll } from "./roll.js";
 import { createAudit } from "../audit/index.js";
 import { createKeyLimits } from "./limits/store.js";
@@ -75,6 +76,7 @@ export function createKeys(
       reader: options.reader ?? prismaKeyReader(db),
     }),
     ...createKeyImport(db),
+    ...createReattribution(db),
     ...createKeyLimits(db, { view: (row) => toView(row, tracker.pendingFor(row.id)), audit }),
     usage: {
       ...createUsageReader(db, tracker.usage),

@@ -34,6 +34,8 @@ export interface AccessTokenAdapterOptions {
   usedFrom?(): string | undefined;
   /** Who acts in the request being answered (the audit trail of the keys it mints and revokes: key-audit.ts). */
   acting(via: KeyEventVia, clientId?: string): KeyActing;
+  /** Runs before a key is minted for a user and client: superseding that user's earlier registrations of the same app (src/oauth/dedup). */
+  beforeMint?(userId: string, clientId: string): Promise<void>;
 }
 
 /** `OAuth: <client name>`, at most 100 characters, never cut inside a surrogate pair (which no database can store). */
@@ -51,6 +53,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
       const identity = (options.identityScopes?.() ?? []).filter((s) => (IDENTITY_SCOPES as readonly string[]).includes(s));
       const scopes = [...new Set([...identity, ...(payload.scope ?? "").split(" ").filter((s) => options.scopes.includes(s))])];
       const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
+      await options.beforeMint?.(payload.accountId!, clientId);
       await keys.mint(
         {
           userId: payload.accountId!,

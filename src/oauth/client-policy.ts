@@ -32,6 +32,9 @@ const TEXT_PROPERTIES = [
   "scope",
   "default_acr_values",
   "post_logout_redirect_uris",
+  // RFC 7591 §2: kept (and compared by the registration fingerprint, src/oauth/dedup/fingerprint.ts).
+  "software_id",
+  "software_version",
 ] as const;
 
 const strings = (value: unknown): string[] =>
@@ -56,8 +59,22 @@ function checkRedirectUris(value: unknown, metadata: Record<string, unknown>): v
   if (kinds.includes("private-use")) metadata.application_type = "native";
 }
 
+/**
+ * A Client ID Metadata Document may list the methods its client can authenticate with
+ * (`token_endpoint_auth_methods_supported`, draft-ietf-oauth-client-id-metadata-document issue 87),
+ * e.g. `private_key_jwt` and `none`: such a client is taken as the public client (`none`) it also is,
+ * whatever single `token_endpoint_auth_method` it names. Documents only: a registration names its method.
+ */
+function negotiateAuthMethod(value: unknown, metadata: Record<string, unknown>): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value) || value.some((m) => typeof m !== "string"))
+    throw new errors.InvalidClientMetadata("token_endpoint_auth_methods_supported must be an array of strings");
+  const isDocument = typeof metadata.client_id === "string" && metadata.client_id.startsWith("https://");
+  if (isDocument && value.includes("none")) metadata.token_endpoint_auth_method = "none";
+}
+
 export const clientMetadataPolicy: NonNullable<Configuration["extraClientMetadata"]> = {
-  properties: ["redirect_uris", "grant_types", "response_modes", ...TEXT_PROPERTIES],
+  properties: ["redirect_uris", "grant_types", "response_modes", "token_endpoint_auth_methods_supported", ...TEXT_PROPERTIES],
   validator(_ctx, key, value, metadata) {
     const record = metadata as Record<string, unknown>;
     switch (key) {
@@ -67,6 +84,9 @@ export const clientMetadataPolicy: NonNullable<Configuration["extraClientMetadat
       case "grant_types":
         // RFC 7591 §3.2.1: the server may replace requested values; the response shows what was registered.
         if (Array.isArray(value)) record.grant_types = value.filter((g) => !UNSUPPORTED_GRANTS.has(g as string));
+        return;
+      case "token_endpoint_auth_methods_supported":
+        negotiateAuthMethod(value, record);
         return;
       case "response_modes":
         if (value === undefined) record.response_modes = [...RESPONSE_MODES];

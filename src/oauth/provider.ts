@@ -17,6 +17,7 @@ import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
 import { describe } from "../doctor/reasons.js";
 import { defaultedResource } from "../doctor/provider-events.js";
+import { supersedeEarlierRegistrations } from "./dedup/supersede.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -44,6 +45,13 @@ export function createProvider(services: Services): Provider {
     atUserinfo: () => Provider.ctx?.oidc.route === "userinfo",
     usedFrom: () => (Provider.ctx?.oidc.route === "userinfo" ? Provider.ctx.ip : undefined),
     acting: oauthActing,
+    // Issue 26: a host that registers again on every connect leaves one client (docs/hosts.md#registrations).
+    // Best effort: a failure to tidy up never fails the connection (the key is minted all the same).
+    beforeMint: async (userId, clientId) => {
+      await supersedeEarlierRegistrations(services.db, services.audit, services.keys, { userId, clientId }).catch((err: unknown) =>
+        services.logger.error({ err, clientId }, "superseding earlier registrations failed"),
+      );
+    },
   });
 
   const configuration: Configuration = {

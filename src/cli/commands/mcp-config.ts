@@ -3,7 +3,8 @@
 // Without --server (or KEYWARD_SERVER, or a stored login) it is this machine's server: ISSUER, or
 // http://localhost:PORT, as `keyward serve` would announce itself.
 import { Option, type Command } from "commander";
-import { hostSnippet, MCP_HOSTS, type HostAuth, type McpHost } from "../../mcp/host-configs.js";
+import { hostSnippet, MCP_HOSTS, UnsupportedHostAuth, type HostAuth, type McpHost } from "../../mcp/host-configs.js";
+import { CliError } from "../errors.js";
 import { loadConfig } from "../../config.js";
 import { note, out } from "../io.js";
 import { resolveServer } from "../remote/client.js";
@@ -28,10 +29,17 @@ export function registerMcpConfig(program: Command): void {
         local = true;
         return loadConfig(process.env).baseUrl;
       });
-      const snippet = hostSnippet(options.host, options.auth, server);
+      let snippet;
+      try {
+        snippet = hostSnippet(options.host, options.auth, server);
+      } catch (err) {
+        if (err instanceof UnsupportedHostAuth) throw CliError.usage(err.message);
+        throw err;
+      }
       if (local) note(`No --server given: using this machine's server, ${server} (set ISSUER, or pass --server <url>, for another).`);
       note(`${snippet.name} — put this in ${snippet.where}:`);
       out(snippet.text);
       note(snippet.note);
+      for (const link of snippet.install ?? []) note(`${link.label}: ${link.href}`);
     });
 }

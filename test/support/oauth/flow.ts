@@ -70,7 +70,12 @@ export function authorizeUrl(p: AuthorizeParams): string {
 
 /** Runs authorize with a logged-in agent; clicks Allow (or Deny). Returns the final redirect to the client. */
 export async function authorize(agent: TestAgent, server: Reachable, p: AuthorizeParams, decision: "Allow" | "Deny" = "Allow") {
-  const first = await follow(agent, server, authorizeUrl(p));
+  return authorizeAt(agent, server, authorizeUrl(p), decision);
+}
+
+/** The same for an authorization URL a client built itself (an MCP SDK, mcp-remote): plays the logged-in user. */
+export async function authorizeAt(agent: TestAgent, server: Reachable, url: string, decision: "Allow" | "Deny" = "Allow") {
+  const first = await follow(agent, server, url);
   if (first.location) return new URL(first.location);
   if (first.status !== 200 || !first.text.includes("Authorize"))
     throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
