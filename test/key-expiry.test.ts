@@ -90,7 +90,7 @@ describe("an expired key", () => {
     const mcp = await whoami(raw);
     expect(mcp.status).toBe(401);
     expect(mcp.headers["www-authenticate"]).toContain('error="invalid_token"');
-    expect(mcp.headers["www-authenticate"]).toContain('error_description="key expired"');
+    expect(mcp.headers["www-authenticate"]).toContain('error_description="The key has expired (');
     const own = await api(raw).get("/api/api-keys");
     expect(own.status).toBe(401);
     expect(own.body).toEqual({ error: "invalid_token", error_description: "key expired" });
@@ -301,7 +301,7 @@ describe("an organisation's lifetime cap", () => {
     expect(plain.body.exp - Math.floor(Date.now() / 1000)).toBeGreaterThan(9 * 365 * 86_400);
     // Once expired, the OAuth key fails like any other, and introspection says inactive.
     await expireNow((await server.services.db.apiKey.findFirst({ where: { clientId }, select: { id: true } }))!.id);
-    expect((await whoami(token.body.access_token as string)).headers["www-authenticate"]).toContain('error_description="key expired"');
+    expect((await whoami(token.body.access_token as string)).headers["www-authenticate"]).toContain('error_description="The key has expired (');
     const after = await request(server.url)
       .post("/token/introspection")
       .set(
