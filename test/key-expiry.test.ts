@@ -301,7 +301,9 @@ describe("an organisation's lifetime cap", () => {
     expect(plain.body.exp - Math.floor(Date.now() / 1000)).toBeGreaterThan(9 * 365 * 86_400);
     // Once expired, the OAuth key fails like any other, and introspection says inactive.
     await expireNow((await server.services.db.apiKey.findFirst({ where: { clientId }, select: { id: true } }))!.id);
-    expect((await whoami(token.body.access_token as string)).headers["www-authenticate"]).toContain('error_description="The key has expired (');
+    expect((await whoami(token.body.access_token as string)).headers["www-authenticate"]).toContain(
+      'error_description="The key has expired (',
+    );
     const after = await request(server.url)
       .post("/token/introspection")
       .set(
