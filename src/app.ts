@@ -50,6 +50,7 @@ import { adminRoutes } from "./admin/routes.js";
 import { refuseBlockedRegistrations } from "./admin/registration-refusal.js";
 import { explainOAuthErrors, watchConnections } from "./doctor/provider-events.js"; // issue 26: connection doctor
 import { doctorRoutes } from "./doctor/routes.js";
+import { noteDiscovery } from "./doctor/discovery.js";
 
 export interface AppOptions {
   /**
@@ -91,6 +92,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(setClientAddress(config.trustedProxies)); // ctx.ip, for every reader below: the right end of X-Forwarded-For, never the left
   app.use(requestLog(logger));
   if (services.metrics) app.use(countRequests(services.metrics)); // observability: outside the error handler, so refusals count too
+  app.use(noteDiscovery(services.doctor.discovery)); // issue 26: discovery requests, for the client that registers next
   app.use(securityHeaders({ hsts: config.secureCookies }));
   app.use(errorHandler(logger, { page: renderError, isMachinePath: isMachineEndpoint })); // browsers get a page, machines JSON
   app.use(rejectIllFormedUrl); // no NUL, no ill-formed Unicode in the path or query

@@ -87,6 +87,36 @@ describe("each failure, on purpose, with its reason", () => {
     expect(page).toContain("Registration");
   });
 
+  it("discovery: the 401 challenge and the metadata documents a host fetched before registering are its first step", async () => {
+    const UA = "DoctorHost/1.0 (discovery test)";
+    const host = (r: request.Test) => r.set("User-Agent", UA);
+    expect((await host(request(server.url).post("/mcp")).send({})).status).toBe(401);
+    expect((await host(request(server.url).get("/.well-known/oauth-protected-resource/mcp"))).status).toBe(200);
+    expect((await host(request(server.url).get("/.well-known/oauth-authorization-server"))).status).toBe(200);
+    expect((await request(server.url).get("/.well-known/openid-configuration").set("User-Agent", "someone else")).status).toBe(200);
+    const registered = await host(request(server.url).post("/reg")).send({
+      client_name: "Discovering host",
+      redirect_uris: ["http://127.0.0.1:33418/callback"],
+      token_endpoint_auth_method: "none",
+    });
+    expect(registered.status).toBe(201);
+    const hostId = registered.body.client_id as string;
+    await server.services.doctor.events.settled();
+    const events = (await server.services.doctor.events.ofClient(hostId)).reverse();
+    expect(events.map((e) => `${e.step} ${e.outcome}`)).toEqual(["discovery ok", "registration ok"]);
+    expect(events[0]!.detail.documents).toEqual([
+      "POST /mcp → 401",
+      "GET /.well-known/oauth-protected-resource/mcp → 200",
+      "GET /.well-known/oauth-authorization-server → 200",
+    ]); // not another caller's, and taken once: a second registration from the same host starts afresh
+    const again = await host(request(server.url).post("/reg")).send({
+      client_name: "Again",
+      redirect_uris: ["http://127.0.0.1:33418/callback"],
+    });
+    await server.services.doctor.events.settled();
+    expect((await server.services.doctor.events.ofClient(again.body.client_id as string)).map((e) => e.step)).toEqual(["registration"]);
+  });
+
   it("wrong resource: the client asked for one resource and calls another", async () => {
     const key = await connect({ resource: notes });
     const res = await call(key, "/mcp");

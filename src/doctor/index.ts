@@ -10,6 +10,7 @@ import type { VerifyFailure } from "../keys/index.js";
 import { boundResources } from "../keys/view.js";
 import { createConnectionEvents, type ConnectionEvents } from "./events.js";
 import { describe, type ConnectionFailure } from "./reasons.js";
+import { createDiscoveryMemory } from "./discovery.js";
 
 export type { ConnectionEvents };
 export { describe };
@@ -46,6 +47,8 @@ export function createDoctor(db: Db, logger: Logger) {
 
   return {
     events,
+    /** The discovery requests of callers not yet known as a client (discovery.ts). */
+    discovery: createDiscoveryMemory(),
 
     /**
      * A found key was refused: the words for its error_description (undefined: keep the generic

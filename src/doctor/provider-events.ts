@@ -117,7 +117,22 @@ export function watchConnections(provider: Provider, services: Services): void {
   const { events } = services.doctor;
   const warn = (err: unknown) => services.logger.warn({ err }, "connection doctor: a step was not understood");
 
-  provider.on("registration_create.success", (_ctx: KoaContextWithOIDC, client: InstanceType<Provider["Client"]>) => {
+  /** The discovery this caller did before it was a client (discovery.ts): one step, dated by its first request. */
+  const discovered = (ctx: KoaContextWithOIDC, clientId: string, userId: string | null) => {
+    const documents = services.doctor.discovery.take(ctx.ip, ctx.get("user-agent") || undefined);
+    if (documents.length)
+      events.record({
+        clientId,
+        userId,
+        step: "discovery",
+        outcome: "ok",
+        detail: { documents: documents.map((d) => d.what) },
+        at: new Date(documents[0]!.at),
+      });
+  };
+
+  provider.on("registration_create.success", (ctx: KoaContextWithOIDC, client: InstanceType<Provider["Client"]>) => {
+    discovered(ctx, client.clientId, null);
     const detail: Detail = {
       client_name: client.clientName ?? null,
       redirect_uris: [...(client.redirectUris ?? [])],
@@ -170,6 +185,8 @@ export function watchConnections(provider: Provider, services: Services): void {
     const params = ctx.oidc.params ?? {};
     const resource = texts(params.resource).length ? texts(params.resource) : texts(code.resource);
     const userId = code.accountId ?? null;
+    // A client that did not register (a metadata document) is first seen by its own requests here.
+    discovered(ctx, clientId, userId);
     // The key's id, by its hash as verification finds it; the token itself is never kept.
     const at = new Date();
     events.track(
