@@ -117,7 +117,7 @@ describe("rolling through the JSON API", () => {
     for (const url of [server.url, second.url]) {
       const res = await whoami(old.key, url);
       expect(res.status).toBe(401);
-      expect(res.headers["www-authenticate"]).toContain('error_description="key expired"');
+      expect(res.headers["www-authenticate"]).toContain('error_description="The key has expired (');
       expect((await whoami(rolled.key, url)).status).toBe(200);
     }
     expect((await api(alice.raw).get(`/api/api-keys/${old.id}`).expect(200)).body.status).toBe("expired");
