@@ -162,9 +162,13 @@ describe("each failure, on purpose, with its reason", () => {
       .get(authorizeUrl({ clientId, challenge, method: "S256", redirectUri: "https://attacker.example/cb", resource: mcp }))
       .redirects(0);
     expect(res.status).toBe(400);
-    const words = "Redirect URI not registered: https://attacker.example/cb (registered: http://127.0.0.1:33418/callback)";
-    expect(decode(res.text)).toContain(words);
-    await pageShowing(ada, words);
+    // the error page says so without showing the address asked for (anyone can put one in a link) ...
+    expect(decode(res.text)).toContain(
+      "The redirect URI sent is not registered for this client (registered: http://127.0.0.1:33418/callback)",
+    );
+    expect(res.text).not.toContain("attacker.example");
+    // ... the doctor's record, for the user and the operator, names it
+    await pageShowing(ada, "Redirect URI not registered: https://attacker.example/cb (registered: http://127.0.0.1:33418/callback)");
   });
 
   it("a resource this server does not know", async () => {

@@ -40,7 +40,10 @@ function sameText(a: string, b: string): boolean {
 /** The words for this request's OAuth failure, when the doctor has its own (the error page). */
 export async function explainedFailure(ctx: object): Promise<string | undefined> {
   const failure = await explained.get(ctx);
-  return failure && OWN_WORDS.has(failure.kind) ? describe(failure) : undefined;
+  if (!failure || !OWN_WORDS.has(failure.kind)) return undefined;
+  // Whoever answers this request reads the words: not the redirect URI it asked for, which anyone can
+  // put in a link (a page of ours must not show an attacker's address); the doctor's record keeps it.
+  return failure.kind === "redirect_not_registered" ? describe({ ...failure, redirectUri: null }) : describe(failure);
 }
 
 /** oidc-provider's JSON error answers carry the doctor's words as error_description. */

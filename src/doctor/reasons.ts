@@ -11,7 +11,8 @@ export type ConnectionFailure =
   | { kind: "no_resource"; defaultResource: string }
   | { kind: "pkce_mismatch" }
   | { kind: "pkce_missing" }
-  | { kind: "redirect_not_registered"; redirectUri: string; registered: string[] }
+  // redirectUri null: the words for the answer itself, which do not repeat the URI asked for
+  | { kind: "redirect_not_registered"; redirectUri: string | null; registered: string[] }
   | { kind: "code_redirect_mismatch" }
   | { kind: "code_expired" }
   | { kind: "revoked"; revokedAt: Date; now: Date }
@@ -53,7 +54,7 @@ export function describe(f: ConnectionFailure): string {
     case "pkce_missing":
       return "The client sent no code_verifier, but the authorization request used PKCE";
     case "redirect_not_registered":
-      return `Redirect URI not registered: ${f.redirectUri} (registered: ${f.registered.length ? f.registered.join(", ") : "none"})`;
+      return `${f.redirectUri === null ? "The redirect URI sent is not registered for this client" : `Redirect URI not registered: ${f.redirectUri}`} (registered: ${f.registered.length ? f.registered.join(", ") : "none"})`;
     case "code_redirect_mismatch":
       return "The redirect_uri sent with the code is not the one of the authorization request";
     case "code_expired":
