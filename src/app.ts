@@ -26,6 +26,7 @@ import { providerEndpoints } from "./oauth/mount.js";
 import { isMachineEndpoint } from "./oauth/provider-routes.js";
 import { endProviderSessionWithKeyward, endUnboundProviderSessions } from "./oauth/session-binding.js";
 import { registrationPolicy } from "./oauth/registration-policy.js";
+import { clientSecretsInRegistrationManagement } from "./oauth/client-secrets/registration.js";
 import { defaultScope } from "./oauth/default-scope.js";
 import { interactionRoutes } from "./oauth/interactions.js";
 import { connectedAppsRoutes } from "./web/connected-apps-routes.js";
@@ -112,6 +113,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
   app.use(resourceIntrospection(services));
   app.use(resourceEventsRoute(services));
   app.use(registrationPolicy({ rateLimiter: services.rateLimiter, perHour: config.registrationPerHour }));
+  app.use(clientSecretsInRegistrationManagement(services.db)); // RFC 7592 with client secrets stored hashed
   app.use(refuseBlockedRegistrations(services.db)); // operators: a blocked client's metadata cannot register again
   app.use(defaultScope(config.scopes));
   // The browser session is read before the OAuth server runs: the provider's own session counts

@@ -2,10 +2,13 @@
 // tokens, which are rows of the key table (access-token-adapter.ts). Ids that are bearer secrets
 // (codes, sessions, interactions, registration access tokens …) are stored as their SHA-256 and the
 // raw `jti` is stripped from the stored payload, so a database leak does not hand them out; nor does
-// an Interaction's copy of the session cookie (`session.cookie`, which nothing reads back).
+// an Interaction's copy of the session cookie (`session.cookie`, which nothing reads back). A
+// client's `client_secret` is stored as its hash (client-secrets/), however the client is written.
 import { createHash } from "node:crypto";
 import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { Db } from "../db/client.js";
+import { withHashedClientSecret } from "./client-secrets/stored-secret.js";
+import { upgradeClientRow } from "./client-secrets/upgrade.js";
 
 /**
  * Models whose ids are stored as they are: public identifiers (Client, Grant) and values that are
@@ -22,6 +25,7 @@ const unstorable = (value: string) => value.includes("\u0000");
 
 export function createPayloadAdapter(db: Db, model: string): Adapter {
   const hashed = !PLAIN_IDS.has(model);
+  const isClient = model === "Client";
   const key = (id: string) => ({ model_id: { model, id: hashed ? sha256(id) : id } });
 
   const read = (
@@ -38,7 +42,7 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
 
   return {
     async upsert(id, payload, expiresIn) {
-      const stored: AdapterPayload = { ...payload };
+      const stored: AdapterPayload = isClient ? withHashedClientSecret({ ...payload }) : { ...payload };
       if (hashed) delete stored.jti;
       if (stored.session?.cookie) {
         const { cookie: _sessionId, ...session } = stored.session;
@@ -57,7 +61,8 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
 
     async find(id) {
       if (unstorable(id)) return undefined;
-      return read(await db.oidcPayload.findUnique({ where: key(id) }), id);
+      const row = await db.oidcPayload.findUnique({ where: key(id) });
+      return read(isClient && row ? await upgradeClientRow(db, row) : row, id);
     },
 
     async findByUid(uid) {

@@ -13,6 +13,7 @@ import { keywardInteractionPolicy } from "./interaction-policy.js";
 import { clientMetadataPolicy } from "./client-policy.js";
 import { revokeKeysOnClientDeletion } from "./client-adapter.js";
 import { refuseBlockedClients } from "../admin/blocked-clients.js";
+import { verifyHashedClientSecrets } from "./client-secrets/verify.js";
 import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
 import { describe } from "../doctor/reasons.js";
@@ -81,6 +82,7 @@ export function createProvider(services: Services): Provider {
     responseTypes: ["code"],
     pkce: { required: () => true },
     clientDefaults: { grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "none" },
+    // Not client_secret_jwt: secrets are stored hashed (client-secrets/), and it needs the clear one as an HMAC key.
     clientAuthMethods: ["none", "client_secret_basic", "client_secret_post"],
     // Redirect URI policy, text hygiene, grants and response modes for every client however it arrived.
     extraClientMetadata: clientMetadataPolicy,
@@ -167,6 +169,7 @@ export function createProvider(services: Services): Provider {
   provider = new Provider(config.baseUrl, configuration);
   provider.proxy = config.trustProxy;
   refuseBlockedClients(provider, services.db); // operators (src/admin/): a blocked client is no client
+  verifyHashedClientSecrets(provider); // the stored client_secret is a hash (client-secrets/)
 
   // The token value is a Keyward key (see access-token-adapter.ts). The original must run first:
   // it sets the token's format.
