@@ -105,7 +105,8 @@ describe("with a key", () => {
     expect(Date.parse((del.body as KeyBody).revokedAt!)).toBeGreaterThan(Date.now() - 60_000);
     expect(del.text).not.toContain(created.key!);
     const denied = await api(created.key!).get("/api/api-keys").expect(401);
-    expect(denied.body).toEqual({ error: "invalid_token", error_description: "The key has been revoked" });
+    // the connection doctor's words, as at /mcp (issue 26)
+    expect(denied.body).toEqual({ error: "invalid_token", error_description: "The key has been revoked (just now)" });
     const again = await api(alice.raw).delete(`/api/api-keys/${created.id}`).expect(200);
     expect((again.body as KeyBody).revokedAt).toBe((del.body as KeyBody).revokedAt);
     expect(((await api(alice.raw).get(`/api/api-keys/${created.id}`).expect(200)).body as KeyBody).status).toBe("revoked");
@@ -290,7 +291,10 @@ describe("authentication", () => {
       await api(oauth.raw).delete(`/api/api-keys/${oauth.key.id}`),
     ]) {
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: "invalid_token", error_description: "The key was issued for another resource" });
+      expect(res.body).toEqual({
+        error: "invalid_token",
+        error_description: `The key was issued for another resource: the client asked for resource ${server.config.baseUrl}/mcp but is calling ${server.config.baseUrl}/api/api-keys`,
+      });
       expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
     }
     expect(await server.services.db.apiKey.count({ where: { userId } })).toBe(before);

@@ -82,7 +82,7 @@ describe("minting with an expiry (JSON API)", () => {
 });
 
 describe("an expired key", () => {
-  it("fails at /mcp and the JSON API with 401 invalid_token, 'key expired', and stays listed as expired", async () => {
+  it("fails at /mcp and the JSON API with 401 invalid_token, 'The key has expired (…)', and stays listed as expired", async () => {
     const res = await api(alice.raw).post("/api/api-keys").send({ label: "short", expires: "7d" }).expect(201);
     const raw = res.body.key as string;
     expect((await whoami(raw)).status).toBe(200); // cached now
@@ -93,7 +93,7 @@ describe("an expired key", () => {
     expect(mcp.headers["www-authenticate"]).toContain('error_description="The key has expired (');
     const own = await api(raw).get("/api/api-keys");
     expect(own.status).toBe(401);
-    expect(own.body).toEqual({ error: "invalid_token", error_description: "key expired" });
+    expect(own.body).toEqual({ error: "invalid_token", error_description: "The key has expired (just now)" }); // the doctor's words (issue 26)
     const listed = await api(alice.raw)
       .get(`/api/api-keys/${res.body.id as string}`)
       .expect(200);

@@ -20,6 +20,9 @@ export function apiAuth(services: Services): Middleware<KeywardState> {
     resourceMetadata: mcpResourceMetadataUrl(services.config),
     issuer: services.config.baseUrl,
     resource: `${services.config.baseUrl}/api/api-keys`,
+    // A refused key is told why in the connection doctor's words, as at /mcp (issue 26); not recorded.
+    doctor: services.doctor,
+    doctorWordsOnly: true,
   });
   return async (ctx, next) => {
     if (hasCredential(ctx)) return byKey(ctx, next);

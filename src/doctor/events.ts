@@ -1,10 +1,11 @@
-// The connection doctor's record (table ConnectionEvent, migration 0026): the steps of OAuth
-// connection attempts and their failures, per client and user. Writes are fire-and-forget: they never
-// delay or fail the request that caused them (an error is logged). Bounded three ways: the same event
-// again within a minute is not written twice (a client retrying in a loop), each client keeps its
-// newest EVENTS_PER_CLIENT events per user (and as many before a user is known), and housekeeping
-// deletes events older than EVENT_TTL_MS. No secret is ever passed in: reasons are plain words from
-// reasons.ts, details are URLs, scopes, names and methods.
+// The connection doctor's record (table ConnectionEvent, migrations 0026 and 0027): the steps of OAuth
+// connection attempts and their failures, per client and user, and the refusals of keys that belong
+// to no client (portal, CLI keys: clientId null), per key and user. Writes are fire-and-forget: they
+// never delay or fail the request that caused them (an error is logged). Bounded three ways: the same
+// event again within a minute is not written twice (a client retrying in a loop), each client keeps
+// its newest EVENTS_PER_CLIENT events per user (and as many before a user is known; a key without a
+// client as many per user), and housekeeping deletes events older than EVENT_TTL_MS. No secret is
+// ever passed in: reasons are plain words from reasons.ts, details are URLs, scopes, names and methods.
 import type { Db } from "../db/client.js";
 import type { Logger } from "../log.js";
 import { describe, type ConnectionFailure } from "./reasons.js";
@@ -18,7 +19,8 @@ export type ConnectionStep = "discovery" | "registration" | "authorization" | "c
 export type Detail = Record<string, string | number | boolean | null | string[]>;
 
 export interface NewConnectionEvent {
-  clientId: string;
+  /** null: a key that belongs to no OAuth client (portal, CLI); keyId is then required. */
+  clientId: string | null;
   userId?: string | null;
   keyId?: string | null;
   step: ConnectionStep;
@@ -32,7 +34,7 @@ export interface NewConnectionEvent {
 
 export interface ConnectionEvent {
   id: number;
-  clientId: string;
+  clientId: string | null;
   userId: string | null;
   keyId: string | null;
   step: ConnectionStep;
@@ -44,7 +46,7 @@ export interface ConnectionEvent {
 
 interface Row {
   id: number;
-  clientId: string;
+  clientId: string | null;
   userId: string | null;
   keyId: string | null;
   step: string;
@@ -95,11 +97,13 @@ export function createConnectionEvents(db: Db, logger: Logger) {
 
   const write = async (e: NewConnectionEvent): Promise<void> => {
     const userId = e.userId ?? null;
+    const keyId = e.keyId ?? null;
+    if (e.clientId === null && keyId === null) throw new Error("a connection event needs a client or a key");
     await db.connectionEvent.create({
       data: {
-        clientId: e.clientId.slice(0, 300),
+        clientId: e.clientId?.slice(0, 300) ?? null,
         userId,
-        keyId: e.keyId ?? null,
+        keyId,
         step: e.step,
         outcome: e.outcome,
         reason: e.reason ? describe(e.reason).slice(0, 1000) : "",
@@ -107,14 +111,16 @@ export function createConnectionEvents(db: Db, logger: Logger) {
         createdAt: e.at ?? new Date(),
       },
     });
+    // The bound: per client and user, or per key and user for a key of no client.
+    const group = e.clientId !== null ? { clientId: e.clientId, userId } : { clientId: null, keyId, userId };
     const cutoff = await db.connectionEvent.findMany({
-      where: { clientId: e.clientId, userId },
+      where: group,
       orderBy: { id: "desc" },
       skip: EVENTS_PER_CLIENT - 1,
       take: 1,
       select: { id: true },
     });
-    if (cutoff[0]) await db.connectionEvent.deleteMany({ where: { clientId: e.clientId, userId, id: { lt: cutoff[0].id } } });
+    if (cutoff[0]) await db.connectionEvent.deleteMany({ where: { ...group, id: { lt: cutoff[0].id } } });
   };
 
   return {
@@ -122,7 +128,7 @@ export function createConnectionEvents(db: Db, logger: Logger) {
     record(e: NewConnectionEvent): void {
       const now = Date.now();
       const same = [
-        e.clientId,
+        e.clientId ?? "",
         e.userId ?? "",
         e.keyId ?? "",
         e.step,
@@ -178,8 +184,13 @@ export function createConnectionEvents(db: Db, logger: Logger) {
 
     /** The clients this user has events from (failed connections leave no key: they still get a doctor page). */
     async clientsOf(userId: string): Promise<string[]> {
-      const rows = await db.connectionEvent.findMany({ where: { userId }, distinct: ["clientId"], select: { clientId: true }, take: 50 });
-      return rows.map((r) => r.clientId);
+      const rows = await db.connectionEvent.findMany({
+        where: { userId, clientId: { not: null } },
+        distinct: ["clientId"],
+        select: { clientId: true },
+        take: 50,
+      });
+      return rows.flatMap((r) => (r.clientId === null ? [] : [r.clientId]));
     },
 
     /** Whether the key's token was issued for a request that named no resource (undefined: not known). */

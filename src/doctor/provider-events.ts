@@ -3,8 +3,9 @@
 // typed failure (reasons.ts), decided from the error's class and the request's own data (the code's
 // challenge against the verifier sent, the redirect URI against the registered ones), never from an
 // error message. Its words are recorded and, where oidc-provider answers with JSON (the token
-// endpoint), written into the response's error_description by explainOAuthErrors; the authorization
-// error page shows them too (src/oauth/interactions-error-page.ts: explainedFailure).
+// endpoint, the pushed authorization request endpoint), written into the response's error_description
+// by explainOAuthErrors; the authorization error page shows them too
+// (src/oauth/interactions-error-page.ts: explainedFailure).
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Middleware } from "koa";
 import Provider, { errors, type KoaContextWithOIDC } from "oidc-provider";
@@ -164,22 +165,33 @@ export function watchConnections(provider: Provider, services: Services): void {
     });
   });
 
-  provider.on("authorization.error", (ctx: KoaContextWithOIDC, err: unknown) => {
+  /** A refused authorization request: at the authorization endpoint, or pushed (RFC 9126 PAR, `pushed`). */
+  const authorizationRefused = (ctx: KoaContextWithOIDC, err: unknown, pushed: boolean) => {
     const failure = authorizationFailure(ctx, err, defaultResource);
     if (!failure) return;
     explained.set(ctx, Promise.resolve(failure));
     const clientId = ctx.oidc.client?.clientId; // a client that exists: an unknown client_id belongs to nobody
     if (!clientId) return;
     const params = ctx.oidc.params ?? {};
+    const detail: Detail = {
+      resource: texts(params.resource),
+      scope: text(params.scope) ?? null,
+      redirect_uri: text(params.redirect_uri) ?? null,
+    };
+    if (pushed) detail.request = "pushed (PAR)";
     events.record({
       clientId,
-      userId: ctx.oidc.session?.accountId ?? null,
+      // a pushed request comes from the client's back end: no user is known yet
+      userId: pushed ? null : (ctx.oidc.session?.accountId ?? null),
       step: "authorization",
       outcome: "failed",
       reason: failure,
-      detail: { resource: texts(params.resource), scope: text(params.scope) ?? null, redirect_uri: text(params.redirect_uri) ?? null },
+      detail,
     });
-  });
+  };
+  provider.on("authorization.error", (ctx: KoaContextWithOIDC, err: unknown) => authorizationRefused(ctx, err, false));
+  // oidc-provider answers a refused PAR in JSON: explainOAuthErrors writes the same words into it.
+  provider.on("pushed_authorization_request.error", (ctx: KoaContextWithOIDC, err: unknown) => authorizationRefused(ctx, err, true));
 
   provider.on("grant.success", (ctx: KoaContextWithOIDC) => {
     const { AuthorizationCode: code, AccessToken: token } = ctx.oidc.entities;

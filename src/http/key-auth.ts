@@ -64,6 +64,8 @@ export interface KeyAuthOptions {
   forRequest?: (ctx: Ctx) => { resource: string; resourceMetadata: string };
   /** The connection doctor (src/doctor/): a found key's refusal in its words, recorded; an OAuth key's first use. */
   doctor?: Doctor;
+  /** The doctor's words only, nothing recorded (the JSON API: its requests are not a connection's steps). */
+  doctorWordsOnly?: boolean;
 }
 
 /**
@@ -135,8 +137,11 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
   const refuse = async (ctx: Ctx, target: KeyAuthOptions, result: Extract<VerifyResult, { ok: false }>, presented: Presentation) => {
     const { reason, found } = result;
     const scheme = presented.scheme === "dpop" || DPOP_FAILURES.has(reason) ? "DPoP" : "Bearer";
+    const { doctor } = options;
     const words =
-      found && options.doctor ? await options.doctor.refused(reason, found, target.resource, DESCRIPTIONS[reason]) : DESCRIPTIONS[reason];
+      found && doctor
+        ? await (options.doctorWordsOnly ? doctor.explained : doctor.refused)(reason, found, target.resource, DESCRIPTIONS[reason])
+        : DESCRIPTIONS[reason];
     fail(ctx, target, 401, PROOF_FAILURES.has(reason) ? "invalid_dpop_proof" : "invalid_token", words, scheme);
     if (result.keyId) note(result.keyId, ctx.status);
   };
@@ -152,7 +157,8 @@ export function requireKey(keys: Keys, options: KeyAuthOptions): Middleware<Keyw
     } else {
       ctx.state.auth = { via: "key", user: result.user, app: null, organizationId, role: result.role, key, scopes };
     }
-    options.doctor?.used({ id: key.id, clientId: key.clientId, source: key.source, userId: result.user.id }, target.resource); // issue 26
+    if (!options.doctorWordsOnly)
+      options.doctor?.used({ id: key.id, clientId: key.clientId, source: key.source, userId: result.user.id }, target.resource); // issue 26
     return enabled ? counted(ctx, key.id, next) : next();
   };
   return async (ctx, next) => {
