@@ -3,8 +3,9 @@
 // Proven with the official v2 client pinned to 2026-07-28 and with raw requests: server/discover
 // (from the process's initialize), tools/list, echo, progress streamed before the result, per-tool
 // scope 403, revocation (401, the process ends on the owner check), two users → two processes, the cap
-// → 503 with Retry-After, the client leaving → the process is told notifications/cancelled, and a
-// 2025-era session beside a modern process at the same resource.
+// → 503 with Retry-After, the client leaving → the process is told notifications/cancelled, the
+// upstream timeout (reset by progress) → -32001 and cancelled, and a 2025-era session beside a modern
+// process at the same resource.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,7 +25,12 @@ const BY = { actor: { type: "cli" as const } };
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer({ GATEWAY_STDIO_MAX_PER_RESOURCE: "2", GATEWAY_STDIO_CHECK_SECONDS: "3600" });
+  // A short upstream timeout: the long-running tools below outlast it only because progress resets it.
+  server = await startTestServer({
+    GATEWAY_STDIO_MAX_PER_RESOURCE: "2",
+    GATEWAY_STDIO_CHECK_SECONDS: "3600",
+    GATEWAY_UPSTREAM_TIMEOUT_SECONDS: "2.5",
+  });
   const add = (slug: string, toolScopes?: Record<string, string>) =>
     server.services.resources.add(
       { slug, name: `The ${slug} server`, command: EVERYTHING, cwd: root, ...(toolScopes ? { toolScopes } : {}) },
@@ -217,6 +223,18 @@ describe("a 2026-07-28 client at a stdio resource", () => {
     } finally {
       await client.close();
     }
+  });
+
+  it("a call with neither answer nor progress for GATEWAY_UPSTREAM_TIMEOUT_SECONDS fails (-32001) and is cancelled in the process", async () => {
+    const user = await newUser();
+    const { raw } = await mint(user);
+    const tag = `t${Date.now()}-timeout`;
+    const res = await modernPost("probe", raw, 6, "tools/call", { name: "wait", arguments: { tag } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"code":-32001');
+    expect(text).toContain("Request timed out");
+    await until(() => server.logs.some((l) => l.includes(`cancelled ${tag}`)), "the process to be told of the cancellation");
   });
 });
 
