@@ -29,7 +29,7 @@ const SDK_ERROR_PREFIX = /^MCP error -?\d+: /;
 
 export interface ModernStdio {
   /** Answers one 2026-07-28 request (already checked by the gateway) with the owner's process. */
-  serve(ctx: Ctx, request: Request, body: unknown, process: ModernProcess): Promise<void>;
+  serve(ctx: Ctx, request: Request, body: unknown, running: ModernProcess): Promise<void>;
 }
 
 export function createModernStdio(deps: { logger: Logger; timeoutMs: number }): ModernStdio {
@@ -45,13 +45,13 @@ export function createModernStdio(deps: { logger: Logger; timeoutMs: number }): 
   );
 
   return {
-    async serve(ctx, request, body, process) {
+    async serve(ctx, request, body, running) {
       // Open until the answer has been written out or the client has left (sendWebResponse returns then).
-      const done = process.begin();
-      links.set(request, process.child);
+      const done = running.begin();
+      links.set(request, running.child);
       try {
         const response = await handler.fetch(request, { parsedBody: body });
-        if (response.status >= 500) logger.error({ status: response.status, resource: process.resource.slug }, "MCP request failed");
+        if (response.status >= 500) logger.error({ status: response.status, resource: running.resource.slug }, "MCP request failed");
         await sendWebResponse(ctx, response);
       } finally {
         done();
