@@ -214,6 +214,7 @@ describe("a 2026-07-28 client at a stdio resource", () => {
     abort.abort();
     await call;
     await until(() => server.logs.some((l) => l.includes(`cancelled ${tag}`)), "the process to be told of the cancellation");
+    expect(server.logs.find((l) => l.includes(`cancelled ${tag}`))).not.toContain("timeout"); // the client left: not the timeout
     const pid = processes("probe").find((p) => p.userId === user.id)!.pid!;
     expect(alive(pid)).toBe(true);
     const client = await connectModern("probe", raw);
@@ -235,6 +236,7 @@ describe("a 2026-07-28 client at a stdio resource", () => {
     expect(text).toContain('"code":-32001');
     expect(text).toContain("Request timed out");
     await until(() => server.logs.some((l) => l.includes(`cancelled ${tag}`)), "the process to be told of the cancellation");
+    expect(server.logs.find((l) => l.includes(`cancelled ${tag}`))).toContain("the gateway's timeout for this request");
   });
 });
 

@@ -23,12 +23,12 @@ server.registerTool("shout", { description: "writes to stderr", inputSchema: { l
   process.stderr.write(`${line}\n`);
   return text("ok");
 });
-// Says on stderr when it starts and when it is cancelled (notifications/cancelled aborts its signal).
+// Says on stderr when it starts and when it is cancelled, with the reason (notifications/cancelled aborts its signal).
 server.registerTool("wait", { description: "waits until cancelled", inputSchema: { tag: z.string() } }, ({ tag }, extra) => {
   process.stderr.write(`waiting ${tag}\n`);
   return new Promise((resolve) =>
     extra.signal.addEventListener("abort", () => {
-      process.stderr.write(`cancelled ${tag}\n`);
+      process.stderr.write(`cancelled ${tag}: ${String(extra.signal.reason)}\n`);
       resolve(text("cancelled"));
     }),
   );

@@ -132,7 +132,8 @@ export async function openLink(spec: ProcessSpec, hooks: LinkHooks): Promise<Lin
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => timedOut.abort(), options.timeoutMs);
+      // The reason travels to the process in notifications/cancelled.
+      timer = setTimeout(() => timedOut.abort("the gateway's timeout for this request"), options.timeoutMs);
     };
     arm();
     if (token && options.onprogress) {
