@@ -485,14 +485,20 @@ describe("the gateway", () => {
     }
   });
 
-  it("a stdio resource (2025-era sessions): the negotiating v2 client falls back to initialize and works", async () => {
-    const client = await connectV2(gatewayUrl("stdio"), reader, "auto");
-    try {
-      expect(client.getProtocolEra()).toBe("legacy");
-      const echoed = await client.callTool({ name: "echo", arguments: { message: "over stdio" } });
-      expect(JSON.stringify(echoed.content)).toContain("over stdio");
-    } finally {
-      await client.close();
+  it("a stdio resource: the negotiating v2 client lands on 2026-07-28 (the gateway serves it), in legacy mode it keeps a 2025-era session", async () => {
+    // The stdio server speaks 2025-era only; the gateway answers 2026-07-28 for it (test/gateway-stdio-modern.test.ts).
+    for (const [mode, era] of [
+      ["auto", "modern"],
+      ["legacy", "legacy"],
+    ] as const) {
+      const client = await connectV2(gatewayUrl("stdio"), reader, mode);
+      try {
+        expect(client.getProtocolEra()).toBe(era);
+        const echoed = await client.callTool({ name: "echo", arguments: { message: "over stdio" } });
+        expect(JSON.stringify(echoed.content)).toContain("over stdio");
+      } finally {
+        await client.close();
+      }
     }
   });
 });

@@ -22,7 +22,7 @@ import { createUpstreamAgent, forward } from "./proxy.js";
 import { createHealthRecorder } from "./health.js";
 import { createStreamSlots } from "./streams.js";
 import { enforceKeyRateLimit } from "../http/key-rate-limit.js";
-import { serveStdio } from "./stdio/index.js";
+import { createModernStdio, serveStdio } from "./stdio/index.js";
 
 const METHODS = new Set(["POST", "GET", "DELETE"]);
 
@@ -45,6 +45,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
   const dispatcher = createUpstreamAgent(upstreamTimeoutMs);
   const health = createHealthRecorder(services.db, logger);
   const slots = createStreamSlots(streamsPerKey);
+  const stdio = { pool: services.stdioProcesses, modern: createModernStdio({ logger, timeoutMs: upstreamTimeoutMs }) };
 
   const proxy = async (ctx: Ctx, resource: Resource, metadata: string) => {
     const auth = ctx.state.auth;
@@ -76,7 +77,7 @@ export function gateway(services: Services): Middleware<KeywardState> {
         body = read.raw;
         json = read.json;
       }
-      if (resource.transport.kind === "stdio") return await serveStdio(ctx, services.stdioProcesses, resource, auth, json);
+      if (resource.transport.kind === "stdio") return await serveStdio(ctx, stdio, resource, auth, json);
       const headers = upstreamRequestHeaders(ctx.req.headers, auth, await signer.sign(auth, resource.url));
       const upstream = resource.transport.kind === "http" ? resource.transport.upstream : "";
       const { observation } = await forward(

@@ -1,6 +1,7 @@
 // A tiny stdio MCP server for the stdio gateway tests (src/gateway/stdio/): it reports its own
 // environment and pid through a tool, keeps a value in memory (remember / recall) so tests can prove
-// one user's process state is invisible to another's, and can crash on demand. Plain JS: the gateway
+// one user's process state is invisible to another's, can crash on demand, and says when a call is
+// cancelled (wait). Plain JS: the gateway
 // starts it with `node`.
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
@@ -21,6 +22,16 @@ server.registerTool("recall", { description: "the value this process keeps" }, (
 server.registerTool("shout", { description: "writes to stderr", inputSchema: { line: z.string() } }, ({ line }) => {
   process.stderr.write(`${line}\n`);
   return text("ok");
+});
+// Says on stderr when it starts and when it is cancelled, with the reason (notifications/cancelled aborts its signal).
+server.registerTool("wait", { description: "waits until cancelled", inputSchema: { tag: z.string() } }, ({ tag }, extra) => {
+  process.stderr.write(`waiting ${tag}\n`);
+  return new Promise((resolve) =>
+    extra.signal.addEventListener("abort", () => {
+      process.stderr.write(`cancelled ${tag}: ${String(extra.signal.reason)}\n`);
+      resolve(text("cancelled"));
+    }),
+  );
 });
 
 await server.connect(new StdioServerTransport());

@@ -4,16 +4,29 @@
 // key's organisation and with the key's scopes; otherwise 404 "Session not found", the MCP
 // spec's answer that makes a host initialize again (also after a crash, an idle stop or a change of
 // the resource's command). App keys are refused: a stdio process serves one person.
+// A 2026-07-28 request (no session: the `_meta` envelope, as the MCP SDK's isLegacyRequest() tells)
+// goes to the owner's modern process instead (src/gateway/stdio/modern.ts).
+import { isLegacyRequest } from "@modelcontextprotocol/server";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Ctx, KeyAuth, AppAuth } from "../../http/state.js";
 import type { Resource } from "../../resources/index.js";
 import { GatewayError } from "../errors.js";
 import { sameProgram, type StdioPool, type StdioResource } from "./processes.js";
 import type { Owner } from "./environment.js";
+import type { ModernStdio } from "./modern.js";
+import { webRequestOf } from "../../mcp/web-exchange.js";
 
 export { createStdioPool, type StdioPool, type StdioLimits } from "./processes.js";
+export { createModernStdio, type ModernStdio } from "./modern.js";
 
-export async function serveStdio(ctx: Ctx, pool: StdioPool, resource: Resource, auth: KeyAuth | AppAuth, body: unknown): Promise<void> {
+export async function serveStdio(
+  ctx: Ctx,
+  stdio: { pool: StdioPool; modern: ModernStdio },
+  resource: Resource,
+  auth: KeyAuth | AppAuth,
+  body: unknown,
+): Promise<void> {
+  const { pool } = stdio;
   if (resource.transport.kind !== "stdio") throw new Error("not a stdio resource");
   if (auth.via !== "key")
     throw new GatewayError(
@@ -26,6 +39,11 @@ export async function serveStdio(ctx: Ctx, pool: StdioPool, resource: Resource, 
   const program: StdioResource = { id: resource.id, slug: resource.slug, name: resource.name, url: resource.url, command, env, cwd };
   const owner: Owner = { userId: auth.user.id, email: auth.user.email, organizationId: auth.organizationId, scopes: auth.scopes };
   const sessionId = ctx.get("mcp-session-id");
+
+  if (!sessionId && ctx.method === "POST") {
+    const request = webRequestOf(ctx, resource.url);
+    if (!(await isLegacyRequest(request, body))) return stdio.modern.serve(ctx, request, body, await pool.modern(program, owner));
+  }
 
   let session;
   if (!sessionId) {
@@ -44,7 +62,7 @@ export async function serveStdio(ctx: Ctx, pool: StdioPool, resource: Resource, 
   ctx.res.once("close", done);
   ctx.respond = false;
   try {
-    await session.bridge.handle(ctx.req, ctx.res, body);
+    await session.child.handle(ctx.req, ctx.res, body);
   } catch (err) {
     done();
     throw err;

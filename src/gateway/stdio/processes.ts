@@ -5,6 +5,8 @@
 // processes. Why a process per session rather than one per user: a stdio server holds the state of
 // one client connection (its initialize, subscriptions, pending requests); two MCP hosts of the same
 // user each get their own, exactly as each would start its own when run locally (docs/gateway.md).
+// 2026-07-28 clients have no sessions: all of one owner's (user, organisation, scopes) modern requests
+// at a resource share one process of their own (src/gateway/stdio/modern.ts), never a session's.
 //
 // Bounds: at most `max` processes on the instance and `maxPerResource` per resource (over: 503 with
 // Retry-After, never an unbounded fork); a user's session beyond `sessionsPerUser` at a resource ends
@@ -14,7 +16,8 @@
 import type { Logger } from "../../log.js";
 import type { Keys } from "../../keys/index.js";
 import { GatewayError } from "../errors.js";
-import type { Bridge, EndReason } from "./bridge.js";
+import type { Bridge, EndReason, ProcessSpec } from "./bridge.js";
+import type { Link } from "./link.js";
 import { processEnvironment, type Owner } from "./environment.js";
 
 export interface StdioLimits {
@@ -36,10 +39,22 @@ export interface StdioResource {
   cwd: string | null;
 }
 
-export interface Session {
+/** A running process as the pool sees it: a session's bridge or a modern link. */
+interface Child {
+  readonly pid: number | null;
+  end(reason: EndReason): Promise<void>;
+}
+
+export interface Running<C extends Child> {
   readonly resource: StdioResource;
   readonly owner: Owner;
-  readonly bridge: Bridge;
+  readonly child: C;
+  /** Marks a request open (no idle stop meanwhile); call the result when it has closed. */
+  begin(): () => void;
+  end(reason: EndReason): Promise<void>;
+}
+
+export interface Session extends Running<Bridge> {
   /** The Mcp-Session-Id the client was given; undefined until its initialize was accepted. */
   readonly sessionId: string | undefined;
   /** Marks a request open (no idle stop meanwhile); call the result when it has closed. */
@@ -49,8 +64,13 @@ export interface Session {
   end(reason: EndReason): Promise<void>;
 }
 
+/** The process serving one owner's 2026-07-28 requests at one resource. */
+export type ModernProcess = Running<Link>;
+
 export interface StdioProcessView {
+  /** A session's id; undefined for a process serving 2026-07-28 requests (or one still starting). */
   sessionId: string | undefined;
+  era: "legacy" | "modern";
   resource: string;
   userId: string;
   pid: number | null;
@@ -61,6 +81,8 @@ export interface StdioPool {
   get(sessionId: string): Session | undefined;
   /** Starts a process for a new session (the caller then hands it the initialize request). */
   start(resource: StdioResource, owner: Owner): Promise<Session>;
+  /** The owner's process for 2026-07-28 requests at this resource: the running one, else a new one. */
+  modern(resource: StdioResource, owner: Owner): Promise<ModernProcess>;
   /** The live processes (tests, diagnostics). */
   list(): StdioProcessView[];
   /** Runs the owner check now (it also runs every checkMs). */
@@ -79,7 +101,7 @@ const sameOwner = (a: Owner, b: Owner) =>
 export function createStdioPool(limits: StdioLimits, deps: { logger: Logger; keys: Pick<Keys, "holdsKeyAt"> }): StdioPool {
   const { logger } = deps;
   const live = new Set<Entry>();
-  const bySession = new Map<string, Entry>();
+  const bySession = new Map<string, Entry<Bridge>>();
   /** Processes that have been told to end and may still be running. */
   const ending = new Set<Promise<void>>();
   let closing = false;
@@ -87,12 +109,14 @@ export function createStdioPool(limits: StdioLimits, deps: { logger: Logger; key
   const timer = setInterval(() => void check(), limits.checkMs);
   timer.unref();
 
-  interface Entry extends Omit<Session, "bridge"> {
-    bridge: Bridge;
+  interface Entry<C extends Child = Child> extends Running<C> {
+    era: "legacy" | "modern";
+    child: C;
     sessionId: string | undefined;
     open: number;
     lastUsed: number;
     idle: NodeJS.Timeout | undefined;
+    serves(resource: StdioResource, owner: Owner): boolean;
   }
 
   function retryAfterSeconds(among: Iterable<Entry>): string {
@@ -107,22 +131,68 @@ export function createStdioPool(limits: StdioLimits, deps: { logger: Logger; key
 
   async function start(resource: StdioResource, owner: Owner): Promise<Session> {
     if (closing) throw busy("This instance is shutting down", []);
-    const mine = [...live].filter((e) => e.resource.id === resource.id && e.owner.userId === owner.userId);
+    const mine = [...live].filter((e) => e.era === "legacy" && e.resource.id === resource.id && e.owner.userId === owner.userId);
     // An MCP host keeps its session's GET stream open while it runs, so "least recently used" is by
     // the last request begun or ended, open or not: the host that initializes again is the one in use.
     for (const e of mine.sort((a, b) => a.lastUsed - b.lastUsed).slice(0, mine.length - limits.sessionsPerUser + 1)) void e.end("evicted");
+    const { openBridge } = await import("./bridge.js"); // the MCP SDK's transports load on first use only
+    return launch<Bridge>("legacy", resource, owner, (spec, hooks) =>
+      openBridge(spec, {
+        ...hooks,
+        onSession: (id) => {
+          hooks.entry.sessionId = id;
+          if (live.has(hooks.entry)) bySession.set(id, hooks.entry);
+        },
+      }),
+    );
+  }
+
+  /** Starting modern processes by owner: concurrent first requests of one owner share one start. */
+  const startingModern = new Map<string, Promise<Entry<Link>>>();
+
+  async function modern(resource: StdioResource, owner: Owner): Promise<ModernProcess> {
+    for (const e of live)
+      // era "modern" entries are the ones launch<Link> made.
+      if (e.era === "modern" && e.child && e.serves(resource, owner) && sameProgram(e.resource, resource)) return e as Entry<Link>;
+    const key = JSON.stringify([resource.id, owner.userId, owner.organizationId, [...owner.scopes].sort()]);
+    const pending = startingModern.get(key);
+    if (pending) return pending;
+    // A process of this owner started from an older version of the resource: its program has changed.
+    for (const e of live) if (e.era === "modern" && e.serves(resource, owner) && !sameProgram(e.resource, resource)) void e.end("changed");
+    const starting = (async () => {
+      const { openLink } = await import("./link.js");
+      return launch<Link>("modern", resource, owner, (spec, hooks) => openLink(spec, hooks));
+    })().finally(() => startingModern.delete(key));
+    startingModern.set(key, starting);
+    return starting;
+  }
+
+  interface OpenHooks<C extends Child> {
+    logger: Logger;
+    tags: { resource: string; userId: string };
+    entry: Entry<C>;
+    onEnd(reason: EndReason, finished: Promise<void>): void;
+  }
+
+  async function launch<C extends Child>(
+    era: "legacy" | "modern",
+    resource: StdioResource,
+    owner: Owner,
+    open: (spec: ProcessSpec, hooks: OpenHooks<C>) => Promise<C>,
+  ): Promise<Entry<C>> {
+    if (closing) throw busy("This instance is shutting down", []);
     const ofResource = [...live].filter((e) => e.resource.id === resource.id);
     if (ofResource.length >= limits.maxPerResource)
       throw busy(`${resource.name} runs as many processes as it may on this instance; try again later`, ofResource);
     if (live.size >= limits.max) throw busy("This gateway runs as many stdio processes as it may; try again later", live);
 
-    const { openBridge } = await import("./bridge.js"); // the MCP SDK's transports load on first use only
     const tags = { resource: resource.slug, userId: owner.userId };
     // Counted from here on, while it starts, so that concurrent starts cannot pass the caps together.
-    const entry: Entry = {
+    const entry: Entry<C> = {
+      era,
       resource,
       owner,
-      bridge: undefined as unknown as Bridge,
+      child: undefined as unknown as C,
       sessionId: undefined,
       open: 0,
       lastUsed: Date.now(),
@@ -142,19 +212,16 @@ export function createStdioPool(limits: StdioLimits, deps: { logger: Logger; key
         };
       },
       serves: (r, o) => r.id === resource.id && sameOwner(owner, o),
-      end: (reason) => (entry.bridge ? entry.bridge.end(reason) : Promise.resolve(forget(entry))),
+      end: (reason) => (entry.child ? entry.child.end(reason) : Promise.resolve(forget(entry))),
     };
     live.add(entry);
     try {
-      entry.bridge = await openBridge(
+      entry.child = await open(
         { command: resource.command, env: processEnvironment(resource.env, owner), cwd: resource.cwd },
         {
           logger,
           tags,
-          onSession: (id) => {
-            entry.sessionId = id;
-            if (live.has(entry)) bySession.set(id, entry);
-          },
+          entry,
           onEnd: (_reason, finished) => {
             forget(entry);
             ending.add(finished);
@@ -171,8 +238,8 @@ export function createStdioPool(limits: StdioLimits, deps: { logger: Logger; key
     }
     if (!live.has(entry)) {
       // Ended while it started (shutdown, the owner check): it never served anyone.
-      await entry.bridge.end("shutdown");
-      throw busy("This session was ended while it started; try again", []);
+      await entry.child.end("shutdown");
+      throw busy("This process was ended while it started; try again", []);
     }
     armIdle(entry);
     return entry;
@@ -215,8 +282,15 @@ export function createStdioPool(limits: StdioLimits, deps: { logger: Logger; key
   return {
     get: (sessionId) => bySession.get(sessionId),
     start,
+    modern,
     list: () =>
-      [...live].map((e) => ({ sessionId: e.sessionId, resource: e.resource.slug, userId: e.owner.userId, pid: e.bridge?.pid ?? null })),
+      [...live].map((e) => ({
+        sessionId: e.sessionId,
+        era: e.era,
+        resource: e.resource.slug,
+        userId: e.owner.userId,
+        pid: e.child?.pid ?? null,
+      })),
     check,
     async close() {
       closing = true;
