@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browser, csrfFrom, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
-import { startSmtp, type TestSmtp } from "./support/smtp.js";
+import { linkIn, startSmtp, type TestSmtp } from "./support/smtp.js";
 import { unlinkIdentity } from "../src/upstream-login/identities.js";
 
 type Agent = ReturnType<typeof browser>;
@@ -352,6 +352,45 @@ describe("unlinking", () => {
     const stale = await startLink(agent, "alpha");
     expect(stale.status).toBe(403);
     expect(stale.text).toContain("needs a recent log-in");
+  });
+
+  it("an account a provider made sets a password through the reset mail, and may then unlink its only identity", async () => {
+    const email = uniqueEmail("gets-a-password");
+    const agent = browser(server);
+    expect((await logInUpstream(agent, "alpha", person({ email, email_verified: true }))).status).toBe(303);
+    const userId = await userIdOf(email);
+    const fresh = browser(server);
+    const form = await fresh.get("/forgot-password").expect(200);
+    await fresh
+      .post("/forgot-password")
+      .type("form")
+      .send({ _csrf: csrfFrom(form.text), email })
+      .expect(200);
+    const [mail] = await smtp.waitFor(email, { subject: "Reset your Keyward password" });
+    const link = linkIn(mail!, `${server.url}/reset-password?token=`);
+    const resetPage = await fresh.get(link.slice(server.url.length)).expect(200);
+    const password = "a brand new password 42";
+    await fresh
+      .post("/reset-password")
+      .type("form")
+      .send({
+        _csrf: csrfFrom(resetPage.text),
+        token: new URL(link).searchParams.get("token"),
+        new_password: password,
+        confirm_password: password,
+      })
+      .expect(303);
+    const me = browser(server);
+    await logInWithPassword(me, email, password);
+    const page = await me.get(PAGE).expect(200);
+    expect(page.text).toMatch(/Set<\/span>/);
+    const res = await me
+      .post(`${PAGE}/unlink/alpha`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), password })
+      .redirects(0);
+    expect(res.status).toBe(303);
+    expect(await identitiesOf(userId)).toEqual([]);
   });
 
   it("with LOCAL_PASSWORDS=off a password is no way in: the last identity stays", async () => {
