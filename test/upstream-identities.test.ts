@@ -14,6 +14,8 @@ const LINKED_MAIL = "A sign-in method was added to your Keyward account";
 const UNLINKED_MAIL = "A sign-in method was removed from your Keyward account";
 let idp: UpstreamIdp;
 let server: TestServer;
+/** A server with LOCAL_PASSWORDS=off: a password is no way in. */
+let withoutPasswords: TestServer;
 let smtp: TestSmtp;
 let subs = 0;
 
@@ -96,16 +98,15 @@ beforeAll(async () => {
   smtp = await startSmtp();
   const providers = [provider("alpha"), provider("beta"), provider("corp", { allowedDomains: ["corp.example"] })];
   server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers), SMTP_URL: smtp.url, MAIL_FROM: "keyward@example.com" });
-  idp.configure(
-    providers.map((p) => ({
-      clientId: p.clientId,
-      clientSecret: p.clientSecret,
-      redirectUri: `${server.url}/login/upstream/${p.id}/callback`,
-    })),
-  );
+  const offProviders = ["alpha", "beta"].map((id) => provider(id, { clientId: `keyward-off-${id}` }));
+  withoutPasswords = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(offProviders), LOCAL_PASSWORDS: "off" });
+  const clients = (of: TestServer, list: typeof providers) =>
+    list.map((p) => ({ clientId: p.clientId, clientSecret: p.clientSecret, redirectUri: `${of.url}/login/upstream/${p.id}/callback` }));
+  idp.configure([...clients(server, providers), ...clients(withoutPasswords, offProviders)]);
 });
 afterAll(async () => {
   await server?.close();
+  await withoutPasswords?.close();
   await idp?.close();
   await smtp?.close();
 });
@@ -402,6 +403,28 @@ describe("unlinking", () => {
     expect(await unlinkIdentity(server.services.db, providers, true, myId, "beta")).toBe("not_found");
     expect(await identitiesOf(myId)).toHaveLength(1);
     expect(await unlinkIdentity(server.services.db, providers, true, myId, "alpha")).toBe("unlinked");
+  });
+});
+
+describe("with LOCAL_PASSWORDS=off", () => {
+  it("the password is shown as not used, asked for nowhere, and is no way in: the last identity stays", async () => {
+    const email = uniqueEmail("passwords-off");
+    const user = await withoutPasswords.services.users.create(email, "correct horse battery");
+    // A confirmed address, so the provider's first log-in links this existing account.
+    await withoutPasswords.services.db.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
+    const agent = browser(withoutPasswords);
+    expect((await logInUpstream(agent, "alpha", person({ email, email_verified: true }))).status).toBe(303);
+    const page = await agent.get(PAGE).expect(200);
+    expect(page.text).toContain("Not used");
+    expect(page.text).not.toContain('name="password"');
+    expect(page.text).not.toContain('href="/forgot-password"');
+    const csrf = csrfFrom(page.text);
+    const last = await agent.post(`${PAGE}/unlink/alpha`).type("form").send({ _csrf: csrf }).redirects(0);
+    expect(last.status).toBe(409);
+    expect((await link(agent, "beta", person({ email: uniqueEmail(), email_verified: true }))).res.status).toBe(303);
+    expect((await agent.post(`${PAGE}/unlink/alpha`).type("form").send({ _csrf: csrf }).redirects(0)).status).toBe(303);
+    const left = await withoutPasswords.services.db.upstreamIdentity.findMany({ where: { userId: user.id } });
+    expect(left.map((i) => i.providerId)).toEqual(["beta"]);
   });
 });
 
