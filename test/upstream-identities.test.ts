@@ -38,7 +38,7 @@ const provider = (id: string, extra: Record<string, unknown> = {}) => ({
  * A password account, logged in in a fresh browser. Made through the users service, not the sign-up
  * page: this file needs more people than the sign-up page allows one address an hour.
  */
-async function signUp(_server: TestServer, email = uniqueEmail(), password = "correct horse battery") {
+async function member(email = uniqueEmail(), password = "correct horse battery") {
   await server.services.users.create(email, password);
   const agent = browser(server);
   await logInWithPassword(agent, email, password);
@@ -113,7 +113,7 @@ afterAll(async () => {
 
 describe("sign-in methods page", () => {
   it("is in the account navigation and shows the password and a Link button per provider", async () => {
-    const { agent } = await signUp(server);
+    const { agent } = await member();
     const keys = await agent.get("/app/account/api-keys").expect(200);
     expect(keys.text).toContain(`href="${PAGE}"`);
     const page = await agent.get(PAGE).expect(200);
@@ -133,7 +133,7 @@ describe("sign-in methods page", () => {
 
 describe("linking", () => {
   it("links the provider's identity to the signed-in account, audits, mails, and the identity then logs in to it", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const myId = await userIdOf(me.email);
     const upstreamEmail = uniqueEmail("elsewhere");
     const sub = person({ email: upstreamEmail, email_verified: true });
@@ -161,7 +161,7 @@ describe("linking", () => {
   });
 
   it("needs the password again (a wrong one, or none, starts nothing), and CSRF", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const wrong = await startLink(me.agent, "alpha", "not my password");
     expect(wrong.status).toBe(403);
     expect(wrong.text).toContain("Your current password is not correct.");
@@ -173,10 +173,10 @@ describe("linking", () => {
   });
 
   it("refuses an identity already linked to another account, without saying whose, and never moves it", async () => {
-    const holder = await signUp(server);
+    const holder = await member();
     const sub = person({ email: uniqueEmail("shared"), email_verified: true });
     expect((await link(holder.agent, "alpha", sub, holder.password)).res.status).toBe(303);
-    const intruder = await signUp(server);
+    const intruder = await member();
     const { res } = await link(intruder.agent, "alpha", sub, intruder.password);
     expect(res.status).toBe(403);
     expect(res.text).toContain("already linked to another Keyward account");
@@ -190,7 +190,7 @@ describe("linking", () => {
   });
 
   it("one identity per provider: linking the same provider again is refused before the provider is asked", async () => {
-    const me = await signUp(server);
+    const me = await member();
     expect((await link(me.agent, "alpha", person({ email: uniqueEmail(), email_verified: true }), me.password)).res.status).toBe(303);
     const again = await startLink(me.agent, "alpha", me.password);
     expect(again.status).toBe(409);
@@ -198,23 +198,23 @@ describe("linking", () => {
   });
 
   it("a replayed callback links nothing more and answers 400", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const { callback, res } = await link(me.agent, "beta", person({ email: uniqueEmail(), email_verified: true }), me.password);
     expect(res.status).toBe(303);
     const replay = await me.agent.get(callback).redirects(0);
     expect(replay.status).toBe(400);
     // Replayed into another signed-in account's browser: that one has no pending cookie either.
-    const other = await signUp(server);
+    const other = await member();
     expect((await other.agent.get(callback).redirects(0)).status).toBe(400);
     expect(await identitiesOf(await userIdOf(other.email))).toEqual([]);
   });
 
   it("a link finished in another session of the browser (logged out, someone else logged in) links nothing", async () => {
-    const starter = await signUp(server);
+    const starter = await member();
     const sub = person({ email: uniqueEmail(), email_verified: true });
     const callback = await atUpstream(await startLink(starter.agent, "alpha", starter.password), sub);
     // Someone else logs in in this browser before the provider's answer comes back.
-    const someone = await signUp(server);
+    const someone = await member();
     await starter.agent
       .post("/logout")
       .type("form")
@@ -226,7 +226,7 @@ describe("linking", () => {
     expect(await identitiesOf(await userIdOf(starter.email))).toEqual([]);
     expect(await identitiesOf(await userIdOf(someone.email))).toEqual([]);
     // And logged out entirely: the same.
-    const again = await signUp(server);
+    const again = await member();
     const callback2 = await atUpstream(await startLink(again.agent, "alpha", again.password), sub);
     await again.agent
       .post("/logout")
@@ -240,7 +240,7 @@ describe("linking", () => {
 
   it("a link flow never logs in or makes an account; a log-in flow never links to the signed-in account", async () => {
     // Link mode: an identity with an unverified email (which could never log in or make an account) links, no session changes.
-    const me = await signUp(server);
+    const me = await member();
     const myId = await userIdOf(me.email);
     const unverified = person({ email: uniqueEmail("unverified"), email_verified: false });
     const { res } = await link(me.agent, "beta", unverified, me.password);
@@ -248,7 +248,7 @@ describe("linking", () => {
     expect((await identitiesOf(myId)).map((i) => [i.subject, i.email])).toEqual([[unverified, null]]);
     expect((await me.agent.get(PAGE).expect(200)).text).toContain(me.email);
     // Log-in mode, in a signed-in browser: the unknown identity is not linked to whoever is signed in.
-    const other = await signUp(server);
+    const other = await member();
     const stranger = person({ email: uniqueEmail("stranger"), email_verified: false });
     const login = await logInUpstream(other.agent, "alpha", stranger);
     expect(login.status).toBe(403);
@@ -256,7 +256,7 @@ describe("linking", () => {
   });
 
   it("the provider's answer to a link, delivered to a browser with a log-in in progress, is refused (and vice versa)", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const sub = person({ email: uniqueEmail(), email_verified: true });
     const linkCallback = await atUpstream(await startLink(me.agent, "alpha", me.password), sub);
     // A victim's browser that started a log-in with alpha gets the attacker's link answer: state mismatch.
@@ -276,7 +276,7 @@ describe("linking", () => {
   });
 
   it("allowedDomains hold for linking too", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const { res } = await link(me.agent, "corp", person({ email: uniqueEmail("outside"), email_verified: true }), me.password);
     expect(res.status).toBe(403);
     expect(res.text).toContain("not at a domain allowed");
@@ -284,14 +284,14 @@ describe("linking", () => {
   });
 
   it("an unknown provider is 404", async () => {
-    const me = await signUp(server);
+    const me = await member();
     expect((await startLink(me.agent, "nope", me.password)).status).toBe(404);
   });
 });
 
 describe("unlinking", () => {
   it("unlinks with the password and CSRF, audits and mails; the identity no longer logs in to the account", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const myId = await userIdOf(me.email);
     const sub = person({ email: uniqueEmail("gone"), email_verified: true });
     expect((await link(me.agent, "alpha", sub, me.password)).res.status).toBe(303);
@@ -314,11 +314,11 @@ describe("unlinking", () => {
   });
 
   it("another account's identity (or an unknown provider) is the same 404 as a missing one", async () => {
-    const holder = await signUp(server);
+    const holder = await member();
     expect((await link(holder.agent, "beta", person({ email: uniqueEmail(), email_verified: true }), holder.password)).res.status).toBe(
       303,
     );
-    const other = await signUp(server);
+    const other = await member();
     const csrf = await csrfOf(other.agent);
     const theirs = await other.agent.post(`${PAGE}/unlink/beta`).type("form").send({ _csrf: csrf, password: other.password });
     const missing = await other.agent.post(`${PAGE}/unlink/nope`).type("form").send({ _csrf: csrf, password: other.password });
@@ -395,7 +395,7 @@ describe("unlinking", () => {
   });
 
   it("with LOCAL_PASSWORDS=off a password is no way in: the last identity stays", async () => {
-    const me = await signUp(server);
+    const me = await member();
     const myId = await userIdOf(me.email);
     expect((await link(me.agent, "alpha", person({ email: uniqueEmail(), email_verified: true }), me.password)).res.status).toBe(303);
     const providers = server.services.config.upstreamProviders;
@@ -430,9 +430,9 @@ describe("with LOCAL_PASSWORDS=off", () => {
 
 describe("operators", () => {
   it("the admin user page lists the user's identities", async () => {
-    const admin = await signUp(server);
+    const admin = await member();
     await server.services.db.user.update({ where: { email: admin.email }, data: { isAdmin: true } });
-    const me = await signUp(server);
+    const me = await member();
     const upstreamEmail = uniqueEmail("seen-by-admin");
     expect((await link(me.agent, "beta", person({ email: upstreamEmail, email_verified: true }), me.password)).res.status).toBe(303);
     const page = await admin.agent.get(`/admin/users/${await userIdOf(me.email)}`).expect(200);
