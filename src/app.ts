@@ -35,6 +35,7 @@ import { orgsRoutes } from "./web/orgs-routes.js";
 import { orgsApi } from "./api/orgs.js";
 import { secondFactorRoutes } from "./web/second-factor-routes.js";
 import { securityRoutes } from "./web/security-routes.js";
+import { signInMethodsRoutes } from "./upstream-login/link-routes.js";
 import { auditRoutes } from "./web/audit-routes.js";
 import { resourcesRoutes } from "./web/resources-routes.js";
 import { mailRoutes } from "./mail/routes.js"; // Email: forgot password, email verification
@@ -79,6 +80,7 @@ export function createApp(services: Services, options: AppOptions = {}): Koa<Key
     upstreamLoginRoutes(services), // issue 29: "Continue with …" through an upstream OpenID Connect provider
     secondFactorRoutes(services),
     securityRoutes(services),
+    signInMethodsRoutes(services), // password and upstream identities: see, link, unlink
     auditRoutes(services),
     apiKeysPageRoutes(services),
     connectedAppsRoutes(services),

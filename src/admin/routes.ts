@@ -12,6 +12,7 @@ import { HttpError } from "../http/errors.js";
 import { EVENT_KINDS } from "../audit/describe.js";
 import { AdminError, createOperators, type AdminActing } from "./operators.js";
 import { notFound, requireAdmin } from "./require-admin.js";
+import { listIdentities } from "../upstream-login/identities.js";
 
 const USER_ID = /^usr_[0-9a-f]{32}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,300}$/;
@@ -71,6 +72,7 @@ export function adminRoutes(services: Services): Router<KeywardState> {
     await sendPage(ctx, "admin-user", {
       title: `Admin: ${detail.user.email}`,
       ...detail,
+      identities: await listIdentities(services.db, services.config.upstreamProviders, detail.user.id),
       self: detail.user.id === ctx.state.session!.user.id,
     });
   });

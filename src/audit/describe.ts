@@ -44,6 +44,8 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   // Issue 29: upstream identity providers (src/upstream-login/).
   "upstream.account_created": "Account created by logging in with an identity provider",
   "upstream.linked": "Identity provider log-in linked to your account",
+  "identity.linked": "Sign-in method linked (an identity provider)",
+  "identity.unlinked": "Sign-in method unlinked (an identity provider)",
   // Operators (src/admin/)
   "user.signed_up": "Account created (sign-up)",
   "user.created": "Account created on the server (keyward users create)",
@@ -211,6 +213,8 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
         : (FAILED_LOGINS[text(d.reason)] ?? "");
     case "upstream.account_created":
     case "upstream.linked":
+    case "identity.linked":
+    case "identity.unlinked":
       return `${text(d.providerName)} (${text(d.provider)})`;
     case "2fa.backup_code_used":
       return `${plural(n(d.backupCodesLeft), "backup code", "backup codes")} left`;

@@ -79,3 +79,25 @@ export function keysExpiringMessage(to: string, keys: { label: string; last4: st
     { link: keysUrl },
   ]);
 }
+
+/** A sign-in method (an upstream identity) was linked to or unlinked from the account (src/upstream-login/link-routes.ts). */
+export function signInMethodMessage(
+  to: string,
+  change: "linked" | "unlinked",
+  facts: { providerName: string; at: Date; ip: string | null; browser: string },
+  pageUrl: string,
+): Message {
+  const linked = change === "linked";
+  return compose(
+    to,
+    linked ? "A sign-in method was added to your Keyward account" : "A sign-in method was removed from your Keyward account",
+    [
+      linked
+        ? `Logging in with ${facts.providerName} now signs in to your Keyward account:`
+        : `Logging in with ${facts.providerName} no longer signs in to your Keyward account:`,
+      { list: [`When: ${when(facts.at)}`, `Browser: ${facts.browser}`, `Address: ${facts.ip ?? "unknown"}`] },
+      "If this was you, there is nothing to do. If not, sign out everywhere and check your sign-in methods:",
+      { link: pageUrl },
+    ],
+  );
+}

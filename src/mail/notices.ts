@@ -1,11 +1,12 @@
 // Notices to a key's owner and to an account (issue 28 item 6, issue 29 item 2): keys revoked by
-// someone else, keys about to expire, a log-in from a browser the account had not seen. Each is sent
-// in the background (src/mail/mailer.ts): the revocation or log-in that triggered it never waits.
+// someone else, keys about to expire, a log-in from a browser the account had not seen, a sign-in
+// method linked or unlinked. Each is sent in the background (src/mail/mailer.ts): the revocation or
+// log-in that triggered it never waits.
 import type { Db } from "../db/client.js";
 import type { KeyActing, KeyEventVia } from "../audit/key-events.js";
 import type { RevokedKey } from "../keys/revoke.js";
 import type { Mailer } from "./mailer.js";
-import { keysExpiringMessage, keysRevokedMessage, newDeviceMessage } from "./messages.js";
+import { keysExpiringMessage, keysRevokedMessage, newDeviceMessage, signInMethodMessage } from "./messages.js";
 import { describeUserAgent } from "../audit/describe.js";
 import { claimExpiryNotice, expiringUnnoticed } from "../keys/expiry-notices.js";
 
@@ -92,5 +93,26 @@ export function newDeviceNotice(
         `${baseUrl}/app/account/security`,
       ),
     );
+  });
+}
+
+/** After a sign-in method was linked or unlinked (src/upstream-login/link-routes.ts): mails the account. */
+export function signInMethodNotice(
+  mailer: Mailer,
+  db: Db,
+  pageUrl: string,
+  change: { userId: string; change: "linked" | "unlinked"; providerName: string; ip: string | null; userAgent: string | null; at: Date },
+): void {
+  if (!mailer.enabled) return;
+  mailer.background("sign-in method notice", async () => {
+    const user = await db.user.findUnique({ where: { id: change.userId }, select: { email: true } });
+    if (!user) return;
+    const facts = {
+      providerName: change.providerName,
+      at: change.at,
+      ip: change.ip,
+      browser: describeUserAgent(change.userAgent) || "unknown",
+    };
+    mailer.send(signInMethodMessage(user.email, change.change, facts, pageUrl));
   });
 }

@@ -1,6 +1,7 @@
-// The browser's side of an upstream log-in in progress: state, nonce and PKCE verifier, the provider
-// it was started for and where to go afterwards, in one cookie sealed with AES-256-GCM (the key
-// derived from the cookie secrets, src/secrets.ts), so the browser can neither read nor change it.
+// The browser's side of an upstream log-in (or link, ./link-routes.ts) in progress: state, nonce and
+// PKCE verifier, the provider it was started for, where to go afterwards and, for a link, whose; in
+// one cookie sealed with AES-256-GCM (the key derived from the cookie secrets, src/secrets.ts), so
+// the browser can neither read nor change it.
 // HttpOnly, SameSite=Lax (the provider's redirect back is a top-level GET, which carries it), path
 // /login/upstream, ten minutes, and cleared by the callback that reads it: used once.
 import { hkdfSync } from "node:crypto";
@@ -20,6 +21,11 @@ const pendingSchema = z.object({
   nonce: z.string(),
   verifier: z.string(),
   returnTo: z.string(),
+  /**
+   * Set when a signed-in person started it from their sign-in methods page: the callback then links the
+   * identity to this account, and only while this very session is the browser's (never logs in).
+   */
+  link: z.object({ userId: z.string(), session: z.string() }).optional(),
   expiresAt: z.number(),
 });
 

@@ -5,7 +5,10 @@
 //   GET  /login/upstream/<id>/callback   the provider's answer: openid-client checks state, iss (RFC 9207),
 //                                        the code exchange with PKCE and the ID token (signature, iss,
 //                                        aud, nonce); then the account is found, linked or made
-//                                        (./accounts.ts) and a Keyward session starts, on to return_to.
+//                                        (./accounts.ts) and a Keyward session starts, on to return_to;
+//                                        or, when the sealed cookie says a signed-in person started a
+//                                        link (./link-routes.ts), the identity is linked and nothing
+//                                        logs in. The cookie decides, never the URL.
 // The redirect_uri derives from ISSUER, never from the Host header. An upstream log-in has no Keyward
 // second factor: it relies on the provider's own.
 import { Router } from "@koa/router";
@@ -20,13 +23,14 @@ import { safeReturnTo } from "../web/return-to.js";
 import { startSession } from "../web/start-session.js";
 import { HttpError } from "../http/errors.js";
 import type { UpstreamProvider } from "./config.js";
-import { createDiscovery, UpstreamUnavailable } from "./discovery.js";
-import { pendingStates } from "./pending-state.js";
+import { UpstreamUnavailable } from "./discovery.js";
 import { upstreamAccounts, type Refusal } from "./accounts.js";
+import { callbackUrl, UPSTREAM_LOGIN_PATH, upstreamFlow } from "./flow.js";
+import { finishLink, linkProblemPage } from "./link-routes.js";
 
-export const UPSTREAM_LOGIN_PATH = "/login/upstream";
+export { callbackUrl, UPSTREAM_LOGIN_PATH };
 
-export const callbackUrl = (baseUrl: string, providerId: string) => `${baseUrl}${UPSTREAM_LOGIN_PATH}/${providerId}/callback`;
+const LINKING = Symbol("linking");
 
 const startForm = z.object({ return_to: z.string().max(2000).optional() });
 
@@ -47,9 +51,7 @@ const REFUSALS: Record<Refusal, (name: string) => string> = {
 export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
   const { config, audit, logger } = services;
   const router = new Router<KeywardState>({ prefix: UPSTREAM_LOGIN_PATH });
-  const providers = new Map(config.upstreamProviders.map((p) => [p.id, p]));
-  const discovery = createDiscovery();
-  const pending = pendingStates(services.secrets.cookieSecrets, config.secureCookies);
+  const { providers, discovery, pending } = upstreamFlow(services);
   const accounts = upstreamAccounts(services.db);
 
   /** An unknown id answers like any missing page. */
@@ -59,10 +61,14 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
     return p;
   };
 
-  const problemPage = (ctx: Ctx, status: number, message: string, returnTo = safeReturnTo(undefined)) =>
-    sendPage(ctx, "upstream-login-error", { title: "Log-in did not work", message, returnTo }, status);
+  /** Where the page leads back: the log-in page with `return_to`, or (LINKING) the sign-in methods page. */
+  type Back = string | typeof LINKING;
+  const problemPage = (ctx: Ctx, status: number, message: string, returnTo: Back = safeReturnTo(undefined)) =>
+    returnTo === LINKING
+      ? linkProblemPage(ctx, status, message)
+      : sendPage(ctx, "upstream-login-error", { title: "Log-in did not work", message, returnTo }, status);
 
-  const configurationOf = async (ctx: Ctx, p: UpstreamProvider, returnTo: string) => {
+  const configurationOf = async (ctx: Ctx, p: UpstreamProvider, returnTo: Back) => {
     try {
       return await discovery.configurationOf(p);
     } catch (err) {
@@ -78,21 +84,7 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
     const returnTo = safeReturnTo(startForm.parse(ctx.request.body ?? {}).return_to);
     const configuration = await configurationOf(ctx, p, returnTo);
     if (!configuration) return;
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(configuration, {
-      redirect_uri: callbackUrl(config.baseUrl, p.id),
-      response_type: "code",
-      scope: p.scopes.join(" "),
-      state,
-      nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-    });
-    pending.set(ctx, { provider: p.id, state, nonce, verifier, returnTo });
-    ctx.status = 303;
-    ctx.redirect(url.href);
+    await upstreamFlow(services).redirectToProvider(ctx, p, configuration, returnTo);
   });
 
   router.get("/:id/callback", async (ctx) => {
@@ -104,7 +96,8 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
         400,
         `This log-in with ${p.name} has expired or was started in another browser. Start it again from the log-in page.`,
       );
-    const { returnTo } = started;
+    // A link's failures lead back to the sign-in methods page; its successes never log in (./link-routes.ts).
+    const returnTo: Back = started.link ? LINKING : started.returnTo;
     const configuration = await configurationOf(ctx, p, returnTo);
     if (!configuration) return;
     // The URL the provider sent the browser to: ISSUER's origin and path, the request's query.
@@ -134,6 +127,7 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
         return refused(ctx, p, err, returnTo);
       }
     }
+    if (started.link) return finishLink(services, ctx, p, started.link, { subject: idClaims.sub, email, emailVerified: verified === true });
     const resolution = await accounts.resolve(p, { subject: idClaims.sub, email, emailVerified: verified === true });
     const meta = requestMeta(ctx);
     if (!resolution.ok) {
@@ -166,11 +160,11 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
       return problemPage(ctx, 403, "This account has been disabled by an administrator of this server.", returnTo);
     }
     await audit.record({ userId: resolution.userId, actor, action: "login.succeeded", ...meta, details: { method: "upstream", ...about } });
-    await startSession(services, ctx, resolution.userId, returnTo);
+    await startSession(services, ctx, resolution.userId, started.returnTo);
   });
 
   /** The provider's answer did not verify, or the provider said no: a page in words; the details go to the log. */
-  const refused = async (ctx: Ctx, p: UpstreamProvider, err: unknown, returnTo: string) => {
+  const refused = async (ctx: Ctx, p: UpstreamProvider, err: unknown, returnTo: Back) => {
     if (err instanceof oidc.AuthorizationResponseError) {
       logger.info({ provider: p.id, error: err.error }, "upstream identity provider: authorization refused");
       const cancelled = err.error === "access_denied";
@@ -193,7 +187,9 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
     return problemPage(
       ctx,
       400,
-      `The answer from ${p.name} could not be verified, so you were not logged in. Start again from the log-in page.`,
+      returnTo === LINKING
+        ? `The answer from ${p.name} could not be verified, so nothing was linked. Start again from your sign-in methods page.`
+        : `The answer from ${p.name} could not be verified, so you were not logged in. Start again from the log-in page.`,
       returnTo,
     );
   };

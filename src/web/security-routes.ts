@@ -17,6 +17,7 @@ import { createDeviceCookies } from "../accounts/device-cookies.js";
 import { clearDeviceCookie, rememberDevice } from "./device-cookie.js";
 import { accountLimit, limitKeys, loginLimits, retryAfterSeconds, tooManyAttempts } from "./login-limits.js";
 import { createOneTimeReveals } from "./one-time-reveal.js";
+import { passwordReauth } from "./reauth.js";
 import { describeUserAgent } from "../audit/describe.js";
 import { linkedProviderNames } from "../upstream-login/identities.js"; // issue 29
 
@@ -96,18 +97,8 @@ export function securityRoutes(services: Services): Router<KeywardState> {
     );
   };
 
-  /** The password again, before a sensitive change; limited per account like log-in (taken before argon2). Null when it passed. */
-  const reauthProblem = async (ctx: Ctx, user: User, password: string): Promise<{ message: string; status: number } | null> => {
-    const key = limitKeys.reauth(user.id);
-    const turn = await reauthLimit.take(key);
-    if (!turn.ok) {
-      ctx.set("Retry-After", retryAfterSeconds(turn.retryAfterMs));
-      return { message: tooManyAttempts(turn.retryAfterMs, "password attempts"), status: 429 };
-    }
-    if (!(await users.verifyPassword(user.id, password))) return { message: "Your current password is not correct.", status: 403 };
-    await reauthLimit.clear(key);
-    return null;
-  };
+  const checkPassword = passwordReauth(services);
+  const reauthProblem = (ctx: Ctx, user: User, password: string) => checkPassword(ctx, user.id, password);
 
   router.get("/", async (ctx) => {
     if (!ctx.state.session) return ctx.redirect(loginUrlFor(ctx, SECURITY_PAGE));
