@@ -5,7 +5,7 @@
 //
 // Signed with node:crypto's one-shot sign() rather than jose's SignJWT: the same compact JWS, without
 // WebCrypto's promise job and jose's builder, which cost more than the Ed25519 signature itself (a
-// third of the gateway's own CPU per request, bench/RESULTS-gateway.md). Never reused across
+// fifth of Keyward's CPU per gateway request before, bench/RESULTS-gateway.md). Never reused across
 // requests, even for the same key, resource and scopes: each carries its own `jti`, and upstreams
 // are told they may refuse a `jti` seen before (docs/gateway-upstream.md).
 import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from "node:crypto";
