@@ -18,7 +18,7 @@ import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Back
 import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { startInstance, stopAll } from "./servers.js";
 import { startEverything, type EverythingServer } from "../test/support/upstreams.js";
-import { medianBy, runLoad, type LoadResult } from "./load.js";
+import { medianBy, processCpuMs, runLoad, usPerResponse, type LoadResult } from "./load.js";
 import { mintKey, session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
 
@@ -184,6 +184,8 @@ interface BackendResult {
   rps: { direct: number[]; gateway: number[]; ratios: number[] };
   p99: { direct: number[]; gateway: number[]; added: number[] };
   firstEvent: { direct: number[]; gateway: number[] };
+  /** CPU (ms, user + system) each process spent over the throughput runs of each side, and the responses counted. */
+  cpu: Record<"direct" | "gateway", { keywardMs: number; upstreamMs: number; requests: number }>;
   statuses: Record<string, Record<string, number>>;
 }
 
@@ -224,7 +226,23 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
       rps: { direct: [], gateway: [], ratios: [] },
       p99: { direct: [], gateway: [], added: [] },
       firstEvent: { direct: [], gateway: [] },
+      cpu: { direct: { keywardMs: 0, upstreamMs: 0, requests: 0 }, gateway: { keywardMs: 0, upstreamMs: 0, requests: 0 } },
       statuses: { direct: {}, gateway: {} },
+    };
+    // CPU per request: what each process spent over a run, whatever else the machine is doing (the
+    // ratio of Keyward's to the upstream's reads the same on a loaded machine as on a quiet one).
+    const cpuNow = () => ({ keyward: processCpuMs(instance.child.pid), upstream: processCpuMs(upstream!.child.pid) });
+    const measured = async (side: Side, connections: number, duration: number): Promise<LoadResult> => {
+      const before = cpuNow();
+      const r = await load(side, connections, duration);
+      const after = cpuNow();
+      if (before.keyward !== null && after.keyward !== null && before.upstream !== null && after.upstream !== null) {
+        const c = out.cpu[side.label];
+        c.keywardMs += after.keyward - before.keyward;
+        c.upstreamMs += after.upstream - before.upstream;
+        c.requests += r.requests;
+      }
+      return r;
     };
     const count = (side: Side, r: LoadResult) => {
       for (const [k, v] of Object.entries(r.statuses)) out.statuses[side.label]![k] = (out.statuses[side.label]![k] ?? 0) + v;
@@ -237,7 +255,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
       const rps: Record<string, number> = {};
       const p99: Record<string, number> = {};
       for (const side of order) {
-        const r = await load(side, cfg.connections, cfg.roundSeconds);
+        const r = await measured(side, cfg.connections, cfg.roundSeconds);
         count(side, r);
         rps[side.label] = r.rps;
       }
@@ -256,6 +274,10 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
         `${backend} round ${round + 1}/${cfg.rounds}: tools/list ${rps.direct!.toFixed(0)} vs ${rps.gateway!.toFixed(0)} req/s, p99 (1 conn) ${p99.direct!.toFixed(2)} vs ${p99.gateway!.toFixed(2)} ms`,
       );
     }
+    const us = (c: { keywardMs: number; upstreamMs: number; requests: number }, ms: number) => usPerResponse(ms, c.requests).toFixed(0);
+    log(
+      `${backend}: CPU µs per request: Keyward ${us(out.cpu.gateway, out.cpu.gateway.keywardMs)} (gateway), upstream ${us(out.cpu.direct, out.cpu.direct.upstreamMs)} (direct) / ${us(out.cpu.gateway, out.cpu.gateway.upstreamMs)} (via gateway)`,
+    );
     for (let i = 0; i < cfg.firstEvents; i++) {
       const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
       for (const side of order) out.firstEvent[side.label].push(await firstEventMs(side, i));
@@ -292,6 +314,21 @@ function render(cfg: Options, results: BackendResult[]): string {
     const met = ratio >= 0.9 && added <= 1 && fg - fd <= 1;
     lines.push(
       `| ${r.backend} | ${median(r.rps.direct).toFixed(0)} | ${median(r.rps.gateway).toFixed(0)} | ${pct(ratio)}${interval ? ` (${pct(interval.lo)}–${pct(interval.hi)})` : ""} | ${ms(added)} | ${ms(fd)} (p90 ${ms(quantile(r.firstEvent.direct, 0.9))}) | ${ms(fg)} (p90 ${ms(quantile(r.firstEvent.gateway, 0.9))}) | ${ms(fg - fd)} | ${met ? "yes" : "no"} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Keyward CPU µs per request (gateway) vs upstream CPU µs per request (direct), over the throughput runs (user + system time of each process, /proc/<pid>/stat): the number to read on a loaded machine. The last column compares the two processes over the same seconds (the upstream does the same work per request either way), so it moves least with the machine's load. With a core of its own, the gateway keeps up with the upstream while Keyward's µs are at most the upstream's.",
+    "",
+    "| backend | Keyward CPU µs per request (gateway) | upstream CPU µs per request (direct) | upstream via gateway | Keyward ÷ upstream (direct) | Keyward ÷ upstream (same runs) |",
+    "|---|---|---|---|---|---|",
+  );
+  for (const r of results) {
+    const keyward = usPerResponse(r.cpu.gateway.keywardMs, r.cpu.gateway.requests);
+    const direct = usPerResponse(r.cpu.direct.upstreamMs, r.cpu.direct.requests);
+    const via = usPerResponse(r.cpu.gateway.upstreamMs, r.cpu.gateway.requests);
+    lines.push(
+      `| ${r.backend} | ${keyward.toFixed(0)} | ${direct.toFixed(0)} | ${via.toFixed(0)} | ${pct(keyward / direct)} | ${pct(keyward / via)} |`,
     );
   }
   lines.push("", "Responses by status: " + results.map((r) => `${r.backend} ${JSON.stringify(r.statuses)}`).join("; "));

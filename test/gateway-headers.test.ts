@@ -126,7 +126,7 @@ describe("what the upstream receives", () => {
     expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
     expect(payload.exp! * 1000).toBeGreaterThan(Date.now());
     expect(typeof payload.jti).toBe("string");
-    expect(protectedHeader.kid).toBeDefined();
+    expect(protectedHeader).toMatchObject({ alg: "EdDSA", kid: expect.any(String) }); // the Ed25519 key every key set holds (docs/gateway-upstream.md)
     // One per request: a second request carries another jti; the other resource's assertion is not for this one.
     await post("/mcp/other").set("Authorization", `Bearer ${raw}`).send(list).expect(200);
     const other = last().headers["x-keyward-assertion"] as string;

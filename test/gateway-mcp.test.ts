@@ -253,6 +253,32 @@ describe("streams", () => {
     expect(closed.at(-1)! - abortedAt).toBeLessThan(1000);
   });
 
+  it("a stream that stays quiet after its headers: the client has them at once, not with a first event", async () => {
+    const quiet = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/event-stream" }).flushHeaders(); // and nothing more until the client leaves
+    });
+    await new Promise<void>((r) => quiet.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(quiet.address() as AddressInfo).port}/mcp`;
+      await server.services.resources.add({ slug: "quiet", name: "Quiet", upstream: url }, BY);
+      const { raw } = await mint(["mcp:read"]);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 15_000); // fetch resolves at the headers: without them it would wait here
+      const res = await fetch(gatewayUrl("quiet"), {
+        headers: { Authorization: `Bearer ${raw}`, Accept: "text/event-stream" },
+        signal: controller.signal,
+      });
+      clearTimeout(timer);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/event-stream");
+      controller.abort();
+    } finally {
+      quiet.closeAllConnections();
+      await new Promise<void>((r) => quiet.close(() => r()));
+    }
+  });
+
   it(`at most ${STREAMS_PER_KEY} open streams per key → 429 with Retry-After; a closed one frees its slot`, async () => {
     const { raw } = await mint(["mcp:read"]);
     const controllers = Array.from({ length: STREAMS_PER_KEY }, () => new AbortController());

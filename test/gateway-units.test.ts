@@ -2,7 +2,7 @@
 // streams-per-key counter, the health write throttle.
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
+import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
 import { createAssertionSigner } from "../src/gateway/assertion.js";
 import { headerSafe, upstreamRequestHeaders } from "../src/gateway/headers.js";
 import { createStreamSlots } from "../src/gateway/streams.js";
@@ -52,6 +52,30 @@ describe("the assertion signer", () => {
   it("RS256 when that is all the set has", async () => {
     const signer = createAssertionSigner({ keys: [jwkOf("rsa", { kid: "r1", use: "sig", alg: "RS256" })] }, "https://kw.example");
     expect(decodeProtectedHeader(await signer.sign(identity(), "https://kw.example/mcp/x")).alg).toBe("RS256");
+  });
+
+  it("signs what jose verifies, with every kind of key it may be given, a new jti each time", async () => {
+    const { privateKey: ec } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const keys = [jwkOf("ed25519", {}), jwkOf("rsa", { alg: "RS256" }), { ...ec.export({ format: "jwk" }) }] as JWK[];
+    for (const jwk of keys) {
+      const signer = createAssertionSigner({ keys: [jwk] } as never, "https://kw.example");
+      const jwt = await signer.sign(identity(), "https://kw.example/mcp/x");
+      const { alg } = decodeProtectedHeader(jwt);
+      const { d: _d, ...pub } = jwk;
+      const { payload } = await jwtVerify(jwt, await importJWK(pub, alg), {
+        issuer: "https://kw.example",
+        audience: "https://kw.example/mcp/x",
+        typ: "kw-assertion+jwt",
+        requiredClaims: ["iat", "exp", "jti", "sub"],
+      });
+      expect(payload.exp! - payload.iat!).toBe(60);
+      const again = decodeJwt(await signer.sign(identity(), "https://kw.example/mcp/x"));
+      expect(again.jti).not.toBe(payload.jti);
+    }
+  });
+
+  it("refuses at start a key whose algorithm it cannot sign with", () => {
+    expect(() => createAssertionSigner({ keys: [jwkOf("rsa", { alg: "PS256" })] } as never, "https://kw.example")).toThrow(/PS256/);
   });
 });
 

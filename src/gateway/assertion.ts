@@ -2,8 +2,14 @@
 // through the gateway, for whom, with which scopes. Signed with the key oidc-provider signs with (the
 // set published at <ISSUER>/jwks), one signature per request; the imported private key is kept.
 // Its `typ` (kw-assertion+jwt) and `aud` (the resource URL) keep it from passing for an ID token.
-import { randomUUID } from "node:crypto";
-import { importJWK, SignJWT, type CryptoKey, type JWK } from "jose";
+//
+// Signed with node:crypto's one-shot sign() rather than jose's SignJWT: the same compact JWS, without
+// WebCrypto's promise job and jose's builder, which cost more than the Ed25519 signature itself (a
+// fifth of Keyward's CPU per gateway request before, bench/RESULTS-gateway.md). Never reused across
+// requests, even for the same key, resource and scopes: each carries its own `jti`, and upstreams
+// are told they may refuse a `jti` seen before (docs/gateway-upstream.md).
+import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from "node:crypto";
+import type { JWK } from "jose";
 import type { PrivateJwks } from "../secrets.js";
 import type { AppAuth, KeyAuth } from "../http/state.js";
 
@@ -12,6 +18,18 @@ export const ASSERTION_TTL_SECONDS = 60;
 
 const PREFERRED_ALGS = ["EdDSA", "Ed25519", "ES256", "RS256"];
 
+/** How node:crypto signs for each JWS algorithm a signing key may name (RFC 7518 §3, RFC 8037). */
+const SIGNING: Readonly<Record<string, { digest: string | null; dsaEncoding?: "ieee-p1363" }>> = {
+  EdDSA: { digest: null },
+  Ed25519: { digest: null },
+  ES256: { digest: "sha256", dsaEncoding: "ieee-p1363" },
+  ES384: { digest: "sha384", dsaEncoding: "ieee-p1363" },
+  ES512: { digest: "sha512", dsaEncoding: "ieee-p1363" },
+  RS256: { digest: "sha256" },
+  RS384: { digest: "sha384" },
+  RS512: { digest: "sha512" },
+};
+
 /** A key's algorithm: its `alg`, or what its type implies. */
 function algOf(jwk: JWK): string {
   if (typeof jwk.alg === "string") return jwk.alg;
@@ -19,6 +37,8 @@ function algOf(jwk: JWK): string {
   if (jwk.kty === "EC") return jwk.crv === "P-384" ? "ES384" : jwk.crv === "P-521" ? "ES512" : "ES256";
   return "RS256";
 }
+
+const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 export interface AssertionSigner {
   sign(identity: KeyAuth | AppAuth, audience: string): Promise<string>;
@@ -29,12 +49,17 @@ export function createAssertionSigner(jwks: PrivateJwks, issuer: string): Assert
   const jwk = PREFERRED_ALGS.map((alg) => signing.find((k) => algOf(k) === alg)).find(Boolean) ?? signing[0];
   if (!jwk) throw new Error("the token-signing key set holds no signing key");
   const alg = algOf(jwk);
-  let key: Promise<CryptoKey | Uint8Array> | undefined;
-  const privateKey = () => (key ??= importJWK(jwk, alg));
+  const how = Object.hasOwn(SIGNING, alg) ? SIGNING[alg] : undefined;
+  if (!how) throw new Error(`the token-signing key's algorithm ${alg} cannot sign gateway assertions`);
+  let key: KeyObject | undefined;
+  const privateKey = () => (key ??= createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" }));
+  const header = base64url({ alg, typ: ASSERTION_TYP, ...(jwk.kid ? { kid: jwk.kid } : {}) });
 
   return {
+    // async: the interface stays what callers await, whatever signs.
     async sign(identity, audience) {
       const { key: apiKey } = identity;
+      const now = Math.floor(Date.now() / 1000);
       const claims = {
         scope: identity.scopes.join(" "),
         org: identity.organizationId,
@@ -42,17 +67,19 @@ export function createAssertionSigner(jwks: PrivateJwks, issuer: string): Assert
         sub_type: identity.via === "app" ? "app" : "user",
         ...(identity.via === "key" ? { email: identity.user.email } : {}),
         ...(apiKey.source === "oauth" && apiKey.clientId ? { client_id: apiKey.clientId } : {}),
+        iss: issuer,
+        aud: audience,
+        sub: identity.via === "app" ? identity.app.id : identity.user.id,
+        iat: now,
+        exp: now + ASSERTION_TTL_SECONDS,
+        jti: randomUUID(),
       };
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg, typ: ASSERTION_TYP, ...(jwk.kid ? { kid: jwk.kid } : {}) })
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setSubject(identity.via === "app" ? identity.app.id : identity.user.id)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ASSERTION_TTL_SECONDS)
-        .setJti(randomUUID())
-        .sign(await privateKey());
+      const input = `${header}.${base64url(claims)}`;
+      const signature = sign(how.digest, Buffer.from(input), {
+        key: privateKey(),
+        ...(how.dsaEncoding ? { dsaEncoding: how.dsaEncoding } : {}),
+      });
+      return `${input}.${signature.toString("base64url")}`;
     },
   };
 }

@@ -113,7 +113,10 @@ export async function forward(
   }
   if (!res.hasHeader("cache-control")) res.setHeader("cache-control", "no-store"); // an answer for one user: no shared cache keeps it
   ctx.respond = false;
-  res.flushHeaders(); // the client learns the answer (and an SSE stream starts) now, not with the first chunk
+  // The client learns the answer (and an SSE stream starts) now, not with the first chunk, which may
+  // be long in coming. When that chunk came with the headers (a JSON answer, an SSE stream whose first
+  // event was ready), it is written at once below and carries them: one write to the socket, not two.
+  if (answer.body.readableLength === 0) res.flushHeaders();
   try {
     await pipeline(answer.body, res);
   } catch {

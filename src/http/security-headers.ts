@@ -4,6 +4,7 @@ import type { Middleware } from "koa";
 export function securityHeaders(options: { hsts: boolean }): Middleware {
   return async (ctx, next) => {
     await next();
+    if (ctx.headerSent) return; // a streamed answer (the gateway's): too late, and set() would ignore them anyway
     ctx.set("X-Content-Type-Options", "nosniff");
     ctx.set("Referrer-Policy", "no-referrer");
     if (options.hsts) ctx.set("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
