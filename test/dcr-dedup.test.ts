@@ -181,6 +181,48 @@ describe("registration de-duplication", () => {
   });
 });
 
+// The race the rule must survive: one user's connect supersedes client X (their keys move away, X has
+// none left and is deleted) while other users' token requests are minting keys for X. Whatever the
+// interleaving, no key may end up on a deleted client: each of those requests either got a working key
+// (and X stays) or was refused as an unknown client is (and left no key).
+describe("superseding while others are minting keys for the old client", () => {
+  it("never leaves a key on a deleted client", async () => {
+    const owner = await signUp(server);
+    const others = await Promise.all([signUp(server), signUp(server), signUp(server)]);
+    const resource = `${server.url}/mcp`;
+    const codeFor = async (agent: Agent, clientId: string, redirectUri: string) => {
+      const { verifier, challenge } = pkcePair();
+      const back = await authorize(agent, server, { clientId, redirectUri, challenge, method: "S256", scope: "mcp:read", resource });
+      return { clientId, redirectUri, verifier, code: back.searchParams.get("code")!, resource };
+    };
+    for (let round = 0; round < 4; round++) {
+      const metadata = { client_name: `Racing Host ${round}` };
+      const old = await connect(owner.agent, metadata, 40700 + 2 * round);
+      const oldRedirect = `http://127.0.0.1:${40700 + 2 * round}/callback`;
+      const pending = await Promise.all(others.map((o) => codeFor(o.agent, old.clientId, oldRedirect)));
+      const newRedirect = `http://127.0.0.1:${40701 + 2 * round}/callback`;
+      const reg = await register(server, { redirect_uris: [newRedirect], ...metadata });
+      const mine = await codeFor(owner.agent, reg.body.client_id as string, newRedirect);
+
+      const [superseding, ...racing] = await Promise.all([exchange(server, mine), ...pending.map((p) => exchange(server, p))]);
+      expect(superseding.status, superseding.text).toBe(200);
+      const stored = await server.services.db.oidcPayload.count({ where: { model: "Client", id: old.clientId } });
+      const keysOnOld = await server.services.db.apiKey.count({ where: { clientId: old.clientId } });
+      expect(keysOnOld === 0 || stored === 1, `round ${round}: ${keysOnOld} keys on a client stored ${stored} times`).toBe(true);
+      for (const res of racing) {
+        if (res.status === 200) {
+          expect(stored).toBe(1);
+          expect((await whoami(res.body.access_token as string)).status).toBe(200);
+        } else {
+          expect(res.status, res.text).toBe(401);
+          expect(res.body.error).toBe("invalid_client");
+        }
+      }
+      expect(keysOnOld).toBe(racing.filter((r) => r.status === 200).length);
+    }
+  }, 300_000);
+});
+
 describe("the fingerprint", () => {
   const base = {
     client_name: "X",
