@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { rowFor, unescapeHtml } from "./support/test-db.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 
@@ -19,13 +20,6 @@ const idOf = (html: string, label: string) => {
   return m[1]!;
 };
 const count = (haystack: string, needle: string) => haystack.split(needle).length - 1;
-
-function mcpCall(raw: string, header: "bearer" | "x-api-key" = "bearer") {
-  const req = request(server.url).post("/mcp").set("Accept", "application/json, text/event-stream");
-  if (header === "bearer") req.set("Authorization", `Bearer ${raw}`);
-  else req.set("X-API-Key", raw);
-  return req.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
-}
 
 describe("minting on the page", () => {
   it("reveals the raw key exactly once: on the first view of the reveal URL the POST redirects to, never in a later GET", async () => {
@@ -59,7 +53,7 @@ describe("minting on the page", () => {
     expect(later[0]!.text).not.toContain('id="reveal"');
     expect(later[0]!.text).toContain(`<code>…${raw.slice(-4)}</code>`);
     // ...and the key works
-    expect((await mcpCall(raw)).status).toBe(200);
+    expect((await mcpWhoami(server, raw)).status).toBe(200);
   });
 
   it("lists every key with all its columns", async () => {
@@ -107,7 +101,7 @@ describe("minting on the page", () => {
   it("shows the last use once the key has been used", async () => {
     const { agent, csrf } = await signUp(server);
     const { raw } = await mintOnPage(agent, csrf, "used");
-    expect((await mcpCall(raw, "x-api-key")).status).toBe(200);
+    expect((await mcpWhoami(server, raw, { as: "x-api-key" })).status).toBe(200);
     const page = await agent.get(KEYS_PAGE).expect(200);
     const cells = [...rowFor(page.text, idOf(page.text, "used")).matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.trim());
     const used = /<time datetime="([^"]+)">/.exec(cells[6]!);
@@ -147,7 +141,7 @@ describe("revoking", () => {
     const { raw, html } = await mintOnPage(agent, csrf, "doomed");
     const keep = await mintOnPage(agent, csrf, "kept");
     const id = idOf(html, "doomed");
-    expect((await mcpCall(raw)).status).toBe(200);
+    expect((await mcpWhoami(server, raw)).status).toBe(200);
 
     const confirm = await agent.get(`${KEYS_PAGE}/${id}/revoke`).expect(200);
     expect(confirm.text).toContain(`“doomed” ending in <code>${raw.slice(-4)}</code> (Portal)`);
@@ -157,11 +151,11 @@ describe("revoking", () => {
     const res = await agent.post(`${KEYS_PAGE}/${id}/revoke`).type("form").send({ _csrf: csrf }).expect(303);
     expect(res.headers.location).toBe(`${KEYS_PAGE}?revoked=${id}`);
 
-    const denied = await mcpCall(raw);
+    const denied = await mcpWhoami(server, raw);
     expect(denied.status).toBe(401);
     expect(denied.headers["www-authenticate"]).toContain('error="invalid_token"');
     expect(denied.body).toEqual({ error: "invalid_token", error_description: "The key has been revoked (just now)" });
-    expect((await mcpCall(keep.raw)).status).toBe(200);
+    expect((await mcpWhoami(server, keep.raw)).status).toBe(200);
 
     const page = await agent.get(res.headers.location!).expect(200);
     expect(page.text).toContain(`The key “doomed” ending in ${raw.slice(-4)} was revoked. It no longer works.`);
@@ -186,7 +180,7 @@ describe("revoking", () => {
     expect(page.text).toContain("No API key with that id.");
     expect(page.text).not.toContain(raw.slice(-4));
     await bob.agent.post(`${KEYS_PAGE}/${id}/revoke`).type("form").send({ _csrf: bob.csrf }).expect(404);
-    expect((await mcpCall(raw)).status).toBe(200);
+    expect((await mcpWhoami(server, raw)).status).toBe(200);
     expect((await bob.agent.get(KEYS_PAGE)).text).not.toContain("alice key");
   });
 
@@ -218,10 +212,10 @@ describe("CSRF on the key forms", () => {
     const page = await agent.get(KEYS_PAGE);
     expect(page.text).not.toContain("sneaky");
     expect(rowFor(page.text, id)).toMatch(/^<tr class="" /);
-    expect((await mcpCall(raw)).status).toBe(200);
+    expect((await mcpWhoami(server, raw)).status).toBe(200);
     // the token also works as the X-CSRF-Token header
     await agent.post(`${KEYS_PAGE}/${id}/revoke`).set("X-CSRF-Token", csrf).type("form").send({}).expect(303);
-    expect((await mcpCall(raw)).status).toBe(401);
+    expect((await mcpWhoami(server, raw)).status).toBe(401);
   });
 });
 

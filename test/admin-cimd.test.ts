@@ -3,22 +3,15 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import request from "supertest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorize, authorizeUrl, exchange, pkcePair } from "./support/oauth/flow.js";
 import { createOperators } from "../src/admin/operators.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 let docs: http.Server;
 let clientId: string;
 const CLI = { actor: { type: "cli" as const } };
-const mcp = (key: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
-
 beforeAll(async () => {
   server = await startTestServer({ CIMD_ALLOW_LOOPBACK: "true" });
   docs = http.createServer((req, res) =>
@@ -48,16 +41,16 @@ it("a metadata-document client blocked: its keys and its authorization requests 
   const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
   const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
     .access_token as string;
-  expect((await mcp(key)).status).toBe(200);
+  expect((await mcpWhoami(server, key)).status).toBe(200);
 
   const operators = createOperators(server.services.db, server.services.audit);
   await operators.blockClient(clientId, CLI);
-  expect((await mcp(key)).status).toBe(401);
+  expect((await mcpWhoami(server, key)).status).toBe(401);
   const again = pkcePair();
   const auth = await agent.get(authorizeUrl({ clientId, challenge: again.challenge, method: "S256", scope: "mcp:read" })).redirects(0);
   expect(auth.status).toBe(400);
   expect(auth.headers.location).toBeUndefined();
 
   await operators.unblockClient(clientId, CLI);
-  expect((await mcp(key)).status).toBe(200);
+  expect((await mcpWhoami(server, key)).status).toBe(200);
 });

@@ -1,22 +1,15 @@
 // `keyward admin …` (docs/operators.md): the same acts as the admin pages, from the server's shell.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { expectError, keyward } from "./support/cli-run.js";
 import { register } from "./support/oauth/flow.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 describe("keyward admin", () => {
   let server: TestServer;
   let first: Person;
   let bob: Person;
   let env: Record<string, string>;
-  const mcp = (key: string) =>
-    request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${key}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
-
   beforeAll(async () => {
     server = await startTestServer();
     [first, bob] = [await signUp(server), await signUp(server)];
@@ -54,13 +47,13 @@ describe("keyward admin", () => {
 
   it("disable / enable: the key fails, then works again; reset-2fa", async () => {
     const key = (await mintOnPage(bob.agent, bob.csrf, "cli test")).raw;
-    expect((await mcp(key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
     const disabled = await keyward(["admin", "disable", bob.email, "--json"], { env });
     expect(disabled.code, disabled.stderr).toBe(0);
     expect(JSON.parse(disabled.stdout)).toMatchObject({ email: bob.email, disabledAt: expect.any(String) });
-    expect((await mcp(key)).status).toBe(401);
+    expect((await mcpWhoami(server, key)).status).toBe(401);
     expect((await keyward(["admin", "enable", bob.email], { env })).stdout).toContain("Enabled");
-    expect((await mcp(key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
 
     const bobId = (await server.services.users.findByEmail(bob.email))!.id;
     await server.services.db.user.update({ where: { id: bobId }, data: { totpSecret: "x", totpEnabledAt: new Date() } });

@@ -4,7 +4,6 @@
 // OAuth client. The writes go through the operators' service, as the pages and the CLI make them.
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import request from "supertest";
 import { signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
@@ -12,21 +11,13 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { createOperators, type Operators } from "../src/admin/operators.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 let a: TestServer;
 let b: RunningServer;
 let operators: Operators;
 let user: Person;
 const CLI = { actor: { type: "cli" as const } };
-
-const status = async (url: string, key: string) =>
-  (
-    await request(url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${key}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
 
 beforeAll(async () => {
   a = await startTestServer();
@@ -49,21 +40,21 @@ it("a user disabled on A: B refuses every key of theirs on the very next request
   const userId = (await a.services.users.findByEmail(user.email))!.id;
   const raw = (await a.services.keys.mint({ userId, label: "both", source: "portal" }, BY_OPERATOR)).raw;
   // Both instances have the key's row in their caches.
-  for (let i = 0; i < 3; i++) expect([await status(a.url, raw), await status(b.url, raw)]).toEqual([200, 200]);
+  for (let i = 0; i < 3; i++) expect([await mcpStatus(a, raw), await mcpStatus(b, raw)]).toEqual([200, 200]);
   const events = async () =>
     (await a.services.db.$queryRaw<{ n: bigint | number }[]>`SELECT count(*) AS "n" FROM "KeyEvent" WHERE "kind" = 'changed'`)[0]!.n;
   const before = Number(await events());
   await operators.disable(user.email, CLI);
-  expect(await status(b.url, raw)).toBe(401);
+  expect(await mcpStatus(b, raw)).toBe(401);
   // Separate resource servers following the key-event stream hear of the change too (one event per active key).
   expect(Number(await events())).toBe(before + 1);
-  expect(await status(a.url, raw)).toBe(401);
+  expect(await mcpStatus(a, raw)).toBe(401);
   // Their browser sessions are gone (shared by every instance: rows of the database).
   expect(await a.services.db.session.count({ where: { userId } })).toBe(0);
   expect((await user.agent.get("/app/account/api-keys").redirects(0)).status).toBe(302);
   await operators.enable(user.email, CLI);
-  expect(await status(b.url, raw)).toBe(200);
-  expect(await status(a.url, raw)).toBe(200);
+  expect(await mcpStatus(b, raw)).toBe(200);
+  expect(await mcpStatus(a, raw)).toBe(200);
 });
 
 it("an OAuth client blocked on A: B refuses its keys on the very next request; unblocked: B accepts them again", async () => {
@@ -73,12 +64,12 @@ it("an OAuth client blocked on A: B refuses its keys on the very next request; u
   const owner = await signUp(a);
   const back = await authorize(owner.agent, a, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
   const key = (await exchange(a, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token as string;
-  for (let i = 0; i < 3; i++) expect([await status(a.url, key), await status(b.url, key)]).toEqual([200, 200]);
+  for (let i = 0; i < 3; i++) expect([await mcpStatus(a, key), await mcpStatus(b, key)]).toEqual([200, 200]);
   await operators.blockClient(clientId, CLI);
-  expect(await status(b.url, key)).toBe(401);
+  expect(await mcpStatus(b, key)).toBe(401);
   // B refuses a new registration with the same metadata too.
   const again = await register(b, { client_name: "Across instances" });
   expect(again.body).toMatchObject({ error: "invalid_client_metadata" });
   await operators.unblockClient(clientId, CLI);
-  expect(await status(b.url, key)).toBe(200);
+  expect(await mcpStatus(b, key)).toBe(200);
 });

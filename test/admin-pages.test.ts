@@ -7,13 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { browser, csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
-
-const mcp = (server: TestServer, key: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 let admin: Person;
@@ -110,14 +104,14 @@ describe("users", () => {
     const bob = await signUp(server);
     const bobId = (await server.services.users.findByEmail(bob.email))!.id;
     const key = (await mintOnPage(bob.agent, bob.csrf, "bob's")).raw;
-    expect((await mcp(server, key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
 
     await admin.agent.post(`/admin/users/${bobId}/disable`).type("form").send({}).expect(403);
     await admin.agent.post(`/admin/users/${bobId}/disable`).type("form").send({ _csrf: "wrong" }).expect(403);
-    expect((await mcp(server, key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
 
     await admin.agent.post(`/admin/users/${bobId}/disable`).type("form").send({ _csrf: admin.csrf }).expect(303);
-    const refused = await mcp(server, key);
+    const refused = await mcpWhoami(server, key);
     expect(refused.status).toBe(401);
     expect(refused.headers["www-authenticate"]).toContain("disabled");
     // The session ended: the account page sends the browser to log in.
@@ -137,7 +131,7 @@ describe("users", () => {
     expect((await admin.agent.get(`/admin/users/${bobId}`).expect(200)).text).toContain("Enable account");
 
     await admin.agent.post(`/admin/users/${bobId}/enable`).type("form").send({ _csrf: admin.csrf }).expect(303);
-    expect((await mcp(server, key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
     const again = browser(server);
     const page = await again.get("/login").expect(200);
     await again
@@ -198,7 +192,7 @@ describe("OAuth clients", () => {
     const back = await authorize(alice.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
     const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
     key = token.body.access_token as string;
-    expect((await mcp(server, key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
   });
 
   it("blocking: its keys fail at once, its authorization and token requests fail, its metadata cannot register again; unblocking restores", async () => {
@@ -208,7 +202,7 @@ describe("OAuth clients", () => {
     await admin.agent.post("/admin/clients/block").type("form").send({ client_id: clientId }).expect(403); // no CSRF token
     await admin.agent.post("/admin/clients/block").type("form").send({ _csrf: admin.csrf, client_id: clientId }).expect(303);
 
-    const refused = await mcp(server, key);
+    const refused = await mcpWhoami(server, key);
     expect(refused.status).toBe(401);
     expect(refused.headers["www-authenticate"]).toContain("blocked");
     // Token requests: an OAuth error.
@@ -246,7 +240,7 @@ describe("OAuth clients", () => {
     expect((await admin.agent.get("/admin/clients").expect(200)).text).toContain("Unblock");
 
     await admin.agent.post("/admin/clients/unblock").type("form").send({ _csrf: admin.csrf, client_id: clientId }).expect(303);
-    expect((await mcp(server, key)).status).toBe(200);
+    expect((await mcpWhoami(server, key)).status).toBe(200);
     expect((await register(server, { client_name: "Shady MCP client" })).status).toBe(201);
     const { events } = await import("../src/admin/operators.js").then((m) =>
       m.createOperators(server.services.db, server.services.audit).audit({ action: "oauth_client.blocked" }),

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 let server: TestServer;
 type Person = Awaited<ReturnType<typeof signUp>> & { raw: string; id: string };
@@ -36,15 +37,6 @@ const api = (raw: string) => ({
       .set("Authorization", `Bearer ${raw}`)
       .send(body as object),
 });
-
-const works = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
 
 const comparable = (res: request.Response) => {
   const headers = { ...res.headers } as Record<string, string>;
@@ -130,7 +122,7 @@ describe("PATCH /api/api-keys/:id (rename)", () => {
     const events = await server.services.db.auditEvent.findMany({ where: { action: "key.renamed", targetId: minted.key.id } });
     expect(events).toHaveLength(1);
     expect(JSON.parse(String(events[0]!.details))).toMatchObject({ via: "api", label: "api after", previousLabel: "api before" });
-    expect(await works(minted.raw)).toBe(200);
+    expect(await mcpStatus(server, minted.raw)).toBe(200);
     // the same label again: no change, no second event
     await api(alice.raw).patch(`/api/api-keys/${minted.key.id}`, { label: "api after" }).expect(200);
     expect(await server.services.db.auditEvent.count({ where: { action: "key.renamed", targetId: minted.key.id } })).toBe(1);
@@ -176,7 +168,7 @@ describe("PATCH /api/api-keys/:id (rename)", () => {
     expect(other.body).toEqual({ error: "not_found", error_description: "No API key with that id." });
     expect(comparable(other)).toEqual(comparable(none));
     expect(((await api(bob.raw).get(`/api/api-keys/${bobsKeyId}`).expect(200)).body as KeyBody).label).toBe("bob root");
-    expect(await works(bob.raw)).toBe(200);
+    expect(await mcpStatus(server, bob.raw)).toBe(200);
   });
 
   it("needs keys:write, and X-CSRF-Token with a browser session", async () => {
@@ -199,7 +191,7 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
       .expect(200);
     expect(dry.body.dry_run).toBe(true);
     expect((dry.body.data as KeyBody[]).map((k) => k.label)).toEqual(["bulk a", "bulk b"]);
-    expect(await works(a.raw)).toBe(200);
+    expect(await mcpStatus(server, a.raw)).toBe(200);
     const done = await api(alice.raw)
       .post("/api/api-keys/revoke", { ids: [a.key.id, b.key.id] })
       .expect(200);
@@ -208,8 +200,8 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
       ["bulk a", "revoked"],
       ["bulk b", "revoked"],
     ]);
-    expect(await works(a.raw)).toBe(401);
-    expect(await works(b.raw)).toBe(401);
+    expect(await mcpStatus(server, a.raw)).toBe(401);
+    expect(await mcpStatus(server, b.raw)).toBe(401);
     expect(await server.services.db.auditEvent.count({ where: { action: "key.revoked", targetId: { in: [a.key.id, b.key.id] } } })).toBe(2);
     // again: nothing more to revoke, nothing recorded
     expect(
@@ -228,8 +220,8 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
     const none = await api(alice.raw).post("/api/api-keys/revoke", { ids: [mine.key.id, missing] });
     expect(other.status).toBe(404);
     expect(comparable(other)).toEqual(comparable(none));
-    expect(await works(mine.raw)).toBe(200);
-    expect(await works(bob.raw)).toBe(200);
+    expect(await mcpStatus(server, mine.raw)).toBe(200);
+    expect(await mcpStatus(server, bob.raw)).toBe(200);
   });
 
   it("unused_days: keys created before then and unused since; dry_run first; used or young keys stay", async () => {
@@ -246,11 +238,11 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
 
     const dry = await api(p.raw).post("/api/api-keys/revoke", { unused_days: 30, dry_run: true }).expect(200);
     expect((dry.body.data as KeyBody[]).map((k) => k.label)).toEqual(["used 35 days ago", "never used, 40 days old"]); // oldest first;
-    expect(await works(never.raw)).toBe(200); // a use now: pending in the tracker, written before the real run
+    expect(await mcpStatus(server, never.raw)).toBe(200); // a use now: pending in the tracker, written before the real run
     const done = await api(p.raw).post("/api/api-keys/revoke", { unused_days: 30 }).expect(200);
     expect((done.body.data as KeyBody[]).map((k) => k.label)).toEqual(["used 35 days ago"]);
-    expect(await works(stale.raw)).toBe(401);
-    for (const k of [never, recent, young]) expect(await works(k.raw)).toBe(200);
+    expect(await mcpStatus(server, stale.raw)).toBe(401);
+    for (const k of [never, recent, young]) expect(await mcpStatus(server, k.raw)).toBe(200);
     // Bob's old keys are not Alice's to sweep
     await age(bobsKeyId, 400, null);
     expect((await api(alice.raw).post("/api/api-keys/revoke", { unused_days: 1, dry_run: true }).expect(200)).body.data).not.toContainEqual(
@@ -278,6 +270,6 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
       expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
       expect(res.body.error).toBe("invalid_request");
     }
-    expect(await works(alice.raw)).toBe(200);
+    expect(await mcpStatus(server, alice.raw)).toBe(200);
   });
 });

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { expectError, keywardInProcess, type Run } from "./support/cli-run.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 let server: TestServer;
 let xdg: string;
@@ -27,15 +27,6 @@ const local = (args: string[]): Promise<Run> =>
 /** Remote form: the test server's JSON API with `raw` as KEYWARD_TOKEN. */
 const remote = (args: string[], raw: string): Promise<Run> =>
   keywardInProcess([...args, "--server", server.url], { env: { KEYWARD_TOKEN: raw, XDG_CONFIG_HOME: xdg } });
-
-const works = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
 
 const mint = async (userId: string, label: string) => server.services.keys.mint({ userId, label, source: "cli" }, BY_OPERATOR);
 const labelOf = async (userId: string, id: string) => (await server.services.keys.get(userId, id))?.label;
@@ -78,7 +69,7 @@ describe("keyward api-keys rename", () => {
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ id: k.key.id, label: "json label", status: "active" });
     expect(json.stdout).not.toContain(k.raw);
-    expect(await works(k.raw)).toBe(200);
+    expect(await mcpStatus(server, k.raw)).toBe(200);
     expect(await server.services.db.auditEvent.count({ where: { action: "key.renamed", targetId: k.key.id } })).toBe(2);
   });
 
@@ -107,7 +98,7 @@ describe("keyward api-keys rename", () => {
     expect(await labelOf(bob.id, bobsKeyId)).toBe("bob root");
     // a label the server refuses is a usage error (2), as on the server itself
     expectError(await remote(["api-keys", "rename", k.key.id, "bad\u0007label"], alice.raw), 2, /control characters/);
-    expect(await works(bob.raw)).toBe(200);
+    expect(await mcpStatus(server, bob.raw)).toBe(200);
   });
 });
 
@@ -121,15 +112,15 @@ describe("keyward api-keys revoke --ids", () => {
       new RegExp(`^Would revoke ${a.key.id} "ids a" \\(…${a.key.last4}, CLI, created \\d{4}-\\d\\d-\\d\\d, last used never\\)$`, "m"),
     );
     expect(dry.stderr).toContain("Dry run: 2 keys would be revoked; nothing was revoked.");
-    expect(await works(a.raw)).toBe(200);
+    expect(await mcpStatus(server, a.raw)).toBe(200);
 
     const run = await local(["api-keys", "revoke", "--ids", ` ${ids}, `, "--user", alice.email]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.trim().split("\n")).toHaveLength(2);
     expect(run.stdout).toContain(`Revoked ${b.key.id} "ids b"`);
     expect(run.stderr).toContain("Revoked 2 keys. They stop working on the next request.");
-    expect(await works(a.raw)).toBe(401);
-    expect(await works(b.raw)).toBe(401);
+    expect(await mcpStatus(server, a.raw)).toBe(401);
+    expect(await mcpStatus(server, b.raw)).toBe(401);
     const again = await local(["api-keys", "revoke", "--ids", ids, "--user", alice.email, "--json"]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual([]);
@@ -143,8 +134,8 @@ describe("keyward api-keys revoke --ids", () => {
       /not every id in --ids is an API key of .*: nothing was revoked/,
     );
     expectError(await remote(["api-keys", "revoke", "--ids", `${mine.key.id},${bobsKeyId}`], alice.raw), 3, /not found/);
-    expect(await works(mine.raw)).toBe(200);
-    expect(await works(bob.raw)).toBe(200);
+    expect(await mcpStatus(server, mine.raw)).toBe(200);
+    expect(await mcpStatus(server, bob.raw)).toBe(200);
   });
 
   it("on a remote server, with --json", async () => {
@@ -152,7 +143,7 @@ describe("keyward api-keys revoke --ids", () => {
     const run = await remote(["api-keys", "revoke", "--ids", k.key.id, "--json"], alice.raw);
     expect(run.code, run.stderr).toBe(0);
     expect((JSON.parse(run.stdout) as { id: string; status: string }[]).map((x) => [x.id, x.status])).toEqual([[k.key.id, "revoked"]]);
-    expect(await works(k.raw)).toBe(401);
+    expect(await mcpStatus(server, k.raw)).toBe(401);
   });
 });
 
@@ -180,9 +171,9 @@ describe("keyward api-keys revoke --all-unused-days", () => {
     expect(run.stdout).toContain(`Revoked ${never.key.id} "never used"`);
     expect(run.stdout).toContain(`Revoked ${stale.key.id} "used long ago"`);
     expect(run.stderr).toContain("Revoked 2 keys.");
-    for (const k of [never, stale]) expect(await works(k.raw)).toBe(401);
-    for (const k of [recent, young]) expect(await works(k.raw)).toBe(200);
-    expect(await works(p.raw)).toBe(200);
+    for (const k of [never, stale]) expect(await mcpStatus(server, k.raw)).toBe(401);
+    for (const k of [recent, young]) expect(await mcpStatus(server, k.raw)).toBe(200);
+    expect(await mcpStatus(server, p.raw)).toBe(200);
 
     const none = await local(["api-keys", "revoke", "--all-unused-days", "90", "--user", p.email]);
     expect(none.code, none.stderr).toBe(0);
@@ -199,7 +190,7 @@ describe("keyward api-keys revoke --all-unused-days", () => {
     expect(remoteDry.stdout).toBe(
       `Would revoke ${remoteStale.key.id} "remote stale" (…${remoteStale.key.last4}, CLI, created ${new Date(Date.now() - 100 * DAY).toISOString().slice(0, 10)}, last used ${new Date(Date.now() - 50 * DAY).toISOString().slice(0, 10)})\n`,
     );
-    expect(await works(remoteStale.raw)).toBe(200);
+    expect(await mcpStatus(server, remoteStale.raw)).toBe(200);
   });
 
   it("0, -1, abc, 1.5 and 36501 days are usage errors (2); so are no target, two targets and --dry-run with one id", async () => {
@@ -224,7 +215,7 @@ describe("keyward api-keys revoke --all-unused-days", () => {
       2,
       /--dry-run goes with --ids or --all-unused-days/,
     );
-    expect(await works(alice.raw)).toBe(200);
+    expect(await mcpStatus(server, alice.raw)).toBe(200);
   });
 
   it("help lists the new forms", async () => {

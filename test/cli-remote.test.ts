@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOST_AUTHS, hostSnippet, MCP_HOSTS } from "../src/mcp/host-configs.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { expectError, keyward, keywardInProcess } from "./support/cli-run.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
 
@@ -30,15 +31,6 @@ describe("remote api-keys and mcp-config", () => {
     if (xdg) rmSync(xdg, { recursive: true, force: true });
   });
 
-  async function mcpStatus(raw: string) {
-    const res = await fetch(`${server.url}/mcp`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${raw}`, Accept: "application/json, text/event-stream", "Content-Type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
-    });
-    return res.status;
-  }
-
   it("create, list and revoke with the key stored by auth set-token", async () => {
     expect((await keyward(["auth", "set-token", portal, "--server", server.url], { env })).code).toBe(0);
     const created = await keyward(["api-keys", "create", "remote ci", "--scopes", "mcp:read"], { env });
@@ -46,7 +38,7 @@ describe("remote api-keys and mcp-config", () => {
     const raw = created.stdout.trim();
     expect(raw).toMatch(KEY);
     expect(created.stderr).toContain(`on ${server.url}`);
-    expect(await mcpStatus(raw)).toBe(200);
+    expect(await mcpStatus(server, raw)).toBe(200);
 
     const list = await keyward(["api-keys", "list", "--json"], { env });
     expect(list.code, list.stderr).toBe(0);
@@ -60,7 +52,7 @@ describe("remote api-keys and mcp-config", () => {
     const revoked = await keyward(["api-keys", "revoke", mine.id], { env });
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(revoked.stdout).toContain(`Revoked API key ${mine.id}`);
-    expect(await mcpStatus(raw)).toBe(401);
+    expect(await mcpStatus(server, raw)).toBe(401);
     expectError(await keyward(["api-keys", "revoke", "key_doesNotExist0000000"], { env }), 3, /not found/);
   });
 
@@ -84,7 +76,7 @@ describe("remote api-keys and mcp-config", () => {
     expectError(await keyward(["api-keys", "create", "everything"], asManager), 1, /name the scopes the new key gets/);
     const ok = await keyward(["api-keys", "create", "reader", "--scopes", "mcp:read"], asManager);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(await mcpStatus(ok.stdout.trim())).toBe(200);
+    expect(await mcpStatus(server, ok.stdout.trim())).toBe(200);
   });
 
   it("usage errors: no server anywhere, --user with --server; a bad key is exit 3", async () => {

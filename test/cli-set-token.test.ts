@@ -10,6 +10,7 @@ import { credentialsPath, readCredentials, writeCredentials } from "../src/cli/r
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { expectError, keyward } from "./support/cli-run.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 describe("auth set-token after auth login", () => {
   let server: TestServer;
@@ -27,15 +28,6 @@ describe("auth set-token after auth login", () => {
     await server?.close();
     if (xdg) rmSync(xdg, { recursive: true, force: true });
   });
-
-  async function mcpStatus(raw: string): Promise<number> {
-    const res = await fetch(`${server.url}/mcp`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${raw}`, Accept: "application/json, text/event-stream", "Content-Type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
-    });
-    return res.status;
-  }
 
   /** What `auth login` leaves behind: an OAuth key bound to <server>/mcp, stored with its client id. */
   async function storeLoginKey(): Promise<string> {
@@ -60,7 +52,7 @@ describe("auth set-token after auth login", () => {
 
   it("revokes the OAuth key of the login it replaces and says so", async () => {
     const loginKey = await storeLoginKey();
-    expect(await mcpStatus(loginKey)).toBe(200);
+    expect(await mcpStatus(server, loginKey)).toBe(200);
     const portal = (await mintOnPage(user.agent, user.csrf, "cli portal")).raw;
 
     const run = await keyward(["auth", "set-token", "--server", server.url], { env, input: portal });
@@ -68,8 +60,8 @@ describe("auth set-token after auth login", () => {
     expect(run.stderr).toMatch(
       /Revoked key key_\w+ from your earlier `keyward auth login`|Revoked the key from your earlier `keyward auth login`/,
     );
-    expect(await mcpStatus(loginKey)).toBe(401);
-    expect(await mcpStatus(portal)).toBe(200);
+    expect(await mcpStatus(server, loginKey)).toBe(401);
+    expect(await mcpStatus(server, portal)).toBe(200);
 
     const who = await keyward(["auth", "whoami", "--json"], { env });
     expect(who.code, who.stderr).toBe(0);
@@ -83,8 +75,8 @@ describe("auth set-token after auth login", () => {
     const run = await keyward(["auth", "set-token", second, "--server", server.url], { env });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).not.toMatch(/Revoked/);
-    expect(await mcpStatus(first)).toBe(200);
-    expect(await mcpStatus(second)).toBe(200);
+    expect(await mcpStatus(server, first)).toBe(200);
+    expect(await mcpStatus(server, second)).toBe(200);
   });
 
   it("after auth logout, auth whoami says not logged in (exit 3)", async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import request from "supertest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { mintOnPage, signUp, startTestServer } from "./support/server.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 describe("loadConfig", () => {
   it("has sensible defaults", () => {
@@ -81,12 +82,7 @@ describe("KEY_PREFIX", () => {
         .send({ label: "api" })
         .expect(201);
       expect(viaApi.body.key).toMatch(/^bb_[0-9A-Za-z]{49}$/);
-      const res = await request(server.url)
-        .post("/mcp")
-        .set("X-API-Key", viaApi.body.key as string)
-        .set("Accept", "application/json, text/event-stream")
-        .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-        .expect(200);
+      const res = await mcpWhoami(server, viaApi.body.key as string, { as: "x-api-key" }).expect(200);
       expect(res.body.result.structuredContent.keySource).toBe("Portal");
     } finally {
       await server.close();

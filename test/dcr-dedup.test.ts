@@ -6,6 +6,7 @@ import request from "supertest";
 import { startTestServer, signUp, csrfFrom, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { clientFingerprint } from "../src/oauth/dedup/fingerprint.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -37,13 +38,6 @@ async function connect(agent: Agent, metadata: Record<string, unknown>, port: nu
   return { clientId, key: token.body.access_token as string, registration: reg.body as Record<string, unknown> };
 }
 
-const whoami = (key: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
-
 const dcrClients = async (name: string) =>
   (await server.services.db.oidcPayload.findMany({ where: { model: "Client", id: { startsWith: "dcr_" } } })).filter(
     (c) => (JSON.parse(c.payload) as { client_name?: string }).client_name === name,
@@ -69,7 +63,7 @@ describe("registration de-duplication", () => {
     const page = await agent.get("/app/account/connected-apps").expect(200);
     expect(page.text).toContain("10 of 10");
     for (const c of connects) {
-      const res = await whoami(c.key);
+      const res = await mcpWhoami(server, c.key);
       expect(res.status, res.text).toBe(200);
     }
     // The earlier ids are gone: an authorization with one is the unknown-client page, not a redirect.
@@ -93,8 +87,8 @@ describe("registration de-duplication", () => {
       .type("form")
       .send({ _csrf: csrfFrom(confirm.text), confirm: "yes" })
       .expect(303);
-    expect((await whoami(a.key)).status).toBe(401);
-    expect((await whoami(b.key)).status).toBe(401);
+    expect((await mcpWhoami(server, a.key)).status).toBe(401);
+    expect((await mcpWhoami(server, b.key)).status).toBe(401);
   });
 
   it("limits set on the earlier registration carry over, to the new key too", async () => {
@@ -109,8 +103,8 @@ describe("registration de-duplication", () => {
       .expect(303);
     const b = await connect(agent, metadata, 40302);
     // Both keys are refused from 127.0.0.1: the allowlist holds for the key minted after the merge.
-    expect((await whoami(a.key)).status).toBe(401);
-    expect((await whoami(b.key)).status).toBe(401);
+    expect((await mcpWhoami(server, a.key)).status).toBe(401);
+    expect((await mcpWhoami(server, b.key)).status).toBe(401);
     const limits = await server.services.db.clientKeyLimit.findMany({ where: { clientId: { in: [a.clientId, b.clientId] } } });
     expect(limits.map((l) => l.clientId)).toEqual([b.clientId]);
   });
@@ -142,7 +136,7 @@ describe("registration de-duplication", () => {
     // Mallory's client cannot introspect Alice's key.
     const intro = await request(server.url).post("/token/introspection").type("form").send({ token: a.key, client_id: m.clientId });
     expect(intro.body.active).not.toBe(true);
-    expect((await whoami(a.key)).status).toBe(200);
+    expect((await mcpWhoami(server, a.key)).status).toBe(200);
     // Alice connecting again supersedes her own earlier registration only; Mallory's survives.
     const a2 = await connect(alice.agent, metadata, 40503);
     expect(await appRows(alice.agent)).toEqual([a2.clientId]);
@@ -177,8 +171,50 @@ describe("registration de-duplication", () => {
     expect(await appRows(alice.agent)).toEqual([next.clientId]);
     expect(await appRows(bob.agent)).toEqual([shared.clientId]);
     expect((await dcrClients("Shared Client Host")).map((c) => c.id).sort()).toEqual([shared.clientId, next.clientId].sort());
-    expect((await whoami(bobKey.body.access_token as string)).status).toBe(200);
+    expect((await mcpWhoami(server, bobKey.body.access_token as string)).status).toBe(200);
   });
+});
+
+// The race the rule must survive: one user's connect supersedes client X (their keys move away, X has
+// none left and is deleted) while other users' token requests are minting keys for X. Whatever the
+// interleaving, no key may end up on a deleted client: each of those requests either got a working key
+// (and X stays) or was refused as an unknown client is (and left no key).
+describe("superseding while others are minting keys for the old client", () => {
+  it("never leaves a key on a deleted client", async () => {
+    const owner = await signUp(server);
+    const others = await Promise.all([signUp(server), signUp(server), signUp(server)]);
+    const resource = `${server.url}/mcp`;
+    const codeFor = async (agent: Agent, clientId: string, redirectUri: string) => {
+      const { verifier, challenge } = pkcePair();
+      const back = await authorize(agent, server, { clientId, redirectUri, challenge, method: "S256", scope: "mcp:read", resource });
+      return { clientId, redirectUri, verifier, code: back.searchParams.get("code")!, resource };
+    };
+    for (let round = 0; round < 4; round++) {
+      const metadata = { client_name: `Racing Host ${round}` };
+      const old = await connect(owner.agent, metadata, 40700 + 2 * round);
+      const oldRedirect = `http://127.0.0.1:${40700 + 2 * round}/callback`;
+      const pending = await Promise.all(others.map((o) => codeFor(o.agent, old.clientId, oldRedirect)));
+      const newRedirect = `http://127.0.0.1:${40701 + 2 * round}/callback`;
+      const reg = await register(server, { redirect_uris: [newRedirect], ...metadata });
+      const mine = await codeFor(owner.agent, reg.body.client_id as string, newRedirect);
+
+      const [superseding, ...racing] = await Promise.all([exchange(server, mine), ...pending.map((p) => exchange(server, p))]);
+      expect(superseding.status, superseding.text).toBe(200);
+      const stored = await server.services.db.oidcPayload.count({ where: { model: "Client", id: old.clientId } });
+      const keysOnOld = await server.services.db.apiKey.count({ where: { clientId: old.clientId } });
+      expect(keysOnOld === 0 || stored === 1, `round ${round}: ${keysOnOld} keys on a client stored ${stored} times`).toBe(true);
+      for (const res of racing) {
+        if (res.status === 200) {
+          expect(stored).toBe(1);
+          expect((await mcpWhoami(server, res.body.access_token as string)).status).toBe(200);
+        } else {
+          expect(res.status, res.text).toBe(401);
+          expect(res.body.error).toBe("invalid_client");
+        }
+      }
+      expect(keysOnOld).toBe(racing.filter((r) => r.status === 200).length);
+    }
+  }, 300_000);
 });
 
 describe("the fingerprint", () => {

@@ -9,6 +9,7 @@ import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { parseExpiry } from "../src/keys/expiry.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 const DAY = 86_400_000;
 let server: TestServer;
@@ -29,12 +30,6 @@ const api = (raw: string) => ({
   post: (path: string) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`),
   put: (path: string) => request(server.url).put(path).set("Authorization", `Bearer ${raw}`),
 });
-const whoami = (raw: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${raw}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
 /** Sets a key's expiry in the past, as time passing would (the write goes through the change token like any). */
 const expireNow = (id: string) => server.services.db.apiKey.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
 const personalOrg = async (person: Person) =>
@@ -85,9 +80,9 @@ describe("an expired key", () => {
   it("fails at /mcp and the JSON API with 401 invalid_token, 'The key has expired (…)', and stays listed as expired", async () => {
     const res = await api(alice.raw).post("/api/api-keys").send({ label: "short", expires: "7d" }).expect(201);
     const raw = res.body.key as string;
-    expect((await whoami(raw)).status).toBe(200); // cached now
+    expect((await mcpWhoami(server, raw)).status).toBe(200); // cached now
     await expireNow(res.body.id as string);
-    const mcp = await whoami(raw);
+    const mcp = await mcpWhoami(server, raw);
     expect(mcp.status).toBe(401);
     expect(mcp.headers["www-authenticate"]).toContain('error="invalid_token"');
     expect(mcp.headers["www-authenticate"]).toContain('error_description="The key has expired (');
@@ -301,7 +296,7 @@ describe("an organisation's lifetime cap", () => {
     expect(plain.body.exp - Math.floor(Date.now() / 1000)).toBeGreaterThan(9 * 365 * 86_400);
     // Once expired, the OAuth key fails like any other, and introspection says inactive.
     await expireNow((await server.services.db.apiKey.findFirst({ where: { clientId }, select: { id: true } }))!.id);
-    expect((await whoami(token.body.access_token as string)).headers["www-authenticate"]).toContain(
+    expect((await mcpWhoami(server, token.body.access_token as string)).headers["www-authenticate"]).toContain(
       'error_description="The key has expired (',
     );
     const after = await request(server.url)

@@ -11,6 +11,7 @@ import { keyward as keywardCli, type Run } from "./support/cli-run.js";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/log.js";
 import { startServer, type RunningServer } from "../src/server.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 const HOUR = 3_600_000;
 let server: TestServer;
@@ -43,12 +44,6 @@ const api = (raw: string) => ({
   delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
 });
 const detailsOf = (d: unknown) => (typeof d === "string" ? (JSON.parse(d) as Record<string, unknown>) : (d as Record<string, unknown>));
-const whoami = (raw: string, url = server.url) =>
-  request(url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${raw}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
 const mint = async (body: Record<string, unknown>, raw = alice.raw) =>
   (await api(raw).post("/api/api-keys").send(body).expect(201)).body as KeyBody;
 
@@ -87,8 +82,8 @@ describe("rolling through the JSON API", () => {
     const end = Date.parse(rolled.replaces!.expiresAt!);
     expect(end - Date.now()).toBeGreaterThan(HOUR - 60_000);
     expect(end - Date.now()).toBeLessThanOrEqual(HOUR);
-    expect((await whoami(old.key)).status).toBe(200);
-    expect((await whoami(rolled.key)).status).toBe(200);
+    expect((await mcpWhoami(server, old.key)).status).toBe(200);
+    expect((await mcpWhoami(server, rolled.key)).status).toBe(200);
     // The raw key is in no other answer.
     const listed = await api(alice.raw).get("/api/api-keys").expect(200);
     expect(listed.text).not.toContain(rolled.key);
@@ -98,7 +93,7 @@ describe("rolling through the JSON API", () => {
     const minted = await server.services.db.auditEvent.findMany({ where: { action: "key.minted", targetId: rolled.id } });
     expect(detailsOf(minted[0]!.details)).toMatchObject({ rolledFrom: old.id, via: "api" });
     // At the end of the overlap the old key expires, on both instances, though both have it cached.
-    expect((await whoami(old.key, second.url)).status).toBe(200);
+    expect((await mcpWhoami(second, old.key)).status).toBe(200);
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       vi.setSystemTime(end);
@@ -112,13 +107,13 @@ describe("rolling through the JSON API", () => {
 
   it("with overlap now ends the old key at once on every instance", async () => {
     const old = await mint({ label: "now" });
-    expect((await whoami(old.key, second.url)).status).toBe(200); // cached on the second instance
+    expect((await mcpWhoami(second, old.key)).status).toBe(200); // cached on the second instance
     const rolled = (await api(alice.raw).post(`/api/api-keys/${old.id}/roll`).send({ overlap: "now" }).expect(201)).body as KeyBody;
     for (const url of [server.url, second.url]) {
-      const res = await whoami(old.key, url);
+      const res = await mcpWhoami({ url }, old.key);
       expect(res.status).toBe(401);
       expect(res.headers["www-authenticate"]).toContain('error_description="The key has expired (');
-      expect((await whoami(rolled.key, url)).status).toBe(200);
+      expect((await mcpWhoami({ url }, rolled.key)).status).toBe(200);
     }
     expect((await api(alice.raw).get(`/api/api-keys/${old.id}`).expect(200)).body.status).toBe("expired");
   });
@@ -146,7 +141,7 @@ describe("rolling through the JSON API", () => {
     const refused = await api(caller.key).post(`/api/api-keys/${free.id}/roll`).send({ overlap: "now" });
     expect(refused.status).toBe(403);
     expect(refused.body.error).toBe("insufficient_scope");
-    expect((await whoami(free.key)).status).toBe(200); // nothing rolled
+    expect((await mcpWhoami(server, free.key)).status).toBe(200); // nothing rolled
     const asLimited = await mint({ label: "as limited", allowedIps: ["127.0.0.0/8"] });
     expect((await api(caller.key).post(`/api/api-keys/${asLimited.id}/roll`).send({ overlap: "now" })).status).toBe(201);
   });
@@ -175,7 +170,7 @@ describe("rolling through the JSON API", () => {
     const missing = await api(alice.raw).post("/api/api-keys/key_nothere000000000000/roll").send({ overlap: "now" });
     expect(foreign.status).toBe(404);
     expect(foreign.text).toBe(missing.text);
-    expect((await whoami(bobs.key)).status).toBe(200);
+    expect((await mcpWhoami(server, bobs.key)).status).toBe(200);
   });
 
   it("refuses a revoked, an expired and an already rolled key with 409", async () => {
@@ -213,7 +208,7 @@ describe("rolling through the JSON API", () => {
     const res = await api(weak.key).post(`/api/api-keys/${full.id}/roll`).send({ overlap: "now" });
     expect(res.status).toBe(403);
     expect(res.body.error).toBe("insufficient_scope");
-    expect((await whoami(full.key)).status).toBe(200);
+    expect((await mcpWhoami(server, full.key)).status).toBe(200);
     const readOnly = await mint({ label: "read only", scopes: ["mcp:read", "keys:read"] });
     expect((await api(readOnly.key).post(`/api/api-keys/${readOnly.id}/roll`).send({ overlap: "now" })).status).toBe(403);
     // Its own access or less: allowed.
@@ -230,7 +225,7 @@ describe("rolling through the JSON API", () => {
     const res = await api(alice.raw).post(`/api/api-keys/${id}/roll`).send({ overlap: "now" });
     expect(res.status).toBe(400);
     expect(res.body.error_description).toMatch(/OAuth keys cannot be rolled/);
-    expect((await whoami(token.body.access_token as string)).status).toBe(200);
+    expect((await mcpWhoami(server, token.body.access_token as string)).status).toBe(200);
     const page = await alice.agent.get(`/app/account/api-keys/${id}`).expect(200);
     expect(page.text).toContain("OAuth keys are not rolled");
     expect(page.text).not.toContain("Roll key");
@@ -297,8 +292,8 @@ describe("rolling on the account page", () => {
     expect(res.headers.location).toMatch(/\/app\/account\/api-keys\/reveal\//);
     const reveal = await alice.agent.get(res.headers.location as string).expect(200);
     const raw = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(reveal.text)![1]!;
-    expect((await whoami(raw)).status).toBe(200);
-    expect((await whoami(old.key)).status).toBe(200);
+    expect((await mcpWhoami(server, raw)).status).toBe(200);
+    expect((await mcpWhoami(server, old.key)).status).toBe(200);
     const after = await alice.agent.get(`/app/account/api-keys/${old.id}`).expect(200);
     expect(after.text).toContain("Rolled: replaced by");
     expect(after.text).not.toContain("Roll key");
@@ -328,7 +323,7 @@ describe("the CLI", () => {
     expect(rolled.code, rolled.stderr).toBe(0);
     const body = JSON.parse(rolled.stdout) as KeyBody;
     expect(body).toMatchObject({ label: "cli thirty", source: "cli", replaces: { id: key.id, replacedById: body.id } });
-    expect((await whoami(body.key)).status).toBe(200);
+    expect((await mcpWhoami(server, body.key)).status).toBe(200);
     const again = await cli(["api-keys", "roll", key.id, "--overlap", "1h", "--user", alice.email]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("rolled already");

@@ -5,13 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, restartTestServer, startTestServer, signUp, type TestServer } from "./support/server.js";
 import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
-
-const callMcp = (server: TestServer, key: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+import { mcpWhoami } from "./support/mcp-status.js";
 
 describe("Client ID Metadata Documents", () => {
   let server: TestServer;
@@ -70,7 +64,7 @@ describe("Client ID Metadata Documents", () => {
     const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
     const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
     expect(token.status, token.text).toBe(200);
-    const who = await callMcp(server, token.body.access_token);
+    const who = await mcpWhoami(server, token.body.access_token);
     expect(who.status).toBe(200);
     expect(who.text).toContain(`OAuth: ${clientId}`);
     const row = await server.services.db.apiKey.findFirst({ where: { clientId } });
@@ -157,7 +151,7 @@ describe("restarts and the consent page", () => {
     server = await restartTestServer(server); // between the code and the token request
     const token = await exchange(server, { clientId, code, verifier: pkce.verifier });
     expect(token.status, token.text).toBe(200);
-    expect((await callMcp(server, token.body.access_token)).status).toBe(200);
+    expect((await mcpWhoami(server, token.body.access_token)).status).toBe(200);
     expect((await request(server.url).get("/jwks")).body.keys[0].kid).toBe(signingKeyBefore);
   });
 
@@ -201,7 +195,7 @@ describe("restarts and the consent page", () => {
       .type("form")
       .send({ _csrf: other.csrf, confirm: "yes" });
     expect(foreign.status).toBe(404);
-    for (const t of tokens) expect((await callMcp(server, t)).status).toBe(200);
+    for (const t of tokens) expect((await mcpWhoami(server, t)).status).toBe(200);
 
     const res = await agent
       .post(`/app/account/connected-apps/${clientId}/disconnect`)
@@ -209,7 +203,7 @@ describe("restarts and the consent page", () => {
       .send({ _csrf: csrf, confirm: "yes" })
       .redirects(0);
     expect(res.status).toBe(303);
-    for (const t of tokens) expect((await callMcp(server, t)).status).toBe(401);
+    for (const t of tokens) expect((await mcpWhoami(server, t)).status).toBe(401);
     expect((await agent.get("/app/account/connected-apps")).text).toContain("0 of 2");
     // The consent is forgotten: the next authorization asks again.
     const again = await follow(

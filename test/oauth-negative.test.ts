@@ -1,21 +1,14 @@
 // Every way an authorization can go wrong gets the exact OAuth error.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
 import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 let clientId: string;
 let session: Awaited<ReturnType<typeof signUp>>;
-const callMcp = (key: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
-
 beforeAll(async () => {
   server = await startTestServer();
   clientId = (await register(server)).body.client_id;
@@ -111,11 +104,11 @@ describe("token endpoint refusals", () => {
     const { code, verifier } = await codeFor();
     const first = await exchange(server, { clientId, code, verifier });
     expect(first.status).toBe(200);
-    expect((await callMcp(first.body.access_token)).status).toBe(200);
+    expect((await mcpWhoami(server, first.body.access_token)).status).toBe(200);
     const replay = await exchange(server, { clientId, code, verifier });
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe("invalid_grant");
-    const after = await callMcp(first.body.access_token);
+    const after = await mcpWhoami(server, first.body.access_token);
     expect(after.status).toBe(401);
     expect(after.headers["www-authenticate"]).toContain('error="invalid_token"');
   });
@@ -147,7 +140,7 @@ describe("/mcp and the key's resource", () => {
       },
       BY_OPERATOR,
     );
-    const res = await callMcp(minted.raw);
+    const res = await mcpWhoami(server, minted.raw);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
     expect(res.body.error_description).toBe(
@@ -168,6 +161,6 @@ describe("/mcp and the key's resource", () => {
     const hash = createHash("sha256").update(token.body.access_token).digest("hex");
     const row = await server.services.db.apiKey.findUnique({ where: { hash } });
     expect(row?.resource).toBe(`${server.url}/mcp`);
-    expect((await callMcp(token.body.access_token)).status).toBe(200);
+    expect((await mcpWhoami(server, token.body.access_token)).status).toBe(200);
   });
 });

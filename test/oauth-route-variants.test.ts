@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -14,13 +15,6 @@ afterAll(async () => server?.close());
 
 const SPELLINGS = ["/reg/", "/REG", "/Reg/", "/rEg"];
 const base = { client_name: "Variant", token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] };
-
-const mcp = (key: string) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
 
 /** A registered client with a key issued to it that works at /mcp. */
 async function clientWithKey() {
@@ -32,7 +26,7 @@ async function clientWithKey() {
   const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
   const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
     .access_token as string;
-  expect((await mcp(key)).status).toBe(200);
+  expect((await mcpWhoami(server, key)).status).toBe(200);
   return { clientId, key, rat: reg.body.registration_access_token as string };
 }
 
@@ -99,7 +93,7 @@ describe("RFC 7592 DELETE under any spelling", () => {
       const del = await request(server.url).delete(path(clientId)).set("Authorization", `Bearer ${rat}`);
       expect(del.status).toBe(204);
       expect(await server.services.db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: clientId } } })).toBeNull();
-      const after = await mcp(key);
+      const after = await mcpWhoami(server, key);
       expect(after.status).toBe(401);
       expect(await server.services.db.apiKey.count({ where: { clientId, revokedAt: null } })).toBe(0);
     },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -32,11 +32,7 @@ describe("OAuth scripted flow", () => {
     expect(token.body.token_type).toBe("Bearer");
     expect(token.body.refresh_token).toBeUndefined();
     expect(token.body.access_token).toMatch(/^kw_user_/);
-    const mcp = await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${token.body.access_token}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    const mcp = await mcpWhoami(server, token.body.access_token);
     expect(mcp.status, mcp.text).toBe(200);
     expect(mcp.text).toContain(`OAuth: ${clientId}`);
   });

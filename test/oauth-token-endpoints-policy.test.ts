@@ -8,6 +8,7 @@ import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { purgeOAuthRecords } from "../src/oauth/purge.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 let server: TestServer;
 let victimKey: string;
@@ -24,15 +25,6 @@ beforeAll(async () => {
   portalKey = (await mintOnPage(user.agent, user.csrf, "portal key")).raw;
 });
 afterAll(async () => server?.close());
-
-const mcpStatus = async (key: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${key}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
 
 const basic = (id: string, secret: string) =>
   `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
@@ -77,7 +69,7 @@ describe("a self-registered confidential client", () => {
       .send({ token: key() });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_request");
-    expect(await mcpStatus(key())).toBe(200);
+    expect(await mcpStatus(server, key())).toBe(200);
   });
 });
 
@@ -86,7 +78,7 @@ describe("the first-party client `keyward` (portal, CLI and app keys; it has no 
     const res = await request(server.url).post("/token/introspection").type("form").send({ client_id: "keyward", token: portalKey });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ active: false });
-    expect(await mcpStatus(portalKey)).toBe(200);
+    expect(await mcpStatus(server, portalKey)).toBe(200);
   });
 });
 
@@ -97,7 +89,7 @@ describe("a public client", () => {
       const res = await request(server.url).post("/token/revocation").type("form").send({ token: key, client_id: attacker });
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: "invalid_request", error_description: "client is not authorized to revoke the presented token" });
-      expect(await mcpStatus(key)).toBe(200);
+      expect(await mcpStatus(server, key)).toBe(200);
     }
   });
 });
@@ -110,7 +102,7 @@ describe("a resource server the operator registered", () => {
     expect(info.body).toMatchObject({ active: true, client_id: "keyward" });
     const res = await request(server.url).post("/token/revocation").set("Authorization", auth).type("form").send({ token: victimKey });
     expect(res.status).toBe(200);
-    expect(await mcpStatus(victimKey)).toBe(401);
+    expect(await mcpStatus(server, victimKey)).toBe(401);
   });
 
   it("is not purged with unused registered clients", async () => {

@@ -8,6 +8,7 @@ import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { rowFor, unescapeHtml } from "./support/test-db.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 const KEYS_PAGE = "/app/account/api-keys";
 type Person = Awaited<ReturnType<typeof signUp>>;
@@ -29,15 +30,6 @@ const idOf = (html: string, label: string) => {
 };
 const olderLink = (html: string) => /<a href="([^"]+)">Older keys →<\/a>/.exec(html)?.[1]?.replace(/&amp;/g, "&");
 const countLine = (html: string) => unescapeHtml(/<p class="key-count">([^<]*)<\/p>/.exec(html)?.[1] ?? "");
-
-const works = async (raw: string) =>
-  (
-    await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } })
-  ).status;
 
 /** A key minted straight through the key service (fast, and with any source). */
 const mint = async (userId: string, label: string, source: "portal" | "cli" | "unknown" = "portal") =>
@@ -161,7 +153,7 @@ describe("rename", () => {
     const after = (await alice.agent.get(res.headers.location!).expect(200)).text;
     expect(after).toContain(`The key ending in ${key.raw.slice(-4)} is now called “CI &lt;deploy&gt;”.`);
     expect(rowFor(after, id)).toContain('<td class="label">CI &lt;deploy&gt;</td>');
-    expect(await works(key.raw)).toBe(200);
+    expect(await mcpStatus(server, key.raw)).toBe(200);
 
     const activity = unescapeHtml((await alice.agent.get("/app/account/audit?kind=key.renamed").expect(200)).text);
     expect(activity).toContain("API key renamed");
@@ -226,7 +218,7 @@ describe("rename", () => {
       expect(res.status, path).toBe(404);
     }
     expect((await server.services.keys.get((await server.services.users.findByEmail(bob.email))!.id, bobKey.id))!.label).toBe("bob's own");
-    expect(await works(bobKey.raw)).toBe(200);
+    expect(await mcpStatus(server, bobKey.raw)).toBe(200);
   });
 });
 
@@ -257,7 +249,7 @@ describe("bulk revoke", () => {
     expect(ask.text.indexOf(">Cancel</a>")).toBeLessThan(ask.text.indexOf('type="submit" class="danger"'));
     expect(ask.text).toContain(`<input type="hidden" name="ids" value="${id1},${id2}">`);
     expect(ask.text).toContain('name="confirm" value="yes"');
-    expect(await works(one.raw)).toBe(200);
+    expect(await mcpStatus(server, one.raw)).toBe(200);
 
     const done = await alice.agent
       .post(`${KEYS_PAGE}/revoke-selected`)
@@ -266,9 +258,9 @@ describe("bulk revoke", () => {
       .redirects(0)
       .expect(303);
     expect(done.headers.location).toBe(`${KEYS_PAGE}?revokedCount=2`);
-    expect(await works(one.raw)).toBe(401);
-    expect(await works(two.raw)).toBe(401);
-    expect(await works(stays.raw)).toBe(200);
+    expect(await mcpStatus(server, one.raw)).toBe(401);
+    expect(await mcpStatus(server, two.raw)).toBe(401);
+    expect(await mcpStatus(server, stays.raw)).toBe(200);
     const after = (await alice.agent.get(done.headers.location!).expect(200)).text;
     expect(after).toContain("2 keys were revoked. They no longer work.");
     expect(rowFor(after, id1)).toMatch(/^<tr class="revoked"/);
@@ -303,8 +295,8 @@ describe("bulk revoke", () => {
     const [other, none] = [await send(`${myId},${bobKey.id}`), await send(`${myId},${missing}`)];
     expect(other.status).toBe(404);
     sameAnswer(other, none, bobKey.id, missing);
-    expect(await works(mine.raw)).toBe(200);
-    expect(await works(bobKey.raw)).toBe(200);
+    expect(await mcpStatus(server, mine.raw)).toBe(200);
+    expect(await mcpStatus(server, bobKey.raw)).toBe(200);
   });
 
   it("needs the CSRF token (403, nothing revoked) and a logged-in user", async () => {
@@ -314,7 +306,7 @@ describe("bulk revoke", () => {
     expect(res.status).toBe(403);
     const anon = await request(server.url).post(`${KEYS_PAGE}/revoke-selected`).type("form").send({ ids: id, confirm: "yes" }).redirects(0);
     expect([302, 303, 403]).toContain(anon.status);
-    expect(await works(mine.raw)).toBe(200);
+    expect(await mcpStatus(server, mine.raw)).toBe(200);
   });
 
   it("at most 500 ids at once", async () => {

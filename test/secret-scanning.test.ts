@@ -8,21 +8,13 @@ import { generateKey } from "../src/keys/format.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { expectError, keyward } from "./support/cli-run.js";
+import { mcpStatus } from "./support/mcp-status.js";
 
 const SECRET = "s3cret-scanning-shared-secret-0123456789";
 const PATH = "/api/secret-scanning/report";
 const ec = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
 const otherEc = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
-
-async function mcpStatus(server: TestServer, raw: string) {
-  const res = await fetch(`${server.url}/mcp`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${raw}`, Accept: "application/json, text/event-stream", "Content-Type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
-  });
-  return res.status;
-}
 
 describe("secret scanning report endpoint", () => {
   let server: TestServer;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -15,11 +16,7 @@ describe("smoke", () => {
     const { agent, csrf } = await signUp(server);
     const { raw } = await mintOnPage(agent, csrf);
     expect(raw).toMatch(/^kw_user_[0-9A-Za-z]{49}$/);
-    const res = await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    const res = await mcpWhoami(server, raw);
     expect(res.status).toBe(200);
   });
 });

@@ -7,6 +7,7 @@ import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair } from "./support/oauth/flow.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 const SECRET_SCANNING_SECRET = "unicode-test-secret-scanning-0123456789";
 
@@ -289,11 +290,7 @@ describe("OAuth clients named with a lone surrogate (the /reg side is H2's: src/
     });
     const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
     expect(token.status, token.text.slice(0, 300)).toBe(200);
-    const mcp = await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${token.body.access_token}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    const mcp = await mcpWhoami(server, token.body.access_token);
     expect(mcp.status).toBe(200);
   });
 });

@@ -6,6 +6,7 @@ import request from "supertest";
 import { browser, csrfFrom, startTestServer, signUp, uniqueEmail, type TestServer } from "./support/server.js";
 import { startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 import { exchange, follow, pkcePair, register, authorizeUrl } from "./support/oauth/flow.js";
+import { mcpWhoami } from "./support/mcp-status.js";
 
 type Agent = ReturnType<typeof browser>;
 
@@ -405,11 +406,7 @@ describe("upstream log-in", () => {
     const code = new URL(done.location!).searchParams.get("code")!;
     const token = await exchange(server, { clientId, code, verifier, resource });
     expect(token.status, token.text).toBe(200);
-    const mcp = await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${token.body.access_token}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    const mcp = await mcpWhoami(server, token.body.access_token);
     expect(mcp.status, mcp.text).toBe(200);
     expect(mcp.text).toContain(email);
   });

@@ -3,6 +3,8 @@ import { randomUUID } from "node:crypto";
 import argon2 from "argon2";
 import { z } from "zod";
 import type { Db } from "../db/client.js";
+import { lockWithin } from "../db/locks.js";
+import { providerOfDb } from "../db/provider.js";
 import { newOrganizationId, PERSONAL_ORG_NAME } from "../orgs/ids.js";
 
 export const emailSchema = z
@@ -39,11 +41,25 @@ const usable = (hash: string | undefined): hash is string => !!hash && hash !== 
 
 /**
  * Operators (src/admin/): the first account of an instance without an administrator becomes its
- * administrator, in one statement (migration 0024 made an existing instance's first account one).
- * Called wherever an account is made: sign-up, `keyward users create`, a first upstream log-in.
+ * administrator (migration 0024 made an existing instance's first account one). Called wherever an
+ * account is made: sign-up, `keyward users create`, a first upstream log-in.
+ *
+ * On PostgreSQL, simultaneous claims would each see no administrator in their own statement's snapshot
+ * and all win: claims take turns on one lock, and each statement starts after the previous claim
+ * committed. (Not a unique index on isAdmin: an instance may have several administrators.)
  */
 export async function claimFirstAdmin(db: Db, userId: string): Promise<void> {
-  await db.$executeRaw`UPDATE "User" SET "isAdmin" = true WHERE "id" = ${userId} AND NOT EXISTS (SELECT 1 FROM "User" WHERE "isAdmin" = true)`;
+  const claim = (q: Pick<Db, "$executeRaw">) =>
+    q.$executeRaw`UPDATE "User" SET "isAdmin" = true WHERE "id" = ${userId} AND NOT EXISTS (SELECT 1 FROM "User" WHERE "isAdmin" = true)`;
+  // SQLite writes one statement at a time: the statement alone is atomic there.
+  if (providerOfDb(db) === "sqlite") return void (await claim(db));
+  await db.$transaction(
+    async (tx) => {
+      await lockWithin(tx, "postgresql", "keyward.first-admin");
+      await claim(tx);
+    },
+    { maxWait: 10_000 },
+  );
 }
 
 export function createUsers(db: Db) {

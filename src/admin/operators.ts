@@ -7,7 +7,7 @@
 // the Prisma extension of src/keys/lookup/announce.ts and migration 0024's PostgreSQL trigger), its
 // sessions and pending log-ins end, and it cannot log in. Enabling brings the keys back.
 import type { Db } from "../db/client.js";
-import type { Audit, AuditEventView, ActorType } from "../audit/index.js";
+import { eventView, type Audit, type AuditEventView, type ActorType } from "../audit/index.js";
 import { announceCommitted } from "../keys/lookup/announce.js";
 import { clientFingerprint } from "./client-fingerprint.js";
 
@@ -281,18 +281,11 @@ export function createOperators(db: Db, audit: Audit) {
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         take: limit + 1,
       });
-      const events = rows.slice(0, limit).map((r) => ({
-        id: r.id,
-        userId: r.userId,
-        action: r.action,
-        actorType: r.actorType,
-        actorId: r.actorId,
-        targetId: r.targetId,
-        ip: r.ip,
-        userAgent: r.userAgent,
-        details: JSON.parse(r.details) as Record<string, unknown>,
-        createdAt: r.createdAt.toISOString(),
-      }));
+      // userId second, as before: `keyward admin audit --json` prints the keys in this order.
+      const events = rows.slice(0, limit).map((r) => {
+        const { id, ...rest } = eventView(r);
+        return { id, userId: r.userId, ...rest };
+      });
       return { events, more: rows.length > limit };
     },
   };

@@ -1,6 +1,7 @@
 // The audit trail. Append-only: this module can add and read events, nothing else.
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client.js";
+import type { AuditEvent as AuditEventRow } from "../generated/sqlite/client.js";
 
 export type ActorType = "user" | "api_key" | "cli" | "oauth_client" | "org_admin" | "secret_scanning" | "system";
 
@@ -27,6 +28,21 @@ export interface AuditEventView {
   userAgent: string | null;
   details: Record<string, unknown>;
   createdAt: string;
+}
+
+/** One stored event as pages, the API and the CLI show it (details parsed, the time as ISO 8601). */
+export function eventView(r: AuditEventRow): AuditEventView {
+  return {
+    id: r.id,
+    action: r.action,
+    actorType: r.actorType,
+    actorId: r.actorId,
+    targetId: r.targetId,
+    ip: r.ip,
+    userAgent: r.userAgent,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    createdAt: r.createdAt.toISOString(),
+  };
 }
 
 export interface ListOptions {
@@ -85,17 +101,7 @@ export function createAudit(db: Db) {
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         take: Math.min(options.limit ?? 100, 500),
       });
-      return rows.map((r) => ({
-        id: r.id,
-        action: r.action,
-        actorType: r.actorType,
-        actorId: r.actorId,
-        targetId: r.targetId,
-        ip: r.ip,
-        userAgent: r.userAgent,
-        details: JSON.parse(r.details) as Record<string, unknown>,
-        createdAt: r.createdAt.toISOString(),
-      }));
+      return rows.map(eventView);
     },
   };
 }

@@ -18,7 +18,7 @@ import { outcomeOfStatus, UsageCounter } from "./usage/counter.js";
 import { createUsageReader, USAGE_DAYS } from "./usage/read.js";
 import { pruneUsage } from "./usage/writes.js";
 
-export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView } from "./store.js";
+export { KeyInputError, type KeyService, type Minted, type MintRequest, type MemberKeyView, type WithinMint } from "./store.js";
 export { type RevokeTarget, type RevokedKey } from "./revoke.js";
 export { RollRefusedError, isRollOverlap, ROLL_OVERLAP_NAMES, type RollOverlap, type RollTarget, type Rolled } from "./roll.js";
 export { parseExpiry, maxLifetimeDaysSchema, daysLeftToWarn, EXPIRY_PRESETS_DAYS, MAX_LIFETIME_DAYS } from "./expiry.js";

@@ -18,6 +18,7 @@ import { idsWithLabelContaining } from "./label-search.js";
 import type { ApiKey, Prisma } from "../generated/sqlite/client.js";
 import { applyLifetimeCap } from "./expiry.js";
 import { limitsAtMint } from "./limits/store.js";
+import { lockClientKeys } from "./client-lock.js";
 
 export { KeyInputError };
 
@@ -214,6 +215,7 @@ export function createKeyService(db: Db, options: { prefix: string; scopes: read
         expiresAt,
       };
       const row = await db.$transaction(async (tx) => {
+        if (data.clientId) await lockClientKeys(tx, providerOfDb(db), data.clientId);
         const created = await tx.apiKey.create({ data });
         await options.audit.record(keyMinted(req.userId, view(created), by), tx);
         if (within) await within(tx, created);

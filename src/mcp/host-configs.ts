@@ -9,18 +9,6 @@ export type McpHost = (typeof MCP_HOSTS)[number];
 export type HostAuth = "oauth" | "key";
 export const KEY_ENV_VAR = "KEYWARD_API_KEY";
 
-/** The forms each host supports: ChatGPT's connectors take a URL and OAuth, no custom header. */
-export const HOST_AUTHS: Readonly<Record<McpHost, readonly HostAuth[]>> = {
-  "claude-desktop": ["oauth", "key"],
-  vscode: ["oauth", "key"],
-  cursor: ["oauth", "key"],
-  "claude-code": ["oauth", "key"],
-  chatgpt: ["oauth"],
-  goose: ["oauth", "key"],
-  windsurf: ["oauth", "key"],
-  "mcp-remote": ["oauth", "key"],
-};
-
 /** A host and form that do not go together (ChatGPT with a key). */
 export class UnsupportedHostAuth extends Error {
   constructor(
@@ -90,196 +78,196 @@ export const resourceTarget = (resource: { url: string; slug: string }): Snippet
   entry: `keyward-${resource.slug}`,
 });
 
-export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string, target?: SnippetTarget): HostSnippet {
-  if (!HOST_AUTHS[host].includes(auth)) throw new UnsupportedHostAuth(host, auth);
-  const url = target?.url ?? `${baseUrl.replace(/\/+$/, "")}/mcp`;
-  const entry = target?.entry ?? "keyward";
-  const header = `Authorization: Bearer \${${KEY_ENV_VAR}}`;
-  switch (host) {
-    case "claude-desktop":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "Claude Desktop",
-            language: "json",
-            where:
-              "claude_desktop_config.json (Settings → Developer → Edit Config), or Settings → Connectors → Add custom connector with the URL alone",
-            text: json({ mcpServers: { [entry]: { command: "npx", args: ["-y", "mcp-remote", url] } } }),
-            note: "mcp-remote opens your browser to log in and approve on first use.",
-          }
-        : {
-            host,
-            auth,
-            name: "Claude Desktop",
-            language: "json",
-            where: "claude_desktop_config.json (Settings → Developer → Edit Config)",
-            text: json({
-              mcpServers: {
-                [entry]: { command: "npx", args: ["-y", "mcp-remote", url, "--header", header], env: { [KEY_ENV_VAR]: "<your key>" } },
-              },
-            }),
-            note: `Replace <your key> with a key from the account page; mcp-remote sends it on every request.`,
-          };
-    case "vscode":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "VS Code",
-            language: "json",
-            where: ".vscode/mcp.json in your workspace",
-            text: json({ servers: { [entry]: { type: "http", url } } }),
-            note: "VS Code asks you to sign in and opens the browser the first time the server starts.",
-            install: [
-              { label: "Install in VS Code", href: vscodeInstallLink(entry, url) },
-              { label: "Install in VS Code Insiders", href: vscodeInstallLink(entry, url, true) },
-            ],
-          }
-        : {
-            host,
-            auth,
-            name: "VS Code",
-            language: "json",
-            where: ".vscode/mcp.json in your workspace",
-            text: json({
-              inputs: [{ type: "promptString", id: `${entry}-api-key`, description: "Keyward API key", password: true }],
-              servers: { [entry]: { type: "http", url, headers: { Authorization: `Bearer \${input:${entry}-api-key}` } } },
-            }),
-            note: "VS Code prompts for the key once and keeps it in its secret storage.",
-          };
-    case "cursor":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "Cursor",
-            language: "json",
-            where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-            text: json({ mcpServers: { [entry]: { url } } }),
-            note: "Cursor shows a Login button for the server; it opens the browser.",
-            install: [{ label: "Install in Cursor", href: cursorInstallLink(entry, url) }],
-          }
-        : {
-            host,
-            auth,
-            name: "Cursor",
-            language: "json",
-            where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-            text: json({ mcpServers: { [entry]: { url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
-            note: `Cursor reads the key from the ${KEY_ENV_VAR} environment variable.`,
-          };
-    case "claude-code":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "Claude Code",
-            language: "shell",
-            where: "a terminal",
-            text: `claude mcp add --transport http ${shellWord(entry)} ${shellWord(url)}`,
-            note: "Then run /mcp in Claude Code and choose Authenticate; it opens the browser.",
-          }
-        : {
-            host,
-            auth,
-            name: "Claude Code",
-            language: "json",
-            where: ".mcp.json at the root of your project",
-            text: json({ mcpServers: { [entry]: { type: "http", url, headers: { Authorization: `Bearer \${${KEY_ENV_VAR}}` } } } }),
-            note: `Claude Code expands \${${KEY_ENV_VAR}} from the environment, so the key never lands in the file.`,
-          };
-    case "chatgpt":
-      return {
-        host,
-        auth,
-        name: "ChatGPT",
+/** What a host's snippet is made from: the URL and config entry it connects, and the key header it sends. */
+interface SnippetContext {
+  url: string;
+  entry: string;
+  /** `Authorization: Bearer ${KEYWARD_API_KEY}`, for mcp-remote to fill in from the environment. */
+  header: string;
+}
+
+/** One form of one host's snippet: everything but who it is for. */
+type SnippetForm = (c: SnippetContext) => Omit<HostSnippet, "host" | "auth" | "name">;
+
+/** Each host: its name and the forms it supports, OAuth first (ChatGPT's connectors take a URL and OAuth, no custom header). */
+const HOSTS: Readonly<Record<McpHost, { name: string; forms: { oauth: SnippetForm; key?: SnippetForm } }>> = {
+  "claude-desktop": {
+    name: "Claude Desktop",
+    forms: {
+      oauth: ({ url, entry }) => ({
+        language: "json",
+        where:
+          "claude_desktop_config.json (Settings → Developer → Edit Config), or Settings → Connectors → Add custom connector with the URL alone",
+        text: json({ mcpServers: { [entry]: { command: "npx", args: ["-y", "mcp-remote", url] } } }),
+        note: "mcp-remote opens your browser to log in and approve on first use.",
+      }),
+      key: ({ url, entry, header }) => ({
+        language: "json",
+        where: "claude_desktop_config.json (Settings → Developer → Edit Config)",
+        text: json({
+          mcpServers: {
+            [entry]: { command: "npx", args: ["-y", "mcp-remote", url, "--header", header], env: { [KEY_ENV_VAR]: "<your key>" } },
+          },
+        }),
+        note: `Replace <your key> with a key from the account page; mcp-remote sends it on every request.`,
+      }),
+    },
+  },
+  vscode: {
+    name: "VS Code",
+    forms: {
+      oauth: ({ url, entry }) => ({
+        language: "json",
+        where: ".vscode/mcp.json in your workspace",
+        text: json({ servers: { [entry]: { type: "http", url } } }),
+        note: "VS Code asks you to sign in and opens the browser the first time the server starts.",
+        install: [
+          { label: "Install in VS Code", href: vscodeInstallLink(entry, url) },
+          { label: "Install in VS Code Insiders", href: vscodeInstallLink(entry, url, true) },
+        ],
+      }),
+      key: ({ url, entry }) => ({
+        language: "json",
+        where: ".vscode/mcp.json in your workspace",
+        text: json({
+          inputs: [{ type: "promptString", id: `${entry}-api-key`, description: "Keyward API key", password: true }],
+          servers: { [entry]: { type: "http", url, headers: { Authorization: `Bearer \${input:${entry}-api-key}` } } },
+        }),
+        note: "VS Code prompts for the key once and keeps it in its secret storage.",
+      }),
+    },
+  },
+  cursor: {
+    name: "Cursor",
+    forms: {
+      oauth: ({ url, entry }) => ({
+        language: "json",
+        where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
+        text: json({ mcpServers: { [entry]: { url } } }),
+        note: "Cursor shows a Login button for the server; it opens the browser.",
+        install: [{ label: "Install in Cursor", href: cursorInstallLink(entry, url) }],
+      }),
+      key: ({ url, entry }) => ({
+        language: "json",
+        where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
+        text: json({ mcpServers: { [entry]: { url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
+        note: `Cursor reads the key from the ${KEY_ENV_VAR} environment variable.`,
+      }),
+    },
+  },
+  "claude-code": {
+    name: "Claude Code",
+    forms: {
+      oauth: ({ url, entry }) => ({
+        language: "shell",
+        where: "a terminal",
+        text: `claude mcp add --transport http ${shellWord(entry)} ${shellWord(url)}`,
+        note: "Then run /mcp in Claude Code and choose Authenticate; it opens the browser.",
+      }),
+      key: ({ url, entry }) => ({
+        language: "json",
+        where: ".mcp.json at the root of your project",
+        text: json({ mcpServers: { [entry]: { type: "http", url, headers: { Authorization: `Bearer \${${KEY_ENV_VAR}}` } } } }),
+        note: `Claude Code expands \${${KEY_ENV_VAR}} from the environment, so the key never lands in the file.`,
+      }),
+    },
+  },
+  chatgpt: {
+    name: "ChatGPT",
+    forms: {
+      oauth: ({ url }) => ({
         language: "text",
         where: "ChatGPT → Settings → Apps & Connectors → Advanced settings (turn on Developer mode) → Create",
         text: `Name: Keyward\nMCP Server URL: ${url}\nAuthentication: OAuth`,
         note:
           "ChatGPT connects from OpenAI's servers: the URL must be public and https. It sends you here to log in and approve." +
           (url.startsWith("https://") ? "" : " This server's URL is not https, so ChatGPT cannot reach it."),
-      };
-    case "goose":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "Goose",
-            language: "yaml",
-            where: "~/.config/goose/config.yaml (or goose configure → Add Extension → Remote Extension (Streamable HTTP))",
-            text: [
-              "extensions:",
-              `  ${yamlString(entry)}:`,
-              "    enabled: true",
-              "    type: streamable_http",
-              `    name: ${yamlString(entry)}`,
-              `    uri: ${yamlString(url)}`,
-              "    timeout: 300",
-            ].join("\n"),
-            note: "Goose opens the browser to log in and approve the first time it starts the extension.",
-          }
-        : {
-            host,
-            auth,
-            name: "Goose",
-            language: "yaml",
-            where: "~/.config/goose/config.yaml",
-            text: [
-              "extensions:",
-              `  ${yamlString(entry)}:`,
-              "    enabled: true",
-              "    type: stdio",
-              `    name: ${yamlString(entry)}`,
-              "    cmd: npx",
-              `    args: ${JSON.stringify(["-y", "mcp-remote", url, "--header", header])}`,
-              `    env_keys: [${yamlString(KEY_ENV_VAR)}]`,
-              "    timeout: 300",
-            ].join("\n"),
-            note: `Goose asks for ${KEY_ENV_VAR} once and keeps it in the system keyring; mcp-remote sends it on every request.`,
-          };
-    case "windsurf":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "Windsurf",
-            language: "json",
-            where: "~/.codeium/windsurf/mcp_config.json (Windsurf Settings → Cascade → MCP servers → View raw config)",
-            text: json({ mcpServers: { [entry]: { serverUrl: url } } }),
-            note: "Windsurf opens the browser to log in and approve when the server first starts.",
-          }
-        : {
-            host,
-            auth,
-            name: "Windsurf",
-            language: "json",
-            where: "~/.codeium/windsurf/mcp_config.json",
-            text: json({ mcpServers: { [entry]: { serverUrl: url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
-            note: `Windsurf reads the key from the ${KEY_ENV_VAR} environment variable.`,
-          };
-    case "mcp-remote":
-      return auth === "oauth"
-        ? {
-            host,
-            auth,
-            name: "mcp-remote (any stdio-only host)",
-            language: "shell",
-            where: "the command line of a host that runs local (stdio) servers",
-            text: `npx -y mcp-remote ${shellWord(url)}`,
-            note: "mcp-remote opens your browser to log in and approve, and keeps the key under ~/.mcp-auth.",
-          }
-        : {
-            host,
-            auth,
-            name: "mcp-remote (any stdio-only host)",
-            language: "shell",
-            where: `the command line of a host that runs local (stdio) servers, with ${KEY_ENV_VAR} in its environment`,
-            text: `npx -y mcp-remote ${shellWord(url)} --header ${shellWord(header)}`,
-            note: `mcp-remote fills in \${${KEY_ENV_VAR}} itself, so the key is not in the process arguments.`,
-          };
-  }
+      }),
+    },
+  },
+  goose: {
+    name: "Goose",
+    forms: {
+      oauth: ({ url, entry }) => ({
+        language: "yaml",
+        where: "~/.config/goose/config.yaml (or goose configure → Add Extension → Remote Extension (Streamable HTTP))",
+        text: [
+          "extensions:",
+          `  ${yamlString(entry)}:`,
+          "    enabled: true",
+          "    type: streamable_http",
+          `    name: ${yamlString(entry)}`,
+          `    uri: ${yamlString(url)}`,
+          "    timeout: 300",
+        ].join("\n"),
+        note: "Goose opens the browser to log in and approve the first time it starts the extension.",
+      }),
+      key: ({ url, entry, header }) => ({
+        language: "yaml",
+        where: "~/.config/goose/config.yaml",
+        text: [
+          "extensions:",
+          `  ${yamlString(entry)}:`,
+          "    enabled: true",
+          "    type: stdio",
+          `    name: ${yamlString(entry)}`,
+          "    cmd: npx",
+          `    args: ${JSON.stringify(["-y", "mcp-remote", url, "--header", header])}`,
+          `    env_keys: [${yamlString(KEY_ENV_VAR)}]`,
+          "    timeout: 300",
+        ].join("\n"),
+        note: `Goose asks for ${KEY_ENV_VAR} once and keeps it in the system keyring; mcp-remote sends it on every request.`,
+      }),
+    },
+  },
+  windsurf: {
+    name: "Windsurf",
+    forms: {
+      oauth: ({ url, entry }) => ({
+        language: "json",
+        where: "~/.codeium/windsurf/mcp_config.json (Windsurf Settings → Cascade → MCP servers → View raw config)",
+        text: json({ mcpServers: { [entry]: { serverUrl: url } } }),
+        note: "Windsurf opens the browser to log in and approve when the server first starts.",
+      }),
+      key: ({ url, entry }) => ({
+        language: "json",
+        where: "~/.codeium/windsurf/mcp_config.json",
+        text: json({ mcpServers: { [entry]: { serverUrl: url, headers: { Authorization: `Bearer \${env:${KEY_ENV_VAR}}` } } } }),
+        note: `Windsurf reads the key from the ${KEY_ENV_VAR} environment variable.`,
+      }),
+    },
+  },
+  "mcp-remote": {
+    name: "mcp-remote (any stdio-only host)",
+    forms: {
+      oauth: ({ url }) => ({
+        language: "shell",
+        where: "the command line of a host that runs local (stdio) servers",
+        text: `npx -y mcp-remote ${shellWord(url)}`,
+        note: "mcp-remote opens your browser to log in and approve, and keeps the key under ~/.mcp-auth.",
+      }),
+      key: ({ url, header }) => ({
+        language: "shell",
+        where: `the command line of a host that runs local (stdio) servers, with ${KEY_ENV_VAR} in its environment`,
+        text: `npx -y mcp-remote ${shellWord(url)} --header ${shellWord(header)}`,
+        note: `mcp-remote fills in \${${KEY_ENV_VAR}} itself, so the key is not in the process arguments.`,
+      }),
+    },
+  },
+};
+
+/** The forms each host supports, from the table above. */
+export const HOST_AUTHS: Readonly<Record<McpHost, readonly HostAuth[]>> = MCP_HOSTS.reduce(
+  (all, host) => ({ ...all, [host]: (["oauth", "key"] as const).filter((auth) => HOSTS[host].forms[auth]) }),
+  {} as Record<McpHost, readonly HostAuth[]>,
+);
+
+export function hostSnippet(host: McpHost, auth: HostAuth, baseUrl: string, target?: SnippetTarget): HostSnippet {
+  const form = HOSTS[host].forms[auth];
+  if (!form) throw new UnsupportedHostAuth(host, auth);
+  const url = target?.url ?? `${baseUrl.replace(/\/+$/, "")}/mcp`;
+  const entry = target?.entry ?? "keyward";
+  return { host, auth, name: HOSTS[host].name, ...form({ url, entry, header: `Authorization: Bearer \${${KEY_ENV_VAR}}` }) };
 }
 
 export function allHostSnippets(baseUrl: string, target?: SnippetTarget): HostSnippet[] {

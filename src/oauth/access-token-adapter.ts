@@ -2,8 +2,8 @@
 // (see provider.ts) and hands it to this adapter, which stores it as an ordinary row of the key
 // table — hashed, labelled `OAuth: <client name>`, with scopes, resource and grant. find() reads
 // any key back (portal ones too), so introspection and revocation cover the whole table.
-import type { Adapter, AdapterPayload } from "oidc-provider";
-import type { KeyActing, KeyEventVia, Keys } from "../keys/index.js";
+import { errors, type Adapter, type AdapterPayload } from "oidc-provider";
+import type { KeyActing, KeyEventVia, Keys, WithinMint } from "../keys/index.js";
 import { IDENTITY_SCOPES } from "../keys/view.js";
 
 /** oidc-provider needs a registered client behind every token; portal and CLI keys belong to this one. */
@@ -36,7 +36,15 @@ export interface AccessTokenAdapterOptions {
   acting(via: KeyEventVia, clientId?: string): KeyActing;
   /** Runs before a key is minted for a user and client: superseding that user's earlier registrations of the same app (src/oauth/dedup). */
   beforeMint?(userId: string, clientId: string): Promise<void>;
+  /**
+   * Whether the client's registration is still stored, asked inside the transaction minting its key (a
+   * superseded client may be deleted meanwhile: src/oauth/dedup). False: no key, and the request fails
+   * exactly as an unknown client's does (401 invalid_client).
+   */
+  clientStillRegistered?(tx: MintTransaction, clientId: string): Promise<boolean>;
 }
+
+type MintTransaction = Parameters<WithinMint>[0];
 
 /** `OAuth: <client name>`, at most 100 characters, never cut inside a surrogate pair (which no database can store). */
 function oauthLabel(name: string): string {
@@ -74,6 +82,10 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         },
         options.acting("oauth_token", clientId),
         raw,
+        async (tx) => {
+          if (options.clientStillRegistered && !(await options.clientStillRegistered(tx, clientId)))
+            throw new errors.InvalidClientAuth("client not found");
+        },
       );
     },
 

@@ -18,7 +18,7 @@ import { oauthActing } from "./key-audit.js";
 import { renderAuthorizationError } from "./interactions-error-page.js";
 import { describe } from "../doctor/reasons.js";
 import { defaultedResource } from "../doctor/provider-events.js";
-import { supersedeEarlierRegistrations } from "./dedup/supersede.js";
+import { registrationStored, supersedeEarlierRegistrations } from "./dedup/supersede.js";
 import { introspectionAllowedPolicy, revocationAllowedPolicy } from "./token-endpoint-policy.js";
 
 export const INTERACTION_PATH = "/interaction";
@@ -53,6 +53,7 @@ export function createProvider(services: Services): Provider {
         services.logger.error({ err, clientId }, "superseding earlier registrations failed"),
       );
     },
+    clientStillRegistered: registrationStored,
   });
 
   const configuration: Configuration = {

@@ -1,15 +1,24 @@
-// What someone holding a key sees at /mcp: the status of one tools/call (whoami). 200 for a key that
-// works, 401 for a revoked, expired or unknown one.
+// What someone holding a key sees at /mcp: one tools/call of whoami. 200 for a key that works (its
+// body says whose key it is), 401 for a revoked, expired or unknown one.
 import request from "supertest";
 import type { Reachable } from "./server.js";
 
 const WHOAMI = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
 
-export async function mcpStatus(server: Reachable, raw: string): Promise<number> {
-  const res = await request(server.url)
+export interface WhoamiOptions {
+  /** How the key is presented: `Authorization: Bearer` (default) or `X-API-Key`. */
+  as?: "bearer" | "x-api-key";
+}
+
+/** POSTs a tools/call of whoami to /mcp with `key`: the response (status, headers, text, the JSON body parsed). */
+export function mcpWhoami(server: Reachable, key: string, options: WhoamiOptions = {}): request.Test {
+  return request(server.url)
     .post("/mcp")
-    .set("Authorization", `Bearer ${raw}`)
+    .set(options.as === "x-api-key" ? "X-API-Key" : "Authorization", options.as === "x-api-key" ? key : `Bearer ${key}`)
     .set("Accept", "application/json, text/event-stream")
     .send(WHOAMI);
-  return res.status;
+}
+
+export async function mcpStatus(server: Reachable, raw: string): Promise<number> {
+  return (await mcpWhoami(server, raw)).status;
 }

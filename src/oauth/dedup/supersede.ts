@@ -8,9 +8,11 @@
 // the new client, keeping their grants, scopes, limits and expiry, so they keep working and the app is
 // one row; the user's limits for the old client move too (and apply to the key being minted). An old
 // client left with no key of anybody is deleted (its id is then unknown: a host still holding it
-// registers again). Registration itself never merges or deletes anything, so RFC 7591 holds (each
-// registration gets its own valid credentials) and a stranger who registers the same name and redirect
-// URIs gains nothing: only the user's own consent moves only the user's own keys.
+// registers again); a token request for it that is minting a key at that moment either keeps it alive
+// or is refused as invalid_client (registrationStored), never leaves a key on a deleted client.
+// Registration itself never merges or deletes anything, so RFC 7591 holds (each registration gets its
+// own valid credentials) and a stranger who registers the same name and redirect URIs gains nothing:
+// only the user's own consent moves only the user's own keys.
 import type { Db } from "../../db/client.js";
 import type { Audit } from "../../audit/index.js";
 import type { Keys } from "../../keys/index.js";
@@ -28,7 +30,7 @@ export interface Superseded {
 export async function supersedeEarlierRegistrations(
   db: Db,
   audit: Pick<Audit, "record">,
-  keys: Pick<Keys, "moveClientKeys">,
+  keys: Pick<Keys, "moveClientKeys" | "removeClientIfKeyless">,
   req: { userId: string; clientId: string },
 ): Promise<Superseded[]> {
   const { userId, clientId } = req;
@@ -51,8 +53,11 @@ export async function supersedeEarlierRegistrations(
     if (!metadata || clientFingerprint(metadata) !== fingerprint) continue;
     const keysMoved = await keys.moveClientKeys(userId, earlier, clientId);
     // Nobody's key is left on it: the registration is gone for good (other users' keys keep it alive).
-    const left = await db.apiKey.count({ where: { clientId: earlier } });
-    const deleted = left === 0 && (await db.oidcPayload.deleteMany({ where: { model: "Client", id: earlier } })).count > 0;
+    // Counted and deleted under the client's key lock, so a key minted for it meanwhile is never orphaned.
+    const deleted = await keys.removeClientIfKeyless(
+      earlier,
+      async (tx) => (await tx.oidcPayload.deleteMany({ where: { model: "Client", id: earlier } })).count > 0,
+    );
     await audit.record({
       userId,
       actor: { type: "oauth_client", id: clientId },
@@ -63,4 +68,12 @@ export async function supersedeEarlierRegistrations(
     done.push({ clientId: earlier, keysMoved, deleted });
   }
   return done;
+}
+
+/**
+ * Whether a client's registration is still stored, read in the transaction minting a key for it (after
+ * the client's key lock: src/keys/client-lock.ts). Only dynamically registered clients are ever deleted.
+ */
+export async function registrationStored(tx: Pick<Db, "oidcPayload">, clientId: string): Promise<boolean> {
+  return !clientId.startsWith(DCR_PREFIX) || (await tx.oidcPayload.count({ where: { model: "Client", id: clientId } })) > 0;
 }

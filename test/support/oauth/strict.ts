@@ -2,10 +2,10 @@
 // the browser part of an authorization (log-in is the agent's session, consent is the form), and
 // calls to /mcp with a key.
 import * as oauth from "oauth4webapi";
-import request from "supertest";
 import type TestAgent from "supertest/lib/agent.js";
 import { csrfFrom, type TestServer } from "../server.js";
 import { follow } from "./flow.js";
+import { mcpWhoami } from "../mcp-status.js";
 
 /** The test server speaks plain http on 127.0.0.1; oauth4webapi refuses that unless told. */
 export const insecure = { [oauth.allowInsecureRequests]: true } as const;
@@ -50,11 +50,7 @@ export interface WhoAmI {
 
 /** POSTs a JSON-RPC tools/call whoami to /mcp with the key as a bearer token. */
 export async function whoami(server: TestServer, key: string) {
-  const res = await request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } });
+  const res = await mcpWhoami(server, key);
   const info = res.status === 200 ? ((res.body as { result?: { structuredContent?: WhoAmI } }).result?.structuredContent ?? null) : null;
   return { res, info };
 }
