@@ -35,7 +35,7 @@ export interface Swept {
 }
 
 export async function sweep(services: Services, now = new Date()): Promise<Swept> {
-  const oauth = await purgeOAuthRecords(services.db, services.config.clientPurgeMs, now);
+  const oauth = await purgeOAuthRecords(services.db, services.keys, services.config.clientPurgeMs, now);
   const sessions = await services.sessions.purgeExpired(now);
   const pendingLogins = await services.pendingLogins.purgeExpired(now);
   const invitations = await createInvitations(services.db).purgeExpired(now);

@@ -254,6 +254,25 @@ describe("what the client receives of the upstream's answer", () => {
     }
   });
 
+  it("Keyward's security headers are on the streamed answer, and the upstream cannot replace them", async () => {
+    const loose = await recordingUpstream((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "x-content-type-options": "sniff-away", "referrer-policy": "unsafe-url" });
+      res.end("{}");
+    });
+    try {
+      await server.services.resources.add({ slug: "loose", name: "Loose", upstream: loose.url }, BY);
+      const answer = await post("/mcp/loose").set("Authorization", `Bearer ${raw}`).send(list);
+      expect(answer.status).toBe(200);
+      expect(answer.headers["x-content-type-options"]).toBe("nosniff");
+      expect(answer.headers["referrer-policy"]).toBe("no-referrer");
+      // Keyward's own /mcp answers (written by the MCP SDK's handler) carry them too.
+      const own = await post("/mcp").set("Authorization", `Bearer ${raw}`).send({ jsonrpc: "2.0", id: 1, method: "ping" });
+      expect(own.headers["x-content-type-options"]).toBe("nosniff");
+    } finally {
+      await loose.close();
+    }
+  });
+
   it("an answered request is recorded as the upstream's health (last ok, latency)", async () => {
     const notes = await server.services.resources.get("notes");
     let health = await server.services.resources.health(notes.id);

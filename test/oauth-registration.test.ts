@@ -150,11 +150,11 @@ describe("registration limits", () => {
     const back = await authorize(agent, server, { clientId: used, challenge: pkce.challenge, method: "S256" });
     expect((await exchange(server, { clientId: used, code: back.searchParams.get("code")!, verifier: pkce.verifier })).status).toBe(200);
 
-    const { db } = server.services;
-    const none = await purgeOAuthRecords(db, 3600_000); // nothing is an hour old yet
+    const { db, keys } = server.services;
+    const none = await purgeOAuthRecords(db, keys, 3600_000); // nothing is an hour old yet
     expect(none.clients).toBe(0);
     const later = new Date(Date.now() + 2 * 3600_000);
-    const purged = await purgeOAuthRecords(db, 3600_000, later);
+    const purged = await purgeOAuthRecords(db, keys, 3600_000, later);
     expect(purged.clients).toBeGreaterThanOrEqual(1);
     expect(await db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: unused } } })).toBeNull();
     expect(await db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: used } } })).not.toBeNull();

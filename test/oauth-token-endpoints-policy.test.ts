@@ -107,7 +107,7 @@ describe("a resource server the operator registered", () => {
 
   it("is not purged with unused registered clients", async () => {
     const rs = await createResourceServers(server.services.db).add("Long-lived API");
-    await purgeOAuthRecords(server.services.db, 3600_000, new Date(Date.now() + 48 * 3600_000));
+    await purgeOAuthRecords(server.services.db, server.services.keys, 3600_000, new Date(Date.now() + 48 * 3600_000));
     const info = await request(server.url)
       .post("/token/introspection")
       .set("Authorization", basic(rs.clientId, rs.clientSecret))
