@@ -2,7 +2,7 @@
 // (see provider.ts) and hands it to this adapter, which stores it as an ordinary row of the key
 // table — hashed, labelled `OAuth: <client name>`, with scopes, resource and grant. find() reads
 // any key back (portal ones too), so introspection and revocation cover the whole table.
-import { errors, type Adapter, type AdapterPayload } from "oidc-provider";
+import type { Adapter, AdapterPayload } from "oidc-provider";
 import type { KeyActing, KeyEventVia, Keys, WithinMint } from "../keys/index.js";
 import { IDENTITY_SCOPES } from "../keys/view.js";
 
@@ -37,11 +37,12 @@ export interface AccessTokenAdapterOptions {
   /** Runs before a key is minted for a user and client: superseding that user's earlier registrations of the same app (src/oauth/dedup). */
   beforeMint?(userId: string, clientId: string): Promise<void>;
   /**
-   * Whether the client's registration is still stored, asked inside the transaction minting its key (a
-   * superseded client may be deleted meanwhile: src/oauth/dedup). False: no key, and the request fails
-   * exactly as an unknown client's does (401 invalid_client).
+   * Throws unless the client's registration is still stored, asked inside the transaction minting its
+   * key (a superseded client may be deleted meanwhile: src/oauth/dedup): then no key, and the request
+   * fails exactly as an unknown client's does (401 invalid_client, thrown by provider.ts). Thrown
+   * there, not here: this module is imported by the CLI, which must not load oidc-provider.
    */
-  clientStillRegistered?(tx: MintTransaction, clientId: string): Promise<boolean>;
+  requireClientRegistered?(tx: MintTransaction, clientId: string): Promise<void>;
 }
 
 type MintTransaction = Parameters<WithinMint>[0];
@@ -83,8 +84,7 @@ export function createAccessTokenAdapter(options: AccessTokenAdapterOptions): Ad
         options.acting("oauth_token", clientId),
         raw,
         async (tx) => {
-          if (options.clientStillRegistered && !(await options.clientStillRegistered(tx, clientId)))
-            throw new errors.InvalidClientAuth("client not found");
+          await options.requireClientRegistered?.(tx, clientId);
         },
       );
     },

@@ -53,7 +53,9 @@ export function createProvider(services: Services): Provider {
         services.logger.error({ err, clientId }, "superseding earlier registrations failed"),
       );
     },
-    clientStillRegistered: registrationStored,
+    requireClientRegistered: async (tx, clientId) => {
+      if (!(await registrationStored(tx, clientId))) throw new errors.InvalidClientAuth("client not found");
+    },
   });
 
   const configuration: Configuration = {
