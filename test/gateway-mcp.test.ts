@@ -279,6 +279,40 @@ describe("streams", () => {
     }
   });
 
+  it("an upstream that breaks off mid-answer: the client's answer ends short too (never as if complete), and the key's slot is freed", async () => {
+    const broken = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`id: 0\ndata: {"n":0}\n\n`);
+      setTimeout(() => res.socket?.destroy(), 50); // no terminating chunk: the answer is cut
+    });
+    await new Promise<void>((r) => broken.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}/mcp`;
+      await server.services.resources.add({ slug: "broken", name: "Broken", upstream: url }, BY);
+      const { raw } = await mint(["mcp:read"]);
+      for (let i = 0; i < STREAMS_PER_KEY + 1; i++) {
+        // More times than the key has slots: each cut answer gave its slot back.
+        const res = await fetch(gatewayUrl("broken"), { headers: { Authorization: `Bearer ${raw}`, Accept: "text/event-stream" } });
+        expect(res.status).toBe(200);
+        const reader = res.body!.getReader();
+        let text = "";
+        const outcome = await (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return "complete";
+            text += new TextDecoder().decode(value);
+          }
+        })().catch(() => "cut short");
+        expect(text).toContain('data: {"n":0}');
+        expect(outcome).toBe("cut short");
+      }
+    } finally {
+      broken.closeAllConnections();
+      await new Promise<void>((r) => broken.close(() => r()));
+    }
+  });
+
   it(`at most ${STREAMS_PER_KEY} open streams per key → 429 with Retry-After; a closed one frees its slot`, async () => {
     const { raw } = await mint(["mcp:read"]);
     const controllers = Array.from({ length: STREAMS_PER_KEY }, () => new AbortController());

@@ -1,11 +1,13 @@
 // The streaming reverse proxy to one upstream, with undici: the request's bytes go up, the answer
 // comes back as it arrives (an SSE stream event by event: headers are flushed at once, every chunk
-// written as read, pipeline() carrying backpressure both ways), and a client that goes away aborts
-// the upstream request. Failing to reach the upstream (refused, reset, no such host) → 502; no
+// written as read, pipe() carrying backpressure), and a client that goes away aborts the upstream
+// request. Failing to reach the upstream (refused, reset, no such host) → 502; no
 // connection or no response headers within the timeout → 504; the client hears the resource's name,
 // never its URL or an error's text. The upstream's own answers pass through
 // unchanged, but a 401 (the upstream refusing the gateway, not the client's key) becomes a 502.
-import { pipeline } from "node:stream/promises";
+import { EventEmitter } from "node:events";
+import { finished, type Readable } from "node:stream";
+import type { ServerResponse } from "node:http";
 import { Agent, request, type Dispatcher } from "undici";
 import type { Ctx } from "../http/state.js";
 import { clientResponseHeaders } from "./headers.js";
@@ -61,10 +63,15 @@ export async function forward(
   target: ProxyTarget,
   options: { dispatcher: Dispatcher; headers: Record<string, string | string[]>; body?: Buffer; timeoutMs: number },
 ): Promise<Forwarded> {
-  const controller = new AbortController();
-  // Only a client that leaves before the answer is complete aborts (an abort builds a DOMException: not on every request).
+  // Only a client that leaves before the answer is complete aborts the upstream request. The signal is
+  // an EventEmitter, which undici takes as one (its docs: AbortSignal | EventEmitter): lighter than an
+  // AbortController's EventTarget for every request, and no DOMException built when it fires.
+  const abort = new EventEmitter();
+  let clientLeft = false;
   const onClose = () => {
-    if (!ctx.res.writableFinished) controller.abort();
+    if (ctx.res.writableFinished) return;
+    clientLeft = true;
+    abort.emit("abort");
   };
   ctx.res.once("close", onClose);
   const started = performance.now();
@@ -75,12 +82,12 @@ export async function forward(
       method: ctx.method as Dispatcher.HttpMethod,
       headers: options.headers,
       body: options.body,
-      signal: controller.signal,
+      signal: abort,
       headersTimeout: options.timeoutMs,
       bodyTimeout: 0,
     });
   } catch (err) {
-    if (controller.signal.aborted) {
+    if (clientLeft) {
       ctx.respond = false; // the client is gone: nobody to answer
       return { observation: undefined };
     }
@@ -118,13 +125,37 @@ export async function forward(
   // event was ready), it is written at once below and carries them: one write to the socket, not two.
   if (answer.body.readableLength === 0) res.flushHeaders();
   try {
-    await pipeline(answer.body, res);
-  } catch {
-    // The client left (the upstream request is aborted with it) or the upstream broke off mid-answer
-    // (the client's response ends short, as the upstream's did). Nothing more can be said to either.
-    if (!res.destroyed) res.destroy();
+    await relay(answer.body, res);
   } finally {
     ctx.res.off("close", onClose);
   }
   return { observation: { ok: true, latencyMs, at: new Date() } };
+}
+
+/**
+ * The upstream's answer to the client, chunk by chunk as it comes: pipe() carries the backpressure (a
+ * client that does not read pauses the upstream's body). Settles when the client's response is
+ * finished or either side broke off, never rejects: the client left (the upstream's body is destroyed
+ * and its request aborted), or the upstream broke off mid-answer (the client's response ends short,
+ * as the upstream's did). Nothing more can be said to either.
+ *
+ * Not stream.pipeline(): it makes an AbortController for every call and aborts it when done, which
+ * builds a DOMException with a stack trace for every answer: a twentieth of the gateway's CPU per
+ * request in a profile (bench/RESULTS-gateway.md). finished() watches both ends without one.
+ */
+function relay(body: Readable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const stopWatchingBody = finished(body, { writable: false }, (err) => {
+      if (!err) return; // pipe() ends the response; it is done when it has finished
+      body.unpipe(res);
+      if (!res.destroyed) res.destroy(); // the upstream broke off: the client's answer ends short too
+    });
+    const stopWatchingRes = finished(res, (err) => {
+      stopWatchingBody();
+      stopWatchingRes();
+      if (err) body.destroy(); // the client left before the end
+      resolve();
+    });
+    body.pipe(res);
+  });
 }
