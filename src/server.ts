@@ -8,6 +8,7 @@ import { openServices, type OpenOptions, type Services } from "./services.js";
 import { redactDatabaseUrl } from "./db/client.js";
 import { startHousekeeping } from "./housekeeping.js";
 import { applyResources, readResourcesFile } from "./resources/file.js";
+import { upgradeClientSecrets } from "./oauth/client-secrets/upgrade.js";
 
 export interface RunningServer {
   services: Services;
@@ -23,13 +24,15 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger, options: OpenOptions & AppOptions = {}): Promise<RunningServer> {
   const services = await openServices(config, logger, options);
-  if (config.resourcesFile) {
-    try {
-      await applyResourcesFile(services, config.resourcesFile);
-    } catch (err) {
-      await services.close().catch(() => undefined);
-      throw err;
-    }
+  try {
+    // Here and in `keyward migrate`, not in openServices: every CLI command opens the services too, and
+    // need not scan the Client table. A row an older instance writes later is hashed when first read.
+    const upgraded = await upgradeClientSecrets(services.db);
+    if (upgraded) logger.info({ clients: upgraded }, "client secrets stored in clear were replaced by their hashes");
+    if (config.resourcesFile) await applyResourcesFile(services, config.resourcesFile);
+  } catch (err) {
+    await services.close().catch(() => undefined);
+    throw err;
   }
   const app = createApp(services, options);
   const handle = app.callback();

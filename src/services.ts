@@ -4,7 +4,6 @@ import { createDb, type Db } from "./db/client.js";
 import { openKeyLookup, type KeyLookup } from "./keys/lookup/index.js";
 import { announcingKeyWrites } from "./keys/lookup/announce.js";
 import { migrate } from "./db/migrate.js";
-import { upgradeClientSecrets } from "./oauth/client-secrets/upgrade.js";
 import { createKeys, type Keys } from "./keys/index.js";
 import { createResources, type Resources } from "./resources/index.js";
 import { createUsers, type Users } from "./accounts/users.js";
@@ -110,9 +109,6 @@ export async function openServices(config: Config, logger: Logger, options: Open
   const resources = createResources(db, { baseUrl: config.baseUrl, scopes: config.scopes, audit, keys, cacheOf: lookup.cacheOf });
   const stdioProcesses = createStdioPool(config.gateway.stdio, { logger, keys });
   const doctor = createDoctor(db, logger); // issue 26: connection doctor
-  // Client secrets older versions stored in clear are hashed (src/oauth/client-secrets/).
-  const upgradedSecrets = await upgradeClientSecrets(db);
-  if (upgradedSecrets) logger.info({ clients: upgradedSecrets }, "client secrets stored in clear were replaced by their hashes");
   const secrets = { cookieSecrets: await cookieSecrets(db, config.cookieSecret), tokenSigningJwks: await tokenSigningJwks(db) };
   return {
     secrets,

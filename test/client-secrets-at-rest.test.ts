@@ -1,7 +1,8 @@
 // Client secrets at rest (src/oauth/client-secrets/): the database holds only a hash of the secret
 // of a self-registered confidential client (dcr_…) or an operator's resource server (rs_…); the
 // secret still authenticates at the token, introspection and revocation endpoints, RFC 7592 read
-// and update stay correct, and rows older versions wrote in clear keep working and get hashed.
+// and update stay correct, and rows older versions wrote in clear keep working and get hashed: at
+// server start, by `keyward migrate`, or when first read; never by another CLI command.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { restartTestServer, signUpWithKey, startTestServer, type TestServer } from "./support/server.js";
@@ -9,12 +10,16 @@ import { register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { clientSecretMatches, storedClientSecret } from "../src/oauth/client-secrets/stored-secret.js";
 import { upgradeClientSecrets } from "../src/oauth/client-secrets/upgrade.js";
+import { keyward } from "./support/cli-run.js";
 
 let server: TestServer;
 let key: string;
+let email: string;
 beforeAll(async () => {
   server = await startTestServer();
-  key = (await signUpWithKey(server)).admin;
+  const owner = await signUpWithKey(server);
+  key = owner.admin;
+  email = owner.person.email;
 });
 afterAll(async () => server?.close());
 
@@ -266,6 +271,41 @@ describe("rows an older version wrote, with the secret in clear", () => {
     expect(await upgradeClientSecrets(server.services.db)).toBe(0); // nothing left in clear
     expect((await introspect({ header: basic("rs_LegacyStartAAAAAAAAAAA", secret) })).body).toMatchObject({ active: true });
     expect(server.logs.some((l) => l.includes("client secrets stored in clear were replaced"))).toBe(true);
+  });
+});
+
+describe("rows an older version wrote, and the CLI (node bin/keyward.js on the server's database)", () => {
+  const cli = (args: string[]) => keyward(args, { env: { DATABASE_URL: server.database.url } });
+
+  it("a command that reads the database (api-keys list, resource-servers list) leaves them as they are", async () => {
+    const secret = "legacy-secret-" + "c".repeat(40);
+    await legacyClient("rs_LegacyCliReadAAAAAAAAA", secret);
+    const before = await storedPayload("rs_LegacyCliReadAAAAAAAAA");
+    const keys = await cli(["api-keys", "list", "--user", email]);
+    expect(keys.code, keys.stderr).toBe(0);
+    const servers = await cli(["resource-servers", "list"]);
+    expect(servers.code, servers.stderr).toBe(0);
+    expect(servers.stdout).toContain("rs_LegacyCliReadAAAAAAAAA"); // the row was read …
+    expect(await storedPayload("rs_LegacyCliReadAAAAAAAAA")).toBe(before); // … and not rewritten
+    expect(before).toContain(secret);
+    // The running server still hashes it when it first reads it.
+    expect((await introspect({ header: basic("rs_LegacyCliReadAAAAAAAAA", secret) })).body).toMatchObject({ active: true });
+    expect(await storedPayload("rs_LegacyCliReadAAAAAAAAA")).not.toContain(secret);
+  });
+
+  it("keyward migrate hashes them all, says how many, and they keep working", async () => {
+    const secrets = ["legacy-secret-" + "m".repeat(40), "legacy-secret-" + "n".repeat(40)];
+    await legacyClient("rs_LegacyMigrateAAAAAAAAA", secrets[0]!);
+    await legacyClient("rs_LegacyMigrateBBBBBBBBB", secrets[1]!);
+    const run = await cli(["migrate"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Database is up to date: .+\nClient secrets stored in clear replaced by their hashes: 2\n$/);
+    expect(await storedPayload("rs_LegacyMigrateAAAAAAAAA")).toContain(`"client_secret":"${storedClientSecret(secrets[0]!)}"`);
+    expect(await storedPayload("rs_LegacyMigrateBBBBBBBBB")).toContain(`"client_secret":"${storedClientSecret(secrets[1]!)}"`);
+    expect((await introspect({ header: basic("rs_LegacyMigrateBBBBBBBBB", secrets[1]!) })).body).toMatchObject({ active: true });
+    const again = await cli(["migrate"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim().split("\n")).toHaveLength(1); // nothing left in clear: no count
   });
 });
 

@@ -1,6 +1,7 @@
-// Rows older versions wrote hold the client_secret in clear. Every start hashes them all (a
-// backup taken afterwards holds none), and a read hashes one met later (a row an older instance
-// wrote during a rolling upgrade), so neither a sweep nor a read is the only way out of clear.
+// Rows older versions wrote hold the client_secret in clear. Every server start and `keyward
+// migrate` hash them all (a backup taken afterwards holds none; the other CLI commands do not scan
+// the table), and a read hashes one met later (a row an older instance wrote during a rolling
+// upgrade), so neither a sweep nor a read is the only way out of clear.
 // No SQL migration: SQLite has no SHA-256 function. Compare-and-swap on the payload, so concurrent
 // starts and reads (and an RFC 7592 update in between) never overwrite each other.
 import type { Db } from "../../db/client.js";
