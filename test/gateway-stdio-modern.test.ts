@@ -4,8 +4,9 @@
 // (from the process's initialize), tools/list, echo, progress streamed before the result, per-tool
 // scope 403, revocation (401, the process ends on the owner check), two users → two processes, the cap
 // → 503 with Retry-After, the client leaving → the process is told notifications/cancelled, the
-// upstream timeout (reset by progress) → -32001 and cancelled, and a 2025-era session beside a modern
-// process at the same resource.
+// upstream timeout (reset by progress) → -32001 and cancelled, a 2025-era session beside a modern
+// process at the same resource, and where a session-less POST goes (test/gateway-stdio-routing.test.ts
+// holds the gateway's predicate to the MCP SDK's for every shape of request).
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +42,7 @@ beforeAll(async () => {
   await add("both");
   await add("pair");
   await add("revoke");
+  await add("routing");
   await server.services.resources.add(
     { slug: "probe", name: "The probe server", command: ["node", path.join(root, "test/support/stdio-probe-server.mjs")], cwd: root },
     BY,
@@ -299,6 +301,47 @@ describe("one modern process per owner, under the pool's rules", () => {
       await legacy.close();
       await modern.close();
     }
+  });
+
+  it("a session-less POST goes where the MCP SDK's classification says: the modern path refuses what is not its own", async () => {
+    const key = (await mint(await newUser())).raw;
+    const raw = (headers: Record<string, string>, body: unknown) =>
+      fetch(gatewayUrl("routing"), {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${key}`,
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      });
+    const initialize = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    };
+    // An initialize is the 2025 handshake, unless it comes with a 2026-07-28 MCP-Protocol-Version header:
+    // then it is the modern path's, which refuses the disagreement (-32020) and starts no session.
+    const mismatched = await raw({ "MCP-Protocol-Version": MODERN }, initialize);
+    expect(mismatched.status).toBe(400);
+    expect(mismatched.headers.get("mcp-session-id")).toBeNull();
+    expect(((await mismatched.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    // A notification with no envelope: the header decides. With it, the modern path accepts it (202); without,
+    // it is 2025-era traffic and needs a session (400).
+    const notification = { jsonrpc: "2.0", method: "notifications/initialized" };
+    expect((await raw({ "MCP-Protocol-Version": MODERN, "Mcp-Method": "notifications/initialized" }, notification)).status).toBe(202);
+    const legacyNotification = await raw({}, notification);
+    expect(legacyNotification.status).toBe(400);
+    expect(await legacyNotification.text()).toContain("Mcp-Session-Id header is required");
+    // The 2025 initialize starts a session.
+    const started = await raw({}, initialize);
+    expect(started.status).toBe(200);
+    const sessionId = started.headers.get("mcp-session-id");
+    expect(sessionId).toBeTruthy();
+    await started.body?.cancel();
+    await fetch(gatewayUrl("routing"), { method: "DELETE", headers: { Authorization: `Bearer ${key}`, "Mcp-Session-Id": sessionId! } });
   });
 
   it("app keys are refused (403 access_denied), as for 2025-era clients", async () => {

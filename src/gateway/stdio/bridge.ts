@@ -9,8 +9,6 @@
 // stream (where the Streamable HTTP transport sends messages related to no request).
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   isJSONRPCErrorResponse,
@@ -20,19 +18,7 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { Logger } from "../../log.js";
-import { logStderr } from "./stderr.js";
-
-/** The largest line (one JSON-RPC message) a process may write on stdout before the bridge gives up on it. */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
-export interface ProcessSpec {
-  command: readonly string[];
-  env: Record<string, string>;
-  cwd: string | null;
-}
-
-export type EndReason = "exited" | "closed" | "idle" | "revoked" | "changed" | "evicted" | "shutdown";
+import { spawnStdio, type EndReason, type ProcessHooks, type ProcessSpec } from "./spawn.js";
 
 export interface Bridge {
   /** The process id (for the log and the tests). */
@@ -43,44 +29,22 @@ export interface Bridge {
   end(reason: EndReason): Promise<void>;
 }
 
-export interface BridgeHooks {
-  logger: Logger;
-  tags: { resource: string; userId: string };
+export interface BridgeHooks extends ProcessHooks {
   /** The session id the transport gave the client on initialize. */
   onSession(sessionId: string): void;
-  /** Once, whatever ended it, as it begins to end; `finished` resolves when the process is gone. */
-  onEnd(reason: EndReason, finished: Promise<void>): void;
 }
 
 /** Starts the process; rejects if it cannot be spawned (no such program, not executable, bad cwd). */
 export async function openBridge(spec: ProcessSpec, hooks: BridgeHooks): Promise<Bridge> {
-  const [program, ...args] = spec.command;
-  const child = new StdioClientTransport({
-    command: program!,
-    args,
-    env: spec.env,
-    ...(spec.cwd ? { cwd: spec.cwd } : {}),
-    stderr: "pipe",
-    maxBufferSize: MAX_MESSAGE_BYTES,
-  });
+  const spawned = spawnStdio(spec, hooks);
+  const child = spawned.transport;
   const http = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: hooks.onSession });
   const { logger } = hooks;
-  let ended: Promise<void> | undefined;
-  let pid: number | null = null;
-
-  const end = (reason: EndReason): Promise<void> => {
-    if (ended) return ended;
-    let finished!: () => void;
-    ended = new Promise<void>((resolve) => (finished = resolve));
-    hooks.onEnd(reason, ended);
-    logger.info({ ...hooks.tags, pid, reason }, "stdio server process ended");
-    void (async () => {
-      await http.close().catch(() => undefined);
-      await child.close().catch(() => undefined);
-      finished();
-    })();
-    return ended;
-  };
+  // The session first (its client's streams end), then the process.
+  const end = spawned.endWith(async () => {
+    await http.close().catch(() => undefined);
+    await child.close();
+  });
 
   const inFlight = new Set<RequestId>();
   const byProgressToken = new Map<string | number, RequestId>();
@@ -103,7 +67,9 @@ export async function openBridge(spec: ProcessSpec, hooks: BridgeHooks): Promise
     } else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
       forget((message.params as { requestId?: unknown } | undefined)?.requestId);
     }
-    child.send(message).catch((err: unknown) => logger.warn({ ...hooks.tags, pid, err }, "stdio server: could not write to the process"));
+    child
+      .send(message)
+      .catch((err: unknown) => logger.warn({ ...hooks.tags, pid: spawned.pid, err }, "stdio server: could not write to the process"));
   };
   child.onmessage = (message) => {
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
@@ -119,20 +85,17 @@ export async function openBridge(spec: ProcessSpec, hooks: BridgeHooks): Promise
       .catch(() => (related === undefined ? undefined : http.send(message)))
       .catch(() => undefined);
   };
-  child.onerror = (err) => logger.warn({ ...hooks.tags, pid, err }, "stdio server: process error");
+  child.onerror = (err) => logger.warn({ ...hooks.tags, pid: spawned.pid, err }, "stdio server: process error");
   child.onclose = () => void end("exited");
   http.onclose = () => void end("closed");
 
-  const stderrTags: { resource: string; userId: string; pid: number | null } = { ...hooks.tags, pid };
-  if (child.stderr) logStderr(child.stderr as Readable, logger, stderrTags);
   await child.start();
-  pid = stderrTags.pid = child.pid;
-  logger.info({ ...hooks.tags, pid }, "stdio server process started");
+  spawned.started("stdio server process started");
   await http.start();
 
   return {
     get pid() {
-      return pid;
+      return spawned.pid;
     },
     handle: (req, res, body) => http.handleRequest(req, res, body),
     end,

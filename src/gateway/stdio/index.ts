@@ -4,9 +4,10 @@
 // key's organisation and with the key's scopes; otherwise 404 "Session not found", the MCP
 // spec's answer that makes a host initialize again (also after a crash, an idle stop or a change of
 // the resource's command). App keys are refused: a stdio process serves one person.
-// A 2026-07-28 request (no session: the `_meta` envelope, as the MCP SDK's isLegacyRequest() tells)
+// A 2026-07-28 request (no session: the `_meta` envelope, as the MCP SDK tells, see isLegacyPost())
 // goes to the owner's modern process instead (src/gateway/stdio/modern.ts).
-import { isLegacyRequest } from "@modelcontextprotocol/server";
+import type { IncomingHttpHeaders } from "node:http";
+import { classifyInboundRequest } from "@modelcontextprotocol/server";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Ctx, KeyAuth, AppAuth } from "../../http/state.js";
 import type { Resource } from "../../resources/index.js";
@@ -40,10 +41,8 @@ export async function serveStdio(
   const owner: Owner = { userId: auth.user.id, email: auth.user.email, organizationId: auth.organizationId, scopes: auth.scopes };
   const sessionId = ctx.get("mcp-session-id");
 
-  if (!sessionId && ctx.method === "POST") {
-    const request = webRequestOf(ctx, resource.url);
-    if (!(await isLegacyRequest(request, body))) return stdio.modern.serve(ctx, request, body, await pool.modern(program, owner));
-  }
+  if (!sessionId && ctx.method === "POST" && !isLegacyPost(ctx.req.headers, body))
+    return stdio.modern.serve(ctx, webRequestOf(ctx, resource.url), body, await pool.modern(program, owner));
 
   let session;
   if (!sessionId) {
@@ -71,6 +70,31 @@ export async function serveStdio(
     // this process, so it ends now rather than after the idle time.
     if (!sessionId && session.sessionId === undefined) void session.end("closed");
   }
+}
+
+/**
+ * Whether a POST (its body parsed) is 2025-era traffic: the answer of the MCP SDK's isLegacyRequest(),
+ * what its createMcpHandler routes by, without the web Request that predicate takes. Given the parsed
+ * body, it reads only the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers of that Request and
+ * hands them with the body to classifyInboundRequest(), the SDK's own classification; this hands it the
+ * same values straight from Node's headers (a repeated header joined with ", ", as a web Request's
+ * Headers.get() does). test/gateway-stdio-routing.test.ts holds the two to the same answers.
+ */
+export function isLegacyPost(headers: IncomingHttpHeaders, body: unknown): boolean {
+  // isLegacyRequest: a POST without a JSON body is the legacy path's to answer.
+  if (body === undefined) return true;
+  const header = (name: string): string | undefined => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  };
+  const outcome = classifyInboundRequest({
+    httpMethod: "POST",
+    protocolVersionHeader: header("mcp-protocol-version"),
+    mcpMethodHeader: header("mcp-method"),
+    mcpNameHeader: header("mcp-name"),
+    body,
+  });
+  return outcome.kind === "legacy";
 }
 
 /** The MCP SDK servers' own JSON-RPC error answers (no id: it is not an answer to one message). */

@@ -7,9 +7,7 @@
 // (2026-07-28 has no server→client requests to carry them; if it asks anyway, the Client answers
 // "method not found"). Notifications the process sends outside of a request's progress (logging,
 // list_changed) are dropped: a stdio server cannot say which request they belong to.
-import type { Readable } from "node:stream";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import {
   ErrorCode,
   McpError,
@@ -20,12 +18,8 @@ import {
   type Result,
   type ServerCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { Logger } from "../../log.js";
-import type { EndReason, ProcessSpec } from "./bridge.js";
-import { logStderr } from "./stderr.js";
+import { spawnStdio, type EndReason, type ProcessHooks, type ProcessSpec } from "./spawn.js";
 
-/** The largest line (one JSON-RPC message) a process may write on stdout (as for a session's bridge). */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** How long the process may take to answer the gateway's initialize. */
 const INITIALIZE_TIMEOUT_MS = 30_000;
 /** The SDK Client's own timeout, out of the way: the link keeps its own, reset on progress. */
@@ -55,55 +49,25 @@ export interface Link {
   end(reason: EndReason): Promise<void>;
 }
 
-export interface LinkHooks {
-  logger: Logger;
-  tags: { resource: string; userId: string };
-  /** Once, whatever ended it, as it begins to end; `finished` resolves when the process is gone. */
-  onEnd(reason: EndReason, finished: Promise<void>): void;
-}
-
 /** Starts the process and initializes it; rejects if it cannot be spawned or does not initialize. */
-export async function openLink(spec: ProcessSpec, hooks: LinkHooks): Promise<Link> {
-  const [program, ...args] = spec.command;
-  const transport = new StdioClientTransport({
-    command: program!,
-    args,
-    env: spec.env,
-    ...(spec.cwd ? { cwd: spec.cwd } : {}),
-    stderr: "pipe",
-    maxBufferSize: MAX_MESSAGE_BYTES,
-  });
+export async function openLink(spec: ProcessSpec, hooks: ProcessHooks): Promise<Link> {
+  const spawned = spawnStdio(spec, hooks);
+  const { transport } = spawned;
   const client = new Client({ name: "keyward-gateway", version: "1.0.0" }, { capabilities: {} });
   const { logger } = hooks;
-  let ended: Promise<void> | undefined;
-  let pid: number | null = null;
+  // The Client closes the transport, and so the process.
+  const end = spawned.endWith(() => client.close());
 
-  const end = (reason: EndReason): Promise<void> => {
-    if (ended) return ended;
-    let finished!: () => void;
-    ended = new Promise<void>((resolve) => (finished = resolve));
-    hooks.onEnd(reason, ended);
-    logger.info({ ...hooks.tags, pid, reason }, "stdio server process ended");
-    void client
-      .close()
-      .catch(() => undefined)
-      .finally(finished);
-    return ended;
-  };
-
-  const stderrTags: { resource: string; userId: string; pid: number | null } = { ...hooks.tags, pid };
-  if (transport.stderr) logStderr(transport.stderr as Readable, logger, stderrTags);
-  client.onerror = (err) => logger.debug({ ...hooks.tags, pid, err }, "stdio server: protocol error");
+  client.onerror = (err) => logger.debug({ ...hooks.tags, pid: spawned.pid, err }, "stdio server: protocol error");
   try {
     await client.connect(transport, { timeout: INITIALIZE_TIMEOUT_MS });
   } catch (err) {
     await transport.close().catch(() => undefined);
     throw err;
   }
-  pid = stderrTags.pid = transport.pid;
+  spawned.started("stdio server process started (2026-07-28 clients)");
   // Set after connect: the Client's own onclose handling is installed by then and chains to this.
   client.onclose = () => void end("exited");
-  logger.info({ ...hooks.tags, pid }, "stdio server process started (2026-07-28 clients)");
 
   const introduction: Introduction = {
     serverInfo: client.getServerVersion() ?? { name: "stdio server", version: "0" },
@@ -161,7 +125,7 @@ export async function openLink(spec: ProcessSpec, hooks: LinkHooks): Promise<Lin
 
   return {
     get pid() {
-      return pid;
+      return spawned.pid;
     },
     introduction,
     request,

@@ -16,7 +16,8 @@
 import type { Logger } from "../../log.js";
 import type { Keys } from "../../keys/index.js";
 import { GatewayError } from "../errors.js";
-import type { Bridge, EndReason, ProcessSpec } from "./bridge.js";
+import type { Bridge } from "./bridge.js";
+import type { EndReason, ProcessSpec } from "./spawn.js";
 import type { Link } from "./link.js";
 import { processEnvironment, type Owner } from "./environment.js";
 
