@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { keyApi } from "./support/keys.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward } from "./support/cli-run.js";
 import { clientDoctorPath, doctorPageShowing, keyDoctorPath } from "./support/doctor.js";
@@ -22,11 +23,7 @@ let eve: Person;
 let mcp: string;
 let notes: string;
 
-const api = (raw: string) => ({
-  post: (path: string) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`),
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
+const api = (raw: string) => keyApi(server, raw);
 
 /** A portal key of Ada's, minted through the JSON API. */
 async function mint(body: Record<string, unknown>): Promise<{ id: string; raw: string }> {
