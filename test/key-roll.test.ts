@@ -1,16 +1,13 @@
 // Issue 28 item 2: roll a key (page, JSON API, CLI, org admins for app keys): the replacement is
 // revealed once, both keys work during the overlap, the old one ends after it ("key expired"), the
 // audit trail links them; a second instance sees the end at once; attacker cases.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { signUp, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward as keywardCli, type Run } from "./support/cli-run.js";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 const HOUR = 3_600_000;
@@ -22,12 +19,7 @@ let bob: Person & { raw: string };
 beforeAll(async () => {
   server = await startTestServer();
   // A second instance on the same database (SQLite file or PostgreSQL with its change feed), as behind a balancer.
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  second = await startServer(
-    loadConfig({ DATABASE_URL: server.config.databaseUrl, ISSUER: server.config.baseUrl, PORT: "0", HOST: "127.0.0.1" }),
-    createLogger("warn", quiet),
-    { migrate: false },
-  );
+  second = await startSecondInstance(server);
   alice = await signUpWithPageKey(server, "alice bootstrap");
   bob = await signUpWithPageKey(server, "bob bootstrap");
 }, 60_000);

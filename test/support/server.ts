@@ -79,6 +79,23 @@ export async function restartTestServer(server: TestServer): Promise<TestServer>
   };
 }
 
+/**
+ * A second instance on `server`'s database (its SQLite file, or its PostgreSQL database and change
+ * feed), as behind a balancer: its own free port, the first one's issuer, `env` added; its log is
+ * dropped. Stop it before closing `server` (which drops the database).
+ */
+export async function startSecondInstance(server: TestServer, env: Record<string, string> = {}): Promise<RunningServer> {
+  const quiet = new Writable({ write: (_chunk, _enc, cb) => cb() });
+  const config = loadConfig({
+    DATABASE_URL: server.config.databaseUrl,
+    ISSUER: server.config.baseUrl,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ...env,
+  });
+  return startServer(config, createLogger("warn", quiet), { migrate: false });
+}
+
 /** A supertest agent that keeps cookies, like a browser. */
 export function browser(server: Reachable) {
   return request.agent(server.url);
