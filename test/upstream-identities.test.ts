@@ -2,7 +2,7 @@
 // (src/upstream-login/link-routes.ts), against a second, real oidc-provider as the upstream
 // (test/support/upstream-idp.ts), driven over HTTP as a browser would; attacks included.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, csrfFrom, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { browser, csrfFrom, logInWithPassword, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 import { linkIn, startSmtp, type TestSmtp } from "./support/smtp.js";
 import { unlinkIdentity } from "../src/upstream-login/identities.js";
@@ -27,15 +27,6 @@ async function member(email = uniqueEmail(), password = "correct horse battery")
   const agent = browser(server);
   await logInWithPassword(agent, email, password);
   return { agent, email, password };
-}
-
-async function logInWithPassword(agent: Agent, email: string, password: string) {
-  const login = await agent.get("/login").expect(200);
-  await agent
-    .post("/login")
-    .type("form")
-    .send({ _csrf: csrfFrom(login.text), email, password })
-    .expect(303);
 }
 
 const csrfOf = async (agent: Agent) => csrfFrom((await agent.get(PAGE).expect(200)).text);

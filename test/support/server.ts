@@ -123,16 +123,19 @@ export async function signUp(server: Reachable, email = uniqueEmail(), password 
     .send({ _csrf: csrfFrom(page.text), email, password })
     .expect(303);
   // Sign-up does not log in (its answer must not tell whether the email was taken): log in next.
-  if (signedUp.headers.location?.startsWith("/login")) {
-    const login = await agent.get("/login").expect(200);
-    await agent
-      .post("/login")
-      .type("form")
-      .send({ _csrf: csrfFrom(login.text), email, password })
-      .expect(303);
-  }
+  if (signedUp.headers.location?.startsWith("/login")) await logInWithPassword(agent, email, password);
   const keysPage = await agent.get("/app/account/api-keys").expect(200);
   return { agent, email, password, csrf: csrfFrom(keysPage.text) };
+}
+
+/** Logs `agent` in with a password through the log-in form (GET it, POST it: 303). */
+export async function logInWithPassword(agent: ReturnType<typeof browser>, email: string, password: string): Promise<void> {
+  const login = await agent.get("/login").expect(200);
+  await agent
+    .post("/login")
+    .type("form")
+    .send({ _csrf: csrfFrom(login.text), email, password })
+    .expect(303);
 }
 
 /** A signed-up, logged-in user: their browser, email, password and the CSRF token of their pages. */
