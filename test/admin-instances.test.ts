@@ -2,14 +2,11 @@
 // PostgreSQL, per the run's backend), both with their verification caches on. A user disabled on A:
 // B refuses their key on the very next request; enabled: B accepts it again. The same for a blocked
 // OAuth client. The writes go through the operators' service, as the pages and the CLI make them.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { signUp, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 import { createOperators, type Operators } from "../src/admin/operators.js";
 import { mcpStatus } from "./support/mcp-status.js";
 
@@ -21,12 +18,7 @@ const CLI = { actor: { type: "cli" as const } };
 
 beforeAll(async () => {
   a = await startTestServer();
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  b = await startServer(
-    loadConfig({ DATABASE_URL: a.config.databaseUrl, ISSUER: a.config.baseUrl, PORT: "0", HOST: "127.0.0.1" }),
-    createLogger("warn", quiet),
-    { migrate: false },
-  );
+  b = await startSecondInstance(a);
   operators = createOperators(a.services.db, a.services.audit);
   await signUp(a); // the administrator
   user = await signUp(a);

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { backdateKey, signUpWithPageKey } from "./support/keys.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { mcpStatus } from "./support/mcp-status.js";
 
@@ -21,8 +22,6 @@ interface KeyBody {
   source: string;
   lastUsedAt: string | null;
 }
-
-const DAY = 86_400_000;
 
 const api = (raw: string) => ({
   get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
@@ -47,21 +46,7 @@ const comparable = (res: request.Response) => {
 const mint = async (userId: string, label: string, source: "portal" | "cli" | "unknown" = "portal") =>
   server.services.keys.mint({ userId, label, source }, BY_OPERATOR);
 
-/** Backdates a key (the test's clock): created and last used `createdDaysAgo` / `usedDaysAgo` days ago. */
-const age = (id: string, createdDaysAgo: number, usedDaysAgo: number | null) =>
-  server.services.db.apiKey.update({
-    where: { id },
-    data: {
-      createdAt: new Date(Date.now() - createdDaysAgo * DAY),
-      lastUsedAt: usedDaysAgo === null ? null : new Date(Date.now() - usedDaysAgo * DAY),
-    },
-  });
-
-const person = async (label: string): Promise<Person> => {
-  const p = await signUp(server);
-  const raw = (await mintOnPage(p.agent, p.csrf, label)).raw;
-  return { ...p, raw, id: (await server.services.users.findByEmail(p.email))!.id };
-};
+const person = (label: string): Promise<Person> => signUpWithPageKey(server, label);
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -230,11 +215,11 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
     const stale = await mint(p.id, "used 35 days ago");
     const recent = await mint(p.id, "used 2 days ago");
     const young = await mint(p.id, "10 days old, never used");
-    await age(never.key.id, 40, null);
-    await age(stale.key.id, 60, 35);
-    await age(recent.key.id, 60, 2);
-    await age(young.key.id, 10, null);
-    await age((await server.services.keys.page(p.id)).items.find((k) => k.label === "unused root")!.id, 1, 0);
+    await backdateKey(server, never.key.id, 40, null);
+    await backdateKey(server, stale.key.id, 60, 35);
+    await backdateKey(server, recent.key.id, 60, 2);
+    await backdateKey(server, young.key.id, 10, null);
+    await backdateKey(server, (await server.services.keys.page(p.id)).items.find((k) => k.label === "unused root")!.id, 1, 0);
 
     const dry = await api(p.raw).post("/api/api-keys/revoke", { unused_days: 30, dry_run: true }).expect(200);
     expect((dry.body.data as KeyBody[]).map((k) => k.label)).toEqual(["used 35 days ago", "never used, 40 days old"]); // oldest first;
@@ -244,11 +229,11 @@ describe("POST /api/api-keys/revoke (bulk)", () => {
     expect(await mcpStatus(server, stale.raw)).toBe(401);
     for (const k of [never, recent, young]) expect(await mcpStatus(server, k.raw)).toBe(200);
     // Bob's old keys are not Alice's to sweep
-    await age(bobsKeyId, 400, null);
+    await backdateKey(server, bobsKeyId, 400, null);
     expect((await api(alice.raw).post("/api/api-keys/revoke", { unused_days: 1, dry_run: true }).expect(200)).body.data).not.toContainEqual(
       expect.objectContaining({ id: bobsKeyId }),
     );
-    await age(bobsKeyId, 0, null);
+    await backdateKey(server, bobsKeyId, 0, null);
   });
 
   it('bad bodies: 0, -1, 1.5, "abc", both or neither of ids and unused_days, too many ids → 400', async () => {

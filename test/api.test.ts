@@ -2,7 +2,8 @@
 // limits, and no way to tell another user's key from a missing one.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { signUp, startTestServer, type TestServer } from "./support/server.js";
+import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
@@ -11,18 +12,12 @@ let bob: Awaited<ReturnType<typeof signUp>> & { raw: string };
 
 beforeAll(async () => {
   server = await startTestServer();
-  const a = await signUp(server);
-  alice = { ...a, raw: (await mintOnPage(a.agent, a.csrf, "alice bootstrap")).raw };
-  const b = await signUp(server);
-  bob = { ...b, raw: (await mintOnPage(b.agent, b.csrf, "bob bootstrap")).raw };
+  alice = await signUpWithPageKey(server, "alice bootstrap");
+  bob = await signUpWithPageKey(server, "bob bootstrap");
 });
 afterAll(async () => server?.close());
 
-const api = (raw: string) => ({
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  post: (path: string) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
+const api = (raw: string) => keyApi(server, raw);
 
 interface KeyBody {
   id: string;

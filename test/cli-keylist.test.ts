@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { signUp, startTestServer, type TestServer } from "./support/server.js";
+import { backdateKey, signUpWithPageKey } from "./support/keys.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { expectError, keywardInProcess, type Run } from "./support/cli-run.js";
 import { mcpStatus } from "./support/mcp-status.js";
@@ -31,20 +32,8 @@ const remote = (args: string[], raw: string): Promise<Run> =>
 const mint = async (userId: string, label: string) => server.services.keys.mint({ userId, label, source: "cli" }, BY_OPERATOR);
 const labelOf = async (userId: string, id: string) => (await server.services.keys.get(userId, id))?.label;
 const statusOf = async (userId: string, id: string) => (await server.services.keys.get(userId, id))?.status;
-const age = (id: string, createdDaysAgo: number, usedDaysAgo: number | null) =>
-  server.services.db.apiKey.update({
-    where: { id },
-    data: {
-      createdAt: new Date(Date.now() - createdDaysAgo * DAY),
-      lastUsedAt: usedDaysAgo === null ? null : new Date(Date.now() - usedDaysAgo * DAY),
-    },
-  });
 
-const person = async (label: string): Promise<Person> => {
-  const p = await signUp(server);
-  const raw = (await mintOnPage(p.agent, p.csrf, label)).raw;
-  return { ...p, raw, id: (await server.services.users.findByEmail(p.email))!.id };
-};
+const person = (label: string): Promise<Person> => signUpWithPageKey(server, label);
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -156,10 +145,10 @@ describe("keyward api-keys revoke --all-unused-days", () => {
       await mint(p.id, "used lately"),
       await mint(p.id, "young"),
     ];
-    await age(never.key.id, 100, null);
-    await age(stale.key.id, 100, 95);
-    await age(recent.key.id, 100, 3);
-    await age(young.key.id, 5, null);
+    await backdateKey(server, never.key.id, 100, null);
+    await backdateKey(server, stale.key.id, 100, 95);
+    await backdateKey(server, recent.key.id, 100, 3);
+    await backdateKey(server, young.key.id, 5, null);
 
     const dry = await local(["api-keys", "revoke", "--all-unused-days", "90", "--dry-run", "--user", p.email, "--json"]);
     expect(dry.code, dry.stderr).toBe(0);
@@ -183,8 +172,8 @@ describe("keyward api-keys revoke --all-unused-days", () => {
     // remote: a dry run only. The server writes its pending last-used times first: "used lately" was
     // just used above (its stored time set back to 50 days ago since), so only the new stale key is listed.
     const remoteStale = await mint(p.id, "remote stale");
-    await age(remoteStale.key.id, 100, 50);
-    await age(recent.key.id, 100, 50);
+    await backdateKey(server, remoteStale.key.id, 100, 50);
+    await backdateKey(server, recent.key.id, 100, 50);
     const remoteDry = await remote(["api-keys", "revoke", "--all-unused-days", "30", "--dry-run"], p.raw);
     expect(remoteDry.code, remoteDry.stderr).toBe(0);
     expect(remoteDry.stdout).toBe(

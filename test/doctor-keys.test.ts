@@ -6,8 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { keyApi } from "./support/keys.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward } from "./support/cli-run.js";
+import { clientDoctorPath, doctorPageShowing, keyDoctorPath } from "./support/doctor.js";
+import { mcpToolCall } from "./support/mcp-status.js";
 
 const BY_CLI = { actor: { type: "cli" as const } };
 const SLOW = { timeout: 120_000 }; // each test runs the CLI: a shared machine is slow
@@ -20,19 +23,7 @@ let eve: Person;
 let mcp: string;
 let notes: string;
 
-const decode = (html: string) =>
-  html
-    .replace(/&#34;|&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&amp;/g, "&");
-
-const api = (raw: string) => ({
-  post: (path: string) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`),
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
+const api = (raw: string) => keyApi(server, raw);
 
 /** A portal key of Ada's, minted through the JSON API. */
 async function mint(body: Record<string, unknown>): Promise<{ id: string; raw: string }> {
@@ -41,24 +32,15 @@ async function mint(body: Record<string, unknown>): Promise<{ id: string; raw: s
   return { id: res.body.id as string, raw: res.body.key as string };
 }
 
-const call = (raw: string, path = "/mcp", tool = "whoami") =>
-  request(server.url)
-    .post(path)
-    .set("Authorization", `Bearer ${raw}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: { text: "hi" } } });
+const call = (raw: string, path?: string, tool?: string) => mcpToolCall(server, raw, path, tool);
 
-const keyPage = (who: Person, id: string) => who.agent.get(`/app/account/api-keys/${encodeURIComponent(id)}/doctor`);
+const keyPage = (who: Person, id: string) => who.agent.get(keyDoctorPath(id));
 
 const cli = (args: string[]) => keyward(["doctor", ...args], { env: { DATABASE_URL: server.database.url } });
 
 /** The refusal, seen on the key's doctor page and in `keyward doctor --key` (table and JSON). */
 async function seenForKey(id: string, words: string): Promise<void> {
-  await server.services.doctor.events.settled();
-  const page = await keyPage(ada, id);
-  expect(page.status).toBe(200);
-  expect(decode(page.text)).toContain(words);
-  expect(decode(page.text)).toContain("MCP request");
+  expect(await doctorPageShowing(server, ada, keyDoctorPath(id), words)).toContain("MCP request");
   const json = await cli(["--key", id, "--json"]);
   expect(json.code, json.stderr).toBe(0);
   const events = JSON.parse(json.stdout) as { clientId: string | null; keyId: string; step: string; outcome: string; reason: string }[];
@@ -134,7 +116,7 @@ describe("refusals of a portal key, recorded for the key and its owner", SLOW, (
     expect(page.status).toBe(200);
     expect(page.text).toContain("No connection events yet.");
     const keys = await ada.agent.get("/app/account/api-keys");
-    expect(keys.text).toContain(`/app/account/api-keys/${key.id}/doctor`);
+    expect(keys.text).toContain(keyDoctorPath(key.id));
   });
 
   it("another user gets the same 404 for Ada's key as for a missing one, and never her events", async () => {
@@ -229,11 +211,7 @@ describe("a refused pushed authorization request (PAR)", SLOW, () => {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatch(/^invalid_/);
     expect(res.body.error_description).toContain(told);
-    await server.services.doctor.events.settled();
-    const page = await ada.agent.get(`/app/account/connected-apps/${encodeURIComponent(clientId)}/doctor`);
-    expect(page.status).toBe(200);
-    expect(decode(page.text)).toContain(recorded);
-    expect(decode(page.text)).toContain("pushed (PAR)");
+    expect(await doctorPageShowing(server, ada, clientDoctorPath(clientId), recorded)).toContain("pushed (PAR)");
     const run = await cli(["--client", clientId, "--json"]);
     expect(run.code, run.stderr).toBe(0);
     const event = (JSON.parse(run.stdout) as { step: string; outcome: string; reason: string; detail: Record<string, unknown> }[]).find(

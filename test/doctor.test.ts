@@ -6,6 +6,9 @@ import request from "supertest";
 import { startTestServer, signUp, type Person, type TestServer } from "./support/server.js";
 import { authorize, authorizeUrl, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import { clientDoctorPath, doctorPageShowing, keyDoctorPath } from "./support/doctor.js";
+import { mcpToolCall } from "./support/mcp-status.js";
+import { unescapeHtml } from "./support/test-db.js";
 
 const BY_CLI = { actor: { type: "cli" as const } };
 import { keyward } from "./support/cli-run.js";
@@ -17,31 +20,12 @@ let clientId: string;
 let notes: string;
 let mcp: string;
 
-const doctorPage = (who: Person, client = clientId) => who.agent.get(`/app/account/connected-apps/${encodeURIComponent(client)}/doctor`);
+const doctorPage = (who: Person, client = clientId) => who.agent.get(clientDoctorPath(client));
 
-/** The page once the event's (background) write is done. */
-async function pageShowing(who: Person, text: string, client = clientId): Promise<string> {
-  await server.services.doctor.events.settled();
-  const page = await doctorPage(who, client);
-  expect(page.status).toBe(200);
-  expect(decode(page.text)).toContain(text);
-  return page.text;
-}
+/** The client's doctor page, decoded, once the event's (background) write is done. */
+const pageShowing = (who: Person, text: string, client = clientId) => doctorPageShowing(server, who, clientDoctorPath(client), text);
 
-const decode = (html: string) =>
-  html
-    .replace(/&#34;|&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&amp;/g, "&");
-
-const call = (key: string, path = "/mcp", tool = "whoami") =>
-  request(server.url)
-    .post(path)
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: { text: "hi" } } });
+const call = (key: string, path?: string, tool?: string) => mcpToolCall(server, key, path, tool);
 
 /** A key through the whole OAuth flow, as Ada. */
 async function connect(p: { scope?: string; resource?: string } = {}): Promise<string> {
@@ -163,7 +147,7 @@ describe("each failure, on purpose, with its reason", () => {
       .redirects(0);
     expect(res.status).toBe(400);
     // the error page says so without showing the address asked for (anyone can put one in a link) ...
-    expect(decode(res.text)).toContain(
+    expect(unescapeHtml(res.text)).toContain(
       "The redirect URI sent is not registered for this client (registered: http://127.0.0.1:33418/callback)",
     );
     expect(res.text).not.toContain("attacker.example");
@@ -191,8 +175,8 @@ describe("each failure, on purpose, with its reason", () => {
     await pageShowing(ada, "The key has been revoked (just now)");
     // The key's own doctor page, linked from its row.
     const keysPage = await ada.agent.get("/app/account/api-keys");
-    expect(keysPage.text).toContain(`/app/account/api-keys/${found.key.id}/doctor`);
-    const keyPage = await ada.agent.get(`/app/account/api-keys/${found.key.id}/doctor`);
+    expect(keysPage.text).toContain(keyDoctorPath(found.key.id));
+    const keyPage = await ada.agent.get(keyDoctorPath(found.key.id));
     expect(keyPage.status).toBe(200);
     expect(keyPage.text).toContain("The key has been revoked (just now)");
     const cli = await keyward(["doctor", "--key", found.key.id, "--json"], { env: { DATABASE_URL: server.database.url } });
@@ -222,7 +206,7 @@ describe("each failure, on purpose, with its reason", () => {
 describe("who sees what", () => {
   it("the connected apps page links each app's doctor", async () => {
     const page = await ada.agent.get("/app/account/connected-apps");
-    expect(page.text).toContain(`/app/account/connected-apps/${clientId}/doctor`);
+    expect(page.text).toContain(clientDoctorPath(clientId));
   });
 
   it("another user gets the same 404 as for a client that does not exist, and never sees Ada's events", async () => {
@@ -232,9 +216,9 @@ describe("who sees what", () => {
     expect(missing.status).toBe(404);
     expect(theirs.text).toBe(missing.text);
     const adaKey = (await server.services.doctor.events.ofClient(clientId)).find((e) => e.keyId)!.keyId!;
-    const keyPage = await eve.agent.get(`/app/account/api-keys/${adaKey}/doctor`);
+    const keyPage = await eve.agent.get(keyDoctorPath(adaKey));
     expect(keyPage.status).toBe(404);
-    expect(keyPage.text).toBe((await eve.agent.get("/app/account/api-keys/key_doesnotexist/doctor")).text);
+    expect(keyPage.text).toBe((await eve.agent.get(keyDoctorPath("key_doesnotexist"))).text);
   });
 
   it("a user whose own connection failed sees it, but not the client's registration nor other users' events", async () => {
@@ -247,11 +231,11 @@ describe("who sees what", () => {
       resource: mcp,
     });
     await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: "x".repeat(43) });
-    const page = decode(await pageShowing(eve, "code_verifier did not match"));
+    const page = await pageShowing(eve, "code_verifier did not match");
     expect(page).not.toContain("Registration");
     expect(page).not.toContain("The key has been revoked");
     const apps = await eve.agent.get("/app/account/connected-apps");
-    expect(apps.text).toContain(`/app/account/connected-apps/${clientId}/doctor`); // an attempt without a key
+    expect(apps.text).toContain(clientDoctorPath(clientId)); // an attempt without a key
   });
 });
 

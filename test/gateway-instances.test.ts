@@ -1,13 +1,10 @@
 // Two Keyward instances on one database (behind one balancer, one ISSUER): a resource added, changed
 // or removed through one is what the other's gateway serves on its very next request, like a revoked key.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { startSecondInstance, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
 import { BY_OPERATOR } from "./support/acting.js";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 
 let a: TestServer;
 let b: RunningServer;
@@ -18,14 +15,7 @@ const BY = { actor: { type: "cli" as const } };
 
 beforeAll(async () => {
   a = await startTestServer();
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  b = await startServer(
-    loadConfig({ DATABASE_URL: a.config.databaseUrl, ISSUER: a.config.baseUrl, PORT: "0", HOST: "127.0.0.1" }),
-    createLogger("warn", quiet),
-    {
-      migrate: false,
-    },
-  );
+  b = await startSecondInstance(a);
   [first, second] = await Promise.all([recordingUpstream(), recordingUpstream()]);
   const user = await a.services.users.create(uniqueEmail("gwinst"), "correct horse battery");
   raw = (await a.services.keys.mint({ userId: user.id, label: "both", source: "portal" }, BY_OPERATOR)).raw;

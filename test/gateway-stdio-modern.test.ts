@@ -16,6 +16,7 @@ import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextproto
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import type { PublicUser } from "../src/accounts/users.js";
+import { alive, until } from "./support/waiting.js";
 
 const MODERN = "2026-07-28";
 const ENVELOPE = "io.modelcontextprotocol/protocolVersion";
@@ -95,23 +96,6 @@ function modernPost(slug: string, key: string, id: number, method: string, param
       },
     }),
   });
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(condition: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const textOf = (result: unknown) => JSON.stringify((result as { content: unknown }).content);

@@ -17,6 +17,7 @@ import { follow } from "./support/oauth/flow.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import type { PublicUser } from "../src/accounts/users.js";
+import { alive, until } from "./support/waiting.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PROBE = ["node", path.join(root, "test/support/stdio-probe-server.mjs")];
@@ -110,23 +111,6 @@ const INITIALIZE = {
   method: "initialize",
   params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
 };
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("real stdio MCP servers through the gateway", () => {
   it("server-everything: initialize, tools/list, echo and a sum, in the user's own process", async () => {

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { createOrg, joinOrg } from "./support/orgs.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
@@ -18,18 +19,12 @@ let bob: Person & { raw: string };
 
 beforeAll(async () => {
   server = await startTestServer();
-  const a = await signUp(server);
-  alice = { ...a, raw: (await mintOnPage(a.agent, a.csrf, "alice bootstrap")).raw };
-  const b = await signUp(server);
-  bob = { ...b, raw: (await mintOnPage(b.agent, b.csrf, "bob bootstrap")).raw };
+  alice = await signUpWithPageKey(server, "alice bootstrap");
+  bob = await signUpWithPageKey(server, "bob bootstrap");
 });
 afterAll(async () => server?.close());
 
-const api = (raw: string) => ({
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  post: (path: string) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`),
-  put: (path: string) => request(server.url).put(path).set("Authorization", `Bearer ${raw}`),
-});
+const api = (raw: string) => keyApi(server, raw);
 /** Sets a key's expiry in the past, as time passing would (the write goes through the change token like any). */
 const expireNow = (id: string) => server.services.db.apiKey.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1000) } });
 const personalOrg = async (person: Person) =>

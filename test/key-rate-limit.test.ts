@@ -2,17 +2,14 @@
 // keys of an OAuth client (per user) and per key at a gateway resource; enforced by /mcp and the
 // gateway with 429, Retry-After and the IETF RateLimit-Policy / RateLimit fields; shared by two
 // instances on PostgreSQL within the overshoot docs/key-lifecycle.md states.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import request from "supertest";
-import { signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { signUpWithKey, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
 import { expectError, keyward } from "./support/cli-run.js";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 
 const onPostgres = inject("testBackend") === "postgresql";
 const WHOAMI = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
@@ -237,18 +234,7 @@ describe.skipIf(!onPostgres)("two instances on PostgreSQL", () => {
 
   beforeAll(async () => {
     a = await startTestServer({ KEY_RATE_LIMIT_FLUSH_MS: "100" });
-    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    b = await startServer(
-      loadConfig({
-        DATABASE_URL: a.config.databaseUrl,
-        ISSUER: a.config.baseUrl,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        KEY_RATE_LIMIT_FLUSH_MS: "100",
-      }),
-      createLogger("warn", quiet),
-      { migrate: false },
-    );
+    b = await startSecondInstance(a, { KEY_RATE_LIMIT_FLUSH_MS: "100" });
     userId = (await a.services.users.create(`rate${Date.now()}@example.com`, "correct horse battery")).id;
   }, 60_000);
   afterAll(async () => {

@@ -1,16 +1,13 @@
 // Issue 28 item 2: roll a key (page, JSON API, CLI, org admins for app keys): the replacement is
 // revealed once, both keys work during the overlap, the old one ends after it ("key expired"), the
 // audit trail links them; a second instance sees the end at once; attacker cases.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import request from "supertest";
-import { mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { signUp, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward as keywardCli, type Run } from "./support/cli-run.js";
-import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 const HOUR = 3_600_000;
@@ -22,27 +19,16 @@ let bob: Person & { raw: string };
 beforeAll(async () => {
   server = await startTestServer();
   // A second instance on the same database (SQLite file or PostgreSQL with its change feed), as behind a balancer.
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  second = await startServer(
-    loadConfig({ DATABASE_URL: server.config.databaseUrl, ISSUER: server.config.baseUrl, PORT: "0", HOST: "127.0.0.1" }),
-    createLogger("warn", quiet),
-    { migrate: false },
-  );
-  const a = await signUp(server);
-  alice = { ...a, raw: (await mintOnPage(a.agent, a.csrf, "alice bootstrap")).raw };
-  const b = await signUp(server);
-  bob = { ...b, raw: (await mintOnPage(b.agent, b.csrf, "bob bootstrap")).raw };
+  second = await startSecondInstance(server);
+  alice = await signUpWithPageKey(server, "alice bootstrap");
+  bob = await signUpWithPageKey(server, "bob bootstrap");
 }, 60_000);
 afterAll(async () => {
   await second?.stop();
   await server?.close();
 });
 
-const api = (raw: string) => ({
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  post: (path: string) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
+const api = (raw: string) => keyApi(server, raw);
 const detailsOf = (d: unknown) => (typeof d === "string" ? (JSON.parse(d) as Record<string, unknown>) : (d as Record<string, unknown>));
 const mint = async (body: Record<string, unknown>, raw = alice.raw) =>
   (await api(raw).post("/api/api-keys").send(body).expect(201)).body as KeyBody;

@@ -3,15 +3,13 @@
 // refusal counts for its key only when the key is known (a revoked key, not garbage); two instances on
 // one database add up; nothing is written per request; another user's key id is the same 404 as a
 // missing one; housekeeping drops rows older than the 30 days shown.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { startSecondInstance, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { loadConfig } from "../src/config.js";
-import { createLogger } from "../src/log.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import type { RunningServer } from "../src/server.js";
 import { sweep } from "../src/housekeeping.js";
 import { generateKey } from "../src/keys/format.js";
 import { createKeys } from "../src/keys/index.js";
@@ -52,18 +50,7 @@ let reader: string; // a full-access key of the user: reads the usage through th
 
 beforeAll(async () => {
   a = await startTestServer({ LAST_USED_FLUSH_SECONDS: "3600" });
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  b = await startServer(
-    loadConfig({
-      DATABASE_URL: a.config.databaseUrl,
-      ISSUER: a.config.baseUrl,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      LAST_USED_FLUSH_SECONDS: "3600",
-    }),
-    createLogger("warn", quiet),
-    { migrate: false },
-  );
+  b = await startSecondInstance(a, { LAST_USED_FLUSH_SECONDS: "3600" });
   upstream = await recordingUpstream();
   userId = (await a.services.users.create(uniqueEmail("usage"), "correct horse battery")).id;
   otherId = (await a.services.users.create(uniqueEmail("usage-other"), "correct horse battery")).id;

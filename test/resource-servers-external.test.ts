@@ -22,6 +22,7 @@ import { createAssertionSigner } from "../src/gateway/assertion.js";
 import { MAX_STREAMS } from "../src/resources/events-route.js";
 import { mintOnPage } from "./support/server.js";
 import { createKeyEvents } from "../src/keys/events/index.js";
+import { until } from "./support/waiting.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BY_CLI = { actor: { type: "cli" as const } };
@@ -70,14 +71,6 @@ async function startExternal(server: TestServer, slug: string): Promise<External
 
 async function status(ext: ExternalServer): Promise<{ streaming: boolean; introspections: number }> {
   return (await (await fetch(`${ext.base}/test/status`)).json()) as { streaming: boolean; introspections: number };
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const whoami = (ext: ExternalServer, key: string) =>

@@ -2,8 +2,8 @@
 // (src/upstream-login/link-routes.ts), against a second, real oidc-provider as the upstream
 // (test/support/upstream-idp.ts), driven over HTTP as a browser would; attacks included.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, csrfFrom, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
-import { startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
+import { browser, csrfFrom, logInWithPassword, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 import { linkIn, startSmtp, type TestSmtp } from "./support/smtp.js";
 import { unlinkIdentity } from "../src/upstream-login/identities.js";
 
@@ -17,22 +17,6 @@ let server: TestServer;
 /** A server with LOCAL_PASSWORDS=off: a password is no way in. */
 let withoutPasswords: TestServer;
 let smtp: TestSmtp;
-let subs = 0;
-
-const person = (claims: { email?: string; email_verified?: boolean }) => {
-  const sub = `sub-${Date.now()}-${subs++}`;
-  idp.accounts.set(sub, { name: "Test Person", ...claims });
-  return sub;
-};
-
-const provider = (id: string, extra: Record<string, unknown> = {}) => ({
-  id,
-  name: `Test IdP ${id}`,
-  issuer: idp.issuer,
-  clientId: `keyward-${id}`,
-  clientSecret: `secret-of-${id}-0123456789abcdef`,
-  ...extra,
-});
 
 /**
  * A password account, logged in in a fresh browser. Made through the users service, not the sign-up
@@ -43,15 +27,6 @@ async function member(email = uniqueEmail(), password = "correct horse battery")
   const agent = browser(server);
   await logInWithPassword(agent, email, password);
   return { agent, email, password };
-}
-
-async function logInWithPassword(agent: Agent, email: string, password: string) {
-  const login = await agent.get("/login").expect(200);
-  await agent
-    .post("/login")
-    .type("form")
-    .send({ _csrf: csrfFrom(login.text), email, password })
-    .expect(303);
 }
 
 const csrfOf = async (agent: Agent) => csrfFrom((await agent.get(PAGE).expect(200)).text);
@@ -96,13 +71,11 @@ const auditOf = async (userId: string) =>
 beforeAll(async () => {
   idp = await startUpstreamIdp();
   smtp = await startSmtp();
-  const providers = [provider("alpha"), provider("beta"), provider("corp", { allowedDomains: ["corp.example"] })];
+  const providers = [idp.provider("alpha"), idp.provider("beta"), idp.provider("corp", { allowedDomains: ["corp.example"] })];
   server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers), SMTP_URL: smtp.url, MAIL_FROM: "keyward@example.com" });
-  const offProviders = ["alpha", "beta"].map((id) => provider(id, { clientId: `keyward-off-${id}` }));
+  const offProviders = ["alpha", "beta"].map((id) => idp.provider(id, { clientId: `keyward-off-${id}` }));
   withoutPasswords = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(offProviders), LOCAL_PASSWORDS: "off" });
-  const clients = (of: TestServer, list: typeof providers) =>
-    list.map((p) => ({ clientId: p.clientId, clientSecret: p.clientSecret, redirectUri: `${of.url}/login/upstream/${p.id}/callback` }));
-  idp.configure([...clients(server, providers), ...clients(withoutPasswords, offProviders)]);
+  idp.configure([...clientsFor(server.url, providers), ...clientsFor(withoutPasswords.url, offProviders)]);
 });
 afterAll(async () => {
   await server?.close();
@@ -136,7 +109,7 @@ describe("linking", () => {
     const me = await member();
     const myId = await userIdOf(me.email);
     const upstreamEmail = uniqueEmail("elsewhere");
-    const sub = person({ email: upstreamEmail, email_verified: true });
+    const sub = idp.person({ email: upstreamEmail, email_verified: true });
     const { res } = await link(me.agent, "alpha", sub, me.password);
     expect(res.status, res.text).toBe(303);
     expect(res.headers.location).toBe(`${PAGE}?notice=linked`);
@@ -174,7 +147,7 @@ describe("linking", () => {
 
   it("refuses an identity already linked to another account, without saying whose, and never moves it", async () => {
     const holder = await member();
-    const sub = person({ email: uniqueEmail("shared"), email_verified: true });
+    const sub = idp.person({ email: uniqueEmail("shared"), email_verified: true });
     expect((await link(holder.agent, "alpha", sub, holder.password)).res.status).toBe(303);
     const intruder = await member();
     const { res } = await link(intruder.agent, "alpha", sub, intruder.password);
@@ -191,7 +164,7 @@ describe("linking", () => {
 
   it("one identity per provider: linking the same provider again is refused before the provider is asked", async () => {
     const me = await member();
-    expect((await link(me.agent, "alpha", person({ email: uniqueEmail(), email_verified: true }), me.password)).res.status).toBe(303);
+    expect((await link(me.agent, "alpha", idp.person({ email: uniqueEmail(), email_verified: true }), me.password)).res.status).toBe(303);
     const again = await startLink(me.agent, "alpha", me.password);
     expect(again.status).toBe(409);
     expect(again.text).toContain("already linked to a Test IdP alpha account");
@@ -199,7 +172,7 @@ describe("linking", () => {
 
   it("a replayed callback links nothing more and answers 400", async () => {
     const me = await member();
-    const { callback, res } = await link(me.agent, "beta", person({ email: uniqueEmail(), email_verified: true }), me.password);
+    const { callback, res } = await link(me.agent, "beta", idp.person({ email: uniqueEmail(), email_verified: true }), me.password);
     expect(res.status).toBe(303);
     const replay = await me.agent.get(callback).redirects(0);
     expect(replay.status).toBe(400);
@@ -211,7 +184,7 @@ describe("linking", () => {
 
   it("a link finished in another session of the browser (logged out, someone else logged in) links nothing", async () => {
     const starter = await member();
-    const sub = person({ email: uniqueEmail(), email_verified: true });
+    const sub = idp.person({ email: uniqueEmail(), email_verified: true });
     const callback = await atUpstream(await startLink(starter.agent, "alpha", starter.password), sub);
     // Someone else logs in in this browser before the provider's answer comes back.
     const someone = await member();
@@ -242,14 +215,14 @@ describe("linking", () => {
     // Link mode: an identity with an unverified email (which could never log in or make an account) links, no session changes.
     const me = await member();
     const myId = await userIdOf(me.email);
-    const unverified = person({ email: uniqueEmail("unverified"), email_verified: false });
+    const unverified = idp.person({ email: uniqueEmail("unverified"), email_verified: false });
     const { res } = await link(me.agent, "beta", unverified, me.password);
     expect(res.status).toBe(303);
     expect((await identitiesOf(myId)).map((i) => [i.subject, i.email])).toEqual([[unverified, null]]);
     expect((await me.agent.get(PAGE).expect(200)).text).toContain(me.email);
     // Log-in mode, in a signed-in browser: the unknown identity is not linked to whoever is signed in.
     const other = await member();
-    const stranger = person({ email: uniqueEmail("stranger"), email_verified: false });
+    const stranger = idp.person({ email: uniqueEmail("stranger"), email_verified: false });
     const login = await logInUpstream(other.agent, "alpha", stranger);
     expect(login.status).toBe(403);
     expect(await identitiesOf(await userIdOf(other.email))).toEqual([]);
@@ -257,7 +230,7 @@ describe("linking", () => {
 
   it("the provider's answer to a link, delivered to a browser with a log-in in progress, is refused (and vice versa)", async () => {
     const me = await member();
-    const sub = person({ email: uniqueEmail(), email_verified: true });
+    const sub = idp.person({ email: uniqueEmail(), email_verified: true });
     const linkCallback = await atUpstream(await startLink(me.agent, "alpha", me.password), sub);
     // A victim's browser that started a log-in with alpha gets the attacker's link answer: state mismatch.
     const victim = browser(server);
@@ -267,7 +240,7 @@ describe("linking", () => {
       .type("form")
       .send({ _csrf: csrfFrom(page.text) })
       .redirects(0);
-    const loginCallback = await atUpstream(started, person({ email: uniqueEmail(), email_verified: true }));
+    const loginCallback = await atUpstream(started, idp.person({ email: uniqueEmail(), email_verified: true }));
     expect((await victim.get(linkCallback).redirects(0)).status).toBe(400);
     expect((await victim.get("/app/account/api-keys").redirects(0)).status).toBe(302); // not logged in
     // The log-in answer delivered to the linking browser: state mismatch, nothing linked.
@@ -277,7 +250,7 @@ describe("linking", () => {
 
   it("allowedDomains hold for linking too", async () => {
     const me = await member();
-    const { res } = await link(me.agent, "corp", person({ email: uniqueEmail("outside"), email_verified: true }), me.password);
+    const { res } = await link(me.agent, "corp", idp.person({ email: uniqueEmail("outside"), email_verified: true }), me.password);
     expect(res.status).toBe(403);
     expect(res.text).toContain("not at a domain allowed");
     expect(await identitiesOf(await userIdOf(me.email))).toEqual([]);
@@ -293,7 +266,7 @@ describe("unlinking", () => {
   it("unlinks with the password and CSRF, audits and mails; the identity no longer logs in to the account", async () => {
     const me = await member();
     const myId = await userIdOf(me.email);
-    const sub = person({ email: uniqueEmail("gone"), email_verified: true });
+    const sub = idp.person({ email: uniqueEmail("gone"), email_verified: true });
     expect((await link(me.agent, "alpha", sub, me.password)).res.status).toBe(303);
     const csrf = await csrfOf(me.agent);
     const forged = await me.agent.post(`${PAGE}/unlink/alpha`).type("form").send({ password: me.password }).redirects(0);
@@ -315,7 +288,7 @@ describe("unlinking", () => {
 
   it("another account's identity (or an unknown provider) is the same 404 as a missing one", async () => {
     const holder = await member();
-    expect((await link(holder.agent, "beta", person({ email: uniqueEmail(), email_verified: true }), holder.password)).res.status).toBe(
+    expect((await link(holder.agent, "beta", idp.person({ email: uniqueEmail(), email_verified: true }), holder.password)).res.status).toBe(
       303,
     );
     const other = await member();
@@ -330,7 +303,7 @@ describe("unlinking", () => {
 
   it("an account without a password keeps its last identity; with two it may drop one; a stale session must log in again", async () => {
     const email = uniqueEmail("provider-made");
-    const first = person({ email, email_verified: true });
+    const first = idp.person({ email, email_verified: true });
     const agent = browser(server);
     expect((await logInUpstream(agent, "alpha", first)).status).toBe(303);
     const userId = await userIdOf(email);
@@ -344,7 +317,7 @@ describe("unlinking", () => {
     expect(last.text).toContain("only way to log in");
     expect(await identitiesOf(userId)).toHaveLength(1);
     // A second provider, then the first may go.
-    expect((await link(agent, "beta", person({ email: uniqueEmail(), email_verified: true }))).res.status).toBe(303);
+    expect((await link(agent, "beta", idp.person({ email: uniqueEmail(), email_verified: true }))).res.status).toBe(303);
     expect((await agent.post(`${PAGE}/unlink/alpha`).type("form").send({ _csrf: csrf }).redirects(0)).status).toBe(303);
     expect((await agent.post(`${PAGE}/unlink/beta`).type("form").send({ _csrf: csrf }).redirects(0)).status).toBe(409);
     expect((await identitiesOf(userId)).map((i) => i.providerId)).toEqual(["beta"]);
@@ -358,7 +331,7 @@ describe("unlinking", () => {
   it("an account a provider made sets a password through the reset mail, and may then unlink its only identity", async () => {
     const email = uniqueEmail("gets-a-password");
     const agent = browser(server);
-    expect((await logInUpstream(agent, "alpha", person({ email, email_verified: true }))).status).toBe(303);
+    expect((await logInUpstream(agent, "alpha", idp.person({ email, email_verified: true }))).status).toBe(303);
     const userId = await userIdOf(email);
     const fresh = browser(server);
     const form = await fresh.get("/forgot-password").expect(200);
@@ -397,7 +370,7 @@ describe("unlinking", () => {
   it("with LOCAL_PASSWORDS=off a password is no way in: the last identity stays", async () => {
     const me = await member();
     const myId = await userIdOf(me.email);
-    expect((await link(me.agent, "alpha", person({ email: uniqueEmail(), email_verified: true }), me.password)).res.status).toBe(303);
+    expect((await link(me.agent, "alpha", idp.person({ email: uniqueEmail(), email_verified: true }), me.password)).res.status).toBe(303);
     const providers = server.services.config.upstreamProviders;
     expect(await unlinkIdentity(server.services.db, providers, false, myId, "alpha")).toBe("last_way_in");
     expect(await unlinkIdentity(server.services.db, providers, true, myId, "beta")).toBe("not_found");
@@ -413,7 +386,7 @@ describe("with LOCAL_PASSWORDS=off", () => {
     // A confirmed address, so the provider's first log-in links this existing account.
     await withoutPasswords.services.db.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
     const agent = browser(withoutPasswords);
-    expect((await logInUpstream(agent, "alpha", person({ email, email_verified: true }))).status).toBe(303);
+    expect((await logInUpstream(agent, "alpha", idp.person({ email, email_verified: true }))).status).toBe(303);
     const page = await agent.get(PAGE).expect(200);
     expect(page.text).toContain("Not used");
     expect(page.text).not.toContain('name="password"');
@@ -421,7 +394,7 @@ describe("with LOCAL_PASSWORDS=off", () => {
     const csrf = csrfFrom(page.text);
     const last = await agent.post(`${PAGE}/unlink/alpha`).type("form").send({ _csrf: csrf }).redirects(0);
     expect(last.status).toBe(409);
-    expect((await link(agent, "beta", person({ email: uniqueEmail(), email_verified: true }))).res.status).toBe(303);
+    expect((await link(agent, "beta", idp.person({ email: uniqueEmail(), email_verified: true }))).res.status).toBe(303);
     expect((await agent.post(`${PAGE}/unlink/alpha`).type("form").send({ _csrf: csrf }).redirects(0)).status).toBe(303);
     const left = await withoutPasswords.services.db.upstreamIdentity.findMany({ where: { userId: user.id } });
     expect(left.map((i) => i.providerId)).toEqual(["beta"]);
@@ -434,7 +407,7 @@ describe("operators", () => {
     await server.services.db.user.update({ where: { email: admin.email }, data: { isAdmin: true } });
     const me = await member();
     const upstreamEmail = uniqueEmail("seen-by-admin");
-    expect((await link(me.agent, "beta", person({ email: upstreamEmail, email_verified: true }), me.password)).res.status).toBe(303);
+    expect((await link(me.agent, "beta", idp.person({ email: upstreamEmail, email_verified: true }), me.password)).res.status).toBe(303);
     const page = await admin.agent.get(`/admin/users/${await userIdOf(me.email)}`).expect(200);
     expect(page.text).toContain("Identity providers");
     expect(page.text).toContain("Test IdP beta");

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { browser, csrfFrom, startTestServer, type TestServer } from "./support/server.js";
-import { startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
+import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 
 const good = {
   id: "corp",
@@ -84,9 +84,7 @@ describe("LOCAL_PASSWORDS=off", () => {
     idp = await startUpstreamIdp();
     const corp = { ...good, issuer: idp.issuer };
     server = await startTestServer({ LOCAL_PASSWORDS: "off", UPSTREAM_PROVIDERS: JSON.stringify([corp]) });
-    idp.configure([
-      { clientId: corp.clientId, clientSecret: corp.clientSecret, redirectUri: `${server.url}/login/upstream/corp/callback` },
-    ]);
+    idp.configure(clientsFor(server.url, [corp]));
   });
   afterAll(async () => {
     await server?.close();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { browser, csrfFrom, startTestServer, signUp, uniqueEmail, type TestServer } from "./support/server.js";
-import { startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
+import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 import { exchange, follow, pkcePair, register, authorizeUrl } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
@@ -13,23 +13,6 @@ type Agent = ReturnType<typeof browser>;
 const ORG_ID = "org_upstreamTestOrganization1";
 let idp: UpstreamIdp;
 let server: TestServer;
-let subs = 0;
-
-/** A person at the upstream; returns their `sub`. */
-const person = (claims: { email?: string; email_verified?: boolean }) => {
-  const sub = `sub-${Date.now()}-${subs++}`;
-  idp.accounts.set(sub, { name: "Test Person", ...claims });
-  return sub;
-};
-
-const provider = (id: string, extra: Record<string, unknown> = {}) => ({
-  id,
-  name: `Test IdP ${id}`,
-  issuer: idp.issuer,
-  clientId: `keyward-${id}`,
-  clientSecret: `secret-of-${id}-0123456789abcdef`,
-  ...extra,
-});
 
 /** Presses "Continue with …" on the log-in page; returns the answer (303 to the upstream, or a page). */
 async function start(agent: Agent, id: string, returnTo?: string) {
@@ -58,22 +41,16 @@ const auditOf = async (userId: string) =>
 beforeAll(async () => {
   idp = await startUpstreamIdp();
   const providers = [
-    provider("test", { organization: ORG_ID, role: "viewer" }),
-    provider("corp", { allowedDomains: ["corp.example"] }),
-    provider("linkonly", { createAccounts: false }),
+    idp.provider("test", { organization: ORG_ID, role: "viewer" }),
+    idp.provider("corp", { allowedDomains: ["corp.example"] }),
+    idp.provider("linkonly", { createAccounts: false }),
     // Names the upstream as localhost: its metadata says 127.0.0.1, another issuer.
-    provider("mismatch", { issuer: idp.issuer.replace("127.0.0.1", "localhost") }),
-    provider("down", { issuer: "http://127.0.0.1:9" }),
-    provider("ghostorg", { organization: "org_doesNotExist0000000000" }),
+    idp.provider("mismatch", { issuer: idp.issuer.replace("127.0.0.1", "localhost") }),
+    idp.provider("down", { issuer: "http://127.0.0.1:9" }),
+    idp.provider("ghostorg", { organization: "org_doesNotExist0000000000" }),
   ];
   server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers) });
-  idp.configure(
-    providers.map((p) => ({
-      clientId: p.clientId,
-      clientSecret: p.clientSecret,
-      redirectUri: `${server.url}/login/upstream/${p.id}/callback`,
-    })),
-  );
+  idp.configure(clientsFor(server.url, providers));
   await server.services.db.organization.create({ data: { id: ORG_ID, name: "Upstream Org" } });
 });
 afterAll(async () => {
@@ -93,7 +70,7 @@ describe("upstream log-in", () => {
 
   it("a first log-in makes the account in the provider's organisation and role, and the session works", async () => {
     const email = uniqueEmail("fresh");
-    const sub = person({ email, email_verified: true });
+    const sub = idp.person({ email, email_verified: true });
     const agent = browser(server);
     const res = await logIn(agent, "test", sub, "/app/orgs");
     expect(res.status, res.text).toBe(303);
@@ -136,7 +113,7 @@ describe("upstream log-in", () => {
 
   it("the next log-in is the same account, found by sub (no second account)", async () => {
     const email = uniqueEmail("again");
-    const sub = person({ email, email_verified: true });
+    const sub = idp.person({ email, email_verified: true });
     expect((await logIn(browser(server), "test", sub)).status).toBe(303);
     const first = await userOf(email);
     expect((await logIn(browser(server), "test", sub)).status).toBe(303);
@@ -146,7 +123,7 @@ describe("upstream log-in", () => {
 
   it("an account an administrator disabled does not log in through a provider either (403, no session)", async () => {
     const email = uniqueEmail("disabled");
-    const sub = person({ email, email_verified: true });
+    const sub = idp.person({ email, email_verified: true });
     expect((await logIn(browser(server), "test", sub)).status).toBe(303);
     const user = await userOf(email);
     await server.services.db.user.update({ where: { id: user!.id }, data: { disabledAt: new Date() } });
@@ -160,7 +137,7 @@ describe("upstream log-in", () => {
 
   it("never links a local account whose address Keyward never confirmed (someone may have signed up with another's address)", async () => {
     const squatter = await signUp(server); // signed up with the colleague's address, before the colleague's first log-in
-    const sub = person({ email: squatter.email, email_verified: true });
+    const sub = idp.person({ email: squatter.email, email_verified: true });
     const agent = browser(server);
     const refused = await logIn(agent, "test", sub);
     expect(refused.status).toBe(403);
@@ -174,7 +151,7 @@ describe("upstream log-in", () => {
   it("links an existing local account by a verified email once its address is confirmed; the password keeps working", async () => {
     const local = await signUp(server);
     await server.services.db.user.update({ where: { email: local.email }, data: { emailVerifiedAt: new Date() } });
-    const sub = person({ email: local.email, email_verified: true });
+    const sub = idp.person({ email: local.email, email_verified: true });
     const res = await logIn(browser(server), "test", sub);
     expect(res.status, res.text).toBe(303);
     const user = await userOf(local.email);
@@ -199,15 +176,15 @@ describe("upstream log-in", () => {
 
   it("an account keeps one identity per provider: another sub with the same email is refused", async () => {
     const email = uniqueEmail("twice");
-    expect((await logIn(browser(server), "test", person({ email, email_verified: true }))).status).toBe(303);
-    const other = await logIn(browser(server), "test", person({ email, email_verified: true }));
+    expect((await logIn(browser(server), "test", idp.person({ email, email_verified: true }))).status).toBe(303);
+    const other = await logIn(browser(server), "test", idp.person({ email, email_verified: true }));
     expect(other.status).toBe(403);
     expect(other.text).toContain("already linked to another");
   });
 
   it("a provider whose organisation does not exist refuses new accounts with a clear page", async () => {
     const email = uniqueEmail("ghost");
-    const res = await logIn(browser(server), "ghostorg", person({ email, email_verified: true }));
+    const res = await logIn(browser(server), "ghostorg", idp.person({ email, email_verified: true }));
     expect(res.status).toBe(503);
     expect(res.text).toContain("not set up correctly");
     expect(await userOf(email)).toBeNull();
@@ -215,7 +192,7 @@ describe("upstream log-in", () => {
 
   it("an unverified email neither links nor makes an account", async () => {
     const local = await signUp(server);
-    const sub = person({ email: local.email, email_verified: false });
+    const sub = idp.person({ email: local.email, email_verified: false });
     const res = await logIn(browser(server), "test", sub);
     expect(res.status).toBe(403);
     expect(res.text).toContain("not verified");
@@ -223,20 +200,20 @@ describe("upstream log-in", () => {
     expect(await server.services.db.upstreamIdentity.count({ where: { subject: sub } })).toBe(0);
 
     const newcomer = uniqueEmail("unverified");
-    const res2 = await logIn(browser(server), "test", person({ email: newcomer }));
+    const res2 = await logIn(browser(server), "test", idp.person({ email: newcomer }));
     expect(res2.status).toBe(403);
     expect(await userOf(newcomer)).toBeNull();
   });
 
   it("a domain not allowed is refused, at the first log-in and at every later one", async () => {
     const outsider = uniqueEmail("outsider"); // @example.com
-    const res = await logIn(browser(server), "corp", person({ email: outsider, email_verified: true }));
+    const res = await logIn(browser(server), "corp", idp.person({ email: outsider, email_verified: true }));
     expect(res.status).toBe(403);
     expect(res.text).toContain("not at a domain allowed");
     expect(await userOf(outsider)).toBeNull();
 
     const email = `${uniqueEmail("insider").split("@")[0]}@corp.example`;
-    const sub = person({ email, email_verified: true });
+    const sub = idp.person({ email, email_verified: true });
     expect((await logIn(browser(server), "corp", sub)).status).toBe(303);
     // The person's address at the upstream changes to another domain: the linked identity is refused too.
     idp.accounts.set(sub, { email: uniqueEmail("moved"), email_verified: true });
@@ -248,7 +225,7 @@ describe("upstream log-in", () => {
 
   it("createAccounts: false only links; nobody new gets in", async () => {
     const email = uniqueEmail("nobody");
-    const res = await logIn(browser(server), "linkonly", person({ email, email_verified: true }));
+    const res = await logIn(browser(server), "linkonly", idp.person({ email, email_verified: true }));
     expect(res.status).toBe(403);
     expect(await userOf(email)).toBeNull();
   });
@@ -256,7 +233,7 @@ describe("upstream log-in", () => {
   it("a callback whose state was changed is refused", async () => {
     const agent = browser(server);
     const started = await start(agent, "test");
-    idp.loginAs(person({ email: uniqueEmail("state"), email_verified: true }));
+    idp.loginAs(idp.person({ email: uniqueEmail("state"), email_verified: true }));
     const back = new URL(await throughUpstream(idp, started.headers.location!));
     back.searchParams.set("state", "forged-state");
     const res = await agent.get(back.pathname + back.search).redirects(0);
@@ -268,7 +245,7 @@ describe("upstream log-in", () => {
   it("a callback with another issuer's iss (mix-up) is refused", async () => {
     const agent = browser(server);
     const started = await start(agent, "test");
-    idp.loginAs(person({ email: uniqueEmail("iss"), email_verified: true }));
+    idp.loginAs(idp.person({ email: uniqueEmail("iss"), email_verified: true }));
     const back = new URL(await throughUpstream(idp, started.headers.location!));
     expect(back.searchParams.get("iss")).toBe(idp.issuer);
     back.searchParams.set("iss", "https://evil.example");
@@ -284,7 +261,7 @@ describe("upstream log-in", () => {
     const url = new URL(started.headers.location!);
     url.searchParams.set("nonce", "attackers-nonce");
     const email = uniqueEmail("nonce");
-    idp.loginAs(person({ email, email_verified: true }));
+    idp.loginAs(idp.person({ email, email_verified: true }));
     const back = new URL(await throughUpstream(idp, url.href));
     const res = await agent.get(back.pathname + back.search).redirects(0);
     expect(res.status).toBe(400);
@@ -294,7 +271,7 @@ describe("upstream log-in", () => {
 
   it("a callback without the browser's pending log-in (another browser, or used twice) is refused", async () => {
     const agent = browser(server);
-    const sub = person({ email: uniqueEmail("replay"), email_verified: true });
+    const sub = idp.person({ email: uniqueEmail("replay"), email_verified: true });
     const started = await start(agent, "test");
     idp.loginAs(sub);
     const back = new URL(await throughUpstream(idp, started.headers.location!));
@@ -317,7 +294,7 @@ describe("upstream log-in", () => {
     const sealed = decodeURIComponent(cookie.slice("kw_upstream=".length).split(";")[0]!);
     const state = new URL(started.headers.location!).searchParams.get("state")!;
     expect(sealed).not.toContain(state);
-    idp.loginAs(person({ email: uniqueEmail("sealed"), email_verified: true }));
+    idp.loginAs(idp.person({ email: uniqueEmail("sealed"), email_verified: true }));
     const back = new URL(await throughUpstream(idp, started.headers.location!));
     const flipped = sealed.slice(0, -2) + (sealed.endsWith("A") ? "B" : "A") + sealed.slice(-1);
     for (const forged of [flipped, "v1.made.up.value"]) {
@@ -390,7 +367,7 @@ describe("upstream log-in", () => {
     expect(returnTo).toMatch(/^\/interaction\//);
     expect(login.text).toContain(`action="/login/upstream/test"`);
     const email = uniqueEmail("mcp");
-    const back = await logIn(agent, "test", person({ email, email_verified: true }), returnTo);
+    const back = await logIn(agent, "test", idp.person({ email, email_verified: true }), returnTo);
     expect(back.status, back.text).toBe(303);
     expect(back.headers.location).toBe(returnTo);
     const consent = await follow(agent, server, back.headers.location!);

@@ -1,5 +1,6 @@
 // What someone holding a key sees at /mcp: one tools/call of whoami. 200 for a key that works (its
-// body says whose key it is), 401 for a revoked, expired or unknown one.
+// body says whose key it is), 401 for a revoked, expired or unknown one; or a tools/call of any tool
+// at any MCP path, for tests that read why a call was refused.
 import request from "supertest";
 import type { Reachable } from "./server.js";
 
@@ -17,6 +18,18 @@ export function mcpWhoami(server: Reachable, key: string, options: WhoamiOptions
     .set(options.as === "x-api-key" ? "X-API-Key" : "Authorization", options.as === "x-api-key" ? key : `Bearer ${key}`)
     .set("Accept", "application/json, text/event-stream")
     .send(WHOAMI);
+}
+
+/**
+ * POSTs a tools/call of `tool` (with `{ text: "hi" }`, which tools that take no arguments ignore) to
+ * `path` (/mcp, or a gateway resource's /mcp/<slug>) with `key` as a Bearer token.
+ */
+export function mcpToolCall(server: Reachable, key: string, path = "/mcp", tool = "whoami"): request.Test {
+  return request(server.url)
+    .post(path)
+    .set("Authorization", `Bearer ${key}`)
+    .set("Accept", "application/json, text/event-stream")
+    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: { text: "hi" } } });
 }
 
 export async function mcpStatus(server: Reachable, raw: string): Promise<number> {

@@ -79,6 +79,23 @@ export async function restartTestServer(server: TestServer): Promise<TestServer>
   };
 }
 
+/**
+ * A second instance on `server`'s database (its SQLite file, or its PostgreSQL database and change
+ * feed), as behind a balancer: its own free port, the first one's issuer, `env` added; its log is
+ * dropped. Stop it before closing `server` (which drops the database).
+ */
+export async function startSecondInstance(server: TestServer, env: Record<string, string> = {}): Promise<RunningServer> {
+  const quiet = new Writable({ write: (_chunk, _enc, cb) => cb() });
+  const config = loadConfig({
+    DATABASE_URL: server.config.databaseUrl,
+    ISSUER: server.config.baseUrl,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ...env,
+  });
+  return startServer(config, createLogger("warn", quiet), { migrate: false });
+}
+
 /** A supertest agent that keeps cookies, like a browser. */
 export function browser(server: Reachable) {
   return request.agent(server.url);
@@ -106,16 +123,19 @@ export async function signUp(server: Reachable, email = uniqueEmail(), password 
     .send({ _csrf: csrfFrom(page.text), email, password })
     .expect(303);
   // Sign-up does not log in (its answer must not tell whether the email was taken): log in next.
-  if (signedUp.headers.location?.startsWith("/login")) {
-    const login = await agent.get("/login").expect(200);
-    await agent
-      .post("/login")
-      .type("form")
-      .send({ _csrf: csrfFrom(login.text), email, password })
-      .expect(303);
-  }
+  if (signedUp.headers.location?.startsWith("/login")) await logInWithPassword(agent, email, password);
   const keysPage = await agent.get("/app/account/api-keys").expect(200);
   return { agent, email, password, csrf: csrfFrom(keysPage.text) };
+}
+
+/** Logs `agent` in with a password through the log-in form (GET it, POST it: 303). */
+export async function logInWithPassword(agent: ReturnType<typeof browser>, email: string, password: string): Promise<void> {
+  const login = await agent.get("/login").expect(200);
+  await agent
+    .post("/login")
+    .type("form")
+    .send({ _csrf: csrfFrom(login.text), email, password })
+    .expect(303);
 }
 
 /** A signed-up, logged-in user: their browser, email, password and the CSRF token of their pages. */

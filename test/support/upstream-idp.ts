@@ -2,6 +2,8 @@
 // upstream-login tests. It listens on 127.0.0.1 at once (so Keyward's config can name its issuer),
 // and serves once `configure` gave it its clients (Keyward's redirect URIs are known only then). Its
 // log-in step has no UI: the next interaction logs in as whoever `loginAs` named, and consents.
+// It also makes what every upstream-login test sets up against it (people, UPSTREAM_PROVIDERS
+// entries, its clients for Keyward's callbacks), so that those files share one way of doing it.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
@@ -19,10 +21,27 @@ export interface UpstreamClient {
   redirectUri: string;
 }
 
+/** An entry of Keyward's UPSTREAM_PROVIDERS (src/config.ts checks it; a test may add any field, even a wrong one). */
+export interface UpstreamProviderEntry {
+  id: string;
+  name: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  [field: string]: unknown;
+}
+
 export interface UpstreamIdp {
   issuer: string;
   /** Accounts by `sub`; the claims they give. */
   accounts: Map<string, UpstreamAccount>;
+  /** A new person at the upstream ("Test Person", with these claims); returns their `sub`, unique in this run. */
+  person(claims: Omit<UpstreamAccount, "name">): string;
+  /**
+   * Keyward's UPSTREAM_PROVIDERS entry `id` for this upstream: its own client (`keyward-<id>`) and
+   * secret; `extra` adds fields or overrides these (another issuer, client, …).
+   */
+  provider(id: string, extra?: Record<string, unknown>): UpstreamProviderEntry;
   /** Who logs in at the next interaction. */
   loginAs(sub: string): void;
   configure(clients: UpstreamClient[]): void;
@@ -39,9 +58,23 @@ export async function startUpstreamIdp(): Promise<UpstreamIdp> {
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const accounts = new Map<string, UpstreamAccount>();
   let next = "";
+  let people = 0;
   return {
     issuer,
     accounts,
+    person(claims) {
+      const sub = `sub-${Date.now()}-${people++}`;
+      accounts.set(sub, { name: "Test Person", ...claims });
+      return sub;
+    },
+    provider: (id, extra = {}) => ({
+      id,
+      name: `Test IdP ${id}`,
+      issuer,
+      clientId: `keyward-${id}`,
+      clientSecret: `secret-of-${id}-0123456789abcdef`,
+      ...extra,
+    }),
     loginAs(sub) {
       next = sub;
     },
@@ -85,6 +118,18 @@ export async function startUpstreamIdp(): Promise<UpstreamIdp> {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The upstream's clients for these UPSTREAM_PROVIDERS entries of the Keyward at `keywardUrl` (for `configure`). */
+export function clientsFor(
+  keywardUrl: string,
+  providers: readonly Pick<UpstreamProviderEntry, "id" | "clientId" | "clientSecret">[],
+): UpstreamClient[] {
+  return providers.map((p) => ({
+    clientId: p.clientId,
+    clientSecret: p.clientSecret,
+    redirectUri: `${keywardUrl}/login/upstream/${p.id}/callback`,
+  }));
 }
 
 /**

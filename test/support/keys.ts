@@ -1,0 +1,36 @@
+// API keys as the key tests make and use them: a person with a key minted on their own account page
+// (as a person would), the JSON API called with a key, and a key backdated on the test's clock.
+import request from "supertest";
+import { mintOnPage, signUp, type Person, type Reachable, type TestServer } from "./server.js";
+
+const DAY = 86_400_000;
+
+/** A signed-up, logged-in person with their user id and a key they minted on the account page (labelled `label`). */
+export async function signUpWithPageKey(server: TestServer, label: string): Promise<Person & { raw: string; id: string }> {
+  const person = await signUp(server);
+  const raw = (await mintOnPage(person.agent, person.csrf, label)).raw;
+  return { ...person, raw, id: (await server.services.users.findByEmail(person.email))!.id };
+}
+
+/** The JSON API as the holder of `raw` calls it: each method's request, with `Authorization: Bearer <raw>`. */
+export function keyApi(server: Reachable, raw: string) {
+  const as = (test: request.Test) => test.set("Authorization", `Bearer ${raw}`);
+  return {
+    get: (path: string) => as(request(server.url).get(path)),
+    post: (path: string) => as(request(server.url).post(path)),
+    put: (path: string) => as(request(server.url).put(path)),
+    patch: (path: string) => as(request(server.url).patch(path)),
+    delete: (path: string) => as(request(server.url).delete(path)),
+  };
+}
+
+/** Backdates key `id`: created `createdDaysAgo` days ago, last used `usedDaysAgo` days ago (null: never). */
+export function backdateKey(server: TestServer, id: string, createdDaysAgo: number, usedDaysAgo: number | null) {
+  return server.services.db.apiKey.update({
+    where: { id },
+    data: {
+      createdAt: new Date(Date.now() - createdDaysAgo * DAY),
+      lastUsedAt: usedDaysAgo === null ? null : new Date(Date.now() - usedDaysAgo * DAY),
+    },
+  });
+}
