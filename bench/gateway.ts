@@ -110,10 +110,18 @@ interface Side {
 
 const TOOLS_LIST = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
 
-/** Runs `taskset` (util-linux) with these arguments; a failure names what to do instead. */
+/**
+ * Runs `taskset` (util-linux) with these arguments; a failure names what to do instead. With -a it
+ * walks the process's threads, and one that ends meanwhile fails it ("No such process"): tried again.
+ */
 function taskset(args: string[]): void {
-  const run = spawnSync("taskset", args, { encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`taskset ${args.join(" ")} failed (${run.error?.message ?? run.stderr.trim()}): run without --pin`);
+  for (let attempt = 1; ; attempt++) {
+    const run = spawnSync("taskset", args, { encoding: "utf8" });
+    if (run.status === 0) return;
+    const why = run.error?.message ?? run.stderr.trim();
+    if (attempt < 5 && /No such process/.test(why)) continue;
+    throw new Error(`taskset ${args.join(" ")} failed (${why}): run without --pin`);
+  }
 }
 
 let pinned = false;
