@@ -1,22 +1,23 @@
 // `npm run bench -- --gateway`: what the gateway adds to a real MCP server nobody here wrote.
 // The upstream is @modelcontextprotocol/server-everything in its Streamable HTTP mode; the same
-// requests go to it directly and through Keyward's gateway (<ISSUER>/mcp/<slug>, a real key verified
-// on every request, identity headers and the signed assertion added), in the same run, taking turns
-// round after round (direct first in odd rounds, the gateway first in even ones) because this shared
-// machine's speed changes from one second to the next. Three numbers, each against its target
+// requests go to it directly, through Keyward's gateway (<ISSUER>/mcp/<slug>, a real key verified
+// on every request, identity headers and the signed assertion added) and through a bare proxy
+// (bench/bare-proxy.ts: the same plumbing and nothing else, the yardstick for the hop itself), in the
+// same run, taking turns round after round (each side first, second and last in turn) because this
+// shared machine's speed changes from one second to the next. Three numbers, each against its target
 // (issue 24): tools/list throughput through the gateway ≥ 90 % of direct (10 connections), p99 added
 // ≤ 1 ms (one connection), and time to the first SSE event of a long-running tool added ≤ 1 ms.
 // --pin gives Keyward a CPU of its own (Linux taskset): the benchmark, its load generator and the
-// upstream on CPU 0, Keyward on CPU 1, so both sides run the load generator and the upstream on the
-// same CPU and the gateway's work is not taken from them — a deployment where the gateway has its own
-// core. Without it, on a machine with fewer than four cores the three processes share the CPUs and
+// upstream on CPU 0, Keyward (and the bare proxy) on CPU 1, so every side runs the load generator and
+// the upstream on the same CPU and the gateway's work is not taken from them — a deployment where the
+// gateway has its own core. Without it, on a machine with fewer than four cores the three processes share the CPUs and
 // the throughput ratio measures how CPU is shared rather than what the gateway adds.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { createBenchDatabase, DEFAULT_PG_ADMIN_URL, postgresReachable, type Backend, type BenchDatabase } from "./database.js";
 import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
-import { startInstance, stopAll } from "./servers.js";
+import { freePort, ROOT, startInstance, stopAll } from "./servers.js";
 import { startEverything, type EverythingServer } from "../test/support/upstreams.js";
 import { medianBy, processCpuMs, runLoad, usPerResponse, type LoadResult } from "./load.js";
 import { mintKey, session } from "./oauth-client.js";
@@ -100,8 +101,10 @@ async function openSession(url: string, auth: Record<string, string>): Promise<s
   return id;
 }
 
+type Label = "direct" | "bare" | "gateway";
+
 interface Side {
-  label: "direct" | "gateway";
+  label: Label;
   base: string;
   path: string;
   key?: string;
@@ -189,22 +192,53 @@ const quantile = (v: number[], q: number) => [...v].sort((a, b) => a - b)[Math.m
 
 interface BackendResult {
   backend: Backend;
-  rps: { direct: number[]; gateway: number[]; ratios: number[] };
-  p99: { direct: number[]; gateway: number[]; added: number[] };
-  firstEvent: { direct: number[]; gateway: number[] };
-  /** CPU (ms, user + system) each process spent over the throughput runs of each side, and the responses counted. */
-  cpu: Record<"direct" | "gateway", { keywardMs: number; upstreamMs: number; requests: number }>;
+  /** Per round; `ratios` and `bareRatios`: gateway ÷ direct and bare proxy ÷ direct of the same round. */
+  rps: Record<Label, number[]> & { ratios: number[]; bareRatios: number[] };
+  p99: Record<Label, number[]> & { added: number[]; bareAdded: number[] };
+  firstEvent: Record<Label, number[]>;
+  /**
+   * CPU (ms, user + system) the proxy in the middle (Keyward, or the bare proxy: `keywardMs`) and the
+   * upstream spent over the throughput runs of each side, and the responses counted.
+   */
+  cpu: Record<Label, { keywardMs: number; upstreamMs: number; requests: number }>;
   statuses: Record<string, Record<string, number>>;
+}
+
+/** The bare proxy (bench/bare-proxy.ts) in front of the upstream, on the CPU Keyward gets. */
+async function startBareProxy(upstream: string): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/bare-proxy.ts", String(port), upstream], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("exit", (code) => reject(new Error(`bench/bare-proxy.ts exited (${code}) before listening`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }
 
 async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResult> {
   let db: BenchDatabase | undefined;
   let upstream: EverythingServer | undefined;
+  let bareProxy: Awaited<ReturnType<typeof startBareProxy>> | undefined;
   try {
     db = await createBenchDatabase(backend, cfg.pgUrl);
     upstream = await startEverything();
+    bareProxy = await startBareProxy(upstream.url);
     const instance = await startInstance({ DATABASE_URL: db.url }, undefined, false);
-    if (cfg.pin) taskset(["-a", "-p", "-c", "1", String(instance.child.pid)]); // every thread, the ones it starts later too
+    if (cfg.pin) {
+      taskset(["-a", "-p", "-c", "1", String(instance.child.pid)]); // every thread, the ones it starts later too
+      taskset(["-a", "-p", "-c", "1", String(bareProxy.child.pid)]); // the hop measured where Keyward runs
+    }
     log(`${backend}: Keyward on ${instance.url}, server-everything on ${upstream.url}`);
     const now = backend === "sqlite" ? new Date().toISOString() : new Date();
     await db.query(
@@ -222,6 +256,12 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
       path: "/mcp",
       session: await openSession(upstream.url, {}),
     };
+    const bare: Side = {
+      label: "bare",
+      base: bareProxy.url,
+      path: "/mcp",
+      session: await openSession(`${bareProxy.url}/mcp`, {}),
+    };
     const gateway: Side = {
       label: "gateway",
       base: instance.url,
@@ -229,21 +269,26 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
       key,
       session: await openSession(`${instance.url}${gatewayPath}`, { authorization: `Bearer ${key}` }),
     };
+    const sides = [direct, bare, gateway];
+    const cpuZero = () => ({ keywardMs: 0, upstreamMs: 0, requests: 0 });
     const out: BackendResult = {
       backend,
-      rps: { direct: [], gateway: [], ratios: [] },
-      p99: { direct: [], gateway: [], added: [] },
-      firstEvent: { direct: [], gateway: [] },
-      cpu: { direct: { keywardMs: 0, upstreamMs: 0, requests: 0 }, gateway: { keywardMs: 0, upstreamMs: 0, requests: 0 } },
-      statuses: { direct: {}, gateway: {} },
+      rps: { direct: [], bare: [], gateway: [], ratios: [], bareRatios: [] },
+      p99: { direct: [], bare: [], gateway: [], added: [], bareAdded: [] },
+      firstEvent: { direct: [], bare: [], gateway: [] },
+      cpu: { direct: cpuZero(), bare: cpuZero(), gateway: cpuZero() },
+      statuses: { direct: {}, bare: {}, gateway: {} },
     };
+    /** Round n's order: each side first, second and last in turn (this machine's speed drifts within a round). */
+    const orderOf = (n: number) => [0, 1, 2].map((i) => sides[(i + n) % sides.length]!);
     // CPU per request: what each process spent over a run, whatever else the machine is doing (the
     // ratio of Keyward's to the upstream's reads the same on a loaded machine as on a quiet one).
-    const cpuNow = () => ({ keyward: processCpuMs(instance.child.pid), upstream: processCpuMs(upstream!.child.pid) });
+    const middle = (side: Side) => (side.label === "bare" ? bareProxy!.child.pid : instance.child.pid);
+    const cpuNow = (side: Side) => ({ keyward: processCpuMs(middle(side)), upstream: processCpuMs(upstream!.child.pid) });
     const measured = async (side: Side, connections: number, duration: number): Promise<LoadResult> => {
-      const before = cpuNow();
+      const before = cpuNow(side);
       const r = await load(side, connections, duration);
-      const after = cpuNow();
+      const after = cpuNow(side);
       if (before.keyward !== null && after.keyward !== null && before.upstream !== null && after.upstream !== null) {
         const c = out.cpu[side.label];
         c.keywardMs += after.keyward - before.keyward;
@@ -256,10 +301,9 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
       for (const [k, v] of Object.entries(r.statuses)) out.statuses[side.label]![k] = (out.statuses[side.label]![k] ?? 0) + v;
     };
     log(`${backend}: warm-up`);
-    await load(direct, cfg.connections, 1);
-    await load(gateway, cfg.connections, 1);
+    for (const side of sides) await load(side, cfg.connections, 1);
     for (let round = 0; round < cfg.rounds; round++) {
-      const order = round % 2 === 0 ? [direct, gateway] : [gateway, direct];
+      const order = orderOf(round);
       const rps: Record<string, number> = {};
       const p99: Record<string, number> = {};
       for (const side of order) {
@@ -272,27 +316,29 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
         count(side, r);
         p99[side.label] = r.p99;
       }
-      out.rps.direct.push(rps.direct!);
-      out.rps.gateway.push(rps.gateway!);
+      for (const side of sides) {
+        out.rps[side.label].push(rps[side.label]!);
+        out.p99[side.label].push(p99[side.label]!);
+      }
       out.rps.ratios.push(rps.gateway! / rps.direct!);
-      out.p99.direct.push(p99.direct!);
-      out.p99.gateway.push(p99.gateway!);
+      out.rps.bareRatios.push(rps.bare! / rps.direct!);
       out.p99.added.push(p99.gateway! - p99.direct!);
+      out.p99.bareAdded.push(p99.bare! - p99.direct!);
       log(
-        `${backend} round ${round + 1}/${cfg.rounds}: tools/list ${rps.direct!.toFixed(0)} vs ${rps.gateway!.toFixed(0)} req/s, p99 (1 conn) ${p99.direct!.toFixed(2)} vs ${p99.gateway!.toFixed(2)} ms`,
+        `${backend} round ${round + 1}/${cfg.rounds}: tools/list direct ${rps.direct!.toFixed(0)}, bare proxy ${rps.bare!.toFixed(0)}, gateway ${rps.gateway!.toFixed(0)} req/s; p99 (1 conn) ${p99.direct!.toFixed(2)} / ${p99.bare!.toFixed(2)} / ${p99.gateway!.toFixed(2)} ms`,
       );
     }
     const us = (c: { keywardMs: number; upstreamMs: number; requests: number }, ms: number) => usPerResponse(ms, c.requests).toFixed(0);
     log(
-      `${backend}: CPU µs per request: Keyward ${us(out.cpu.gateway, out.cpu.gateway.keywardMs)} (gateway), upstream ${us(out.cpu.direct, out.cpu.direct.upstreamMs)} (direct) / ${us(out.cpu.gateway, out.cpu.gateway.upstreamMs)} (via gateway)`,
+      `${backend}: CPU µs per request: Keyward ${us(out.cpu.gateway, out.cpu.gateway.keywardMs)} (gateway), bare proxy ${us(out.cpu.bare, out.cpu.bare.keywardMs)}, upstream ${us(out.cpu.direct, out.cpu.direct.upstreamMs)} (direct) / ${us(out.cpu.gateway, out.cpu.gateway.upstreamMs)} (via gateway)`,
     );
     for (let i = 0; i < cfg.firstEvents; i++) {
-      const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
-      for (const side of order) out.firstEvent[side.label].push(await firstEventMs(side, i));
+      for (const side of orderOf(i)) out.firstEvent[side.label].push(await firstEventMs(side, i));
     }
     await instance.stop();
     return out;
   } finally {
+    await bareProxy?.stop();
     await upstream?.stop();
     await db?.drop();
   }
@@ -313,6 +359,7 @@ function render(cfg: Options, results: BackendResult[]): string {
     `| backend | tools/list req/s direct | via gateway | gateway ÷ direct (median, interval) | p99 added (median) | first SSE event direct | via gateway | added (median) | target met |`,
     `|---|---|---|---|---|---|---|---|---|`,
   ];
+  const firstAdded = (r: BackendResult, side: Label) => median(r.firstEvent[side]) - median(r.firstEvent.direct);
   for (const r of results) {
     const ratio = median(r.rps.ratios);
     const interval = medianInterval(r.rps.ratios);
@@ -326,17 +373,32 @@ function render(cfg: Options, results: BackendResult[]): string {
   }
   lines.push(
     "",
-    "Keyward CPU µs per request (gateway) vs upstream CPU µs per request (direct), over the throughput runs (user + system time of each process, /proc/<pid>/stat): the number to read on a loaded machine. The last column compares the two processes over the same seconds (the upstream does the same work per request either way), so it moves least with the machine's load. With a core of its own, the gateway keeps up with the upstream while Keyward's µs are at most the upstream's.",
+    "The same three numbers for a bare proxy (bench/bare-proxy.ts: the gateway's plumbing, node:http in and undici out, with no key, no checks and no assertion), on the CPU Keyward gets, in the same rounds: what the extra loopback hop costs on this machine whoever makes it. The last columns split what the gateway adds into that hop and Keyward's own work.",
     "",
-    "| backend | Keyward CPU µs per request (gateway) | upstream CPU µs per request (direct) | upstream via gateway | Keyward ÷ upstream (direct) | Keyward ÷ upstream (same runs) |",
+    "| backend | bare ÷ direct (median, interval) | p99 added by the bare proxy | first SSE event added by the bare proxy | gateway ÷ bare (throughput) | first SSE event: gateway − bare |",
     "|---|---|---|---|---|---|",
   );
   for (const r of results) {
+    const interval = medianInterval(r.rps.bareRatios);
+    const overBare = r.rps.ratios.map((g, i) => g / r.rps.bareRatios[i]!);
+    lines.push(
+      `| ${r.backend} | ${pct(median(r.rps.bareRatios))}${interval ? ` (${pct(interval.lo)}–${pct(interval.hi)})` : ""} | ${ms(median(r.p99.bareAdded))} | ${ms(firstAdded(r, "bare"))} | ${pct(median(overBare))} | ${ms(firstAdded(r, "gateway") - firstAdded(r, "bare"))} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Keyward CPU µs per request (gateway) vs upstream CPU µs per request (direct), over the throughput runs (user + system time of each process, /proc/<pid>/stat): the number to read on a loaded machine. The last column compares the two processes over the same seconds (the upstream does the same work per request either way), so it moves least with the machine's load. With a core of its own, the gateway keeps up with the upstream while Keyward's µs are at most the upstream's.",
+    "",
+    "| backend | Keyward CPU µs per request (gateway) | bare proxy CPU µs per request | upstream CPU µs per request (direct) | upstream via gateway | Keyward ÷ upstream (direct) | Keyward ÷ upstream (same runs) |",
+    "|---|---|---|---|---|---|---|",
+  );
+  for (const r of results) {
     const keyward = usPerResponse(r.cpu.gateway.keywardMs, r.cpu.gateway.requests);
+    const bare = usPerResponse(r.cpu.bare.keywardMs, r.cpu.bare.requests);
     const direct = usPerResponse(r.cpu.direct.upstreamMs, r.cpu.direct.requests);
     const via = usPerResponse(r.cpu.gateway.upstreamMs, r.cpu.gateway.requests);
     lines.push(
-      `| ${r.backend} | ${keyward.toFixed(0)} | ${direct.toFixed(0)} | ${via.toFixed(0)} | ${pct(keyward / direct)} | ${pct(keyward / via)} |`,
+      `| ${r.backend} | ${keyward.toFixed(0)} | ${bare.toFixed(0)} | ${direct.toFixed(0)} | ${via.toFixed(0)} | ${pct(keyward / direct)} | ${pct(keyward / via)} |`,
     );
   }
   lines.push("", "Responses by status: " + results.map((r) => `${r.backend} ${JSON.stringify(r.statuses)}`).join("; "));
