@@ -3,7 +3,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
-import { createAssertionSigner } from "../src/gateway/assertion.js";
+import { AHEAD_FRESH_SECONDS, createAssertionSigner } from "../src/gateway/assertion.js";
 import { headerSafe, upstreamRequestHeaders } from "../src/gateway/headers.js";
 import { createStreamSlots } from "../src/gateway/streams.js";
 import { createHealthRecorder } from "../src/gateway/health.js";
@@ -72,6 +72,39 @@ describe("the assertion signer", () => {
       const again = decodeJwt(await signer.sign(identity(), "https://kw.example/mcp/x"));
       expect(again.jti).not.toBe(payload.jti);
     }
+  });
+
+  it("signs one ahead: the next request with the same claims takes it while it is fresh, each assertion goes to one request", async () => {
+    let clock = 1_000_000_000_000; // ms
+    const signer = createAssertionSigner({ keys: [jwkOf("ed25519", {})] } as never, "https://kw.example", { now: () => clock });
+    const aud = "https://kw.example/mcp/x";
+    const tick = () => new Promise((r) => setImmediate(r));
+    const first = decodeJwt(await signer.sign(identity(), aud));
+    expect(first.iat).toBe(clock / 1000);
+    await tick(); // the next one is signed now, at the same second
+    clock += 3000;
+    const second = decodeJwt(await signer.sign(identity(), aud));
+    expect(second.iat).toBe(first.iat); // signed ahead, 3 s ago: still 57 s to live
+    expect(second.exp! - second.iat!).toBe(60);
+    expect(second.jti).not.toBe(first.jti);
+    await tick(); // signed ahead again, at +3 s
+    clock += (AHEAD_FRESH_SECONDS + 2) * 1000;
+    const third = decodeJwt(await signer.sign(identity(), aud));
+    expect(third.iat).toBe(clock / 1000); // the one ahead was too old: signed on the spot
+    // Other claims (another user's email, other scopes, another resource) never get it.
+    await tick();
+    const other = decodeJwt(await signer.sign({ ...identity(), scopes: ["mcp:read"] } as KeyAuth, aud));
+    expect(other.scope).toBe("mcp:read");
+    expect(decodeJwt(await signer.sign(identity("b@example.com"), aud)).email).toBe("b@example.com");
+    expect(decodeJwt(await signer.sign(identity(), "https://kw.example/mcp/y")).aud).toBe("https://kw.example/mcp/y");
+    // Back to back, with or without a turn between: never the same assertion twice.
+    const tokens = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      tokens.add(await signer.sign(identity(), aud));
+      if (i % 2) await tick();
+    }
+    expect(tokens.size).toBe(20);
+    expect(new Set([...tokens].map((t) => decodeJwt(t).jti)).size).toBe(20);
   });
 
   it("refuses at start a key whose algorithm it cannot sign with", () => {

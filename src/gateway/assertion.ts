@@ -8,6 +8,14 @@
 // fifth of Keyward's CPU per gateway request before, bench/RESULTS-gateway.md). Never reused across
 // requests, even for the same key, resource and scopes: each carries its own `jti`, and upstreams
 // are told they may refuse a `jti` seen before (docs/gateway-upstream.md).
+//
+// Signed one ahead: when a request takes its assertion, the next one for the same claims (same key,
+// resource, scopes, user) is signed just after, off the request's path (setImmediate: while the
+// upstream works on this request), and waits for the next request, which takes it if it is at most
+// AHEAD_FRESH_SECONDS old (so it has 55 s or more left) and signs on the spot otherwise. A signature
+// is the largest piece of work before the gateway can forward (a third of it on a request that comes
+// after a pause, bench/RESULTS-gateway.md); this takes it off the path of every request but a key's
+// first. Each assertion still goes to one request only; `iat` is when it was signed.
 import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
 import type { PrivateJwks } from "../secrets.js";
@@ -44,7 +52,14 @@ export interface AssertionSigner {
   sign(identity: KeyAuth | AppAuth, audience: string): Promise<string>;
 }
 
-export function createAssertionSigner(jwks: PrivateJwks, issuer: string): AssertionSigner {
+/** An assertion signed ahead is handed out only while it is at most this old (it lives 60 s). */
+export const AHEAD_FRESH_SECONDS = 5;
+/** How many (claims → assertion signed ahead) are held; the oldest goes first. */
+const AHEAD_HELD = 1000;
+
+type Claims = Record<string, string>;
+
+export function createAssertionSigner(jwks: PrivateJwks, issuer: string, options: { now?: () => number } = {}): AssertionSigner {
   const signing = jwks.keys.filter((k) => k.use === undefined || k.use === "sig") as (JWK & { kid?: string })[];
   const jwk = PREFERRED_ALGS.map((alg) => signing.find((k) => algOf(k) === alg)).find(Boolean) ?? signing[0];
   if (!jwk) throw new Error("the token-signing key set holds no signing key");
@@ -54,13 +69,36 @@ export function createAssertionSigner(jwks: PrivateJwks, issuer: string): Assert
   let key: KeyObject | undefined;
   const privateKey = () => (key ??= createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" }));
   const header = base64url({ alg, typ: ASSERTION_TYP, ...(jwk.kid ? { kid: jwk.kid } : {}) });
+  const seconds = () => Math.floor((options.now ?? Date.now)() / 1000);
+
+  const signed = (claims: Claims): { token: string; iat: number } => {
+    const iat = seconds();
+    const input = `${header}.${base64url({ ...claims, iat, exp: iat + ASSERTION_TTL_SECONDS, jti: randomUUID() })}`;
+    const signature = sign(how.digest, Buffer.from(input), {
+      key: privateKey(),
+      ...(how.dsaEncoding ? { dsaEncoding: how.dsaEncoding } : {}),
+    });
+    return { token: `${input}.${signature.toString("base64url")}`, iat };
+  };
+
+  // Claims (as JSON) → the assertion signed ahead for them; each is deleted as it is handed out.
+  const ahead = new Map<string, { token: string; iat: number }>();
+  const beingSigned = new Set<string>();
+  const signAhead = (id: string, claims: Claims) => {
+    if (beingSigned.has(id)) return;
+    beingSigned.add(id);
+    setImmediate(() => {
+      beingSigned.delete(id);
+      if (ahead.size >= AHEAD_HELD) ahead.delete(ahead.keys().next().value!);
+      ahead.set(id, signed(claims));
+    });
+  };
 
   return {
     // async: the interface stays what callers await, whatever signs.
     async sign(identity, audience) {
       const { key: apiKey } = identity;
-      const now = Math.floor(Date.now() / 1000);
-      const claims = {
+      const claims: Claims = {
         scope: identity.scopes.join(" "),
         org: identity.organizationId,
         key_id: apiKey.id,
@@ -70,16 +108,12 @@ export function createAssertionSigner(jwks: PrivateJwks, issuer: string): Assert
         iss: issuer,
         aud: audience,
         sub: identity.via === "app" ? identity.app.id : identity.user.id,
-        iat: now,
-        exp: now + ASSERTION_TTL_SECONDS,
-        jti: randomUUID(),
       };
-      const input = `${header}.${base64url(claims)}`;
-      const signature = sign(how.digest, Buffer.from(input), {
-        key: privateKey(),
-        ...(how.dsaEncoding ? { dsaEncoding: how.dsaEncoding } : {}),
-      });
-      return `${input}.${signature.toString("base64url")}`;
+      const id = JSON.stringify(claims);
+      const ready = ahead.get(id);
+      if (ready) ahead.delete(id);
+      signAhead(id, claims);
+      return ready && seconds() - ready.iat <= AHEAD_FRESH_SECONDS ? ready.token : signed(claims).token;
     },
   };
 }
