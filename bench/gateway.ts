@@ -197,10 +197,10 @@ interface BackendResult {
   p99: Record<Label, number[]> & { added: number[]; bareAdded: number[] };
   firstEvent: Record<Label, number[]>;
   /**
-   * CPU (ms, user + system) the proxy in the middle (Keyward, or the bare proxy: `keywardMs`) and the
+   * CPU (ms, user + system) the proxy in the middle (`middleMs`: Keyward, or the bare proxy on its side) and the
    * upstream spent over the throughput runs of each side, and the responses counted.
    */
-  cpu: Record<Label, { keywardMs: number; upstreamMs: number; requests: number }>;
+  cpu: Record<Label, { middleMs: number; upstreamMs: number; requests: number }>;
   statuses: Record<string, Record<string, number>>;
 }
 
@@ -270,7 +270,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
       session: await openSession(`${instance.url}${gatewayPath}`, { authorization: `Bearer ${key}` }),
     };
     const sides = [direct, bare, gateway];
-    const cpuZero = () => ({ keywardMs: 0, upstreamMs: 0, requests: 0 });
+    const cpuZero = () => ({ middleMs: 0, upstreamMs: 0, requests: 0 });
     const out: BackendResult = {
       backend,
       rps: { direct: [], bare: [], gateway: [], ratios: [], bareRatios: [] },
@@ -284,14 +284,14 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     // CPU per request: what each process spent over a run, whatever else the machine is doing (the
     // ratio of Keyward's to the upstream's reads the same on a loaded machine as on a quiet one).
     const middle = (side: Side) => (side.label === "bare" ? bareProxy!.child.pid : instance.child.pid);
-    const cpuNow = (side: Side) => ({ keyward: processCpuMs(middle(side)), upstream: processCpuMs(upstream!.child.pid) });
+    const cpuNow = (side: Side) => ({ middle: processCpuMs(middle(side)), upstream: processCpuMs(upstream!.child.pid) });
     const measured = async (side: Side, connections: number, duration: number): Promise<LoadResult> => {
       const before = cpuNow(side);
       const r = await load(side, connections, duration);
       const after = cpuNow(side);
-      if (before.keyward !== null && after.keyward !== null && before.upstream !== null && after.upstream !== null) {
+      if (before.middle !== null && after.middle !== null && before.upstream !== null && after.upstream !== null) {
         const c = out.cpu[side.label];
-        c.keywardMs += after.keyward - before.keyward;
+        c.middleMs += after.middle - before.middle;
         c.upstreamMs += after.upstream - before.upstream;
         c.requests += r.requests;
       }
@@ -328,9 +328,9 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
         `${backend} round ${round + 1}/${cfg.rounds}: tools/list direct ${rps.direct!.toFixed(0)}, bare proxy ${rps.bare!.toFixed(0)}, gateway ${rps.gateway!.toFixed(0)} req/s; p99 (1 conn) ${p99.direct!.toFixed(2)} / ${p99.bare!.toFixed(2)} / ${p99.gateway!.toFixed(2)} ms`,
       );
     }
-    const us = (c: { keywardMs: number; upstreamMs: number; requests: number }, ms: number) => usPerResponse(ms, c.requests).toFixed(0);
+    const us = (c: { middleMs: number; upstreamMs: number; requests: number }, ms: number) => usPerResponse(ms, c.requests).toFixed(0);
     log(
-      `${backend}: CPU µs per request: Keyward ${us(out.cpu.gateway, out.cpu.gateway.keywardMs)} (gateway), bare proxy ${us(out.cpu.bare, out.cpu.bare.keywardMs)}, upstream ${us(out.cpu.direct, out.cpu.direct.upstreamMs)} (direct) / ${us(out.cpu.gateway, out.cpu.gateway.upstreamMs)} (via gateway)`,
+      `${backend}: CPU µs per request: Keyward ${us(out.cpu.gateway, out.cpu.gateway.middleMs)} (gateway), bare proxy ${us(out.cpu.bare, out.cpu.bare.middleMs)}, upstream ${us(out.cpu.direct, out.cpu.direct.upstreamMs)} (direct) / ${us(out.cpu.gateway, out.cpu.gateway.upstreamMs)} (via gateway)`,
     );
     for (let i = 0; i < cfg.firstEvents; i++) {
       for (const side of orderOf(i)) out.firstEvent[side.label].push(await firstEventMs(side, i));
@@ -393,8 +393,8 @@ function render(cfg: Options, results: BackendResult[]): string {
     "|---|---|---|---|---|---|---|",
   );
   for (const r of results) {
-    const keyward = usPerResponse(r.cpu.gateway.keywardMs, r.cpu.gateway.requests);
-    const bare = usPerResponse(r.cpu.bare.keywardMs, r.cpu.bare.requests);
+    const keyward = usPerResponse(r.cpu.gateway.middleMs, r.cpu.gateway.requests);
+    const bare = usPerResponse(r.cpu.bare.middleMs, r.cpu.bare.requests);
     const direct = usPerResponse(r.cpu.direct.upstreamMs, r.cpu.direct.requests);
     const via = usPerResponse(r.cpu.gateway.upstreamMs, r.cpu.gateway.requests);
     lines.push(
