@@ -15,7 +15,8 @@
 // AHEAD_FRESH_SECONDS old (so it has 55 s or more left) and signs on the spot otherwise. A signature
 // is the largest piece of work before the gateway can forward (a third of it on a request that comes
 // after a pause, bench/RESULTS-gateway.md); this takes it off the path of every request but a key's
-// first. Each assertion still goes to one request only; `iat` is when it was signed.
+// first. Each assertion still goes to one request only; `iat` is when it was signed. The price: a
+// key used once leaves one signed for nothing (dropped when stale or when AHEAD_HELD others came later).
 import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
 import type { PrivateJwks } from "../secrets.js";
