@@ -288,7 +288,8 @@ describe("one modern process per owner, under the pool's rules", () => {
   });
 
   it("a session-less POST goes where the MCP SDK's classification says: the modern path refuses what is not its own", async () => {
-    const key = (await mint(await newUser())).raw;
+    const user = await newUser();
+    const key = (await mint(user)).raw;
     const raw = (headers: Record<string, string>, body: unknown) =>
       fetch(gatewayUrl("routing"), {
         method: "POST",
@@ -312,10 +313,17 @@ describe("one modern process per owner, under the pool's rules", () => {
     expect(mismatched.status).toBe(400);
     expect(mismatched.headers.get("mcp-session-id")).toBeNull();
     expect(((await mismatched.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    // A request the MCP SDK refuses starts nothing: the owner's process is started only for one it takes.
+    expect(processes("routing").filter((p) => p.userId === user.id)).toEqual([]);
     // A notification with no envelope: the header decides. With it, the modern path accepts it (202); without,
     // it is 2025-era traffic and needs a session (400).
     const notification = { jsonrpc: "2.0", method: "notifications/initialized" };
     expect((await raw({ "MCP-Protocol-Version": MODERN, "Mcp-Method": "notifications/initialized" }, notification)).status).toBe(202);
+    expect(
+      processes("routing")
+        .filter((p) => p.userId === user.id)
+        .map((p) => p.era),
+    ).toEqual(["modern"]);
     const legacyNotification = await raw({}, notification);
     expect(legacyNotification.status).toBe(400);
     expect(await legacyNotification.text()).toContain("Mcp-Session-Id header is required");

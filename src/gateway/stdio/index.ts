@@ -42,7 +42,7 @@ export async function serveStdio(
   const sessionId = ctx.get("mcp-session-id");
 
   if (!sessionId && ctx.method === "POST" && !isLegacyPost(ctx.req.headers, body))
-    return stdio.modern.serve(ctx, webRequestOf(ctx, resource.url), body, await pool.modern(program, owner));
+    return stdio.modern.serve(ctx, webRequestOf(ctx, resource.url), body, () => pool.modern(program, owner));
 
   let session;
   if (!sessionId) {

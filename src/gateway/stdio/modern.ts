@@ -28,33 +28,58 @@ const RESERVED_META = "io.modelcontextprotocol/";
 const SDK_ERROR_PREFIX = /^MCP error -?\d+: /;
 
 export interface ModernStdio {
-  /** Answers one 2026-07-28 request (already checked by the gateway) with the owner's process. */
-  serve(ctx: Ctx, request: Request, body: unknown, running: ModernProcess): Promise<void>;
+  /**
+   * Answers one 2026-07-28 request (already checked by the gateway) with the owner's process, which
+   * `start` starts or finds only once the MCP SDK has accepted the request: one it refuses (its
+   * protocol version, headers or envelope) starts nothing.
+   */
+  serve(ctx: Ctx, request: Request, body: unknown, start: () => Promise<ModernProcess>): Promise<void>;
+}
+
+/** One request's way to its process, and what became of it. */
+interface Exchange {
+  start(): Promise<ModernProcess>;
+  running?: ModernProcess;
+  /** Ends the request's hold on the process (taken when the process is handed over). */
+  done?: () => void;
+  /** Why the process could not be had (the pool's limits, a start that failed): the gateway answers it, not the SDK. */
+  failure?: { error: unknown };
 }
 
 export function createModernStdio(deps: { logger: Logger; timeoutMs: number }): ModernStdio {
   const { logger, timeoutMs } = deps;
-  const links = new WeakMap<Request, Link>();
+  const exchanges = new WeakMap<Request, Exchange>();
   const handler = createMcpHandler(
-    ({ requestInfo }) => {
-      const link = requestInfo && links.get(requestInfo);
-      if (!link) throw new Error("no stdio process for this MCP request");
-      return forwardingServer(link, requestInfo.signal, timeoutMs);
+    async ({ requestInfo }) => {
+      const exchange = requestInfo && exchanges.get(requestInfo);
+      if (!exchange) throw new Error("no stdio process for this MCP request");
+      try {
+        exchange.running = await exchange.start();
+      } catch (error) {
+        exchange.failure = { error };
+        throw error;
+      }
+      // Open until the answer has been written out or the client has left (serve() returns then).
+      exchange.done = exchange.running.begin();
+      return forwardingServer(exchange.running.child, requestInfo.signal, timeoutMs);
     },
     { legacy: "reject", onerror: (err) => logger.debug({ err }, "MCP request at a stdio resource refused") },
   );
 
   return {
-    async serve(ctx, request, body, running) {
-      // Open until the answer has been written out or the client has left (sendWebResponse returns then).
-      const done = running.begin();
-      links.set(request, running.child);
+    async serve(ctx, request, body, start) {
+      const exchange: Exchange = { start };
+      exchanges.set(request, exchange);
       try {
         const response = await handler.fetch(request, { parsedBody: body });
-        if (response.status >= 500) logger.error({ status: response.status, resource: running.resource.slug }, "MCP request failed");
+        // The SDK answers a failing factory with a bare 500; the pool's own refusal (503 with
+        // Retry-After, say) is the one the client should hear.
+        if (exchange.failure) throw exchange.failure.error;
+        if (response.status >= 500)
+          logger.error({ status: response.status, resource: exchange.running?.resource.slug }, "MCP request failed");
         await sendWebResponse(ctx, response);
       } finally {
-        done();
+        exchange.done?.();
       }
     },
   };
