@@ -10,6 +10,17 @@ import { fileURLToPath } from "node:url";
 /** Printed on stderr by the worker at the first 2xx response. */
 export const FIRST_OK = "bench:first-ok";
 
+/**
+ * The benchmarks' real request (bench/real-request.ts, bench/usage.ts): POST /mcp, a tools/call of the
+ * read tool `whoami`, which touches no table, so the key check is most of the work.
+ */
+export const WHOAMI_CALL = {
+  path: "/mcp",
+  method: "POST" as const,
+  headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
+};
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 export interface LoadSpec {

@@ -18,7 +18,7 @@ import { forEachBackend, openBenchDatabase } from "./backends.js";
 import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
 import { cacheCounters, startInstance, targetOf, THIS_CHECKOUT, ROOT, type Instance, type Target } from "./servers.js";
-import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
+import { medianBy, runLoad, usPerResponse, WHOAMI_CALL, type LoadResult } from "./load.js";
 import { mintKey, session, type Session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
 import { generateKey } from "../src/keys/format.js";
@@ -44,14 +44,6 @@ const HELP = `npm run bench -- --real [options]
                          (--hit-keys 2000 --hit-rows 1000: same proportions, a tenth of the requests)
   --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
   --out <file>           also write the Markdown report there`;
-
-/** The MCP request: a tools/call of a read tool that touches no table, so the key check is most of the work. */
-const MCP = {
-  path: "/mcp",
-  method: "POST" as const,
-  headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
-};
 
 interface Options {
   backends: Backend[];
@@ -211,7 +203,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     const load = (side: Side, duration: number, keys = raws) =>
       runLoad({
         url: side.instance.url,
-        ...MCP,
+        ...WHOAMI_CALL,
         keys,
         connections: cfg.connections,
         duration,

@@ -19,7 +19,7 @@ import { forEachBackend, openBenchDatabase } from "./backends.js";
 import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
 import { startInstance, THIS_CHECKOUT, type Instance } from "./servers.js";
-import { medianBy, runLoad, usPerResponse, type LoadResult } from "./load.js";
+import { medianBy, runLoad, usPerResponse, WHOAMI_CALL, type LoadResult } from "./load.js";
 import { mintKey, session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
 import { generateKey } from "../src/keys/format.js";
@@ -39,13 +39,6 @@ const HELP = `npx tsx bench/usage.ts [options]
   --rate-limit <n>       also give the "on" instance's keys a rate limit of n requests a minute (default: none)
   --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
   --out <file>           also write the Markdown report there`;
-
-const MCP = {
-  path: "/mcp",
-  method: "POST" as const,
-  headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
-};
 
 interface Options {
   backends: Backend[];
@@ -138,7 +131,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     const load = (side: Side, duration: number) =>
       runLoad({
         url: side.instance.url,
-        ...MCP,
+        ...WHOAMI_CALL,
         keys: raws,
         connections: cfg.connections,
         duration,
