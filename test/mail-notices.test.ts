@@ -6,6 +6,7 @@ import request from "supertest";
 import { browser, csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { startSmtp, type TestSmtp } from "./support/smtp.js";
 import { passwordStep } from "./support/security.js";
+import { until } from "./support/waiting.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
 import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
 import { sweep } from "../src/housekeeping.js";
@@ -135,16 +136,8 @@ describe("removing an MCP server", () => {
 });
 
 describe("the mailer", () => {
-  it("hands over the mails still on their way before it closes (shutdown, the end of a CLI command)", async () => {
-    const { createMailer } = await import("../src/mail/mailer.js");
-    const { createLogger } = await import("../src/log.js");
-    const mailer = createMailer({ smtpUrl: smtp.url, from: "keyward@example.com" }, createLogger("silent"));
-    mailer.send({ to: "closing@example.com", subject: "sent while closing", text: "hello", html: "<p>hello</p>" });
-    await mailer.close();
-    expect(smtp.to("closing@example.com", "sent while closing")).toHaveLength(1);
-  });
-
-  it("without SMTP_URL sends nothing and logs one debug line per mail, without its body", async () => {
+  /** A mailer of its own, logging at `level` into `lines`. */
+  async function loggedMailer(smtpUrl: string | undefined, level: "debug" | "info", retryDelaysMs?: number[]) {
     const { createMailer } = await import("../src/mail/mailer.js");
     const { createLogger } = await import("../src/log.js");
     const { Writable } = await import("node:stream");
@@ -155,7 +148,93 @@ describe("the mailer", () => {
         cb();
       },
     });
-    const mailer = createMailer({ smtpUrl: undefined, from: "keyward@example.com" }, createLogger("debug", sink));
+    const mailer = createMailer({ smtpUrl, from: "keyward@example.com" }, createLogger(level, sink), { retryDelaysMs });
+    return { mailer, lines };
+  }
+
+  it("hands over the mails still on their way before it closes (shutdown, the end of a CLI command)", async () => {
+    const { createMailer } = await import("../src/mail/mailer.js");
+    const { createLogger } = await import("../src/log.js");
+    const mailer = createMailer({ smtpUrl: smtp.url, from: "keyward@example.com" }, createLogger("silent"));
+    mailer.send({ to: "closing@example.com", subject: "sent while closing", text: "hello", html: "<p>hello</p>" });
+    await mailer.close();
+    expect(smtp.to("closing@example.com", "sent while closing")).toHaveLength(1);
+  });
+
+  describe("a failed send", () => {
+    let own: TestSmtp;
+    beforeAll(async () => {
+      own = await startSmtp();
+    });
+    afterAll(async () => {
+      await own?.close();
+    });
+    const mailerLogging = (retryDelaysMs: number[], smtpUrl?: string) => loggedMailer(smtpUrl ?? own.url, "info", retryDelaysMs);
+    const mail = (subject: string) => ({ to: "retry@example.com", subject, text: "a single-use link", html: "<p>a single-use link</p>" });
+    it("is tried again after a reply that may pass (4xx), and the mail arrives", async () => {
+      const { mailer, lines } = await mailerLogging([20, 20, 20]);
+      const before = own.tries;
+      own.refuseNext(421, 451);
+      mailer.send(mail("third time lucky"));
+      await mailer.idle();
+      expect(own.tries - before).toBe(3);
+      expect(own.to("retry@example.com", "third time lucky")).toHaveLength(1);
+      expect(lines.filter((l) => l.includes("mail: sending failed; trying again"))).toHaveLength(2);
+      expect(lines.some((l) => l.includes("mail: sent after trying again"))).toBe(true);
+      expect(lines.join("")).not.toContain("single-use link");
+      await mailer.close();
+    });
+
+    it("is not tried again after a refusal (5xx), and is logged once as failed", async () => {
+      const { mailer, lines } = await mailerLogging([20, 20, 20]);
+      const before = own.tries;
+      own.refuseNext(550);
+      mailer.send(mail("refused"));
+      await mailer.idle();
+      expect(own.tries - before).toBe(1);
+      expect(own.to("retry@example.com", "refused")).toHaveLength(0);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain("mail: sending failed");
+      expect(lines[0]).toContain('"responseCode":550');
+      await mailer.close();
+    });
+
+    it("is tried again when the SMTP server cannot be reached", async () => {
+      const { freePort } = await import("./support/processes.js");
+      const { mailer, lines } = await mailerLogging([10], `smtp://127.0.0.1:${await freePort()}`);
+      mailer.send(mail("nobody listening"));
+      await mailer.idle();
+      expect(lines.filter((l) => l.includes("mail: sending failed; trying again"))).toHaveLength(1);
+      expect(lines.at(-1)).toContain("mail: sending failed");
+      expect(lines.at(-1)).toContain('"tries":2');
+      await mailer.close();
+    });
+
+    it("gives up after the last wait, saying how many tries it made", async () => {
+      const { mailer, lines } = await mailerLogging([10, 10]);
+      const before = own.tries;
+      own.refuseNext(421, 421, 421);
+      mailer.send(mail("never"));
+      await mailer.idle();
+      expect(own.tries - before).toBe(3);
+      expect(lines.at(-1)).toContain("mail: sending failed");
+      expect(lines.at(-1)).toContain('"tries":3');
+    });
+
+    it("closing cuts a wait short: the mail gets one last try at once (shutdown does not wait a minute)", async () => {
+      const { mailer } = await mailerLogging([60_000]); // a close that waited it out would outlast the test's timeout
+      const before = own.tries;
+      own.refuseNext(421);
+      mailer.send(mail("before the end"));
+      await until(() => own.tries > before, "the first try");
+      await mailer.close();
+      expect(own.tries - before).toBe(2);
+      expect(own.to("retry@example.com", "before the end")).toHaveLength(1);
+    });
+  });
+
+  it("without SMTP_URL sends nothing and logs one debug line per mail, without its body", async () => {
+    const { mailer, lines } = await loggedMailer(undefined, "debug");
     expect(mailer.enabled).toBe(false);
     mailer.send({ to: "nobody@example.com", subject: "not sent", text: "secret link", html: "<p>secret link</p>" });
     await mailer.close();

@@ -18,6 +18,10 @@ export interface TestSmtp {
   mails: ReceivedMail[];
   /** The mails to `address`, only those with this subject when one is given. */
   to(address: string, subject?: string): ReceivedMail[];
+  /** MAIL FROM commands received so far: one per try of a message, accepted or not. */
+  readonly tries: number;
+  /** Refuses the next messages, one reply code each (4xx: try again later; 5xx: refused), at MAIL FROM. */
+  refuseNext(...replyCodes: number[]): void;
   /** Waits until `address` has received `count` mails (default 1; only those with `subject` when given); returns them all. */
   waitFor(address: string, options?: { count?: number; subject?: string; timeoutMs?: number }): Promise<ReceivedMail[]>;
   close(): Promise<void>;
@@ -25,10 +29,18 @@ export interface TestSmtp {
 
 export async function startSmtp(): Promise<TestSmtp> {
   const mails: ReceivedMail[] = [];
+  const refusals: number[] = [];
+  let tries = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS"], // plain smtp:// on loopback: nodemailer would try to upgrade to TLS otherwise
     logger: false,
+    onMailFrom(_address, _session, callback) {
+      tries++;
+      const code = refusals.shift();
+      if (code === undefined) return callback();
+      callback(Object.assign(new Error(code >= 500 ? "Refused" : "Try again later"), { responseCode: code }));
+    },
     onData(stream, session, callback) {
       simpleParser(stream)
         .then((parsed) => {
@@ -53,6 +65,10 @@ export async function startSmtp(): Promise<TestSmtp> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    get tries() {
+      return tries;
+    },
+    refuseNext: (...codes) => void refusals.push(...codes),
     to,
     async waitFor(address, { count = 1, subject, timeoutMs = 10_000 } = {}) {
       const until = Date.now() + timeoutMs;
