@@ -5,10 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { parseAllowlist, parseRange } from "../src/keys/limits/cidr.js";
-import { csrfFrom, signUp, signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { csrfFrom, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { startWithKeyAndResource } from "./support/keys.js";
+import { createApp, createOrg } from "./support/orgs.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
-import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
+import type { RecordingUpstream } from "./support/upstreams.js";
 import { expectError, keyward, keywardInProcess } from "./support/cli-run.js";
 
 const WHOAMI = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
@@ -70,10 +72,7 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
   let upstream: RecordingUpstream;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    ({ person, userId, admin } = await signUpWithKey(server));
-    upstream = await recordingUpstream();
-    await server.services.resources.add({ slug: "tools", name: "Tools", upstream: upstream.url }, { actor: { type: "cli" } });
+    ({ server, person, userId, admin, upstream } = await startWithKeyAndResource({ slug: "tools", name: "Tools" }));
   }, 60_000);
   afterAll(async () => {
     await server?.close();
@@ -176,22 +175,14 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
   });
 
   it("an app key and an OAuth key obey their allowlists too; an OAuth client's limits apply to its keys, now and later", async () => {
-    const org = await request(server.url).post("/api/orgs").set("Authorization", `Bearer ${admin}`).send({ name: "Allow org" }).expect(201);
-    const app = await request(server.url)
-      .post(`/api/orgs/${org.body.id}/apps`)
-      .set("Authorization", `Bearer ${admin}`)
-      .send({ name: "Robot" })
-      .expect(201);
+    const org = await createOrg(server, admin, "Allow org");
+    const app = await createApp(server, admin, org, "Robot");
     const appKey = await server.services.keys.mint(
-      { userId, label: "robot", source: "portal", organizationId: org.body.id, appId: app.body.id, allowedIps: ["198.51.100.0/24"] },
+      { userId, label: "robot", source: "portal", organizationId: org, appId: app, allowedIps: ["198.51.100.0/24"] },
       BY_OPERATOR,
     );
     expect((await mcp(server, appKey.raw)).status).toBe(401);
-    await server.services.keys.setLimits(
-      { kind: "app", appId: app.body.id, id: appKey.key.id },
-      { allowedIps: ["127.0.0.0/8"] },
-      BY_OPERATOR,
-    );
+    await server.services.keys.setLimits({ kind: "app", appId: app, id: appKey.key.id }, { allowedIps: ["127.0.0.0/8"] }, BY_OPERATOR);
     expect((await mcp(server, appKey.raw)).status).toBe(200);
 
     const reg = await register(server, { client_name: "Limited client" });
@@ -221,18 +212,10 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
   });
 
   it("an organisation's admin sees each member key's and app key's limits on the organisation and app pages", async () => {
-    const org = await request(server.url)
-      .post("/api/orgs")
-      .set("Authorization", `Bearer ${admin}`)
-      .send({ name: "Limits org" })
-      .expect(201);
-    const app = await request(server.url)
-      .post(`/api/orgs/${org.body.id}/apps`)
-      .set("Authorization", `Bearer ${admin}`)
-      .send({ name: "Limited robot" })
-      .expect(201);
+    const org = await createOrg(server, admin, "Limits org");
+    const app = await createApp(server, admin, org, "Limited robot");
     const member = await server.services.keys.mint(
-      { userId, label: "member limited", source: "portal", organizationId: org.body.id, allowedIps: ["198.51.100.0/24"], rateLimit: 7 },
+      { userId, label: "member limited", source: "portal", organizationId: org, allowedIps: ["198.51.100.0/24"], rateLimit: 7 },
       BY_OPERATOR,
     );
     await server.services.keys.mint(
@@ -240,16 +223,16 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
         userId,
         label: "app limited",
         source: "portal",
-        organizationId: org.body.id,
-        appId: app.body.id,
+        organizationId: org,
+        appId: app,
         allowedIps: ["2001:db8::/32", "203.0.113.0/24"],
       },
       BY_OPERATOR,
     );
-    const page = await person.agent.get(`/app/orgs/${org.body.id}`).expect(200);
+    const page = await person.agent.get(`/app/orgs/${org}`).expect(200);
     const row = page.text.slice(page.text.indexOf(`data-key-id="${member.key.id}"`));
     expect(row.slice(0, row.indexOf("</tr>"))).toMatch(/From 198\.51\.100\.0\/24<\/span><br><span>7\/min/);
-    const appPage = await person.agent.get(`/app/orgs/${org.body.id}/apps/${app.body.id}`).expect(200);
+    const appPage = await person.agent.get(`/app/orgs/${org}/apps/${app}`).expect(200);
     expect(appPage.text).toContain('<span title="2001:db8::/32, 203.0.113.0/24">From 2 IP ranges</span>');
   });
 

@@ -4,10 +4,12 @@
 // instances on PostgreSQL within the overshoot docs/key-lifecycle.md states.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import request from "supertest";
-import { signUpWithKey, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { startWithKeyAndResource } from "./support/keys.js";
+import { createApp, createOrg } from "./support/orgs.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
-import { recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
+import type { RecordingUpstream } from "./support/upstreams.js";
 import { expectError, keyward } from "./support/cli-run.js";
 import type { RunningServer } from "../src/server.js";
 
@@ -42,13 +44,7 @@ describe("one instance", () => {
   let upstream: RecordingUpstream;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    ({ person, userId, admin } = await signUpWithKey(server));
-    upstream = await recordingUpstream();
-    await server.services.resources.add(
-      { slug: "limited", name: "Limited", upstream: upstream.url, keyRateLimit: 2 },
-      { actor: { type: "cli" } },
-    );
+    ({ server, person, userId, admin, upstream } = await startWithKeyAndResource({ slug: "limited", name: "Limited", keyRateLimit: 2 }));
   }, 60_000);
   afterAll(async () => {
     await server?.close();
@@ -201,14 +197,10 @@ describe("one instance", () => {
 
   it("an app key and an OAuth key (its client's limit for this user) are limited the same way", async () => {
     await awayFromMinuteEdge();
-    const org = await request(server.url).post("/api/orgs").set("Authorization", `Bearer ${admin}`).send({ name: "Rate org" }).expect(201);
-    const app = await request(server.url)
-      .post(`/api/orgs/${org.body.id}/apps`)
-      .set("Authorization", `Bearer ${admin}`)
-      .send({ name: "Robot" })
-      .expect(201);
+    const org = await createOrg(server, admin, "Rate org");
+    const app = await createApp(server, admin, org, "Robot");
     const appKey = await server.services.keys.mint(
-      { userId, label: "robot", source: "portal", organizationId: org.body.id, appId: app.body.id, rateLimit: 1 },
+      { userId, label: "robot", source: "portal", organizationId: org, appId: app, rateLimit: 1 },
       BY_OPERATOR,
     );
     expect((await mcp(server.url, appKey.raw)).status).toBe(200);

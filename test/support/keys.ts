@@ -1,7 +1,8 @@
 // API keys as the key tests make and use them: a person with a key minted on their own account page
 // (as a person would), the JSON API called with a key, and a key backdated on the test's clock.
 import request from "supertest";
-import { mintOnPage, signUp, type Person, type Reachable, type TestServer } from "./server.js";
+import { mintOnPage, signUp, signUpWithKey, startTestServer, type Person, type Reachable, type TestServer } from "./server.js";
+import { recordingUpstream } from "./upstreams.js";
 
 const DAY = 86_400_000;
 
@@ -33,4 +34,19 @@ export function backdateKey(server: TestServer, id: string, createdDaysAgo: numb
       lastUsedAt: usedDaysAgo === null ? null : new Date(Date.now() - usedDaysAgo * DAY),
     },
   });
+}
+
+/** A gateway resource as `resources.add` takes it, but for its upstream (a recording one is made for it). */
+type ResourceWithoutUpstream = Omit<Parameters<TestServer["services"]["resources"]["add"]>[0], "upstream">;
+
+/**
+ * Where the key-limit tests start: a server, a signed-up person with an operator-minted key (`admin`),
+ * and `resource` added as a gateway resource in front of a recording upstream. Close the server and the upstream.
+ */
+export async function startWithKeyAndResource(resource: ResourceWithoutUpstream) {
+  const server = await startTestServer();
+  const { person, userId, admin } = await signUpWithKey(server);
+  const upstream = await recordingUpstream();
+  await server.services.resources.add({ ...resource, upstream: upstream.url }, { actor: { type: "cli" } });
+  return { server, person, userId, admin, upstream };
 }

@@ -12,6 +12,13 @@ export async function createOrg(server: Reachable, key: string, name: string): P
   return res.body.id as string;
 }
 
+/** Creates an app in organisation `orgId` with `key` (an admin's); returns its id. */
+export async function createApp(server: Reachable, key: string, orgId: string, name: string): Promise<string> {
+  const res = await request(server.url).post(`/api/orgs/${orgId}/apps`).set("Authorization", `Bearer ${key}`).send({ name });
+  expect(res.status, res.text).toBe(201);
+  return res.body.id as string;
+}
+
 /** Invites `person` with the admin's key and accepts in their browser session; returns their user id. */
 export async function joinOrg(server: Reachable, adminKey: string, orgId: string, person: Person, role: string): Promise<string> {
   const invited = await request(server.url)
