@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { keyward } from "./support/cli-run.js";
+import { addNotesAndTickets } from "./support/resources.js";
+import { mcpPost } from "./support/mcp-status.js";
 
-const BY_CLI = { actor: { type: "cli" as const } };
 const KEYS_PAGE = "/app/account/api-keys";
 
 let server: TestServer;
@@ -22,10 +23,7 @@ let scratch: string;
 
 beforeAll(async () => {
   server = await startTestServer();
-  const { resources } = server.services;
-  notes = (await resources.add({ slug: "notes", name: "Team notes", upstream: "http://127.0.0.1:4620/mcp" }, BY_CLI)).url;
-  tickets = (await resources.add({ slug: "tickets", name: "Tickets <&> co", upstream: "http://127.0.0.1:4621/mcp" }, BY_CLI)).url;
-  builtIn = `${server.url}/mcp`;
+  ({ notes, tickets, builtIn } = await addNotesAndTickets(server, "Tickets <&> co", 4620));
   person = await signUp(server);
   scratch = mkdtempSync(path.join(tmpdir(), "keyward-key-resources-"));
 });
@@ -83,11 +81,7 @@ describe("the account page", () => {
     const list = await person.agent.get(KEYS_PAGE).expect(200);
     expect(resourcesCell(rowOf(list.text, raw.slice(-4)))).toBe("Team notes, Tickets &lt;&amp;&gt; co");
     // Keyward's own /mcp refuses it from the outside
-    const mcp = await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const mcp = await mcpPost(server, raw, { jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(mcp.status).toBe(401);
   });
 

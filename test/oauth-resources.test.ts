@@ -2,10 +2,11 @@
 // consent page names that resource; a key for <ISSUER>/mcp/<slug> works there and nowhere else; an
 // unknown resource is invalid_target; no resource means Keyward's own /mcp.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorizeUrl, exchange, follow, pkcePair, register, authorize } from "./support/oauth/flow.js";
 import { csrfFrom } from "./support/server.js";
+import { addNotesAndTickets } from "./support/resources.js";
+import { mcpPost } from "./support/mcp-status.js";
 
 const BY_CLI = { actor: { type: "cli" as const } };
 
@@ -18,10 +19,7 @@ let builtIn: string;
 
 beforeAll(async () => {
   server = await startTestServer();
-  const { resources } = server.services;
-  notes = (await resources.add({ slug: "notes", name: "Team notes", upstream: "http://127.0.0.1:4610/mcp" }, BY_CLI)).url;
-  tickets = (await resources.add({ slug: "tickets", name: "<b>Tickets</b> & co", upstream: "http://127.0.0.1:4611/mcp" }, BY_CLI)).url;
-  builtIn = `${server.url}/mcp`;
+  ({ notes, tickets, builtIn } = await addNotesAndTickets(server, "<b>Tickets</b> & co", 4610));
   clientId = (await register(server, { client_name: "Resource client" })).body.client_id as string;
   person = await signUp(server);
 });
@@ -77,11 +75,7 @@ describe("the key is bound to exactly the resource asked for", () => {
     expect(await keys.verify(raw, { resource: tickets })).toMatchObject({ ok: false, reason: "wrong_resource" });
     expect(await keys.verify(raw, { resource: builtIn })).toMatchObject({ ok: false, reason: "wrong_resource" });
     // Keyward's own /mcp refuses it from the outside too
-    const mcp = await request(server.url)
-      .post("/mcp")
-      .set("Authorization", `Bearer ${raw}`)
-      .set("Accept", "application/json, text/event-stream")
-      .send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    const mcp = await mcpPost(server, raw, { jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(mcp.status).toBe(401);
     expect(mcp.headers["www-authenticate"]).toMatch(/invalid_token/);
     // the user's key list says so

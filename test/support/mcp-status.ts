@@ -32,6 +32,15 @@ export function mcpToolCall(server: Reachable, key: string, path = "/mcp", tool 
     .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: { text: "hi" } } });
 }
 
+/** POSTs the JSON-RPC message `body` to /mcp with `key` as a Bearer token. */
+export function mcpPost(server: Reachable, key: string, body: object): request.Test {
+  return request(server.url)
+    .post("/mcp")
+    .set("Authorization", `Bearer ${key}`)
+    .set("Accept", "application/json, text/event-stream")
+    .send(body);
+}
+
 export async function mcpStatus(server: Reachable, raw: string): Promise<number> {
   return (await mcpWhoami(server, raw)).status;
 }
