@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "../support/server.js";
+import { keyApi } from "../support/keys.js";
 import { INVITATIONS_PER_HOUR } from "../../src/orgs/invitations.js";
 
 let server: TestServer;
@@ -13,11 +14,7 @@ let carol: Awaited<ReturnType<typeof signUp>>; // another account
 let aliceKey: string;
 let acme: string;
 
-const api = (raw: string) => ({
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  post: (path: string, body: object = {}) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
+const api = (raw: string) => keyApi(server, raw);
 const session = (p: Awaited<ReturnType<typeof signUp>>) => ({
   get: (path: string) => p.agent.get(path),
   post: (path: string, body: object = {}) => p.agent.post(path).set("X-CSRF-Token", p.csrf).send(body),

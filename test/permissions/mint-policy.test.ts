@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { loadConfig } from "../../src/config.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { keyApi } from "../support/keys.js";
+import { mcpPost, toolCall } from "../support/mcp-status.js";
 import { authorizeUrl, follow, pkcePair, register } from "../support/oauth/flow.js";
 import { joinOrg } from "../support/orgs.js";
 
@@ -15,19 +17,8 @@ let victor: Awaited<ReturnType<typeof signUp>>; // viewer in Acme
 let aliceFull: string;
 let acme: string;
 
-const api = (raw: string) => ({
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
-const tool = (name: string, args: Record<string, unknown> = {}) => ({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name, arguments: args },
-});
-const mcp = (raw: string, body: object) =>
-  request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
+const api = (raw: string) => keyApi(server, raw);
+const mcp = (raw: string, body: object) => mcpPost(server, raw, body);
 
 /** A key minted on the account page (a session: the user's full access), in an organisation. */
 const pageKey = async (person: Awaited<ReturnType<typeof signUp>>, scopes: string[], organizationId?: string) => {
@@ -71,7 +62,7 @@ describe("a key without management scopes cannot manage the account", () => {
     refused(await api(readOnly).get("/api/orgs"), "orgs:read");
     expect(await counts()).toEqual(before);
     // it still does what it was made for
-    expect((await mcp(readOnly, tool("whoami"))).status).toBe(200);
+    expect((await mcp(readOnly, toolCall("whoami"))).status).toBe(200);
   });
 
   it("keys:read lists keys but cannot mint or revoke; the target key keeps working", async () => {
@@ -83,9 +74,9 @@ describe("a key without management scopes cannot manage the account", () => {
     refused(await api(lister).post("/api/api-keys", { label: "x", scopes: ["keys:read"] }), "keys:write");
     refused(await api(lister).delete(`/api/api-keys/${targetId}`), "keys:write");
     expect(await counts()).toEqual(before);
-    expect((await mcp(target, tool("whoami"))).status).toBe(200);
+    expect((await mcp(target, toolCall("whoami"))).status).toBe(200);
     // a management-only key has no access at the protected resource
-    expect((await mcp(lister, tool("whoami"))).status).toBe(403);
+    expect((await mcp(lister, toolCall("whoami"))).status).toBe(403);
   });
 
   it("orgs:read lists organisations but cannot create one or invite", async () => {
@@ -111,7 +102,7 @@ describe("a key mints only a subset of its own access, in its own organisation",
     const ok = await api(limited).post("/api/api-keys", { label: "subset", scopes: ["mcp:read", "keys:read"] });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.body.scopes).toEqual(["mcp:read", "keys:read"]);
-    expect((await mcp(ok.body.key, tool("notes_add", { text: "no" }))).status).toBe(403);
+    expect((await mcp(ok.body.key, toolCall("notes_add", { text: "no" }))).status).toBe(403);
     refused(await api(ok.body.key).post("/api/api-keys", { label: "again", scopes: ["mcp:read"] }), "keys:write");
   });
 
@@ -158,14 +149,14 @@ describe("a key mints only a subset of its own access, in its own organisation",
     expect(await counts()).toEqual(before);
     const ok = await api(adminKey).post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "r", scopes: ["mcp:read"] });
     expect(ok.status, ok.text).toBe(201);
-    expect((await mcp(ok.body.key, tool("notes_add", { text: "no" }))).status).toBe(403);
+    expect((await mcp(ok.body.key, toolCall("notes_add", { text: "no" }))).status).toBe(403);
   });
 
   it("a full-access key keeps the user's full access (like a classic token): it mints anything in its organisation", async () => {
     const full = await api(aliceFull).post("/api/api-keys", { label: "full again" });
     expect(full.status, full.text).toBe(201);
     expect(full.body.scopes).toEqual([]);
-    expect((await mcp(full.body.key, tool("notes_add", { text: "yes" }))).status).toBe(200);
+    expect((await mcp(full.body.key, toolCall("notes_add", { text: "yes" }))).status).toBe(200);
     expect((await api(full.body.key).post("/api/orgs", { name: "Side project" })).status).toBe(201);
   });
 });

@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { keyApi } from "../support/keys.js";
+import { mcpPost, toolCall } from "../support/mcp-status.js";
 import { joinOrg, mintIn } from "../support/orgs.js";
 
 let server: TestServer;
@@ -15,20 +17,8 @@ let acme: string;
 let evil: string;
 let bobId: string;
 
-const api = (raw: string) => ({
-  get: (path: string) => request(server.url).get(path).set("Authorization", `Bearer ${raw}`),
-  post: (path: string, body: object) => request(server.url).post(path).set("Authorization", `Bearer ${raw}`).send(body),
-  patch: (path: string, body: object) => request(server.url).patch(path).set("Authorization", `Bearer ${raw}`).send(body),
-  delete: (path: string) => request(server.url).delete(path).set("Authorization", `Bearer ${raw}`),
-});
-const tool = (name: string, args: Record<string, unknown> = {}) => ({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name, arguments: args },
-});
-const mcp = (raw: string, body: object) =>
-  request(server.url).post("/mcp").set("Authorization", `Bearer ${raw}`).set("Accept", "application/json, text/event-stream").send(body);
+const api = (raw: string) => keyApi(server, raw);
+const mcp = (raw: string, body: object) => mcpPost(server, raw, body);
 
 /** Status, content type, cache header and body bytes: what must not tell a foreign id from a missing one. */
 const shape = (res: request.Response) => ({
@@ -53,7 +43,7 @@ describe("personal organisations", () => {
   it("every user gets one at sign-up, as owner; keys default to it", async () => {
     const orgs = (await api(eveKey).get("/api/orgs").expect(200)).body.data;
     expect(orgs[0]).toMatchObject({ name: "Personal", personal: true, role: "owner" });
-    const who = await mcp(eveKey, tool("whoami"));
+    const who = await mcp(eveKey, toolCall("whoami"));
     expect(who.body.result.structuredContent).toMatchObject({ organizationId: orgs[0].id, role: "owner" });
   });
 
@@ -74,23 +64,23 @@ describe("role changes reach existing keys on the next request", () => {
       .redirects(1)
       .expect(200)
       .then((r) => ({ raw: /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(r.text)![1]! }));
-    const before = await mcp(raw, tool("notes_add", { text: "as member" }));
+    const before = await mcp(raw, toolCall("notes_add", { text: "as member" }));
     expect(before.status, before.text).toBe(200);
-    expect((await mcp(raw, tool("whoami"))).body.result.structuredContent).toMatchObject({ organizationId: acme, role: "member" });
+    expect((await mcp(raw, toolCall("whoami"))).body.result.structuredContent).toMatchObject({ organizationId: acme, role: "member" });
 
     await api(aliceKey).patch(`/api/orgs/${acme}/members/${bobId}`, { role: "viewer" }).expect(200);
-    const demoted = await mcp(raw, tool("notes_add", { text: "as viewer" }));
+    const demoted = await mcp(raw, toolCall("notes_add", { text: "as viewer" }));
     expect(demoted.status).toBe(403);
     expect(demoted.headers["www-authenticate"]).toContain('error="insufficient_scope", scope="mcp:write"');
-    const read = await mcp(raw, tool("notes_list"));
+    const read = await mcp(raw, toolCall("notes_list"));
     expect(read.status).toBe(200);
     expect(read.body.result.structuredContent.notes.map((n: { text: string }) => n.text)).toEqual(["as member"]);
 
     await api(aliceKey).patch(`/api/orgs/${acme}/members/${bobId}`, { role: "member" }).expect(200);
-    expect((await mcp(raw, tool("notes_add", { text: "member again" }))).status).toBe(200);
+    expect((await mcp(raw, toolCall("notes_add", { text: "member again" }))).status).toBe(200);
 
     await api(aliceKey).delete(`/api/orgs/${acme}/members/${bobId}`).expect(200);
-    const gone = await mcp(raw, tool("whoami"));
+    const gone = await mcp(raw, toolCall("whoami"));
     expect(gone.status).toBe(401);
     expect(gone.body.error_description).toBe("The key's owner is no longer a member of the key's organisation");
     // put bob back for the tests below
@@ -144,7 +134,7 @@ describe("org admins and members' keys", () => {
     const revoked = await api(aliceKey).delete(`/api/orgs/${acme}/keys/${minted.body.id}`);
     expect(revoked.status).toBe(200);
     expect(revoked.body.status).toBe("revoked");
-    expect((await mcp(minted.body.key, tool("whoami"))).status).toBe(401);
+    expect((await mcp(minted.body.key, toolCall("whoami"))).status).toBe(401);
     const events = await server.services.audit.listForUser(bobId);
     expect(events.find((e) => e.action === "key.revoked" && e.targetId === minted.body.id)).toMatchObject({ actorType: "org_admin" });
   });
@@ -189,7 +179,7 @@ describe("org admins and members' keys", () => {
     expect(p3.status).toBe(404);
     expect(shape(p3)).toEqual(shape(p4));
     // and the foreign key still works
-    expect((await mcp(eveInEvil.body.key, tool("whoami"))).status).toBe(200);
+    expect((await mcp(eveInEvil.body.key, toolCall("whoami"))).status).toBe(200);
   });
 });
 
@@ -211,7 +201,7 @@ describe("app keys", () => {
     expect(minted.status).toBe(201);
     const raw = /<code class="secret" id="new-key">([^<]+)<\/code>/.exec(minted.text)![1]!;
 
-    const who = await mcp(raw, tool("whoami"));
+    const who = await mcp(raw, toolCall("whoami"));
     expect(who.status, who.text).toBe(200);
     expect(who.body.result.structuredContent).toMatchObject({
       app: { id: appId, name: "Support bot" },
@@ -219,7 +209,7 @@ describe("app keys", () => {
       effectiveScopes: ["mcp:read"],
     });
     expect(who.body.result.structuredContent.email).toBeUndefined();
-    expect((await mcp(raw, tool("notes_add", { text: "x" }))).status).toBe(403);
+    expect((await mcp(raw, toolCall("notes_add", { text: "x" }))).status).toBe(403);
 
     // not among alice's own keys, and no use at the user-key API
     const own = (await api(aliceKey).get("/api/api-keys").expect(200)).body.data as { label: string }[];
@@ -237,8 +227,8 @@ describe("app keys", () => {
     // an app key is minted by a key acting in the app's organisation (src/keys/mint-policy.ts)
     const key = await api(await mintIn(alice, acme, "alice in acme")).post(`/api/orgs/${acme}/apps/${app}/keys`, { label: "batch" });
     expect(key.status, key.text).toBe(201);
-    expect((await mcp(key.body.key, tool("notes_add", { text: "from the app" }))).status).toBe(200);
+    expect((await mcp(key.body.key, toolCall("notes_add", { text: "from the app" }))).status).toBe(200);
     await api(aliceKey).delete(`/api/orgs/${acme}/apps/${app}/keys/${key.body.id}`).expect(200);
-    expect((await mcp(key.body.key, tool("whoami"))).status).toBe(401);
+    expect((await mcp(key.body.key, toolCall("whoami"))).status).toBe(401);
   });
 });

@@ -1,8 +1,8 @@
 // Scopes at /mcp (each tool needs one; insufficient_scope is an HTTP 403 with the RFC 6750
 // challenge) and at consent (the user grants a subset; the client gets exactly that subset).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "../support/server.js";
+import { mcpPost, toolCall } from "../support/mcp-status.js";
 import { authorizeUrl, exchange, follow, pkcePair, register } from "../support/oauth/flow.js";
 
 let server: TestServer;
@@ -13,28 +13,17 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.close());
 
-const call = (raw: string, body: unknown) =>
-  request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${raw}`)
-    .set("Accept", "application/json, text/event-stream")
-    .send(body as object);
-const tool = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
-  jsonrpc: "2.0",
-  id,
-  method: "tools/call",
-  params: { name, arguments: args },
-});
+const call = (raw: string, body: object) => mcpPost(server, raw, body);
 const prm = () => `${server.config.baseUrl}/.well-known/oauth-protected-resource/mcp`;
 
 describe("tool scopes at /mcp", () => {
   it("a read-only key calls the read tool and gets 403 insufficient_scope (with the header) on the write tool", async () => {
     const { raw } = await mintOnPage(user.agent, user.csrf, "read only", ["mcp:read"]);
-    const list = await call(raw, tool("notes_list"));
+    const list = await call(raw, toolCall("notes_list"));
     expect(list.status, list.text).toBe(200);
     expect(list.body.result.structuredContent).toEqual({ notes: [] });
 
-    const write = await call(raw, tool("notes_add", { text: "hello" }));
+    const write = await call(raw, toolCall("notes_add", { text: "hello" }));
     expect(write.status).toBe(403);
     expect(write.headers["www-authenticate"]).toBe(
       `Bearer error="insufficient_scope", scope="mcp:write", resource_metadata="${prm()}", error_description="This key lacks the mcp:write scope (needed for notes_add)"`,
@@ -46,12 +35,12 @@ describe("tool scopes at /mcp", () => {
       scope: "mcp:write",
     });
     // nothing was written
-    expect((await call(raw, tool("notes_list"))).body.result.structuredContent).toEqual({ notes: [] });
+    expect((await call(raw, toolCall("notes_list"))).body.result.structuredContent).toEqual({ notes: [] });
   });
 
   it("a batch is refused when any call in it lacks its scope", async () => {
     const { raw } = await mintOnPage(user.agent, user.csrf, "read only batch", ["mcp:read"]);
-    const res = await call(raw, [tool("notes_list", {}, 1), tool("notes_add", { text: "x" }, 2)]);
+    const res = await call(raw, [toolCall("notes_list", {}, 1), toolCall("notes_add", { text: "x" }, 2)]);
     expect(res.status).toBe(403);
     expect(res.headers["www-authenticate"]).toContain('error="insufficient_scope", scope="mcp:write"');
   });
@@ -60,13 +49,13 @@ describe("tool scopes at /mcp", () => {
     for (const scopes of [["mcp:write"], []]) {
       const { raw } = await mintOnPage(user.agent, user.csrf, `w ${scopes.join()}`, scopes);
       const text = `note [${scopes.join()}]`;
-      const add = await call(raw, tool("notes_add", { text }));
+      const add = await call(raw, toolCall("notes_add", { text }));
       expect(add.status, add.text).toBe(200);
       expect(add.body.result.isError).toBeFalsy();
-      const list = await call(raw, tool("notes_list"));
+      const list = await call(raw, toolCall("notes_list"));
       expect(list.status).toBe(200);
       expect(list.body.result.structuredContent.notes.map((n: { text: string }) => n.text)).toContain(text);
-      const who = await call(raw, tool("whoami"));
+      const who = await call(raw, toolCall("whoami"));
       expect(who.body.result.structuredContent.effectiveScopes).toEqual(["mcp:read", "mcp:write"]);
     }
   });
@@ -128,8 +117,8 @@ describe("consent grants a subset", () => {
     const raw = token.body.access_token as string;
     const verified = await server.services.keys.verify(raw);
     expect(verified.ok && verified.key.scopes).toEqual(["mcp:read"]);
-    expect((await call(raw, tool("notes_add", { text: "no" }))).status).toBe(403);
-    expect((await call(raw, tool("notes_list"))).status).toBe(200);
+    expect((await call(raw, toolCall("notes_add", { text: "no" }))).status).toBe(403);
+    expect((await call(raw, toolCall("notes_list"))).status).toBe(200);
   });
 
   it("ticking nothing is a denial: access_denied back at the client, no code", async () => {

@@ -13,14 +13,20 @@ export async function signUpWithPageKey(server: TestServer, label: string): Prom
   return { ...person, raw, id: (await server.services.users.findByEmail(person.email))!.id };
 }
 
-/** The JSON API as the holder of `raw` calls it: each method's request, with `Authorization: Bearer <raw>`. */
+/**
+ * The JSON API as the holder of `raw` calls it: each method's request, with `Authorization: Bearer <raw>`;
+ * a `body` given to post, put or patch is sent as JSON.
+ */
 export function keyApi(server: Reachable, raw: string) {
-  const as = (test: request.Test) => test.set("Authorization", `Bearer ${raw}`);
+  const as = (test: request.Test, body?: object) => {
+    const authorized = test.set("Authorization", `Bearer ${raw}`);
+    return body === undefined ? authorized : authorized.send(body);
+  };
   return {
     get: (path: string) => as(request(server.url).get(path)),
-    post: (path: string) => as(request(server.url).post(path)),
-    put: (path: string) => as(request(server.url).put(path)),
-    patch: (path: string) => as(request(server.url).patch(path)),
+    post: (path: string, body?: object) => as(request(server.url).post(path), body),
+    put: (path: string, body?: object) => as(request(server.url).put(path), body),
+    patch: (path: string, body?: object) => as(request(server.url).patch(path), body),
     delete: (path: string) => as(request(server.url).delete(path)),
   };
 }

@@ -1,6 +1,7 @@
 // What someone holding a key sees at /mcp: one tools/call of whoami. 200 for a key that works (its
 // body says whose key it is), 401 for a revoked, expired or unknown one; or a tools/call of any tool
-// at any MCP path, for tests that read why a call was refused.
+// at any MCP path, for tests that read why a call was refused; or any JSON-RPC message a test builds
+// (toolCall() builds a tools/call).
 import request from "supertest";
 import type { Reachable } from "./server.js";
 
@@ -40,6 +41,14 @@ export function mcpPost(server: Reachable, key: string, body: object): request.T
     .set("Accept", "application/json, text/event-stream")
     .send(body);
 }
+
+/** A JSON-RPC tools/call of tool `name` with `args`. */
+export const toolCall = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
 
 export async function mcpStatus(server: Reachable, raw: string): Promise<number> {
   return (await mcpWhoami(server, raw)).status;
