@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { browser, csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { until } from "./support/waiting.js";
-import { linkIn, startSmtp, type TestSmtp } from "./support/smtp.js";
+import { startSmtp, type TestSmtp } from "./support/smtp.js";
+import { askForResetLink, mailedResetLink, RESET_SUBJECT, submitReset } from "./support/password-reset.js";
 import { enableTwoFactor, passwordStep } from "./support/security.js";
 import { LINK_REQUESTS_PER_IP_HOUR, RESET_LINKS_PER_HOUR } from "../src/mail/routes.js";
 
@@ -21,34 +22,6 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-type Agent = ReturnType<typeof browser>;
-
-async function askForLink(agent: Agent, email: string) {
-  const form = await agent.get("/forgot-password").expect(200);
-  return agent
-    .post("/forgot-password")
-    .type("form")
-    .send({ _csrf: csrfFrom(form.text), email });
-}
-
-const RESET_SUBJECT = "Reset your Keyward password";
-
-async function resetLinkFor(email: string): Promise<string> {
-  const [mail] = await smtp.waitFor(email, { subject: RESET_SUBJECT });
-  return linkIn(mail!, `${server.url}/reset-password?token=`);
-}
-
-async function submitReset(agent: Agent, link: string, password: string, confirm = password) {
-  const form = await agent.get(link.slice(server.url.length));
-  const token = new URL(link).searchParams.get("token")!;
-  // A spent or expired link's page has no form: the browser's token from the log-in page then.
-  const csrf = form.status === 200 ? csrfFrom(form.text) : csrfFrom((await agent.get("/login").expect(200)).text);
-  return {
-    form,
-    res: await agent.post("/reset-password").type("form").send({ _csrf: csrf, token, new_password: password, confirm_password: confirm }),
-  };
-}
-
 describe("forgot password", () => {
   it("offers the link on the log-in page", async () => {
     const page = await browser(server).get("/login").expect(200);
@@ -58,8 +31,8 @@ describe("forgot password", () => {
   it("answers a known and an unknown address alike, and mails only the known one", async () => {
     const user = await signUp(server);
     const unknown = uniqueEmail("nobody");
-    const known = await askForLink(browser(server), user.email);
-    const stranger = await askForLink(browser(server), unknown);
+    const known = await askForResetLink(browser(server), user.email);
+    const stranger = await askForResetLink(browser(server), unknown);
     expect(known.status).toBe(200);
     expect(stranger.status).toBe(200);
     const strip = (html: string, email: string) => html.replaceAll(email, "EMAIL").replace(/name="_csrf" value="[^"]+"/, "");
@@ -92,8 +65,8 @@ describe("forgot password", () => {
 
   it("stores only the token's hash, and never logs it", async () => {
     const user = await signUp(server);
-    await askForLink(browser(server), user.email).then((r) => expect(r.status).toBe(200));
-    const link = await resetLinkFor(user.email);
+    await askForResetLink(browser(server), user.email).then((r) => expect(r.status).toBe(200));
+    const link = await mailedResetLink(server, smtp, user.email);
     const token = new URL(link).searchParams.get("token")!;
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await server.database.contents()).toString("latin1")).not.toContain(token);
@@ -104,18 +77,18 @@ describe("forgot password", () => {
     const user = await signUp(server);
     const other = await passwordStep(server, user.email, user.password); // a second browser, logged in
     expect(other.res.status).toBe(303);
-    await askForLink(browser(server), user.email);
-    const link = await resetLinkFor(user.email);
+    await askForResetLink(browser(server), user.email);
+    const link = await mailedResetLink(server, smtp, user.email);
 
     const stranger = browser(server);
-    const mismatch = await submitReset(stranger, link, "a new password 1", "a new password 2");
+    const mismatch = await submitReset(server, stranger, link, "a new password 1", "a new password 2");
     expect(mismatch.form.text).toContain('action="/reset-password"');
     expect(mismatch.res.status).toBe(400);
     expect(mismatch.res.text).toContain("differ");
-    const short = await submitReset(stranger, link, "short");
+    const short = await submitReset(server, stranger, link, "short");
     expect(short.res.status).toBe(400); // a typo does not cost the link
 
-    const done = await submitReset(stranger, link, "a brand new password");
+    const done = await submitReset(server, stranger, link, "a brand new password");
     expect(done.res.status).toBe(303);
     expect(done.res.headers.location).toBe("/login?reset=1");
 
@@ -127,7 +100,7 @@ describe("forgot password", () => {
     expect((await passwordStep(server, user.email, user.password)).res.status).toBe(401);
     expect((await passwordStep(server, user.email, "a brand new password")).res.status).toBe(303);
 
-    const again = await submitReset(browser(server), link, "yet another password");
+    const again = await submitReset(server, browser(server), link, "yet another password");
     expect(again.form.status).toBe(400);
     expect(again.form.text).toContain("This link is not valid");
     expect(again.res.status).toBe(400);
@@ -141,8 +114,8 @@ describe("forgot password", () => {
 
   it("lets exactly one of two simultaneous uses of a link through", async () => {
     const user = await signUp(server);
-    await askForLink(browser(server), user.email);
-    const link = await resetLinkFor(user.email);
+    await askForResetLink(browser(server), user.email);
+    const link = await mailedResetLink(server, smtp, user.email);
     const token = new URL(link).searchParams.get("token")!;
     const agents = [browser(server), browser(server)];
     const csrfs = await Promise.all(agents.map(async (a) => csrfFrom((await a.get(link.slice(server.url.length)).expect(200)).text)));
@@ -159,11 +132,11 @@ describe("forgot password", () => {
 
   it("refuses an expired link", async () => {
     const user = await signUp(server);
-    await askForLink(browser(server), user.email);
-    const link = await resetLinkFor(user.email);
+    await askForResetLink(browser(server), user.email);
+    const link = await mailedResetLink(server, smtp, user.email);
     const userId = (await server.services.users.findByEmail(user.email))!.id;
     await server.services.db.emailToken.updateMany({ where: { userId }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    const { form, res } = await submitReset(browser(server), link, "too late password");
+    const { form, res } = await submitReset(server, browser(server), link, "too late password");
     expect(form.status).toBe(400);
     expect(res.status).toBe(400);
     expect((await passwordStep(server, user.email, user.password)).res.status).toBe(303);
@@ -172,9 +145,9 @@ describe("forgot password", () => {
   it("still asks a 2FA account for its second factor after the reset", async () => {
     const user = await signUp(server);
     const { backupCodes } = await enableTwoFactor(user.agent, user.password);
-    await askForLink(browser(server), user.email);
-    const link = await resetLinkFor(user.email);
-    expect((await submitReset(browser(server), link, "two factor still on")).res.status).toBe(303);
+    await askForResetLink(browser(server), user.email);
+    const link = await mailedResetLink(server, smtp, user.email);
+    expect((await submitReset(server, browser(server), link, "two factor still on")).res.status).toBe(303);
     const step = await passwordStep(server, user.email, "two factor still on");
     expect(step.res.status).toBe(303);
     expect(step.res.headers.location).toBe("/login/2fa");
@@ -191,7 +164,7 @@ describe("forgot password", () => {
   it(`mails one address at most ${RESET_LINKS_PER_HOUR} links an hour, with the same answer after`, async () => {
     const user = await signUp(server);
     for (let i = 0; i < RESET_LINKS_PER_HOUR + 2; i++) {
-      const res = await askForLink(browser(server), user.email);
+      const res = await askForResetLink(browser(server), user.email);
       expect(res.status).toBe(200);
       expect(res.text).toContain("If an account uses that address");
     }
@@ -213,7 +186,7 @@ describe("forgot password", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
     expect(refused.text).toContain("Too many links asked for from your address");
-    expect((await askForLink(browser(server), uniqueEmail("elsewhere"))).status).toBe(200); // another address is not affected
+    expect((await askForResetLink(browser(server), uniqueEmail("elsewhere"))).status).toBe(200); // another address is not affected
   });
 
   it("refuses a form without its CSRF token", async () => {
@@ -254,7 +227,7 @@ describe("a broken SMTP server", () => {
   it("never fails or holds up the request; the failure is logged without the SMTP password", async () => {
     const user = await signUp(broken);
     const started = Date.now();
-    const res = await askForLink(browser(broken), user.email);
+    const res = await askForResetLink(browser(broken), user.email);
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2000);
     // The first try's failure (tried again later: closing the server cuts that short).

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browser, csrfFrom, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { linkIn, startSmtp, type ReceivedMail, type TestSmtp } from "./support/smtp.js";
 import { hasSessionCookie, passwordStep } from "./support/security.js";
+import { askForResetLink, mailedResetLink, submitReset } from "./support/password-reset.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 
 const VERIFY_SUBJECT = "Confirm your email address for Keyward";
@@ -120,21 +121,10 @@ describe("EMAIL_VERIFICATION=required", () => {
     const { email } = await signUpOnly();
     await smtp.waitFor(email, { subject: VERIFY_SUBJECT });
     const agent = browser(server);
-    const form = await agent.get("/forgot-password").expect(200);
-    await agent
-      .post("/forgot-password")
-      .type("form")
-      .send({ _csrf: csrfFrom(form.text), email })
-      .expect(200);
-    const [mail] = await smtp.waitFor(email, { subject: "Reset your Keyward password" });
-    const link = linkIn(mail!, `${server.url}/reset-password?token=`);
-    const page = await agent.get(link.slice(server.url.length)).expect(200);
-    const token = new URL(link).searchParams.get("token")!;
-    await agent
-      .post("/reset-password")
-      .type("form")
-      .send({ _csrf: csrfFrom(page.text), token, new_password: "reset and verified", confirm_password: "reset and verified" })
-      .expect(303);
+    expect((await askForResetLink(agent, email)).status).toBe(200);
+    const reset = await submitReset(server, agent, await mailedResetLink(server, smtp, email), "reset and verified");
+    expect(reset.form.status).toBe(200);
+    expect(reset.res.status).toBe(303);
     expect((await passwordStep(server, email, "reset and verified")).res.status).toBe(303);
   });
 });

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browser, csrfFrom, logInWithPassword, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
-import { linkIn, startSmtp, type TestSmtp } from "./support/smtp.js";
+import { startSmtp, type TestSmtp } from "./support/smtp.js";
+import { askForResetLink, mailedResetLink, submitReset } from "./support/password-reset.js";
 import { unlinkIdentity } from "../src/upstream-login/identities.js";
 
 type Agent = ReturnType<typeof browser>;
@@ -334,26 +335,11 @@ describe("unlinking", () => {
     expect((await logInUpstream(agent, "alpha", idp.person({ email, email_verified: true }))).status).toBe(303);
     const userId = await userIdOf(email);
     const fresh = browser(server);
-    const form = await fresh.get("/forgot-password").expect(200);
-    await fresh
-      .post("/forgot-password")
-      .type("form")
-      .send({ _csrf: csrfFrom(form.text), email })
-      .expect(200);
-    const [mail] = await smtp.waitFor(email, { subject: "Reset your Keyward password" });
-    const link = linkIn(mail!, `${server.url}/reset-password?token=`);
-    const resetPage = await fresh.get(link.slice(server.url.length)).expect(200);
+    expect((await askForResetLink(fresh, email)).status).toBe(200);
     const password = "a brand new password 42";
-    await fresh
-      .post("/reset-password")
-      .type("form")
-      .send({
-        _csrf: csrfFrom(resetPage.text),
-        token: new URL(link).searchParams.get("token"),
-        new_password: password,
-        confirm_password: password,
-      })
-      .expect(303);
+    const reset = await submitReset(server, fresh, await mailedResetLink(server, smtp, email), password);
+    expect(reset.form.status).toBe(200);
+    expect(reset.res.status).toBe(303);
     const me = browser(server);
     await logInWithPassword(me, email, password);
     const page = await me.get(PAGE).expect(200);
