@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { keyApi } from "./support/keys.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward } from "./support/cli-run.js";
 import { clientDoctorPath, doctorPageShowing, keyDoctorPath } from "./support/doctor.js";
 import { mcpToolCall } from "./support/mcp-status.js";
@@ -175,17 +175,8 @@ describe("a refused pushed authorization request (PAR)", SLOW, () => {
   beforeAll(async () => {
     clientId = (await register(server, { client_name: "PAR client" })).body.client_id as string;
     // Ada holds a key from the client: she sees its events from before a user was known.
-    const pkce = pkcePair();
-    const back = await authorize(ada.agent, server, {
-      clientId,
-      challenge: pkce.challenge,
-      method: "S256",
-      scope: "mcp:read",
-      resource: mcp,
-    });
-    expect(
-      (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier, resource: mcp })).status,
-    ).toBe(200);
+    const { code, verifier } = await authorizeWithPkce(ada.agent, server, { clientId, scope: "mcp:read", resource: mcp });
+    expect((await exchange(server, { clientId, code, verifier, resource: mcp })).status).toBe(200);
   });
 
   it("works when nothing is wrong", async () => {

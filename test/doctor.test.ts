@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, type Person, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeUrl, authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { clientDoctorPath, doctorPageShowing, keyDoctorPath } from "./support/doctor.js";
 import { mcpToolCall } from "./support/mcp-status.js";
@@ -29,15 +29,12 @@ const call = (key: string, path?: string, tool?: string) => mcpToolCall(server, 
 
 /** A key through the whole OAuth flow, as Ada. */
 async function connect(p: { scope?: string; resource?: string } = {}): Promise<string> {
-  const pkce = pkcePair();
-  const back = await authorize(ada.agent, server, {
+  const { code, verifier } = await authorizeWithPkce(ada.agent, server, {
     clientId,
-    challenge: pkce.challenge,
-    method: "S256",
     scope: p.scope ?? "mcp:read mcp:write",
     resource: p.resource,
   });
-  const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier, resource: p.resource });
+  const token = await exchange(server, { clientId, code, verifier, resource: p.resource });
   expect(token.status).toBe(200);
   return token.body.access_token as string;
 }
@@ -122,22 +119,15 @@ describe("each failure, on purpose, with its reason", () => {
   });
 
   it("a code_verifier that does not match", async () => {
-    const pkce = pkcePair();
-    const back = await authorize(ada.agent, server, {
-      clientId,
-      challenge: pkce.challenge,
-      method: "S256",
-      scope: "mcp:read",
-      resource: mcp,
-    });
-    const res = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkcePair().verifier });
+    const { code } = await authorizeWithPkce(ada.agent, server, { clientId, scope: "mcp:read", resource: mcp });
+    const res = await exchange(server, { clientId, code, verifier: pkcePair().verifier }); // another pair's verifier
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
       error: "invalid_grant",
       error_description: "code_verifier did not match the code_challenge of the authorization request",
     });
     const page = await pageShowing(ada, "code_verifier did not match the code_challenge of the authorization request");
-    expect(page).not.toContain(back.searchParams.get("code")!); // never a secret
+    expect(page).not.toContain(code); // never a secret
   });
 
   it("a redirect URI the client never registered", async () => {
@@ -222,15 +212,8 @@ describe("who sees what", () => {
   });
 
   it("a user whose own connection failed sees it, but not the client's registration nor other users' events", async () => {
-    const pkce = pkcePair();
-    const back = await authorize(eve.agent, server, {
-      clientId,
-      challenge: pkce.challenge,
-      method: "S256",
-      scope: "mcp:read",
-      resource: mcp,
-    });
-    await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: "x".repeat(43) });
+    const { code } = await authorizeWithPkce(eve.agent, server, { clientId, scope: "mcp:read", resource: mcp });
+    await exchange(server, { clientId, code, verifier: "x".repeat(43) });
     const page = await pageShowing(eve, "code_verifier did not match");
     expect(page).not.toContain("Registration");
     expect(page).not.toContain("The key has been revoked");

@@ -9,7 +9,7 @@ import { csrfFrom, signUp, startTestServer, type Person, type TestServer } from 
 import { startWithKeyAndResource } from "./support/keys.js";
 import { createApp, createOrg } from "./support/orgs.js";
 import { BY_OPERATOR } from "./support/acting.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import type { RecordingUpstream } from "./support/upstreams.js";
 import { expectError, keyward, keywardInProcess } from "./support/cli-run.js";
 
@@ -188,9 +188,8 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
     const reg = await register(server, { client_name: "Limited client" });
     const clientId = reg.body.client_id as string;
     const oauthKey = async () => {
-      const pkce = pkcePair();
-      const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-      const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+      const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read" });
+      const token = await exchange(server, { clientId, code, verifier });
       expect(token.status, token.text).toBe(200);
       return token.body.access_token as string;
     };
@@ -239,14 +238,8 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
   it("userinfo (/me) uses the key too: an OAuth key limited elsewhere gets 401 there, as at /mcp", async () => {
     const reg = await register(server, { client_name: "Userinfo client" });
     const clientId = reg.body.client_id as string;
-    const pkce = pkcePair();
-    const back = await authorize(person.agent, server, {
-      clientId,
-      challenge: pkce.challenge,
-      method: "S256",
-      scope: "openid email mcp:read",
-    });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "openid email mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status, token.text).toBe(200);
     const me = () =>
       request(server.url)
@@ -306,9 +299,8 @@ describe("no trusted proxy (X-Forwarded-For is the client's own words)", () => {
     // Connected apps: the client's limits page.
     const reg = await register(server, { client_name: "Paged client" });
     const clientId = reg.body.client_id as string;
-    const pkce = pkcePair();
-    const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier });
     const raw = token.body.access_token as string;
     const apps = await person.agent.get("/app/account/connected-apps");
     expect(apps.text).toContain(`href="/app/account/connected-apps/${clientId}/limits"`);

@@ -8,7 +8,7 @@ import { startSecondInstance, startTestServer, type Person, type TestServer } fr
 import { startWithKeyAndResource } from "./support/keys.js";
 import { createApp, createOrg } from "./support/orgs.js";
 import { BY_OPERATOR } from "./support/acting.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import type { RecordingUpstream } from "./support/upstreams.js";
 import { expectError, keyward } from "./support/cli-run.js";
 import type { RunningServer } from "../src/server.js";
@@ -209,9 +209,8 @@ describe("one instance", () => {
     const reg = await register(server, { client_name: "Rate client" });
     const clientId = reg.body.client_id as string;
     await server.services.keys.setClientLimits(userId, clientId, { allowedIps: null, rateLimit: 2 }, BY_OPERATOR);
-    const pkce = pkcePair();
-    const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier });
     const raw = token.body.access_token as string;
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await mcp(server.url, raw)).status);

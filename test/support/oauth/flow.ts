@@ -73,6 +73,16 @@ export async function authorize(agent: TestAgent, server: Reachable, p: Authoriz
   return authorizeAt(agent, server, authorizeUrl(p), decision);
 }
 
+/**
+ * Runs authorize (Allow) with a fresh S256 PKCE pair, as an MCP client does; returns the redirect back
+ * to the client, the code it carries and the pair's verifier (for exchange()).
+ */
+export async function authorizeWithPkce(agent: TestAgent, server: Reachable, p: Omit<AuthorizeParams, "challenge" | "method">) {
+  const pkce = pkcePair();
+  const back = await authorize(agent, server, { ...p, challenge: pkce.challenge, method: "S256" });
+  return { back, code: back.searchParams.get("code")!, verifier: pkce.verifier };
+}
+
 /** The same for an authorization URL a client built itself (an MCP SDK, mcp-remote): plays the logged-in user. */
 export async function authorizeAt(agent: TestAgent, server: Reachable, url: string, decision: "Allow" | "Deny" = "Allow") {
   const first = await follow(agent, server, url);
