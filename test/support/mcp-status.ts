@@ -5,7 +5,15 @@
 import request from "supertest";
 import type { Reachable } from "./server.js";
 
-const WHOAMI = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } };
+/** A JSON-RPC tools/call of tool `name` with `args`. */
+export const toolCall = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
+
+const WHOAMI = toolCall("whoami");
 
 export interface WhoamiOptions {
   /** How the key is presented: `Authorization: Bearer` (default) or `X-API-Key`. */
@@ -26,29 +34,17 @@ export function mcpWhoami(server: Reachable, key: string, options: WhoamiOptions
  * `path` (/mcp, or a gateway resource's /mcp/<slug>) with `key` as a Bearer token.
  */
 export function mcpToolCall(server: Reachable, key: string, path = "/mcp", tool = "whoami"): request.Test {
+  return mcpPost(server, key, toolCall(tool, { text: "hi" }), path);
+}
+
+/** POSTs the JSON-RPC message `body` to `path` (default /mcp) with `key` as a Bearer token. */
+export function mcpPost(server: Reachable, key: string, body: object, path = "/mcp"): request.Test {
   return request(server.url)
     .post(path)
     .set("Authorization", `Bearer ${key}`)
     .set("Accept", "application/json, text/event-stream")
-    .send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: { text: "hi" } } });
-}
-
-/** POSTs the JSON-RPC message `body` to /mcp with `key` as a Bearer token. */
-export function mcpPost(server: Reachable, key: string, body: object): request.Test {
-  return request(server.url)
-    .post("/mcp")
-    .set("Authorization", `Bearer ${key}`)
-    .set("Accept", "application/json, text/event-stream")
     .send(body);
 }
-
-/** A JSON-RPC tools/call of tool `name` with `args`. */
-export const toolCall = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
-  jsonrpc: "2.0",
-  id,
-  method: "tools/call",
-  params: { name, arguments: args },
-});
 
 export async function mcpStatus(server: Reachable, raw: string): Promise<number> {
   return (await mcpWhoami(server, raw)).status;
