@@ -12,6 +12,8 @@ export interface ActiveSession {
   csrfToken: string;
   /** When the user logged in (the OAuth provider's session is bound to it: src/oauth/session-binding.ts). */
   createdAt: Date;
+  /** When the person last confirmed it was them through a linked provider (src/upstream-login/link-routes.ts); null = never. */
+  reauthenticatedAt: Date | null;
   expiresAt: Date;
   /** An instance administrator (src/admin/), read with the session on every request. */
   admin: boolean;
@@ -61,9 +63,15 @@ export function createSessions(db: Db, ttlMs: number) {
         user: { id: row.user.id, email: row.user.email },
         csrfToken: row.csrfToken,
         createdAt: row.createdAt,
+        reauthenticatedAt: row.reauthenticatedAt,
         expiresAt: row.expiresAt,
         admin: row.user.isAdmin,
       };
+    },
+
+    /** Records that this session's person just proved it was them again (a fresh log-in, for REAUTH_WINDOW). */
+    async markReauthenticated(token: string, at = new Date()): Promise<void> {
+      await db.session.updateMany({ where: { id: tokenDigest(token) }, data: { reauthenticatedAt: at } });
     },
 
     async destroy(token: string): Promise<void> {
