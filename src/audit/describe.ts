@@ -46,6 +46,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   "upstream.linked": "Identity provider log-in linked to your account",
   "identity.linked": "Sign-in method linked (an identity provider)",
   "identity.unlinked": "Sign-in method unlinked (an identity provider)",
+  "reauth.upstream": "Confirmed it was you with an identity provider (to change sign-in methods)",
   // Operators (src/admin/)
   "user.signed_up": "Account created (sign-up)",
   "user.created": "Account created on the server (keyward users create)",
@@ -215,6 +216,7 @@ function detailsOf(e: AuditEventView, ctx: DescribeContext): string {
     case "upstream.linked":
     case "identity.linked":
     case "identity.unlinked":
+    case "reauth.upstream":
       return `${text(d.providerName)} (${text(d.provider)})`;
     case "2fa.backup_code_used":
       return `${plural(n(d.backupCodesLeft), "backup code", "backup codes")} left`;

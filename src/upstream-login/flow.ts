@@ -16,13 +16,17 @@ export interface UpstreamFlow {
   providers: ReadonlyMap<string, UpstreamProvider>;
   discovery: Discovery;
   pending: PendingStates;
-  /** Seals a fresh state, nonce and verifier (with `returnTo` and, for a link, whose) and redirects to the provider. */
+  /**
+   * Seals a fresh state, nonce and verifier (with `returnTo` and, for a link or a confirmation, whose) and
+   * redirects to the provider; `params` adds to the authorization request (a confirmation's prompt and max_age).
+   */
   redirectToProvider(
     ctx: Ctx,
     p: UpstreamProvider,
     configuration: oidc.Configuration,
     returnTo: string,
-    link?: PendingUpstreamLogin["link"],
+    bound?: Pick<PendingUpstreamLogin, "link" | "confirm">,
+    params?: Record<string, string>,
   ): Promise<void>;
 }
 
@@ -37,11 +41,12 @@ export function upstreamFlow(services: Services): UpstreamFlow {
     providers: new Map(config.upstreamProviders.map((p) => [p.id, p])),
     discovery: createDiscovery(),
     pending,
-    async redirectToProvider(ctx, p, configuration, returnTo, link) {
+    async redirectToProvider(ctx, p, configuration, returnTo, bound = {}, params = {}) {
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
       const verifier = oidc.randomPKCECodeVerifier();
       const url = oidc.buildAuthorizationUrl(configuration, {
+        ...params,
         redirect_uri: callbackUrl(config.baseUrl, p.id),
         response_type: "code",
         scope: p.scopes.join(" "),
@@ -50,7 +55,7 @@ export function upstreamFlow(services: Services): UpstreamFlow {
         code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
         code_challenge_method: "S256",
       });
-      pending.set(ctx, { provider: p.id, state, nonce, verifier, returnTo, ...(link ? { link } : {}) });
+      pending.set(ctx, { provider: p.id, state, nonce, verifier, returnTo, ...bound });
       ctx.status = 303;
       ctx.redirect(url.href);
     },

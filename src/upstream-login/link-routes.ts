@@ -4,9 +4,14 @@
 //   POST /app/account/sign-in-methods/link/<id>   starts the provider's flow (./flow.ts) in link mode: the
 //                                                 sealed cookie names this account and this session, and
 //                                                 the callback (./routes.ts → finishLink) links, never logs in;
-//   POST /app/account/sign-in-methods/unlink/<id> unlinks, unless no way to sign in would be left.
-// Both POSTs are CSRF-checked and need a recent authentication: the password again when the account
-// logs in with one, otherwise a session at most REAUTH_WINDOW old (log in again through the provider).
+//   POST /app/account/sign-in-methods/unlink/<id> unlinks, unless no way to sign in would be left;
+//   POST /app/account/sign-in-methods/confirm/<id> "Confirm it's you with <provider>": the flow again with
+//                                                 prompt=login and max_age=0 (OIDC Core 3.1.2.1), sealed
+//                                                 with this account and session; the callback (finishConfirm)
+//                                                 records a fresh authentication on the session, never logs in.
+// Link and unlink are CSRF-checked and need a recent authentication: the password again when the account
+// logs in with one, otherwise a session logged in, or confirmed through a linked provider, at most
+// REAUTH_WINDOW ago (the way GitHub's sudo mode re-asks: without a password, the provider is the proof).
 import { Router } from "@koa/router";
 import { z } from "zod";
 import type { Services } from "../services.js";
@@ -36,7 +41,21 @@ const passwordForm = z.object({ password: z.string().max(5000).default("") });
 const NOTICES: Record<string, string> = {
   linked: "Linked. You can now log in with it.",
   unlinked: "Unlinked. It no longer logs in to this account.",
+  confirmed: `Confirmed. For the next ${REAUTH_WINDOW_MS / 60_000} minutes you can link and unlink sign-in methods.`,
 };
+
+/** How late a provider's clock may put `auth_time`, or how early ours. */
+const CLOCK_SKEW_MS = 60_000;
+
+/** Whether the session logged in, or last confirmed it was its person, within REAUTH_WINDOW. */
+const isRecent = (session: NonNullable<KeywardState["session"]>) =>
+  Date.now() - Math.max(session.createdAt.getTime(), session.reauthenticatedAt?.getTime() ?? 0) <= REAUTH_WINDOW_MS;
+
+/** The browser's session, when it is still the one (of the account) that started the provider's flow. */
+function startingSession(ctx: Ctx, bound: { userId: string; session: string }) {
+  const session = ctx.state.session;
+  return session && session.user.id === bound.userId && tokenDigest(session.token) === bound.session ? session : null;
+}
 
 const LINK_REFUSALS: Record<Exclude<LinkOutcome, "linked">, (name: string) => string> = {
   already_yours: (name) => `This ${name} account is already linked to your Keyward account.`,
@@ -63,9 +82,9 @@ export async function finishLink(
   link: NonNullable<PendingUpstreamLogin["link"]>,
   claims: UpstreamClaims,
 ): Promise<void> {
-  const session = ctx.state.session;
+  const session = startingSession(ctx, link);
   // Another session (logged out, or someone else logged in) in this browser since the start: nothing is linked.
-  if (!session || session.user.id !== link.userId || tokenDigest(session.token) !== link.session)
+  if (!session)
     return linkProblemPage(
       ctx,
       403,
@@ -83,6 +102,60 @@ export async function finishLink(
   ctx.redirect(`${SIGN_IN_METHODS_PAGE}?notice=linked`);
 }
 
+/**
+ * Records a fresh authentication on the session that asked for it, when the provider vouched, just now,
+ * for the identity this account has linked there. Anything else changes nothing: another session or
+ * account in the browser since the start, another account at the provider, or no (or an old) auth_time,
+ * from which we could not tell the provider asked again.
+ */
+export async function finishConfirm(
+  services: Services,
+  ctx: Ctx,
+  p: UpstreamProvider,
+  confirm: NonNullable<PendingUpstreamLogin["confirm"]>,
+  claims: { sub: string; auth_time?: unknown },
+): Promise<void> {
+  const session = startingSession(ctx, confirm);
+  if (!session)
+    return linkProblemPage(
+      ctx,
+      403,
+      `This browser is no longer logged in as the account that asked to confirm it with ${p.name}, so nothing changed. Log in and start again.`,
+    );
+  const linked = await services.db.upstreamIdentity.findUnique({
+    where: { providerId_userId: { providerId: p.id, userId: confirm.userId } },
+    select: { subject: true },
+  });
+  if (linked?.subject !== claims.sub)
+    return linkProblemPage(
+      ctx,
+      403,
+      `You logged in to ${p.name} as another account than the one linked to your Keyward account, so nothing changed. Log in there as the linked account and try again.`,
+    );
+  const authTime = typeof claims.auth_time === "number" ? claims.auth_time * 1000 : null;
+  if (authTime === null || Date.now() - authTime > REAUTH_WINDOW_MS + CLOCK_SKEW_MS)
+    return linkProblemPage(
+      ctx,
+      403,
+      `${p.name} did not say it asked you to log in again just now, so Keyward cannot count this as a recent log-in and nothing changed.`,
+    );
+  // As of when the provider says the log-in happened (never later than now): one that ignored prompt=login and
+  // reports an older log-in gives only what is left of that log-in's window, never a new one.
+  await services.sessions.markReauthenticated(session.token, new Date(Math.min(authTime, Date.now())));
+  await recordEvent(services, ctx, session.user, "reauth.upstream", p);
+  ctx.status = 303;
+  ctx.redirect(`${SIGN_IN_METHODS_PAGE}?notice=confirmed`);
+}
+
+const recordEvent = (services: Services, ctx: Ctx, user: PublicUser, action: string, p: { id: string; name: string }) =>
+  services.audit.record({
+    userId: user.id,
+    actor: { type: "user", id: user.id },
+    action,
+    ...requestMeta(ctx),
+    details: { provider: p.id, providerName: p.name },
+  });
+
 async function recordChange(
   services: Services,
   ctx: Ctx,
@@ -91,13 +164,7 @@ async function recordChange(
   p: { id: string; name: string },
 ) {
   const meta = requestMeta(ctx);
-  await services.audit.record({
-    userId: user.id,
-    actor: { type: "user", id: user.id },
-    action: `identity.${change}`,
-    ...meta,
-    details: { provider: p.id, providerName: p.name },
-  });
+  await recordEvent(services, ctx, user, `identity.${change}`, p);
   signInMethodNotice(services.mailer, services.db, `${services.config.baseUrl}${SIGN_IN_METHODS_PAGE}`, {
     userId: user.id,
     change,
@@ -121,6 +188,12 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
   /** The password counts as a way in only while LOCAL_PASSWORDS allows password log-in. */
   const usesPassword = async (userId: string) => config.localPasswords && (await users.hasLocalPassword(userId));
 
+  /** The linked providers a session too old to link or unlink can confirm it is its person with (none when a password is asked). */
+  const confirmable = async (ctx: Ctx, user: PublicUser) =>
+    (await usesPassword(user.id)) || isRecent(ctx.state.session!)
+      ? []
+      : (await listIdentities(db, config.upstreamProviders, user.id)).filter((i) => i.configured);
+
   const page = async (ctx: Ctx, user: PublicUser, extras: { error?: string; notice?: string } = {}, status = 200) => {
     const identities = await listIdentities(db, config.upstreamProviders, user.id);
     const hasPassword = await users.hasLocalPassword(user.id);
@@ -136,6 +209,7 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
         asksPassword: await usesPassword(user.id),
         identities,
         unlinked: config.upstreamProviders.filter((p) => !identities.some((i) => i.providerId === p.id)),
+        confirmWith: await confirmable(ctx, user),
         error: extras.error ?? "",
         notice: extras.notice ?? "",
       },
@@ -147,11 +221,28 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
   const reauthProblem = async (ctx: Ctx, user: PublicUser): Promise<ReauthProblem | null> => {
     const { password } = passwordForm.parse(ctx.request.body ?? {});
     if (await usesPassword(user.id)) return checkPassword(ctx, user.id, password);
-    if (Date.now() - ctx.state.session!.createdAt.getTime() <= REAUTH_WINDOW_MS) return null;
+    if (isRecent(ctx.state.session!)) return null;
+    const minutes = REAUTH_WINDOW_MS / 60_000;
     return {
       status: 403,
-      message: `This needs a recent log-in: log out, log in again, and do it within ${REAUTH_WINDOW_MS / 60_000} minutes.`,
+      message: (await confirmable(ctx, user)).length
+        ? `This needs a recent log-in: press “Confirm it's you” below, then do it within ${minutes} minutes.`
+        : `This needs a recent log-in: log out, log in again, and do it within ${minutes} minutes.`,
     };
+  };
+
+  /** Sends the browser to the provider (bound to this account and session), or the page saying it cannot be reached. */
+  const toProvider = async (ctx: Ctx, user: PublicUser, p: UpstreamProvider, mode: "link" | "confirm", params?: Record<string, string>) => {
+    let configuration;
+    try {
+      configuration = await flow.discovery.configurationOf(p);
+    } catch (err) {
+      if (!(err instanceof UpstreamUnavailable)) throw err;
+      logger.warn({ provider: p.id, err: err.message }, "upstream identity provider: discovery failed");
+      return page(ctx, user, { error: `Keyward cannot reach ${p.name} right now. Try again in a few minutes.` }, 502);
+    }
+    const bound = { userId: user.id, session: tokenDigest(ctx.state.session!.token) };
+    await flow.redirectToProvider(ctx, p, configuration, SIGN_IN_METHODS_PAGE, { [mode]: bound }, params);
   };
 
   /** An unknown provider id, or one this account has not linked, answers like any missing page. */
@@ -171,18 +262,20 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
     if (identities.some((i) => i.providerId === p.id)) return page(ctx, user, { error: LINK_REFUSALS.provider_taken(p.name) }, 409);
     const problem = await reauthProblem(ctx, user);
     if (problem) return page(ctx, user, { error: problem.message }, problem.status);
-    let configuration;
-    try {
-      configuration = await flow.discovery.configurationOf(p);
-    } catch (err) {
-      if (!(err instanceof UpstreamUnavailable)) throw err;
-      logger.warn({ provider: p.id, err: err.message }, "upstream identity provider: discovery failed");
-      return page(ctx, user, { error: `Keyward cannot reach ${p.name} right now. Try again in a few minutes.` }, 502);
-    }
-    await flow.redirectToProvider(ctx, p, configuration, SIGN_IN_METHODS_PAGE, {
-      userId: user.id,
-      session: tokenDigest(ctx.state.session!.token),
-    });
+    await toProvider(ctx, user, p, "link");
+  });
+
+  // Only for a provider this account has linked (any other id: the same 404); the provider must log the
+  // person in again, whatever session it has (prompt=login), and say when (max_age=0 asks for auth_time).
+  router.post("/confirm/:id", requireCsrf, async (ctx) => {
+    const user = loggedIn(ctx);
+    const providerId = String(ctx.params.id ?? "");
+    const p = flow.providers.get(providerId);
+    const identities = await listIdentities(db, config.upstreamProviders, user.id);
+    if (!p || !identities.some((i) => i.providerId === p.id)) throw notFound();
+    if (await usesPassword(user.id))
+      return page(ctx, user, { error: "Your account has a password: enter it with the change you make instead." }, 409);
+    await toProvider(ctx, user, p, "confirm", { prompt: "login", max_age: "0" });
   });
 
   router.post("/unlink/:id", requireCsrf, async (ctx) => {

@@ -1,5 +1,6 @@
 // The browser's side of an upstream log-in (or link, ./link-routes.ts) in progress: state, nonce and
-// PKCE verifier, the provider it was started for, where to go afterwards and, for a link, whose; in
+// PKCE verifier, the provider it was started for, where to go afterwards and, for a link or a
+// confirmation, whose; in
 // one cookie sealed with AES-256-GCM (the key derived from the cookie secrets, src/secrets.ts), so
 // the browser can neither read nor change it.
 // HttpOnly, SameSite=Lax (the provider's redirect back is a top-level GET, which carries it), path
@@ -26,6 +27,12 @@ const pendingSchema = z.object({
    * identity to this account, and only while this very session is the browser's (never logs in).
    */
   link: z.object({ userId: z.string(), session: z.string() }).optional(),
+  /**
+   * Set when a signed-in person asked to confirm it is them (no password to ask for): the callback then
+   * records a fresh authentication on this very session, when the provider vouched for the identity the
+   * account has linked, just now (never logs in).
+   */
+  confirm: z.object({ userId: z.string(), session: z.string() }).optional(),
   expiresAt: z.number(),
 });
 

@@ -8,7 +8,9 @@
 //                                        (./accounts.ts) and a Keyward session starts, on to return_to;
 //                                        or, when the sealed cookie says a signed-in person started a
 //                                        link (./link-routes.ts), the identity is linked and nothing
-//                                        logs in. The cookie decides, never the URL.
+//                                        logs in; when it says they asked to confirm it is them, the
+//                                        session is marked re-authenticated (finishConfirm), nothing
+//                                        logs in either. The cookie decides, never the URL.
 // The redirect_uri derives from ISSUER, never from the Host header. An upstream log-in has no Keyward
 // second factor: it relies on the provider's own.
 import { Router } from "@koa/router";
@@ -26,7 +28,7 @@ import type { UpstreamProvider } from "./config.js";
 import { UpstreamUnavailable } from "./discovery.js";
 import { upstreamAccounts, type Refusal } from "./accounts.js";
 import { callbackUrl, UPSTREAM_LOGIN_PATH, upstreamFlow } from "./flow.js";
-import { finishLink, linkProblemPage } from "./link-routes.js";
+import { finishConfirm, finishLink, linkProblemPage } from "./link-routes.js";
 
 export { callbackUrl, UPSTREAM_LOGIN_PATH };
 
@@ -96,8 +98,8 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
         400,
         `This log-in with ${p.name} has expired or was started in another browser. Start it again from the log-in page.`,
       );
-    // A link's failures lead back to the sign-in methods page; its successes never log in (./link-routes.ts).
-    const returnTo: Back = started.link ? LINKING : started.returnTo;
+    // A link's (or confirmation's) failures lead back to the sign-in methods page; its successes never log in (./link-routes.ts).
+    const returnTo: Back = started.link || started.confirm ? LINKING : started.returnTo;
     const configuration = await configurationOf(ctx, p, returnTo);
     if (!configuration) return;
     // The URL the provider sent the browser to: ISSUER's origin and path, the request's query.
@@ -115,6 +117,8 @@ export function upstreamLoginRoutes(services: Services): Router<KeywardState> {
       return refused(ctx, p, err, returnTo);
     }
     const idClaims = tokens.claims()!;
+    // Who and when is all a confirmation needs: the ID token's sub and auth_time, never userinfo.
+    if (started.confirm) return finishConfirm(services, ctx, p, started.confirm, idClaims);
     let email = typeof idClaims.email === "string" ? idClaims.email : null;
     let verified: unknown = idClaims.email_verified;
     // Many providers put email (or whether it is verified) only in userinfo; its answer must be about the same subject.
