@@ -42,10 +42,18 @@ export interface UpstreamIdp {
    * secret; `extra` adds fields or overrides these (another issuer, client, …).
    */
   provider(id: string, extra?: Record<string, unknown>): UpstreamProviderEntry;
-  /** Who logs in at the next interaction. */
-  loginAs(sub: string): void;
+  /**
+   * Who logs in at the next interaction; `quirks` (for that flow only) make it a provider that says the
+   * log-in happened at `authTime` (seconds), or that ignores the request's prompt and max_age (so gives no auth_time).
+   */
+  loginAs(sub: string, quirks?: LoginQuirks): void;
   configure(clients: UpstreamClient[]): void;
   close(): Promise<void>;
+}
+
+export interface LoginQuirks {
+  authTime?: number;
+  ignoreReauthParams?: boolean;
 }
 
 export async function startUpstreamIdp(): Promise<UpstreamIdp> {
@@ -58,6 +66,7 @@ export async function startUpstreamIdp(): Promise<UpstreamIdp> {
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const accounts = new Map<string, UpstreamAccount>();
   let next = "";
+  let quirks: LoginQuirks = {};
   let people = 0;
   return {
     issuer,
@@ -75,8 +84,9 @@ export async function startUpstreamIdp(): Promise<UpstreamIdp> {
       clientSecret: `secret-of-${id}-0123456789abcdef`,
       ...extra,
     }),
-    loginAs(sub) {
+    loginAs(sub, nextQuirks = {}) {
       next = sub;
+      quirks = nextQuirks;
     },
     configure(clients) {
       const provider = new Provider(issuer, {
@@ -100,11 +110,17 @@ export async function startUpstreamIdp(): Promise<UpstreamIdp> {
       });
       const callback = provider.callback();
       handle = (req, res) => {
+        if (quirks.ignoreReauthParams && req.url?.startsWith("/auth?")) {
+          const url = new URL(req.url, issuer);
+          for (const name of ["prompt", "max_age"]) url.searchParams.delete(name);
+          req.url = url.pathname + url.search;
+        }
         if (!req.url?.startsWith("/interaction/")) return void callback(req, res);
         void (async () => {
           const details = await provider.interactionDetails(req, res);
           if (details.prompt.name === "login") {
-            await provider.interactionFinished(req, res, { login: { accountId: next } }, { mergeWithLastSubmission: false });
+            const login = { accountId: next, ...(quirks.authTime === undefined ? {} : { ts: quirks.authTime }) };
+            await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
             return;
           }
           const grant = new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
