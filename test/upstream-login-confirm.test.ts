@@ -13,6 +13,8 @@ const PAGE = "/app/account/sign-in-methods";
 const HOUR_AGO = () => new Date(Date.now() - 3600_000);
 let idp: UpstreamIdp;
 let server: TestServer;
+/** A server with LOCAL_PASSWORDS=off: a password is no way in, so it is never asked for. */
+let withoutPasswords: TestServer;
 
 const csrfOf = async (agent: Agent) => csrfFrom((await agent.get(PAGE).expect(200)).text);
 
@@ -82,10 +84,13 @@ beforeAll(async () => {
   idp = await startUpstreamIdp();
   const providers = [idp.provider("alpha"), idp.provider("beta"), idp.provider("gamma")];
   server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers) });
-  idp.configure(clientsFor(server.url, providers));
+  const offProviders = [idp.provider("alpha", { clientId: "keyward-off-alpha" })];
+  withoutPasswords = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(offProviders), LOCAL_PASSWORDS: "off" });
+  idp.configure([...clientsFor(server.url, providers), ...clientsFor(withoutPasswords.url, offProviders)]);
 });
 afterAll(async () => {
   await server?.close();
+  await withoutPasswords?.close();
   await idp?.close();
 });
 
@@ -230,5 +235,18 @@ describe("confirm it's you with a linked provider", () => {
       .redirects(0);
     expect(withIt.status).toBe(303);
     expect(await identitiesOf(userId)).toEqual([]);
+  });
+
+  it("with LOCAL_PASSWORDS=off an account that has a password is offered the button too", async () => {
+    const email = uniqueEmail("passwords-off");
+    const user = await withoutPasswords.services.users.create(email, "correct horse battery");
+    // A confirmed address, so the provider's first log-in links this existing account.
+    await withoutPasswords.services.db.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
+    const agent = browser(withoutPasswords);
+    await logInUpstream(agent, "alpha", idp.person({ email, email_verified: true }));
+    await withoutPasswords.services.db.session.updateMany({ where: { userId: user.id }, data: { createdAt: HOUR_AGO() } });
+    const page = await agent.get(PAGE).expect(200);
+    expect(page.text).toContain(`action="${PAGE}/confirm/alpha"`);
+    expect(page.text).not.toContain('name="password"');
   });
 });
