@@ -2,8 +2,8 @@
 // (src/upstream-login/link-routes.ts), against a second, real oidc-provider as the upstream
 // (test/support/upstream-idp.ts), driven over HTTP as a browser would; attacks included.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, csrfFrom, logInWithPassword, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
-import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
+import { browser, csrfFrom, logInWithPassword, uniqueEmail, type TestServer } from "./support/server.js";
+import { startKeywardsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
 import { startSmtp, type TestSmtp } from "./support/smtp.js";
 import { askForResetLink, mailedResetLink, submitReset } from "./support/password-reset.js";
 import { unlinkIdentity } from "../src/upstream-login/identities.js";
@@ -73,10 +73,10 @@ beforeAll(async () => {
   idp = await startUpstreamIdp();
   smtp = await startSmtp();
   const providers = [idp.provider("alpha"), idp.provider("beta"), idp.provider("corp", { allowedDomains: ["corp.example"] })];
-  server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers), SMTP_URL: smtp.url, MAIL_FROM: "keyward@example.com" });
-  const offProviders = ["alpha", "beta"].map((id) => idp.provider(id, { clientId: `keyward-off-${id}` }));
-  withoutPasswords = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(offProviders), LOCAL_PASSWORDS: "off" });
-  idp.configure([...clientsFor(server.url, providers), ...clientsFor(withoutPasswords.url, offProviders)]);
+  ({ server, withoutPasswords } = await startKeywardsFor(idp, providers, ["alpha", "beta"], {
+    SMTP_URL: smtp.url,
+    MAIL_FROM: "keyward@example.com",
+  }));
 });
 afterAll(async () => {
   await server?.close();

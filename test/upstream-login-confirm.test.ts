@@ -3,9 +3,9 @@
 // it has linked (prompt=login, max_age=0), against a second, real oidc-provider as the upstream
 // (test/support/upstream-idp.ts), driven over HTTP as a browser would; attacks included.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, csrfFrom, logInWithPassword, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { browser, csrfFrom, logInWithPassword, uniqueEmail, type TestServer } from "./support/server.js";
 import { SESSION_COOKIE } from "../src/web/session.js";
-import { clientsFor, startUpstreamIdp, throughUpstream, type LoginQuirks, type UpstreamIdp } from "./support/upstream-idp.js";
+import { startKeywardsFor, startUpstreamIdp, throughUpstream, type LoginQuirks, type UpstreamIdp } from "./support/upstream-idp.js";
 
 type Agent = ReturnType<typeof browser>;
 
@@ -83,10 +83,7 @@ async function providerMadeAccount() {
 beforeAll(async () => {
   idp = await startUpstreamIdp();
   const providers = [idp.provider("alpha"), idp.provider("beta"), idp.provider("gamma")];
-  server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers) });
-  const offProviders = [idp.provider("alpha", { clientId: "keyward-off-alpha" })];
-  withoutPasswords = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(offProviders), LOCAL_PASSWORDS: "off" });
-  idp.configure([...clientsFor(server.url, providers), ...clientsFor(withoutPasswords.url, offProviders)]);
+  ({ server, withoutPasswords } = await startKeywardsFor(idp, providers, ["alpha"]));
 });
 afterAll(async () => {
   await server?.close();

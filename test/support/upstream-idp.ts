@@ -8,6 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
 import request from "supertest";
+import { startTestServer, type TestServer } from "./server.js";
 
 export interface UpstreamAccount {
   email?: string;
@@ -146,6 +147,23 @@ export function clientsFor(
     clientSecret: p.clientSecret,
     redirectUri: `${keywardUrl}/login/upstream/${p.id}/callback`,
   }));
+}
+
+/**
+ * A Keyward with these UPSTREAM_PROVIDERS (and `env`), and one with LOCAL_PASSWORDS=off offering the
+ * providers `offIds` through their own clients (`keyward-off-<id>`); the upstream is configured for both.
+ */
+export async function startKeywardsFor(
+  idp: UpstreamIdp,
+  providers: UpstreamProviderEntry[],
+  offIds: string[],
+  env: Record<string, string> = {},
+): Promise<{ server: TestServer; withoutPasswords: TestServer }> {
+  const server = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(providers), ...env });
+  const offProviders = offIds.map((id) => idp.provider(id, { clientId: `keyward-off-${id}` }));
+  const withoutPasswords = await startTestServer({ UPSTREAM_PROVIDERS: JSON.stringify(offProviders), LOCAL_PASSWORDS: "off" });
+  idp.configure([...clientsFor(server.url, providers), ...clientsFor(withoutPasswords.url, offProviders)]);
+  return { server, withoutPasswords };
 }
 
 /**
