@@ -155,11 +155,16 @@ describe("confirm it's you with a linked provider", () => {
     expect(await auditOf(userId)).not.toContain("reauth.upstream");
   });
 
-  it("a provider whose log-in is not fresh (an old auth_time), or that gives no auth_time, is refused", async () => {
+  it("a provider whose log-in is not from just now (an auth_time over a minute old), or that gives no auth_time, is refused", async () => {
     const { agent, userId, alpha } = await providerMadeAccount();
     const old = await confirm(agent, "alpha", alpha, { authTime: Math.floor(Date.now() / 1000) - 12 * 60 });
     expect(old.status).toBe(403);
     expect(old.text).toContain("did not say it asked you to log in again just now");
+    expect(old.text).toContain("Confirming did not work");
+    // A log-in from three minutes ago is within the 10-minute window, but not one the provider just asked for.
+    const earlier = await confirm(agent, "alpha", alpha, { authTime: Math.floor(Date.now() / 1000) - 3 * 60 });
+    expect(earlier.status).toBe(403);
+    expect(earlier.text).toContain("did not say it asked you to log in again just now");
     const none = await confirm(agent, "alpha", alpha, { ignoreReauthParams: true });
     expect(none.status).toBe(403);
     expect(none.text).toContain("did not say it asked you to log in again just now");

@@ -44,8 +44,13 @@ const NOTICES: Record<string, string> = {
   confirmed: `Confirmed. For the next ${REAUTH_WINDOW_MS / 60_000} minutes you can link and unlink sign-in methods.`,
 };
 
-/** How late a provider's clock may put `auth_time`, or how early ours. */
-const CLOCK_SKEW_MS = 60_000;
+/**
+ * How old a confirmation's `auth_time` may be: the provider was asked to log the person in again
+ * (prompt=login, max_age=0), so its log-in is from just now; this much for the two clocks and the round
+ * trip. An older one means the provider did not ask again (it ignored prompt=login).
+ */
+const FRESH_AUTH_MS = 60_000;
+const CONFIRM_FAILED = "Confirming did not work";
 
 /** Whether the session logged in, or last confirmed it was its person, within REAUTH_WINDOW. */
 const isRecent = (session: NonNullable<KeywardState["session"]>) =>
@@ -65,11 +70,11 @@ const LINK_REFUSALS: Record<Exclude<LinkOutcome, "linked">, (name: string) => st
   provider_taken: (name) => `Your Keyward account is already linked to a ${name} account. Unlink it first to link another.`,
 };
 
-export function linkProblemPage(ctx: Ctx, status: number, message: string): Promise<void> {
+export function linkProblemPage(ctx: Ctx, status: number, message: string, title = "Linking did not work"): Promise<void> {
   return sendPage(
     ctx,
     "upstream-login-error",
-    { title: "Linking did not work", message, returnTo: "", back: { href: SIGN_IN_METHODS_PAGE, label: "Back to your sign-in methods" } },
+    { title, message, returnTo: "", back: { href: SIGN_IN_METHODS_PAGE, label: "Back to your sign-in methods" } },
     status,
   );
 }
@@ -105,8 +110,8 @@ export async function finishLink(
 /**
  * Records a fresh authentication on the session that asked for it, when the provider vouched, just now,
  * for the identity this account has linked there. Anything else changes nothing: another session or
- * account in the browser since the start, another account at the provider, or no (or an old) auth_time,
- * from which we could not tell the provider asked again.
+ * account in the browser since the start, another account at the provider, or no auth_time or one older
+ * than a minute (the provider did not ask again).
  */
 export async function finishConfirm(
   services: Services,
@@ -121,6 +126,7 @@ export async function finishConfirm(
       ctx,
       403,
       `This browser is no longer logged in as the account that asked to confirm it with ${p.name}, so nothing changed. Log in and start again.`,
+      CONFIRM_FAILED,
     );
   const linked = await services.db.upstreamIdentity.findUnique({
     where: { providerId_userId: { providerId: p.id, userId: confirm.userId } },
@@ -131,16 +137,18 @@ export async function finishConfirm(
       ctx,
       403,
       `You logged in to ${p.name} as another account than the one linked to your Keyward account, so nothing changed. Log in there as the linked account and try again.`,
+      CONFIRM_FAILED,
     );
   const authTime = typeof claims.auth_time === "number" ? claims.auth_time * 1000 : null;
-  if (authTime === null || Date.now() - authTime > REAUTH_WINDOW_MS + CLOCK_SKEW_MS)
+  if (authTime === null || Date.now() - authTime > FRESH_AUTH_MS)
     return linkProblemPage(
       ctx,
       403,
       `${p.name} did not say it asked you to log in again just now, so Keyward cannot count this as a recent log-in and nothing changed.`,
+      CONFIRM_FAILED,
     );
-  // As of when the provider says the log-in happened (never later than now): one that ignored prompt=login and
-  // reports an older log-in gives only what is left of that log-in's window, never a new one.
+  // As of when the provider says the log-in happened, never later than now (a provider's clock ahead of ours
+  // gives no extra time).
   await services.sessions.markReauthenticated(session.token, new Date(Math.min(authTime, Date.now())));
   await recordEvent(services, ctx, session.user, "reauth.upstream", p);
   ctx.status = 303;
