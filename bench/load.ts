@@ -121,6 +121,19 @@ export function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<LoadResu
   return runWorker<LoadResult>({ mode: "single", spec }, spec.duration, hooks);
 }
 
+/**
+ * WHOAMI_CALL against one server for `duration` seconds, the keys round-robin, autocannon kept awake and
+ * the server's CPU time measured: the timed run of bench/real-request.ts and bench/usage.ts.
+ */
+export function runWhoamiLoad(
+  server: { url: string; child: { pid?: number } },
+  keys: string[],
+  connections: number,
+  duration: number,
+): Promise<LoadResult> {
+  return runLoad({ url: server.url, ...WHOAMI_CALL, keys, connections, duration, awake: true, serverPid: server.child.pid });
+}
+
 /** The two routes of a PairSpec, taking turns: one result each, in the order given. */
 export function runPair(spec: PairSpec): Promise<[LoadResult, LoadResult]> {
   return runWorker<[LoadResult, LoadResult]>({ mode: "pair", spec }, 2 * spec.duration);

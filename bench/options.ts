@@ -36,3 +36,41 @@ export function backendsOf(value: string | boolean | undefined): Backend[] {
 /** --pg-url, else BENCH_PG_URL, else the local server. */
 export const pgUrlOf = (value: string | boolean | undefined): string =>
   (typeof value === "string" ? value : undefined) ?? process.env.BENCH_PG_URL ?? DEFAULT_PG_ADMIN_URL;
+
+/** What a keyed load benchmark (real-request.ts, usage.ts) is run with: real keys round-robin, in rounds. */
+export interface KeyedLoadOptions {
+  backends: Backend[];
+  keys: number;
+  rounds: number;
+  roundSeconds: number;
+  warmup: number;
+  connections: number;
+  pgUrl: string;
+  out?: string;
+}
+
+/** The options behind KeyedLoadOptions, for parseBenchArgs beside a benchmark's own. */
+export const KEYED_LOAD_ARGS = {
+  backends: { type: "string" },
+  keys: { type: "string" },
+  rounds: { type: "string" },
+  "round-duration": { type: "string" },
+  warmup: { type: "string" },
+  connections: { type: "string" },
+  "pg-url": { type: "string" },
+  out: { type: "string" },
+} satisfies OptionsConfig;
+
+/** KeyedLoadOptions from parsed values; `zeroRounds`: --rounds 0 is allowed (no timed rounds). */
+export function keyedLoadOptionsOf(values: BenchArgs, { zeroRounds = false } = {}): KeyedLoadOptions {
+  return {
+    backends: backendsOf(values.backends),
+    keys: Math.round(positive(values.keys, "keys", 1000)),
+    rounds: zeroRounds && values.rounds === "0" ? 0 : Math.round(positive(values.rounds, "rounds", 10)),
+    roundSeconds: positive(values["round-duration"], "round-duration", 2),
+    warmup: positive(values.warmup, "warmup", 2),
+    connections: Math.round(positive(values.connections, "connections", 10)),
+    pgUrl: pgUrlOf(values["pg-url"]),
+    out: typeof values.out === "string" ? values.out : undefined,
+  };
+}

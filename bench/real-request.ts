@@ -15,10 +15,10 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { DEFAULT_PG_ADMIN_URL, type Backend, type BenchDatabase } from "./database.js";
 import { forEachBackend, openBenchDatabase } from "./backends.js";
-import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
+import { KEYED_LOAD_ARGS, keyedLoadOptionsOf, parseBenchArgs, positive, type KeyedLoadOptions } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
 import { cacheCounters, startInstance, targetOf, THIS_CHECKOUT, ROOT, type Instance, type Target } from "./servers.js";
-import { medianBy, runLoad, usPerResponse, WHOAMI_CALL, type LoadResult } from "./load.js";
+import { medianBy, runLoad, runWhoamiLoad, usPerResponse, type LoadResult } from "./load.js";
 import { mintKey, session, type Session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
 import { generateKey } from "../src/keys/format.js";
@@ -45,31 +45,18 @@ const HELP = `npm run bench -- --real [options]
   --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
   --out <file>           also write the Markdown report there`;
 
-interface Options {
-  backends: Backend[];
-  keys: number;
-  rounds: number;
-  roundSeconds: number;
-  warmup: number;
-  connections: number;
+interface Options extends KeyedLoadOptions {
   targets: Target[];
   hitRate: boolean;
   hitKeys: number;
   hitRows: number;
   hitRequests: number;
-  pgUrl: string;
-  out?: string;
 }
 
 function options(argv: string[]): Options {
   const values = parseBenchArgs(argv, HELP, {
+    ...KEYED_LOAD_ARGS,
     real: { type: "boolean" },
-    backends: { type: "string" },
-    keys: { type: "string" },
-    rounds: { type: "string" },
-    "round-duration": { type: "string" },
-    warmup: { type: "string" },
-    connections: { type: "string" },
     "baseline-dir": { type: "string" },
     dir: { type: "string" },
     "entry-check": { type: "boolean" },
@@ -78,11 +65,8 @@ function options(argv: string[]): Options {
     "hit-keys": { type: "string" },
     "hit-rows": { type: "string" },
     "hit-requests": { type: "string" },
-    "pg-url": { type: "string" },
-    out: { type: "string" },
   });
   const text = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
-  const backends = backendsOf(values.backends);
   const dir = text(values.dir);
   const baselineDir = text(values["baseline-dir"]);
   const measured = dir ? targetOf(dir, "measured") : THIS_CHECKOUT;
@@ -100,19 +84,12 @@ function options(argv: string[]): Options {
           ]
         : [measured];
   return {
-    backends,
-    keys: Math.round(positive(values.keys, "keys", 1000)),
-    rounds: values.rounds === "0" ? 0 : Math.round(positive(values.rounds, "rounds", 10)), // 0: the hit-rate case alone
-    roundSeconds: positive(values["round-duration"], "round-duration", 2),
-    warmup: positive(values.warmup, "warmup", 2),
-    connections: Math.round(positive(values.connections, "connections", 10)),
+    ...keyedLoadOptionsOf(values, { zeroRounds: true }), // --rounds 0: the hit-rate case alone
     targets,
     hitRate: values["hit-rate"] === true,
     hitKeys: Math.round(positive(values["hit-keys"], "hit-keys", 20_000)),
     hitRows: Math.round(positive(values["hit-rows"], "hit-rows", 10_000)),
     hitRequests: Math.round(positive(values["hit-requests"], "hit-requests", 2 * positive(values["hit-keys"], "hit-keys", 20_000))),
-    pgUrl: pgUrlOf(values["pg-url"]),
-    out: text(values.out),
   };
 }
 
@@ -200,16 +177,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     const prefix = minted.key.slice(0, minted.key.lastIndexOf("_") + 1);
     const raws = Array.from({ length: cfg.keys }, () => generateKey(prefix));
     for (const side of sides) await insertKeys(side.db, side.userId, raws, "real-request");
-    const load = (side: Side, duration: number, keys = raws) =>
-      runLoad({
-        url: side.instance.url,
-        ...WHOAMI_CALL,
-        keys,
-        connections: cfg.connections,
-        duration,
-        awake: true,
-        serverPid: side.instance.child.pid,
-      });
+    const load = (side: Side, duration: number, keys = raws) => runWhoamiLoad(side.instance, keys, cfg.connections, duration);
     for (const side of sides) {
       const warm = await load(side, cfg.warmup);
       if ((warm.statuses["200"] ?? 0) !== warm.requests)

@@ -16,10 +16,10 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { DEFAULT_PG_ADMIN_URL, type Backend, type BenchDatabase } from "./database.js";
 import { forEachBackend, openBenchDatabase } from "./backends.js";
-import { backendsOf, parseBenchArgs, pgUrlOf, positive } from "./options.js";
+import { KEYED_LOAD_ARGS, keyedLoadOptionsOf, parseBenchArgs, positive, type KeyedLoadOptions } from "./options.js";
 import { insertKeys, userIdOf } from "./seed.js";
 import { startInstance, THIS_CHECKOUT, type Instance } from "./servers.js";
-import { medianBy, runLoad, usPerResponse, WHOAMI_CALL, type LoadResult } from "./load.js";
+import { medianBy, runWhoamiLoad, usPerResponse, type LoadResult } from "./load.js";
 import { mintKey, session } from "./oauth-client.js";
 import { medianInterval } from "./report.js";
 import { generateKey } from "../src/keys/format.js";
@@ -40,44 +40,22 @@ const HELP = `npx tsx bench/usage.ts [options]
   --pg-url <url>         PostgreSQL admin URL (default ${DEFAULT_PG_ADMIN_URL})
   --out <file>           also write the Markdown report there`;
 
-interface Options {
-  backends: Backend[];
-  keys: number;
-  rounds: number;
-  roundSeconds: number;
-  warmup: number;
-  connections: number;
+interface Options extends KeyedLoadOptions {
   flush: number;
   /** Per-key limit on the "on" instance's keys; null: none. */
   rateLimit: number | null;
-  pgUrl: string;
-  out?: string;
 }
 
 function options(argv: string[]): Options {
   const values = parseBenchArgs(argv, HELP, {
-    backends: { type: "string" },
-    keys: { type: "string" },
-    rounds: { type: "string" },
-    "round-duration": { type: "string" },
-    warmup: { type: "string" },
-    connections: { type: "string" },
+    ...KEYED_LOAD_ARGS,
     flush: { type: "string" },
     "rate-limit": { type: "string" },
-    "pg-url": { type: "string" },
-    out: { type: "string" },
   });
   return {
-    backends: backendsOf(values.backends),
-    keys: Math.round(positive(values.keys, "keys", 1000)),
-    rounds: Math.round(positive(values.rounds, "rounds", 10)),
-    roundSeconds: positive(values["round-duration"], "round-duration", 2),
-    warmup: positive(values.warmup, "warmup", 2),
-    connections: Math.round(positive(values.connections, "connections", 10)),
+    ...keyedLoadOptionsOf(values),
     flush: positive(values.flush, "flush", 60),
     rateLimit: values["rate-limit"] === undefined ? null : Math.round(positive(values["rate-limit"], "rate-limit", 1)),
-    pgUrl: pgUrlOf(values["pg-url"]),
-    out: typeof values.out === "string" ? values.out : undefined,
   };
 }
 
@@ -128,16 +106,7 @@ async function benchBackend(backend: Backend, cfg: Options): Promise<BackendResu
     for (const [i, side] of sides.entries()) await insertKeys(side.db, await userIdOf(side.db, users[i]!.email), raws, "usage bench");
     if (cfg.rateLimit !== null)
       await sides[1]!.db.query(`UPDATE "ApiKey" SET "rateLimit" = ${cfg.rateLimit} WHERE "label" = 'usage bench'`);
-    const load = (side: Side, duration: number) =>
-      runLoad({
-        url: side.instance.url,
-        ...WHOAMI_CALL,
-        keys: raws,
-        connections: cfg.connections,
-        duration,
-        awake: true,
-        serverPid: side.instance.child.pid,
-      });
+    const load = (side: Side, duration: number) => runWhoamiLoad(side.instance, raws, cfg.connections, duration);
     for (const side of sides) {
       const warm = await load(side, cfg.warmup);
       side.ok += warm.statuses["200"] ?? 0;
