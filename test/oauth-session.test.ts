@@ -202,8 +202,8 @@ describe("the provider session ends with Keyward's", () => {
 });
 
 describe("a shared browser", () => {
-  it("A logs out, B logs in: B gets the consent page and a key of B's own, no redirect loop", async () => {
-    const a = await connected();
+  /** A logs out; B signs up and logs in on A's browser (sign-up alone does not log in). B's email. */
+  async function logOutAndLogInAnother(a: { agent: Agent; csrf: string }): Promise<string> {
     await a.agent.post("/logout").type("form").send({ _csrf: a.csrf }).expect(303);
     const bEmail = uniqueEmail("b");
     const signup = await a.agent.get("/signup").expect(200);
@@ -212,7 +212,13 @@ describe("a shared browser", () => {
       .type("form")
       .send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" })
       .expect(303);
-    await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent); // sign-up does not log in
+    await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent);
+    return bEmail;
+  }
+
+  it("A logs out, B logs in: B gets the consent page and a key of B's own, no redirect loop", async () => {
+    const a = await connected();
+    const bEmail = await logOutAndLogInAnother(a);
     const bId = await userId(bEmail);
     const aKeys = await keyCount(a.id);
 
@@ -238,15 +244,7 @@ describe("a shared browser", () => {
     expect(page.status).toBe(200);
     const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(page.text)![1]!;
     // … then logs out, and B logs in on the same browser and opens the same page.
-    await a.agent.post("/logout").type("form").send({ _csrf: a.csrf }).expect(303);
-    const bEmail = uniqueEmail("b");
-    const signup = await a.agent.get("/signup").expect(200);
-    await a.agent
-      .post("/signup")
-      .type("form")
-      .send({ _csrf: csrfFrom(signup.text), email: bEmail, password: "correct horse battery" })
-      .expect(303);
-    await passwordStep(server, bEmail, "correct horse battery", undefined, a.agent); // sign-up does not log in
+    const bEmail = await logOutAndLogInAnother(a);
     const again = await follow(a.agent, server, `/interaction/${uid}`);
     expect(again.status).toBe(200);
     expect(again.text).toContain(`wants a key to act as <strong>${bEmail}</strong>`);
