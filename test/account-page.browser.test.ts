@@ -1,7 +1,7 @@
 // The account page in a real (headless) Chromium: sign up through the form, mint, the reveal
 // banner, "I have copied this key", the revoke dialog, and no CSP violations for our script.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type ConsoleMessage } from "playwright-core";
+import { type Browser, type ConsoleMessage, type Page } from "playwright-core";
 import { launchChromium, noBrowser } from "./support/browser.js";
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 
@@ -18,6 +18,21 @@ describe.skipIf(noBrowser)("account page in a browser", () => {
     await browser?.close();
     await server?.close();
   });
+
+  /**
+   * On the sign-up form: signs up as `email`, then, sign-up not logging in (it must not tell whether the
+   * email was taken), logs in on the form that comes next; ends on the keys page.
+   */
+  async function signUpAndLogIn(page: Page, email: string): Promise<void> {
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await page.waitForURL("**/login?signed_up=1**");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL("**/app/account/api-keys");
+  }
 
   it("sign up, mint, reveal once, copy-dismiss, revoke through the dialog", async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -40,15 +55,7 @@ describe.skipIf(noBrowser)("account page in a browser", () => {
     await page.getByRole("link", { name: "Create an account" }).click();
     await page.waitForURL("**/signup");
     const email = uniqueEmail("browser");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign up" }).click();
-    // sign-up does not log in (it must not tell whether the email was taken): the log-in form is next
-    await page.waitForURL("**/login?signed_up=1**");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForURL("**/app/account/api-keys");
+    await signUpAndLogIn(page, email);
     expect(await page.locator(".who").textContent()).toBe(email);
     expect(await page.getByText("No keys yet.").isVisible()).toBe(true);
 
@@ -125,14 +132,7 @@ describe.skipIf(noBrowser)("account page in a browser", () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/signup`);
     const email = uniqueEmail("nojs");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign up" }).click();
-    await page.waitForURL("**/login?signed_up=1**");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForURL("**/app/account/api-keys");
+    await signUpAndLogIn(page, email);
     await page.getByRole("button", { name: "Mint new key" }).click();
     const raw = (await page.locator("#new-key").textContent())!.trim();
     await page.getByRole("link", { name: "Revoke" }).click();
