@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { restartTestServer, signUpWithKey, startTestServer, type TestServer } from "./support/server.js";
-import { register } from "./support/oauth/flow.js";
+import { clientBasic, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { clientSecretMatches, storedClientSecret } from "../src/oauth/client-secrets/stored-secret.js";
 import { upgradeClientSecrets } from "../src/oauth/client-secrets/upgrade.js";
@@ -22,9 +22,6 @@ beforeAll(async () => {
   email = owner.person.email;
 });
 afterAll(async () => server?.close());
-
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
 const storedPayload = async (clientId: string) =>
   (await server.services.db.oidcPayload.findUnique({ where: { model_id: { model: "Client", id: clientId } } }))!.payload;
@@ -85,7 +82,7 @@ describe("a self-registered confidential client", () => {
 
   it("authenticates with client_secret_basic and client_secret_post", async () => {
     const b = await confidential("client_secret_basic");
-    const ok = await introspect({ header: basic(b.id, b.secret) });
+    const ok = await introspect({ header: clientBasic(b.id, b.secret) });
     expect(ok.status, ok.text).toBe(200);
     expect(ok.body).toEqual({ active: false }); // authenticated; the key is not one issued to it
 
@@ -107,18 +104,18 @@ describe("a self-registered confidential client", () => {
   ])("refuses %s: 401 invalid_client at introspection, revocation and token", async (_what, wrong) => {
     const c = await confidential();
     const bad = wrong(c.secret);
-    const info = await introspect({ header: basic(c.id, bad) });
+    const info = await introspect({ header: clientBasic(c.id, bad) });
     expect(info.status).toBe(401);
     expect(info.body.error).toBe("invalid_client");
     const revoke = await request(server.url)
       .post("/token/revocation")
-      .set("Authorization", basic(c.id, bad))
+      .set("Authorization", clientBasic(c.id, bad))
       .type("form")
       .send({ token: key });
     expect(revoke.status).toBe(401);
     const token = await request(server.url)
       .post("/token")
-      .set("Authorization", basic(c.id, bad))
+      .set("Authorization", clientBasic(c.id, bad))
       .type("form")
       .send({ grant_type: "authorization_code", code: "x", code_verifier: "y".repeat(43), redirect_uri: "http://127.0.0.1/cb" });
     expect(token.status).toBe(401);
@@ -127,7 +124,7 @@ describe("a self-registered confidential client", () => {
 
   it("refuses an empty secret with a 4xx OAuth error, never a 500", async () => {
     const c = await confidential();
-    const basicEmpty = await introspect({ header: basic(c.id, "") });
+    const basicEmpty = await introspect({ header: clientBasic(c.id, "") });
     expect(basicEmpty.status).toBe(400);
     expect(basicEmpty.body.error).toBe("invalid_request");
     const postEmpty = await introspect({ form: { client_id: c.id, client_secret: "" } });
@@ -179,7 +176,7 @@ describe("RFC 7592 once the secret is no longer known", () => {
       .send({ ...base, client_name: "Renamed again" });
     expect(without.status, without.text).toBe(200);
     expect(without.body).not.toHaveProperty("client_secret");
-    expect((await introspect({ header: basic(c.id, c.secret) })).status).toBe(200);
+    expect((await introspect({ header: clientBasic(c.id, c.secret) })).status).toBe(200);
     expect(await nowhereInClear(c.secret)).toBe(true);
   });
 
@@ -227,7 +224,7 @@ describe("RFC 7592 once the secret is no longer known", () => {
     const secret = res.body.client_secret as string;
     expect(secret.length).toBeGreaterThan(40);
     expect(await nowhereInClear(secret)).toBe(true);
-    expect((await introspect({ header: basic(id, secret) })).status).toBe(200);
+    expect((await introspect({ header: clientBasic(id, secret) })).status).toBe(200);
   });
 });
 
@@ -235,18 +232,18 @@ describe("a resource server the operator registered (rs_…)", () => {
   it("is stored hashed, introspects and revokes with its secret, and refuses the hash", async () => {
     const rs = await createResourceServers(server.services.db).add("Billing API");
     expect(await nowhereInClear(rs.clientSecret)).toBe(true);
-    const info = await introspect({ header: basic(rs.clientId, rs.clientSecret) });
+    const info = await introspect({ header: clientBasic(rs.clientId, rs.clientSecret) });
     expect(info.body).toMatchObject({ active: true });
-    const byHash = await introspect({ header: basic(rs.clientId, storedClientSecret(rs.clientSecret)) });
+    const byHash = await introspect({ header: clientBasic(rs.clientId, storedClientSecret(rs.clientSecret)) });
     expect(byHash.status).toBe(401);
     const victim = (await signUpWithKey(server)).admin;
     const revoke = await request(server.url)
       .post("/token/revocation")
-      .set("Authorization", basic(rs.clientId, rs.clientSecret))
+      .set("Authorization", clientBasic(rs.clientId, rs.clientSecret))
       .type("form")
       .send({ token: victim });
     expect(revoke.status).toBe(200);
-    expect((await introspect({ header: basic(rs.clientId, rs.clientSecret) }, victim)).body).toEqual({ active: false });
+    expect((await introspect({ header: clientBasic(rs.clientId, rs.clientSecret) }, victim)).body).toEqual({ active: false });
   });
 });
 
@@ -254,12 +251,12 @@ describe("rows an older version wrote, with the secret in clear", () => {
   it("keep working, and the first read replaces the secret by its hash", async () => {
     const secret = "legacy-secret-" + "x".repeat(40);
     await legacyClient("rs_LegacyReadAAAAAAAAAAAA", secret);
-    const info = await introspect({ header: basic("rs_LegacyReadAAAAAAAAAAAA", secret) });
+    const info = await introspect({ header: clientBasic("rs_LegacyReadAAAAAAAAAAAA", secret) });
     expect(info.status, info.text).toBe(200);
     expect(info.body).toMatchObject({ active: true });
     expect(await storedPayload("rs_LegacyReadAAAAAAAAAAAA")).not.toContain(secret);
-    expect((await introspect({ header: basic("rs_LegacyReadAAAAAAAAAAAA", secret) })).status).toBe(200);
-    expect((await introspect({ header: basic("rs_LegacyReadAAAAAAAAAAAA", "wrong") })).status).toBe(401);
+    expect((await introspect({ header: clientBasic("rs_LegacyReadAAAAAAAAAAAA", secret) })).status).toBe(200);
+    expect((await introspect({ header: clientBasic("rs_LegacyReadAAAAAAAAAAAA", "wrong") })).status).toBe(401);
   });
 
   it("are all hashed when the server starts, and keep working", async () => {
@@ -269,7 +266,7 @@ describe("rows an older version wrote, with the secret in clear", () => {
     server = await restartTestServer(server);
     expect(await storedPayload("rs_LegacyStartAAAAAAAAAAA")).not.toContain(secret);
     expect(await upgradeClientSecrets(server.services.db)).toBe(0); // nothing left in clear
-    expect((await introspect({ header: basic("rs_LegacyStartAAAAAAAAAAA", secret) })).body).toMatchObject({ active: true });
+    expect((await introspect({ header: clientBasic("rs_LegacyStartAAAAAAAAAAA", secret) })).body).toMatchObject({ active: true });
     expect(server.logs.some((l) => l.includes("client secrets stored in clear were replaced"))).toBe(true);
   });
 });
@@ -289,7 +286,7 @@ describe("rows an older version wrote, and the CLI (node bin/keyward.js on the s
     expect(await storedPayload("rs_LegacyCliReadAAAAAAAAA")).toBe(before); // … and not rewritten
     expect(before).toContain(secret);
     // The running server still hashes it when it first reads it.
-    expect((await introspect({ header: basic("rs_LegacyCliReadAAAAAAAAA", secret) })).body).toMatchObject({ active: true });
+    expect((await introspect({ header: clientBasic("rs_LegacyCliReadAAAAAAAAA", secret) })).body).toMatchObject({ active: true });
     expect(await storedPayload("rs_LegacyCliReadAAAAAAAAA")).not.toContain(secret);
   });
 
@@ -302,7 +299,7 @@ describe("rows an older version wrote, and the CLI (node bin/keyward.js on the s
     expect(run.stdout).toMatch(/^Database is up to date: .+\nClient secrets stored in clear replaced by their hashes: 2\n$/);
     expect(await storedPayload("rs_LegacyMigrateAAAAAAAAA")).toContain(`"client_secret":"${storedClientSecret(secrets[0]!)}"`);
     expect(await storedPayload("rs_LegacyMigrateBBBBBBBBB")).toContain(`"client_secret":"${storedClientSecret(secrets[1]!)}"`);
-    expect((await introspect({ header: basic("rs_LegacyMigrateBBBBBBBBB", secrets[1]!) })).body).toMatchObject({ active: true });
+    expect((await introspect({ header: clientBasic("rs_LegacyMigrateBBBBBBBBB", secrets[1]!) })).body).toMatchObject({ active: true });
     const again = await cli(["migrate"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout.trim().split("\n")).toHaveLength(1); // nothing left in clear: no count

@@ -6,7 +6,7 @@ import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { createOrg, joinOrg } from "./support/orgs.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, clientBasic, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { parseExpiry } from "../src/keys/expiry.js";
@@ -270,38 +270,23 @@ describe("an organisation's lifetime cap", () => {
     const expSeconds = Math.floor(Date.parse(key.key.expiresAt) / 1000);
     expect(Math.abs(expSeconds - (Math.floor(Date.now() / 1000) + (token.body.expires_in as number)))).toBeLessThanOrEqual(2);
     const rs = await createResourceServers(server.services.db).add("Expiry checker");
-    const info = await request(server.url)
-      .post("/token/introspection")
-      .set(
-        "Authorization",
-        `Basic ${Buffer.from(`${encodeURIComponent(rs.clientId)}:${encodeURIComponent(rs.clientSecret)}`).toString("base64")}`,
-      )
-      .type("form")
-      .send({ token: token.body.access_token as string });
+    const introspect = (token: string) =>
+      request(server.url)
+        .post("/token/introspection")
+        .set("Authorization", clientBasic(rs.clientId, rs.clientSecret))
+        .type("form")
+        .send({ token });
+    const info = await introspect(token.body.access_token as string);
     expect(info.body).toMatchObject({ active: true, exp: expSeconds });
     // A portal key without expiry keeps the far-future exp (issue 26).
-    const plain = await request(server.url)
-      .post("/token/introspection")
-      .set(
-        "Authorization",
-        `Basic ${Buffer.from(`${encodeURIComponent(rs.clientId)}:${encodeURIComponent(rs.clientSecret)}`).toString("base64")}`,
-      )
-      .type("form")
-      .send({ token: alice.raw });
+    const plain = await introspect(alice.raw);
     expect(plain.body.exp - Math.floor(Date.now() / 1000)).toBeGreaterThan(9 * 365 * 86_400);
     // Once expired, the OAuth key fails like any other, and introspection says inactive.
     await expireNow((await server.services.db.apiKey.findFirst({ where: { clientId }, select: { id: true } }))!.id);
     expect((await mcpWhoami(server, token.body.access_token as string)).headers["www-authenticate"]).toContain(
       'error_description="The key has expired (',
     );
-    const after = await request(server.url)
-      .post("/token/introspection")
-      .set(
-        "Authorization",
-        `Basic ${Buffer.from(`${encodeURIComponent(rs.clientId)}:${encodeURIComponent(rs.clientSecret)}`).toString("base64")}`,
-      )
-      .type("form")
-      .send({ token: token.body.access_token as string });
+    const after = await introspect(token.body.access_token as string);
     expect(after.body).toEqual({ active: false });
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, clientBasic, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { purgeOAuthRecords } from "../src/oauth/purge.js";
 import { mcpStatus } from "./support/mcp-status.js";
@@ -25,9 +25,6 @@ beforeAll(async () => {
   portalKey = (await mintOnPage(user.agent, user.csrf, "portal key")).raw;
 });
 afterAll(async () => server?.close());
-
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
 
 describe("a self-registered confidential client", () => {
   let id: string;
@@ -51,7 +48,7 @@ describe("a self-registered confidential client", () => {
   ])("learns nothing about %s from introspection", async (_what, key) => {
     const res = await request(server.url)
       .post("/token/introspection")
-      .set("Authorization", basic(id, secret))
+      .set("Authorization", clientBasic(id, secret))
       .type("form")
       .send({ token: key() });
     expect(res.status).toBe(200);
@@ -64,7 +61,7 @@ describe("a self-registered confidential client", () => {
   ])("cannot revoke %s: 400 invalid_request, and the key still works at /mcp", async (_what, key) => {
     const res = await request(server.url)
       .post("/token/revocation")
-      .set("Authorization", basic(id, secret))
+      .set("Authorization", clientBasic(id, secret))
       .type("form")
       .send({ token: key() });
     expect(res.status).toBe(400);
@@ -97,7 +94,7 @@ describe("a public client", () => {
 describe("a resource server the operator registered", () => {
   it("introspects and revokes any key", async () => {
     const rs = await createResourceServers(server.services.db).add("Billing API");
-    const auth = basic(rs.clientId, rs.clientSecret);
+    const auth = clientBasic(rs.clientId, rs.clientSecret);
     const info = await request(server.url).post("/token/introspection").set("Authorization", auth).type("form").send({ token: portalKey });
     expect(info.body).toMatchObject({ active: true, client_id: "keyward" });
     const res = await request(server.url).post("/token/revocation").set("Authorization", auth).type("form").send({ token: victimKey });
@@ -110,7 +107,7 @@ describe("a resource server the operator registered", () => {
     await purgeOAuthRecords(server.services.db, server.services.keys, 3600_000, new Date(Date.now() + 48 * 3600_000));
     const info = await request(server.url)
       .post("/token/introspection")
-      .set("Authorization", basic(rs.clientId, rs.clientSecret))
+      .set("Authorization", clientBasic(rs.clientId, rs.clientSecret))
       .type("form")
       .send({ token: portalKey });
     expect(info.status).toBe(200);

@@ -10,6 +10,10 @@ export const pkcePair = () => {
   return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
 };
 
+/** The Authorization header of client_secret_basic: id and secret form-encoded first (RFC 6749 §2.3.1). */
+export const clientBasic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`;
+
 export async function register(server: Reachable, metadata: Record<string, unknown> = {}) {
   const res = await request(server.url)
     .post("/reg")
