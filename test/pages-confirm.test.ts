@@ -27,6 +27,14 @@ const roleOf = async (userId: string) =>
   (await server.services.db.membership.findUnique({ where: { organizationId_userId: { organizationId: acme, userId } } }))?.role ?? null;
 const userIdOf = async (p: Person) => (await server.services.db.user.findUniqueOrThrow({ where: { email: p.email } })).id;
 
+/** Alice sends a confirmation form with `confirm=yes` and the CSRF token given (plus `fields`). */
+const aliceConfirms = (path: string, csrf: string, fields: Record<string, string> = {}) =>
+  alice.agent
+    .post(path)
+    .type("form")
+    .send({ _csrf: csrf, ...fields, confirm: "yes" })
+    .redirects(0);
+
 /** A confirmation page: says what happens, Cancel comes first and is focused, the form sends confirm=yes. */
 function expectConfirmation(html: string, words: string[]) {
   for (const w of words) expect(html).toContain(w);
@@ -60,11 +68,7 @@ describe("confirm what cannot be undone", () => {
     expectConfirmation(bare.text, [`Remove ${bob.email}`]);
     expect(await roleOf(bobId)).toBe("member");
     expect(await works(bobKey)).toBe(200);
-    const done = await alice.agent
-      .post(path)
-      .type("form")
-      .send({ _csrf: csrfFrom(page.text), confirm: "yes" })
-      .redirects(0);
+    const done = await aliceConfirms(path, csrfFrom(page.text));
     expect(done.status).toBe(303);
     expect(await roleOf(bobId)).toBeNull();
     expect(await works(bobKey)).toBe(401);
@@ -78,7 +82,7 @@ describe("confirm what cannot be undone", () => {
     expect(bare.text).toContain('name="role" value="viewer"');
     expect(await roleOf(carolId)).toBe("member");
     expect((await alice.agent.get(`${path}?role=admin`).expect(200)).text).toContain(`Make ${carol.email} admin`);
-    const done = await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, role: "viewer", confirm: "yes" }).redirects(0);
+    const done = await aliceConfirms(path, alice.csrf, { role: "viewer" });
     expect(done.status).toBe(303);
     expect(await roleOf(carolId)).toBe("viewer");
   });
@@ -107,7 +111,7 @@ describe("confirm what cannot be undone", () => {
     expect(missing.status).toBe(404);
     expect(other.status).toBe(404);
     expect(await works(foreign)).toBe(200);
-    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, confirm: "yes" }).redirects(0)).status).toBe(303);
+    expect((await aliceConfirms(path, alice.csrf)).status).toBe(303);
     expect(await works(carolKey)).toBe(401);
   });
 
@@ -122,7 +126,7 @@ describe("confirm what cannot be undone", () => {
     expectConfirmation(page.text, ["bot &lt;b&gt;x&lt;/b&gt;", "cannot be undone"]);
     expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf }).redirects(0)).status).toBe(200);
     expect(await works(minted.body.key)).toBe(200);
-    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, confirm: "yes" }).redirects(0)).status).toBe(303);
+    expect((await aliceConfirms(path, alice.csrf)).status).toBe(303);
     expect(await works(minted.body.key)).toBe(401);
   });
 
@@ -148,7 +152,7 @@ describe("confirm what cannot be undone", () => {
     expect((await bob.agent.get(path)).status).toBe(404);
     expect((await bob.agent.post(path).type("form").send({ _csrf: bob.csrf, confirm: "yes" })).status).toBe(404);
     expect(await works(key)).toBe(200);
-    expect((await alice.agent.post(path).type("form").send({ _csrf: alice.csrf, confirm: "yes" }).redirects(0)).status).toBe(303);
+    expect((await aliceConfirms(path, alice.csrf)).status).toBe(303);
     expect(await works(key)).toBe(401);
   });
 });
@@ -187,11 +191,7 @@ describe("errors shown on the form that caused them, input kept", () => {
     expect(stale.text).toContain("Nothing was changed: this form was out of date");
     expect(stale.text).toContain("<h2>Members</h2>");
     expect(await roleOf(daveId)).toBe("member");
-    const again = await alice.agent
-      .post(path)
-      .type("form")
-      .send({ _csrf: csrfFrom(stale.text), confirm: "yes" })
-      .redirects(0);
+    const again = await aliceConfirms(path, csrfFrom(stale.text));
     expect(again.status).toBe(303);
     expect(await roleOf(daveId)).toBeNull();
   });
