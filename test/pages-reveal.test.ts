@@ -2,7 +2,7 @@
 // again nor shows the secret again. Minting answers 303 → a one-time reveal URL, consumed on its
 // first view by the session that minted; nothing raw is held in the database meanwhile.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browser, signUp, startTestServer, type TestServer } from "./support/server.js";
+import { browser, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { backupCodesIn, codeStep, enableTwoFactor, passwordStep, SECURITY } from "./support/security.js";
 import { csrfFrom } from "./support/server.js";
 
@@ -30,6 +30,18 @@ async function everyTableAsText(): Promise<string> {
       JSON.stringify(await db.$queryRawUnsafe(`SELECT * FROM "${name}"`), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)),
     );
   return parts.join("\n");
+}
+
+/** New backup codes from the security page's form: the 303's reveal URL, its fragment dropped. */
+async function regenerateBackupCodes(user: Person): Promise<string> {
+  const csrf = csrfFrom((await user.agent.get(SECURITY).expect(200)).text);
+  const regen = await user.agent
+    .post(`${SECURITY}/2fa/backup-codes`)
+    .type("form")
+    .send({ _csrf: csrf, password: user.password })
+    .redirects(0)
+    .expect(303);
+  return (regen.headers.location as string).replace(/#.*$/, "");
 }
 
 describe("minting on the page", () => {
@@ -156,14 +168,7 @@ describe("the reveal URL's variants (trailing slash, case, percent-encoding)", (
   it("backup codes: another session and a replay get 410 under every spelling", async () => {
     const user = await signUp(server);
     await enableTwoFactor(user.agent);
-    const csrf = csrfFrom((await user.agent.get(SECURITY).expect(200)).text);
-    const regen = await user.agent
-      .post(`${SECURITY}/2fa/backup-codes`)
-      .type("form")
-      .send({ _csrf: csrf, password: user.password })
-      .redirects(0)
-      .expect(303);
-    const reveal = (regen.headers.location as string).replace(/#.*$/, "");
+    const reveal = await regenerateBackupCodes(user);
     const other = await signUp(server);
     for (const url of [...spellings(reveal), ...otherTokens(reveal)]) {
       const res = await other.agent.get(url).redirects(0);
@@ -185,14 +190,7 @@ describe("backup codes", () => {
     const { backupCodes } = await enableTwoFactor(user.agent); // follows the 303 to the first view
     expect(backupCodes).toHaveLength(10);
 
-    const csrf = csrfFrom((await user.agent.get(SECURITY).expect(200)).text);
-    const regen = await user.agent
-      .post(`${SECURITY}/2fa/backup-codes`)
-      .type("form")
-      .send({ _csrf: csrf, password: user.password })
-      .redirects(0)
-      .expect(303);
-    const reveal = (regen.headers.location as string).replace(/#.*$/, "");
+    const reveal = await regenerateBackupCodes(user);
     expect(reveal).toMatch(/^\/app\/account\/security\/backup-codes\/[A-Za-z0-9_-]{43}$/);
     const atRest = await everyTableAsText();
 
