@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, pkcePair } from "./support/oauth/flow.js";
+import { authorizeUrl, authorizeWithPkce, exchange, pkcePair } from "./support/oauth/flow.js";
 import { createOperators } from "../src/admin/operators.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
@@ -37,10 +37,8 @@ afterAll(async () => {
 it("a metadata-document client blocked: its keys and its authorization requests fail; unblocked: the keys work again", async () => {
   await signUp(server); // the administrator
   const { agent } = await signUp(server);
-  const pkce = pkcePair();
-  const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-  const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
-    .access_token as string;
+  const { code, verifier } = await authorizeWithPkce(agent, server, { clientId, scope: "mcp:read" });
+  const key = (await exchange(server, { clientId, code, verifier })).body.access_token as string;
   expect((await mcpWhoami(server, key)).status).toBe(200);
 
   const operators = createOperators(server.services.db, server.services.audit);

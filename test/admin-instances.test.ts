@@ -4,7 +4,7 @@
 // OAuth client. The writes go through the operators' service, as the pages and the CLI make them.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { signUp, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import type { RunningServer } from "../src/server.js";
 import { createOperators, type Operators } from "../src/admin/operators.js";
@@ -52,10 +52,9 @@ it("a user disabled on A: B refuses every key of theirs on the very next request
 it("an OAuth client blocked on A: B refuses its keys on the very next request; unblocked: B accepts them again", async () => {
   const reg = await register(a, { client_name: "Across instances" });
   const clientId = reg.body.client_id as string;
-  const pkce = pkcePair();
   const owner = await signUp(a);
-  const back = await authorize(owner.agent, a, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-  const key = (await exchange(a, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token as string;
+  const { code, verifier } = await authorizeWithPkce(owner.agent, a, { clientId, scope: "mcp:read" });
+  const key = (await exchange(a, { clientId, code, verifier })).body.access_token as string;
   for (let i = 0; i < 3; i++) expect([await mcpStatus(a, key), await mcpStatus(b, key)]).toEqual([200, 200]);
   await operators.blockClient(clientId, CLI);
   expect(await mcpStatus(b, key)).toBe(401);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { browser, csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
@@ -188,9 +188,8 @@ describe("OAuth clients", () => {
   beforeAll(async () => {
     const reg = await register(server, { client_name: "Shady MCP client" });
     clientId = reg.body.client_id as string;
-    const pkce = pkcePair();
-    const back = await authorize(alice.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(alice.agent, server, { clientId, scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier });
     key = token.body.access_token as string;
     expect((await mcpWhoami(server, key)).status).toBe(200);
   });

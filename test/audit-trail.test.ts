@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { SECURITY, codeStep, enableTwoFactor, passwordStep } from "./support/security.js";
 import type { AuditEventView } from "../src/audit/index.js";
 import { keyward as keywardCli } from "./support/cli-run.js";
@@ -97,14 +97,8 @@ describe("the audit trail", () => {
 
     // OAuth: consent (the user), the key (the client), RFC 7009 revocation (the client).
     const client = (await register(server, { client_name: "Audit client" })).body as { client_id: string };
-    const pkce = pkcePair();
-    const back = await authorize(user.agent, server, {
-      clientId: client.client_id,
-      challenge: pkce.challenge,
-      method: "S256",
-      scope: "mcp:read",
-    });
-    const token = await exchange(server, { clientId: client.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const consented = await authorizeWithPkce(user.agent, server, { clientId: client.client_id, scope: "mcp:read" });
+    const token = await exchange(server, { clientId: client.client_id, code: consented.code, verifier: consented.verifier });
     expect(token.status).toBe(200);
     const oauthKey = await server.services.keys.verify(token.body.access_token as string);
     if (!oauthKey.ok) throw new Error("OAuth key does not verify");
@@ -128,14 +122,8 @@ describe("the audit trail", () => {
     ]);
 
     // Connected apps: disconnect revokes the app's keys, by the user.
-    const pkce2 = pkcePair();
-    const back2 = await authorize(user.agent, server, {
-      clientId: client.client_id,
-      challenge: pkce2.challenge,
-      method: "S256",
-      scope: "mcp:read",
-    });
-    const token2 = await exchange(server, { clientId: client.client_id, code: back2.searchParams.get("code")!, verifier: pkce2.verifier });
+    const again = await authorizeWithPkce(user.agent, server, { clientId: client.client_id, scope: "mcp:read" });
+    const token2 = await exchange(server, { clientId: client.client_id, code: again.code, verifier: again.verifier });
     const key2 = await server.services.keys.verify(token2.body.access_token as string);
     if (!key2.ok) throw new Error("second OAuth key does not verify");
     const apps = await user.agent.get("/app/account/connected-apps").expect(200);

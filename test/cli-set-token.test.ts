@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentialsPath, readCredentials, writeCredentials } from "../src/cli/remote/credentials.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { expectError, keyward } from "./support/cli-run.js";
 import { mcpStatus } from "./support/mcp-status.js";
 
@@ -34,12 +34,10 @@ describe("auth set-token after auth login", () => {
     const client = await register(server, { client_name: "Keyward CLI (test)", grant_types: ["authorization_code"] });
     expect(client.status, client.text).toBe(201);
     const clientId = (client.body as { client_id: string }).client_id;
-    const { verifier, challenge } = pkcePair();
     const resource = `${server.url}/mcp`;
-    const back = await authorize(user.agent, server, { clientId, challenge, method: "S256", resource });
-    const code = back.searchParams.get("code");
+    const { back, code, verifier } = await authorizeWithPkce(user.agent, server, { clientId, resource });
     expect(code, back.href).toBeTruthy();
-    const token = await exchange(server, { clientId, code: code!, verifier, resource });
+    const token = await exchange(server, { clientId, code, verifier, resource });
     expect(token.status, token.text).toBe(200);
     const key = (token.body as { access_token: string }).access_token;
     const file = credentialsPath({ XDG_CONFIG_HOME: xdg });

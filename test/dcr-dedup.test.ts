@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, csrfFrom, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { clientFingerprint } from "../src/oauth/dedup/fingerprint.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
@@ -22,18 +22,14 @@ async function connect(agent: Agent, metadata: Record<string, unknown>, port: nu
   const reg = await register(server, { redirect_uris: [redirectUri], ...metadata });
   expect(reg.status, reg.text).toBe(201);
   const clientId = reg.body.client_id as string;
-  const { verifier, challenge } = pkcePair();
-  const back = await authorize(agent, server, {
+  const { back, code, verifier } = await authorizeWithPkce(agent, server, {
     clientId,
     redirectUri,
-    challenge,
-    method: "S256",
     scope: "mcp:read",
     resource: `${server.url}/mcp`,
   });
-  const code = back.searchParams.get("code");
   expect(code, back.toString()).toBeTruthy();
-  const token = await exchange(server, { clientId, code: code!, verifier, redirectUri, resource: `${server.url}/mcp` });
+  const token = await exchange(server, { clientId, code, verifier, redirectUri, resource: `${server.url}/mcp` });
   expect(token.status, token.text).toBe(200);
   return { clientId, key: token.body.access_token as string, registration: reg.body as Record<string, unknown> };
 }
@@ -149,19 +145,16 @@ describe("registration de-duplication", () => {
     const metadata = { client_name: "Shared Client Host" };
     const shared = await connect(alice.agent, metadata, 40601);
     // Bob authorizes the very same client (one installation, two accounts).
-    const { verifier, challenge } = pkcePair();
     const redirectUri = "http://127.0.0.1:40601/callback";
-    const back = await authorize(bob.agent, server, {
+    const { code, verifier } = await authorizeWithPkce(bob.agent, server, {
       clientId: shared.clientId,
       redirectUri,
-      challenge,
-      method: "S256",
       scope: "mcp:read",
       resource: `${server.url}/mcp`,
     });
     const bobKey = await exchange(server, {
       clientId: shared.clientId,
-      code: back.searchParams.get("code")!,
+      code,
       verifier,
       redirectUri,
       resource: `${server.url}/mcp`,
@@ -185,9 +178,8 @@ describe("superseding while others are minting keys for the old client", () => {
     const others = await Promise.all([signUp(server), signUp(server), signUp(server)]);
     const resource = `${server.url}/mcp`;
     const codeFor = async (agent: Agent, clientId: string, redirectUri: string) => {
-      const { verifier, challenge } = pkcePair();
-      const back = await authorize(agent, server, { clientId, redirectUri, challenge, method: "S256", scope: "mcp:read", resource });
-      return { clientId, redirectUri, verifier, code: back.searchParams.get("code")!, resource };
+      const { code, verifier } = await authorizeWithPkce(agent, server, { clientId, redirectUri, scope: "mcp:read", resource });
+      return { clientId, redirectUri, verifier, code, resource };
     };
     for (let round = 0; round < 4; round++) {
       const metadata = { client_name: `Racing Host ${round}` };

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import request from "supertest";
 import { startTestServer, signUp, mintOnPage, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
 
 let server: TestServer;
 let key: string;
@@ -311,15 +311,12 @@ describe("OAuth endpoints under arbitrary input", () => {
     expect(refused.href.length).toBeLessThan(2000);
 
     // A known scope repeated a thousand times: trimmed to one; the key carries exactly that scope.
-    const pkce = pkcePair();
     const keysBefore = await server.services.db.apiKey.count();
-    const granted = await authorize(agent, server, {
+    const { code, verifier } = await authorizeWithPkce(agent, server, {
       clientId,
-      challenge: pkce.challenge,
-      method: "S256",
       scope: Array(1000).fill("mcp:read").join(" "),
     });
-    const token = await exchange(server, { clientId, code: granted.searchParams.get("code")!, verifier: pkce.verifier });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status).toBe(200);
     expect(token.body.scope).toBe("mcp:read");
     expect(await server.services.db.apiKey.count()).toBe(keysBefore + 1);

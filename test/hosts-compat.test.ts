@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { KEY_LIFETIME_SECONDS } from "../src/oauth/access-token-adapter.js";
 
@@ -57,18 +57,15 @@ describe("Client ID Metadata Documents that list several auth methods", () => {
     }));
     const clientId = `${docBase}/multi.json`;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, {
+    const { code, verifier } = await authorizeWithPkce(agent, server, {
       clientId,
-      challenge: pkce.challenge,
-      method: "S256",
       scope: "mcp:read",
       resource: `${server.url}/mcp`,
     });
     const token = await exchange(server, {
       clientId,
-      code: back.searchParams.get("code")!,
-      verifier: pkce.verifier,
+      code,
+      verifier,
       resource: `${server.url}/mcp`,
     });
     expect(token.status, token.text).toBe(200);
@@ -135,11 +132,10 @@ describe("loopback redirects on any port (RFC 8252 §7.3)", () => {
     const reg = await register(server, { redirect_uris: [`http://${host}:33418/callback`], application_type: "native" });
     const clientId = reg.body.client_id as string;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
     const redirectUri = `http://${host}:4651/callback`;
-    const back = await authorize(agent, server, { clientId, redirectUri, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+    const { back, code, verifier } = await authorizeWithPkce(agent, server, { clientId, redirectUri, scope: "mcp:read" });
     expect(`${back.origin}${back.pathname}`).toBe(redirectUri);
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier, redirectUri });
+    const token = await exchange(server, { clientId, code, verifier, redirectUri });
     expect(token.status, token.text).toBe(200);
   });
 
@@ -163,10 +159,9 @@ describe("expires_in and introspection exp (keys do not expire unless given an e
     const reg = await register(server);
     const clientId = reg.body.client_id as string;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
+    const { code, verifier } = await authorizeWithPkce(agent, server, { clientId, scope: "mcp:read" });
     const before = Math.floor(Date.now() / 1000);
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status).toBe(200);
     expect(token.body.expires_in).toBe(KEY_LIFETIME_SECONDS);
     expect(KEY_LIFETIME_SECONDS).toBe(10 * 365 * 86_400); // the "ten years" docs/hosts.md explains
@@ -190,8 +185,7 @@ describe("prompt=consent (mcp-remote and the SDK send it when they ask for offli
     const reg = await register(server);
     const clientId = reg.body.client_id as string;
     const { agent } = await signUp(server);
-    const first = pkcePair();
-    await authorize(agent, server, { clientId, challenge: first.challenge, method: "S256", scope: "mcp:read" });
+    await authorizeWithPkce(agent, server, { clientId, scope: "mcp:read" });
     const again = pkcePair();
     const url = `${authorizeUrl({ clientId, challenge: again.challenge, method: "S256", scope: "mcp:read offline_access" })}&prompt=consent`;
     const page = await follow(agent, server, url);

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { keyward } from "./support/cli-run.js";
 import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
 import { mcpStatus as mcpStatusOf } from "./support/mcp-status.js";
@@ -44,16 +44,14 @@ const mcpStatus = (raw: string) => mcpStatusOf(server, raw);
 async function oauthKey(person: Person, clientName: string) {
   const reg = await register(server, { client_name: clientName });
   const clientId = reg.body.client_id as string;
-  const pkce = pkcePair();
-  const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-  const code = back.searchParams.get("code")!;
-  const token = await exchange(server, { clientId, code, verifier: pkce.verifier });
+  const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read" });
+  const token = await exchange(server, { clientId, code, verifier });
   expect(token.status, token.text).toBe(200);
   return {
     raw: token.body.access_token as string,
     clientId,
     code,
-    verifier: pkce.verifier,
+    verifier,
     registrationToken: reg.body.registration_access_token as string,
   };
 }
@@ -303,11 +301,8 @@ describe("a mint whose audit event cannot be written", () => {
       .body.id as string;
     // An OAuth client with the user's consent and a fresh code, ready to exchange.
     const reg = await register(server, { client_name: "Half-mint client" });
-    const pkce = pkcePair();
-    const back = await authorize(carol.agent, server, {
+    const { code, verifier } = await authorizeWithPkce(carol.agent, server, {
       clientId: reg.body.client_id,
-      challenge: pkce.challenge,
-      method: "S256",
       scope: "mcp:read",
     });
     const rows = () => server.services.db.apiKey.count({ where: { userId: carolId } });
@@ -326,7 +321,7 @@ describe("a mint whose audit event cannot be written", () => {
         .set(bearer(carolInOrg))
         .send({ label: "half app", scopes: ["mcp:read"] });
       expect(appKey.status).toBe(500);
-      const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+      const token = await exchange(server, { clientId: reg.body.client_id, code, verifier });
       expect(token.status).toBeGreaterThanOrEqual(500);
       expect(token.body.access_token).toBeUndefined();
       const cli = await keyward(["api-keys", "create", "half cli", "--user", carol.email], { env: { DATABASE_URL: server.database.url } });

@@ -6,7 +6,7 @@ import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { createOrg, joinOrg } from "./support/orgs.js";
-import { authorize, clientBasic, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, clientBasic, exchange, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { parseExpiry } from "../src/keys/expiry.js";
@@ -256,9 +256,8 @@ describe("an organisation's lifetime cap", () => {
       .send({ max_key_lifetime_days: 7 })
       .expect(200);
     const clientId = (await register(server)).body.client_id as string;
-    const pkce = pkcePair();
-    const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status, token.text).toBe(200);
     expect(token.body.expires_in).toBeGreaterThan(7 * 86_400 - 60);
     expect(token.body.expires_in).toBeLessThanOrEqual(7 * 86_400);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { signUp, startSecondInstance, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { keyApi, signUpWithPageKey } from "./support/keys.js";
 import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { keyward as keywardCli, type Run } from "./support/cli-run.js";
 import type { RunningServer } from "../src/server.js";
 import { mcpWhoami } from "./support/mcp-status.js";
@@ -204,9 +204,8 @@ describe("rolling through the JSON API", () => {
 
   it("refuses an OAuth key with 400 and a way forward; the key keeps working", async () => {
     const clientId = (await register(server)).body.client_id as string;
-    const pkce = pkcePair();
-    const back = await authorize(alice.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(alice.agent, server, { clientId, scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier });
     const id = (await server.services.db.apiKey.findFirst({ where: { clientId }, select: { id: true } }))!.id;
     const res = await api(alice.raw).post(`/api/api-keys/${id}/roll`).send({ overlap: "now" });
     expect(res.status).toBe(400);

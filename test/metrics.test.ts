@@ -9,7 +9,7 @@ import { signUp, startTestServer, uniqueEmail, type TestServer } from "./support
 import { mcpStatus } from "./support/mcp-status.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { deadUpstream, recordingUpstream, type RecordingUpstream } from "./support/upstreams.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { sample, scrape } from "./support/metrics.js";
 
 const TOKEN = randomBytes(24).toString("base64url");
@@ -144,10 +144,8 @@ describe("OAuth flow steps", () => {
     const bad = await register(server, { redirect_uris: ["http://evil.example/cb"] });
     expect(bad.status).toBe(400);
     const person = await signUp(server);
-    const { verifier, challenge } = pkcePair();
     const clientId = (reg.body as { client_id: string }).client_id;
-    const back = await authorize(person.agent, server, { clientId, challenge, method: "S256", scope: "mcp:read" });
-    const code = back.searchParams.get("code")!;
+    const { code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read" });
     expect((await exchange(server, { clientId, code, verifier })).status).toBe(200);
     expect((await exchange(server, { clientId, code, verifier })).status).toBe(400); // the code once only
     const after = await metricsText();

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 let server: TestServer;
 let clientId: string;
@@ -51,10 +51,8 @@ describe("mix-up, code injection, PKCE downgrade", () => {
   it("a code stolen for one client cannot be redeemed by another, even with the right verifier", async () => {
     const attacker = (await register(server, { client_name: "Attacker", redirect_uris: ["http://127.0.0.1:33418/callback"] })).body
       .client_id as string;
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    const stolen = back.searchParams.get("code")!;
-    const res = await exchange(server, { clientId: attacker, code: stolen, verifier: pkce.verifier });
+    const { code: stolen, verifier } = await authorizeWithPkce(agent, server, { clientId, scope: "mcp:read" });
+    const res = await exchange(server, { clientId: attacker, code: stolen, verifier });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_grant");
   });

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, restartTestServer, startTestServer, signUp, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 describe("Client ID Metadata Documents", () => {
@@ -178,9 +178,8 @@ describe("restarts and the consent page", () => {
     const { agent, csrf } = await signUp(server);
     const tokens: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const pkce = pkcePair();
-      const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-      tokens.push((await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body.access_token);
+      const { code, verifier } = await authorizeWithPkce(agent, server, { clientId, scope: "mcp:read" });
+      tokens.push((await exchange(server, { clientId, code, verifier })).body.access_token);
     }
     const apps = await agent.get("/app/account/connected-apps").expect(200);
     expect(apps.text).toContain("Disconnect me");

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 const LOOPBACK_CB = "http://127.0.0.1:33418/callback";
 const clientRows = (server: TestServer) => server.services.db.oidcPayload.count({ where: { model: "Client" } });
@@ -162,9 +162,8 @@ describe("dynamic registration and RFC 7592 refuse invisible and ill-formed text
     const loop = await register(server, { client_name: "Loopback \u00e9\u00e8 \u{1F600}" });
     expect(loop.status, loop.text).toBe(201);
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId: loop.body.client_id, challenge: pkce.challenge, method: "S256" });
-    const token = await exchange(server, { clientId: loop.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(agent, server, { clientId: loop.body.client_id });
+    const token = await exchange(server, { clientId: loop.body.client_id, code, verifier });
     expect(token.status, token.text).toBe(200);
   });
 });

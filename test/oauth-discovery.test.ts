@@ -6,7 +6,7 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 
 const HOSTILE = { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443" };
 const DOCUMENTS = [
@@ -149,9 +149,8 @@ describe("the metadata lists exactly what works", () => {
     expect(reg.body.grant_types).toEqual(["authorization_code"]);
     const clientId = reg.body.client_id as string;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read offline_access" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(agent, server, { clientId, scope: "mcp:read offline_access" });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status, token.text).toBe(200);
     expect(token.body.refresh_token).toBeUndefined();
     expect(token.body.scope).toBe("mcp:read");

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
@@ -76,11 +76,7 @@ describe("authorization endpoint refusals", () => {
 });
 
 describe("token endpoint refusals", () => {
-  const codeFor = async () => {
-    const pkce = pkcePair();
-    const back = await authorize(session.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" });
-    return { code: back.searchParams.get("code")!, ...pkce };
-  };
+  const codeFor = () => authorizeWithPkce(session.agent, server, { clientId, scope: "mcp:read" });
 
   it("refuses a wrong code_verifier (invalid_grant)", async () => {
     const { code } = await codeFor();
@@ -149,14 +145,11 @@ describe("/mcp and the key's resource", () => {
   });
 
   it("accepts a key bound to /mcp", async () => {
-    const pkce = pkcePair();
-    const back = await authorize(session.agent, server, {
+    const { back, code, verifier } = await authorizeWithPkce(session.agent, server, {
       clientId,
-      challenge: pkce.challenge,
-      method: "S256",
       resource: `${server.url}/mcp`,
     });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status, `${back} ${token.text}`).toBe(200);
     const hash = createHash("sha256").update(token.body.access_token).digest("hex");
     const row = await server.services.db.apiKey.findUnique({ where: { hash } });

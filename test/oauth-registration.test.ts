@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorize, authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { purgeOAuthRecords } from "../src/oauth/purge.js";
 
 let server: TestServer;
@@ -107,9 +107,8 @@ describe("registration", () => {
   it("gives a client that asks for no scope the whole catalogue rather than a denial", async () => {
     const clientId = (await register(server)).body.client_id as string;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const { code, verifier } = await authorizeWithPkce(agent, server, { clientId });
+    const token = await exchange(server, { clientId, code, verifier });
     expect(token.status, token.text).toBe(200);
     expect(token.body.scope).toBe("mcp:read mcp:write");
   });
@@ -146,9 +145,8 @@ describe("registration limits", () => {
     const unused = (await register(server, { client_name: "never used" })).body.client_id as string;
     const used = (await register(server, { client_name: "used" })).body.client_id as string;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId: used, challenge: pkce.challenge, method: "S256" });
-    expect((await exchange(server, { clientId: used, code: back.searchParams.get("code")!, verifier: pkce.verifier })).status).toBe(200);
+    const { code, verifier } = await authorizeWithPkce(agent, server, { clientId: used });
+    expect((await exchange(server, { clientId: used, code, verifier })).status).toBe(200);
 
     const { db, keys } = server.services;
     const none = await purgeOAuthRecords(db, keys, 3600_000); // nothing is an hour old yet
@@ -166,10 +164,8 @@ describe("RFC 7592 deletion", () => {
     const reg = await register(server, { client_name: "Short-lived" });
     const clientId = reg.body.client_id as string;
     const { agent } = await signUp(server);
-    const pkce = pkcePair();
-    const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
-    const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
-      .access_token as string;
+    const { code, verifier } = await authorizeWithPkce(agent, server, { clientId });
+    const key = (await exchange(server, { clientId, code, verifier })).body.access_token as string;
     const mcp = () =>
       request(server.url)
         .post("/mcp")

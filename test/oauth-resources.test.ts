@@ -3,7 +3,7 @@
 // unknown resource is invalid_target; no resource means Keyward's own /mcp.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorizeUrl, exchange, follow, pkcePair, register, authorize } from "./support/oauth/flow.js";
+import { authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { csrfFrom } from "./support/server.js";
 import { addNotesAndTickets } from "./support/resources.js";
 import { mcpPost } from "./support/mcp-status.js";
@@ -34,11 +34,9 @@ async function consentPage(resource?: string) {
 
 /** A full flow: authorize (Allow) and exchange; the OAuth key. */
 async function keyFor(resource: string | undefined, tokenResource?: string) {
-  const pkce = pkcePair();
-  const back = await authorize(person.agent, server, { clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read", resource });
-  const code = back.searchParams.get("code");
+  const { back, code, verifier } = await authorizeWithPkce(person.agent, server, { clientId, scope: "mcp:read", resource });
   expect(code, back.toString()).toBeTruthy();
-  return exchange(server, { clientId, code: code!, verifier: pkce.verifier, resource: tokenResource });
+  return exchange(server, { clientId, code, verifier, resource: tokenResource });
 }
 
 describe("consent names the resource", () => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
@@ -22,10 +22,8 @@ async function clientWithKey() {
   expect(reg.status, reg.text).toBe(201);
   const clientId = reg.body.client_id as string;
   const { agent } = await signUp(server);
-  const pkce = pkcePair();
-  const back = await authorize(agent, server, { clientId, challenge: pkce.challenge, method: "S256" });
-  const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
-    .access_token as string;
+  const { code, verifier } = await authorizeWithPkce(agent, server, { clientId });
+  const key = (await exchange(server, { clientId, code, verifier })).body.access_token as string;
   expect((await mcpWhoami(server, key)).status).toBe(200);
   return { clientId, key, rat: reg.body.registration_access_token as string };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, signUp, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 let server: TestServer;
@@ -16,18 +16,14 @@ describe("OAuth scripted flow", () => {
     const clientId = reg.body.client_id as string;
     expect(clientId).toMatch(/^dcr_/);
     const { agent } = await signUp(server);
-    const { verifier, challenge } = pkcePair();
-    const back = await authorize(agent, server, {
+    const { back, code, verifier } = await authorizeWithPkce(agent, server, {
       clientId,
-      challenge,
-      method: "S256",
       scope: "mcp:read mcp:write",
       resource: `${server.url}/mcp`,
     });
     expect(back.searchParams.get("iss")).toBe(server.url);
-    const code = back.searchParams.get("code");
     expect(code, back.toString()).toBeTruthy();
-    const token = await exchange(server, { clientId, code: code!, verifier, resource: `${server.url}/mcp` });
+    const token = await exchange(server, { clientId, code, verifier, resource: `${server.url}/mcp` });
     expect(token.status, token.text).toBe(200);
     expect(token.body.token_type).toBe("Bearer");
     expect(token.body.refresh_token).toBeUndefined();

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, clientBasic, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, clientBasic, exchange, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { purgeOAuthRecords } from "../src/oauth/purge.js";
 import { mcpStatus } from "./support/mcp-status.js";
@@ -18,10 +18,8 @@ beforeAll(async () => {
   server = await startTestServer();
   victimClient = (await register(server, { client_name: "Victim app" })).body.client_id as string;
   const user = await signUp(server);
-  const pkce = pkcePair();
-  const back = await authorize(user.agent, server, { clientId: victimClient, challenge: pkce.challenge, method: "S256" });
-  victimKey = (await exchange(server, { clientId: victimClient, code: back.searchParams.get("code")!, verifier: pkce.verifier })).body
-    .access_token as string;
+  const { code, verifier } = await authorizeWithPkce(user.agent, server, { clientId: victimClient });
+  victimKey = (await exchange(server, { clientId: victimClient, code, verifier })).body.access_token as string;
   portalKey = (await mintOnPage(user.agent, user.csrf, "portal key")).raw;
 });
 afterAll(async () => server?.close());

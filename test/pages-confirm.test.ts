@@ -7,7 +7,7 @@ import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { createOrg, joinOrg, mintIn } from "./support/orgs.js";
 import { mcpStatus } from "./support/mcp-status.js";
-import { authorize, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 
 let server: TestServer;
 let alice: Person; // owner of Acme
@@ -132,15 +132,8 @@ describe("confirm what cannot be undone", () => {
 
   it("disconnecting an app asks first, naming the app (escaped); confirm=yes revokes its keys", async () => {
     const clientId = (await register(server, { client_name: `Evil <script>alert("app")</script>` })).body.client_id as string;
-    const { verifier, challenge } = pkcePair();
-    const back = await authorize(alice.agent, server, {
-      clientId,
-      challenge,
-      method: "S256",
-      resource: `${server.url}/mcp`,
-      scope: "mcp:read",
-    });
-    const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier, resource: `${server.url}/mcp` });
+    const { code, verifier } = await authorizeWithPkce(alice.agent, server, { clientId, resource: `${server.url}/mcp`, scope: "mcp:read" });
+    const token = await exchange(server, { clientId, code, verifier, resource: `${server.url}/mcp` });
     const key = token.body.access_token as string;
     expect(await works(key)).toBe(200);
     const path = `/app/account/connected-apps/${encodeURIComponent(clientId)}/disconnect`;
@@ -326,16 +319,8 @@ describe("confirmation URLs written differently (trailing slash, case, percent-e
 
   it("disconnecting: another user's connected app is the same 404 as a missing one under every spelling", async () => {
     const clientId = (await register(server, { client_name: "Variant app" })).body.client_id as string;
-    const { verifier, challenge } = pkcePair();
-    const back = await authorize(alice.agent, server, {
-      clientId,
-      challenge,
-      method: "S256",
-      resource: `${server.url}/mcp`,
-      scope: "mcp:read",
-    });
-    const key = (await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier, resource: `${server.url}/mcp` })).body
-      .access_token as string;
+    const { code, verifier } = await authorizeWithPkce(alice.agent, server, { clientId, resource: `${server.url}/mcp`, scope: "mcp:read" });
+    const key = (await exchange(server, { clientId, code, verifier, resource: `${server.url}/mcp` })).body.access_token as string;
     const other = await signUp(server);
     const expected = await other.agent.get(`/app/account/connected-apps/${encodeURIComponent("missing-client")}/disconnect`);
     expect(expected.status).toBe(404);

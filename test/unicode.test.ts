@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, exchange, pkcePair } from "./support/oauth/flow.js";
+import { authorizeWithPkce, exchange } from "./support/oauth/flow.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
@@ -259,14 +259,11 @@ describe("OAuth clients named with a lone surrogate (the /reg side is H2's: src/
   it("/reg refuses client_name \\ud800 (400 invalid_client_metadata), so /token never sees such a client", async () => {
     const reg = await named();
     if (reg.status === 201) {
-      const pkce = pkcePair();
-      const back = await authorize(user.agent, server, {
+      const { code, verifier } = await authorizeWithPkce(user.agent, server, {
         clientId: reg.body.client_id,
-        challenge: pkce.challenge,
-        method: "S256",
         scope: "mcp:read",
       });
-      const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+      const token = await exchange(server, { clientId: reg.body.client_id, code, verifier });
       expect(token.status, token.text.slice(0, 300)).toBeLessThan(500);
     }
     expect(reg.status).toBe(400);
@@ -281,14 +278,11 @@ describe("OAuth clients named with a lone surrogate (the /reg side is H2's: src/
       .post("/reg")
       .send({ client_name: `${"a".repeat(92)}🚀`, redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none" });
     expect(reg.status).toBe(201);
-    const pkce = pkcePair();
-    const back = await authorize(user.agent, server, {
+    const { code, verifier } = await authorizeWithPkce(user.agent, server, {
       clientId: reg.body.client_id,
-      challenge: pkce.challenge,
-      method: "S256",
       scope: "mcp:read",
     });
-    const token = await exchange(server, { clientId: reg.body.client_id, code: back.searchParams.get("code")!, verifier: pkce.verifier });
+    const token = await exchange(server, { clientId: reg.body.client_id, code, verifier });
     expect(token.status, token.text.slice(0, 300)).toBe(200);
     const mcp = await mcpWhoami(server, token.body.access_token);
     expect(mcp.status).toBe(200);
