@@ -10,6 +10,7 @@ import { authorizeWithPkce, exchange, register } from "./support/oauth/flow.js";
 import { SECURITY, codeStep, enableTwoFactor, passwordStep } from "./support/security.js";
 import type { AuditEventView } from "../src/audit/index.js";
 import { keyward as keywardCli } from "./support/cli-run.js";
+import { sourceFiles } from "./support/source-files.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const UA = "AuditTest/1.0 (keyward)";
@@ -222,23 +223,13 @@ describe("append-only", () => {
   });
 
   it("no code anywhere updates or deletes an audit row", () => {
-    const offenders: string[] = [];
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (entry.name !== "generated") walk(p);
-        } else if (entry.name.endsWith(".ts")) {
-          const text = readFileSync(p, "utf8");
-          if (
-            /auditEvent\s*\.\s*(update|updateMany|upsert|delete|deleteMany)\b/.test(text) ||
-            /(UPDATE|DELETE\s+FROM)\s+"?AuditEvent/i.test(text)
-          )
-            offenders.push(p);
-        }
-      }
-    };
-    walk(path.join(root, "src"));
+    const offenders = sourceFiles()
+      .filter(
+        ({ text }) =>
+          /auditEvent\s*\.\s*(update|updateMany|upsert|delete|deleteMany)\b/.test(text) ||
+          /(UPDATE|DELETE\s+FROM)\s+"?AuditEvent/i.test(text),
+      )
+      .map(({ file }) => file);
     expect(offenders).toEqual([]);
   });
 

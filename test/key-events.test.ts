@@ -3,9 +3,6 @@
 // stops working at /mcp on the very next request; a mint whose audit event cannot be written leaves
 // no key row behind (the key and its event are one transaction); and no code outside src/keys
 // writes key rows.
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, mintOnPage, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
@@ -16,8 +13,8 @@ import { mcpStatus as mcpStatusOf } from "./support/mcp-status.js";
 import { hmacSignature } from "../src/secret-scanning/signature.js";
 import { hashKey } from "../src/keys/hash.js";
 import type { AuditEventView } from "../src/audit/index.js";
+import { sourceFiles } from "./support/source-files.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SECRET = "key-events-secret-scanning-secret-0123456789";
 const UA = "KeyEventsTest/1.0";
 /** The details of every key.minted and key.revoked event, whatever the route. */
@@ -342,24 +339,11 @@ describe("a mint whose audit event cannot be written", () => {
 
 describe("src/keys is the only code that writes key rows", () => {
   it("no file outside src/keys creates, updates or deletes ApiKey rows", () => {
-    const offenders: string[] = [];
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (entry.name !== "generated" && p !== path.join(root, "src", "keys")) walk(p);
-        } else if (entry.name.endsWith(".ts")) {
-          const text = readFileSync(p, "utf8");
-          if (
-            /apiKey\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\(|(UPDATE|INSERT INTO|DELETE FROM)\s+"ApiKey"/.test(
-              text,
-            )
-          )
-            offenders.push(path.relative(root, p));
-        }
-      }
-    };
-    walk(path.join(root, "src"));
+    const offenders = sourceFiles(["src/keys"])
+      .filter(({ text }) =>
+        /apiKey\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\(|(UPDATE|INSERT INTO|DELETE FROM)\s+"ApiKey"/.test(text),
+      )
+      .map(({ file }) => file);
     expect(offenders).toEqual([]);
   });
 });

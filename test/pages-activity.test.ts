@@ -2,17 +2,14 @@
 // page says what happened in words, "You" for the viewer's own actions, the browser as "X on Y"
 // (the full user agent in a title), pages past 200 events with an "Older events" link, filters by
 // event kind and by key (bad values: a 400 page with a message, never a 500).
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { EVENT_KINDS } from "../src/audit/describe.js";
 import { browser, csrfFrom, mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { unescapeHtml } from "./support/test-db.js";
+import { sourceFiles } from "./support/source-files.js";
 
 const AUDIT = "/app/account/audit";
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CHROME_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const rows = (html: string) => html.match(/<tr data-action="/g)?.length ?? 0;
 const olderLink = (html: string) =>
@@ -46,20 +43,8 @@ describe("the activity page in words", () => {
 
     // every event kind written anywhere in src/ has words (no raw "app.created" in the Event column)
     const written = new Set<string>();
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const p = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (entry.name !== "generated") walk(p);
-        } else if (entry.name.endsWith(".ts")) {
-          for (const m of readFileSync(p, "utf8").matchAll(
-            /(?:action: |keyEvent\(|record\(ctx, actor, |event\()"([a-z0-9_]+\.[a-z0-9_.]+)"/g,
-          ))
-            written.add(m[1]!);
-        }
-      }
-    };
-    walk(path.join(root, "src"));
+    for (const { text } of sourceFiles())
+      for (const m of text.matchAll(/(?:action: |keyEvent\(|record\(ctx, actor, |event\()"([a-z0-9_]+\.[a-z0-9_.]+)"/g)) written.add(m[1]!);
     expect(written.size).toBeGreaterThan(20);
     expect([...written].filter((kind) => !Object.hasOwn(EVENT_KINDS, kind))).toEqual([]);
     for (const [kind, words] of Object.entries(EVENT_KINDS)) expect(words, kind).not.toMatch(/[._]/);
