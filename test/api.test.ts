@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
-import { keyApi, signUpWithPageKey } from "./support/keys.js";
+import { keyApi, signUpWithPageKey, type KeyJson } from "./support/keys.js";
 import { BY_OPERATOR } from "./support/acting.js";
 
 let server: TestServer;
@@ -19,20 +19,6 @@ afterAll(async () => server?.close());
 
 const api = (raw: string) => keyApi(server, raw);
 
-interface KeyBody {
-  id: string;
-  label: string;
-  last4: string;
-  status: string;
-  source: string;
-  sourceLabel: string;
-  scopes: string[];
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  key?: string;
-}
-
 describe("with a key", () => {
   it("create returns 201, a Location and the raw key once; list and get never show it", async () => {
     // keys:read: a key with explicit scopes reads the key list only when it names that scope
@@ -42,7 +28,7 @@ describe("with a key", () => {
       .expect(201);
     expect(created.headers["content-type"]).toMatch(/^application\/json/);
     expect(created.headers["cache-control"]).toBe("no-store");
-    const body = created.body as KeyBody;
+    const body = created.body as KeyJson;
     expect(body.key).toMatch(/^kw_user_[0-9A-Za-z]{49}$/);
     expect(created.headers.location).toBe(`/api/api-keys/${body.id}`);
     expect(body).toMatchObject({
@@ -64,21 +50,21 @@ describe("with a key", () => {
     expect(Object.keys(got.body as object)).not.toContain("key");
     const list = await api(alice.raw).get("/api/api-keys").expect(200);
     expect(list.text).not.toContain(raw);
-    const ids = (list.body as { data: KeyBody[] }).data.map((k) => k.id);
+    const ids = (list.body as { data: KeyJson[] }).data.map((k) => k.id);
     expect(ids).toContain(body.id);
-    expect((list.body as { data: KeyBody[] }).data.every((k) => !("key" in k))).toBe(true);
+    expect((list.body as { data: KeyJson[] }).data.every((k) => !("key" in k))).toBe(true);
 
     // the new key authenticates, and sees the same list
     const viaNew = await api(raw).get("/api/api-keys").expect(200);
-    expect((viaNew.body as { data: KeyBody[] }).data.map((k) => k.id)).toEqual(ids);
+    expect((viaNew.body as { data: KeyJson[] }).data.map((k) => k.id)).toEqual(ids);
     expect(viaNew.text).not.toContain(raw);
     // X-API-Key works too
     await request(server.url).get("/api/api-keys").set("X-API-Key", raw).expect(200);
   });
 
   it("lists only the caller's keys, newest first", async () => {
-    const mine = (await api(bob.raw).get("/api/api-keys").expect(200)).body as { data: KeyBody[] };
-    const theirs = (await api(alice.raw).get("/api/api-keys").expect(200)).body as { data: KeyBody[] };
+    const mine = (await api(bob.raw).get("/api/api-keys").expect(200)).body as { data: KeyJson[] };
+    const theirs = (await api(alice.raw).get("/api/api-keys").expect(200)).body as { data: KeyJson[] };
     expect(mine.data.map((k) => k.label)).toEqual(["bob bootstrap"]);
     expect(theirs.data.map((k) => k.label)).not.toContain("bob bootstrap");
     const created = theirs.data.map((k) => k.createdAt);
@@ -93,22 +79,22 @@ describe("with a key", () => {
   });
 
   it("delete revokes (idempotently) and the key stops working at once", async () => {
-    const created = (await api(alice.raw).post("/api/api-keys").send({ label: "short-lived" }).expect(201)).body as KeyBody;
+    const created = (await api(alice.raw).post("/api/api-keys").send({ label: "short-lived" }).expect(201)).body as KeyJson;
     await api(created.key!).get("/api/api-keys").expect(200);
     const del = await api(alice.raw).delete(`/api/api-keys/${created.id}`).expect(200);
     expect(del.body).toMatchObject({ id: created.id, status: "revoked" });
-    expect(Date.parse((del.body as KeyBody).revokedAt!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse((del.body as KeyJson).revokedAt!)).toBeGreaterThan(Date.now() - 60_000);
     expect(del.text).not.toContain(created.key!);
     const denied = await api(created.key!).get("/api/api-keys").expect(401);
     // the connection doctor's words, as at /mcp (issue 26)
     expect(denied.body).toEqual({ error: "invalid_token", error_description: "The key has been revoked (just now)" });
     const again = await api(alice.raw).delete(`/api/api-keys/${created.id}`).expect(200);
-    expect((again.body as KeyBody).revokedAt).toBe((del.body as KeyBody).revokedAt);
-    expect(((await api(alice.raw).get(`/api/api-keys/${created.id}`).expect(200)).body as KeyBody).status).toBe("revoked");
+    expect((again.body as KeyJson).revokedAt).toBe((del.body as KeyJson).revokedAt);
+    expect(((await api(alice.raw).get(`/api/api-keys/${created.id}`).expect(200)).body as KeyJson).status).toBe("revoked");
   });
 
   it("a key can revoke itself", async () => {
-    const created = (await api(alice.raw).post("/api/api-keys").send({ label: "self" }).expect(201)).body as KeyBody;
+    const created = (await api(alice.raw).post("/api/api-keys").send({ label: "self" }).expect(201)).body as KeyJson;
     await api(created.key!).delete(`/api/api-keys/${created.id}`).expect(200);
     await api(created.key!).get("/api/api-keys").expect(401);
   });
@@ -198,7 +184,7 @@ describe("another user's key looks exactly like a missing one", () => {
   };
 
   it("GET and DELETE: same status, body and headers; nothing is revoked", async () => {
-    const bobsKeys = ((await api(bob.raw).get("/api/api-keys").expect(200)).body as { data: KeyBody[] }).data;
+    const bobsKeys = ((await api(bob.raw).get("/api/api-keys").expect(200)).body as { data: KeyJson[] }).data;
     const bobsId = bobsKeys[0]!.id;
     const unknownId = `key_${"A".repeat(20)}`;
     expect(unknownId).toHaveLength(bobsId.length);
@@ -298,7 +284,7 @@ describe("authentication", () => {
 
   it("a browser session works for GET; POST and DELETE need the X-CSRF-Token header", async () => {
     const list = await alice.agent.get("/api/api-keys").expect(200);
-    expect((list.body as { data: KeyBody[] }).data.length).toBeGreaterThan(0);
+    expect((list.body as { data: KeyJson[] }).data.length).toBeGreaterThan(0);
 
     for (const token of [undefined, "wrong", bob.csrf]) {
       const req = alice.agent.post("/api/api-keys");
@@ -312,20 +298,20 @@ describe("authentication", () => {
     }
     // a _csrf field in the JSON body is not enough
     await alice.agent.post("/api/api-keys").send({ _csrf: alice.csrf, label: "csrf?" }).expect(403);
-    const names = ((await alice.agent.get("/api/api-keys")).body as { data: KeyBody[] }).data.map((k) => k.label);
+    const names = ((await alice.agent.get("/api/api-keys")).body as { data: KeyJson[] }).data.map((k) => k.label);
     expect(names).not.toContain("csrf?");
 
     const created = await alice.agent.post("/api/api-keys").set("X-CSRF-Token", alice.csrf).send({ label: "from session" }).expect(201);
-    const id = (created.body as KeyBody).id;
-    expect((created.body as KeyBody).key).toMatch(/^kw_user_/);
+    const id = (created.body as KeyJson).id;
+    expect((created.body as KeyJson).key).toMatch(/^kw_user_/);
 
     for (const token of [undefined, "wrong"]) {
       const req = alice.agent.delete(`/api/api-keys/${id}`);
       if (token) req.set("X-CSRF-Token", token);
       expect((await req).status, `DELETE with ${String(token)}`).toBe(403);
     }
-    expect(((await alice.agent.get(`/api/api-keys/${id}`).expect(200)).body as KeyBody).status).toBe("active");
+    expect(((await alice.agent.get(`/api/api-keys/${id}`).expect(200)).body as KeyJson).status).toBe("active");
     await alice.agent.delete(`/api/api-keys/${id}`).set("X-CSRF-Token", alice.csrf).expect(200);
-    expect(((await alice.agent.get(`/api/api-keys/${id}`).expect(200)).body as KeyBody).status).toBe("revoked");
+    expect(((await alice.agent.get(`/api/api-keys/${id}`).expect(200)).body as KeyJson).status).toBe("revoked");
   });
 });

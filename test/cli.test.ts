@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import type { KeyJson } from "./support/keys.js";
 import { expectError as expectLastLine, keyward as keywardCli, type Run } from "./support/cli-run.js";
 
 const KEY = /^kw_user_[0-9A-Za-z]{49}$/;
@@ -28,18 +29,6 @@ async function whoami(raw: string) {
     headers: { Authorization: `Bearer ${raw}`, Accept: "application/json, text/event-stream", "Content-Type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
   });
-}
-
-interface KeyJson {
-  id: string;
-  label: string;
-  last4: string;
-  status: string;
-  source: string;
-  sourceLabel: string;
-  scopes: string[];
-  revokedAt: string | null;
-  key?: string;
 }
 
 let server: TestServer;

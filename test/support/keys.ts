@@ -3,8 +3,12 @@
 import request from "supertest";
 import { mintOnPage, signUp, signUpWithKey, startTestServer, type Person, type Reachable, type TestServer } from "./server.js";
 import { recordingUpstream } from "./upstreams.js";
+import type { KeyView } from "../../src/keys/index.js";
 
 const DAY = 86_400_000;
+
+/** A key as the JSON API and `keyward api-keys … --json` give it: its KeyView, with the raw key on creation only. */
+export type KeyJson = KeyView & { key?: string };
 
 /** A signed-up, logged-in person with their user id and a key they minted on the account page (labelled `label`). */
 export async function signUpWithPageKey(server: TestServer, label: string): Promise<Person & { raw: string; id: string }> {
