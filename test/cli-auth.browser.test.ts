@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, type Page } from "playwright-core";
-import { launchChromium, noBrowser } from "./support/browser.js";
+import { launchChromium, logInWhenAsked, noBrowser } from "./support/browser.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { expectError, keyward, startKeyward } from "./support/cli-run.js";
 import { BY_OPERATOR } from "./support/acting.js";
@@ -62,11 +62,7 @@ describe.skipIf(noBrowser)("keyward auth: login through the browser, whoami, KEY
     await login.waitForStderr(/Waiting for you to approve/);
 
     await page.goto(authUrl.href);
-    await page.waitForURL((u) => u.pathname === "/login");
-    const form = page.locator('form[action="/login"]');
-    await form.locator('input[name="email"]').fill(user.email);
-    await form.locator('input[name="password"]').fill(user.password);
-    await form.locator('button[type="submit"]').click();
+    await logInWhenAsked(page, user);
     await page.waitForURL((u) => u.pathname.startsWith("/interaction/"));
     await page.getByRole("button", { name: "Allow", exact: true }).click();
     await page.waitForURL((u) => u.href.startsWith(`${redirect.origin}/callback?`));

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
-import { launchChromium, noBrowser } from "./support/browser.js";
+import { launchChromium, logInWhenAsked, noBrowser } from "./support/browser.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -103,13 +103,7 @@ describe.skipIf(noBrowser)("MCP SDK client + browser: OAuth from /mcp's 401 to a
     const arrived = callbacks.waitFor(state);
 
     await page.goto(authUrl.href);
-    if (expectLogin) {
-      await page.waitForURL((u) => u.pathname === "/login");
-      const form = page.locator('form[action="/login"]');
-      await form.locator('input[name="email"]').fill(user.email);
-      await form.locator('input[name="password"]').fill(user.password);
-      await form.locator('button[type="submit"]').click();
-    }
+    if (expectLogin) await logInWhenAsked(page, user);
 
     await page.waitForURL((u) => u.origin === server.url && u.pathname.startsWith("/interaction/"));
     const consent = page.locator("section.consent");
