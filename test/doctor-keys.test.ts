@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, signUpWithKey, startTestServer, type Person, type TestServer } from "./support/server.js";
 import { keyApi } from "./support/keys.js";
-import { authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeParams, authorizeWithPkce, exchange, pkcePair, register } from "./support/oauth/flow.js";
 import { keyward } from "./support/cli-run.js";
 import { clientDoctorPath, doctorPageShowing, keyDoctorPath } from "./support/doctor.js";
 import { mcpToolCall } from "./support/mcp-status.js";
@@ -161,14 +161,7 @@ describe("a refused pushed authorization request (PAR)", SLOW, () => {
       .type("form")
       .set("Accept", "application/json")
       .send({
-        client_id: clientId,
-        response_type: "code",
-        redirect_uri: "http://127.0.0.1:33418/callback",
-        code_challenge: pkcePair().challenge,
-        code_challenge_method: "S256",
-        scope: "mcp:read",
-        state: "st4te",
-        resource: mcp,
+        ...authorizeParams({ clientId, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read", resource: mcp }),
         ...params,
       });
 

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { csrfFrom, signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
-import { follow } from "./support/oauth/flow.js";
+import { signUp, startTestServer, uniqueEmail, type TestServer } from "./support/server.js";
+import { decideOnConsent, follow } from "./support/oauth/flow.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 import { BY_OPERATOR } from "./support/acting.js";
 import type { PublicUser } from "../src/accounts/users.js";
@@ -155,14 +155,8 @@ describe("OAuth from the gateway URL of a stdio resource", () => {
     expect(authUrl.searchParams.get("resource")).toBe(gatewayUrl("probe"));
     const consent = await follow(person.agent, server, `${authUrl.pathname}${authUrl.search}`);
     expect(consent.text).toContain("The probe server");
-    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
-    const confirmed = await person.agent
-      .post(`/interaction/${uid}/confirm`)
-      .type("form")
-      .send({ _csrf: csrfFrom(consent.text) })
-      .redirects(0);
-    const done = await follow(person.agent, server, confirmed.headers.location!);
-    await first.finishAuth(new URL(done.location!).searchParams.get("code")!);
+    const back = await decideOnConsent(person.agent, server, consent);
+    await first.finishAuth(back.searchParams.get("code")!);
 
     const c = { client: new Client({ name: "oauth", version: "1" }), transport: transport() };
     await c.client.connect(c.transport);

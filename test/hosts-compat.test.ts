@@ -4,8 +4,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { signUp, startTestServer, type TestServer } from "./support/server.js";
+import { authorizeUrl, authorizeWithPkce, decideOnConsent, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { KEY_LIFETIME_SECONDS } from "../src/oauth/access-token-adapter.js";
 
@@ -191,14 +191,7 @@ describe("prompt=consent (mcp-remote and the SDK send it when they ask for offli
     const page = await follow(agent, server, url);
     expect(page.status).toBe(200);
     expect(page.text).toContain("Authorize");
-    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(page.text)![1]!;
-    const res = await agent
-      .post(`/interaction/${uid}/confirm`)
-      .type("form")
-      .send({ _csrf: csrfFrom(page.text) })
-      .redirects(0);
-    const done = await follow(agent, server, res.headers.location as string);
-    const back = new URL(done.location!);
+    const back = await decideOnConsent(agent, server, page);
     const token = await exchange(server, { clientId, code: back.searchParams.get("code")!, verifier: again.verifier });
     expect(token.status, token.text).toBe(200);
     expect(token.body.refresh_token).toBeUndefined();

@@ -5,8 +5,18 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
-import { csrfFrom, signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorize, authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { signUp, startTestServer, type TestServer } from "./support/server.js";
+import {
+  authorize,
+  authorizeParams,
+  authorizeUrl,
+  authorizeWithPkce,
+  decideOnConsent,
+  exchange,
+  follow,
+  pkcePair,
+  register,
+} from "./support/oauth/flow.js";
 
 const HOSTILE = { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443" };
 const DOCUMENTS = [
@@ -171,13 +181,7 @@ describe("the metadata lists exactly what works", () => {
       server,
       `${authorizeUrl({ clientId, challenge: pkce.challenge, method: "S256", scope: "mcp:read" })}&response_mode=fragment`,
     );
-    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
-    const allowed = await agent
-      .post(`/interaction/${uid}/confirm`)
-      .type("form")
-      .send({ _csrf: csrfFrom(first.text) })
-      .redirects(0);
-    const back = new URL((await follow(agent, server, allowed.headers.location as string)).location!);
+    const back = await decideOnConsent(agent, server, first);
     expect(back.search).toBe("");
     const fragment = new URLSearchParams(back.hash.slice(1));
     expect(fragment.get("iss")).toBe(server.url);
@@ -196,15 +200,13 @@ describe("the metadata lists exactly what works", () => {
     expect(res.text).not.toContain("document.forms[0].submit()");
     expect(res.text).not.toMatch(/name="code"/);
     // Pushed first (RFC 9126), the request is refused by the client's response modes, as JSON.
-    const pushed = await request(server.url).post("/request").type("form").send({
-      client_id: clientId,
-      response_type: "code",
-      redirect_uri: "http://127.0.0.1:33418/callback",
-      code_challenge: pkcePair().challenge,
-      code_challenge_method: "S256",
-      scope: "mcp:read",
-      response_mode: "form_post",
-    });
+    const pushed = await request(server.url)
+      .post("/request")
+      .type("form")
+      .send({
+        ...authorizeParams({ clientId, challenge: pkcePair().challenge, method: "S256", scope: "mcp:read" }),
+        response_mode: "form_post",
+      });
     expect(pushed.status).toBe(400);
     expect(pushed.body.error).toBe("invalid_request");
     expect(pushed.body.request_uri).toBeUndefined();

@@ -3,7 +3,7 @@
 // unknown resource is invalid_target; no resource means Keyward's own /mcp.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
-import { authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { authorizeUrl, authorizeWithPkce, decideOnConsent, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { csrfFrom } from "./support/server.js";
 import { addNotesAndTickets } from "./support/resources.js";
 import { mcpPost } from "./support/mcp-status.js";
@@ -127,13 +127,7 @@ describe("a request naming two resources", () => {
       return;
     }
     expect(page.text).toContain(`<strong class="resource-name">Team notes and &lt;b&gt;Tickets&lt;/b&gt; &amp; co</strong>`);
-    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(page.text)![1]!;
-    const confirmed = await person.agent
-      .post(`/interaction/${uid}/confirm`)
-      .type("form")
-      .send({ _csrf: csrfFrom(page.text) })
-      .redirects(0);
-    const back = new URL((await follow(person.agent, server, confirmed.headers.location as string)).location!);
+    const back = await decideOnConsent(person.agent, server, page);
     const code = back.searchParams.get("code")!;
     const token = await exchange(server, { clientId, code, verifier: pkce.verifier, resource: notes });
     expect(token.status, token.text).toBe(200);

@@ -14,8 +14,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { ensureBuilt } from "../scripts/build.mjs";
-import { csrfFrom, signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
-import { follow } from "./support/oauth/flow.js";
+import { signUp, startTestServer, type Person, type TestServer } from "./support/server.js";
+import { decideOnConsent, follow } from "./support/oauth/flow.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 import { hashKey } from "../src/keys/hash.js";
 import { createAssertionSigner } from "../src/gateway/assertion.js";
@@ -120,13 +120,7 @@ describe("the MCP SDK client against a separate resource server", () => {
     const consent = await follow(person.agent, server, authUrl.href);
     expect(consent.status).toBe(200);
     expect(consent.text).toContain("External files"); // consent names the resource server
-    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
-    const confirmed = await person.agent
-      .post(`/interaction/${uid}/confirm`)
-      .type("form")
-      .send({ _csrf: csrfFrom(consent.text) })
-      .redirects(0);
-    const back = new URL((await follow(person.agent, server, confirmed.headers.location!)).location!);
+    const back = await decideOnConsent(person.agent, server, consent);
     await firstTransport.finishAuth(back.searchParams.get("code")!);
 
     const client = new Client({ name: "external-e2e", version: "0.0.0" });

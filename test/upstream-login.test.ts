@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { browser, csrfFrom, startTestServer, signUp, uniqueEmail, type TestServer } from "./support/server.js";
 import { clientsFor, startUpstreamIdp, throughUpstream, type UpstreamIdp } from "./support/upstream-idp.js";
-import { exchange, follow, pkcePair, register, authorizeUrl } from "./support/oauth/flow.js";
+import { authorizeUrl, decideOnConsent, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
 
 type Agent = ReturnType<typeof browser>;
@@ -372,15 +372,7 @@ describe("upstream log-in", () => {
     expect(back.headers.location).toBe(returnTo);
     const consent = await follow(agent, server, back.headers.location!);
     expect(consent.text).toContain("Authorize");
-    const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
-    const allowed = await agent
-      .post(`/interaction/${uid}/confirm`)
-      .type("form")
-      .send({ _csrf: csrfFrom(consent.text) })
-      .redirects(0);
-    expect(allowed.status).toBe(303);
-    const done = await follow(agent, server, allowed.headers.location!);
-    const code = new URL(done.location!).searchParams.get("code")!;
+    const code = (await decideOnConsent(agent, server, consent)).searchParams.get("code")!;
     const token = await exchange(server, { clientId, code, verifier, resource });
     expect(token.status, token.text).toBe(200);
     const mcp = await mcpWhoami(server, token.body.access_token);

@@ -58,18 +58,23 @@ export interface AuthorizeParams {
   state?: string;
 }
 
-export function authorizeUrl(p: AuthorizeParams): string {
-  const q = new URLSearchParams({
+/** The parameters of an authorization request: the query of authorizeUrl, or the form of a pushed one (RFC 9126). */
+export function authorizeParams(p: AuthorizeParams): Record<string, string> {
+  const q: Record<string, string> = {
     response_type: "code",
     client_id: p.clientId,
     redirect_uri: p.redirectUri ?? "http://127.0.0.1:33418/callback",
     state: p.state ?? "st4te",
-  });
-  if (p.challenge !== undefined) q.set("code_challenge", p.challenge);
-  if (p.method !== undefined) q.set("code_challenge_method", p.method);
-  if (p.scope !== undefined) q.set("scope", p.scope);
-  if (p.resource !== undefined) q.set("resource", p.resource);
-  return `/auth?${q}`;
+  };
+  if (p.challenge !== undefined) q.code_challenge = p.challenge;
+  if (p.method !== undefined) q.code_challenge_method = p.method;
+  if (p.scope !== undefined) q.scope = p.scope;
+  if (p.resource !== undefined) q.resource = p.resource;
+  return q;
+}
+
+export function authorizeUrl(p: AuthorizeParams): string {
+  return `/auth?${new URLSearchParams(authorizeParams(p))}`;
 }
 
 /** Runs authorize with a logged-in agent; clicks Allow (or Deny). Returns the final redirect to the client. */
@@ -93,11 +98,24 @@ export async function authorizeAt(agent: TestAgent, server: Reachable, url: stri
   if (first.location) return new URL(first.location);
   if (first.status !== 200 || !first.text.includes("Authorize"))
     throw new Error(`expected consent page, got ${first.status}: ${first.text.slice(0, 300)}`);
-  const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(first.text)![1]!;
+  return decideOnConsent(agent, server, first, decision);
+}
+
+/**
+ * Clicks Allow (or Deny) on a consent page the test has already looked at; the consent must answer 303.
+ * Returns the redirect back to the client, at the end of the redirects that follow.
+ */
+export async function decideOnConsent(
+  agent: TestAgent,
+  server: Reachable,
+  consent: { text: string },
+  decision: "Allow" | "Deny" = "Allow",
+) {
+  const uid = /action="\/interaction\/([^/"]+)\/confirm"/.exec(consent.text)![1]!;
   const res = await agent
     .post(`/interaction/${uid}/${decision === "Allow" ? "confirm" : "abort"}`)
     .type("form")
-    .send({ _csrf: csrfFrom(first.text) })
+    .send({ _csrf: csrfFrom(consent.text) })
     .redirects(0);
   if (res.status !== 303) throw new Error(`consent answered ${res.status}: ${res.text.slice(0, 300)}`);
   const done = await follow(agent, server, res.headers.location!);
