@@ -6,6 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { mintOnPage, signUp, startTestServer, type TestServer } from "./support/server.js";
 import { BY_OPERATOR } from "./support/acting.js";
+import type { WhoAmI } from "./support/oauth/strict.js";
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof signUp>>;
@@ -35,14 +36,6 @@ async function connect(headers: Record<string, string>) {
   const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } });
   await client.connect(transport);
   return client;
-}
-
-interface WhoAmI {
-  email: string;
-  userId: string;
-  keyId: string;
-  keySource: string;
-  scopes: string[];
 }
 
 describe("the 401 challenge", () => {

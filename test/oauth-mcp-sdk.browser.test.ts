@@ -14,6 +14,7 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { signUp, type TestServer, startTestServer } from "./support/server.js";
 import { RecordingOAuthProvider } from "./support/oauth/mcp-sdk-provider.js";
 import { startCallbackServer, type CallbackServer } from "./support/oauth/callback-server.js";
+import type { WhoAmI } from "./support/oauth/strict.js";
 
 // In CI the test must run (and fail loudly if Chromium is missing); locally it needs Chromium.
 
@@ -44,14 +45,6 @@ function sdkClient(server: TestServer, redirectUri: string, clientName: string):
 }
 
 const newMcpClient = () => new Client({ name: "keyward-e2e", version: "0.0.0" });
-
-interface WhoAmI {
-  email: string;
-  userId: string;
-  keyId: string;
-  keySource: string;
-  scopes: string[];
-}
 
 async function whoami(client: Client): Promise<WhoAmI> {
   const result = await client.callTool({ name: "whoami", arguments: {} });
