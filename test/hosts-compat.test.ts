@@ -1,32 +1,26 @@
 // Issue 26 item 3: the metadata details and request shapes MCP hosts depend on, each as a test
 // (docs/hosts.md lists which host needs which).
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorizeUrl, authorizeWithPkce, decideOnConsent, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { createResourceServers } from "../src/oauth/resource-servers.js";
 import { KEY_LIFETIME_SECONDS } from "../src/oauth/access-token-adapter.js";
+import { serveClientDocuments, type ClientDocuments } from "./support/client-documents.js";
 
 let server: TestServer;
-let docs: http.Server;
+let docs: ClientDocuments;
 let docBase: string;
 const documents = new Map<string, (id: string) => unknown>();
 
 beforeAll(async () => {
   server = await startTestServer({ CIMD_ALLOW_LOOPBACK: "true", REGISTRATION_RATE_LIMIT: "1000" });
-  docs = http.createServer((req, res) => {
-    const make = documents.get(req.url ?? "");
-    if (!make) return res.writeHead(404).end();
-    res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(make(`${docBase}${req.url}`)));
-  });
-  await new Promise<void>((r) => docs.listen(0, "127.0.0.1", r));
-  docBase = `https://127.0.0.1:${(docs.address() as AddressInfo).port}`;
+  docs = await serveClientDocuments(documents);
+  docBase = docs.base;
 });
 afterAll(async () => {
   await server?.close();
-  docs?.close();
+  docs?.server.close();
 });
 
 describe("discovery", () => {

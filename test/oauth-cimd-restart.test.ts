@@ -1,32 +1,21 @@
 // Client ID Metadata Documents, restarts mid-flow, the consent page, connected apps.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { csrfFrom, restartTestServer, startTestServer, signUp, type TestServer } from "./support/server.js";
 import { authorize, authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
 import { mcpWhoami } from "./support/mcp-status.js";
+import { serveClientDocuments, type ClientDocuments } from "./support/client-documents.js";
 
 describe("Client ID Metadata Documents", () => {
   let server: TestServer;
-  let docs: http.Server;
+  let docs: ClientDocuments;
   let docBase: string;
   const documents = new Map<string, (id: string) => unknown>();
-  let fetches = 0;
 
   beforeAll(async () => {
     server = await startTestServer({ CIMD_ALLOW_LOOPBACK: "true" });
-    docs = http.createServer((req, res) => {
-      const make = documents.get(req.url ?? "");
-      fetches++;
-      if (!make) return res.writeHead(404).end();
-      res
-        .writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=300" })
-        .end(JSON.stringify(make(`${docBase}${req.url}`)));
-    });
-    await new Promise<void>((r) => docs.listen(0, "127.0.0.1", r));
-    // The client_id is an https URL; in test mode the server fetches loopback documents over http.
-    docBase = `https://127.0.0.1:${(docs.address() as AddressInfo).port}`;
+    docs = await serveClientDocuments(documents, { "Cache-Control": "max-age=300" });
+    docBase = docs.base;
     documents.set("/good.json", (id) => ({
       client_id: id,
       client_name: "Metadata Client",
@@ -44,7 +33,7 @@ describe("Client ID Metadata Documents", () => {
   });
   afterAll(async () => {
     await server?.close();
-    docs?.close();
+    docs?.server.close();
   });
 
   it("is advertised in the authorization server metadata", async () => {
@@ -72,11 +61,11 @@ describe("Client ID Metadata Documents", () => {
   });
 
   it("caches the document per its Cache-Control header", async () => {
-    const before = fetches;
+    const before = docs.fetches;
     const { agent } = await signUp(server);
     const pkce = pkcePair();
     await follow(agent, server, authorizeUrl({ clientId: `${docBase}/good.json`, challenge: pkce.challenge, method: "S256" }));
-    expect(fetches).toBe(before);
+    expect(docs.fetches).toBe(before);
   });
 
   it("refuses a document whose client_id differs from its URL", async () => {

@@ -3,34 +3,27 @@
 // (https, loopback http, private-use schemes; no userinfo, no fragments), no control, invisible or
 // bidirectional characters, no ill-formed Unicode. And metadata documents on internal hosts are
 // never fetched, however the host is spelled.
-import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { signUp, startTestServer, type TestServer } from "./support/server.js";
 import { authorizeUrl, authorizeWithPkce, exchange, follow, pkcePair, register } from "./support/oauth/flow.js";
+import { serveClientDocuments, type ClientDocuments } from "./support/client-documents.js";
 
 const LOOPBACK_CB = "http://127.0.0.1:33418/callback";
 const clientRows = (server: TestServer) => server.services.db.oidcPayload.count({ where: { model: "Client" } });
 
 describe("Client ID Metadata Documents meet the registration policy", () => {
   let server: TestServer;
-  let docs: http.Server;
+  let docs: ClientDocuments;
   let docBase: string;
   const documents = new Map<string, (id: string) => Record<string, unknown>>();
 
   beforeAll(async () => {
     server = await startTestServer({ CIMD_ALLOW_LOOPBACK: "true" });
-    docs = http.createServer((req, res) => {
-      const make = documents.get(req.url ?? "");
-      if (!make) return res.writeHead(404).end();
-      res
-        .writeHead(200, { "Content-Type": "application/json", "Cache-Control": "max-age=300" })
-        .end(JSON.stringify(make(`${docBase}${req.url}`)));
-    });
-    await new Promise<void>((r) => docs.listen(0, "127.0.0.1", r));
-    docBase = `https://127.0.0.1:${(docs.address() as AddressInfo).port}`;
+    docs = await serveClientDocuments(documents, { "Cache-Control": "max-age=300" });
+    docBase = docs.base;
     const doc = (extra: Record<string, unknown>) => (id: string) => ({
       client_id: id,
       client_name: "Document Client",
@@ -48,7 +41,7 @@ describe("Client ID Metadata Documents meet the registration policy", () => {
   });
   afterAll(async () => {
     await server?.close();
-    docs?.close();
+    docs?.server.close();
   });
 
   it("accepts a document within the policy (control)", async () => {
