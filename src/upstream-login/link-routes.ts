@@ -197,14 +197,13 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
   const usesPassword = async (userId: string) => config.localPasswords && (await users.hasLocalPassword(userId));
 
   /** The linked providers a session too old to link or unlink can confirm it is its person with (none when a password is asked). */
-  const confirmable = async (ctx: Ctx, user: PublicUser) =>
-    (await usesPassword(user.id)) || isRecent(ctx.state.session!)
-      ? []
-      : (await listIdentities(db, config.upstreamProviders, user.id)).filter((i) => i.configured);
+  const confirmable = (ctx: Ctx, asksPassword: boolean, identities: Awaited<ReturnType<typeof listIdentities>>) =>
+    asksPassword || isRecent(ctx.state.session!) ? [] : identities.filter((i) => i.configured);
 
   const page = async (ctx: Ctx, user: PublicUser, extras: { error?: string; notice?: string } = {}, status = 200) => {
     const identities = await listIdentities(db, config.upstreamProviders, user.id);
     const hasPassword = await users.hasLocalPassword(user.id);
+    const asksPassword = config.localPasswords && hasPassword; // usesPassword(), from what is read already
     await sendPage(
       ctx,
       "sign-in-methods",
@@ -214,10 +213,10 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
         localPasswords: config.localPasswords,
         // A provider-made account gets a password by the reset mail (src/mail/routes.ts), which also proves the address.
         canSetPassword: config.localPasswords && services.mailer.enabled,
-        asksPassword: await usesPassword(user.id),
+        asksPassword,
         identities,
         unlinked: config.upstreamProviders.filter((p) => !identities.some((i) => i.providerId === p.id)),
-        confirmWith: await confirmable(ctx, user),
+        confirmWith: confirmable(ctx, asksPassword, identities),
         error: extras.error ?? "",
         notice: extras.notice ?? "",
       },
@@ -233,7 +232,8 @@ export function signInMethodsRoutes(services: Services): Router<KeywardState> {
     const minutes = REAUTH_WINDOW_MS / 60_000;
     return {
       status: 403,
-      message: (await confirmable(ctx, user)).length
+      // Not recent and no password to ask: the page below shows a confirm button per linked, configured provider.
+      message: (await listIdentities(db, config.upstreamProviders, user.id)).some((i) => i.configured)
         ? `This needs a recent log-in: press “Confirm it's you” below, then do it within ${minutes} minutes.`
         : `This needs a recent log-in: log out, log in again, and do it within ${minutes} minutes.`,
     };
