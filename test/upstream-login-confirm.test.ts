@@ -201,6 +201,13 @@ describe("confirm it's you with a linked provider", () => {
     expect(unknown.status).toBe(404);
     expect(notLinked.status).toBe(404);
     expect(notLinked.text).toBe(unknown.text);
+    // Spellings of a linked provider's id that are not its id, and ill-formed ones: nothing starts at the provider.
+    for (const variant of ["ALPHA", "alpha%20", "%E0%A4%A", "%C0%AF"]) {
+      const res = await startConfirm(agent, variant);
+      expect([400, 404]).toContain(res.status);
+      expect(res.headers.location).toBeUndefined();
+      expect(String(res.headers["set-cookie"] ?? "")).not.toContain("kw_upstream=");
+    }
     const forged = await agent.post(`${PAGE}/confirm/alpha`).type("form").send({}).redirects(0);
     expect(forged.status).toBe(403);
     expect(forged.headers.location).toBeUndefined();
